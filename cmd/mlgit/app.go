@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes. They are listed in `mlgit --help`; CI scripts rely on them.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2 // bad flags, arguments or input values; nothing was written
+	exitNotFound = 3 // the run, experiment, model, version, stage or alias does not exist
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure (I/O, Git, conflicts)
+  2  usage error or invalid input; nothing was written
+  3  not found: the run, experiment, model, version, stage or alias does not exist`
+
+// streams are the process's standard streams, injected for tests.
+type streams struct {
+	In     io.Reader
+	Out    io.Writer
+	Err    io.Writer
+	OutTTY bool
+	ErrTTY bool
+}
+
+func defaultStreams() streams {
+	return streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutTTY: isTerminal(os.Stdout), ErrTTY: isTerminal(os.Stderr)}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// app carries what every command needs; dependencies are opened lazily so
+// that --help and flag errors never touch Git.
+type app struct {
+	streams
+	repoPath string
+	branch   string
+	Now      func() time.Time
+	Getenv   func(string) string
+	opened   *repo.Repo
+}
+
+// OpenRepo opens the store (once).
+func (a *app) OpenRepo() (*repo.Repo, error) {
+	if a.opened != nil {
+		return a.opened, nil
+	}
+	r, err := repo.Open(a.repoPath, a.repoOptions())
+	if err != nil {
+		return nil, err
+	}
+	a.opened = r
+	return r, nil
+}
+
+func (a *app) repoOptions() repo.Options {
+	branch := a.branch
+	if branch == "" {
+		branch = a.Getenv("MLGIT_BRANCH")
+	}
+	return repo.Options{Branch: branch, Now: a.Now}
+}
+
+// usageError marks bad command-line usage (exit 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitCode maps an error to the documented exit codes. It is the only
+// place that does so.
+func exitCode(err error) int {
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue), errors.Is(err, repo.ErrInvalid), errors.Is(err, manifest.ErrInvalid):
+		return exitUsage
+	case errors.Is(err, repo.ErrNotFound):
+		return exitNotFound
+	}
+	return exitFailure
+}
+
+// errorMessage is what the user sees for an error.
+func errorMessage(err error) string { return err.Error() }
+
+func run(ctx context.Context, args []string, s streams) int {
+	a := &app{streams: s, Now: time.Now, Getenv: os.Getenv}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	err := root.ExecuteContext(ctx)
+	if a.opened != nil {
+		a.opened.Close()
+	}
+	if err != nil {
+		if isCobraUsage(err) {
+			err = &usageError{msg: err.Error()}
+		}
+		var ee *exitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(s.Err, "mlgit: %s\n", errorMessage(err))
+		}
+		return exitCode(err)
+	}
+	return exitOK
+}
+
+func isCobraUsage(err error) bool {
+	m := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "flag needs an argument", "invalid argument", "accepts ", "requires at least", "requires at most", "if any flags in the group", "required flag"} {
+		if strings.Contains(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mlgit <command>",
+		Short: "Git-native experiment tracking and model registry",
+		Long: `mlgit keeps experiments, runs and model versions as YAML manifests on a Git
+branch (mlgit), stages and aliases as Git tags, and large artifacts in a
+content-addressed blob store. It never touches your working tree, index or HEAD.
+
+` + exitCodesHelp,
+		Example: `  mlgit init
+  mlgit run exec --exp churn --params params.yaml --metrics metrics.json -- python train.py
+  mlgit run list --filter "metrics.acc > 0.9" --order-by "metrics.acc DESC"`,
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	defRepo := a.Getenv("MLGIT_REPO")
+	if defRepo == "" {
+		defRepo = "."
+	}
+	root.PersistentFlags().StringVarP(&a.repoPath, "repo", "C", defRepo, "path inside the Git repository to use (or $MLGIT_REPO)")
+	root.PersistentFlags().StringVar(&a.branch, "branch", "", "tracking branch (default \"mlgit\", or $MLGIT_BRANCH)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{msg: err.Error() + "\nSee '" + c.CommandPath() + " --help'."}
+	})
+	root.AddCommand(
+		newInitCmd(a),
+		newExpCmd(a),
+		newRunCmd(a),
+		newLogCmd(a),
+	)
+	return root
+}
+
+// printJSON writes v as indented JSON: the one helper every --json uses, so
+// field names stay stable.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parseKV parses "k=v" flags.
+func parseKV(what string, items []string) ([]repo.KV, error) {
+	out := make([]repo.KV, 0, len(items))
+	for _, it := range items {
+		k, v, ok := strings.Cut(it, "=")
+		if !ok || k == "" {
+			return nil, usagef("--%s %q: want key=value", what, it)
+		}
+		out = append(out, repo.KV{Key: k, Value: v})
+	}
+	return out, nil
+}
+
+func kvMap(kvs []repo.KV) map[string]string {
+	if len(kvs) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+)
+
+func newLogCmd(a *app) *cobra.Command {
+	var asJSON bool
+	var max int
+	cmd := &cobra.Command{
+		Use:   "log [-n N] [--json]",
+		Short: "Show the tracking branch's history in human terms",
+		Long: `Show who did what to which run, experiment or model, and when: one line per
+commit of the tracking branch, newest first. Acknowledged writes that are still
+in the journal appear after the next checkpoint (mlgit run flush).`,
+		Example: `  mlgit log -n 20
+  mlgit log --json | jq '.[] | select(.op == "checkpoint")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			evs, err := r.History(max)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if evs == nil {
+					evs = []repo.Event{}
+				}
+				return printJSON(a.Out, evs)
+			}
+			for _, e := range evs {
+				fmt.Fprintf(a.Out, "%s  %s  %-16s %s\n", e.Commit[:10], e.Time.UTC().Format("2006-01-02 15:04:05"), e.Author, e.Subject)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVarP(&max, "max-count", "n", 0, "show at most `N` entries (0: all)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

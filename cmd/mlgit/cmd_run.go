@@ -1,0 +1,494 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+)
+
+func newRunCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run <command>",
+		Short: "Start, log to, end, list and show runs",
+		Long: `Runs record params, metrics, tags and artifacts of one training.
+Commands that act on one run take --run ID or the MLGIT_RUN_ID environment
+variable (set by mlgit run exec for the wrapped command).`,
+		Example: `  export MLGIT_RUN_ID=$(mlgit run start --exp churn --param lr=0.1)
+  mlgit run log --metric loss=0.31@7 --tag stage=warmup
+  mlgit run end --status FINISHED`,
+	}
+	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a), newRunExecCmd(a),
+		newRunListCmd(a), newRunShowCmd(a), newRunMetricsCmd(a), newRunFlushCmd(a),
+		newRunLifecycleCmd(a, true), newRunLifecycleCmd(a, false))
+	return cmd
+}
+
+// runID returns the run to act on: the flag, else $MLGIT_RUN_ID.
+func (a *app) runID(r *repo.Repo, flag string) (string, error) {
+	id := flag
+	if id == "" {
+		id = a.Getenv("MLGIT_RUN_ID")
+	}
+	if id == "" {
+		return "", usagef("no run given: pass --run ID or set MLGIT_RUN_ID (mlgit run start prints the id)")
+	}
+	return r.ResolveRunID(id)
+}
+
+func (a *app) experimentID(r *repo.Repo, nameOrID string) (string, error) {
+	if nameOrID == "" {
+		nameOrID = a.Getenv("MLGIT_EXPERIMENT_NAME")
+	}
+	if nameOrID == "" {
+		return manifest.DefaultExperimentID, nil
+	}
+	e, err := r.ResolveExperiment(nameOrID)
+	if err != nil {
+		return "", err
+	}
+	return e.ID, nil
+}
+
+type runStartOptions struct {
+	exp, name   string
+	params      []string
+	tags        []string
+	createExp   bool
+	parentModel string
+	asJSON      bool
+}
+
+func newRunStartCmd(a *app) *cobra.Command {
+	var o runStartOptions
+	cmd := &cobra.Command{
+		Use:   "start [--exp NAME] [--name NAME] [--param k=v]... [--tag k=v]...",
+		Short: "Start a run and print its id",
+		Long: `Start a run and print its id. Later commands find it through --run ID or
+MLGIT_RUN_ID. The run is durable when the command returns; it is committed to
+the tracking branch at the next checkpoint (run end, run flush, or when the
+journal grows past its threshold).`,
+		Example: `  export MLGIT_RUN_ID=$(mlgit run start --exp churn --name baseline --param lr=0.1)`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			params, err := parseKV("param", o.params)
+			if err != nil {
+				return err
+			}
+			tags, err := parseKV("tag", o.tags)
+			if err != nil {
+				return err
+			}
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			expID, err := a.ensureExperiment(r, o.exp, o.createExp)
+			if err != nil {
+				return err
+			}
+			run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: kvMap(tags), Source: r.SourceInfo(), ParentModel: o.parentModel})
+			if err != nil {
+				return err
+			}
+			if o.asJSON {
+				return printJSON(a.Out, run)
+			}
+			fmt.Fprintln(a.Out, run.ID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.exp, "exp", "", "experiment `name` or id (default: $MLGIT_EXPERIMENT_NAME or Default)")
+	cmd.Flags().StringVar(&o.name, "name", "", "run name (default: generated, like MLflow)")
+	cmd.Flags().StringArrayVar(&o.params, "param", nil, "param `key=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
+	cmd.Flags().BoolVar(&o.createExp, "create-exp", true, "create the experiment if it does not exist")
+	cmd.Flags().StringVar(&o.parentModel, "parent-model", "", "model version this run fine-tunes (`REF`, e.g. churn@v3)")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the run as JSON")
+	return cmd
+}
+
+// ensureExperiment resolves an experiment, creating it when asked.
+func (a *app) ensureExperiment(r *repo.Repo, nameOrID string, create bool) (string, error) {
+	id, err := a.experimentID(r, nameOrID)
+	if err == nil || !create || nameOrID == "" {
+		return id, err
+	}
+	if !isNotFound(err) {
+		return "", err
+	}
+	e, err := r.CreateExperiment(nameOrID, "", nil)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(a.Err, "Created experiment %q (id %s)\n", e.Name, e.ID)
+	return e.ID, nil
+}
+
+func isNotFound(err error) bool { return exitCode(err) == exitNotFound }
+
+// parseMetric parses "key=value[@step]".
+func parseMetric(s string, ts int64) (manifest.MetricPoint, error) {
+	p := manifest.MetricPoint{Timestamp: ts}
+	k, rest, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return p, usagef("metric %q: want key=value[@step]", s)
+	}
+	p.Key = k
+	val := rest
+	if v, step, ok := strings.Cut(rest, "@"); ok {
+		n, err := strconv.ParseInt(step, 10, 64)
+		if err != nil {
+			return p, usagef("metric %q: step %q is not an integer", s, step)
+		}
+		val, p.Step = v, n
+	}
+	f, err := manifest.ParseFloat(val)
+	if err != nil {
+		return p, usagef("metric %q: value %q is not a number", s, val)
+	}
+	p.Value = f
+	return p, nil
+}
+
+// parseMetricLine parses one line of a metrics stream: "key=value[@step]" or
+// "key value [step [timestamp_ms]]". Blank lines and # comments give ok=false.
+func parseMetricLine(line string, ts int64) (manifest.MetricPoint, bool, error) {
+	line = strings.TrimSpace(line)
+	if line == "" || strings.HasPrefix(line, "#") {
+		return manifest.MetricPoint{}, false, nil
+	}
+	if strings.Contains(line, "=") {
+		p, err := parseMetric(line, ts)
+		return p, err == nil, err
+	}
+	f := strings.Fields(line)
+	if len(f) < 2 || len(f) > 4 {
+		return manifest.MetricPoint{}, false, usagef("metric line %q: want key=value[@step] or key value [step [timestamp]]", line)
+	}
+	p := manifest.MetricPoint{Key: f[0], Timestamp: ts}
+	v, err := manifest.ParseFloat(f[1])
+	if err != nil {
+		return p, false, usagef("metric line %q: value %q is not a number", line, f[1])
+	}
+	p.Value = v
+	if len(f) >= 3 {
+		if p.Step, err = strconv.ParseInt(f[2], 10, 64); err != nil {
+			return p, false, usagef("metric line %q: step %q is not an integer", line, f[2])
+		}
+	}
+	if len(f) == 4 {
+		if p.Timestamp, err = strconv.ParseInt(f[3], 10, 64); err != nil {
+			return p, false, usagef("metric line %q: timestamp %q is not an integer", line, f[3])
+		}
+	}
+	return p, true, nil
+}
+
+type runLogOptions struct {
+	run         string
+	params      []string
+	metrics     []string
+	tags        []string
+	deleteTags  []string
+	metricsFrom string
+	inputs      []string
+}
+
+func newRunLogCmd(a *app) *cobra.Command {
+	var o runLogOptions
+	cmd := &cobra.Command{
+		Use:   "log [--run ID] [--param k=v]... [--metric k=v[@step]]... [--tag k=v]... [--metrics-from FILE|-]",
+		Short: "Log params, metrics and tags to a run",
+		Long: `Log params, metrics and tags to a run in one durable write.
+
+Params are write-once (logging the same value again is fine; a different value
+is an error). Metric values may be NaN, Inf or -Inf; the step defaults to 0 and
+the timestamp to now.
+
+--metrics-from reads many points from a file or stdin (-), one per line, as
+"key=value[@step]" or "key value [step [timestamp_ms]]". From a pipe, points are
+made durable in batches at least every 200 ms, so a training loop can stream
+thousands of points per second into one process:
+
+  python train.py | mlgit run log --metrics-from -
+
+--input records a dataset the run used: name=NAME,digest=DIGEST[,source=URI][,context=training].`,
+		Example: `  mlgit run log --metric loss=0.31@7 --metric acc=0.9@7
+  mlgit run log --param optimizer=adam --tag team=vision
+  mlgit run log --metrics-from metrics.txt
+  mlgit run log --input name=train.csv,digest=sha256:ab12...,source=s3://data/train.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLog(a, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.run, "run", "", "run `ID` (default $MLGIT_RUN_ID)")
+	cmd.Flags().StringArrayVar(&o.params, "param", nil, "param `key=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.metrics, "metric", nil, "metric `key=value[@step]` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.deleteTags, "delete-tag", nil, "remove tag `key` (repeatable)")
+	cmd.Flags().StringVar(&o.metricsFrom, "metrics-from", "", "read metric lines from `FILE` (- for stdin)")
+	cmd.Flags().StringArrayVar(&o.inputs, "input", nil, "dataset input `name=N,digest=D[,source=S][,context=C]` (repeatable)")
+	return cmd
+}
+
+func parseInput(s string) (manifest.Dataset, error) {
+	var d manifest.Dataset
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return d, usagef("--input %q: want name=N,digest=D[,source=S][,context=C]", s)
+		}
+		switch k {
+		case "name":
+			d.Name = v
+		case "digest":
+			d.Digest = v
+		case "source":
+			d.Source = v
+		case "source-type", "source_type":
+			d.SourceType = v
+		case "context":
+			d.Context = v
+		default:
+			return d, usagef("--input %q: unknown field %q", s, k)
+		}
+	}
+	if d.Name == "" || d.Digest == "" {
+		return d, usagef("--input %q: name and digest are required", s)
+	}
+	return d, nil
+}
+
+func runLog(a *app, o runLogOptions) error {
+	ts := a.Now().UnixMilli()
+	var b repo.Batch
+	var err error
+	if b.Params, err = parseKV("param", o.params); err != nil {
+		return err
+	}
+	if b.Tags, err = parseKV("tag", o.tags); err != nil {
+		return err
+	}
+	b.DeleteTags = o.deleteTags
+	for _, m := range o.metrics {
+		p, err := parseMetric(m, ts)
+		if err != nil {
+			return err
+		}
+		b.Metrics = append(b.Metrics, p)
+	}
+	for _, in := range o.inputs {
+		d, err := parseInput(in)
+		if err != nil {
+			return err
+		}
+		b.Inputs = append(b.Inputs, d)
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	id, err := a.runID(r, o.run)
+	if err != nil {
+		return err
+	}
+	res, err := r.LogBatch(id, b)
+	if err != nil {
+		return err
+	}
+	for _, t := range res.Truncated {
+		fmt.Fprintf(a.Err, "mlgit: warning: %s was truncated to MLflow's length limit\n", t)
+	}
+	if o.metricsFrom == "" {
+		return nil
+	}
+	var in io.Reader = a.In
+	if o.metricsFrom != "-" {
+		f, err := os.Open(o.metricsFrom)
+		if err != nil {
+			return usagef("--metrics-from: %v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	n, err := streamMetrics(a, r, id, in)
+	if err != nil {
+		return fmt.Errorf("%w (%d points before it were logged)", err, n)
+	}
+	return nil
+}
+
+// streamMetrics reads metric lines and logs them in batches: every 50,000
+// points, every 200 ms while the input is idle, and at the end.
+func streamMetrics(a *app, r *repo.Repo, id string, in io.Reader) (int, error) {
+	type line struct {
+		text string
+		err  error
+	}
+	lines := make(chan line, 4096)
+	go func() {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			lines <- line{text: sc.Text()}
+		}
+		if err := sc.Err(); err != nil {
+			lines <- line{err: err}
+		}
+		close(lines)
+	}()
+	var batch []manifest.MetricPoint
+	logged := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := r.LogBatch(id, repo.Batch{Metrics: batch}); err != nil {
+			return err
+		}
+		logged += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	lineNo := 0
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return logged, flush()
+			}
+			if l.err != nil {
+				return logged, l.err
+			}
+			lineNo++
+			p, ok, err := parseMetricLine(l.text, a.Now().UnixMilli())
+			if err != nil {
+				return logged, usagef("line %d: %v", lineNo, err)
+			}
+			if ok {
+				batch = append(batch, p)
+			}
+			if len(batch) >= 50000 {
+				if err := flush(); err != nil {
+					return logged, err
+				}
+			}
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return logged, err
+			}
+		}
+	}
+}
+
+func newRunEndCmd(a *app) *cobra.Command {
+	var id, status string
+	cmd := &cobra.Command{
+		Use:   "end [--run ID] [--status FINISHED|FAILED|KILLED]",
+		Short: "End a run and commit everything logged to it",
+		Example: `  mlgit run end
+  mlgit run end --status FAILED`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st := strings.ToUpper(status)
+			if st != manifest.StatusFinished && st != manifest.StatusFailed && st != manifest.StatusKilled {
+				return usagef("--status %q: want FINISHED, FAILED or KILLED", status)
+			}
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			rid, err := a.runID(r, id)
+			if err != nil {
+				return err
+			}
+			_, err = r.UpdateRun(rid, repo.RunUpdate{Status: st})
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&id, "run", "", "run `ID` (default $MLGIT_RUN_ID)")
+	cmd.Flags().StringVar(&status, "status", "FINISHED", "final status: FINISHED, FAILED or KILLED")
+	return cmd
+}
+
+func newRunFlushCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "flush [--json]",
+		Short: "Commit every acknowledged write in the journal now",
+		Long: `Fold the journal into one commit on the tracking branch (a checkpoint).
+Checkpoints also happen at run end and when the journal passes its size, count
+or age threshold; flush is for when you want git log to show everything now.`,
+		Example: `  mlgit run flush`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			res, err := r.Flush()
+			if err != nil {
+				return err
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(a.Err, "mlgit: warning: %s\n", w)
+			}
+			if asJSON {
+				return printJSON(a.Out, res)
+			}
+			if res.Commit == "" {
+				fmt.Fprintln(a.Err, "Nothing to commit.")
+				return nil
+			}
+			fmt.Fprintf(a.Err, "Committed %d records from %d journal files (%d runs) as %s\n", res.Records, res.Files, res.Runs, res.Commit[:10])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
+	use, short := "delete", "Soft-delete a run (restore it with run restore)"
+	if !del {
+		use, short = "restore", "Restore a deleted run"
+	}
+	return &cobra.Command{
+		Use:     use + " <id>...",
+		Short:   short,
+		Example: "  mlgit run " + use + " 3f2a9c1e",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			for _, arg := range args {
+				id, err := r.ResolveRunID(arg)
+				if err != nil {
+					return err
+				}
+				if del {
+					err = r.DeleteRun(id)
+				} else {
+					err = r.RestoreRun(id)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}

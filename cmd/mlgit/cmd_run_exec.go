@@ -1,0 +1,271 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+)
+
+type runExecOptions struct {
+	exp, name   string
+	params      []string
+	paramFiles  []string
+	metricFiles []string
+	tags        []string
+	parentModel string
+}
+
+func newRunExecCmd(a *app) *cobra.Command {
+	var o runExecOptions
+	cmd := &cobra.Command{
+		Use:   "exec [--exp NAME] [--name NAME] [--params FILE]... [--metrics FILE]... -- <command> [args...]",
+		Short: "Run a training command as a tracked run",
+		Long: `Run a command as a tracked run. mlgit creates the run, records the code commit
+of your checkout (and whether tracked files were modified), the command line,
+the user and the start and end times, and passes MLGIT_RUN_ID to the command so
+that it (or scripts it calls) can log with mlgit run log.
+
+When the command exits, mlgit reads the --params files (YAML or JSON; nested
+keys are flattened with ".", so {"model": {"lr": 0.1}} is param model.lr) and
+the --metrics files (JSON or YAML, DVC's metrics.json convention, nested keys
+flattened, numbers only), then ends the run: FINISHED on exit status 0, FAILED
+on any other, KILLED when the command died from a signal. SIGINT and SIGTERM
+are forwarded to the command. mlgit exits with the command's exit status
+(128+N for signal N), so CI sees training failures.`,
+		Example: `  mlgit run exec --exp churn --params params.yaml --metrics metrics.json -- python train.py --epochs 10
+  mlgit run exec --name sweep-lr-0.1 --param lr=0.1 -- ./train.sh`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 0 {
+				return usagef("put the command after --, e.g. mlgit run exec -- python train.py")
+			}
+			return runExec(a, o, args)
+		},
+	}
+	cmd.Flags().StringVar(&o.exp, "exp", "", "experiment `name` or id (created if missing)")
+	cmd.Flags().StringVar(&o.name, "name", "", "run name (default: generated)")
+	cmd.Flags().StringArrayVar(&o.params, "param", nil, "param `key=value` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.paramFiles, "params", nil, "YAML or JSON params `FILE` read when the command ends (repeatable)")
+	cmd.Flags().StringArrayVar(&o.metricFiles, "metrics", nil, "JSON or YAML metrics `FILE` read when the command ends (repeatable)")
+	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
+	cmd.Flags().StringVar(&o.parentModel, "parent-model", "", "model version this run fine-tunes (`REF`)")
+	return cmd
+}
+
+// exitError carries a wrapped command's exit status out of mlgit.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("command exited with status %d", e.code) }
+
+func runExec(a *app, o runExecOptions, argv []string) error {
+	params, err := parseKV("param", o.params)
+	if err != nil {
+		return err
+	}
+	tags, err := parseKV("tag", o.tags)
+	if err != nil {
+		return err
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return usagef("cannot run %q: %v", argv[0], err)
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	expID, err := a.ensureExperiment(r, o.exp, true)
+	if err != nil {
+		return err
+	}
+	src := r.SourceInfo()
+	if src == nil {
+		src = &manifest.Source{}
+	}
+	src.Command = argv
+	allTags := kvMap(tags)
+	if allTags == nil {
+		allTags = map[string]string{}
+	}
+	if src.Commit != "" {
+		allTags["mlflow.source.git.commit"] = src.Commit
+	}
+	if src.Branch != "" {
+		allTags["mlflow.source.git.branch"] = src.Branch
+	}
+	allTags["mlflow.source.type"] = "LOCAL"
+	allTags["mlflow.source.name"] = argv[0]
+	run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: allTags, Source: src, ParentModel: o.parentModel})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Err, "mlgit: run %s (%s) started\n", run.ID, run.Name)
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.In, a.Out, a.Err
+	cmd.Env = append(os.Environ(), "MLGIT_RUN_ID="+run.ID, "MLGIT_EXPERIMENT_ID="+expID)
+	if a.repoPath != "." && a.repoPath != "" {
+		cmd.Env = append(cmd.Env, "MLGIT_REPO="+a.repoPath)
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusFailed})
+		return fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var waitErr error
+wait:
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case waitErr = <-done:
+			break wait
+		}
+	}
+	status, code := manifest.StatusFinished, 0
+	if waitErr != nil {
+		var ee *exec.ExitError
+		if !errors.As(waitErr, &ee) {
+			return waitErr
+		}
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		switch {
+		case ws.Signaled():
+			status, code = manifest.StatusKilled, 128+int(ws.Signal())
+		default:
+			status, code = manifest.StatusFailed, ee.ExitCode()
+		}
+	}
+	exitCodeVal := code
+	if status == manifest.StatusKilled {
+		exitCodeVal = -1
+	}
+
+	// Params and metrics files, read at the end.
+	var b repo.Batch
+	for _, f := range o.paramFiles {
+		flat, err := readFlatFile(f)
+		if err != nil {
+			fmt.Fprintf(a.Err, "mlgit: warning: params file %s: %v\n", f, err)
+			continue
+		}
+		for _, k := range sortedKeys(flat) {
+			b.Params = append(b.Params, repo.KV{Key: k, Value: scalarString(flat[k])})
+		}
+	}
+	current, _ := r.GetRun(run.ID)
+	ts := a.Now().UnixMilli()
+	for _, f := range o.metricFiles {
+		flat, err := readFlatFile(f)
+		if err != nil {
+			fmt.Fprintf(a.Err, "mlgit: warning: metrics file %s: %v\n", f, err)
+			continue
+		}
+		if len(flat) == 0 {
+			fmt.Fprintf(a.Err, "mlgit: warning: metrics file %s holds no values\n", f)
+		}
+		for _, k := range sortedKeys(flat) {
+			v, ok := numberOf(flat[k])
+			if !ok {
+				fmt.Fprintf(a.Err, "mlgit: warning: metrics file %s: %s is not a number; skipped\n", f, k)
+				continue
+			}
+			var step int64
+			if current != nil {
+				if m, ok := current.Metrics[k]; ok {
+					step = m.Step
+				}
+			}
+			b.Metrics = append(b.Metrics, manifest.MetricPoint{Key: k, Value: v, Step: step, Timestamp: ts})
+		}
+	}
+	if len(b.Params)+len(b.Metrics) > 0 {
+		if _, err := r.LogBatch(run.ID, b); err != nil {
+			fmt.Fprintf(a.Err, "mlgit: warning: logging params/metrics files: %v\n", err)
+		}
+	}
+	if _, err := r.UpdateRun(run.ID, repo.RunUpdate{Status: status, Exit: &exitCodeVal}); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Err, "mlgit: run %s ended %s\n", run.ID, status)
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// readFlatFile reads a YAML or JSON file and flattens nested mappings with
+// "." into leaf values.
+func readFlatFile(path string) (map[string]any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("not YAML or JSON: %v", err)
+	}
+	out := map[string]any{}
+	flatten("", v, out)
+	return out, nil
+}
+
+func flatten(prefix string, v any, out map[string]any) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, x, out)
+		}
+	default:
+		if prefix != "" {
+			out[prefix] = v
+		}
+	}
+}
+
+func scalarString(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case float64:
+		return strconv.FormatFloat(t, 'g', -1, 64)
+	case nil:
+		return ""
+	case []any:
+		b, _ := json.Marshal(t)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+func numberOf(v any) (float64, bool) {
+	switch t := v.(type) {
+	case int:
+		return float64(t), true
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	case string:
+		f, err := manifest.ParseFloat(t)
+		return f, err == nil && (t == "NaN" || t == "nan" || t == "Infinity" || t == "-Infinity" || t == "inf" || t == "-inf")
+	}
+	return 0, false
+}

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+)
+
+type runListOptions struct {
+	exps         []string
+	filter       string
+	orderBy      []string
+	max          int
+	all, deleted bool
+	asJSON       bool
+}
+
+func newRunListCmd(a *app) *cobra.Command {
+	var o runListOptions
+	cmd := &cobra.Command{
+		Use:     "list [--exp NAME]... [--filter EXPR] [--order-by EXPR]... [--max N] [--all|--deleted] [--json]",
+		Aliases: []string{"ls"},
+		Short:   "Search runs with MLflow's filter grammar",
+		Long: `List runs, filtered and ordered with MLflow's search grammar.
+
+Filter: comparisons joined by AND, on metrics.<key> (= != > >= < <=, numbers),
+params.<key> and tags.<key> (= != LIKE ILIKE, quoted strings), attributes
+run_id, run_name, status, user_id, artifact_uri (= != LIKE ILIKE; IN for run_id)
+and start_time, end_time (numbers, ms). Quote keys with special characters in
+backticks: tags.` + "`team-x`" + `. IS NULL / IS NOT NULL test for presence.
+
+Order: <entity>.<key> [ASC|DESC], repeatable; runs without the key come last.
+Default: start_time DESC.`,
+		Example: `  mlgit run list --filter "metrics.acc > 0.9 and params.optimizer = 'adam'" --order-by "metrics.acc DESC" --max 10
+  mlgit run list --exp churn --filter "attributes.status = 'FINISHED'" --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runList(a, o)
+		},
+	}
+	cmd.Flags().StringArrayVar(&o.exps, "exp", nil, "only runs of experiment `NAME` or id (repeatable)")
+	cmd.Flags().StringVar(&o.filter, "filter", "", "filter `EXPR` in MLflow's search grammar")
+	cmd.Flags().StringArrayVar(&o.orderBy, "order-by", nil, "order `EXPR`, e.g. \"metrics.acc DESC\" (repeatable)")
+	cmd.Flags().IntVar(&o.max, "max", 100, "show at most `N` runs")
+	viewFlags(cmd, &o.all, &o.deleted)
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+var metricRefRe = regexp.MustCompile("(?i)\\bmetrics?\\.(`[^`]+`|\"[^\"]+\"|[\\w./:-]+)")
+
+func runList(a *app, o runListOptions) error {
+	if o.max <= 0 {
+		return usagef("--max must be positive")
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	var expIDs []string
+	for _, e := range o.exps {
+		id, err := a.experimentID(r, e)
+		if err != nil {
+			return err
+		}
+		expIDs = append(expIDs, id)
+	}
+	page, err := r.SearchRuns(repo.RunSearch{ExperimentIDs: expIDs, Filter: o.filter, OrderBy: o.orderBy, MaxResults: o.max, View: viewType(o.all, o.deleted)})
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		runs := page.Runs
+		if runs == nil {
+			runs = []*manifest.Run{}
+		}
+		return printJSON(a.Out, runs)
+	}
+	// Metric columns: those the filter and order mention, else a few.
+	var cols []string
+	seen := map[string]bool{}
+	for _, s := range append([]string{o.filter}, o.orderBy...) {
+		for _, m := range metricRefRe.FindAllStringSubmatch(s, -1) {
+			k := strings.Trim(m[1], "`\"")
+			if !seen[k] {
+				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	if len(cols) == 0 {
+		keys := map[string]bool{}
+		for _, run := range page.Runs {
+			for k := range run.Metrics {
+				keys[k] = true
+			}
+		}
+		cols = sortedKeys(keys)
+		if len(cols) > 4 {
+			cols = cols[:4]
+		}
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "RUN ID\tNAME\tEXP\tSTATUS\tSTARTED")
+	for _, c := range cols {
+		fmt.Fprintf(tw, "\t%s", c)
+	}
+	fmt.Fprintln(tw)
+	for _, run := range page.Runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", run.ID, run.Name, run.ExperimentID, run.Status, fmtTime(run.StartTime))
+		for _, c := range cols {
+			if m, ok := run.Metrics[c]; ok {
+				fmt.Fprintf(tw, "\t%s", fmtFloat(m.Value))
+			} else {
+				fmt.Fprintf(tw, "\t-")
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if page.Total > len(page.Runs) {
+		fmt.Fprintf(a.Err, "Showing %d of %d matching runs (use --max).\n", len(page.Runs), page.Total)
+	}
+	return nil
+}
+
+func fmtFloat(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return manifest.FormatFloat(v)
+	}
+	return fmt.Sprintf("%.6g", v)
+}
+
+// runShow is the JSON form of mlgit run show.
+type runShow struct {
+	*manifest.Run
+}
+
+func newRunShowCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show [<id>] [--json]",
+		Short: "Show a run: params, tags, metrics with min/max/count",
+		Long: `Show a run as acknowledged (including writes not yet committed). On a
+terminal each metric gets a sparkline of its history. The id may be a unique
+prefix of at least 4 characters; without it, $MLGIT_RUN_ID is used.`,
+		Example: `  mlgit run show 3f2a9c1e
+  mlgit run show 3f2a9c1e --json | jq .metrics.acc.value`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			flag := ""
+			if len(args) == 1 {
+				flag = args[0]
+			}
+			id, err := a.runID(r, flag)
+			if err != nil {
+				return err
+			}
+			run, err := r.GetRun(id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(a.Out, runShow{run})
+			}
+			var hist map[string][]manifest.MetricPoint
+			if a.OutTTY && len(run.Metrics) > 0 {
+				hist, _ = r.AllMetricHistory(id)
+			}
+			printRun(a, run, hist)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint) {
+	w := a.Out
+	fmt.Fprintf(w, "Run %s\n", run.ID)
+	fmt.Fprintf(w, "  Name:        %s\n", run.Name)
+	fmt.Fprintf(w, "  Experiment:  %s\n", run.ExperimentID)
+	fmt.Fprintf(w, "  Status:      %s", run.Status)
+	if run.LifecycleStage != manifest.LifecycleActive {
+		fmt.Fprintf(w, " (%s)", run.LifecycleStage)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  User:        %s\n", run.User)
+	fmt.Fprintf(w, "  Started:     %s\n", fmtTime(run.StartTime))
+	if run.EndTime != 0 {
+		fmt.Fprintf(w, "  Ended:       %s (%s)\n", fmtTime(run.EndTime), fmtDuration(run.EndTime-run.StartTime))
+	}
+	if s := run.Source; s != nil {
+		if s.Commit != "" {
+			dirty := ""
+			if s.Dirty {
+				dirty = " (dirty)"
+			}
+			fmt.Fprintf(w, "  Code:        %s%s on %s\n", s.Commit, dirty, s.Branch)
+		}
+		if len(s.Command) > 0 {
+			fmt.Fprintf(w, "  Command:     %s\n", strings.Join(s.Command, " "))
+		}
+	}
+	if run.ParentModel != "" {
+		fmt.Fprintf(w, "  Parent:      %s\n", run.ParentModel)
+	}
+	printMap(a, "Params", run.Params)
+	printMap(a, "Tags", run.Tags)
+	if len(run.Metrics) > 0 {
+		fmt.Fprintln(w, "Metrics:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  KEY\tLATEST\tSTEP\tMIN\tMAX\tCOUNT\t")
+		for _, k := range sortedKeys(run.Metrics) {
+			m := run.Metrics[k]
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\t%d\t%s\n", k, fmtFloat(m.Value), m.Step, fmtFloat(m.Min), fmtFloat(m.Max), m.Count, sparkline(hist[k], 30))
+		}
+		tw.Flush()
+	}
+	if len(run.Inputs) > 0 {
+		fmt.Fprintln(w, "Inputs:")
+		for _, d := range run.Inputs {
+			fmt.Fprintf(w, "  %s  %s  %s %s\n", d.Name, d.Digest, d.Source, d.Context)
+		}
+	}
+	if len(run.Artifacts) > 0 {
+		fmt.Fprintf(w, "Artifacts: %d files\n", len(run.Artifacts))
+	}
+}
+
+func fmtDuration(ms int64) string {
+	if ms < 0 {
+		return "-"
+	}
+	s := ms / 1000
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%.1fs", float64(ms)/1000)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	}
+	return fmt.Sprintf("%dh%02dm", s/3600, (s%3600)/60)
+}
+
+// sparkline draws up to width points of a metric's history, ordered by step.
+func sparkline(points []manifest.MetricPoint, width int) string {
+	if len(points) < 2 {
+		return ""
+	}
+	ps := append([]manifest.MetricPoint(nil), points...)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Step < ps[j].Step })
+	vals := make([]float64, 0, width)
+	for i := 0; i < width && i < len(ps); i++ {
+		j := i * len(ps) / min(width, len(ps))
+		vals = append(vals, ps[j].Value)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	bars := []rune("▁▂▃▄▅▆▇█")
+	var b strings.Builder
+	for _, v := range vals {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			b.WriteRune(' ')
+		case hi == lo:
+			b.WriteRune(bars[3])
+		default:
+			b.WriteRune(bars[int((v-lo)/(hi-lo)*float64(len(bars)-1)+0.5)])
+		}
+	}
+	return b.String()
+}
+
+func newRunMetricsCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "metrics <id> <key> [--json]",
+		Short:   "Print the full history of one metric",
+		Example: `  mlgit run metrics 3f2a9c1e loss --json`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			id, err := r.ResolveRunID(args[0])
+			if err != nil {
+				return err
+			}
+			pts, err := r.MetricHistory(id, args[1])
+			if err != nil {
+				return err
+			}
+			if len(pts) == 0 {
+				run, err := r.GetRun(id)
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: run %s has no metric %q (it has: %s)", repo.ErrNotFound, id, args[1], strings.Join(sortedKeys(run.Metrics), ", "))
+			}
+			if asJSON {
+				out := make([]map[string]any, len(pts))
+				for i, p := range pts {
+					out[i] = map[string]any{"key": p.Key, "step": p.Step, "timestamp": p.Timestamp, "value": jsonFloat(p.Value)}
+				}
+				return printJSON(a.Out, out)
+			}
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "STEP\tTIMESTAMP\tVALUE")
+			for _, p := range pts {
+				fmt.Fprintf(tw, "%d\t%d\t%s\n", p.Step, p.Timestamp, manifest.FormatFloat(p.Value))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// jsonFloat makes NaN and infinities printable in JSON the way MLflow's
+// API does ("NaN", "Infinity", "-Infinity").
+func jsonFloat(v float64) any {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "Infinity"
+	case math.IsInf(v, -1):
+		return "-Infinity"
+	}
+	return v
+}

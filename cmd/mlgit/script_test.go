@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mlgit": func() { os.Exit(run(context.Background(), os.Args[1:], defaultStreams())) },
+	})
+}
+
+// TestScripts runs the CLI transcripts in testdata/script against the real
+// binary and real git, in hermetic temporary repositories.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, ".home")
+			if err := os.MkdirAll(home, 0o755); err != nil {
+				return err
+			}
+			env.Setenv("HOME", home)
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+			env.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+			env.Setenv("GIT_AUTHOR_NAME", "Ada Lovelace")
+			env.Setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
+			env.Setenv("GIT_COMMITTER_NAME", "Ada Lovelace")
+			env.Setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
+			env.Setenv("USER", "ada")
+			env.Setenv("MLGIT_NO_AUTO_GC", "1")
+			return nil
+		},
+	})
+}

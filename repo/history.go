@@ -1,0 +1,68 @@
+package repo
+
+import (
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// Event is one commit of the tracking branch in human terms.
+type Event struct {
+	Commit   string              `json:"commit"`
+	Author   string              `json:"author"`
+	Email    string              `json:"email"`
+	Time     time.Time           `json:"time"`
+	Subject  string              `json:"subject"`
+	Op       string              `json:"op,omitempty"`
+	Trailers map[string][]string `json:"trailers,omitempty"`
+}
+
+// History returns up to max commits of the tracking branch, newest first
+// (max <= 0: all).
+func (r *Repo) History(max int) ([]Event, error) {
+	h, err := r.tip()
+	if err != nil {
+		return nil, err
+	}
+	var out []Event
+	for !h.IsZero() && (max <= 0 || len(out) < max) {
+		c, err := r.readCommit(h)
+		if err != nil {
+			return nil, err
+		}
+		ev := Event{Commit: h.String(), Author: c.Author.Name, Email: c.Author.Email, Time: c.Author.When}
+		ev.Subject, ev.Trailers = parseMessage(c.Message)
+		if ops := ev.Trailers["Mlgit-Op"]; len(ops) > 0 {
+			ev.Op = ops[0]
+		}
+		out = append(out, ev)
+		if len(c.ParentHashes) == 0 {
+			break
+		}
+		h = c.ParentHashes[0]
+	}
+	return out, nil
+}
+
+// parseMessage splits a commit message into its subject and the trailers
+// of its last paragraph.
+func parseMessage(msg string) (string, map[string][]string) {
+	msg = strings.TrimRight(msg, "\n")
+	subject, _, _ := strings.Cut(msg, "\n")
+	paras := strings.Split(msg, "\n\n")
+	if len(paras) < 2 {
+		return subject, nil
+	}
+	tr := map[string][]string{}
+	for _, l := range strings.Split(paras[len(paras)-1], "\n") {
+		k, v, ok := strings.Cut(l, ": ")
+		if !ok || strings.ContainsAny(k, " \t") {
+			return subject, nil
+		}
+		tr[k] = append(tr[k], v)
+	}
+	return subject, tr
+}
+
+var _ = plumbing.ZeroHash

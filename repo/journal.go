@@ -1,0 +1,665 @@
+package repo
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/manifest"
+)
+
+// The journal is a folder of immutable files, <git-dir>/mlgit/journal/*.jnl.
+// A write is acknowledged once its file is fsynced and renamed into the
+// folder (and the folder fsynced), so it survives kill -9 at any instant; a
+// reader never sees a partial file. A checkpoint folds all files into one
+// commit; before moving the branch it records an intent (the new commit
+// and the files it consumes), and after the move it deletes the files. On
+// the next checkpoint an intent whose commit reached the branch deletes its
+// files, one that did not is discarded: every write is applied exactly once.
+//
+// File format, one record a line:
+//
+//	mlgit-journal v1
+//	M<TAB>run<TAB>key<TAB>step<TAB>timestamp<TAB>value   a metric point
+//	J<TAB>{json}                                        any other op
+//	E<TAB>count<TAB>crc32                               end: records and checksum of all lines above
+//
+// File names are <unix-nanos>-<random>-<run id or "multi">.jnl, so they sort
+// in write order and a reader of one run opens only its files.
+const journalMagic = "mlgit-journal v1\n"
+
+// Op names of journal records (and of the JSON field "op").
+const (
+	opCreate    = "create"
+	opParam     = "param"
+	opTag       = "tag"
+	opDelTag    = "deltag"
+	opUpdate    = "update"
+	opDelete    = "delete"
+	opRestore   = "restore"
+	opInputs    = "inputs"
+	opArtifacts = "artifacts"
+	opMetric    = "metric"
+)
+
+// jop is one journal record.
+type jop struct {
+	Op        string               `json:"op"`
+	Run       string               `json:"run"`
+	Doc       *manifest.Run        `json:"doc,omitempty"`
+	Key       string               `json:"key,omitempty"`
+	Value     string               `json:"value,omitempty"`
+	Status    string               `json:"status,omitempty"`
+	EndTime   int64                `json:"end_time,omitempty"`
+	Name      *string              `json:"name,omitempty"`
+	Exit      *int                 `json:"exit,omitempty"`
+	Time      int64                `json:"time,omitempty"`
+	Inputs    []manifest.Dataset   `json:"inputs,omitempty"`
+	Artifacts []manifest.Artifact  `json:"artifacts,omitempty"`
+	Point     manifest.MetricPoint `json:"-"`
+}
+
+func (r *Repo) journalDir() string { return filepath.Join(r.stateDir, "journal") }
+
+func (r *Repo) checkpointLockPath() string { return filepath.Join(r.stateDir, "checkpoint.lock") }
+
+func encodeJournal(ops []jop) ([]byte, error) {
+	b := make([]byte, 0, 64+len(ops)*48)
+	b = append(b, journalMagic...)
+	for _, o := range ops {
+		if o.Op == opMetric {
+			b = append(b, 'M', '\t')
+			b = append(b, o.Run...)
+			b = append(b, '\t')
+			b = manifest.AppendSegmentLine(b, o.Point)
+			continue
+		}
+		j, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, 'J', '\t')
+		b = append(b, j...)
+		b = append(b, '\n')
+	}
+	sum := crc32.ChecksumIEEE(b)
+	b = append(b, 'E', '\t')
+	b = strconv.AppendInt(b, int64(len(ops)), 10)
+	b = append(b, '\t')
+	b = strconv.AppendUint(b, uint64(sum), 16)
+	b = append(b, '\n')
+	return b, nil
+}
+
+var errJournalCorrupt = errors.New("corrupt journal file")
+
+func decodeJournal(data []byte) ([]jop, error) {
+	if !bytes.HasPrefix(data, []byte(journalMagic)) {
+		return nil, fmt.Errorf("%w: bad header", errJournalCorrupt)
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, fmt.Errorf("%w: truncated", errJournalCorrupt)
+	}
+	end := bytes.LastIndexByte(data[:len(data)-1], '\n') + 1
+	footer := strings.Split(strings.TrimSuffix(string(data[end:]), "\n"), "\t")
+	if len(footer) != 3 || footer[0] != "E" {
+		return nil, fmt.Errorf("%w: no end record", errJournalCorrupt)
+	}
+	n, err1 := strconv.Atoi(footer[1])
+	sum, err2 := strconv.ParseUint(footer[2], 16, 32)
+	if err1 != nil || err2 != nil || uint32(sum) != crc32.ChecksumIEEE(data[:end]) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errJournalCorrupt)
+	}
+	ops := make([]jop, 0, n)
+	body := data[len(journalMagic):end]
+	for len(body) > 0 {
+		i := bytes.IndexByte(body, '\n')
+		line := body[:i]
+		body = body[i+1:]
+		if len(line) < 2 || line[1] != '\t' {
+			return nil, fmt.Errorf("%w: bad record", errJournalCorrupt)
+		}
+		switch line[0] {
+		case 'M':
+			rest := line[2:]
+			t := bytes.IndexByte(rest, '\t')
+			if t < 0 {
+				return nil, fmt.Errorf("%w: bad metric record", errJournalCorrupt)
+			}
+			p, err := manifest.ParseSegmentLine(rest[t+1:])
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v", errJournalCorrupt, err)
+			}
+			ops = append(ops, jop{Op: opMetric, Run: string(rest[:t]), Point: p})
+		case 'J':
+			var o jop
+			if err := json.Unmarshal(line[2:], &o); err != nil {
+				return nil, fmt.Errorf("%w: %v", errJournalCorrupt, err)
+			}
+			ops = append(ops, o)
+		default:
+			return nil, fmt.Errorf("%w: unknown record %q", errJournalCorrupt, line[0])
+		}
+	}
+	if len(ops) != n {
+		return nil, fmt.Errorf("%w: %d records, footer says %d", errJournalCorrupt, len(ops), n)
+	}
+	return ops, nil
+}
+
+// appendJournal makes ops durable: it writes them to a new journal file
+// through a temporary name, fsyncs, renames and fsyncs the folder. When it
+// returns nil the ops are acknowledged.
+func (r *Repo) appendJournal(ops []jop) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	data, err := encodeJournal(ops)
+	if err != nil {
+		return err
+	}
+	dir := r.journalDir()
+	tmpDir := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return err
+	}
+	tag := ops[0].Run
+	for _, o := range ops {
+		if o.Run != tag {
+			tag = "multi"
+			break
+		}
+	}
+	var rb [4]byte
+	rand.Read(rb[:])
+	name := fmt.Sprintf("%020d-%s-%s.jnl", time.Now().UnixNano(), hex.EncodeToString(rb[:]), tag)
+	tmp := filepath.Join(tmpDir, name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync journal: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(dir)
+}
+
+// journalFile is one pending journal file.
+type journalFile struct {
+	name string
+	size int64
+	mod  time.Time
+}
+
+// pendingFiles lists journal files in write order. run, when not "",
+// restricts the list to files that may hold records of that run.
+func (r *Repo) pendingFiles(run string) ([]journalFile, error) {
+	ents, err := os.ReadDir(r.journalDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []journalFile
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".jnl") || e.IsDir() {
+			continue
+		}
+		if run != "" && !strings.HasSuffix(n, "-"+run+".jnl") && !strings.HasSuffix(n, "-multi.jnl") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // deleted by a checkpoint meanwhile
+		}
+		out = append(out, journalFile{name: n, size: fi.Size(), mod: fi.ModTime()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// readPending reads the records of the given files in order. Corrupt files
+// are moved to journal/corrupt and reported in warnings.
+func (r *Repo) readPending(files []journalFile) ([]jop, []string, error) {
+	var ops []jop
+	var warnings []string
+	for _, f := range files {
+		p := filepath.Join(r.journalDir(), f.name)
+		data, err := os.ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		fops, err := decodeJournal(data)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("journal file %s: %v", f.name, err))
+			continue
+		}
+		ops = append(ops, fops...)
+	}
+	return ops, warnings, nil
+}
+
+// snapshot returns the branch tip and the pending journal records (of one
+// run, or all when run is ""), read together under a shared lock so a
+// concurrent checkpoint can never make a record appear twice or not at all.
+func (r *Repo) snapshot(run string) (plumbing.Hash, []jop, error) {
+	l, err := lockFile(r.checkpointLockPath(), false, true, lockTimeout)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	defer l.unlock()
+	tip, err := r.tip()
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	files, err := r.pendingFiles(run)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	ops, _, err := r.readPending(files)
+	if err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
+	if run != "" {
+		kept := ops[:0]
+		for _, o := range ops {
+			if o.Run == run {
+				kept = append(kept, o)
+			}
+		}
+		ops = kept
+	}
+	return tip, ops, nil
+}
+
+// Checkpoint thresholds: a write that leaves more pending than this folds
+// the journal into a commit (in the writing process, after acknowledging).
+var (
+	CheckpointMaxFiles       = 256
+	CheckpointMaxBytes int64 = 4 << 20
+	CheckpointMaxAge         = 30 * time.Second
+)
+
+// CheckpointResult says what a checkpoint committed.
+type CheckpointResult struct {
+	Commit   string   `json:"commit,omitempty"`
+	Files    int      `json:"files"`
+	Records  int      `json:"records"`
+	Runs     int      `json:"runs"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// maybeCheckpoint runs a checkpoint when the journal is over a threshold
+// and no other process is checkpointing.
+func (r *Repo) maybeCheckpoint() {
+	files, err := r.pendingFiles("")
+	if err != nil || len(files) == 0 {
+		return
+	}
+	var size int64
+	for _, f := range files {
+		size += f.size
+	}
+	if len(files) < CheckpointMaxFiles && size < CheckpointMaxBytes && time.Since(files[0].mod) < CheckpointMaxAge {
+		return
+	}
+	l, err := lockFile(r.checkpointLockPath(), true, false, 0)
+	if err != nil {
+		return // someone else is checkpointing
+	}
+	defer l.unlock()
+	r.checkpointLocked()
+}
+
+// Checkpoint folds every pending journal record into one commit on the
+// tracking branch. It is safe to run at any time from any process.
+func (r *Repo) Checkpoint() (CheckpointResult, error) {
+	l, err := lockFile(r.checkpointLockPath(), true, true, 2*lockTimeout)
+	if err != nil {
+		return CheckpointResult{}, err
+	}
+	defer l.unlock()
+	return r.checkpointLocked()
+}
+
+func (r *Repo) intentPath() string { return filepath.Join(r.stateDir, "checkpoint.intent") }
+
+// recoverIntent finishes or discards a checkpoint that a crash interrupted.
+func (r *Repo) recoverIntent() error {
+	data, err := os.ReadFile(r.intentPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) >= 2 && plumbing.IsHash(lines[0]) {
+		commit := plumbing.NewHash(lines[0])
+		parent := plumbing.NewHash(lines[1])
+		applied, err := r.reachedBranch(commit, parent)
+		if err != nil {
+			return err
+		}
+		if applied {
+			for _, f := range lines[2:] {
+				if err := os.Remove(filepath.Join(r.journalDir(), f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
+		}
+	}
+	return os.Remove(r.intentPath())
+}
+
+// reachedBranch reports whether commit is on the tracking branch, walking
+// first parents from the tip until it finds commit or its parent.
+func (r *Repo) reachedBranch(commit, parent plumbing.Hash) (bool, error) {
+	h, err := r.tip()
+	if err != nil {
+		return false, err
+	}
+	for i := 0; !h.IsZero() && i < 100000; i++ {
+		if h == commit {
+			return true, nil
+		}
+		if h == parent {
+			return false, nil
+		}
+		c, err := r.readCommit(h)
+		if err != nil {
+			return false, err
+		}
+		if len(c.ParentHashes) == 0 {
+			break
+		}
+		h = c.ParentHashes[0]
+	}
+	return false, nil
+}
+
+func (r *Repo) checkpointLocked() (CheckpointResult, error) {
+	var res CheckpointResult
+	if err := r.recoverIntent(); err != nil {
+		return res, fmt.Errorf("recover interrupted checkpoint: %w", err)
+	}
+	files, err := r.pendingFiles("")
+	if err != nil || len(files) == 0 {
+		return res, err
+	}
+	ops, warnings, err := r.readPending(files)
+	if err != nil {
+		return res, err
+	}
+	res.Files, res.Records = len(files), len(ops)
+	for _, w := range warnings {
+		res.Warnings = append(res.Warnings, w)
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.name
+	}
+	var stats foldStats
+	commit, err := r.update(func(tx *Tx) error {
+		var err error
+		stats, err = foldJournal(tx, ops)
+		return err
+	}, func(commit, parent plumbing.Hash) error {
+		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
+		return writeFileAtomic(r.intentPath(), []byte(intent))
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Runs = stats.runs
+	res.Warnings = append(res.Warnings, stats.warnings...)
+	if !commit.IsZero() {
+		res.Commit = commit.String()
+	}
+	for _, n := range names {
+		if err := os.Remove(filepath.Join(r.journalDir(), n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return res, err
+		}
+	}
+	if err := os.Remove(r.intentPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return res, err
+	}
+	if !commit.IsZero() {
+		r.maybeGC()
+	}
+	return res, nil
+}
+
+// foldStats summarizes a fold for the commit message and the result.
+type foldStats struct {
+	runs     int
+	points   int
+	warnings []string
+}
+
+// foldJournal applies journal records to the runs in tx: each touched run's
+// run.yaml is rewritten once and its new metric points become one new
+// segment file.
+func foldJournal(tx *Tx, ops []jop) (foldStats, error) {
+	var st foldStats
+	type runState struct {
+		doc     *manifest.Run
+		created bool
+		ended   string
+		points  []manifest.MetricPoint
+		n       int
+	}
+	states := map[string]*runState{}
+	var order []string
+	get := func(id string) (*runState, error) {
+		if s, ok := states[id]; ok {
+			return s, nil
+		}
+		doc, err := readRunTx(tx, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		s := &runState{doc: doc}
+		states[id] = s
+		order = append(order, id)
+		return s, nil
+	}
+	for _, o := range ops {
+		s, err := get(o.Run)
+		if err != nil {
+			return st, err
+		}
+		if o.Op == opCreate {
+			if s.doc == nil && o.Doc != nil {
+				d := *o.Doc
+				s.doc = &d
+				s.created = true
+			}
+			s.n++
+			continue
+		}
+		if s.doc == nil {
+			st.warnings = append(st.warnings, fmt.Sprintf("run %s: %s record for a run that does not exist; skipped", o.Run, o.Op))
+			continue
+		}
+		if o.Op == opMetric {
+			s.points = append(s.points, o.Point)
+		} else if w := applyOp(s.doc, o); w != "" {
+			st.warnings = append(st.warnings, w)
+		}
+		if o.Op == opUpdate && o.Status != "" && o.Status != manifest.StatusRunning {
+			s.ended = o.Status
+		}
+		s.n++
+	}
+	var subjects []string
+	for _, id := range order {
+		s := states[id]
+		if s.doc == nil || s.n == 0 {
+			continue
+		}
+		if len(s.points) > 0 {
+			for _, p := range s.points {
+				s.doc.Metrics = addPoint(s.doc.Metrics, p)
+			}
+			s.doc.MetricSegments++
+			tx.Write(segmentPath(id, s.doc.MetricSegments), manifest.EncodeSegment(s.points))
+			st.points += len(s.points)
+		}
+		if err := s.doc.Validate(); err != nil {
+			st.warnings = append(st.warnings, fmt.Sprintf("run %s: %v; its pending changes were skipped", id, err))
+			continue
+		}
+		tx.Write(runPath(id), s.doc.Encode())
+		tx.AddTrailer("Mlgit-Run: " + id)
+		st.runs++
+		switch {
+		case s.ended != "":
+			subjects = append(subjects, fmt.Sprintf("run %s finished (%s)", short(id), s.ended))
+		case s.created:
+			subjects = append(subjects, fmt.Sprintf("run %s started in experiment %s", short(id), s.doc.ExperimentID))
+		default:
+			subjects = append(subjects, fmt.Sprintf("run %s updated", short(id)))
+		}
+	}
+	// The subject names what happened to up to three runs, so that
+	// git log --oneline and --grep stay useful.
+	subject := strings.Join(subjects, "; ")
+	if len(subjects) > 3 {
+		subject = strings.Join(subjects[:3], "; ") + fmt.Sprintf("; %d more runs", len(subjects)-3)
+	}
+	if st.points > 0 {
+		subject += fmt.Sprintf(" (%d metric points)", st.points)
+	}
+	if len(subjects) == 0 {
+		subject = "checkpoint"
+	}
+	tx.subject = subject
+	tx.trailers = append([]string{"Mlgit-Op: checkpoint"}, tx.trailers...)
+	return st, nil
+}
+
+func addPoint(m map[string]manifest.MetricSummary, p manifest.MetricPoint) map[string]manifest.MetricSummary {
+	if m == nil {
+		m = map[string]manifest.MetricSummary{}
+	}
+	cur, ok := m[p.Key]
+	if ok {
+		m[p.Key] = cur.Add(p)
+	} else {
+		m[p.Key] = (*manifest.MetricSummary)(nil).Add(p)
+	}
+	return m
+}
+
+// applyOp applies one non-metric record to a run. It returns a warning when
+// the record cannot apply (a param logged twice with different values by
+// racing writers: the first one wins, as MLflow's write-once rule).
+func applyOp(doc *manifest.Run, o jop) string {
+	switch o.Op {
+	case opParam:
+		if old, ok := doc.Params[o.Key]; ok && old != o.Value {
+			return fmt.Sprintf("run %s: param %q already has value %q; the value %q was not applied", doc.ID, o.Key, old, o.Value)
+		}
+		if doc.Params == nil {
+			doc.Params = map[string]string{}
+		}
+		doc.Params[o.Key] = o.Value
+	case opTag:
+		if doc.Tags == nil {
+			doc.Tags = map[string]string{}
+		}
+		doc.Tags[o.Key] = o.Value
+		if o.Key == "mlflow.runName" {
+			doc.Name = o.Value
+		}
+	case opDelTag:
+		delete(doc.Tags, o.Key)
+	case opUpdate:
+		if o.Status != "" {
+			doc.Status = o.Status
+		}
+		if o.EndTime != 0 {
+			doc.EndTime = o.EndTime
+		}
+		if o.Exit != nil {
+			if doc.Source == nil {
+				doc.Source = &manifest.Source{}
+			}
+			doc.Source.Exit = o.Exit
+		}
+		if o.Name != nil {
+			doc.Name = *o.Name
+			if doc.Tags == nil {
+				doc.Tags = map[string]string{}
+			}
+			doc.Tags["mlflow.runName"] = *o.Name
+		}
+	case opDelete:
+		doc.LifecycleStage = manifest.LifecycleDeleted
+		doc.DeletedTime = o.Time
+	case opRestore:
+		doc.LifecycleStage = manifest.LifecycleActive
+		doc.DeletedTime = 0
+	case opInputs:
+		for _, in := range o.Inputs {
+			dup := false
+			for _, have := range doc.Inputs {
+				if have.Name == in.Name && have.Digest == in.Digest && have.Context == in.Context {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				doc.Inputs = append(doc.Inputs, in)
+			}
+		}
+	case opArtifacts:
+		doc.Artifacts = manifest.SortArtifacts(append(doc.Artifacts, o.Artifacts...))
+	}
+	return ""
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+// journalHasPending reports whether any journal file is pending.
+func (r *Repo) journalHasPending() bool {
+	files, _ := r.pendingFiles("")
+	return len(files) > 0
+}

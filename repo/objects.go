@@ -1,0 +1,268 @@
+package repo
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// encodedObject finds an object. A concurrent git gc may have packed loose
+// objects into a new pack, or replaced the pack we indexed, since the pack
+// indexes were loaded: on failure the indexes are reloaded and the read
+// retried a few times.
+func (r *Repo) encodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			r.st.Reindex()
+			time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
+		}
+		var obj plumbing.EncodedObject
+		obj, err = r.st.EncodedObject(t, h)
+		if err == nil {
+			return obj, nil
+		}
+	}
+	return nil, fmt.Errorf("read %s %s: %w", t, h, err)
+}
+
+// readObject returns the raw content of an object.
+func (r *Repo) readObject(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		obj, err := r.encodedObject(t, h)
+		if err != nil {
+			return nil, err
+		}
+		b, err := readAll(obj)
+		if err == nil || attempt == 2 {
+			return b, err
+		}
+		r.st.Reindex()
+	}
+}
+
+func readAll(obj plumbing.EncodedObject) ([]byte, error) {
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+// readTree decodes a tree object.
+func (r *Repo) readTree(h plumbing.Hash) ([]object.TreeEntry, error) {
+	if h.IsZero() {
+		return nil, nil
+	}
+	for attempt := 0; ; attempt++ {
+		obj, err := r.encodedObject(plumbing.TreeObject, h)
+		if err != nil {
+			return nil, err
+		}
+		var t object.Tree
+		err = t.Decode(obj)
+		if err == nil || attempt == 2 {
+			return t.Entries, err
+		}
+		r.st.Reindex()
+	}
+}
+
+// readCommit decodes a commit object.
+func (r *Repo) readCommit(h plumbing.Hash) (*object.Commit, error) {
+	for attempt := 0; ; attempt++ {
+		obj, err := r.encodedObject(plumbing.CommitObject, h)
+		if err != nil {
+			return nil, err
+		}
+		var c object.Commit
+		err = c.Decode(obj)
+		if err == nil || attempt == 2 {
+			return &c, err
+		}
+		r.st.Reindex()
+	}
+}
+
+func (r *Repo) writeObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
+	obj := r.st.NewEncodedObject()
+	obj.SetType(t)
+	obj.SetSize(int64(len(data)))
+	w, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := w.Write(data); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return r.st.SetEncodedObject(obj)
+}
+
+func (r *Repo) writeTree(entries []object.TreeEntry) (plumbing.Hash, error) {
+	sortEntries(entries)
+	var buf bytes.Buffer
+	for _, e := range entries {
+		fmt.Fprintf(&buf, "%o %s", uint32(e.Mode), e.Name)
+		buf.WriteByte(0)
+		buf.Write(e.Hash[:])
+	}
+	return r.writeObject(plumbing.TreeObject, buf.Bytes())
+}
+
+// sortEntries orders tree entries as Git does: by name, with directories
+// compared as if their name ended in "/".
+func sortEntries(es []object.TreeEntry) {
+	key := func(e object.TreeEntry) string {
+		if e.Mode == filemode.Dir {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
+}
+
+// treeCache memoizes decoded trees by hash within one operation.
+type treeCache map[plumbing.Hash][]object.TreeEntry
+
+func (r *Repo) cachedTree(tc treeCache, h plumbing.Hash) ([]object.TreeEntry, error) {
+	if es, ok := tc[h]; ok {
+		return es, nil
+	}
+	es, err := r.readTree(h)
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		tc[h] = es
+	}
+	return es, nil
+}
+
+// lookup finds the entry at slash path p below tree root. ok is false when
+// no such entry exists.
+func (r *Repo) lookup(tc treeCache, root plumbing.Hash, p string) (e object.TreeEntry, ok bool, err error) {
+	cur := root
+	parts := strings.Split(p, "/")
+	for i, name := range parts {
+		es, err := r.cachedTree(tc, cur)
+		if err != nil {
+			return e, false, err
+		}
+		found := false
+		for _, x := range es {
+			if x.Name == name {
+				e, found = x, true
+				break
+			}
+		}
+		if !found {
+			return e, false, nil
+		}
+		if i < len(parts)-1 {
+			if e.Mode != filemode.Dir {
+				return e, false, nil
+			}
+			cur = e.Hash
+		}
+	}
+	return e, true, nil
+}
+
+// readPath returns the content of the file at p in tree root.
+func (r *Repo) readPath(tc treeCache, root plumbing.Hash, p string) ([]byte, bool, error) {
+	e, ok, err := r.lookup(tc, root, p)
+	if err != nil || !ok || e.Mode == filemode.Dir {
+		return nil, false, err
+	}
+	b, err := r.readObject(plumbing.BlobObject, e.Hash)
+	return b, err == nil, err
+}
+
+// listDir returns the entries of the directory at p in tree root (nil if
+// there is none). p "" is the root.
+func (r *Repo) listDir(tc treeCache, root plumbing.Hash, p string) ([]object.TreeEntry, error) {
+	if p == "" {
+		return r.cachedTree(tc, root)
+	}
+	e, ok, err := r.lookup(tc, root, p)
+	if err != nil || !ok || e.Mode != filemode.Dir {
+		return nil, err
+	}
+	return r.cachedTree(tc, e.Hash)
+}
+
+// change is one pending edit of a transaction: new content, or deletion of
+// a file or a whole directory.
+type change struct {
+	data []byte
+	del  bool
+}
+
+// buildTree applies changes (paths relative to this tree) to the tree base
+// and writes the new trees bottom-up. Only trees on changed paths are read
+// and written, so the cost grows with the change, not with the tree.
+func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*change) (plumbing.Hash, bool, error) {
+	es, err := r.cachedTree(tc, base)
+	if err != nil {
+		return plumbing.ZeroHash, false, err
+	}
+	entries := make(map[string]object.TreeEntry, len(es))
+	for _, e := range es {
+		entries[e.Name] = e
+	}
+	sub := map[string]map[string]*change{}
+	for p, c := range changes {
+		name, rest, nested := strings.Cut(p, "/")
+		if !nested {
+			if c.del {
+				delete(entries, name)
+				continue
+			}
+			h, err := r.writeObject(plumbing.BlobObject, c.data)
+			if err != nil {
+				return plumbing.ZeroHash, false, err
+			}
+			entries[name] = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h}
+			continue
+		}
+		if sub[name] == nil {
+			sub[name] = map[string]*change{}
+		}
+		sub[name][rest] = c
+	}
+	for name, cs := range sub {
+		var childBase plumbing.Hash
+		if e, ok := entries[name]; ok && e.Mode == filemode.Dir {
+			childBase = e.Hash
+		}
+		h, empty, err := r.buildTree(tc, childBase, cs)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
+		}
+		if empty {
+			delete(entries, name)
+		} else {
+			entries[name] = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
+		}
+	}
+	if len(entries) == 0 {
+		return plumbing.ZeroHash, true, nil
+	}
+	out := make([]object.TreeEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, e)
+	}
+	h, err := r.writeTree(out)
+	return h, false, err
+}

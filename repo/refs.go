@@ -1,0 +1,198 @@
+package repo
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// refFiles reads and updates refs directly in the Git directory, honouring
+// Git's locking protocol: a writer creates <ref>.lock with O_EXCL, checks the
+// current value, writes the new value into the lock file, fsyncs it and
+// renames it over the ref. git pack-refs and git gc take the same lock
+// before deleting a loose ref, so neither side can lose the other's update.
+type refFiles struct {
+	gitDir string
+}
+
+// read returns the value of a ref (loose, then packed-refs). It returns the
+// zero hash and no error when the ref does not exist.
+func (rf refFiles) read(name string) (plumbing.Hash, error) {
+	// A concurrent pack-refs may delete the loose ref between our two reads;
+	// it writes packed-refs first, so loose-then-packed never misses a value.
+	b, err := os.ReadFile(filepath.Join(rf.gitDir, filepath.FromSlash(name)))
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if strings.HasPrefix(s, "ref: ") {
+			return rf.read(strings.TrimPrefix(s, "ref: "))
+		}
+		if !plumbing.IsHash(s) {
+			return plumbing.ZeroHash, fmt.Errorf("ref %s holds %q, not an object id", name, s)
+		}
+		return plumbing.NewHash(s), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) && !isNotDir(err) {
+		return plumbing.ZeroHash, err
+	}
+	return rf.readPacked(name)
+}
+
+func isNotDir(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
+}
+
+func (rf refFiles) readPacked(name string) (plumbing.Hash, error) {
+	f, err := os.Open(filepath.Join(rf.gitDir, "packed-refs"))
+	if errors.Is(err, os.ErrNotExist) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	suffix := []byte(" " + name)
+	for sc.Scan() {
+		l := sc.Bytes()
+		if len(l) > 41 && l[0] != '#' && l[0] != '^' && bytes.Equal(l[40:], suffix) {
+			return plumbing.NewHash(string(l[:40])), nil
+		}
+	}
+	return plumbing.ZeroHash, sc.Err()
+}
+
+// lockTimeout bounds how long an update waits for another process's lock.
+const lockTimeout = 10 * time.Second
+
+// cas moves ref name from old to new (old zero: the ref must not exist).
+// It returns errCASMismatch when the ref moved, so the caller can re-apply
+// its change to the new tip. A reflog line is appended as git does.
+func (rf refFiles) cas(name string, old, new plumbing.Hash, who, msg string) error {
+	path := filepath.Join(rf.gitDir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	lock := path + ".lock"
+	deadline := time.Now().Add(lockTimeout)
+	var f *os.File
+	for {
+		var err error
+		f, err = os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("lock ref %s: %w", name, err)
+		}
+		if removeStaleLock(lock) {
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s is held by another process; if none is running, remove it", ErrLocked, lock)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Holding flock on our own lock file tells other mlgit processes that
+	// its owner is alive (see removeStaleLock).
+	syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			os.Remove(lock)
+		}
+	}()
+	cur, err := rf.read(name)
+	if err != nil {
+		return err
+	}
+	if cur != old {
+		return errCASMismatch
+	}
+	if _, err := f.WriteString(new.String() + "\n"); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(lock, path); err != nil {
+		return err
+	}
+	committed = true
+	rf.appendReflog(name, old, new, who, msg)
+	return nil
+}
+
+var errCASMismatch = errors.New("ref moved")
+
+// staleLockAge is how old a ref lock must be before it can be stale. Git
+// and mlgit hold ref locks for milliseconds.
+const staleLockAge = 2 * time.Second
+
+// removeStaleLock removes a <ref>.lock left behind by a process that died
+// (kill -9) between creating and renaming it. A lock is stale when it is
+// older than staleLockAge and nobody holds flock on it: a live mlgit owner
+// always does, and git never holds a ref lock that long.
+func removeStaleLock(lock string) bool {
+	fi, err := os.Stat(lock)
+	if err != nil || time.Since(fi.ModTime()) < staleLockAge {
+		return false
+	}
+	f, err := os.Open(lock)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false
+	}
+	fi2, err := os.Stat(lock)
+	if err != nil || !os.SameFile(fi, fi2) {
+		return false
+	}
+	return os.Remove(lock) == nil
+}
+
+// appendReflog records the update in logs/<ref>, as git update-ref does.
+// It is best effort: a failure here never fails the update.
+func (rf refFiles) appendReflog(name string, old, new plumbing.Hash, who, msg string) {
+	if who == "" {
+		return
+	}
+	p := filepath.Join(rf.gitDir, "logs", filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	fmt.Fprintf(f, "%s %s %s\t%s\n", old, new, who, msg)
+}
+
+// createTag creates refs/tags/<name> pointing at h; it fails with ErrExists
+// if the tag exists.
+func (rf refFiles) createTag(name string, h plumbing.Hash) error {
+	err := rf.cas("refs/tags/"+name, plumbing.ZeroHash, h, "", "")
+	if errors.Is(err, errCASMismatch) {
+		return fmt.Errorf("tag %s: %w", name, ErrExists)
+	}
+	return err
+}

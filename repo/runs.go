@@ -1,0 +1,433 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mlgit/mlgit/manifest"
+)
+
+func runDir(id string) string { return "runs/" + id[:2] + "/" + id }
+
+func runPath(id string) string { return runDir(id) + "/run.yaml" }
+
+func segmentPath(id string, seq int) string {
+	return fmt.Sprintf("%s/metrics/%06d.tsv", runDir(id), seq)
+}
+
+func experimentPath(id string) string { return "experiments/" + id + "/experiment.yaml" }
+
+// readRunTx reads a committed run manifest in tx.
+func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
+	if !manifest.ValidRunID(id) {
+		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
+	}
+	data, ok, err := tx.Read(runPath(id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	}
+	doc, err := manifest.DecodeRun(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", runPath(id), err)
+	}
+	return doc, nil
+}
+
+// RunSpec describes a new run.
+type RunSpec struct {
+	ExperimentID string
+	Name         string
+	User         string
+	StartTime    int64 // ms; 0 means now
+	Params       map[string]string
+	Tags         map[string]string
+	Source       *manifest.Source
+	ParentModel  string
+	ArtifactURI  string
+}
+
+// CreateRun starts a run. The run is acknowledged (journaled) when it
+// returns; it is committed at the next checkpoint.
+func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
+	if spec.ExperimentID == "" {
+		spec.ExperimentID = manifest.DefaultExperimentID
+	}
+	exp, err := r.GetExperiment(spec.ExperimentID)
+	if err != nil {
+		return nil, err
+	}
+	if exp.LifecycleStage != manifest.LifecycleActive {
+		return nil, fmt.Errorf("%w: experiment %s (%s) is deleted; restore it with mlgit exp restore", ErrInvalid, exp.ID, exp.Name)
+	}
+	id := NewRunID()
+	now := nowMillis(r.now())
+	if spec.StartTime == 0 {
+		spec.StartTime = now
+	}
+	if spec.User == "" {
+		spec.User = r.User()
+	}
+	if spec.Name == "" {
+		if n, ok := spec.Tags["mlflow.runName"]; ok && n != "" {
+			spec.Name = n
+		} else {
+			spec.Name = RandomRunName()
+		}
+	}
+	doc := &manifest.Run{
+		Header:         manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindRun},
+		ID:             id,
+		ExperimentID:   exp.ID,
+		Name:           spec.Name,
+		Status:         manifest.StatusRunning,
+		LifecycleStage: manifest.LifecycleActive,
+		User:           spec.User,
+		StartTime:      spec.StartTime,
+		Source:         spec.Source,
+		ParentModel:    spec.ParentModel,
+		ArtifactURI:    spec.ArtifactURI,
+		Tags:           map[string]string{"mlflow.runName": spec.Name, "mlflow.user": spec.User},
+	}
+	if doc.ArtifactURI == "" {
+		doc.ArtifactURI = fmt.Sprintf("mlflow-artifacts:/%s/%s/artifacts", exp.ID, id)
+	}
+	var warnings []string
+	for k, v := range spec.Tags {
+		if err := manifest.ValidateKey("tag", k); err != nil {
+			return nil, err
+		}
+		if t, cut := manifest.Truncate(v, manifest.MaxTagValue); cut {
+			v = t
+			warnings = append(warnings, k)
+		}
+		doc.Tags[k] = v
+	}
+	if len(spec.Params) > 0 {
+		doc.Params = map[string]string{}
+		for k, v := range spec.Params {
+			if err := manifest.ValidateKey("param", k); err != nil {
+				return nil, err
+			}
+			v, _ = manifest.Truncate(v, manifest.MaxParamValue)
+			doc.Params[k] = v
+		}
+	}
+	if err := doc.Validate(); err != nil {
+		return nil, err
+	}
+	if err := r.appendJournal([]jop{{Op: opCreate, Run: id, Doc: doc}}); err != nil {
+		return nil, err
+	}
+	r.maybeCheckpoint()
+	return doc, nil
+}
+
+// GetRun returns a run as acknowledged: the committed manifest plus pending
+// journal records.
+func (r *Repo) GetRun(id string) (*manifest.Run, error) {
+	doc, _, err := r.getRun(id, false)
+	return doc, err
+}
+
+// getRun returns the run and, when withPoints, its pending metric points.
+func (r *Repo) getRun(id string, withPoints bool) (*manifest.Run, []manifest.MetricPoint, error) {
+	if !manifest.ValidRunID(id) {
+		return nil, nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
+	}
+	tip, ops, err := r.snapshot(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var doc *manifest.Run
+	if !tip.IsZero() {
+		tx, err := r.newTx(tip)
+		if err != nil {
+			return nil, nil, err
+		}
+		doc, err = readRunTx(tx, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, nil, err
+		}
+	}
+	var points []manifest.MetricPoint
+	for _, o := range ops {
+		switch {
+		case o.Op == opCreate:
+			if doc == nil && o.Doc != nil {
+				d := *o.Doc
+				doc = &d
+			}
+		case doc == nil:
+		case o.Op == opMetric:
+			doc.Metrics = addPoint(doc.Metrics, o.Point)
+			if withPoints {
+				points = append(points, o.Point)
+			}
+		default:
+			applyOp(doc, o)
+		}
+	}
+	if doc == nil {
+		return nil, nil, fmt.Errorf("%w: run %s does not exist (list runs with mlgit run list)", ErrNotFound, id)
+	}
+	return doc, points, nil
+}
+
+// KV is a key and value, in the order they were given.
+type KV struct{ Key, Value string }
+
+// Batch is what one LogBatch call writes to a run (MLflow's log-batch).
+type Batch struct {
+	Metrics    []manifest.MetricPoint
+	Params     []KV
+	Tags       []KV
+	DeleteTags []string
+	Inputs     []manifest.Dataset
+	Artifacts  []manifest.Artifact
+}
+
+// LogResult reports values MLflow truncates instead of rejecting.
+type LogResult struct {
+	Truncated []string
+}
+
+// LogBatch validates b against the run's acknowledged state and journals it
+// as one durable write. Invalid input writes nothing.
+func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
+	var res LogResult
+	doc, err := r.GetRun(id)
+	if err != nil {
+		return res, err
+	}
+	if doc.LifecycleStage != manifest.LifecycleActive {
+		return res, fmt.Errorf("%w: the run %s must be in 'active' lifecycle_stage (restore it with mlgit run restore)", ErrInvalid, id)
+	}
+	ops := make([]jop, 0, len(b.Metrics)+len(b.Params)+len(b.Tags))
+	seen := map[string]string{}
+	for _, p := range b.Params {
+		if err := manifest.ValidateKey("param", p.Key); err != nil {
+			return res, err
+		}
+		v, cut := manifest.Truncate(p.Value, manifest.MaxParamValue)
+		if cut {
+			res.Truncated = append(res.Truncated, "params."+p.Key)
+		}
+		if old, ok := seen[p.Key]; ok && old != v {
+			return res, fmt.Errorf("%w: duplicate param key %q in one batch with different values", ErrInvalid, p.Key)
+		}
+		seen[p.Key] = v
+		if old, ok := doc.Params[p.Key]; ok {
+			if old != v {
+				return res, fmt.Errorf("%w: changing param values is not allowed: param %q was already logged with value %q for run %s; attempted new value %q", ErrInvalid, p.Key, old, id, v)
+			}
+			continue
+		}
+		ops = append(ops, jop{Op: opParam, Run: id, Key: p.Key, Value: v})
+	}
+	for _, t := range b.Tags {
+		if err := manifest.ValidateKey("tag", t.Key); err != nil {
+			return res, err
+		}
+		v, cut := manifest.Truncate(t.Value, manifest.MaxTagValue)
+		if cut {
+			res.Truncated = append(res.Truncated, "tags."+t.Key)
+		}
+		ops = append(ops, jop{Op: opTag, Run: id, Key: t.Key, Value: v})
+	}
+	for _, k := range b.DeleteTags {
+		if _, ok := doc.Tags[k]; !ok {
+			return res, fmt.Errorf("%w: no tag with key %q on run %s", ErrNotFound, k, id)
+		}
+		ops = append(ops, jop{Op: opDelTag, Run: id, Key: k})
+	}
+	for _, m := range b.Metrics {
+		if err := manifest.ValidateKey("metric", m.Key); err != nil {
+			return res, err
+		}
+		if m.Timestamp < 0 {
+			return res, fmt.Errorf("%w: metric %q: timestamp %d must be non-negative (milliseconds since the epoch)", ErrInvalid, m.Key, m.Timestamp)
+		}
+		ops = append(ops, jop{Op: opMetric, Run: id, Point: m})
+	}
+	if len(b.Inputs) > 0 {
+		for _, d := range b.Inputs {
+			if d.Name == "" || d.Digest == "" {
+				return res, fmt.Errorf("%w: a dataset input needs a name and a digest", ErrInvalid)
+			}
+		}
+		ops = append(ops, jop{Op: opInputs, Run: id, Inputs: b.Inputs})
+	}
+	if len(b.Artifacts) > 0 {
+		for _, a := range b.Artifacts {
+			if err := manifest.ValidateArtifactPath(a.Path); err != nil {
+				return res, err
+			}
+			if !manifest.ValidDigest(a.Digest) {
+				return res, fmt.Errorf("%w: artifact %q: digest %q is not sha256:<64 hex>", ErrInvalid, a.Path, a.Digest)
+			}
+		}
+		ops = append(ops, jop{Op: opArtifacts, Run: id, Artifacts: b.Artifacts})
+	}
+	if err := r.appendJournal(ops); err != nil {
+		return res, err
+	}
+	r.maybeCheckpoint()
+	return res, nil
+}
+
+// RunUpdate changes a run's status, end time or name (MLflow's update-run).
+type RunUpdate struct {
+	Status  string
+	EndTime int64
+	Name    *string
+	// Exit is the wrapped command's exit status (-1: killed by a signal).
+	Exit *int
+}
+
+// UpdateRun journals a status, end time or name change. A status other than
+// RUNNING also checkpoints, so a finished run is committed before the call
+// returns.
+func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
+	doc, err := r.GetRun(id)
+	if err != nil {
+		return nil, err
+	}
+	if doc.LifecycleStage != manifest.LifecycleActive {
+		return nil, fmt.Errorf("%w: the run %s must be in 'active' lifecycle_stage", ErrInvalid, id)
+	}
+	if u.Status != "" {
+		u.Status = strings.ToUpper(u.Status)
+		switch u.Status {
+		case manifest.StatusRunning, manifest.StatusScheduled, manifest.StatusFinished, manifest.StatusFailed, manifest.StatusKilled:
+		default:
+			return nil, fmt.Errorf("%w: status %q is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED", ErrInvalid, u.Status)
+		}
+		if u.Status != manifest.StatusRunning && u.Status != manifest.StatusScheduled && u.EndTime == 0 {
+			u.EndTime = nowMillis(r.now())
+		}
+	}
+	op := jop{Op: opUpdate, Run: id, Status: u.Status, EndTime: u.EndTime, Name: u.Name, Exit: u.Exit}
+	if err := r.appendJournal([]jop{op}); err != nil {
+		return nil, err
+	}
+	applyOp(doc, op)
+	if u.Status != "" && u.Status != manifest.StatusRunning && u.Status != manifest.StatusScheduled {
+		if _, err := r.Checkpoint(); err != nil {
+			return doc, fmt.Errorf("run %s ended and journaled, but the checkpoint failed (run mlgit run flush): %w", id, err)
+		}
+	} else {
+		r.maybeCheckpoint()
+	}
+	return doc, nil
+}
+
+// DeleteRun soft-deletes a run (lifecycle "deleted"), as MLflow.
+func (r *Repo) DeleteRun(id string) error { return r.setRunLifecycle(id, true) }
+
+// RestoreRun undoes DeleteRun.
+func (r *Repo) RestoreRun(id string) error { return r.setRunLifecycle(id, false) }
+
+func (r *Repo) setRunLifecycle(id string, del bool) error {
+	if _, err := r.GetRun(id); err != nil {
+		return err
+	}
+	op := jop{Op: opRestore, Run: id}
+	if del {
+		op = jop{Op: opDelete, Run: id, Time: nowMillis(r.now())}
+	}
+	if err := r.appendJournal([]jop{op}); err != nil {
+		return err
+	}
+	_, err := r.Checkpoint()
+	return err
+}
+
+// MetricHistory returns every point of a run's metric in logging order:
+// committed segments, then pending journal records.
+func (r *Repo) MetricHistory(id, key string) ([]manifest.MetricPoint, error) {
+	all, err := r.metricHistory(id, func(k string) bool { return k == key })
+	if err != nil {
+		return nil, err
+	}
+	return all[key], nil
+}
+
+// AllMetricHistory returns every point of every metric of a run.
+func (r *Repo) AllMetricHistory(id string) (map[string][]manifest.MetricPoint, error) {
+	return r.metricHistory(id, func(string) bool { return true })
+}
+
+func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]manifest.MetricPoint, error) {
+	if !manifest.ValidRunID(id) {
+		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
+	}
+	tip, ops, err := r.snapshot(id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]manifest.MetricPoint{}
+	found := false
+	if !tip.IsZero() {
+		tx, err := r.newTx(tip)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := readRunTx(tx, id)
+		switch {
+		case err == nil:
+			found = true
+			for seq := 1; seq <= doc.MetricSegments; seq++ {
+				data, ok, err := tx.Read(segmentPath(id, seq))
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					return nil, fmt.Errorf("run %s: metric segment %d is missing from the branch", id, seq)
+				}
+				err = manifest.ParseSegment(strings.NewReader(string(data)), func(p manifest.MetricPoint) error {
+					if want(p.Key) {
+						out[p.Key] = append(out[p.Key], p)
+					}
+					return nil
+				})
+				if err != nil {
+					return nil, fmt.Errorf("run %s segment %d: %w", id, seq, err)
+				}
+			}
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	for _, o := range ops {
+		if o.Op == opCreate {
+			found = true
+		}
+		if o.Op == opMetric && want(o.Point.Key) {
+			out[o.Point.Key] = append(out[o.Point.Key], o.Point)
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: run %s does not exist", ErrNotFound, id)
+	}
+	return out, nil
+}
+
+// Flush checkpoints the journal (mlgit run flush).
+func (r *Repo) Flush() (CheckpointResult, error) { return r.Checkpoint() }
+
+var adjectives = []string{"amber", "bold", "brave", "bright", "calm", "clever", "crisp", "dapper", "eager", "fancy", "gentle", "glad", "golden", "grand", "happy", "jolly", "keen", "kind", "lively", "lucid", "merry", "mighty", "nimble", "noble", "polite", "proud", "quick", "quiet", "rare", "shy", "silent", "smart", "sunny", "swift", "tidy", "vast", "warm", "wise", "witty", "zesty"}
+var nouns = []string{"ant", "bass", "bear", "bee", "carp", "cat", "colt", "crab", "crow", "deer", "doe", "dove", "eel", "elk", "finch", "fox", "frog", "gnat", "goat", "hare", "hawk", "hen", "jay", "koi", "lark", "lynx", "mole", "moth", "newt", "owl", "ox", "pug", "ram", "seal", "shrew", "slug", "snail", "squid", "toad", "trout", "wasp", "whale", "wolf", "worm", "yak"}
+
+// RandomRunName returns a name like MLflow's generated ones: "bold-owl-417".
+func RandomRunName() string {
+	id := NewRunID()
+	var n [3]int
+	for i := range n {
+		fmt.Sscanf(id[i*4:i*4+4], "%x", &n[i])
+	}
+	return fmt.Sprintf("%s-%s-%d", adjectives[n[0]%len(adjectives)], nouns[n[1]%len(nouns)], n[2]%1000)
+}

@@ -1,0 +1,199 @@
+package repo
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/query"
+)
+
+// RunRow adapts a run manifest to query.Row.
+type RunRow struct{ *manifest.Run }
+
+// Metric returns the latest value of a metric.
+func (r RunRow) Metric(key string) (float64, bool) {
+	m, ok := r.Metrics[key]
+	return m.Value, ok
+}
+
+// Param returns a param.
+func (r RunRow) Param(key string) (string, bool) { v, ok := r.Params[key]; return v, ok }
+
+// Tag returns a tag.
+func (r RunRow) Tag(key string) (string, bool) { v, ok := r.Tags[key]; return v, ok }
+
+// Attr returns a run attribute by its canonical name.
+func (r RunRow) Attr(name string) (query.Value, bool) {
+	switch name {
+	case "run_id":
+		return query.StrValue(r.ID), true
+	case "run_name":
+		return query.StrValue(r.Name), true
+	case "status":
+		return query.StrValue(r.Status), true
+	case "artifact_uri":
+		return query.StrValue(r.ArtifactURI), true
+	case "user_id":
+		return query.StrValue(r.User), true
+	case "experiment_id":
+		return query.StrValue(r.ExperimentID), true
+	case "lifecycle_stage":
+		return query.StrValue(r.LifecycleStage), true
+	case "start_time":
+		return query.NumValue(float64(r.StartTime)), true
+	case "end_time":
+		if r.EndTime == 0 {
+			return query.Value{}, false
+		}
+		return query.NumValue(float64(r.EndTime)), true
+	}
+	return query.Value{}, false
+}
+
+// Datasets returns the run's dataset inputs.
+func (r RunRow) Datasets() []query.DatasetInput {
+	if len(r.Inputs) == 0 {
+		return nil
+	}
+	out := make([]query.DatasetInput, len(r.Inputs))
+	for i, d := range r.Inputs {
+		out[i] = query.DatasetInput{Name: d.Name, Digest: d.Digest, Context: d.Context}
+	}
+	return out
+}
+
+// RunSearch is a search over runs (mlgit run list, MLflow's search-runs).
+type RunSearch struct {
+	ExperimentIDs []string // empty: all experiments
+	Filter        string
+	OrderBy       []string
+	MaxResults    int // 0: 1000
+	View          ViewType
+	PageToken     string
+}
+
+// RunPage is one page of results.
+type RunPage struct {
+	Runs          []*manifest.Run
+	NextPageToken string
+	Total         int
+}
+
+// MaxSearchResults is MLflow's upper bound on max_results.
+const MaxSearchResults = 50000
+
+// SearchRuns filters and orders runs with MLflow's search grammar.
+func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
+	var page RunPage
+	f, err := query.ParseFilter(query.Runs, s.Filter)
+	if err != nil {
+		return page, fmt.Errorf("%w: filter: %v", ErrInvalid, err)
+	}
+	orders, err := query.ParseOrderByList(query.Runs, s.OrderBy)
+	if err != nil {
+		return page, fmt.Errorf("%w: order by: %v", ErrInvalid, err)
+	}
+	if len(orders) == 0 {
+		orders = query.DefaultRunOrder()
+	} else {
+		orders = query.WithTieBreak(query.Runs, orders)
+	}
+	max := s.MaxResults
+	if max <= 0 {
+		max = 1000
+	}
+	if max > MaxSearchResults {
+		return page, fmt.Errorf("%w: max_results %d is over the limit of %d", ErrInvalid, max, MaxSearchResults)
+	}
+	offset, err := decodePageToken(s.PageToken)
+	if err != nil {
+		return page, err
+	}
+	all, err := r.AllRuns()
+	if err != nil {
+		return page, err
+	}
+	exps := map[string]bool{}
+	for _, id := range s.ExperimentIDs {
+		exps[id] = true
+	}
+	var rows []RunRow
+	for _, run := range all {
+		if len(exps) > 0 && !exps[run.ExperimentID] {
+			continue
+		}
+		if !s.View.match(run.LifecycleStage) {
+			continue
+		}
+		row := RunRow{run}
+		if f.Match(row) {
+			rows = append(rows, row)
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return query.Compare(rows[i], rows[j], orders) < 0 })
+	page.Total = len(rows)
+	if offset > len(rows) {
+		offset = len(rows)
+	}
+	end := offset + max
+	if end > len(rows) {
+		end = len(rows)
+	}
+	for _, row := range rows[offset:end] {
+		page.Runs = append(page.Runs, row.Run)
+	}
+	if end < len(rows) {
+		page.NextPageToken = encodePageToken(end)
+	}
+	return page, nil
+}
+
+func encodePageToken(offset int) string {
+	b, _ := json.Marshal(map[string]int{"offset": offset})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func decodePageToken(tok string) (int, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(tok)
+	var v struct {
+		Offset *int `json:"offset"`
+	}
+	if err != nil || json.Unmarshal(b, &v) != nil || v.Offset == nil || *v.Offset < 0 {
+		return 0, fmt.Errorf("%w: invalid page token", ErrInvalid)
+	}
+	return *v.Offset, nil
+}
+
+// ResolveRunID returns the full id of the run whose id is runID or starts
+// with it (at least 4 characters, unique).
+func (r *Repo) ResolveRunID(runID string) (string, error) {
+	if manifest.ValidRunID(runID) {
+		return runID, nil
+	}
+	if len(runID) < 4 || len(runID) > 32 {
+		return "", fmt.Errorf("%w: run id %q: give the 32-character id or a unique prefix of at least 4", ErrInvalid, runID)
+	}
+	all, err := r.AllRuns()
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, run := range all {
+		if len(run.ID) >= len(runID) && run.ID[:len(runID)] == runID {
+			found = append(found, run.ID)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("%w: no run id starts with %q", ErrNotFound, runID)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%w: run id prefix %q is ambiguous (%d runs)", ErrInvalid, runID, len(found))
+}

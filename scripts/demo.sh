@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make demo: a small real training tracked by mlgit in a temporary repository.
+# No server and no network: everything lands on the mlgit branch of that repo.
+set -euo pipefail
+MLGIT=${MLGIT:-mlgit}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlgit-demo.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export MLGIT GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-mlgit demo}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-demo@example.com}"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "A project repository with a training program"
+go build -o "$WORK/bin/logreg" "$ROOT/examples/logreg"
+export PATH="$WORK/bin:$(dirname "$MLGIT"):$PATH"
+cd "$WORK" && mkdir project && cd project
+git init -q -b main
+printf 'model:\n  kind: logreg\n  epochs: 25\n' > params.yaml
+echo "logreg --lr \$1 --l2 \$2 --epochs 25" > train.sh
+git add . && git commit -q -m "training code"
+echo "\$ mlgit init"
+"$MLGIT" init
+
+step "Three hyperparameter settings, each a tracked run (per-epoch metrics streamed)"
+for lr in 0.05 0.3 1.0; do
+  echo "\$ mlgit run exec --exp churn --name lr-$lr --param lr=$lr --param l2=0.001 --params params.yaml --metrics metrics.json -- logreg --lr $lr --l2 0.001 --epochs 25"
+  "$MLGIT" run exec --exp churn --name "lr-$lr" --param lr=$lr --param l2=0.001 --params params.yaml --metrics metrics.json -- \
+    logreg --lr $lr --l2 0.001 --epochs 25
+done
+
+step "Runs ordered by validation accuracy"
+echo "\$ mlgit run list --exp churn --filter \"metrics.val_acc > 0.5\" --order-by \"metrics.val_acc DESC\""
+"$MLGIT" run list --exp churn --filter "metrics.val_acc > 0.5" --order-by "metrics.val_acc DESC"
+
+BEST=$("$MLGIT" run list --exp churn --order-by "metrics.val_acc DESC" --max 1 --json | sed -n 's/.*"run_id": "\([0-9a-f]*\)".*/\1/p' | head -1)
+step "The best run"
+echo "\$ mlgit run show $BEST"
+"$MLGIT" run show "$BEST"
+echo "\$ mlgit run metrics $BEST val_acc | head -5"
+"$MLGIT" run metrics "$BEST" val_acc | head -5 || true
+
+step "Everything is plain Git"
+echo "\$ git log --oneline mlgit"
+git log --oneline mlgit
+echo "\$ git show mlgit:runs/${BEST:0:2}/$BEST/run.yaml | head -20"
+git show "mlgit:runs/${BEST:0:2}/$BEST/run.yaml" | head -20 || true
+echo "\$ git status --short   # the user's checkout is untouched"
+git status --short
+echo
+echo "Demo finished."
