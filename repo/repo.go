@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/mlgit/mlgit/manifest"
 )
 
 // DefaultBranch is the tracking branch's default name.
@@ -42,6 +43,8 @@ type Repo struct {
 	st    *filesystem.Storage
 	refs  refFiles
 	ident *identity
+
+	runCache map[plumbing.Hash]*manifest.Run
 
 	stateDir string
 }

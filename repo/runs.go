@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -23,18 +24,77 @@ func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
 	if !manifest.ValidRunID(id) {
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
-	data, ok, err := tx.Read(runPath(id))
+	p := runPath(id)
+	if c, pending := tx.changes[p]; pending || tx.deletedAbove(p) {
+		if !pending || c.del {
+			return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
+		}
+		doc, err := manifest.DecodeRun(c.data)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		return doc, nil
+	}
+	e, ok, err := tx.r.lookup(tx.tc, tx.baseTree, p)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
 	}
+	if doc := tx.r.cachedRun(e.Hash); doc != nil {
+		return doc, nil
+	}
+	data, err := tx.r.readObject(plumbing.BlobObject, e.Hash)
+	if err != nil {
+		return nil, err
+	}
 	doc, err := manifest.DecodeRun(data)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", runPath(id), err)
+		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
+	tx.r.cacheRun(e.Hash, doc)
 	return doc, nil
+}
+
+// runCacheSize bounds the decoded run.yaml cache of one process. Decoding a
+// large run (thousands of params) costs milliseconds; long-lived writers
+// (the server, a streaming logger) read the same blob again and again.
+const runCacheSize = 512
+
+func (r *Repo) cachedRun(h plumbing.Hash) *manifest.Run {
+	r.mu.Lock()
+	doc := r.runCache[h]
+	r.mu.Unlock()
+	if doc == nil {
+		return nil
+	}
+	return cloneRun(doc)
+}
+
+func (r *Repo) cacheRun(h plumbing.Hash, doc *manifest.Run) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.runCache == nil || len(r.runCache) >= runCacheSize {
+		r.runCache = map[plumbing.Hash]*manifest.Run{}
+	}
+	r.runCache[h] = cloneRun(doc)
+}
+
+// cloneRun deep-copies a run so that callers may change it.
+func cloneRun(d *manifest.Run) *manifest.Run {
+	c := *d
+	c.Params = cloneMap(d.Params)
+	c.Tags = cloneMap(d.Tags)
+	c.Metrics = cloneMetrics(d.Metrics)
+	if d.Source != nil {
+		s := *d.Source
+		s.Command = append([]string(nil), d.Source.Command...)
+		c.Source = &s
+	}
+	c.Inputs = append([]manifest.Dataset(nil), d.Inputs...)
+	c.Artifacts = append([]manifest.Artifact(nil), d.Artifacts...)
+	return &c
 }
 
 // RunSpec describes a new run.
