@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -145,87 +149,73 @@ func nameFields(data []byte, msgs []string) []string {
 	return out
 }
 
-// encode writes the canonical form of v: two-space indentation, struct
-// fields in declaration order, map keys sorted by byte order, no line
-// wrapping (docs/spec/manifests.md).
+// encode writes the canonical form of v (docs/spec/manifests.md): two-space
+// indentation, struct fields in declaration order, empty optional fields
+// left out, map keys sorted by byte order, no line wrapping.
+//
+// The YAML node tree is built here rather than by yaml.v3's reflection, for
+// three reasons: yaml.v3 sorts map keys in a "natural" order (digit runs
+// compared as numbers) that other YAML libraries do not reproduce; it writes
+// negative zero as "-0", which reads back as the integer 0; and its emitter
+// corrupts literal block scalars that start with a space or a line break
+// ("  x\n  y" reads back as "x\ny", "\n" as ""), which are therefore
+// written double-quoted.
 func encode(v any) []byte {
-	var n yaml.Node
-	if err := n.Encode(v); err != nil {
-		// Every manifest type is plain data; encoding cannot fail.
-		panic(fmt.Sprintf("manifest: encode %T: %v", v, err))
-	}
-	canonicalize(&n, reflect.TypeOf(v))
+	n := toNode(reflect.ValueOf(v))
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(&n); err != nil {
+	if err := enc.Encode(n); err != nil {
+		// Every manifest type is plain data; encoding cannot fail.
 		panic(fmt.Sprintf("manifest: encode %T: %v", v, err))
 	}
 	_ = enc.Close()
 	return buf.Bytes()
 }
 
-// canonicalize fixes the two places where yaml.v3's own output is not the
-// canonical form, walking the node tree alongside the Go type it encodes:
-//
-//   - yaml.v3 sorts map keys in a "natural" order (digit runs compared as
-//     numbers, letters before punctuation) that no other YAML library
-//     reproduces; the spec sorts them by byte order instead.
-//   - yaml.v3 writes negative zero as "-0", which reads back as the integer
-//     0 and so loses its sign; it is written as "-0.0".
-func canonicalize(n *yaml.Node, t reflect.Type) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+// toNode converts the plain data types of this package (structs, string
+// maps, slices, pointers, strings, bools, integers and floats) to a YAML
+// node, honouring the yaml tags' names, omitempty and inline.
+func toNode(v reflect.Value) *yaml.Node {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return &yaml.Node{Kind: yaml.ScalarNode, Value: "null"}
+		}
+		v = v.Elem()
 	}
-	switch t.Kind() {
-	case reflect.Float32, reflect.Float64:
-		if n.Kind == yaml.ScalarNode && n.Value == "-0" {
-			n.Value, n.Tag = "-0.0", "!!float"
-		}
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			return
-		}
-		for _, c := range n.Content {
-			canonicalize(c, t.Elem())
-		}
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		type pair struct {
-			key  string
-			k, v *yaml.Node
-		}
-		pairs := make([]pair, 0, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			var key string
-			_ = n.Content[i].Decode(&key) // Go map keys are strings.
-			pairs = append(pairs, pair{key, n.Content[i], n.Content[i+1]})
-		}
-		sort.Slice(pairs, func(i, j int) bool { return pairs[i].key < pairs[j].key })
-		n.Content = n.Content[:0]
-		for _, p := range pairs {
-			canonicalize(p.v, t.Elem())
-			n.Content = append(n.Content, p.k, p.v)
-		}
+	switch v.Kind() {
 	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		appendFields(n, v)
+		return n
+	case reflect.Map:
+		n := &yaml.Node{Kind: yaml.MappingNode}
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+		for _, k := range keys {
+			n.Content = append(n.Content, stringNode(k.String()), toNode(v.MapIndex(k)))
 		}
-		fields := yamlFields(t)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if ft, ok := fields[n.Content[i].Value]; ok {
-				canonicalize(n.Content[i+1], ft)
-			}
+		return n
+	case reflect.Slice:
+		n := &yaml.Node{Kind: yaml.SequenceNode}
+		for i := 0; i < v.Len(); i++ {
+			n.Content = append(n.Content, toNode(v.Index(i)))
 		}
+		return n
+	case reflect.String:
+		return stringNode(v.String())
+	case reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: strconv.FormatBool(v.Bool())}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: strconv.FormatInt(v.Int(), 10)}
+	case reflect.Float32, reflect.Float64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: yamlFloat(v.Float())}
 	}
+	panic(fmt.Sprintf("manifest: cannot encode %s", v.Type()))
 }
 
-// yamlFields maps the YAML names of t's fields, inlined ones included, to
-// their types.
-func yamlFields(t reflect.Type) map[string]reflect.Type {
-	out := map[string]reflect.Type{}
+func appendFields(n *yaml.Node, v reflect.Value) {
+	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -235,19 +225,103 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		if name == "-" {
 			continue
 		}
-		if strings.Contains(","+opts+",", ",inline,") {
-			for k, v := range yamlFields(f.Type) {
-				out[k] = v
-			}
+		fv := v.Field(i)
+		if hasOpt(opts, "inline") {
+			appendFields(n, fv)
+			continue
+		}
+		if hasOpt(opts, "omitempty") && isEmpty(fv) {
 			continue
 		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		out[name] = f.Type
+		n.Content = append(n.Content, stringNode(name), toNode(fv))
 	}
-	return out
 }
+
+func hasOpt(opts, opt string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		if o == opt {
+			return true
+		}
+	}
+	return false
+}
+
+// isEmpty is yaml.v3's omitempty rule: zero numbers, false, "", nil
+// pointers, empty (not only nil) maps and slices, structs whose fields are
+// all empty.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil()
+	case reflect.Map, reflect.Slice, reflect.String:
+		return v.Len() == 0
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() && !isEmpty(v.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	}
+	return v.IsZero()
+}
+
+// yamlFloat writes f as yaml.v3 does (Go's shortest form, .inf, -.inf,
+// .nan), except negative zero, written "-0.0" so that it reads back as a
+// float with its sign.
+func yamlFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return ".nan"
+	case math.IsInf(f, 1):
+		return ".inf"
+	case math.IsInf(f, -1):
+		return "-.inf"
+	case f == 0 && math.Signbit(f):
+		return "-0.0"
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// stringNode is a string scalar in the style yaml.v3 gives a Go string,
+// except for the literal block scalars its emitter gets wrong.
+func stringNode(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	switch {
+	case !utf8.ValidString(s):
+		// yaml.v3 writes it as base64 under an explicit !!binary tag.
+		n.Tag = ""
+	case strings.Contains(s, "\n"):
+		n.Style = yaml.LiteralStyle
+		if s[0] == ' ' || s[0] == '\n' {
+			n.Style = yaml.DoubleQuotedStyle
+		}
+	case isOldBool(s) || isBase60Float(s):
+		// Strings YAML 1.1 would read as a bool or a sexagesimal number.
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	// Otherwise the emitter writes s plain if it reads back as the same
+	// string, else single-quoted if it can, else double-quoted.
+	return n
+}
+
+func isOldBool(s string) bool {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON",
+		"n", "N", "no", "No", "NO", "off", "Off", "OFF":
+		return true
+	}
+	return false
+}
+
+var base60float = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`)
+
+func isBase60Float(s string) bool { return base60float.MatchString(s) }
 
 // Canonical reports whether data is byte-for-byte the canonical encoding of
 // the manifest it decodes to. It returns the decoding error, if any.

@@ -1,0 +1,40 @@
+// Command mkfixture creates a benchmark repository: mkfixture DIR RUNS
+// [PARAMS METRICS STEPS]. It prints one run id.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"github.com/mlgit/mlgit/internal/benchfix"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: mkfixture DIR RUNS [PARAMS METRICS STEPS]")
+		os.Exit(2)
+	}
+	dir := os.Args[1]
+	n, _ := strconv.Atoi(os.Args[2])
+	spec := benchfix.Spec{Runs: n, Params: 20, Metrics: 10, Steps: 1, Seed: 1}
+	if len(os.Args) >= 6 {
+		spec.Params, _ = strconv.Atoi(os.Args[3])
+		spec.Metrics, _ = strconv.Atoi(os.Args[4])
+		spec.Steps, _ = strconv.Atoi(os.Args[5])
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		panic(err)
+	}
+	if out, err := exec.Command("git", "-C", dir, "init", "-q", "-b", "main").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s", out)
+		os.Exit(1)
+	}
+	ids, err := benchfix.Build(dir, spec)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ids[len(ids)/2])
+}
