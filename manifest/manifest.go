@@ -64,17 +64,25 @@ func PeekKind(data []byte) (string, error) {
 // decodeStrict decodes exactly one YAML document into v, rejecting unknown
 // fields, duplicate keys and trailing documents, then checks the header.
 func decodeStrict(data []byte, kind string, v any, hdr *Header) error {
-	// Check the header first, so that a manifest of another kind or version
-	// is reported as such rather than as a list of unknown fields.
-	var h Header
-	if yaml.Unmarshal(data, &h) == nil && h != (Header{}) {
-		if err := checkDecodedHeader(h, kind); err != nil {
-			return err
+	// Fast path: canonical input parsed by fastParse, typed by yaml.v3.
+	if n, ok := fastParse(data); ok && knownFields(n, reflect.TypeOf(v)) {
+		if err := n.Decode(v); err == nil {
+			return checkDecodedHeader(*hdr, kind)
 		}
+		reflect.ValueOf(v).Elem().SetZero()
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
+		// A manifest of another kind or version is reported as such
+		// rather than as a list of unknown fields. (Checked only on
+		// failure: parsing twice would double the cost of every read.)
+		var h Header
+		if yaml.Unmarshal(data, &h) == nil && h != (Header{}) {
+			if herr := checkDecodedHeader(h, kind); herr != nil {
+				return herr
+			}
+		}
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%w: empty document", ErrSyntax)
 		}

@@ -25,8 +25,11 @@ func (r *Repo) encodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.E
 			time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
 		}
 		var obj plumbing.EncodedObject
-		obj, err = r.st.EncodedObject(t, h)
+		obj, err = r.objects.get(h)
 		if err == nil {
+			if t != plumbing.AnyObject && obj.Type() != t {
+				return nil, fmt.Errorf("object %s is a %s, not a %s", h, obj.Type(), t)
+			}
 			return obj, nil
 		}
 	}

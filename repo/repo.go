@@ -41,6 +41,8 @@ type Repo struct {
 
 	mu    sync.Mutex
 	st    *filesystem.Storage
+	// objects reads objects; st writes them.
+	objects *objectReader
 	refs  refFiles
 	ident *identity
 
@@ -141,6 +143,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	r.refs = refFiles{gitDir: gd}
 	r.stateDir = filepath.Join(gd, "mlgit")
 	r.st = newStorage(gd)
+	r.objects = newObjectReader(gd)
 	return r, nil
 }
 
@@ -175,6 +178,7 @@ func Open(path string, opts Options) (*Repo, error) {
 
 // Close releases the store's resources.
 func (r *Repo) Close() error {
+	r.objects.close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.Close()
@@ -285,3 +289,7 @@ func NewExperimentID() string {
 }
 
 var errStop = errors.New("stop")
+
+// BlobCacheDir is the local blob cache shared by all runs of this
+// repository: <git-dir>/mlgit/blobs, a blob store root (see package blob).
+func (r *Repo) BlobCacheDir() string { return filepath.Join(r.stateDir, "blobs") }

@@ -1,0 +1,265 @@
+package blob
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Object layout below a store's root (see doc.go):
+//
+//	chunks/<hex[0:2]>/<hex>   one chunk: a 1-byte header, then the payload
+//	files/<hex[0:2]>/<hex>    one file object: the file's chunk list (text)
+const (
+	chunkDir = "chunks/"
+	fileDir  = "files/"
+)
+
+// Chunk object headers.
+const (
+	chunkRaw  byte = 0 // payload is the chunk's bytes
+	chunkZstd byte = 1 // payload is one zstd frame of the chunk's bytes
+)
+
+// ChunkKey returns the store key of the chunk with digest d.
+func ChunkKey(d Digest) string { h := d.Hex(); return chunkDir + h[:2] + "/" + h }
+
+// FileKey returns the store key of the file object of the file with digest d.
+func FileKey(d Digest) string { h := d.Hex(); return fileDir + h[:2] + "/" + h }
+
+// parseShardedKey returns the digest a "<dir><hex[:2]>/<hex>" key names.
+func parseShardedKey(dir, key string) (Digest, bool) {
+	if len(key) != len(dir)+3+64 || key[:len(dir)] != dir || key[len(dir)+2] != '/' {
+		return Digest{}, false
+	}
+	h := key[len(dir)+3:]
+	if key[len(dir):len(dir)+2] != h[:2] {
+		return Digest{}, false
+	}
+	d, err := parseDigestHex(h)
+	return d, err == nil
+}
+
+var (
+	zstdOnce sync.Once
+	zstdEnc  *zstd.Encoder
+	zstdDec  *zstd.Decoder
+)
+
+// codecs returns the process-wide zstd encoder and decoder. EncodeAll and
+// DecodeAll are safe for concurrent use and reuse their internal state. The
+// decoder refuses to produce more than MaxChunkSize bytes, so a hostile
+// chunk cannot make it allocate much.
+func codecs() (*zstd.Encoder, *zstd.Decoder) {
+	zstdOnce.Do(func() {
+		var err error
+		zstdEnc, err = zstd.NewWriter(nil,
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithEncoderCRC(false), // chunks are verified by SHA-256
+			zstd.WithZeroFrames(true))
+		if err != nil {
+			panic(err)
+		}
+		zstdDec, err = zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)),
+			zstd.WithDecoderMaxMemory(MaxChunkSize),
+			zstd.WithDecoderMaxWindow(MaxChunkSize))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return zstdEnc, zstdDec
+}
+
+// encodeChunk appends the stored form of raw to dst: zstd if that saves at
+// least 1/32 of the size, raw bytes otherwise (a smaller gain is not worth
+// the decompression on every read).
+func encodeChunk(dst, raw []byte) []byte {
+	enc, _ := codecs()
+	dst = append(dst[:0], chunkZstd)
+	dst = enc.EncodeAll(raw, dst)
+	if len(dst)-1 < len(raw)-len(raw)/32 {
+		return dst
+	}
+	dst = append(dst[:0], chunkRaw)
+	return append(dst, raw...)
+}
+
+// decodeChunk decodes a stored chunk into dst (reused) and checks that it has
+// want's size and digest. Errors wrap ErrCorrupt and name the chunk.
+func decodeChunk(dst, obj []byte, want chunkRef) ([]byte, error) {
+	if len(obj) == 0 {
+		return nil, fmt.Errorf("chunk %s: %w: empty object", want.Digest, ErrCorrupt)
+	}
+	var out []byte
+	switch obj[0] {
+	case chunkRaw:
+		out = append(dst[:0], obj[1:]...)
+	case chunkZstd:
+		_, dec := codecs()
+		var err error
+		out, err = dec.DecodeAll(obj[1:], dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("chunk %s: %w: cannot decompress: %v", want.Digest, ErrCorrupt, err)
+		}
+	default:
+		return nil, fmt.Errorf("chunk %s: %w: unknown header byte %#x", want.Digest, ErrCorrupt, obj[0])
+	}
+	if int64(len(out)) != want.Size {
+		return nil, fmt.Errorf("chunk %s: %w: %d bytes, want %d", want.Digest, ErrCorrupt, len(out), want.Size)
+	}
+	if got := Sum(out); got != want.Digest {
+		return nil, fmt.Errorf("chunk %s: %w: content hash is %s", want.Digest, ErrCorrupt, got)
+	}
+	return out, nil
+}
+
+// chunkRef names one chunk of a file.
+type chunkRef struct {
+	Digest Digest
+	Size   int64
+}
+
+// fileIndex is the decoded file object: which chunks, in order, make up the
+// file with Digest and Size.
+type fileIndex struct {
+	Digest Digest
+	Size   int64
+	Chunks []chunkRef
+}
+
+// File object format, version 1. It is text so a person can read it with
+// any S3 browser. It MUST be exactly:
+//
+//	mlgit blob file v1\n
+//	digest sha256:<hex>\n          the whole file's digest
+//	size <n>\n                     decimal, no sign, no leading zeros
+//	chunk sha256:<hex> <n>\n       once per chunk, in file order
+//
+// Chunk sizes MUST be in [1, MaxChunkSize] and add up to size; an empty file
+// has no chunk lines. Decoders reject anything else (strict: one canonical
+// encoding, so encode(decode(x)) == x).
+const fileMagic = "mlgit blob file v1\n"
+
+// maxFileObject bounds a file object's size: about 3.4 million chunks, or
+// 3 TiB of content at the average chunk size.
+const maxFileObject = 256 << 20
+
+func (fi *fileIndex) encode() []byte {
+	var b bytes.Buffer
+	b.Grow(len(fileMagic) + 100 + len(fi.Chunks)*(len("chunk sha256: \n")+64+8))
+	b.WriteString(fileMagic)
+	b.WriteString("digest ")
+	b.WriteString(fi.Digest.String())
+	b.WriteString("\nsize ")
+	b.WriteString(strconv.FormatInt(fi.Size, 10))
+	b.WriteByte('\n')
+	for _, c := range fi.Chunks {
+		b.WriteString("chunk ")
+		b.WriteString(c.Digest.String())
+		b.WriteByte(' ')
+		b.WriteString(strconv.FormatInt(c.Size, 10))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+var errFileFormat = errors.New("malformed file object")
+
+// decodeFileIndex parses a file object strictly.
+func decodeFileIndex(b []byte) (*fileIndex, error) {
+	bad := func(line int, format string, args ...any) error {
+		return fmt.Errorf("%w: line %d: %s", errFileFormat, line, fmt.Sprintf(format, args...))
+	}
+	if len(b) > maxFileObject {
+		return nil, fmt.Errorf("%w: %d bytes is larger than %d", errFileFormat, len(b), maxFileObject)
+	}
+	if !bytes.HasPrefix(b, []byte(fileMagic)) {
+		return nil, bad(1, "does not start with %q", fileMagic)
+	}
+	rest := b[len(fileMagic):]
+	lineNo := 1
+	nextLine := func() ([]byte, bool) {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return nil, false
+		}
+		l := rest[:i]
+		rest = rest[i+1:]
+		lineNo++
+		return l, true
+	}
+	fi := &fileIndex{}
+	l, ok := nextLine()
+	if !ok || !bytes.HasPrefix(l, []byte("digest ")) {
+		return nil, bad(lineNo+1, "want \"digest sha256:<hex>\"")
+	}
+	d, err := ParseDigest(string(l[len("digest "):]))
+	if err != nil {
+		return nil, bad(lineNo, "%v", err)
+	}
+	fi.Digest = d
+	l, ok = nextLine()
+	if !ok || !bytes.HasPrefix(l, []byte("size ")) {
+		return nil, bad(lineNo+1, "want \"size <n>\"")
+	}
+	fi.Size, err = parseSize(l[len("size "):])
+	if err != nil {
+		return nil, bad(lineNo, "%v", err)
+	}
+	var sum int64
+	for len(rest) > 0 {
+		l, ok := nextLine()
+		if !ok {
+			return nil, bad(lineNo+1, "missing final newline")
+		}
+		const pre = "chunk " + digestPrefix
+		if len(l) < len(pre)+64+2 || string(l[:len(pre)]) != pre || l[len(pre)+64] != ' ' {
+			return nil, bad(lineNo, "want \"chunk sha256:<hex> <n>\"")
+		}
+		cd, err := parseDigestHex(string(l[len(pre) : len(pre)+64]))
+		if err != nil {
+			return nil, bad(lineNo, "%v", err)
+		}
+		n, err := parseSize(l[len(pre)+65:])
+		if err != nil {
+			return nil, bad(lineNo, "%v", err)
+		}
+		if n < 1 || n > MaxChunkSize {
+			return nil, bad(lineNo, "chunk size %d outside [1, %d]", n, MaxChunkSize)
+		}
+		sum += n
+		if sum > fi.Size {
+			return nil, bad(lineNo, "chunk sizes add up to more than size %d", fi.Size)
+		}
+		fi.Chunks = append(fi.Chunks, chunkRef{Digest: cd, Size: n})
+	}
+	if sum != fi.Size {
+		return nil, fmt.Errorf("%w: chunk sizes add up to %d, want size %d", errFileFormat, sum, fi.Size)
+	}
+	return fi, nil
+}
+
+// parseSize parses a canonical non-negative decimal (no sign, no leading
+// zeros, fits in int64).
+func parseSize(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 19 || (b[0] == '0' && len(b) > 1) {
+		return 0, fmt.Errorf("size %q is not a canonical decimal", b)
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("size %q is not a canonical decimal", b)
+		}
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %v", b, err)
+	}
+	return n, nil
+}

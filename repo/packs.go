@@ -1,0 +1,442 @@
+package repo
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/objfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// objectReader reads loose and packed objects with a pack index that costs
+// nothing to open: the .idx file is mapped, not decoded, and the reverse
+// index (offset to object) comes from the pack's .rev file or a radix sort
+// cached under <git-dir>/mlgit/packrev. go-git's own storage decodes the
+// whole index and builds a hash map of every object on the first packed
+// read, about 70 ms per process for 400,000 objects; this reader answers
+// in microseconds, which is what lets a whole mlgit process stay within
+// ~10 ms on a large repository.
+type objectReader struct {
+	gitDir string
+	mu     sync.Mutex
+	packs  map[string]*packHandle // by pack base name
+	order  []string
+	cache  cache.Object
+}
+
+type packHandle struct {
+	idx  *mappedIndex
+	pack *packfile.Packfile
+	file *os.File
+}
+
+func newObjectReader(gitDir string) *objectReader {
+	return &objectReader{gitDir: gitDir, packs: map[string]*packHandle{}, cache: cache.NewObjectLRU(16 * cache.MiByte)}
+}
+
+func (o *objectReader) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, p := range o.packs {
+		p.file.Close()
+		p.idx.close()
+	}
+	o.packs = map[string]*packHandle{}
+	o.order = nil
+}
+
+// get returns object h, loose first (new objects are loose), then packed.
+// When h is in no known pack, the pack folder is scanned again, since a
+// concurrent git gc may have replaced the packs.
+func (o *objectReader) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	if obj, ok := o.cache.Get(h); ok {
+		return obj, nil
+	}
+	obj, err := o.loose(h)
+	if err == nil {
+		return obj, nil
+	}
+	if !errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, err
+	}
+	for rescan := 0; rescan < 2; rescan++ {
+		if rescan > 0 || len(o.order) == 0 {
+			if err := o.scan(); err != nil {
+				return nil, err
+			}
+		}
+		o.mu.Lock()
+		order := append([]string(nil), o.order...)
+		o.mu.Unlock()
+		for _, name := range order {
+			o.mu.Lock()
+			p := o.packs[name]
+			o.mu.Unlock()
+			if p == nil || !p.idx.contains(h) {
+				continue
+			}
+			o.mu.Lock()
+			obj, err := p.pack.Get(h)
+			o.mu.Unlock()
+			if err == nil {
+				o.cache.Put(obj)
+				return obj, nil
+			}
+		}
+		// A gc may have moved it from loose to a new pack meanwhile.
+		if obj, err := o.loose(h); err == nil {
+			return obj, nil
+		}
+	}
+	return nil, plumbing.ErrObjectNotFound
+}
+
+func (o *objectReader) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	hs := h.String()
+	f, err := os.Open(filepath.Join(o.gitDir, "objects", hs[:2], hs[2:]))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, plumbing.ErrObjectNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := objfile.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	t, size, err := r.Header()
+	if err != nil {
+		return nil, err
+	}
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(t)
+	obj.SetSize(size)
+	w, _ := obj.Writer()
+	if _, err := io.Copy(w, r); err != nil {
+		return nil, fmt.Errorf("read loose object %s: %w", hs, err)
+	}
+	return obj, nil
+}
+
+// scan (re)loads the pack list, keeping packs already open.
+func (o *objectReader) scan() error {
+	dir := filepath.Join(o.gitDir, "objects", "pack")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	seen := map[string]bool{}
+	var order []string
+	for _, e := range ents {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".idx") {
+			continue
+		}
+		base := strings.TrimSuffix(n, ".idx")
+		seen[base] = true
+		order = append(order, base)
+		if o.packs[base] != nil {
+			continue
+		}
+		p, err := o.openPack(dir, base)
+		if err != nil {
+			// A pack being written or deleted by git gc: skip it now.
+			seen[base] = false
+			continue
+		}
+		o.packs[base] = p
+	}
+	for base, p := range o.packs {
+		if !seen[base] {
+			p.file.Close()
+			p.idx.close()
+			delete(o.packs, base)
+		}
+	}
+	kept := order[:0]
+	for _, b := range order {
+		if o.packs[b] != nil {
+			kept = append(kept, b)
+		}
+	}
+	o.order = kept
+	return nil
+}
+
+func (o *objectReader) openPack(dir, base string) (*packHandle, error) {
+	idx, err := openMappedIndex(filepath.Join(dir, base+".idx"))
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.loadReverse(filepath.Join(dir, base+".rev"), filepath.Join(o.gitDir, "mlgit", "packrev", base+".rev")); err != nil {
+		idx.close()
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, base+".pack"))
+	if err != nil {
+		idx.close()
+		return nil, err
+	}
+	fs := osfs.New(dir)
+	bf, err := fs.Open(base + ".pack")
+	if err != nil {
+		f.Close()
+		idx.close()
+		return nil, err
+	}
+	f.Close()
+	of, _ := os.Open(filepath.Join(dir, base+".pack")) // kept for close()
+	return &packHandle{idx: idx, pack: packfile.NewPackfileWithCache(idx, fs, bf, cache.NewObjectLRU(8*cache.MiByte), 0), file: of}, nil
+}
+
+// mappedIndex is a version-2 pack .idx file mapped into memory. It
+// implements idxfile.Index.
+type mappedIndex struct {
+	data   []byte
+	n      int
+	names  []byte // n*20
+	crcs   []byte // n*4
+	off32  []byte // n*4
+	off64  []byte
+	rev    []byte // n*4 big-endian index positions, sorted by offset
+	revMap []byte // mapping to unmap, if mapped
+}
+
+var _ idxfile.Index = (*mappedIndex)(nil)
+
+func mmapFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() == 0 {
+		return nil, fmt.Errorf("%s is empty", path)
+	}
+	return syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+}
+
+func openMappedIndex(path string) (*mappedIndex, error) {
+	data, err := mmapFile(path)
+	if err != nil {
+		return nil, err
+	}
+	ix := &mappedIndex{data: data}
+	if len(data) < 8+256*4 || !bytes.Equal(data[:4], []byte{0xff, 't', 'O', 'c'}) || binary.BigEndian.Uint32(data[4:8]) != 2 {
+		ix.close()
+		return nil, fmt.Errorf("%s: not a version 2 pack index", path)
+	}
+	fan := data[8 : 8+256*4]
+	n := int(binary.BigEndian.Uint32(fan[255*4:]))
+	pos := 8 + 256*4
+	need := pos + n*(20+4+4) + 40
+	if len(data) < need {
+		ix.close()
+		return nil, fmt.Errorf("%s: truncated pack index", path)
+	}
+	ix.n = n
+	ix.names = data[pos : pos+n*20]
+	pos += n * 20
+	ix.crcs = data[pos : pos+n*4]
+	pos += n * 4
+	ix.off32 = data[pos : pos+n*4]
+	pos += n * 4
+	ix.off64 = data[pos : len(data)-40]
+	return ix, nil
+}
+
+func (ix *mappedIndex) close() {
+	if ix.data != nil {
+		syscall.Munmap(ix.data)
+		ix.data = nil
+	}
+	if ix.revMap != nil {
+		syscall.Munmap(ix.revMap)
+		ix.revMap = nil
+	}
+}
+
+func (ix *mappedIndex) fanout(b byte) (lo, hi int) {
+	fan := ix.data[8 : 8+256*4]
+	hi = int(binary.BigEndian.Uint32(fan[int(b)*4:]))
+	if b > 0 {
+		lo = int(binary.BigEndian.Uint32(fan[int(b-1)*4:]))
+	}
+	return lo, hi
+}
+
+func (ix *mappedIndex) find(h plumbing.Hash) (int, bool) {
+	lo, hi := ix.fanout(h[0])
+	for lo < hi {
+		mid := (lo + hi) / 2
+		c := bytes.Compare(ix.names[mid*20:mid*20+20], h[:])
+		switch {
+		case c == 0:
+			return mid, true
+		case c < 0:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
+	}
+	return 0, false
+}
+
+func (ix *mappedIndex) contains(h plumbing.Hash) bool { _, ok := ix.find(h); return ok }
+
+func (ix *mappedIndex) offset(i int) int64 {
+	o := binary.BigEndian.Uint32(ix.off32[i*4:])
+	if o&0x80000000 == 0 {
+		return int64(o)
+	}
+	k := int(o & 0x7fffffff)
+	return int64(binary.BigEndian.Uint64(ix.off64[k*8:]))
+}
+
+// Contains implements idxfile.Index.
+func (ix *mappedIndex) Contains(h plumbing.Hash) (bool, error) { return ix.contains(h), nil }
+
+// FindOffset implements idxfile.Index.
+func (ix *mappedIndex) FindOffset(h plumbing.Hash) (int64, error) {
+	i, ok := ix.find(h)
+	if !ok {
+		return 0, plumbing.ErrObjectNotFound
+	}
+	return ix.offset(i), nil
+}
+
+// FindCRC32 implements idxfile.Index.
+func (ix *mappedIndex) FindCRC32(h plumbing.Hash) (uint32, error) {
+	i, ok := ix.find(h)
+	if !ok {
+		return 0, plumbing.ErrObjectNotFound
+	}
+	return binary.BigEndian.Uint32(ix.crcs[i*4:]), nil
+}
+
+// FindHash implements idxfile.Index with a binary search over the reverse
+// index.
+func (ix *mappedIndex) FindHash(o int64) (plumbing.Hash, error) {
+	lo, hi := 0, ix.n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		i := int(binary.BigEndian.Uint32(ix.rev[mid*4:]))
+		off := ix.offset(i)
+		switch {
+		case off == o:
+			var h plumbing.Hash
+			copy(h[:], ix.names[i*20:])
+			return h, nil
+		case off < o:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
+	}
+	return plumbing.ZeroHash, plumbing.ErrObjectNotFound
+}
+
+// Count implements idxfile.Index.
+func (ix *mappedIndex) Count() (int64, error) { return int64(ix.n), nil }
+
+// Entries implements idxfile.Index.
+func (ix *mappedIndex) Entries() (idxfile.EntryIter, error) {
+	return &mappedIter{ix: ix}, nil
+}
+
+// EntriesByOffset implements idxfile.Index.
+func (ix *mappedIndex) EntriesByOffset() (idxfile.EntryIter, error) {
+	return &mappedIter{ix: ix, byOffset: true}, nil
+}
+
+type mappedIter struct {
+	ix       *mappedIndex
+	i        int
+	byOffset bool
+}
+
+func (it *mappedIter) Next() (*idxfile.Entry, error) {
+	if it.i >= it.ix.n {
+		return nil, io.EOF
+	}
+	i := it.i
+	if it.byOffset {
+		i = int(binary.BigEndian.Uint32(it.ix.rev[it.i*4:]))
+	}
+	it.i++
+	e := &idxfile.Entry{CRC32: binary.BigEndian.Uint32(it.ix.crcs[i*4:]), Offset: uint64(it.ix.offset(i))}
+	copy(e.Hash[:], it.ix.names[i*20:])
+	return e, nil
+}
+
+func (it *mappedIter) Close() error { return nil }
+
+// loadReverse maps the pack's .rev file (git writes it with
+// pack.writeReverseIndex), or our cached one, or computes and caches it.
+func (ix *mappedIndex) loadReverse(gitRev, cacheRev string) error {
+	for _, p := range []string{gitRev, cacheRev} {
+		data, err := mmapFile(p)
+		if err != nil {
+			continue
+		}
+		if len(data) >= 12+ix.n*4 && bytes.Equal(data[:4], []byte("RIDX")) && binary.BigEndian.Uint32(data[4:8]) == 1 {
+			ix.revMap = data
+			ix.rev = data[12 : 12+ix.n*4]
+			return nil
+		}
+		syscall.Munmap(data)
+	}
+	rev := ix.computeReverse()
+	// Cache it in git's .rev layout (header, positions, no trailer
+	// checksums needed by us) for the next process; best effort.
+	buf := make([]byte, 12+len(rev))
+	copy(buf, "RIDX")
+	binary.BigEndian.PutUint32(buf[4:], 1)
+	binary.BigEndian.PutUint32(buf[8:], 1)
+	copy(buf[12:], rev)
+	_ = writeFileAtomic(cacheRev, buf)
+	ix.rev = rev
+	return nil
+}
+
+// computeReverse sorts index positions by pack offset.
+func (ix *mappedIndex) computeReverse() []byte {
+	type po struct {
+		off int64
+		pos uint32
+	}
+	v := make([]po, ix.n)
+	for i := range v {
+		v[i] = po{ix.offset(i), uint32(i)}
+	}
+	sort.Slice(v, func(a, b int) bool { return v[a].off < v[b].off })
+	out := make([]byte, ix.n*4)
+	for i, x := range v {
+		binary.BigEndian.PutUint32(out[i*4:], x.pos)
+	}
+	return out
+}
