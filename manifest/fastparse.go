@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -22,6 +23,13 @@ import (
 func fastParse(data []byte) (*yaml.Node, bool) {
 	if len(data) == 0 || data[len(data)-1] != '\n' || bytes.IndexByte(data, '\t') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
 		return nil, false
+	}
+	// yaml.v3 rejects control characters and some special code points;
+	// leave such input to it.
+	for _, c := range string(data) {
+		if (c < 0x20 && c != '\n') || (c >= 0x7f && c <= 0x9f) || c == 0xfeff || c == 0xfffe || c == 0xffff || c == utf8.RuneError {
+			return nil, false
+		}
 	}
 	p := &fastParser{lines: bytes.Split(data[:len(data)-1], []byte{'\n'})}
 	root, ok := p.mapping(0)
@@ -362,20 +370,25 @@ func knownFields(n *yaml.Node, t reflect.Type) bool {
 	return true
 }
 
-var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+type fieldInfo struct {
+	typ   reflect.Type
+	index []int
+}
 
-func structFields(t reflect.Type) map[string]reflect.Type {
+var fieldCache sync.Map // reflect.Type -> map[string]fieldInfo
+
+func structFieldInfo(t reflect.Type) map[string]fieldInfo {
 	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]reflect.Type)
+		return m.(map[string]fieldInfo)
 	}
-	m := map[string]reflect.Type{}
+	m := map[string]fieldInfo{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
 		if strings.Contains(opts, "inline") {
-			for k, v := range structFields(f.Type) {
-				m[k] = v
+			for k, v := range structFieldInfo(f.Type) {
+				m[k] = fieldInfo{v.typ, append([]int{i}, v.index...)}
 			}
 			continue
 		}
@@ -385,8 +398,227 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		m[name] = f.Type
+		m[name] = fieldInfo{f.Type, []int{i}}
 	}
 	fieldCache.Store(t, m)
 	return m
+}
+
+func structFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for k, v := range structFieldInfo(t) {
+		out[k] = v.typ
+	}
+	return out
+}
+
+// fastDecode sets v from n for the plain data types manifests use, with
+// yaml.v3's typing rules for the unambiguous cases. It reports false for
+// anything it is not certain about (the caller then lets yaml.v3 decode
+// the whole document), so results never differ from yaml.v3's.
+func fastDecode(n *yaml.Node, v reflect.Value) bool {
+	if n.Kind == yaml.DocumentNode {
+		return len(n.Content) == 1 && fastDecode(n.Content[0], v)
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if n.Kind == yaml.ScalarNode && n.Style == 0 && isNullWord(n.Value) {
+			return false
+		}
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return fastDecode(n, v.Elem())
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return false
+		}
+		fields := structFieldInfo(v.Type())
+		seen := make(map[string]bool, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			f, ok := fields[k]
+			if !ok || seen[k] {
+				return false
+			}
+			seen[k] = true
+			if !fastDecode(n.Content[i+1], v.FieldByIndex(f.index)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode || v.Type().Key().Kind() != reflect.String {
+			return false
+		}
+		if v.IsNil() {
+			v.Set(reflect.MakeMapWithSize(v.Type(), len(n.Content)/2))
+		}
+		et := v.Type().Elem()
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			kn := n.Content[i]
+			if kn.Style != 0 || isNullWord(kn.Value) || looksNonString(kn.Value) {
+				return false
+			}
+			if v.MapIndex(reflect.ValueOf(kn.Value)).IsValid() {
+				return false // duplicate key: let yaml.v3 report it
+			}
+			ev := reflect.New(et).Elem()
+			if !fastDecode(n.Content[i+1], ev) {
+				return false
+			}
+			v.SetMapIndex(reflect.ValueOf(kn.Value).Convert(v.Type().Key()), ev)
+		}
+		return true
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return false
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			if !fastDecode(c, s.Index(i)) {
+				return false
+			}
+		}
+		v.Set(s)
+		return true
+	}
+	if n.Kind != yaml.ScalarNode {
+		return false
+	}
+	plain := n.Style == 0
+	switch v.Kind() {
+	case reflect.String:
+		if plain && (isNullWord(n.Value) || looksNonString(n.Value)) {
+			return false
+		}
+		v.SetString(n.Value)
+		return true
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		if !plain || !isDecimalInt(n.Value) {
+			return false
+		}
+		x, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil || v.OverflowInt(x) {
+			return false
+		}
+		v.SetInt(x)
+		return true
+	case reflect.Float64:
+		if !plain {
+			return false
+		}
+		switch n.Value {
+		case ".nan", ".NaN", ".NAN":
+			v.SetFloat(math.NaN())
+			return true
+		case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
+			v.SetFloat(math.Inf(1))
+			return true
+		case "-.inf", "-.Inf", "-.INF":
+			v.SetFloat(math.Inf(-1))
+			return true
+		}
+		if !isDecimalFloat(n.Value) {
+			return false
+		}
+		x, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			return false
+		}
+		v.SetFloat(x)
+		return true
+	case reflect.Bool:
+		if !plain {
+			return false
+		}
+		switch n.Value {
+		case "true":
+			v.SetBool(true)
+			return true
+		case "false":
+			v.SetBool(false)
+			return true
+		}
+	}
+	return false
+}
+
+func isNullWord(s string) bool {
+	return s == "" || s == "~" || s == "null" || s == "Null" || s == "NULL"
+}
+
+// looksNonString is true for plain scalars yaml.v3 might resolve to
+// something other than a string (numbers, booleans, nulls, timestamps,
+// merge keys). It errs on the side of true: the caller then falls back.
+func looksNonString(s string) bool {
+	if s == "" {
+		return true
+	}
+	switch s {
+	case "true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "~", "<<",
+		".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF":
+		return true
+	}
+	c := s[0]
+	if !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.' {
+		return false
+	}
+	plain := strings.ReplaceAll(s, "_", "")
+	if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
+		return true
+	}
+	if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
+		return true
+	}
+	if _, err := strconv.ParseFloat(plain, 64); err == nil {
+		return true
+	}
+	for _, p := range []string{"0b", "-0b", "0o", "-0o", "0x", "-0x", "+0"} {
+		if strings.HasPrefix(plain, p) {
+			return true
+		}
+	}
+	// Timestamps start with a four-digit year and a dash.
+	if len(s) >= 5 && s[4] == '-' {
+		return true
+	}
+	return false
+}
+
+func isDecimalInt(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	if s[0] == '-' {
+		i = 1
+	}
+	if i == len(s) || (s[i] == '0' && len(s) > i+1) {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isDecimalFloat(s string) bool {
+	if s == "" {
+		return false
+	}
+	digits := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			digits = true
+		case c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+':
+		default:
+			return false
+		}
+	}
+	return digits && (s[0] != '0' || len(s) == 1 || s[1] == '.' || s[1] == 'e' || s[1] == 'E')
 }

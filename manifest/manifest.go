@@ -66,6 +66,10 @@ func PeekKind(data []byte) (string, error) {
 func decodeStrict(data []byte, kind string, v any, hdr *Header) error {
 	// Fast path: canonical input parsed by fastParse, typed by yaml.v3.
 	if n, ok := fastParse(data); ok && knownFields(n, reflect.TypeOf(v)) {
+		if fastDecode(n, reflect.ValueOf(v)) {
+			return checkDecodedHeader(*hdr, kind)
+		}
+		reflect.ValueOf(v).Elem().SetZero()
 		if err := n.Decode(v); err == nil {
 			return checkDecodedHeader(*hdr, kind)
 		}

@@ -39,14 +39,15 @@ type Repo struct {
 	branch   string
 	now      func() time.Time
 
-	mu    sync.Mutex
-	st    *filesystem.Storage
+	mu sync.Mutex
+	st *filesystem.Storage
 	// objects reads objects; st writes them.
 	objects *objectReader
-	refs  refFiles
-	ident *identity
+	refs    refFiles
+	ident   *identity
 
 	runCache map[plumbing.Hash]*manifest.Run
+	memIndex *runIndex
 
 	stateDir string
 }
@@ -293,3 +294,10 @@ var errStop = errors.New("stop")
 // BlobCacheDir is the local blob cache shared by all runs of this
 // repository: <git-dir>/mlgit/blobs, a blob store root (see package blob).
 func (r *Repo) BlobCacheDir() string { return filepath.Join(r.stateDir, "blobs") }
+
+// forkReader returns a view of r with its own object reader, for a
+// goroutine that reads objects in parallel with others.
+func (r *Repo) forkReader() *Repo {
+	return &Repo{workTree: r.workTree, gitDir: r.gitDir, branch: r.branch, now: r.now, st: r.st, refs: r.refs,
+		stateDir: r.stateDir, objects: newObjectReader(r.gitDir)}
+}

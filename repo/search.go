@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
@@ -112,7 +113,7 @@ func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
 	if err != nil {
 		return page, err
 	}
-	all, err := r.AllRuns()
+	all, err := r.runRows()
 	if err != nil {
 		return page, err
 	}
@@ -120,20 +121,21 @@ func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
 	for _, id := range s.ExperimentIDs {
 		exps[id] = true
 	}
-	var rows []RunRow
-	for _, run := range all {
-		if len(exps) > 0 && !exps[run.ExperimentID] {
+	var rows []runRow
+	for _, row := range all {
+		if len(exps) > 0 && !exps[row.experimentID()] {
 			continue
 		}
-		if !s.View.match(run.LifecycleStage) {
+		if !s.View.match(row.lifecycleStage()) {
 			continue
 		}
-		row := RunRow{run}
 		if f.Match(row) {
 			rows = append(rows, row)
 		}
 	}
-	sort.Slice(rows, func(i, j int) bool { return query.Compare(rows[i], rows[j], orders) < 0 })
+	// Only the first offset+max rows are needed in order.
+	cmp := func(i, j int) bool { return query.Compare(rows[i], rows[j], orders) < 0 }
+	sort.Slice(rows, cmp)
 	page.Total = len(rows)
 	if offset > len(rows) {
 		offset = len(rows)
@@ -143,7 +145,11 @@ func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
 		end = len(rows)
 	}
 	for _, row := range rows[offset:end] {
-		page.Runs = append(page.Runs, row.Run)
+		d, err := row.decode()
+		if err != nil {
+			return page, err
+		}
+		page.Runs = append(page.Runs, d)
 	}
 	if end < len(rows) {
 		page.NextPageToken = encodePageToken(end)
@@ -179,14 +185,15 @@ func (r *Repo) ResolveRunID(runID string) (string, error) {
 	if len(runID) < 4 || len(runID) > 32 {
 		return "", fmt.Errorf("%w: run id %q: give the 32-character id or a unique prefix of at least 4", ErrInvalid, runID)
 	}
-	all, err := r.AllRuns()
+	rows, err := r.runRows()
 	if err != nil {
 		return "", err
 	}
 	var found []string
-	for _, run := range all {
-		if len(run.ID) >= len(runID) && run.ID[:len(runID)] == runID {
-			found = append(found, run.ID)
+	for _, row := range rows {
+		id := row.runID()
+		if len(id) >= len(runID) && id[:len(runID)] == runID {
+			found = append(found, strings.Clone(id))
 		}
 	}
 	switch len(found) {
