@@ -104,7 +104,12 @@ func encodeJournal(ops []jop) ([]byte, error) {
 
 var errJournalCorrupt = errors.New("corrupt journal file")
 
-func decodeJournal(data []byte) ([]jop, error) {
+func decodeJournal(data []byte) ([]jop, error) { return decodeJournalOpts(data, false) }
+
+// decodeJournalOpts decodes a journal file; with skipMetrics, metric
+// records are checked by the file checksum but not parsed or returned
+// (validating a write needs params and tags, not the metric history).
+func decodeJournalOpts(data []byte, skipMetrics bool) ([]jop, error) {
 	if !bytes.HasPrefix(data, []byte(journalMagic)) {
 		return nil, fmt.Errorf("%w: bad header", errJournalCorrupt)
 	}
@@ -132,6 +137,10 @@ func decodeJournal(data []byte) ([]jop, error) {
 		}
 		switch line[0] {
 		case 'M':
+			if skipMetrics {
+				n--
+				continue
+			}
 			rest := line[2:]
 			t := bytes.IndexByte(rest, '\t')
 			if t < 0 {
@@ -249,6 +258,10 @@ func (r *Repo) pendingFiles(run string) ([]journalFile, error) {
 // readPending reads the records of the given files in order. Corrupt files
 // are moved to journal/corrupt and reported in warnings.
 func (r *Repo) readPending(files []journalFile) ([]jop, []string, error) {
+	return r.readPendingOpts(files, false)
+}
+
+func (r *Repo) readPendingOpts(files []journalFile, skipMetrics bool) ([]jop, []string, error) {
 	var ops []jop
 	var warnings []string
 	for _, f := range files {
@@ -260,7 +273,7 @@ func (r *Repo) readPending(files []journalFile) ([]jop, []string, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		fops, err := decodeJournal(data)
+		fops, err := decodeJournalOpts(data, skipMetrics)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("journal file %s: %v", f.name, err))
 			continue
@@ -274,6 +287,10 @@ func (r *Repo) readPending(files []journalFile) ([]jop, []string, error) {
 // run, or all when run is ""), read together under a shared lock so a
 // concurrent checkpoint can never make a record appear twice or not at all.
 func (r *Repo) snapshot(run string) (plumbing.Hash, []jop, error) {
+	return r.snapshotOpts(run, false)
+}
+
+func (r *Repo) snapshotOpts(run string, skipMetrics bool) (plumbing.Hash, []jop, error) {
 	l, err := lockFile(r.checkpointLockPath(), false, true, lockTimeout)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
@@ -287,7 +304,7 @@ func (r *Repo) snapshot(run string) (plumbing.Hash, []jop, error) {
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
-	ops, _, err := r.readPending(files)
+	ops, _, err := r.readPendingOpts(files, skipMetrics)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}

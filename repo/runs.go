@@ -189,16 +189,24 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 // GetRun returns a run as acknowledged: the committed manifest plus pending
 // journal records.
 func (r *Repo) GetRun(id string) (*manifest.Run, error) {
-	doc, _, err := r.getRun(id, false)
+	doc, _, err := r.getRun(id, false, false)
+	return doc, err
+}
+
+// runForWrite returns the run's acknowledged state without its pending
+// metric points (the latest metric values may be stale): what validating
+// a write needs, at a cost that does not grow with logged points.
+func (r *Repo) runForWrite(id string) (*manifest.Run, error) {
+	doc, _, err := r.getRun(id, false, true)
 	return doc, err
 }
 
 // getRun returns the run and, when withPoints, its pending metric points.
-func (r *Repo) getRun(id string, withPoints bool) (*manifest.Run, []manifest.MetricPoint, error) {
+func (r *Repo) getRun(id string, withPoints, skipMetrics bool) (*manifest.Run, []manifest.MetricPoint, error) {
 	if !manifest.ValidRunID(id) {
 		return nil, nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
-	tip, ops, err := r.snapshot(id)
+	tip, ops, err := r.snapshotOpts(id, skipMetrics)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -259,7 +267,7 @@ type LogResult struct {
 // as one durable write. Invalid input writes nothing.
 func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 	var res LogResult
-	doc, err := r.GetRun(id)
+	doc, err := r.runForWrite(id)
 	if err != nil {
 		return res, err
 	}
@@ -352,7 +360,7 @@ type RunUpdate struct {
 // RUNNING also checkpoints, so a finished run is committed before the call
 // returns.
 func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
-	doc, err := r.GetRun(id)
+	doc, err := r.runForWrite(id)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +400,7 @@ func (r *Repo) DeleteRun(id string) error { return r.setRunLifecycle(id, true) }
 func (r *Repo) RestoreRun(id string) error { return r.setRunLifecycle(id, false) }
 
 func (r *Repo) setRunLifecycle(id string, del bool) error {
-	if _, err := r.GetRun(id); err != nil {
+	if _, err := r.runForWrite(id); err != nil {
 		return err
 	}
 	op := jop{Op: opRestore, Run: id}
