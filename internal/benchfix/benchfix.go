@@ -145,4 +145,3 @@ func Must[T any](v T, err error) T {
 	}
 	return v
 }
-
