@@ -13,6 +13,7 @@ import (
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -45,10 +46,9 @@ func defaultStreams() streams {
 	return streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutTTY: isTerminal(os.Stdout), ErrTTY: isTerminal(os.Stderr)}
 }
 
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is a terminal (not merely a character
+// device such as /dev/null).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // app carries what every command needs; dependencies are opened lazily so
 // that --help and flag errors never touch Git.

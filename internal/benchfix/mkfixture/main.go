@@ -1,5 +1,6 @@
 // Command mkfixture creates a benchmark repository: mkfixture DIR RUNS
-// [PARAMS METRICS STEPS]. It prints one run id.
+// [PARAMS METRICS STEPS]. It prints one run id; mkfixture -id RUNS prints
+// that id without building anything.
 package main
 
 import (
@@ -12,6 +13,11 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-id" {
+		n, _ := strconv.Atoi(os.Args[2])
+		fmt.Println(benchfix.RunID(1, n/2))
+		return
+	}
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: mkfixture DIR RUNS [PARAMS METRICS STEPS]")
 		os.Exit(2)

@@ -31,8 +31,7 @@ func main() {
 	var maxRSS int64
 	for i := 0; i < *warm+*n; i++ {
 		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Stdout = nil
-		cmd.Stderr = os.Stderr
+		cmd.Stdout, cmd.Stderr = nil, nil
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "timeit: %v\n", err)

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make bench: whole-process benchmarks of the tracking store at scale.
+# Fixtures (100,000 runs with 20 params and 10 metrics; 10,000 finished runs
+# with 10 metrics x 100 steps) are built once with git fast-import and
+# cached in $MLGIT_BENCH_DIR (default /tmp/mlgit-bench). Figures go to
+# stdout; docs/PERFORMANCE.md records them with this exact command.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MLGIT=${MLGIT:-$ROOT/bin/mlgit}
+BENCH=${MLGIT_BENCH_DIR:-/tmp/mlgit-bench}
+N=${MLGIT_BENCH_RUNS:-100000}
+export MLGIT_NO_AUTO_GC=1
+mkdir -p "$BENCH/bin"
+go build -o "$BENCH/bin/mkfixture" "$ROOT/internal/benchfix/mkfixture"
+go build -o "$BENCH/bin/timeit" "$ROOT/internal/benchfix/timeit"
+T="$BENCH/bin/timeit"
+
+fx="$BENCH/runs-$N"
+if [ ! -f "$fx/.ready" ]; then
+  echo "building fixture: $N runs (once; a few minutes)" >&2
+  rm -rf "$fx"
+  "$BENCH/bin/mkfixture" "$fx" "$N" >/dev/null
+  touch "$fx/.ready"
+fi
+ID=$("$BENCH/bin/mkfixture" -id "$N")
+cd "$fx"
+echo "== tracking store, $N runs (20 params, 10 metrics each), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
+"$T" -n 31 -label "mlgit run log --metric loss=0.31@7" -- "$MLGIT" run log --run "$ID" --metric loss=0.31@7
+"$MLGIT" run flush >/dev/null 2>&1 || true
+"$T" -n 31 -label "mlgit run show ID" -- "$MLGIT" run show "$ID"
+"$MLGIT" run list --max 1 >/dev/null   # warm the index cache for this tip
+"$T" -n 11 -label "mlgit run list --filter 'metrics.acc > 0.9' --order-by 'metrics.acc DESC' --max 50 (warm)" -- \
+  "$MLGIT" run list --filter 'metrics.acc > 0.9' --order-by 'metrics.acc DESC' --max 50
+rm -rf .git/mlgit/index
+"$T" -n 1 -warmup 0 -label "  same, cold (no index cache: first run after clone)" -- \
+  sh -c "rm -rf .git/mlgit/index; exec \"$MLGIT\" run list --filter 'metrics.acc > 0.9' --order-by 'metrics.acc DESC' --max 50"
+
+gx="$BENCH/growth-10000"
+if [ ! -f "$gx/.ready" ]; then
+  rm -rf "$gx"
+  "$BENCH/bin/mkfixture" "$gx" 10000 20 10 100 >/dev/null
+  git -C "$gx" gc -q
+  touch "$gx/.ready"
+fi
+echo "== repository growth: 10,000 finished runs (20 params, 10 metrics x 100 steps), after git gc"
+git -C "$gx" count-objects -vH | grep -E "size-pack|in-pack"
