@@ -176,6 +176,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newExpCmd(a),
 		newRunCmd(a),
 		newLogCmd(a),
+		newModelCmd(a), newLineageCmd(a), newFsckCmd(a), newTagsCmd(a),
 	)
 	return root
 }

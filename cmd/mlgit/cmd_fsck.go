@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newFsckCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "fsck [--json]",
+		Short: "Check the registry: manifests valid, and manifests and tags in agreement",
+		Long: `Check the model registry. Every model and version manifest must decode and sit
+under its name's key; and the tags must say what the manifests say: every
+version has its registration tag, deleted versions are deregistered, each
+version's stage and each alias from the tags match the manifests, and no tag in
+a model's namespace fails to parse. Manifests are the source of truth: mlgit
+tags sync repairs missing tags.
+
+Exit status 1 when there is any problem.`,
+		Example: `  mlgit fsck
+  mlgit fsck --json | jq '.problems[]'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			rep, err := r.Fsck()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := printJSON(a.Out, rep); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range rep.Problems {
+					fmt.Fprintf(a.Out, "%s: %s: %s\n", p.Model, p.Kind, p.Message)
+				}
+				fmt.Fprintf(a.Out, "%d models, %d versions, %d registry tags: %d problems\n", rep.Models, rep.Versions, rep.Tags, len(rep.Problems))
+			}
+			if len(rep.Problems) > 0 {
+				return &exitError{code: exitFailure}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,564 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+)
+
+func newModelCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model <command>",
+		Short: "Register, promote, alias and resolve model versions",
+		Long: `The model registry. Models and versions are manifests on the tracking branch
+(models/<key>/); every registration, stage change and alias move is also an
+annotated Git tag, so CI can read the registry with plain git:
+
+  <key>@v<n>                  version n was registered (<key>@v<n>! : deleted)
+  <key>#<label>#<counter>     version entered stage <label>, or alias <label>
+                              moved to it (#!<alias># : alias removed)
+
+<key> is the model name with every byte outside [A-Za-z0-9._-] written %XX.
+A reference is NAME@v3, NAME@latest, NAME@<stage> or NAME@<alias> (also
+MLflow's models:/NAME/3, models:/NAME/Production, models:/NAME@alias).
+See docs/registry.md.`,
+		Example: `  mlgit model register churn --run 3f2a9c1e --path model
+  mlgit model promote churn 4 production --archive-existing --reason "AUC +2%"
+  mlgit model alias set churn champion 4
+  mlgit model resolve churn@production --field digest`,
+	}
+	cmd.AddCommand(newModelCreateCmd(a, nil), newModelListCmd(a), newModelShowCmd(a), newModelRenameCmd(a),
+		newModelDeleteCmd(a), newModelDescribeCmd(a), newModelTagCmd(a),
+		newModelRegisterCmd(a, nil), newModelVersionsCmd(a), newModelPromoteCmd(a, nil), newModelAliasCmd(a),
+		newModelResolveCmd(a, nil), newModelGetCmd(a), newModelCheckRefCmd(a), newModelHistoryCmd(a))
+	return cmd
+}
+
+// warn prints warnings on stderr.
+func (a *app) warn(msgs ...string) {
+	for _, m := range msgs {
+		fmt.Fprintf(a.Err, "mlgit: warning: %s\n", m)
+	}
+}
+
+// parseVersion parses a version argument ("3" or "v3").
+func parseVersion(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimPrefix(s, "v"), "V"), 10, 64)
+	if err != nil || n < 1 {
+		return 0, usagef("version %q is not a positive integer", s)
+	}
+	return n, nil
+}
+
+// blobOpener opens blobs from the local cache, falling back to the blob
+// remote (MLGIT_BLOB_REMOTE, else blobs.remote in mlgit.yaml) for blobs
+// the cache lacks. Reads are verified by the blob package.
+func (a *app) blobOpener(ctx context.Context, r *repo.Repo) (repo.OpenFunc, error) {
+	local, err := blob.NewLocal(r.BlobCacheDir())
+	if err != nil {
+		return nil, err
+	}
+	var remote blob.Store
+	remoteURL := a.Getenv("MLGIT_BLOB_REMOTE")
+	if remoteURL == "" {
+		if cfg, err := r.Config(); err == nil {
+			remoteURL = cfg.Blobs.Remote
+		}
+	}
+	return func(digest string) (io.ReadCloser, int64, error) {
+		d, err := blob.ParseDigest(digest)
+		if err != nil {
+			return nil, 0, err
+		}
+		rc, n, err := blob.Open(ctx, local, d)
+		if !errors.Is(err, blob.ErrNotFound) || remoteURL == "" {
+			if errors.Is(err, blob.ErrNotFound) {
+				err = fmt.Errorf("%s is not in the local blob cache and no blob remote is configured (MLGIT_BLOB_REMOTE or blobs.remote in mlgit.yaml): %w", digest, err)
+			}
+			return rc, n, err
+		}
+		if remote == nil {
+			if remote, err = blob.OpenStore(ctx, remoteURL); err != nil {
+				return nil, 0, err
+			}
+		}
+		return blob.Open(ctx, remote, d)
+	}, nil
+}
+
+// readBlob reads a small blob whole (an MLmodel file).
+func readBlob(open repo.OpenFunc) func(string) ([]byte, error) {
+	return func(digest string) ([]byte, error) {
+		rc, _, err := open(digest)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(io.LimitReader(rc, 16<<20))
+	}
+}
+
+type modelCreateOptions struct {
+	name, description string
+	tags              []string
+	asJSON            bool
+}
+
+func newModelCreateCmd(a *app, runF func(*modelCreateOptions) error) *cobra.Command {
+	var o modelCreateOptions
+	cmd := &cobra.Command{
+		Use:     "create <name> [--description TEXT] [--tag k=v]...",
+		Short:   "Create a registered model",
+		Long:    "Create a registered model (MLflow's create_registered_model). model register creates it too.",
+		Example: `  mlgit model create churn --description "Churn classifier" --tag team=growth`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.name = args[0]
+			if runF != nil {
+				return runF(&o)
+			}
+			return runModelCreate(a, &o)
+		},
+	}
+	cmd.Flags().StringVar(&o.description, "description", "", "description `text`")
+	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "model tag `key=value` (repeatable)")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the model as JSON")
+	return cmd
+}
+
+func runModelCreate(a *app, o *modelCreateOptions) error {
+	kv, err := parseKV("tag", o.tags)
+	if err != nil {
+		return err
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	m, err := r.CreateModel(repo.ModelSpec{Name: o.name, Description: o.description, Tags: kvMap(kv)})
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		return printJSON(a.Out, m)
+	}
+	fmt.Fprintf(a.Out, "Created model %q\n", m.Name)
+	return nil
+}
+
+// modelRow is a model as model list prints it.
+type modelRow struct {
+	*manifest.RegisteredModel
+	LatestVersions []*manifest.ModelVersion `json:"latest_versions"`
+}
+
+func newModelListCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list [--json]",
+		Aliases: []string{"ls"},
+		Short:   "List registered models with their latest version per stage",
+		Example: `  mlgit model list --json | jq '.[].name'`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			models, err := r.ListModels()
+			if err != nil {
+				return err
+			}
+			rows := make([]modelRow, 0, len(models))
+			for _, m := range models {
+				lv, err := r.LatestVersions(m.Name)
+				if err != nil {
+					return err
+				}
+				if lv == nil {
+					lv = []*manifest.ModelVersion{}
+				}
+				rows = append(rows, modelRow{m, lv})
+			}
+			if asJSON {
+				return printJSON(a.Out, rows)
+			}
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSIONS\tSTAGES\tALIASES\tUPDATED")
+			for _, m := range rows {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.Name, m.LatestVersion, fmtLatest(m.LatestVersions), fmtAliases(m.Aliases), fmtTime(m.LastUpdatedTimestamp))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func fmtLatest(vs []*manifest.ModelVersion) string {
+	var parts []string
+	for _, v := range vs {
+		if v.Stage != repo.StageNone {
+			parts = append(parts, fmt.Sprintf("%s=v%d", v.Stage, v.Version))
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+func fmtAliases(m map[string]int64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s=v%d", k, m[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// modelDetail is what model show prints.
+type modelDetail struct {
+	*manifest.RegisteredModel
+	LatestVersions []*manifest.ModelVersion `json:"latest_versions"`
+	Versions       []*manifest.ModelVersion `json:"versions"`
+}
+
+func newModelShowCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show <name> [version] [--json]",
+		Short: "Show a model (description, tags, aliases, versions) or one version",
+		Long: `Show a model: description, tags, aliases, the latest version in each stage and
+every version with its flavors and size. With a version, show that version in
+full: source, run, signature, files.`,
+		Example: `  mlgit model show churn
+  mlgit model show churn 4 --json`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				n, err := parseVersion(args[1])
+				if err != nil {
+					return err
+				}
+				v, err := r.GetVersion(args[0], n)
+				if err != nil {
+					return err
+				}
+				m, err := r.GetModel(args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(a.Out, v)
+				}
+				printVersion(a, v, m)
+				return nil
+			}
+			m, err := r.GetModel(args[0])
+			if err != nil {
+				return err
+			}
+			vs, err := r.ListVersions(args[0], "")
+			if err != nil {
+				return err
+			}
+			if vs == nil {
+				vs = []*manifest.ModelVersion{}
+			}
+			d := modelDetail{m, repoLatest(vs), vs}
+			if asJSON {
+				return printJSON(a.Out, d)
+			}
+			printModel(a, d)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// repoLatest is the highest version per stage, as MLflow's latest_versions.
+func repoLatest(vs []*manifest.ModelVersion) []*manifest.ModelVersion {
+	best := map[string]*manifest.ModelVersion{}
+	var order []string
+	for _, v := range vs {
+		k := strings.ToLower(v.Stage)
+		if best[k] == nil {
+			order = append(order, k)
+		}
+		if best[k] == nil || v.Version > best[k].Version {
+			best[k] = v
+		}
+	}
+	out := []*manifest.ModelVersion{}
+	for _, k := range order {
+		out = append(out, best[k])
+	}
+	return out
+}
+
+func printModel(a *app, d modelDetail) {
+	w := a.Out
+	fmt.Fprintf(w, "Model %s\n", d.Name)
+	if d.Description != "" {
+		fmt.Fprintf(w, "  Description: %s\n", d.Description)
+	}
+	fmt.Fprintf(w, "  Created:     %s\n", fmtTime(d.CreationTimestamp))
+	fmt.Fprintf(w, "  Updated:     %s\n", fmtTime(d.LastUpdatedTimestamp))
+	fmt.Fprintf(w, "  Versions:    %d issued, %d live\n", d.LatestVersion, len(d.Versions))
+	fmt.Fprintf(w, "  Latest:      %s\n", fmtLatestAll(d.LatestVersions))
+	fmt.Fprintf(w, "  Aliases:     %s\n", fmtAliases(d.Aliases))
+	printMap(a, "Tags", d.Tags)
+	if len(d.Versions) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Versions:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VERSION\tSTAGE\tALIASES\tRUN\tFLAVORS\tSIZE\tFILES\tREGISTERED")
+	for _, v := range d.Versions {
+		fmt.Fprintf(tw, "  v%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", v.Version, v.Stage, aliasesOf(d.Aliases, v.Version), orDash(shortID(v.RunID)),
+			orDash(strings.Join(v.Flavors, ",")), fmtSize(v.ModelSize), len(v.Artifacts), fmtTime(v.CreationTimestamp))
+	}
+	tw.Flush()
+}
+
+func fmtLatestAll(vs []*manifest.ModelVersion) string {
+	var parts []string
+	for _, v := range vs {
+		parts = append(parts, fmt.Sprintf("%s=v%d", v.Stage, v.Version))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func aliasesOf(m map[string]int64, v int64) string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		if m[k] == v {
+			out = append(out, k)
+		}
+	}
+	return orDash(strings.Join(out, ","))
+}
+
+func printVersion(a *app, v *manifest.ModelVersion, m *manifest.RegisteredModel) {
+	w := a.Out
+	fmt.Fprintf(w, "Model %s version %d\n", v.Name, v.Version)
+	fmt.Fprintf(w, "  Stage:       %s\n", v.Stage)
+	fmt.Fprintf(w, "  Aliases:     %s\n", aliasesOf(m.Aliases, v.Version))
+	fmt.Fprintf(w, "  Status:      %s\n", v.Status)
+	if v.Description != "" {
+		fmt.Fprintf(w, "  Description: %s\n", v.Description)
+	}
+	fmt.Fprintf(w, "  Source:      %s\n", orDash(v.Source))
+	fmt.Fprintf(w, "  Run:         %s\n", orDash(v.RunID))
+	fmt.Fprintf(w, "  User:        %s\n", orDash(v.UserID))
+	fmt.Fprintf(w, "  Registered:  %s\n", fmtTime(v.CreationTimestamp))
+	fmt.Fprintf(w, "  Updated:     %s\n", fmtTime(v.LastUpdatedTimestamp))
+	if len(v.Flavors) > 0 {
+		fmt.Fprintf(w, "  Flavors:     %s\n", strings.Join(v.Flavors, ", "))
+	}
+	if v.Signature != "" {
+		fmt.Fprintf(w, "  Signature:   %s\n", v.Signature)
+	}
+	if v.ModelSize > 0 {
+		fmt.Fprintf(w, "  Size:        %s (%d bytes)\n", fmtSize(v.ModelSize), v.ModelSize)
+	}
+	if len(v.Artifacts) > 0 {
+		fmt.Fprintf(w, "  Digest:      %s\n", repo.VersionDigest(v.Artifacts))
+	}
+	printMap(a, "Tags", v.Tags)
+	if len(v.Artifacts) > 0 {
+		fmt.Fprintln(w, "Files:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, f := range v.Artifacts {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\n", f.Path, f.Mode, f.Size, f.Digest)
+		}
+		tw.Flush()
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shortID(s string) string {
+	if len(s) > 8 {
+		return s[:8]
+	}
+	return s
+}
+
+func fmtSize(n int64) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+}
+
+func newModelRenameCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename <name> <new-name>",
+		Short: "Rename a model",
+		Long: `Rename a model (MLflow's rename_registered_model). Its folder moves in one
+commit. The new name gets registration tags on the same commits as the old
+name's, and events for the current stages and aliases; the old name's tags stay,
+deregistered, so the old name resolves to nothing.`,
+		Example: `  mlgit model rename churn churn-classifier`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			if _, err := r.RenameModel(args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Out, "Renamed model %q to %q\n", args[0], args[1])
+			return nil
+		},
+	}
+}
+
+func newModelDeleteCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete <name> [version]",
+		Short: "Delete a model, or one version of it",
+		Long: `Delete a model and all its versions (MLflow's delete_registered_model), or
+one version (delete_model_version; its aliases go with it). The manifests are
+removed in one commit and stay in Git history. Version numbers are never
+reused. Tags stay: a deregistration tag <key>@v<n>! marks each deleted version,
+so the deleted versions no longer resolve.`,
+		Example: `  mlgit model delete churn 3
+  mlgit model delete churn`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var n int64
+			if len(args) == 2 {
+				var err error
+				if n, err = parseVersion(args[1]); err != nil {
+					return err
+				}
+			}
+			r, err := a.OpenRepo()
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				if err := r.DeleteVersion(args[0], n); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.Out, "Deleted %s v%d\n", args[0], n)
+				return nil
+			}
+			if err := r.DeleteModel(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Out, "Deleted model %q\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newModelDescribeCmd(a *app) *cobra.Command {
+	var version string
+	cmd := &cobra.Command{
+		Use:   "describe <name> <text> [--version N]",
+		Short: "Set the description of a model or of one version",
+		Example: `  mlgit model describe churn "Predicts churn within 30 days"
+  mlgit model describe churn "Trained on the June snapshot" --version 4`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text := args[1]
+			ch := repo.ModelChange{Description: &text}
+			return updateModelOrVersion(a, args[0], version, ch)
+		},
+	}
+	cmd.Flags().StringVar(&version, "version", "", "describe version `N` instead of the model")
+	return cmd
+}
+
+func updateModelOrVersion(a *app, name, version string, ch repo.ModelChange) error {
+	var n int64
+	if version != "" {
+		var err error
+		if n, err = parseVersion(version); err != nil {
+			return err
+		}
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		_, err = r.UpdateVersion(name, n, ch)
+	} else {
+		_, err = r.UpdateModel(name, ch)
+	}
+	return err
+}
+
+func newModelTagCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tag <command>",
+		Short: "Set or remove tags of a model or version (key=value metadata, not Git tags)",
+		Example: `  mlgit model tag set churn team=growth
+  mlgit model tag set churn validated=true --version 4
+  mlgit model tag rm churn team`,
+	}
+	var setVersion, rmVersion string
+	set := &cobra.Command{
+		Use:     "set <name> <key=value>... [--version N]",
+		Short:   "Set model (or version) tags",
+		Example: `  mlgit model tag set churn validated=true --version 4`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kv, err := parseKV("tag", args[1:])
+			if err != nil {
+				return err
+			}
+			return updateModelOrVersion(a, args[0], setVersion, repo.ModelChange{SetTags: kvMap(kv)})
+		},
+	}
+	set.Flags().StringVar(&setVersion, "version", "", "tag version `N` instead of the model")
+	rm := &cobra.Command{
+		Use:     "rm <name> <key>... [--version N]",
+		Short:   "Remove model (or version) tags",
+		Example: `  mlgit model tag rm churn team`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return updateModelOrVersion(a, args[0], rmVersion, repo.ModelChange{DeleteTags: args[1:]})
+		},
+	}
+	rm.Flags().StringVar(&rmVersion, "version", "", "untag version `N` instead of the model")
+	cmd.AddCommand(set, rm)
+	return cmd
+}
