@@ -267,14 +267,27 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	run := opts.Git
-	if run == nil {
-		run = systemGit
-	}
 	key := ModelKey(name)
-	out, err := run(ctx, opts.Dir, LsRemoteArgs(remote, key)...)
-	if err != nil {
-		return nil, fmt.Errorf("git ls-remote %s: %w", remote, err)
+	var out []byte
+	if opts.Git == nil {
+		// A local remote is asked with protocol v2 ls-refs, so the
+		// serving side filters by this model's prefixes.
+		if p := localRemotePath(ctx, opts.Dir, remote); p != "" {
+			out, err = lsRefsLocal(ctx, p, []string{"refs/tags/" + key + "@", "refs/tags/" + key + "#"})
+			if err != nil && err != errNoV2 {
+				return nil, err
+			}
+		}
+	}
+	if out == nil {
+		run := opts.Git
+		if run == nil {
+			run = systemGit
+		}
+		out, err = run(ctx, opts.Dir, LsRemoteArgs(remote, key)...)
+		if err != nil {
+			return nil, fmt.Errorf("git ls-remote %s: %w", remote, err)
+		}
 	}
 	st := StateFromTags(key, ParseLsRemote(string(out)), stages)
 	tv, err := st.Resolve(name, sel)
