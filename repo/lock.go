@@ -95,3 +95,31 @@ func syncDir(dir string) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// writeFileRename writes data to path through a temporary file and a
+// rename, without fsync: atomic for readers and process crashes, not for
+// power loss.
+func writeFileRename(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

@@ -2,10 +2,15 @@ package repo
 
 import (
 	"bytes"
+	"compress/zlib"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -95,21 +100,47 @@ func (r *Repo) readCommit(h plumbing.Hash) (*object.Commit, error) {
 	}
 }
 
+// zlibPool reuses compressors: a new one allocates about a megabyte.
+var zlibPool = sync.Pool{New: func() any {
+	w, _ := zlib.NewWriterLevel(nil, zlib.BestSpeed)
+	return w
+}}
+
+// writeObject writes a loose object (zlib at BestSpeed: git gc
+// recompresses everything into packs later) through a temporary file and a
+// rename; an object that exists is not rewritten.
 func (r *Repo) writeObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
-	obj := r.st.NewEncodedObject()
-	obj.SetType(t)
-	obj.SetSize(int64(len(data)))
-	w, err := obj.Writer()
+	h := plumbing.ComputeHash(t, data)
+	hs := h.String()
+	dir := filepath.Join(r.gitDir, "objects", hs[:2])
+	path := filepath.Join(dir, hs[2:])
+	if _, err := os.Stat(path); err == nil {
+		return h, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return h, err
+	}
+	f, err := os.CreateTemp(dir, "tmp_obj_")
 	if err != nil {
-		return plumbing.ZeroHash, err
+		return h, err
 	}
-	if _, err := w.Write(data); err != nil {
-		return plumbing.ZeroHash, err
+	zw := zlibPool.Get().(*zlib.Writer)
+	zw.Reset(f)
+	fmt.Fprintf(zw, "%s %d\x00", t, len(data))
+	_, werr := zw.Write(data)
+	cerr := zw.Close()
+	zlibPool.Put(zw)
+	ferr := f.Close()
+	if werr != nil || cerr != nil || ferr != nil {
+		os.Remove(f.Name())
+		return h, fmt.Errorf("write object %s: %v", hs, errors.Join(werr, cerr, ferr))
 	}
-	if err := w.Close(); err != nil {
-		return plumbing.ZeroHash, err
+	os.Chmod(f.Name(), 0o444)
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return h, err
 	}
-	return r.st.SetEncodedObject(obj)
+	return h, nil
 }
 
 func (r *Repo) writeTree(entries []object.TreeEntry) (plumbing.Hash, error) {

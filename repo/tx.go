@@ -206,11 +206,15 @@ func (tx *Tx) writeCommit() (plumbing.Hash, error) {
 	if !tx.base.IsZero() {
 		c.ParentHashes = []plumbing.Hash{tx.base}
 	}
-	obj := tx.r.st.NewEncodedObject()
+	obj := &plumbing.MemoryObject{}
 	if err := c.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return tx.r.st.SetEncodedObject(obj)
+	data, err := readAll(obj)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return tx.r.writeObject(plumbing.CommitObject, data)
 }
 
 // View runs fn on a read-only snapshot of the tip.
