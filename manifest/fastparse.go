@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,6 +374,7 @@ func knownFields(n *yaml.Node, t reflect.Type) bool {
 type fieldInfo struct {
 	typ   reflect.Type
 	index []int
+	ord   int // position among the struct's keys, for duplicate checks
 }
 
 var fieldCache sync.Map // reflect.Type -> map[string]fieldInfo
@@ -388,7 +390,7 @@ func structFieldInfo(t reflect.Type) map[string]fieldInfo {
 		name, opts, _ := strings.Cut(tag, ",")
 		if strings.Contains(opts, "inline") {
 			for k, v := range structFieldInfo(f.Type) {
-				m[k] = fieldInfo{v.typ, append([]int{i}, v.index...)}
+				m[k] = fieldInfo{typ: v.typ, index: append([]int{i}, v.index...)}
 			}
 			continue
 		}
@@ -398,10 +400,26 @@ func structFieldInfo(t reflect.Type) map[string]fieldInfo {
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
-		m[name] = fieldInfo{f.Type, []int{i}}
+		m[name] = fieldInfo{typ: f.Type, index: []int{i}}
+	}
+	ord := 0
+	for _, k := range sortedFieldNames(m) {
+		f := m[k]
+		f.ord = ord
+		m[k] = f
+		ord++
 	}
 	fieldCache.Store(t, m)
 	return m
+}
+
+func sortedFieldNames(m map[string]fieldInfo) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func structFields(t reflect.Type) map[string]reflect.Type {

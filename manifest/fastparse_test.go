@@ -20,6 +20,7 @@ func slowDecode(data []byte, v any) error {
 // checkSame asserts that the fast path and yaml.v3 agree on data: when the
 // fast parser accepts it, both decode to the same value.
 func checkSame(t *testing.T, data []byte) {
+	checkDirect(t, data)
 	n, ok := fastParse(data)
 	if !ok {
 		return
@@ -86,4 +87,58 @@ func FuzzFastParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkSame(t, data)
 	})
+}
+
+// checkDirect asserts that whatever directDecode accepts, yaml.v3 decodes
+// to the same value.
+func checkDirect(t *testing.T, data []byte) {
+	for _, mk := range []func() any{
+		func() any { return new(Run) }, func() any { return new(Experiment) }, func() any { return new(Config) },
+		func() any { return new(RegisteredModel) }, func() any { return new(ModelVersion) }, func() any { return new(LoggedModel) },
+	} {
+		direct, slow := mk(), mk()
+		if !directDecode(data, direct) {
+			continue
+		}
+		if err := slowDecode(data, slow); err != nil {
+			t.Fatalf("directDecode accepted what yaml.v3 rejects as %T (%v):\n%s", direct, err, data)
+		}
+		a, _ := yaml.Marshal(direct)
+		b, _ := yaml.Marshal(slow)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("directDecode and yaml.v3 differ for %T:\n%s\nyaml.v3:\n%s\ndirect:\n%s", direct, data, b, a)
+		}
+	}
+}
+
+func TestDirectDecodeServesGoldens(t *testing.T) {
+	files, _ := filepath.Glob("testdata/golden/*.yaml")
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		if bytes.Contains(data, []byte(": |")) {
+			continue
+		}
+		kind, err := PeekKind(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		switch kind {
+		case KindRun:
+			v = new(Run)
+		case KindExperiment:
+			v = new(Experiment)
+		case KindConfig:
+			v = new(Config)
+		case KindRegisteredModel:
+			v = new(RegisteredModel)
+		case KindModelVersion:
+			v = new(ModelVersion)
+		case KindLoggedModel:
+			v = new(LoggedModel)
+		}
+		if !directDecode(data, v) {
+			t.Errorf("%s: the direct decoder does not serve this canonical manifest", f)
+		}
+	}
 }

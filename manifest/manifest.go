@@ -64,7 +64,12 @@ func PeekKind(data []byte) (string, error) {
 // decodeStrict decodes exactly one YAML document into v, rejecting unknown
 // fields, duplicate keys and trailing documents, then checks the header.
 func decodeStrict(data []byte, kind string, v any, hdr *Header) error {
-	// Fast path: canonical input parsed by fastParse, typed by yaml.v3.
+	// Fast paths for canonical input: decoded directly, or parsed by
+	// fastParse and typed by yaml.v3; anything else goes to yaml.v3.
+	if directDecode(data, v) {
+		return checkDecodedHeader(*hdr, kind)
+	}
+	reflect.ValueOf(v).Elem().SetZero()
 	if n, ok := fastParse(data); ok && knownFields(n, reflect.TypeOf(v)) {
 		if fastDecode(n, reflect.ValueOf(v)) {
 			return checkDecodedHeader(*hdr, kind)
