@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strconv"
 	"unicode/utf8"
-
-	"gopkg.in/yaml.v3"
 )
 
 // directDecode decodes canonical block YAML straight into v (a pointer to
@@ -246,27 +244,9 @@ func setScalar(v reflect.Value, b []byte) bool {
 	if len(b) == 0 || !utf8.Valid(b) {
 		return false
 	}
-	var s string
-	plain := true
-	switch b[0] {
-	case '"':
-		u, ok := unquoteDouble(b)
-		if !ok {
-			return false
-		}
-		s, plain = u, false
-	case '\'':
-		n, ok := scalar(b)
-		if !ok {
-			return false
-		}
-		s, plain = n.Value, false
-	default:
-		n, ok := scalar(b)
-		if !ok || n.Kind != yaml.ScalarNode || n.Style != 0 {
-			return false
-		}
-		s = n.Value
+	s, plain, ok := scalarText(b)
+	if !ok {
+		return false
 	}
 	switch v.Kind() {
 	case reflect.Pointer:

@@ -194,6 +194,36 @@ func plainKey(b []byte) bool {
 	return true
 }
 
+// scalarText is scalar without the node: the value, whether it is plain,
+// and false for anything but a one-line plain, single- or double-quoted
+// scalar.
+func scalarText(b []byte) (string, bool, bool) {
+	if len(b) == 0 {
+		return "", false, false
+	}
+	switch b[0] {
+	case '"':
+		u, ok := unquoteDouble(b)
+		return u, false, ok
+	case '\'', '{', '[':
+		n, ok := scalar(b)
+		if !ok || n.Kind != yaml.ScalarNode {
+			return "", false, false
+		}
+		return n.Value, false, true
+	case '|', '>', '&', '*', '!', '%', '@', '`', '#', ' ', ',', ']', '}', '?':
+		return "", false, false
+	case '-', ':':
+		if len(b) == 1 || b[1] == ' ' {
+			return "", false, false
+		}
+	}
+	if b[len(b)-1] == ' ' || b[len(b)-1] == ':' || bytes.Contains(b, []byte(" #")) || bytes.Contains(b, []byte(": ")) {
+		return "", false, false
+	}
+	return string(b), true, true
+}
+
 // scalar parses a value on one line.
 func scalar(b []byte) (*yaml.Node, bool) {
 	n := &yaml.Node{Kind: yaml.ScalarNode}

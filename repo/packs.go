@@ -92,7 +92,12 @@ func (o *objectReader) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
 			obj, err := p.pack.Get(h)
 			o.mu.Unlock()
 			if err == nil {
-				o.cache.Put(obj)
+				// Trees are read again and again (root, runs, shards);
+				// blobs rarely are, and caching them costs a cold scan
+				// of 100,000 runs about a tenth of its time.
+				if obj.Type() == plumbing.TreeObject {
+					o.cache.Put(obj)
+				}
 				return obj, nil
 			}
 		}
