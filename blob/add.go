@@ -155,11 +155,13 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 
 	// Each chunk is copied into a buffer that goes both to a worker and to
 	// the goroutine hashing the whole stream in order; the second one done
-	// with it returns it to the free list.
+	// with it returns it to the free list. The buffer starts with the raw
+	// chunk header, so a chunk stored raw is written without another copy.
 	type job struct {
-		idx  int
-		data []byte
-		refs *atomic.Int32
+		idx    int
+		data   []byte // the chunk: framed[1:]
+		framed []byte // chunkRaw, then the chunk
+		refs   *atomic.Int32
 	}
 	nbuf := workers + 4
 	var (
@@ -179,7 +181,7 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 	}
 	release := func(j job) {
 		if j.refs.Add(-1) == 0 {
-			free <- j.data
+			free <- j.framed
 		}
 	}
 	for range nbuf {
@@ -199,7 +201,7 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 			var enc []byte
 			for j := range jobs {
 				if ctx.Err() == nil {
-					ref, stored, isNew, err := storeChunk(ctx, st, j.data, &enc, func(d Digest) bool {
+					ref, stored, isNew, err := storeChunk(ctx, st, j.framed, &enc, func(d Digest) bool {
 						mu.Lock()
 						defer mu.Unlock()
 						dup := seen[d]
@@ -245,11 +247,11 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 		if ctx.Err() != nil {
 			break
 		}
-		buf = append(buf[:0], chunk...)
+		buf = append(append(buf[:0], chunkRaw), chunk...)
 		mu.Lock()
 		refs = append(refs, chunkRef{})
 		mu.Unlock()
-		j := job{idx: idx, data: buf, refs: new(atomic.Int32)}
+		j := job{idx: idx, data: buf[1:], framed: buf, refs: new(atomic.Int32)}
 		j.refs.Store(2)
 		hashq <- j
 		jobs <- j
@@ -257,6 +259,7 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 			opts.Progress(n)
 		}
 	}
+	ch.release() // chunks were copied into job buffers
 	close(jobs)
 	close(hashq)
 	wg.Wait()
@@ -292,10 +295,12 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 	return res, nil
 }
 
-// storeChunk stores one chunk unless st has it; enc is the worker's
+// storeChunk stores one chunk unless st has it; framed is the raw chunk
+// object (the chunkRaw header, then the chunk); enc is the worker's
 // reusable compression buffer; dup reports (and records) whether this add
 // already handles the chunk, as happens for repeated content.
-func storeChunk(ctx context.Context, st Store, data []byte, enc *[]byte, dup func(Digest) bool) (ref chunkRef, stored int64, isNew bool, err error) {
+func storeChunk(ctx context.Context, st Store, framed []byte, enc *[]byte, dup func(Digest) bool) (ref chunkRef, stored int64, isNew bool, err error) {
+	data := framed[1:]
 	ref = chunkRef{Digest: Sum(data), Size: int64(len(data))}
 	if dup(ref.Digest) {
 		return ref, 0, false, nil
@@ -306,9 +311,12 @@ func storeChunk(ctx context.Context, st Store, data []byte, enc *[]byte, dup fun
 	} else if !errors.Is(err, ErrNotFound) {
 		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.Digest, err)
 	}
-	*enc = encodeChunk(*enc, data)
-	if err := st.Put(ctx, key, bytes.NewReader(*enc), int64(len(*enc))); err != nil {
+	obj := framed
+	if z, ok := compressChunk(*enc, data); ok {
+		*enc, obj = z, z
+	}
+	if err := st.Put(ctx, key, bytes.NewReader(obj), int64(len(obj))); err != nil {
 		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.Digest, err)
 	}
-	return ref, int64(len(*enc)), true, nil
+	return ref, int64(len(obj)), true, nil
 }

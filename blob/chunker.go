@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"sync"
 )
 
 // Chunk size parameters of the content-defined chunker. They are part of the
@@ -77,20 +78,43 @@ func (p *chunkParams) cut(data []byte) int {
 	for _, b := range data[p.min-64 : p.min] {
 		h = h<<1 + gear[b]
 	}
-	maskS, maskL := p.maskS, p.maskL
-	for i, b := range data[p.min:normal] {
-		h = h<<1 + gear[b]
-		if h&maskS == 0 {
-			return p.min + i + 1
-		}
+	h, i := gearScan(h, data[p.min:normal], p.maskS)
+	if i >= 0 {
+		return p.min + i
 	}
-	for i, b := range data[normal:n] {
-		h = h<<1 + gear[b]
-		if h&maskL == 0 {
-			return normal + i + 1
-		}
+	if _, i = gearScan(h, data[normal:n], p.maskL); i >= 0 {
+		return normal + i
 	}
 	return n
+}
+
+// gearScan rolls the gear hash h over data and returns the hash and the
+// length of the prefix of data after which h&mask is first zero (-1 if
+// never). It takes two bytes per step: h<<2 + (g0<<1 + g1) equals
+// (h<<1 + g0)<<1 + g1, so the serial dependency is one shift and one add
+// per two bytes instead of per byte, while the hash is still tested after
+// every byte, so the boundaries are exactly those of a byte-wise loop.
+func gearScan(h uint64, data []byte, mask uint64) (uint64, int) {
+	i := 0
+	for ; i+1 < len(data); i += 2 {
+		pair := data[i : i+2 : i+2]
+		g0, g1 := gear[pair[0]], gear[pair[1]]
+		h1 := h<<1 + g0
+		h = h<<2 + (g0<<1 + g1)
+		if h1&mask == 0 {
+			return h1, i + 1
+		}
+		if h&mask == 0 {
+			return h, i + 2
+		}
+	}
+	if i < len(data) {
+		h = h<<1 + gear[data[i]]
+		if h&mask == 0 {
+			return h, i + 1
+		}
+	}
+	return h, -1
 }
 
 // chunker splits a stream into content-defined chunks.
@@ -102,8 +126,32 @@ type chunker struct {
 	eof        bool
 }
 
+// newChunker returns a chunker reading r. Its buffer holds four maximal
+// chunks, so the unread tail is moved to its front only about once every
+// three maximal chunks' worth of input. Call release when done with it, so
+// the next chunker reuses the buffer: allocating (and zeroing) 16 MiB per
+// file would dominate adding many small files.
 func newChunker(r io.Reader, p chunkParams) *chunker {
-	return &chunker{r: r, p: p, buf: make([]byte, 2*p.max)}
+	c := &chunker{r: r, p: p}
+	if b, ok := chunkerBufs.Get().(*[]byte); ok && len(*b) == 4*p.max {
+		c.buf = *b
+	} else {
+		c.buf = make([]byte, 4*p.max)
+	}
+	return c
+}
+
+// chunkerBufs holds released chunker buffers.
+var chunkerBufs sync.Pool
+
+// release returns the buffer for reuse; the chunker and the chunks it
+// returned must not be used afterwards.
+func (c *chunker) release() {
+	if c.buf != nil {
+		b := c.buf
+		c.buf = nil
+		chunkerBufs.Put(&b)
+	}
 }
 
 // next returns the next chunk, valid until the following call, or io.EOF

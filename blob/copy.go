@@ -186,7 +186,9 @@ func copyChunk(ctx context.Context, src, dst Store, c chunkRef, bufs *chunkBufs)
 	if err != nil {
 		return 0, fmt.Errorf("copy from %s: %w", src.Location(), err)
 	}
-	bufs.out = out
+	if keepsDecodeBuffer(obj) {
+		bufs.out = out
+	}
 	if err := dst.Put(ctx, key, bytes.NewReader(obj), int64(len(obj))); err != nil {
 		return 0, fmt.Errorf("copy chunk %s to %s: %w", c.Digest, dst.Location(), err)
 	}

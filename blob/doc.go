@@ -34,7 +34,9 @@
 // A chunk object is one header byte, 0 (raw bytes follow) or 1 (one zstd
 // frame follows), then the payload. zstd is used only when it saves at least
 // 1/32 of the chunk, so incompressible data (most float weights) is stored
-// raw and read back without a decompression step. The two-hex-digit shard
+// raw and read back without a decompression step; a few 16 KiB samples are
+// compressed first, and a chunk whose samples do not shrink is stored raw
+// without compressing all of it. The two-hex-digit shard
 // folders keep folders small on file systems and give S3 LIST requests
 // natural prefixes (Store.Exists lists a shard instead of sending many HEAD
 // requests).
@@ -65,6 +67,9 @@
 // few chunks ahead, verifying every chunk's hash before handing out its
 // bytes and the whole file's hash at the end; damage anywhere is an error
 // wrapping ErrCorrupt that names the digest, never silently wrong bytes.
+// OpenWith with WholeFileCheck skips the per-chunk hashes and relies on the
+// whole-file hash alone (half the hashing), for consumers that discard what
+// they read unless the reader reaches io.EOF.
 // Verify reads everything; Has and Keys answer what is there.
 //
 // # Transfers and garbage collection

@@ -79,28 +79,85 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 
 // encodeChunk appends the stored form of raw to dst: zstd if that saves at
 // least 1/32 of the size, raw bytes otherwise (a smaller gain is not worth
-// the decompression on every read).
+// the decompression on every read). Chunks whose samples do not compress
+// are stored raw without compressing the whole chunk (see compressible).
 func encodeChunk(dst, raw []byte) []byte {
-	enc, _ := codecs()
-	dst = append(dst[:0], chunkZstd)
-	dst = enc.EncodeAll(raw, dst)
-	if len(dst)-1 < len(raw)-len(raw)/32 {
-		return dst
+	if z, ok := compressChunk(dst, raw); ok {
+		return z
 	}
 	dst = append(dst[:0], chunkRaw)
 	return append(dst, raw...)
 }
 
+// compressChunk returns the zstd chunk object of raw, built in dst, and
+// true if it is worth storing (see encodeChunk); else false.
+func compressChunk(dst, raw []byte) ([]byte, bool) {
+	if !compressible(raw) {
+		return dst, false
+	}
+	enc, _ := codecs()
+	dst = append(dst[:0], chunkZstd)
+	dst = enc.EncodeAll(raw, dst)
+	return dst, len(dst)-1 < len(raw)-len(raw)/32
+}
+
+// Compression probe: chunks larger than probeMin are sampled at
+// probeSamples evenly spaced places, probeSize bytes each.
+const (
+	probeMin     = 256 << 10
+	probeSamples = 4
+	probeSize    = 16 << 10
+)
+
+// compressible guesses cheaply whether compressing raw could save 1/32: it
+// compresses a few evenly spaced samples and says no when together they
+// shrink by less than 1/16. Incompressible data (most float weights,
+// already-compressed files) then costs a few small compressions instead of
+// one of the whole chunk. The guess only chooses between two valid stored
+// forms; it never changes what is read back.
+func compressible(raw []byte) bool {
+	if len(raw) <= probeMin {
+		return true
+	}
+	enc, _ := codecs()
+	var in, out int
+	var buf []byte
+	step := (len(raw) - probeSize) / (probeSamples - 1)
+	for i := range probeSamples {
+		sample := raw[i*step : i*step+probeSize]
+		buf = enc.EncodeAll(sample, buf[:0])
+		in += len(sample)
+		out += len(buf)
+	}
+	return out < in-in/16
+}
+
 // decodeChunk decodes a stored chunk into dst (reused) and checks that it has
-// want's size and digest. Errors wrap ErrCorrupt and name the chunk.
+// want's size and digest. Errors wrap ErrCorrupt and name the chunk. For a
+// raw chunk the result is obj's payload itself, not a copy: it aliases obj
+// (see keepsDecodeBuffer).
 func decodeChunk(dst, obj []byte, want chunkRef) ([]byte, error) {
+	out, err := decodeChunkData(dst, obj, want)
+	if err != nil {
+		return out, err
+	}
+	if got := Sum(out); got != want.Digest {
+		return nil, fmt.Errorf("chunk %s: %w: content hash is %s", want.Digest, ErrCorrupt, got)
+	}
+	return out, nil
+}
+
+// decodeChunkData is decodeChunk without the hash check: it decodes and
+// checks the size only. Readers that check the whole file's hash instead
+// use it (OpenOptions.WholeFileCheck).
+func decodeChunkData(dst, obj []byte, want chunkRef) ([]byte, error) {
 	if len(obj) == 0 {
 		return nil, fmt.Errorf("chunk %s: %w: empty object", want.Digest, ErrCorrupt)
 	}
 	var out []byte
 	switch obj[0] {
 	case chunkRaw:
-		out = append(dst[:0], obj[1:]...)
+		out = obj[1:]
 	case chunkZstd:
 		_, dec := codecs()
 		var err error
@@ -114,11 +171,13 @@ func decodeChunk(dst, obj []byte, want chunkRef) ([]byte, error) {
 	if int64(len(out)) != want.Size {
 		return nil, fmt.Errorf("chunk %s: %w: %d bytes, want %d", want.Digest, ErrCorrupt, len(out), want.Size)
 	}
-	if got := Sum(out); got != want.Digest {
-		return nil, fmt.Errorf("chunk %s: %w: content hash is %s", want.Digest, ErrCorrupt, got)
-	}
 	return out, nil
 }
+
+// keepsDecodeBuffer reports whether decoding obj produced its result in
+// the dst buffer (a zstd chunk), which the caller may then keep for reuse;
+// a raw chunk's result aliases obj and must not become a dst buffer.
+func keepsDecodeBuffer(obj []byte) bool { return len(obj) > 0 && obj[0] == chunkZstd }
 
 // chunkRef names one chunk of a file.
 type chunkRef struct {

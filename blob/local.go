@@ -1,6 +1,7 @@
 package blob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,7 +93,12 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 		}
 		_ = os.Remove(tmp) // after a successful link, the object keeps its own name
 	}()
-	if _, err := io.Copy(f, newExactReader(ctxReader{ctx, r}, size)); err != nil {
+	if br, ok := r.(*bytes.Reader); ok && int64(br.Len()) == size {
+		// The common case (chunks, file objects): one write, no copy.
+		if _, err := br.WriteTo(f); err != nil {
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	} else if _, err := io.Copy(f, newExactReader(ctxReader{ctx, r}, size)); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	if err := f.Sync(); err != nil {

@@ -38,9 +38,10 @@ func readFileIndex(ctx context.Context, st Store, d Digest) (*fileIndex, error) 
 	return fi, nil
 }
 
-// fetchChunk gets a chunk object and returns its verified content, reusing
-// buf. A missing chunk is reported as ErrCorrupt (the file is damaged).
-func fetchChunk(ctx context.Context, st Store, ref chunkRef, bufs *chunkBufs) ([]byte, error) {
+// fetchChunk gets a chunk object and returns its content, reusing buf,
+// verified against the chunk's digest unless noHash. A missing chunk is
+// reported as ErrCorrupt (the file is damaged).
+func fetchChunk(ctx context.Context, st Store, ref chunkRef, bufs *chunkBufs, noHash bool) ([]byte, error) {
 	key := ChunkKey(ref.Digest)
 	rc, err := st.Get(ctx, key)
 	if err != nil {
@@ -59,8 +60,12 @@ func fetchChunk(ctx context.Context, st Store, ref chunkRef, bufs *chunkBufs) ([
 		}
 		return nil, fmt.Errorf("chunk %s: %w", ref.Digest, err)
 	}
-	out, err := decodeChunk(bufs.out, obj, ref)
-	if out != nil {
+	decode := decodeChunk
+	if noHash {
+		decode = decodeChunkData
+	}
+	out, err := decode(bufs.out, obj, ref)
+	if out != nil && keepsDecodeBuffer(obj) {
 		bufs.out = out
 	}
 	return out, err
@@ -102,12 +107,44 @@ func readAllLimit(r io.Reader, limit int64, buf []byte) ([]byte, error) {
 // Open fails with an error wrapping ErrNotFound if st has no file object
 // for d.
 func Open(ctx context.Context, st Store, d Digest) (io.ReadCloser, int64, error) {
+	return OpenWith(ctx, st, d, OpenOptions{})
+}
+
+// OpenOptions tune OpenWith. The zero value is what Open does.
+type OpenOptions struct {
+	// WholeFileCheck skips the hash of each chunk and relies on the hash
+	// of the whole file alone, checked when the reader reaches the end:
+	// half the hashing work, and the same guarantee that a reader that
+	// reached io.EOF got exactly the bytes of the digest. But bytes are
+	// handed out before they are known to be right, so use it only where
+	// everything read is discarded on an error (a temporary file that is
+	// renamed into place after io.EOF). When the whole-file hash does not
+	// match, the reader reads the chunks again, verifying each, to name the
+	// damaged one in its error.
+	WholeFileCheck bool
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, st Store, d Digest, opts OpenOptions) (io.ReadCloser, int64, error) {
 	fi, err := readFileIndex(ctx, st, d)
 	if err != nil {
 		return nil, 0, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	return &fileReader{ctx: ctx, cancel: cancel, st: st, fi: fi, whole: sha256.New()}, fi.Size, nil
+	return &fileReader{ctx: ctx, cancel: cancel, st: st, fi: fi, whole: sha256.New(), noHash: opts.WholeFileCheck}, fi.Size, nil
+}
+
+// findDamagedChunk reads the chunks of fi one by one, verified, and returns
+// the first error: which chunk is damaged, when the whole-file hash said
+// that one is.
+func findDamagedChunk(ctx context.Context, st Store, fi *fileIndex) error {
+	bufs := &chunkBufs{}
+	for _, ref := range fi.Chunks {
+		if _, err := fetchChunk(ctx, st, ref, bufs, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type fetch struct {
@@ -130,6 +167,7 @@ type fileReader struct {
 	curBufs   *chunkBufs   // buffers of the current chunk, for reuse
 	free      []*chunkBufs // buffers not in use
 	err       error
+	noHash    bool // OpenOptions.WholeFileCheck
 }
 
 func (r *fileReader) schedule() {
@@ -144,7 +182,7 @@ func (r *fileReader) schedule() {
 		r.queue = append(r.queue, f)
 		go func() {
 			defer close(f.done)
-			f.data, f.err = fetchChunk(r.ctx, r.st, ref, f.bufs)
+			f.data, f.err = fetchChunk(r.ctx, r.st, ref, f.bufs, r.noHash)
 			if f.err != nil {
 				f.err = fmt.Errorf("blob %s: %w", r.fi.Digest, f.err)
 			}
@@ -165,6 +203,11 @@ func (r *fileReader) Read(p []byte) (int, error) {
 		if len(r.queue) == 0 {
 			if got := sumOf(r.whole); got != r.fi.Digest {
 				r.err = fmt.Errorf("blob %s: %w: content hash is %s", r.fi.Digest, ErrCorrupt, got)
+				if r.noHash {
+					if cerr := findDamagedChunk(r.ctx, r.st, r.fi); cerr != nil {
+						r.err = fmt.Errorf("blob %s: %w", r.fi.Digest, cerr)
+					}
+				}
 				return 0, r.err
 			}
 			r.err = io.EOF

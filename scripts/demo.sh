@@ -23,9 +23,10 @@ echo "\$ mlgit init"
 
 step "Three hyperparameter settings, each a tracked run (per-epoch metrics streamed)"
 for lr in 0.05 0.3 1.0; do
-  echo "\$ mlgit run exec --exp churn --name lr-$lr --param lr=$lr --param l2=0.001 --params params.yaml --metrics metrics.json -- logreg --lr $lr --l2 0.001 --epochs 25"
-  "$MLGIT" run exec --exp churn --name "lr-$lr" --param lr=$lr --param l2=0.001 --params params.yaml --metrics metrics.json -- \
-    logreg --lr $lr --l2 0.001 --epochs 25
+  echo "\$ mlgit run exec --exp churn --name lr-$lr --param lr=$lr --param l2=0.001 --params params.yaml --metrics metrics.json --artifacts out -- logreg --lr $lr --l2 0.001 --epochs 25 --out out"
+  rm -rf out
+  "$MLGIT" run exec --exp churn --name "lr-$lr" --param lr=$lr --param l2=0.001 --params params.yaml --metrics metrics.json --artifacts out -- \
+    logreg --lr $lr --l2 0.001 --epochs 25 --out out
 done
 
 step "Runs ordered by validation accuracy"
@@ -39,12 +40,30 @@ echo "\$ mlgit run show $BEST"
 echo "\$ mlgit run metrics $BEST val_acc | head -5"
 "$MLGIT" run metrics "$BEST" val_acc | head -5 || true
 
+step "Register the best run's model, promote it, and resolve it as CI would"
+echo "\$ mlgit run artifact ls $BEST"
+"$MLGIT" run artifact ls "$BEST"
+echo "\$ mlgit model register churn --run $BEST --path model"
+"$MLGIT" model register churn --run "$BEST" --path model
+echo "\$ mlgit model promote churn 1 Production --reason 'best val_acc'"
+"$MLGIT" model promote churn 1 Production --reason "best val_acc"
+echo "\$ mlgit model alias set churn champion 1"
+"$MLGIT" model alias set churn champion 1
+echo "\$ git tag -l 'churn*'"
+git tag -l 'churn*'
+echo "\$ mlgit model resolve churn@production"
+"$MLGIT" model resolve churn@production
+echo "\$ mlgit model get churn@champion -o deploy && ls deploy"
+"$MLGIT" model get churn@champion -o deploy >/dev/null && ls deploy
+echo "\$ mlgit lineage churn@production"
+"$MLGIT" lineage churn@production
+
 step "Everything is plain Git"
 echo "\$ git log --oneline mlgit"
 git log --oneline mlgit
 echo "\$ git show mlgit:runs/${BEST:0:2}/$BEST/run.yaml | head -20"
 git show "mlgit:runs/${BEST:0:2}/$BEST/run.yaml" | head -20 || true
-echo "\$ git status --short   # the user's checkout is untouched"
+echo "\$ git status --short   # the user's checkout is untouched (only the demo's own outputs are new)"
 git status --short
 echo
 echo "Demo finished."

@@ -177,6 +177,9 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newRunCmd(a),
 		newLogCmd(a),
 		newModelCmd(a), newLineageCmd(a), newFsckCmd(a), newTagsCmd(a),
+		newBlobCmd(a),
+		newServerCmd(a, nil),
+		newDiffCmd(a, nil), newHooksCmd(a),
 	)
 	return root
 }

@@ -27,7 +27,7 @@ variable (set by mlgit run exec for the wrapped command).`,
 	}
 	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a), newRunExecCmd(a),
 		newRunListCmd(a), newRunShowCmd(a), newRunMetricsCmd(a), newRunFlushCmd(a),
-		newRunLifecycleCmd(a, true), newRunLifecycleCmd(a, false))
+		newRunLifecycleCmd(a, true), newRunLifecycleCmd(a, false), newRunArtifactCmd(a))
 	return cmd
 }
 

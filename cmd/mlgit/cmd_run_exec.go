@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mlgit/mlgit/manifest"
@@ -23,6 +27,7 @@ type runExecOptions struct {
 	metricFiles []string
 	tags        []string
 	parentModel string
+	artifacts   string
 }
 
 func newRunExecCmd(a *app) *cobra.Command {
@@ -41,15 +46,21 @@ the --metrics files (JSON or YAML, DVC's metrics.json convention, nested keys
 flattened, numbers only), then ends the run: FINISHED on exit status 0, FAILED
 on any other, KILLED when the command died from a signal. SIGINT and SIGTERM
 are forwarded to the command. mlgit exits with the command's exit status
-(128+N for signal N), so CI sees training failures.`,
+(128+N for signal N), so CI sees training failures.
+
+--artifacts DIR stores the files in DIR as artifacts of the run when the
+command ends, whatever its status (as mlgit run artifact add DIR/. would: the
+folder's contents at the top level). If that fails, the run records none of
+them and mlgit exits with status 1 unless the command itself failed.`,
 		Example: `  mlgit run exec --exp churn --params params.yaml --metrics metrics.json -- python train.py --epochs 10
-  mlgit run exec --name sweep-lr-0.1 --param lr=0.1 -- ./train.sh`,
+  mlgit run exec --name sweep-lr-0.1 --param lr=0.1 -- ./train.sh
+  mlgit run exec --artifacts outputs -- python train.py --out outputs`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 0 {
 				return usagef("put the command after --, e.g. mlgit run exec -- python train.py")
 			}
-			return runExec(a, o, args)
+			return runExec(cmd.Context(), a, o, args)
 		},
 	}
 	cmd.Flags().StringVar(&o.exp, "exp", "", "experiment `name` or id (created if missing)")
@@ -59,6 +70,7 @@ are forwarded to the command. mlgit exits with the command's exit status
 	cmd.Flags().StringArrayVar(&o.metricFiles, "metrics", nil, "JSON or YAML metrics `FILE` read when the command ends (repeatable)")
 	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
 	cmd.Flags().StringVar(&o.parentModel, "parent-model", "", "model version this run fine-tunes (`REF`)")
+	cmd.Flags().StringVar(&o.artifacts, "artifacts", "", "store the files in `DIR` as the run's artifacts when the command ends")
 	return cmd
 }
 
@@ -67,7 +79,7 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("command exited with status %d", e.code) }
 
-func runExec(a *app, o runExecOptions, argv []string) error {
+func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) error {
 	params, err := parseKV("param", o.params)
 	if err != nil {
 		return err
@@ -197,6 +209,22 @@ wait:
 			fmt.Fprintf(a.Err, "mlgit: warning: logging params/metrics files: %v\n", err)
 		}
 	}
+	artifactsFailed := false
+	if o.artifacts != "" {
+		// The command is over: a Ctrl-C that stopped it must not stop
+		// recording its outputs.
+		ctx := context.WithoutCancel(cmdCtx)
+		if fi, err := os.Stat(o.artifacts); err != nil || !fi.IsDir() {
+			fmt.Fprintf(a.Err, "mlgit: warning: --artifacts %s is not a folder; no artifacts recorded\n", o.artifacts)
+		} else if !folderHasFiles(o.artifacts) {
+			fmt.Fprintf(a.Err, "mlgit: warning: --artifacts %s has no files; no artifacts recorded\n", o.artifacts)
+		} else if arts, st, err := a.addArtifacts(ctx, r, run.ID, []string{strings.TrimRight(o.artifacts, "/") + "/."}, "", nil); err != nil {
+			fmt.Fprintf(a.Err, "mlgit: error: artifacts from %s: %v\n", o.artifacts, err)
+			artifactsFailed = true
+		} else {
+			fmt.Fprintf(a.Err, "mlgit: %d %s from %s recorded (%s new in the blob cache)\n", len(arts), plural(len(arts), "artifact", "artifacts"), o.artifacts, formatBytes(st.stored))
+		}
+	}
 	if _, err := r.UpdateRun(run.ID, repo.RunUpdate{Status: status, Exit: &exitCodeVal}); err != nil {
 		return err
 	}
@@ -204,7 +232,23 @@ wait:
 	if code != 0 {
 		return &exitError{code: code}
 	}
+	if artifactsFailed {
+		return &exitError{code: exitFailure}
+	}
 	return nil
+}
+
+// folderHasFiles reports whether anything but folders is below dir.
+func folderHasFiles(dir string) bool {
+	found := false
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return found
 }
 
 // readFlatFile reads a YAML or JSON file and flattens nested mappings with

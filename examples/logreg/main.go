@@ -15,6 +15,7 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
+	"path/filepath"
 )
 
 func main() {
@@ -24,6 +25,7 @@ func main() {
 	seed := flag.Int64("seed", 1, "data seed")
 	n := flag.Int("n", 2000, "samples")
 	out := flag.String("metrics", "metrics.json", "final metrics file")
+	modelDir := flag.String("out", "", "write the trained model to `DIR`/model (weights.json and an MLflow MLmodel file)")
 	flag.Parse()
 
 	rng := rand.New(rand.NewSource(*seed))
@@ -113,7 +115,39 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	if *modelDir != "" {
+		if err := saveModel(filepath.Join(*modelDir, "model"), w, b); err != nil {
+			fmt.Fprintln(os.Stderr, "logreg: save model:", err)
+			os.Exit(1)
+		}
+	}
 	fmt.Printf("lr=%g epochs=%d l2=%g: val_acc=%.4f val_loss=%.4f\n", *lr, *epochs, *l2, valAcc, valLoss)
+}
+
+// saveModel writes the weights and an MLmodel file like MLflow's, so that
+// mlgit model register records its flavor, signature and size.
+func saveModel(dir string, w []float64, b float64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	weights, err := json.MarshalIndent(map[string]any{"weights": w, "bias": b}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "weights.json"), append(weights, '\n'), 0o644); err != nil {
+		return err
+	}
+	mlmodel := fmt.Sprintf(`artifact_path: model
+flavors:
+  logreg:
+    format: json
+    data: weights.json
+model_size_bytes: %d
+signature:
+  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, %d]}}]'
+  outputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}]'
+`, len(weights)+1, len(w))
+	return os.WriteFile(filepath.Join(dir, "MLmodel"), []byte(mlmodel), 0o644)
 }
 
 func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

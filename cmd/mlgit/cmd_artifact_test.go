@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/gittest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// cli runs mlgit in-process in dir and returns stdout, stderr and the exit
+// code.
+func cli(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"-C", dir}, args...), streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	return out.String(), errb.String(), code
+}
+
+// mustCLI is cli that fails the test on a non-zero exit.
+func mustCLI(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, errOut, code := cli(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("mlgit %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// newArtifactRepo makes a hermetic repository with the tracking branch and
+// one run, and returns its folder and the run id.
+func newArtifactRepo(t *testing.T) (string, string) {
+	t.Helper()
+	gittest.Setenv(t)
+	t.Setenv("MLGIT_BLOB_REMOTE", "")
+	t.Setenv("MLGIT_RUN_ID", "")
+	dir := gittest.NewRepo(t)
+	mustCLI(t, dir, "init")
+	id := strings.TrimSpace(mustCLI(t, dir, "run", "start"))
+	return dir, id
+}
+
+// testApp returns an app on dir for calling run* functions directly.
+func testApp(t *testing.T, dir string) (*app, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	a := &app{streams: streams{In: strings.NewReader(""), Out: &out, Err: &errb}, repoPath: dir, Now: time.Now, Getenv: os.Getenv}
+	t.Cleanup(func() {
+		if a.opened != nil {
+			a.opened.Close()
+		}
+	})
+	return a, &out, &errb
+}
+
+func writeRandom(t *testing.T, path string, n int) {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runArtifacts returns the artifact paths the run records.
+func runArtifacts(t *testing.T, dir, id string) []string {
+	t.Helper()
+	r, err := repo.Open(dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	doc, err := r.GetRun(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range doc.Artifacts {
+		out = append(out, a.Path)
+	}
+	return out
+}
+
+// fullStore fails every Put after budget bytes with ENOSPC, like a full
+// disk (the error is what os.File.Write returns then).
+type fullStore struct {
+	blob.Store
+	mu     sync.Mutex
+	budget int64
+}
+
+func (s *fullStore) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	s.mu.Lock()
+	s.budget -= size
+	full := s.budget < 0
+	s.mu.Unlock()
+	if full {
+		return &os.PathError{Op: "write", Path: "/cache/" + key, Err: syscall.ENOSPC}
+	}
+	return s.Store.Put(ctx, key, r, size)
+}
+
+// TestArtifactAddDiskFull simulates a full disk with a store that fails
+// with ENOSPC part-way (see TestArtifactAddDiskFullTmpfs for a real one):
+// the add fails with advice, and the run records nothing, not even the
+// files that were stored before the disk filled up.
+func TestArtifactAddDiskFull(t *testing.T) {
+	dir, id := newArtifactRepo(t)
+	writeRandom(t, filepath.Join(dir, "small.txt"), 1000)
+	writeRandom(t, filepath.Join(dir, "big.bin"), 20<<20)
+	a, _, _ := testApp(t, dir)
+	err := runArtifactAdd(context.Background(), a, &artifactAddOptions{Run: id, Paths: []string{filepath.Join(dir, "small.txt"), filepath.Join(dir, "big.bin")},
+		OpenCache: func(r *repo.Repo) (blob.Store, error) {
+			l, err := blob.NewLocal(r.BlobCacheDir())
+			return &fullStore{Store: l, budget: 8 << 20}, err
+		}})
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "is full") || !strings.Contains(err.Error(), "records nothing") {
+		t.Fatalf("error: %v", err)
+	}
+	if code := exitCode(err); code != exitFailure {
+		t.Fatalf("exit code %d", code)
+	}
+	if got := runArtifacts(t, dir, id); len(got) != 0 {
+		t.Fatalf("run records %v after a failed add", got)
+	}
+}
+
+// TestArtifactAddDiskFullTmpfs fills a real 4 MiB tmpfs mounted over the
+// blob cache. It needs root (mount); elsewhere it is skipped and
+// TestArtifactAddDiskFull covers the behaviour.
+func TestArtifactAddDiskFullTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir, id := newArtifactRepo(t)
+	cache := filepath.Join(dir, ".git", "mlgit", "blobs")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", cache).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", cache).Run() })
+	writeRandom(t, filepath.Join(dir, "big.bin"), 12<<20)
+	_, errOut, code := cli(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "big.bin"))
+	if code != exitFailure || !strings.Contains(errOut, "no space left on device") || !strings.Contains(errOut, "is full") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := runArtifacts(t, dir, id); len(got) != 0 {
+		t.Fatalf("run records %v after a failed add", got)
+	}
+	// Once there is room, the same add works.
+	exec.Command("umount", cache).Run()
+	mustCLI(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "big.bin"))
+	if got := runArtifacts(t, dir, id); len(got) != 1 {
+		t.Fatalf("run records %v", got)
+	}
+}
+
+// TestArtifactAddFileChanging appends to a file while it is added: the add
+// fails with ErrFileChanged and nothing is recorded.
+func TestArtifactAddFileChanging(t *testing.T) {
+	dir, id := newArtifactRepo(t)
+	p := filepath.Join(dir, "growing.log")
+	writeRandom(t, p, 32<<20)
+	writeRandom(t, filepath.Join(dir, "stable.bin"), 1000)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				f.Write([]byte("more\n"))
+			}
+		}
+	})
+	a, _, _ := testApp(t, dir)
+	err := runArtifactAdd(context.Background(), a, &artifactAddOptions{Run: id, Paths: []string{filepath.Join(dir, "stable.bin"), p}})
+	close(stop)
+	wg.Wait()
+	if !errors.Is(err, blob.ErrFileChanged) || !strings.Contains(err.Error(), "records nothing") {
+		t.Fatalf("error: %v", err)
+	}
+	if got := runArtifacts(t, dir, id); len(got) != 0 {
+		t.Fatalf("run records %v", got)
+	}
+}
+
+// TestArtifactAddReadError adds a file whose reads fail (EIO from
+// /proc/self/mem): a clear error and nothing recorded.
+func TestArtifactAddReadError(t *testing.T) {
+	if _, err := os.Stat("/proc/self/mem"); err != nil {
+		t.Skip("no /proc/self/mem")
+	}
+	dir, id := newArtifactRepo(t)
+	writeRandom(t, filepath.Join(dir, "ok.bin"), 100)
+	_, errOut, code := cli(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "ok.bin"), "/proc/self/mem")
+	if code != exitFailure || !strings.Contains(errOut, "/proc/self/mem") || !strings.Contains(errOut, "input/output error") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := runArtifacts(t, dir, id); len(got) != 0 {
+		t.Fatalf("run records %v", got)
+	}
+}
+
+// TestArtifactAddUnreadable: a file without read permission is named
+// before anything is stored (exit 2). Root reads everything, so it skips.
+func TestArtifactAddUnreadable(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root can read files without read permission")
+	}
+	dir, id := newArtifactRepo(t)
+	p := filepath.Join(dir, "secret.bin")
+	writeRandom(t, p, 100)
+	os.Chmod(p, 0)
+	_, errOut, code := cli(t, dir, "run", "artifact", "add", "--run", id, p)
+	if code != exitUsage || !strings.Contains(errOut, "secret.bin: permission denied") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "mlgit", "blobs", "files")); err == nil {
+		t.Fatal("something was stored")
+	}
+}
+
+func TestArtifactFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run", "artifact", "add"}, exitUsage, "requires at least 1 arg"},
+		{[]string{"run", "artifact", "get", "abcd"}, exitUsage, "-o DIR"},
+		{[]string{"run", "artifact", "ls"}, exitUsage, "accepts between 1 and 2"},
+		{[]string{"blob", "push", "--jobs", "0"}, exitUsage, "--jobs 0"},
+		{[]string{"blob", "pull", "--all", "abcd"}, exitUsage, "not both"},
+		{[]string{"blob", "verify", "--local", "--remote", "x"}, exitUsage, "not both"},
+		{[]string{"blob", "gc", "extra"}, exitUsage, "unknown command"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, streams{Out: &out, Err: &errb})
+		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), tc.code, tc.want)
+		}
+	}
+	// Flags reach the options.
+	var got *artifactAddOptions
+	cmd := newRunArtifactAddCmd(&app{}, func(_ context.Context, o *artifactAddOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--run", "3f2a", "--as", "ckpt/e1", "a.bin", "dir/.", "--json"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Run != "3f2a" || got.As != "ckpt/e1" || strings.Join(got.Paths, ",") != "a.bin,dir/." || !got.AsJSON {
+		t.Fatalf("options: %+v", got)
+	}
+	var gopts *artifactGetOptions
+	gcmd := newRunArtifactGetCmd(&app{}, func(_ context.Context, o *artifactGetOptions) error { gopts = o; return nil })
+	gcmd.SetArgs([]string{"3f2a", "model", "-o", "out", "--remote", "s3://b/p"})
+	if err := gcmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if gopts.Run != "3f2a" || gopts.Path != "model" || gopts.Out != "out" || gopts.Remote != "s3://b/p" {
+		t.Fatalf("get options: %+v", gopts)
+	}
+}
+
+func TestArtifactDestStaysInside(t *testing.T) {
+	root := t.TempDir()
+	for _, bad := range []string{"../x", "a/../../x", "/etc/passwd", "a\\..\\x", "", "a//b", "a/./b", "a\x00b"} {
+		if d, err := artifactDest(root, bad); err == nil {
+			t.Errorf("%q: got %s, want an error", bad, d)
+		}
+	}
+	d, err := artifactDest(root, "model/w.bin")
+	if err != nil || d != filepath.Join(root, "model", "w.bin") {
+		t.Fatalf("good path: %s %v", d, err)
+	}
+	// A folder on the way that is a link is refused.
+	os.Symlink(t.TempDir(), filepath.Join(root, "model"))
+	if err := mkdirsUnder(root, filepath.Join(root, "model", "sub")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("mkdirs through a link: %v", err)
+	}
+}
+
+// TestArtifactGetFromCacheIsAtomic: a get that fails part-way (damaged
+// chunk) leaves no file and no temporary file behind.
+func TestArtifactGetDamagedLeavesNothing(t *testing.T) {
+	dir, id := newArtifactRepo(t)
+	writeRandom(t, filepath.Join(dir, "w.bin"), 6<<20)
+	mustCLI(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "w.bin"))
+	// Damage the last chunk, so the first ones were already written out.
+	st, _ := blob.NewLocal(filepath.Join(dir, ".git", "mlgit", "blobs"))
+	out := mustCLI(t, dir, "run", "artifact", "ls", id, "--json")
+	d, err := blob.ParseDigest(out[strings.Index(out, "sha256:") : strings.Index(out, "sha256:")+71])
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := blob.Keys(context.Background(), st, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := st.Path(keys[len(keys)-1])
+	os.Chmod(p, 0o644)
+	data, _ := os.ReadFile(p)
+	data[len(data)/2] ^= 1
+	os.WriteFile(p, data, 0o644)
+	outDir := filepath.Join(t.TempDir(), "out")
+	_, errOut, code := cli(t, dir, "run", "artifact", "get", id, "-o", outDir)
+	if code != exitFailure || !strings.Contains(errOut, d.String()) || !strings.Contains(errOut, strings.TrimPrefix(keys[len(keys)-1], "chunks/")[3:]) {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	ents, _ := os.ReadDir(outDir)
+	if len(ents) != 0 {
+		t.Fatalf("left behind: %v", ents)
+	}
+}

@@ -1,0 +1,913 @@
+package repo
+
+import (
+	"bytes"
+	"container/heap"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/mlgit/mlgit/manifest"
+)
+
+// Which blobs does the tracking branch need? Artifacts live in the blob
+// store; manifests on the branch name them by digest. The functions here
+// answer that question for what a command asks about, at a cost that
+// follows the question: one run reads one manifest (and that run's pending
+// journal records); one commit reads the manifests of its tree; a range
+// A..B reads only the manifests that the range's commits changed; the
+// whole history (for blob gc) reads each distinct manifest version once,
+// skipping subtrees already seen.
+//
+// Three kinds of manifest reference blobs:
+//
+//	runs/<xx>/<run-id>/run.yaml                 run artifacts
+//	models/<key>/versions/<n>.yaml              model version files
+//	logged-models/<xx>/<model-id>/model.yaml    MLflow 3 logged models
+
+// ArtifactRef is one reference from a manifest to a blob.
+type ArtifactRef struct {
+	// Digest is the blob's "sha256:<hex>".
+	Digest string `json:"digest"`
+	// Size is the size the manifest records, in bytes.
+	Size int64 `json:"size"`
+	// Owner names the manifest: "run <id>", "model <name> v<n>" or
+	// "logged-model <id>".
+	Owner string `json:"owner"`
+	// Path is the artifact's path inside its owner.
+	Path string `json:"path"`
+}
+
+// String describes the reference for messages: "run 3f2a… model.bin".
+func (a ArtifactRef) String() string { return a.Owner + " " + a.Path }
+
+// ArtifactDigests returns the distinct digests of refs, sorted.
+func ArtifactDigests(refs []ArtifactRef) []string {
+	seen := make(map[string]bool, len(refs))
+	var out []string
+	for _, a := range refs {
+		if !seen[a.Digest] {
+			seen[a.Digest] = true
+			out = append(out, a.Digest)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// manifestKind tells which kind of manifest lives at slash path p, if any:
+// "run", "version", "logged-model" or "".
+func manifestKind(p string) string {
+	parts := strings.Split(p, "/")
+	if len(parts) != 4 {
+		return ""
+	}
+	switch {
+	case parts[0] == "runs" && parts[3] == "run.yaml":
+		return "run"
+	case parts[0] == "logged-models" && parts[3] == "model.yaml":
+		return "logged-model"
+	case parts[0] == "models" && parts[2] == "versions" && versionFileRe.MatchString(parts[3]):
+		return "version"
+	}
+	return ""
+}
+
+var versionFileRe = regexp.MustCompile(`^[1-9][0-9]*\.yaml$`)
+
+// manifestRoots are the top-level folders that hold manifests with
+// artifacts; tree walks descend into nothing else.
+var manifestRoots = map[string]bool{"runs": true, "models": true, "logged-models": true}
+
+// manifestRefs decodes the manifest at p and returns its artifact
+// references. A manifest without the word "artifacts" is not decoded.
+func manifestRefs(p string, data []byte) ([]ArtifactRef, error) {
+	if !bytes.Contains(data, []byte("artifacts")) {
+		return nil, nil
+	}
+	var owner string
+	var arts []manifest.Artifact
+	switch manifestKind(p) {
+	case "run":
+		doc, err := manifest.DecodeRun(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		owner, arts = "run "+doc.ID, doc.Artifacts
+	case "version":
+		doc, err := manifest.DecodeModelVersion(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		owner, arts = fmt.Sprintf("model %s v%d", doc.Name, doc.Version), doc.Artifacts
+	case "logged-model":
+		doc, err := manifest.DecodeLoggedModel(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		owner, arts = "logged-model "+doc.ID, doc.Artifacts
+	default:
+		return nil, nil
+	}
+	out := make([]ArtifactRef, len(arts))
+	for i, a := range arts {
+		out[i] = ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: owner, Path: a.Path}
+	}
+	return out, nil
+}
+
+// manifestDigestRe finds digests in a manifest that does not decode (gc's fallback).
+var manifestDigestRe = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+
+// walkManifests calls fn for every manifest file below tree root. Trees in
+// seen (if not nil) are skipped, and every tree walked is added to it, so a
+// walk over many commits reads each distinct tree once.
+func (r *Repo) walkManifests(root plumbing.Hash, seen map[plumbing.Hash]bool, fn func(p string, h plumbing.Hash) error) error {
+	var walk func(tree plumbing.Hash, dir string, depth int) error
+	walk = func(tree plumbing.Hash, dir string, depth int) error {
+		if seen != nil {
+			if seen[tree] {
+				return nil
+			}
+			seen[tree] = true
+		}
+		es, err := r.readTree(tree)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			p := e.Name
+			if dir != "" {
+				p = dir + "/" + e.Name
+			}
+			switch {
+			case e.Mode == filemode.Dir:
+				if (depth == 0 && !manifestRoots[e.Name]) || depth >= 3 {
+					continue
+				}
+				if err := walk(e.Hash, p, depth+1); err != nil {
+					return err
+				}
+			case depth == 3 && e.Mode.IsFile() && manifestKind(p) != "":
+				if err := fn(p, e.Hash); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if root.IsZero() {
+		return nil
+	}
+	return walk(root, "", 0)
+}
+
+// diffManifests calls fn for every manifest file of tree newRoot that is
+// absent from oldRoot or differs from it, descending only into subtrees
+// whose ids differ.
+func (r *Repo) diffManifests(oldRoot, newRoot plumbing.Hash, fn func(p string, h plumbing.Hash) error) error {
+	var diff func(oldT, newT plumbing.Hash, dir string, depth int) error
+	diff = func(oldT, newT plumbing.Hash, dir string, depth int) error {
+		if oldT == newT {
+			return nil
+		}
+		if oldT.IsZero() {
+			return r.walkSub(newT, dir, depth, fn)
+		}
+		oldEs, err := r.readTree(oldT)
+		if err != nil {
+			return err
+		}
+		newEs, err := r.readTree(newT)
+		if err != nil {
+			return err
+		}
+		old := make(map[string]object.TreeEntry, len(oldEs))
+		for _, e := range oldEs {
+			old[e.Name] = e
+		}
+		for _, e := range newEs {
+			p := e.Name
+			if dir != "" {
+				p = dir + "/" + e.Name
+			}
+			o, had := old[e.Name]
+			if had && o.Hash == e.Hash && o.Mode == e.Mode {
+				continue
+			}
+			switch {
+			case e.Mode == filemode.Dir:
+				if (depth == 0 && !manifestRoots[e.Name]) || depth >= 3 {
+					continue
+				}
+				var sub plumbing.Hash
+				if had && o.Mode == filemode.Dir {
+					sub = o.Hash
+				}
+				if err := diff(sub, e.Hash, p, depth+1); err != nil {
+					return err
+				}
+			case depth == 3 && e.Mode.IsFile() && manifestKind(p) != "":
+				if err := fn(p, e.Hash); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return diff(oldRoot, newRoot, "", 0)
+}
+
+// walkSub walks the subtree tree found at dir (depth levels below the root).
+func (r *Repo) walkSub(tree plumbing.Hash, dir string, depth int, fn func(p string, h plumbing.Hash) error) error {
+	if depth == 0 {
+		return r.walkManifests(tree, nil, fn)
+	}
+	es, err := r.readTree(tree)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		p := dir + "/" + e.Name
+		switch {
+		case e.Mode == filemode.Dir && depth < 3:
+			if err := r.walkSub(e.Hash, p, depth+1, fn); err != nil {
+				return err
+			}
+		case depth == 3 && e.Mode.IsFile() && manifestKind(p) != "":
+			if err := fn(p, e.Hash); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readManifestRefs reads the manifest blob h found at p and returns its
+// references.
+func (r *Repo) readManifestRefs(p string, h plumbing.Hash) ([]ArtifactRef, error) {
+	data, err := r.readObject(plumbing.BlobObject, h)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	return manifestRefs(p, data)
+}
+
+// treeRefs returns the references of every manifest in a commit's tree.
+func (r *Repo) treeRefs(commit plumbing.Hash) ([]ArtifactRef, error) {
+	if commit.IsZero() {
+		return nil, nil
+	}
+	c, err := r.readCommit(commit)
+	if err != nil {
+		return nil, err
+	}
+	var out []ArtifactRef
+	err = r.walkManifests(c.TreeHash, nil, func(p string, h plumbing.Hash) error {
+		refs, err := r.readManifestRefs(p, h)
+		if err != nil {
+			return fmt.Errorf("commit %s: %w", short(commit.String()), err)
+		}
+		out = append(out, refs...)
+		return nil
+	})
+	return out, err
+}
+
+// journalRefs returns the references that pending journal records add.
+func journalRefs(ops []jop) []ArtifactRef {
+	var out []ArtifactRef
+	add := func(run string, arts []manifest.Artifact) {
+		for _, a := range arts {
+			out = append(out, ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: "run " + run, Path: a.Path})
+		}
+	}
+	for _, o := range ops {
+		switch {
+		case o.Op == opArtifacts:
+			add(o.Run, o.Artifacts)
+		case o.Op == opCreate && o.Doc != nil:
+			add(o.Run, o.Doc.Artifacts)
+		}
+	}
+	return out
+}
+
+// TipArtifactRefs returns the references of every manifest at the tip of
+// the tracking branch plus those of acknowledged writes still in the
+// journal: everything a reader of the branch may ask for now.
+func (r *Repo) TipArtifactRefs() ([]ArtifactRef, error) {
+	tip, ops, err := r.snapshot("")
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.treeRefs(tip)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, journalRefs(ops)...), nil
+}
+
+// RunArtifactRefs returns the artifacts of the given runs as acknowledged
+// (committed manifest plus pending journal records). It reads one manifest
+// per run.
+func (r *Repo) RunArtifactRefs(ids ...string) ([]ArtifactRef, error) {
+	var out []ArtifactRef
+	for _, id := range ids {
+		run, err := r.GetRun(id)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range run.Artifacts {
+			out = append(out, ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: "run " + run.ID, Path: a.Path})
+		}
+	}
+	return out, nil
+}
+
+// CommitArtifactRefs returns the references of every manifest in the tree
+// of the commit rev names (see ResolveCommit).
+func (r *Repo) CommitArtifactRefs(rev string) ([]ArtifactRef, error) {
+	h, err := r.ResolveCommit(rev)
+	if err != nil {
+		return nil, err
+	}
+	return r.treeRefs(h)
+}
+
+// RangeArtifactRefs returns the references of the manifests that the
+// commits reachable from to but not from from added or changed (each
+// commit compared with its first parent), as git rev-list from..to. An
+// empty from or to means the tracking branch. It reads only changed
+// manifests, so the cost follows the size of the range.
+func (r *Repo) RangeArtifactRefs(from, to string) ([]ArtifactRef, error) {
+	if from == "" {
+		from = r.branch
+	}
+	if to == "" {
+		to = r.branch
+	}
+	fh, err := r.ResolveCommit(from)
+	if err != nil {
+		return nil, err
+	}
+	th, err := r.ResolveCommit(to)
+	if err != nil {
+		return nil, err
+	}
+	commits, err := r.rangeCommits(fh, th)
+	if err != nil {
+		return nil, err
+	}
+	var out []ArtifactRef
+	seen := map[plumbing.Hash]bool{}
+	for _, h := range commits {
+		c, err := r.readCommit(h)
+		if err != nil {
+			return nil, err
+		}
+		var parentTree plumbing.Hash
+		if len(c.ParentHashes) > 0 {
+			pc, err := r.readCommit(c.ParentHashes[0])
+			if err != nil {
+				return nil, err
+			}
+			parentTree = pc.TreeHash
+		}
+		err = r.diffManifests(parentTree, c.TreeHash, func(p string, bh plumbing.Hash) error {
+			if seen[bh] {
+				return nil
+			}
+			seen[bh] = true
+			refs, err := r.readManifestRefs(p, bh)
+			if err != nil {
+				return fmt.Errorf("commit %s: %w", short(h.String()), err)
+			}
+			out = append(out, refs...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ModelArtifactRefs returns the files of the model version a reference
+// names (name@v3, name@production, name@alias, models:/name/3).
+func (r *Repo) ModelArtifactRefs(ref string) ([]ArtifactRef, error) {
+	res, err := r.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.GetVersion(res.Model, res.Version)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ArtifactRef, len(v.Artifacts))
+	owner := fmt.Sprintf("model %s v%d", v.Name, v.Version)
+	for i, a := range v.Artifacts {
+		out[i] = ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: owner, Path: a.Path}
+	}
+	return out, nil
+}
+
+// ArtifactRefsFor returns the references that specs name. A spec is one of:
+//
+//	A..B                     manifests changed by the commits in B and not
+//	                         in A (either side empty: the tracking branch)
+//	name@v3, name@stage,     the files of a model version
+//	name@alias, models:/name/3
+//	run id or unique prefix  that run's artifacts (committed and pending)
+//	commit or ref            every manifest at that commit: a full or
+//	                         abbreviated commit id, a branch, tag or
+//	                         remote-tracking ref, HEAD, with ~N and ^N
+//
+// A hex string is tried as a run id prefix first, then as a commit; write
+// abc123^0 to mean the commit when a run id also starts with abc123.
+func (r *Repo) ArtifactRefsFor(specs ...string) ([]ArtifactRef, error) {
+	var out []ArtifactRef
+	for _, s := range specs {
+		refs, err := r.artifactRefsFor(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, refs...)
+	}
+	return out, nil
+}
+
+func (r *Repo) artifactRefsFor(s string) ([]ArtifactRef, error) {
+	if s == "" {
+		return nil, fmt.Errorf("%w: empty reference", ErrInvalid)
+	}
+	if from, to, ok := strings.Cut(s, ".."); ok {
+		return r.RangeArtifactRefs(from, to)
+	}
+	if strings.HasPrefix(s, "models:/") || (strings.Contains(s, "@") && !strings.Contains(s, "@{")) {
+		return r.ModelArtifactRefs(s)
+	}
+	if manifest.ValidRunID(s) {
+		return r.RunArtifactRefs(s)
+	}
+	if isLowerHex(s) && len(s) >= 4 && len(s) <= 32 {
+		id, err := r.ResolveRunID(s)
+		switch {
+		case err == nil:
+			return r.RunArtifactRefs(id)
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	commit, err := r.ResolveCommit(s)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q names no run, model version, commit or ref", ErrNotFound, s)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.treeRefs(commit)
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// HistoryArtifactRefs returns one reference for every digest that any
+// manifest anywhere in the history of the tracking branch references, in
+// that of its remote-tracking copies (refs/remotes/*/<branch>, which hold
+// what other clones pushed), or in a pending journal record. It is what
+// blob gc must keep. Each distinct tree and manifest version is read once.
+//
+// A historical manifest that no longer decodes is scanned for anything
+// that looks like a digest instead (keeping too much is safe), and a
+// warning says so.
+func (r *Repo) HistoryArtifactRefs() (refs []ArtifactRef, warnings []string, err error) {
+	tip, ops, err := r.snapshot("")
+	if err != nil {
+		return nil, nil, err
+	}
+	roots := []plumbing.Hash{}
+	if !tip.IsZero() {
+		roots = append(roots, tip)
+	}
+	remotes, err := r.remoteTrackingTips()
+	if err != nil {
+		return nil, nil, err
+	}
+	roots = append(roots, remotes...)
+	seenDigest := map[string]bool{}
+	add := func(a ArtifactRef) {
+		if !seenDigest[a.Digest] {
+			seenDigest[a.Digest] = true
+			refs = append(refs, a)
+		}
+	}
+	for _, a := range journalRefs(ops) {
+		add(a)
+	}
+	seenCommit := map[plumbing.Hash]bool{}
+	seenTree := map[plumbing.Hash]bool{}
+	seenBlob := map[plumbing.Hash]bool{}
+	queue := append([]plumbing.Hash(nil), roots...)
+	for len(queue) > 0 {
+		h := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if seenCommit[h] {
+			continue
+		}
+		seenCommit[h] = true
+		c, err := r.readCommit(h)
+		if err != nil {
+			return nil, nil, err
+		}
+		queue = append(queue, c.ParentHashes...)
+		err = r.walkManifests(c.TreeHash, seenTree, func(p string, bh plumbing.Hash) error {
+			if seenBlob[bh] {
+				return nil
+			}
+			seenBlob[bh] = true
+			data, err := r.readObject(plumbing.BlobObject, bh)
+			if err != nil {
+				return fmt.Errorf("read %s at %s: %w", p, short(h.String()), err)
+			}
+			mrefs, err := manifestRefs(p, data)
+			if err != nil {
+				warnings = append(warnings, fmt.Sprintf("commit %s: %v; keeping every digest it mentions", short(h.String()), err))
+				for _, d := range manifestDigestRe.FindAll(data, -1) {
+					add(ArtifactRef{Digest: string(d), Owner: "undecodable " + p})
+				}
+				return nil
+			}
+			for _, a := range mrefs {
+				add(a)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return refs, warnings, nil
+}
+
+// remoteTrackingTips returns the commits of refs/remotes/<remote>/<branch>
+// for every remote, loose or packed.
+func (r *Repo) remoteTrackingTips() ([]plumbing.Hash, error) {
+	names := map[string]bool{}
+	ents, err := os.ReadDir(filepath.Join(r.gitDir, "refs", "remotes"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			names["refs/remotes/"+e.Name()+"/"+r.branch] = true
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(r.gitDir, "packed-refs")); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if len(l) < 42 || l[0] == '#' || l[0] == '^' {
+				continue
+			}
+			name := l[41:]
+			if strings.HasPrefix(name, "refs/remotes/") && strings.HasSuffix(name, "/"+r.branch) &&
+				strings.Count(name, "/") == 3+strings.Count(r.branch, "/") {
+				names[name] = true
+			}
+		}
+	}
+	var out []plumbing.Hash
+	for _, n := range sortedRefNames(names) {
+		h, err := r.refs.read(n)
+		if err != nil {
+			return nil, err
+		}
+		if !h.IsZero() {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+func sortedRefNames(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ResolveCommit turns a revision into a commit id: a full or abbreviated
+// (at least 4 hex digits) commit id, HEAD, a ref name (full, or a branch,
+// tag or remote-tracking branch, as git tries them), followed by any of ~N,
+// ^ and ^N. Annotated tags are peeled. An abbreviated id is looked up among
+// the commits of the tracking branch and its remote-tracking copies. It
+// fails with ErrNotFound when nothing matches.
+func (r *Repo) ResolveCommit(rev string) (plumbing.Hash, error) {
+	base, ops, err := splitRev(rev)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	h, err := r.resolveBase(base)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	for _, op := range ops {
+		if op.caret {
+			if op.n == 0 {
+				continue // ^0 is the commit itself
+			}
+			c, err := r.readCommit(h)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			if op.n > len(c.ParentHashes) {
+				return plumbing.ZeroHash, fmt.Errorf("%w: %s: commit %s has no parent %d", ErrNotFound, rev, short(h.String()), op.n)
+			}
+			h = c.ParentHashes[op.n-1]
+			continue
+		}
+		for range op.n {
+			c, err := r.readCommit(h)
+			if err != nil {
+				return plumbing.ZeroHash, err
+			}
+			if len(c.ParentHashes) == 0 {
+				return plumbing.ZeroHash, fmt.Errorf("%w: %s: commit %s has no parent", ErrNotFound, rev, short(h.String()))
+			}
+			h = c.ParentHashes[0]
+		}
+	}
+	return h, nil
+}
+
+type revOp struct {
+	caret bool // ^N (N-th parent) rather than ~N (N-th first-parent ancestor)
+	n     int
+}
+
+// splitRev splits "base~2^2^" into its base and suffix operations.
+func splitRev(rev string) (string, []revOp, error) {
+	i := strings.IndexAny(rev, "~^")
+	if rev == "" || i == 0 {
+		return "", nil, fmt.Errorf("%w: %q is not a revision", ErrInvalid, rev)
+	}
+	if i < 0 {
+		return rev, nil, nil
+	}
+	base, rest := rev[:i], rev[i:]
+	var ops []revOp
+	for rest != "" {
+		op := revOp{caret: rest[0] == '^', n: 1}
+		rest = rest[1:]
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if j > 0 {
+			n, err := strconv.Atoi(rest[:j])
+			if err != nil || n > 1<<20 {
+				return "", nil, fmt.Errorf("%w: %q is not a revision", ErrInvalid, rev)
+			}
+			op.n = n
+			rest = rest[j:]
+		}
+		if rest != "" && rest[0] != '~' && rest[0] != '^' {
+			return "", nil, fmt.Errorf("%w: %q is not a revision", ErrInvalid, rev)
+		}
+		ops = append(ops, op)
+	}
+	return base, ops, nil
+}
+
+func (r *Repo) resolveBase(base string) (plumbing.Hash, error) {
+	if len(base) == 40 && isLowerHex(base) {
+		h := plumbing.NewHash(base)
+		return r.peelToCommit(h, base)
+	}
+	candidates := []string{base}
+	if base != "HEAD" && !strings.HasPrefix(base, "refs/") {
+		candidates = []string{"refs/" + base, "refs/tags/" + base, "refs/heads/" + base, "refs/remotes/" + base, "refs/remotes/" + base + "/HEAD"}
+	}
+	if strings.ContainsAny(base, " \t\n:?*[\\") || strings.Contains(base, "..") {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %q is not a revision", ErrInvalid, base)
+	}
+	for _, name := range candidates {
+		h, err := r.refs.read(name)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("ref %s: %w", name, err)
+		}
+		if !h.IsZero() {
+			return r.peelToCommit(h, base)
+		}
+	}
+	if len(base) >= 4 && len(base) < 40 && isLowerHex(base) {
+		return r.abbreviatedCommit(base)
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%w: no commit or ref named %q", ErrNotFound, base)
+}
+
+// peelToCommit follows annotated tags to the commit they point at.
+func (r *Repo) peelToCommit(h plumbing.Hash, name string) (plumbing.Hash, error) {
+	for range 10 {
+		obj, err := r.encodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return plumbing.ZeroHash, fmt.Errorf("%w: %s: no object %s", ErrNotFound, name, h)
+		}
+		switch obj.Type() {
+		case plumbing.CommitObject:
+			return h, nil
+		case plumbing.TagObject:
+			var t object.Tag
+			if err := t.Decode(obj); err != nil {
+				return plumbing.ZeroHash, fmt.Errorf("%s: tag %s: %w", name, h, err)
+			}
+			h = t.Target
+		default:
+			return plumbing.ZeroHash, fmt.Errorf("%w: %s names a %s, not a commit", ErrInvalid, name, obj.Type())
+		}
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%w: %s: tag chain too long", ErrInvalid, name)
+}
+
+// abbreviatedCommit finds the one commit whose id starts with prefix among
+// the history of the tracking branch and its remote-tracking copies.
+func (r *Repo) abbreviatedCommit(prefix string) (plumbing.Hash, error) {
+	tip, err := r.tip()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	queue, err := r.remoteTrackingTips()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if !tip.IsZero() {
+		queue = append(queue, tip)
+	}
+	seen := map[plumbing.Hash]bool{}
+	var found []plumbing.Hash
+	for len(queue) > 0 {
+		h := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		if strings.HasPrefix(h.String(), prefix) {
+			found = append(found, h)
+		}
+		c, err := r.readCommit(h)
+		if err != nil {
+			return plumbing.ZeroHash, err
+		}
+		queue = append(queue, c.ParentHashes...)
+	}
+	switch len(found) {
+	case 0:
+		return plumbing.ZeroHash, fmt.Errorf("%w: no commit of branch %s starts with %q", ErrNotFound, r.branch, prefix)
+	case 1:
+		return found[0], nil
+	}
+	return plumbing.ZeroHash, fmt.Errorf("%w: commit prefix %q is ambiguous (%d commits)", ErrInvalid, prefix, len(found))
+}
+
+// rangeCommits returns the commits reachable from to and not from from (as
+// git rev-list from..to), oldest first. It walks both histories newest
+// first (by committer time; among equal times, children before parents) and
+// stops a few commits after every commit still queued is reachable from
+// from, so it reads about as many commits as the range holds, not the whole
+// history. The extra commits absorb small clock skew between machines.
+func (r *Repo) rangeCommits(from, to plumbing.Hash) ([]plumbing.Hash, error) {
+	const (
+		fromFlag = 1
+		toFlag   = 2
+		slop     = 64
+	)
+	flags := map[plumbing.Hash]uint8{}
+	times := map[plumbing.Hash]time.Time{}
+	q := &commitTimeQueue{}
+	seq := 0
+	push := func(h plumbing.Hash, f uint8) error {
+		if flags[h]|f == flags[h] {
+			return nil
+		}
+		flags[h] |= f
+		if _, ok := times[h]; !ok {
+			c, err := r.readCommit(h)
+			if err != nil {
+				return err
+			}
+			times[h] = c.Committer.When
+		}
+		seq++
+		heap.Push(q, queuedCommit{h: h, when: times[h], seq: seq})
+		return nil
+	}
+	if err := push(to, toFlag); err != nil {
+		return nil, err
+	}
+	if !from.IsZero() {
+		if err := push(from, fromFlag); err != nil {
+			return nil, err
+		}
+	}
+	extra := slop
+	for q.Len() > 0 {
+		interesting := false
+		for _, it := range *q {
+			if flags[it.h]&fromFlag == 0 {
+				interesting = true
+				break
+			}
+		}
+		if !interesting {
+			if extra == 0 {
+				break
+			}
+			extra--
+		}
+		it := heap.Pop(q).(queuedCommit)
+		c, err := r.readCommit(it.h)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range c.ParentHashes {
+			if err := push(p, flags[it.h]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []plumbing.Hash
+	for h, f := range flags {
+		if f&toFlag != 0 && f&fromFlag == 0 {
+			out = append(out, h)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !times[out[i]].Equal(times[out[j]]) {
+			return times[out[i]].Before(times[out[j]])
+		}
+		return out[i].String() < out[j].String()
+	})
+	return out, nil
+}
+
+type queuedCommit struct {
+	h    plumbing.Hash
+	when time.Time
+	seq  int // order of discovery: a child is queued before its parents
+}
+
+// commitTimeQueue is a max-heap of commits by committer time, first
+// discovered first among equal times.
+type commitTimeQueue []queuedCommit
+
+func (q commitTimeQueue) Len() int { return len(q) }
+func (q commitTimeQueue) Less(i, j int) bool {
+	if !q[i].when.Equal(q[j].when) {
+		return q[i].when.After(q[j].when)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q commitTimeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *commitTimeQueue) Push(x any)   { *q = append(*q, x.(queuedCommit)) }
+func (q *commitTimeQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}
+
+// BlobCacheLock is a held lock on the local blob cache.
+type BlobCacheLock struct{ l *fileLock }
+
+// Unlock releases the lock.
+func (l *BlobCacheLock) Unlock() { l.l.unlock() }
+
+// LockBlobCache takes the lock that serializes blob gc of the local cache
+// with adds to it: adds hold it shared, gc exclusive (an add that finds a
+// chunk present does not rewrite it, so gc must not delete chunks under
+// it). It waits up to timeout and then fails with ErrLocked.
+func (r *Repo) LockBlobCache(exclusive bool, timeout time.Duration) (*BlobCacheLock, error) {
+	l, err := lockFile(filepath.Join(r.stateDir, "blobs.lock"), exclusive, true, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &BlobCacheLock{l: l}, nil
+}
