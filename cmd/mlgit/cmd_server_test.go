@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/internal/gittest"
+)
+
+func TestServerFlags(t *testing.T) {
+	a, _, _ := testApp(t, t.TempDir())
+	var got *serverOptions
+	cmd := newServerCmd(a, func(_ context.Context, o *serverOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--port", "5001", "--read-only", "--allowed-hosts", "a.example,b.example:80", "--auth-file", "f", "--host", "::1"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Port != 5001 || !got.ReadOnly || got.Host != "::1" || got.AuthFile != "f" || strings.Join(got.AllowedHosts, " ") != "a.example b.example:80" || got.CheckpointInterval != 30*time.Second {
+		t.Fatalf("options %+v", got)
+	}
+	cmd = newServerCmd(a, func(context.Context, *serverOptions) error { return nil })
+	cmd.SetArgs([]string{"--port", "70000"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); exitCode(err) != exitUsage {
+		t.Fatalf("bad port: %v", err)
+	}
+	if _, _, code := cli(t, t.TempDir(), "server", "--auth-file"); code != exitUsage {
+		t.Fatalf("missing flag value: exit %d", code)
+	}
+}
+
+// TestServerServesAndCommitsOnShutdown runs the real command on a free
+// port, logs over HTTP, stops it as SIGTERM would (context cancelled) and
+// checks with plain Git that everything acknowledged was committed.
+func TestServerServesAndCommitsOnShutdown(t *testing.T) {
+	gittest.Setenv(t)
+	t.Setenv("MLGIT_BLOB_REMOTE", "")
+	dir := gittest.NewRepo(t)
+	mustCLI(t, dir, "init")
+	a, _, errb := testApp(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, a, &serverOptions{Host: "127.0.0.1", Port: 0, Ready: func(addr string) { ready <- addr }})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("server exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	base := "http://" + addr
+	post := func(path, body string) map[string]any {
+		t.Helper()
+		res, err := http.Post(base+"/api/2.0/mlflow"+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, res.StatusCode, data)
+		}
+		var v map[string]any
+		json.Unmarshal(data, &v)
+		return v
+	}
+	id := post("/runs/create", `{"experiment_id":"0","run_name":"served"}`)["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
+	post("/runs/log-metric", `{"run_id":"`+id+`","key":"loss","value":0.25,"timestamp":1,"step":3}`)
+	res, err := http.Get(base + "/health")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("health: %v %v", res, err)
+	}
+	res.Body.Close()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("server: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	show := gittest.Git(t, dir, "show", "mlgit:runs/"+id[:2]+"/"+id+"/run.yaml")
+	if !strings.Contains(show, "name: served") || !strings.Contains(show, "loss") {
+		t.Fatalf("run.yaml after shutdown:\n%s", show)
+	}
+	if log := errb.String(); !strings.Contains(log, "everything acknowledged is committed") || !strings.Contains(log, "path=/api/2.0/mlflow/runs/create") {
+		t.Fatalf("server log:\n%s", log)
+	}
+}

@@ -1,0 +1,200 @@
+package repo
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mlgit/mlgit/manifest"
+)
+
+// DeleteRunArtifacts removes from run id's artifact index the file p, or
+// every file below the folder p, and returns how many entries it removed
+// (0: nothing matched, nothing written). The blobs stay in the blob store
+// (blob gc removes unreferenced ones). It is the MLflow artifact proxy's
+// DELETE; it commits at once, after a checkpoint so that the run's journaled
+// records are on the branch first. Records journaled concurrently apply on
+// top of the result at the next checkpoint.
+func (r *Repo) DeleteRunArtifacts(id, p string) (int, error) {
+	if err := manifest.ValidateArtifactPath(p); err != nil {
+		return 0, err
+	}
+	if _, err := r.runForWrite(id); err != nil {
+		return 0, err
+	}
+	if _, err := r.Checkpoint(); err != nil {
+		return 0, err
+	}
+	removed := 0
+	_, err := r.Update(func(tx *Tx) error {
+		removed = 0
+		doc, err := readRunTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if doc.LifecycleStage != manifest.LifecycleActive {
+			return fmt.Errorf("%w: the run %s must be in 'active' lifecycle_stage", ErrInvalid, id)
+		}
+		kept := doc.Artifacts[:0:0]
+		for _, a := range doc.Artifacts {
+			if a.Path == p || strings.HasPrefix(a.Path, p+"/") {
+				removed++
+				continue
+			}
+			kept = append(kept, a)
+		}
+		if removed == 0 {
+			return nil
+		}
+		if len(kept) == 0 {
+			kept = nil
+		}
+		doc.Artifacts = kept
+		tx.Write(runPath(id), doc.Encode())
+		tx.SetMessage(fmt.Sprintf("run %s: %d artifact(s) deleted under %s", short(id), removed, p),
+			"Mlgit-Op: artifact-delete", "Mlgit-Run: "+id)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return removed, nil
+}
+
+// ---- MLflow 3 logged models (logged-models/<id[2:4]>/<id>/model.yaml)
+//
+// Logged models change rarely (create, a few artifact uploads, finalize), so
+// each change is one commit through Update rather than a journal record.
+
+func loggedModelPath(id string) string {
+	return "logged-models/" + id[2:4] + "/" + id + "/model.yaml"
+}
+
+// NewLoggedModelID returns a new logged-model id: "m-" and 32 hex.
+func NewLoggedModelID() string { return "m-" + NewRunID() }
+
+func readLoggedModelTx(tx *Tx, id string) (*manifest.LoggedModel, error) {
+	if !manifest.ValidLoggedModelID(id) {
+		return nil, fmt.Errorf("%w: logged model id %q is not m-<32 hex>", ErrInvalid, id)
+	}
+	data, ok, err := tx.Read(loggedModelPath(id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: logged model %s does not exist", ErrNotFound, id)
+	}
+	m, err := manifest.DecodeLoggedModel(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", loggedModelPath(id), err)
+	}
+	return m, nil
+}
+
+// CreateLoggedModel writes a new logged model (its ID, header, lifecycle
+// and times are set here) in one commit. The experiment must be active.
+func (r *Repo) CreateLoggedModel(m *manifest.LoggedModel) (*manifest.LoggedModel, error) {
+	exp, err := r.GetExperiment(m.ExperimentID)
+	if err != nil {
+		return nil, err
+	}
+	if exp.LifecycleStage != manifest.LifecycleActive {
+		return nil, fmt.Errorf("%w: experiment %s is deleted", ErrInvalid, exp.ID)
+	}
+	if m.SourceRunID != "" {
+		if _, err := r.GetRun(m.SourceRunID); err != nil {
+			return nil, err
+		}
+	}
+	m.Header = manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindLoggedModel}
+	if m.ID == "" {
+		m.ID = NewLoggedModelID()
+	}
+	m.LifecycleStage = manifest.LifecycleActive
+	now := nowMillis(r.now())
+	m.CreationTimestamp, m.LastUpdatedTimestamp = now, now
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	_, err = r.Update(func(tx *Tx) error {
+		if _, ok, err := tx.Read(loggedModelPath(m.ID)); err != nil {
+			return err
+		} else if ok {
+			return fmt.Errorf("%w: logged model %s", ErrExists, m.ID)
+		}
+		tx.Write(loggedModelPath(m.ID), m.Encode())
+		tx.SetMessage(fmt.Sprintf("logged model %s created (%s)", m.ID, m.Name),
+			"Mlgit-Op: logged-model-create", "Mlgit-Model: "+m.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// GetLoggedModel returns a logged model.
+func (r *Repo) GetLoggedModel(id string) (*manifest.LoggedModel, error) {
+	var m *manifest.LoggedModel
+	err := r.View(func(tx *Tx) (err error) {
+		m, err = readLoggedModelTx(tx, id)
+		return err
+	})
+	return m, err
+}
+
+// UpdateLoggedModel applies fn to a logged model and commits the result
+// (what names the change in the commit message). fn may run more than once
+// (compare-and-swap retries) and must derive everything from its argument.
+func (r *Repo) UpdateLoggedModel(id, what string, fn func(*manifest.LoggedModel) error) (*manifest.LoggedModel, error) {
+	var out *manifest.LoggedModel
+	_, err := r.Update(func(tx *Tx) error {
+		m, err := readLoggedModelTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		m.LastUpdatedTimestamp = nowMillis(r.now())
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		out = m
+		tx.Write(loggedModelPath(id), m.Encode())
+		tx.SetMessage(fmt.Sprintf("logged model %s: %s", id, what), "Mlgit-Op: logged-model-update", "Mlgit-Model: "+id)
+		return nil
+	})
+	return out, err
+}
+
+// ListLoggedModels returns every logged model on the branch.
+func (r *Repo) ListLoggedModels() ([]*manifest.LoggedModel, error) {
+	var out []*manifest.LoggedModel
+	err := r.View(func(tx *Tx) error {
+		shards, err := tx.List("logged-models")
+		if err != nil {
+			return err
+		}
+		for _, s := range shards {
+			if !strings.HasSuffix(s, "/") {
+				continue
+			}
+			ids, err := tx.List("logged-models/" + strings.TrimSuffix(s, "/"))
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if !strings.HasSuffix(id, "/") {
+					continue
+				}
+				m, err := readLoggedModelTx(tx, strings.TrimSuffix(id, "/"))
+				if err != nil {
+					return err
+				}
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

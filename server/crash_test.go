@@ -1,0 +1,180 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/repo"
+)
+
+// TestMain lets the test binary act as a server process for
+// TestKillNineUnderLoad: with MLGIT_SERVER_CHILD=<repo> it serves that
+// repository on a free port, writes the address to <repo>/addr, and runs
+// until killed.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("MLGIT_SERVER_CHILD"); dir != "" {
+		r, err := repo.Open(dir, repo.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		s, err := New(Config{Repo: r})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.WriteFile(filepath.Join(dir, "addr.tmp"), []byte(ln.Addr().String()), 0o644)
+		os.Rename(filepath.Join(dir, "addr.tmp"), filepath.Join(dir, "addr"))
+		http.Serve(ln, s)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func startChild(t *testing.T, dir string) (*exec.Cmd, string) {
+	t.Helper()
+	os.Remove(filepath.Join(dir, "addr"))
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MLGIT_SERVER_CHILD="+dir)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if b, err := os.ReadFile(filepath.Join(dir, "addr")); err == nil {
+			return cmd, "http://" + string(b)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	t.Fatal("child server did not start")
+	return nil, ""
+}
+
+// TestKillNineUnderLoad kills the server process with SIGKILL while
+// clients log metrics, then checks that every write the server had
+// acknowledged (200) is in the store exactly once.
+func TestKillNineUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	e := newEnv(t)
+	run := e.createRun("0")
+	e.r.Close()
+	cmd, base := startChild(t, e.dir)
+
+	var acked sync.Map // value -> true
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	hc := &http.Client{Timeout: 5 * time.Second}
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v := w*1_000_000 + i
+				var body []byte
+				path := "/runs/log-metric"
+				if i%5 == 0 { // every fifth request is a batch of 20 points
+					path = "/runs/log-batch"
+					var ms []map[string]any
+					for k := 0; k < 20; k++ {
+						ms = append(ms, map[string]any{"key": "b", "value": v*100 + k, "timestamp": 1, "step": i})
+					}
+					body, _ = json.Marshal(map[string]any{"run_id": run, "metrics": ms})
+				} else {
+					body, _ = json.Marshal(map[string]any{"run_id": run, "key": "m", "value": v, "timestamp": 1, "step": i})
+				}
+				res, err := hc.Post(base+"/api/2.0/mlflow"+path, "application/json", bytes.NewReader(body))
+				if err != nil {
+					return // the server is gone
+				}
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					if path == "/runs/log-batch" {
+						for k := 0; k < 20; k++ {
+							acked.Store(fmt.Sprintf("b=%d", v*100+k), true)
+						}
+					} else {
+						acked.Store(fmt.Sprintf("m=%d", v), true)
+					}
+					n.Add(1)
+				}
+			}
+		}(w)
+	}
+	// Let the load run, then kill -9 in the middle of it.
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() < 150 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if n.Load() == 0 {
+		t.Fatal("no write was acknowledged before the kill")
+	}
+
+	// Restart: a new server process over the same store, then read.
+	cmd2, base2 := startChild(t, e.dir)
+	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
+	count := map[string]int{}
+	for _, key := range []string{"m", "b"} {
+		res, err := http.Get(base2 + "/api/2.0/mlflow/metrics/get-history?run_id=" + run + "&metric_key=" + key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			Metrics []struct {
+				Value float64 `json:"value"`
+			} `json:"metrics"`
+		}
+		json.NewDecoder(res.Body).Decode(&h)
+		res.Body.Close()
+		for _, p := range h.Metrics {
+			count[fmt.Sprintf("%s=%d", key, int64(p.Value))]++
+		}
+	}
+	missing, dup := 0, 0
+	acked.Range(func(k, _ any) bool {
+		if count[k.(string)] == 0 {
+			missing++
+		}
+		return true
+	})
+	for k, c := range count {
+		if c > 1 {
+			dup++
+			t.Errorf("%s stored %d times", k, c)
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d acknowledged points lost (of %d requests acknowledged)", missing, n.Load())
+	}
+	t.Logf("%d requests acknowledged before kill -9; all present exactly once (%d points stored)", n.Load(), len(count))
+}

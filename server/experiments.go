@@ -1,0 +1,378 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// registerTracking registers the tracking service's endpoints.
+func (s *Server) registerTracking() {
+	const get, post = http.MethodGet, http.MethodPost
+	s.handle(post, "/experiments/create", true, (*Server).createExperiment)
+	s.handle(get, "/experiments/get", false, (*Server).getExperiment)
+	s.handle(get, "/experiments/get-by-name", false, (*Server).getExperimentByName)
+	s.handle(post, "/experiments/search", false, (*Server).searchExperiments)
+	s.handle(get, "/experiments/search", false, (*Server).searchExperiments)
+	s.handle(post, "/experiments/update", true, (*Server).updateExperiment)
+	s.handle(post, "/experiments/delete", true, (*Server).deleteExperiment)
+	s.handle(post, "/experiments/restore", true, (*Server).restoreExperiment)
+	s.handle(post, "/experiments/set-experiment-tag", true, (*Server).setExperimentTag)
+	s.handle(post, "/experiments/delete-experiment-tag", true, (*Server).deleteExperimentTag)
+
+	s.handle(post, "/runs/create", true, (*Server).createRun)
+	s.handle(get, "/runs/get", false, (*Server).getRun)
+	s.handle(post, "/runs/update", true, (*Server).updateRun)
+	s.handle(post, "/runs/delete", true, (*Server).deleteRun)
+	s.handle(post, "/runs/restore", true, (*Server).restoreRun)
+	s.handle(post, "/runs/log-metric", true, (*Server).logMetric)
+	s.handle(post, "/runs/log-parameter", true, (*Server).logParam)
+	s.handle(post, "/runs/log-batch", true, (*Server).logBatch)
+	s.handle(post, "/runs/set-tag", true, (*Server).setTag)
+	s.handle(post, "/runs/delete-tag", true, (*Server).deleteTag)
+	s.handle(post, "/runs/log-inputs", true, (*Server).logInputs)
+	s.handle(post, "/runs/log-model", true, (*Server).logModel)
+	s.handle(post, "/runs/search", false, (*Server).searchRuns)
+	s.handle(get, "/runs/search", false, (*Server).searchRuns)
+
+	s.handle(get, "/metrics/get-history", false, (*Server).getMetricHistory)
+	s.handle(get, "/metrics/get-history-bulk", false, (*Server).getMetricHistoryBulk)
+	s.handle(get, "/metrics/get-history-bulk-interval", false, (*Server).getMetricHistoryBulkInterval)
+	s.handle(get, "/artifacts/list", false, (*Server).listRunArtifacts)
+}
+
+type tagsReq []struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (s *Server) createExperiment(r *http.Request) (any, error) {
+	var req struct {
+		Name             string  `json:"name"`
+		ArtifactLocation string  `json:"artifact_location"`
+		Tags             tagsReq `json:"tags"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.Name == "" {
+		return nil, missing("name")
+	}
+	if req.ArtifactLocation != "" {
+		// Artifacts live in the blob store; a location elsewhere (file:,
+		// http:, dbfs:, a path) would be a way to read or write outside
+		// it. See docs/server.md.
+		return nil, invalidf("artifact_location %q is not supported: mlgit stores artifacts in its blob store (mlflow-artifacts:/<experiment_id>); leave artifact_location unset", req.ArtifactLocation)
+	}
+	var tags map[string]string
+	for i, t := range req.Tags {
+		if t.Key == "" {
+			return nil, missing("tags[" + strconv.Itoa(i) + "].key")
+		}
+		if tags == nil {
+			tags = map[string]string{}
+		}
+		tags[t.Key] = t.Value
+	}
+	e, err := s.r.CreateExperiment(req.Name, "", tags)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"experiment_id": e.ID}, nil
+}
+
+type experimentResp struct {
+	Experiment experimentJSON `json:"experiment"`
+}
+
+func (s *Server) getExperiment(r *http.Request) (any, error) {
+	var req struct {
+		ID string `json:"experiment_id"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, missing("experiment_id")
+	}
+	e, err := s.r.GetExperiment(req.ID)
+	if err != nil {
+		return nil, err
+	}
+	return experimentResp{toExperiment(e)}, nil
+}
+
+func (s *Server) getExperimentByName(r *http.Request) (any, error) {
+	var req struct {
+		Name string `json:"experiment_name"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.Name == "" {
+		return nil, missing("experiment_name")
+	}
+	exps, err := s.r.ListExperiments(repo.ViewAll)
+	if err != nil {
+		return nil, err
+	}
+	// Prefer an active experiment over a deleted one with the same name.
+	var found *manifest.Experiment
+	for _, e := range exps {
+		if e.Name == req.Name && (found == nil || e.LifecycleStage == manifest.LifecycleActive) {
+			found = e
+		}
+	}
+	if found == nil {
+		return nil, errorf(codeDoesNotExist, "Could not find experiment with name '%s'", req.Name)
+	}
+	return experimentResp{toExperiment(found)}, nil
+}
+
+// expRow adapts an experiment to query.Row.
+type expRow struct{ *manifest.Experiment }
+
+func (e expRow) Metric(string) (float64, bool)  { return 0, false }
+func (e expRow) Param(string) (string, bool)    { return "", false }
+func (e expRow) Tag(k string) (string, bool)    { v, ok := e.Tags[k]; return v, ok }
+func (e expRow) Datasets() []query.DatasetInput { return nil }
+func (e expRow) Attr(name string) (query.Value, bool) {
+	switch name {
+	case "name":
+		return query.StrValue(e.Name), true
+	case "creation_time":
+		return query.NumValue(float64(e.CreationTime)), true
+	case "last_update_time":
+		return query.NumValue(float64(e.LastUpdateTime)), true
+	case "experiment_id":
+		n, err := strconv.ParseFloat(e.ID, 64)
+		if err != nil {
+			return query.StrValue(e.ID), true
+		}
+		return query.NumValue(n), true
+	}
+	return query.Value{}, false
+}
+
+func viewOf(v ViewType) repo.ViewType {
+	switch v.V {
+	case 2:
+		return repo.ViewDeleted
+	case 3:
+		return repo.ViewAll
+	}
+	return repo.ViewActive
+}
+
+func (s *Server) searchExperiments(r *http.Request) (any, error) {
+	var req struct {
+		MaxResults Int64    `json:"max_results"`
+		PageToken  string   `json:"page_token"`
+		Filter     string   `json:"filter"`
+		OrderBy    []string `json:"order_by"`
+		ViewType   ViewType `json:"view_type"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	max := int64(1000)
+	if req.MaxResults.Set {
+		max = req.MaxResults.V
+		if max < 1 || max > repo.MaxSearchResults {
+			return nil, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", max, repo.MaxSearchResults)
+		}
+	}
+	f, err := query.ParseFilter(query.Experiments, req.Filter)
+	if err != nil {
+		return nil, invalidf("Invalid filter '%s': %v", req.Filter, err)
+	}
+	orders, err := query.ParseOrderByList(query.Experiments, req.OrderBy)
+	if err != nil {
+		return nil, invalidf("Invalid order_by: %v", err)
+	}
+	orders = query.WithTieBreak(query.Experiments, orders)
+	offset, err := decodeOffset(req.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	exps, err := s.r.ListExperiments(viewOf(req.ViewType))
+	if err != nil {
+		return nil, err
+	}
+	var rows []expRow
+	for _, e := range exps {
+		if f.Match(expRow{e}) {
+			rows = append(rows, expRow{e})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return query.Compare(rows[i], rows[j], orders) < 0 })
+	var resp struct {
+		Experiments   []experimentJSON `json:"experiments,omitempty"`
+		NextPageToken string           `json:"next_page_token,omitempty"`
+	}
+	end := offset + int(max)
+	if end > len(rows) {
+		end = len(rows)
+	}
+	if offset < len(rows) {
+		for _, e := range rows[offset:end] {
+			resp.Experiments = append(resp.Experiments, toExperiment(e.Experiment))
+		}
+	}
+	if end < len(rows) {
+		resp.NextPageToken = encodeOffset(end)
+	}
+	return resp, nil
+}
+
+// Page tokens are base64({"offset": N}), as MLflow's stores write them.
+func encodeOffset(n int) string {
+	b, _ := json.Marshal(map[string]int{"offset": n})
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func decodeOffset(tok string) (int, error) {
+	if tok == "" {
+		return 0, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(tok)
+	var v struct {
+		Offset *int `json:"offset"`
+	}
+	if err != nil || json.Unmarshal(b, &v) != nil || v.Offset == nil || *v.Offset < 0 {
+		return 0, invalidf("Invalid page token, could not base64-decode")
+	}
+	return *v.Offset, nil
+}
+
+func (s *Server) updateExperiment(r *http.Request) (any, error) {
+	var req struct {
+		ID      string `json:"experiment_id"`
+		NewName string `json:"new_name"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, missing("experiment_id")
+	}
+	if req.NewName == "" {
+		return nil, missing("new_name")
+	}
+	if err := s.activeExperiment(req.ID); err != nil {
+		return nil, err
+	}
+	_, err := s.r.UpdateExperiment(req.ID, repo.ExperimentChange{Name: &req.NewName})
+	return nil, err
+}
+
+// activeExperiment fails unless experiment id exists and is active.
+func (s *Server) activeExperiment(id string) error {
+	e, err := s.r.GetExperiment(id)
+	if err != nil {
+		return err
+	}
+	if e.LifecycleStage != manifest.LifecycleActive {
+		return invalidf("The experiment %s must be in the 'active' state. Current state is %s.", id, e.LifecycleStage)
+	}
+	return nil
+}
+
+func (s *Server) setLifecycle(r *http.Request, stage string) (any, error) {
+	var req struct {
+		ID string `json:"experiment_id"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, missing("experiment_id")
+	}
+	_, err := s.r.UpdateExperiment(req.ID, repo.ExperimentChange{Lifecycle: &stage})
+	if err != nil {
+		return nil, err
+	}
+	// MLflow cascades the experiment's lifecycle to its runs.
+	view := repo.ViewActive
+	if stage == manifest.LifecycleActive {
+		view = repo.ViewDeleted
+	}
+	token := ""
+	for {
+		page, err := s.r.SearchRuns(repo.RunSearch{ExperimentIDs: []string{req.ID}, View: view, MaxResults: repo.MaxSearchResults, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, run := range page.Runs {
+			if stage == manifest.LifecycleDeleted {
+				err = s.r.DeleteRun(run.ID)
+			} else {
+				err = s.r.RestoreRun(run.ID)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if page.NextPageToken == "" {
+			return nil, nil
+		}
+		token = page.NextPageToken
+	}
+}
+
+func (s *Server) deleteExperiment(r *http.Request) (any, error) {
+	return s.setLifecycle(r, manifest.LifecycleDeleted)
+}
+
+func (s *Server) restoreExperiment(r *http.Request) (any, error) {
+	return s.setLifecycle(r, manifest.LifecycleActive)
+}
+
+func (s *Server) setExperimentTag(r *http.Request) (any, error) {
+	var req struct {
+		ID    string `json:"experiment_id"`
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, missing("experiment_id")
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	if err := s.activeExperiment(req.ID); err != nil {
+		return nil, err
+	}
+	_, err := s.r.UpdateExperiment(req.ID, repo.ExperimentChange{SetTags: map[string]string{req.Key: req.Value}})
+	return nil, err
+}
+
+func (s *Server) deleteExperimentTag(r *http.Request) (any, error) {
+	var req struct {
+		ID  string `json:"experiment_id"`
+		Key string `json:"key"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, missing("experiment_id")
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	if err := s.activeExperiment(req.ID); err != nil {
+		return nil, err
+	}
+	_, err := s.r.UpdateExperiment(req.ID, repo.ExperimentChange{DeleteTags: []string{req.Key}})
+	return nil, err
+}

@@ -1,0 +1,436 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// MLflow 3 logged models (service.proto LoggedModel RPCs), stored as
+// logged-models/<id[2:4]>/<id>/model.yaml.
+
+const (
+	lmPending      = "LOGGED_MODEL_PENDING"
+	lmReady        = "LOGGED_MODEL_READY"
+	lmUploadFailed = "LOGGED_MODEL_UPLOAD_FAILED"
+
+	defaultLoggedModelSearch = 50
+	maxLoggedModelSearch     = 50
+)
+
+func (s *Server) registerLoggedModels() {
+	const get, post, patch, del = http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete
+	s.handle(post, "/logged-models", true, (*Server).createLoggedModel)
+	s.handle(post, "/logged-models/search", false, (*Server).searchLoggedModels)
+	s.handle(get, "/logged-models/{model_id}", false, (*Server).getLoggedModel)
+	s.handle(patch, "/logged-models/{model_id}", true, (*Server).finalizeLoggedModel)
+	s.handle(del, "/logged-models/{model_id}", true, (*Server).deleteLoggedModel)
+	s.handle(patch, "/logged-models/{model_id}/tags", true, (*Server).setLoggedModelTags)
+	s.handle(del, "/logged-models/{model_id}/tags/{tag_key}", true, (*Server).deleteLoggedModelTag)
+	s.handle(post, "/logged-models/{model_id}/params", true, (*Server).logLoggedModelParams)
+	s.handle(get, "/logged-models/{model_id}/artifacts/directories", false, (*Server).listLoggedModelArtifacts)
+	s.handle(post, "/runs/outputs", true, (*Server).logOutputs)
+}
+
+// loggedModelRoute maps /logged-models/<id>[/...] to its route pattern and
+// sets the path values model_id and tag_key.
+func loggedModelRoute(r *http.Request, rel string) string {
+	rest, ok := strings.CutPrefix(rel, "/logged-models/")
+	if !ok || rest == "search" {
+		return rel
+	}
+	id, sub, _ := strings.Cut(rest, "/")
+	r.SetPathValue("model_id", id)
+	switch {
+	case sub == "":
+		return "/logged-models/{model_id}"
+	case sub == "tags", sub == "params", sub == "artifacts/directories":
+		return "/logged-models/{model_id}/" + sub
+	case strings.HasPrefix(sub, "tags/"):
+		r.SetPathValue("tag_key", sub[len("tags/"):])
+		return "/logged-models/{model_id}/tags/{tag_key}"
+	}
+	return rel
+}
+
+type loggedModelInfoJSON struct {
+	ModelID                string   `json:"model_id"`
+	ExperimentID           string   `json:"experiment_id"`
+	Name                   string   `json:"name"`
+	CreationTimestampMs    int64    `json:"creation_timestamp_ms,omitempty"`
+	LastUpdatedTimestampMs int64    `json:"last_updated_timestamp_ms,omitempty"`
+	ArtifactURI            string   `json:"artifact_uri"`
+	Status                 string   `json:"status"`
+	ModelType              string   `json:"model_type,omitempty"`
+	SourceRunID            string   `json:"source_run_id,omitempty"`
+	Tags                   []kvJSON `json:"tags,omitempty"`
+}
+
+type loggedModelJSON struct {
+	Info loggedModelInfoJSON `json:"info"`
+	Data struct {
+		Params  []kvJSON     `json:"params,omitempty"`
+		Metrics []metricJSON `json:"metrics,omitempty"`
+	} `json:"data"`
+}
+
+func toLoggedModel(m *manifest.LoggedModel) loggedModelJSON {
+	var out loggedModelJSON
+	out.Info = loggedModelInfoJSON{
+		ModelID: m.ID, ExperimentID: m.ExperimentID, Name: m.Name,
+		CreationTimestampMs: m.CreationTimestamp, LastUpdatedTimestampMs: m.LastUpdatedTimestamp,
+		ArtifactURI: m.ArtifactLocation, Status: m.Status, ModelType: m.ModelType,
+		SourceRunID: m.SourceRunID, Tags: sortedKV(m.Tags),
+	}
+	out.Data.Params = sortedKV(m.Params)
+	return out
+}
+
+type loggedModelResp struct {
+	Model loggedModelJSON `json:"model"`
+}
+
+// activeLoggedModel returns the logged model of the request path; deleted
+// ones do not exist for the API.
+func (s *Server) activeLoggedModel(r *http.Request) (*manifest.LoggedModel, error) {
+	id := r.PathValue("model_id")
+	m, err := s.r.GetLoggedModel(id)
+	if err != nil {
+		return nil, err
+	}
+	if m.LifecycleStage != manifest.LifecycleActive {
+		return nil, errorf(codeDoesNotExist, "Logged model with ID '%s' not found.", id)
+	}
+	return m, nil
+}
+
+func kvMap(what string, kvs tagsReq) (map[string]string, error) {
+	var out map[string]string
+	for i, t := range kvs {
+		if t.Key == "" {
+			return nil, missing(fmt.Sprintf("%s[%d].key", what, i))
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[t.Key] = t.Value
+	}
+	return out, nil
+}
+
+func (s *Server) createLoggedModel(r *http.Request) (any, error) {
+	var req struct {
+		ExperimentID string  `json:"experiment_id"`
+		Name         string  `json:"name"`
+		ModelType    string  `json:"model_type"`
+		SourceRunID  string  `json:"source_run_id"`
+		Params       tagsReq `json:"params"`
+		Tags         tagsReq `json:"tags"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.ExperimentID == "" {
+		return nil, missing("experiment_id")
+	}
+	exp, err := s.r.GetExperiment(req.ExperimentID)
+	if err != nil {
+		return nil, err
+	}
+	params, err := kvMap("params", req.Params)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := kvMap("tags", req.Tags)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range params {
+		params[k], _ = manifest.Truncate(v, manifest.MaxParamValue)
+	}
+	for k, v := range tags {
+		tags[k], _ = manifest.Truncate(v, manifest.MaxTagValue)
+	}
+	name := req.Name
+	if name == "" {
+		name = repo.RandomRunName()
+	}
+	id := repo.NewLoggedModelID()
+	m, err := s.r.CreateLoggedModel(&manifest.LoggedModel{
+		ID: id, ExperimentID: exp.ID, Name: name, ModelType: req.ModelType, SourceRunID: req.SourceRunID,
+		Status: lmPending, ArtifactLocation: experimentLocation(exp) + "/models/" + id + "/artifacts",
+		Params: params, Tags: tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return loggedModelResp{toLoggedModel(m)}, nil
+}
+
+func (s *Server) getLoggedModel(r *http.Request) (any, error) {
+	m, err := s.activeLoggedModel(r)
+	if err != nil {
+		return nil, err
+	}
+	return loggedModelResp{toLoggedModel(m)}, nil
+}
+
+func (s *Server) finalizeLoggedModel(r *http.Request) (any, error) {
+	var req struct {
+		Status string `json:"status"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	switch strings.ToUpper(req.Status) {
+	case lmReady, "2":
+		req.Status = lmReady
+	case lmUploadFailed, "3":
+		req.Status = lmUploadFailed
+	case "":
+		return nil, missing("status")
+	default:
+		return nil, invalidf("Invalid status %q: a logged model is finalized as %s or %s", req.Status, lmReady, lmUploadFailed)
+	}
+	if _, err := s.activeLoggedModel(r); err != nil {
+		return nil, err
+	}
+	m, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "finalized ("+req.Status+")", func(m *manifest.LoggedModel) error {
+		m.Status = req.Status
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return loggedModelResp{toLoggedModel(m)}, nil
+}
+
+func (s *Server) deleteLoggedModel(r *http.Request) (any, error) {
+	if _, err := s.activeLoggedModel(r); err != nil {
+		return nil, err
+	}
+	_, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "deleted", func(m *manifest.LoggedModel) error {
+		m.LifecycleStage = manifest.LifecycleDeleted
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Server) setLoggedModelTags(r *http.Request) (any, error) {
+	var req struct {
+		Tags tagsReq `json:"tags"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	tags, err := kvMap("tags", req.Tags)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.activeLoggedModel(r); err != nil {
+		return nil, err
+	}
+	m, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "tags set", func(m *manifest.LoggedModel) error {
+		for k, v := range tags {
+			if m.Tags == nil {
+				m.Tags = map[string]string{}
+			}
+			m.Tags[k], _ = manifest.Truncate(v, manifest.MaxTagValue)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return loggedModelResp{toLoggedModel(m)}, nil
+}
+
+func (s *Server) deleteLoggedModelTag(r *http.Request) (any, error) {
+	key := r.PathValue("tag_key")
+	if _, err := s.activeLoggedModel(r); err != nil {
+		return nil, err
+	}
+	_, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "tag "+key+" deleted", func(m *manifest.LoggedModel) error {
+		if _, ok := m.Tags[key]; !ok {
+			return errorf(codeDoesNotExist, "logged model %s has no tag %q", m.ID, key)
+		}
+		delete(m.Tags, key)
+		if len(m.Tags) == 0 {
+			m.Tags = nil
+		}
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Server) logLoggedModelParams(r *http.Request) (any, error) {
+	var req struct {
+		Params tagsReq `json:"params"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	params, err := kvMap("params", req.Params)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.activeLoggedModel(r); err != nil {
+		return nil, err
+	}
+	_, err = s.r.UpdateLoggedModel(r.PathValue("model_id"), "params logged", func(m *manifest.LoggedModel) error {
+		for k, v := range params {
+			v, _ = manifest.Truncate(v, manifest.MaxParamValue)
+			if old, ok := m.Params[k]; ok && old != v {
+				return invalidf("Changing param values is not allowed. Param with key='%s' was already logged with value='%s' for logged model ID='%s'. Attempted logging new value '%s'.", k, old, m.ID, v)
+			}
+			if m.Params == nil {
+				m.Params = map[string]string{}
+			}
+			m.Params[k] = v
+		}
+		return nil
+	})
+	return nil, err
+}
+
+func (s *Server) listLoggedModelArtifacts(r *http.Request) (any, error) {
+	var req struct {
+		Path      string `json:"artifact_directory_path"`
+		PageToken string `json:"page_token"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	p, err := checkPath(strings.TrimSuffix(req.Path, "/"), true)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.activeLoggedModel(r)
+	if err != nil {
+		return nil, err
+	}
+	return filesResp{RootURI: m.ArtifactLocation, Files: listEntries(m.Artifacts, p, true)}, nil
+}
+
+// logOutputs checks MLflow 3's run → model links. The link itself is the
+// logged model's source_run_id; the run manifest has no outputs field yet,
+// so nothing more is recorded (see docs/server.md).
+func (s *Server) logOutputs(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Models []struct {
+			ModelID string `json:"model_id"`
+			Step    Int64  `json:"step"`
+		} `json:"models"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Models) == 0 {
+		return nil, missing("models")
+	}
+	if _, err := s.r.GetRun(id); err != nil {
+		return nil, err
+	}
+	for i, m := range req.Models {
+		if m.ModelID == "" {
+			return nil, missing(fmt.Sprintf("models[%d].model_id", i))
+		}
+		if _, err := s.r.GetLoggedModel(m.ModelID); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+type loggedModelRow struct{ *manifest.LoggedModel }
+
+func (m loggedModelRow) Metric(k string) (float64, bool) {
+	x, ok := m.Metrics[k]
+	return x.Value, ok
+}
+func (m loggedModelRow) Param(k string) (string, bool)  { v, ok := m.Params[k]; return v, ok }
+func (m loggedModelRow) Tag(k string) (string, bool)    { v, ok := m.Tags[k]; return v, ok }
+func (m loggedModelRow) Datasets() []query.DatasetInput { return nil }
+func (m loggedModelRow) Attr(name string) (query.Value, bool) {
+	switch name {
+	case "name":
+		return query.StrValue(m.Name), true
+	case "model_id":
+		return query.StrValue(m.ID), true
+	case "model_type":
+		return query.StrValue(m.ModelType), true
+	case "status":
+		return query.StrValue(m.Status), true
+	case "source_run_id":
+		return query.StrValue(m.SourceRunID), true
+	case "creation_timestamp":
+		return query.NumValue(float64(m.CreationTimestamp)), true
+	case "last_updated_timestamp":
+		return query.NumValue(float64(m.LastUpdatedTimestamp)), true
+	}
+	return query.Value{}, false
+}
+
+func (s *Server) searchLoggedModels(r *http.Request) (any, error) {
+	var req struct {
+		ExperimentIDs []string `json:"experiment_ids"`
+		Filter        string   `json:"filter"`
+		MaxResults    Int64    `json:"max_results"`
+		OrderBy       []struct {
+			FieldName string `json:"field_name"`
+			Ascending *bool  `json:"ascending"`
+		} `json:"order_by"`
+		PageToken string `json:"page_token"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	a := searchArgs{Filter: req.Filter, MaxResults: req.MaxResults, PageToken: req.PageToken}
+	for i, o := range req.OrderBy {
+		if o.FieldName == "" {
+			return nil, missing(fmt.Sprintf("order_by[%d].field_name", i))
+		}
+		dir := " ASC"
+		if o.Ascending != nil && !*o.Ascending {
+			dir = " DESC"
+		}
+		a.OrderBy = append(a.OrderBy, o.FieldName+dir)
+	}
+	all, err := s.r.ListLoggedModels()
+	if err != nil {
+		return nil, err
+	}
+	exps := map[string]bool{}
+	for _, e := range req.ExperimentIDs {
+		exps[e] = true
+	}
+	var rows []loggedModelRow
+	for _, m := range all {
+		if m.LifecycleStage != manifest.LifecycleActive || (len(exps) > 0 && !exps[m.ExperimentID]) {
+			continue
+		}
+		rows = append(rows, loggedModelRow{m})
+	}
+	got, next, err := page(query.LoggedModels, a, defaultLoggedModelSearch, maxLoggedModelSearch, rows)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Models        []loggedModelJSON `json:"models,omitempty"`
+		NextPageToken string            `json:"next_page_token,omitempty"`
+	}
+	for _, m := range got {
+		resp.Models = append(resp.Models, toLoggedModel(m.LoggedModel))
+	}
+	resp.NextPageToken = next
+	return resp, nil
+}

@@ -1,0 +1,893 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// The model registry (model_registry.proto) on repo's registry: the same
+// code paths as mlgit model, so stage changes and alias moves create the
+// same tags.
+
+const (
+	defaultModelSearch   = 100
+	maxModelSearch       = 1000
+	defaultVersionSearch = 10000
+	maxVersionSearch     = 200000
+	registryReason       = "MLflow API"
+)
+
+func (s *Server) registerRegistry() {
+	const get, post, patch, del = http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete
+	s.handle(post, "/registered-models/create", true, (*Server).createModel)
+	s.handle(get, "/registered-models/get", false, (*Server).getModel)
+	s.handle(post, "/registered-models/rename", true, (*Server).renameModel)
+	s.handle(patch, "/registered-models/update", true, (*Server).updateModel)
+	s.handle(del, "/registered-models/delete", true, (*Server).deleteModel)
+	s.handle(get, "/registered-models/search", false, (*Server).searchModels)
+	s.handle(post, "/registered-models/get-latest-versions", false, (*Server).latestVersions)
+	s.handle(get, "/registered-models/get-latest-versions", false, (*Server).latestVersions)
+	s.handle(post, "/registered-models/set-tag", true, (*Server).setModelTag)
+	s.handle(del, "/registered-models/delete-tag", true, (*Server).deleteModelTag)
+	s.handle(post, "/registered-models/alias", true, (*Server).setAlias)
+	s.handle(del, "/registered-models/alias", true, (*Server).deleteAlias)
+	s.handle(get, "/registered-models/alias", false, (*Server).getByAlias)
+
+	s.handle(post, "/model-versions/create", true, (*Server).createVersion)
+	s.handle(get, "/model-versions/get", false, (*Server).getVersion)
+	s.handle(patch, "/model-versions/update", true, (*Server).updateVersion)
+	s.handle(del, "/model-versions/delete", true, (*Server).deleteVersion)
+	s.handle(post, "/model-versions/transition-stage", true, (*Server).transitionStage)
+	s.handle(get, "/model-versions/search", false, (*Server).searchVersions)
+	s.handle(get, "/model-versions/get-download-uri", false, (*Server).downloadURI)
+	s.handle(post, "/model-versions/set-tag", true, (*Server).setVersionTag)
+	s.handle(del, "/model-versions/delete-tag", true, (*Server).deleteVersionTag)
+}
+
+type aliasJSON struct {
+	Alias   string `json:"alias"`
+	Version string `json:"version"`
+}
+
+type registeredModelJSON struct {
+	Name                 string             `json:"name"`
+	CreationTimestamp    int64              `json:"creation_timestamp,omitempty"`
+	LastUpdatedTimestamp int64              `json:"last_updated_timestamp,omitempty"`
+	Description          string             `json:"description,omitempty"`
+	LatestVersions       []modelVersionJSON `json:"latest_versions,omitempty"`
+	Tags                 []kvJSON           `json:"tags,omitempty"`
+	Aliases              []aliasJSON        `json:"aliases,omitempty"`
+}
+
+type modelVersionJSON struct {
+	Name                 string   `json:"name"`
+	Version              string   `json:"version"`
+	CreationTimestamp    int64    `json:"creation_timestamp,omitempty"`
+	LastUpdatedTimestamp int64    `json:"last_updated_timestamp,omitempty"`
+	UserID               string   `json:"user_id,omitempty"`
+	CurrentStage         string   `json:"current_stage,omitempty"`
+	Description          string   `json:"description,omitempty"`
+	Source               string   `json:"source,omitempty"`
+	RunID                string   `json:"run_id,omitempty"`
+	Status               string   `json:"status,omitempty"`
+	Tags                 []kvJSON `json:"tags,omitempty"`
+	Aliases              []string `json:"aliases,omitempty"`
+	ModelID              string   `json:"model_id,omitempty"`
+}
+
+func toVersion(v *manifest.ModelVersion, m *manifest.RegisteredModel) modelVersionJSON {
+	out := modelVersionJSON{
+		Name: v.Name, Version: strconv.FormatInt(v.Version, 10),
+		CreationTimestamp: v.CreationTimestamp, LastUpdatedTimestamp: v.LastUpdatedTimestamp,
+		UserID: v.UserID, CurrentStage: v.Stage, Description: v.Description, Source: v.Source,
+		RunID: v.RunID, Status: v.Status, Tags: sortedKV(v.Tags), ModelID: v.ModelID,
+	}
+	if out.Status == "" {
+		out.Status = "READY"
+	}
+	if m != nil {
+		for a, n := range m.Aliases {
+			if n == v.Version {
+				out.Aliases = append(out.Aliases, a)
+			}
+		}
+		sort.Strings(out.Aliases)
+	}
+	return out
+}
+
+func (s *Server) toModel(m *manifest.RegisteredModel) (registeredModelJSON, error) {
+	out := registeredModelJSON{
+		Name: m.Name, CreationTimestamp: m.CreationTimestamp, LastUpdatedTimestamp: m.LastUpdatedTimestamp,
+		Description: m.Description, Tags: sortedKV(m.Tags),
+	}
+	for a, n := range m.Aliases {
+		out.Aliases = append(out.Aliases, aliasJSON{a, strconv.FormatInt(n, 10)})
+	}
+	sort.Slice(out.Aliases, func(i, j int) bool { return out.Aliases[i].Alias < out.Aliases[j].Alias })
+	latest, err := s.r.LatestVersions(m.Name)
+	if err != nil {
+		return out, err
+	}
+	for _, v := range latest {
+		out.LatestVersions = append(out.LatestVersions, toVersion(v, nil))
+	}
+	return out, nil
+}
+
+type modelResp struct {
+	RegisteredModel registeredModelJSON `json:"registered_model"`
+}
+
+type versionResp struct {
+	ModelVersion modelVersionJSON `json:"model_version"`
+}
+
+func (s *Server) modelResp(name string) (any, error) {
+	m, err := s.r.GetModel(name)
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.toModel(m)
+	if err != nil {
+		return nil, err
+	}
+	return modelResp{j}, nil
+}
+
+func (s *Server) versionResp(name string, n int64) (any, error) {
+	m, err := s.r.GetModel(name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.r.GetVersion(name, n)
+	if err != nil {
+		return nil, err
+	}
+	return versionResp{toVersion(v, m)}, nil
+}
+
+// tagSyncOK turns "committed, but its tags were not created" into success
+// (the manifests are the truth; mlgit tags sync repairs the tags) and logs
+// it.
+func (s *Server) tagSyncOK(err error) error {
+	if errors.Is(err, repo.ErrTagSync) {
+		s.log.Warn("registry tags not created; run mlgit tags sync", "err", err)
+		return nil
+	}
+	return err
+}
+
+type nameReq struct {
+	Name string `json:"name"`
+}
+
+func (q nameReq) name() (string, error) {
+	if q.Name == "" {
+		return "", missing("name")
+	}
+	return q.Name, nil
+}
+
+type versionReq struct {
+	nameReq
+	Version string `json:"version"`
+}
+
+func (q versionReq) parse() (string, int64, error) {
+	name, err := q.name()
+	if err != nil {
+		return "", 0, err
+	}
+	if q.Version == "" {
+		return "", 0, missing("version")
+	}
+	n, err := strconv.ParseInt(q.Version, 10, 64)
+	if err != nil || n < 1 {
+		return "", 0, invalidf("Model version must be an integer, got '%s'", q.Version)
+	}
+	return name, n, nil
+}
+
+func (s *Server) createModel(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Tags        tagsReq `json:"tags"`
+		Description string  `json:"description"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	spec := repo.ModelSpec{Name: name, Description: req.Description}
+	for i, t := range req.Tags {
+		if t.Key == "" {
+			return nil, missing(fmt.Sprintf("tags[%d].key", i))
+		}
+		if spec.Tags == nil {
+			spec.Tags = map[string]string{}
+		}
+		spec.Tags[t.Key] = t.Value
+	}
+	if _, err := s.r.CreateModel(spec); err != nil {
+		return nil, err
+	}
+	return s.modelResp(name)
+}
+
+func (s *Server) getModel(r *http.Request) (any, error) {
+	var req nameReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	return s.modelResp(name)
+}
+
+func (s *Server) renameModel(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		NewName string `json:"new_name"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if req.NewName == "" {
+		return nil, missing("new_name")
+	}
+	if _, err := s.r.RenameModel(name, req.NewName); s.tagSyncOK(err) != nil {
+		return nil, err
+	}
+	return s.modelResp(req.NewName)
+}
+
+func (s *Server) updateModel(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Description *string `json:"description"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.r.UpdateModel(name, repo.ModelChange{Description: req.Description}); err != nil {
+		return nil, err
+	}
+	return s.modelResp(name)
+}
+
+func (s *Server) deleteModel(r *http.Request) (any, error) {
+	var req nameReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.tagSyncOK(s.r.DeleteModel(name))
+}
+
+func (s *Server) setModelTag(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.UpdateModel(name, repo.ModelChange{SetTags: map[string]string{req.Key: req.Value}})
+	return nil, err
+}
+
+func (s *Server) deleteModelTag(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Key string `json:"key"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.UpdateModel(name, repo.ModelChange{DeleteTags: []string{req.Key}})
+	return nil, err
+}
+
+func (s *Server) latestVersions(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Stages []string `json:"stages"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.r.GetModel(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Stages) > 0 {
+		stages, err := s.r.Stages()
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range req.Stages {
+			if !stages.IsStage(st) {
+				return nil, invalidf("Invalid Model Version stage: %s. Value must be one of %s.", st, stages)
+			}
+		}
+	}
+	vs, err := s.r.LatestVersions(name, req.Stages...)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
+	}
+	for _, v := range vs {
+		resp.ModelVersions = append(resp.ModelVersions, toVersion(v, m))
+	}
+	return resp, nil
+}
+
+// sourceRun checks a model-version source and returns the run and the
+// artifact path it names. Only sources inside the store are accepted:
+// runs:/<run_id>/<path> and mlflow-artifacts:[//host]/<exp>/<run_id>/artifacts/<path>.
+// Anything else (file:, bare paths, http:, s3:, dbfs:, models:/) is
+// refused and never fetched.
+func sourceRun(source string) (run, p string, err error) {
+	bad := func(why string) (string, string, error) {
+		return "", "", invalidf("Invalid model version source %q: %s. mlgit registers versions from runs in this store: use runs:/<run_id>/<path>", abbrevPath(source), why)
+	}
+	if dec, err := url.PathUnescape(source); err != nil || dec != source {
+		return bad("percent-encoding is not allowed")
+	}
+	switch {
+	case strings.HasPrefix(source, "runs:/"):
+		rest := strings.TrimPrefix(source, "runs:/")
+		run, p, _ = strings.Cut(rest, "/")
+		if !manifest.ValidRunID(run) {
+			return bad("not a run id")
+		}
+		p = strings.TrimSuffix(p, "/")
+		if _, err := checkPath(p, true); err != nil {
+			return bad("the path is not a plain relative path")
+		}
+		return run, p, nil
+	case strings.HasPrefix(source, "mlflow-artifacts:"):
+		rest := strings.TrimPrefix(source, "mlflow-artifacts:")
+		if strings.HasPrefix(rest, "//") {
+			// mlflow-artifacts://host:port/<path>: drop the authority.
+			i := strings.Index(rest[2:], "/")
+			if i < 0 {
+				return bad("no path")
+			}
+			rest = rest[2+i:]
+		}
+		pth, err := checkPath(strings.TrimSuffix(strings.TrimPrefix(rest, "/"), "/"), false)
+		if err != nil {
+			return bad("the path is not a plain relative path")
+		}
+		t, depth, err := parseTarget(pth)
+		if err != nil || depth < 3 || t.run == "" {
+			return bad("not <experiment_id>/<run_id>/artifacts/<path>")
+		}
+		return t.run, t.rel, nil
+	}
+	return bad("sources outside the store are not accepted")
+}
+
+// loggedModelSource reports whether source is models:/m-<32 hex> and
+// returns the logged-model id.
+func loggedModelSource(source string) (string, bool) {
+	id, ok := strings.CutPrefix(source, "models:/")
+	if !ok || !manifest.ValidLoggedModelID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) createVersion(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Source      string  `json:"source"`
+		RunID       string  `json:"run_id"`
+		Tags        tagsReq `json:"tags"`
+		RunLink     string  `json:"run_link"`
+		Description string  `json:"description"`
+		ModelID     string  `json:"model_id"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if req.Source == "" {
+		return nil, missing("source")
+	}
+	spec := repo.VersionSpec{Name: name, Source: req.Source, Description: req.Description}
+	if id, ok := loggedModelSource(req.Source); ok {
+		// MLflow 3: models:/m-<id>, the logged model's files.
+		if req.ModelID != "" && req.ModelID != id {
+			return nil, invalidf("model_id %s does not match source %q", req.ModelID, req.Source)
+		}
+		lm, err := s.r.GetLoggedModel(id)
+		if err != nil {
+			return nil, err
+		}
+		if lm.LifecycleStage != manifest.LifecycleActive {
+			return nil, errorf(codeDoesNotExist, "Logged model with ID '%s' not found.", id)
+		}
+		spec.ModelID, spec.RunID, spec.Artifacts = id, lm.SourceRunID, lm.Artifacts
+		if req.RunID != "" {
+			spec.RunID = req.RunID
+		}
+		if _, err := s.r.GetModel(name); err != nil {
+			return nil, err
+		}
+	} else {
+		run, p, err := sourceRun(req.Source)
+		if err != nil {
+			return nil, err
+		}
+		if req.RunID != "" && req.RunID != run {
+			return nil, invalidf("run_id %s does not match the run of source %q", req.RunID, req.Source)
+		}
+		if _, err := s.r.GetModel(name); err != nil {
+			return nil, err
+		}
+		_, arts, err := s.r.RunModelFiles(run, p)
+		if err != nil {
+			return nil, err
+		}
+		spec.RunID, spec.Artifacts, spec.ModelID = run, arts, req.ModelID
+	}
+	for i, t := range req.Tags {
+		if t.Key == "" {
+			return nil, missing(fmt.Sprintf("tags[%d].key", i))
+		}
+		if spec.Tags == nil {
+			spec.Tags = map[string]string{}
+		}
+		spec.Tags[t.Key] = t.Value
+	}
+	if w := spec.ApplyMLmodel(s.readBlob); w != "" {
+		s.log.Warn("model version MLmodel", "model", name, "warning", w)
+	}
+	res, err := s.r.RegisterVersion(spec)
+	if res == nil {
+		return nil, err
+	}
+	if err := s.tagSyncOK(err); err != nil {
+		return nil, err
+	}
+	return s.versionResp(name, res.Version.Version)
+}
+
+func (s *Server) readBlob(digest string) ([]byte, error) {
+	rc, _, err := s.openBlob(context.Background(), digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 16<<20))
+}
+
+func (s *Server) getVersion(r *http.Request) (any, error) {
+	var req versionReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	return s.versionResp(name, n)
+}
+
+func (s *Server) updateVersion(r *http.Request) (any, error) {
+	var req struct {
+		versionReq
+		Description *string `json:"description"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.r.UpdateVersion(name, n, repo.ModelChange{Description: req.Description}); err != nil {
+		return nil, err
+	}
+	return s.versionResp(name, n)
+}
+
+func (s *Server) deleteVersion(r *http.Request) (any, error) {
+	var req versionReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.tagSyncOK(s.r.DeleteVersion(name, n))
+}
+
+func (s *Server) transitionStage(r *http.Request) (any, error) {
+	var req struct {
+		versionReq
+		Stage   string `json:"stage"`
+		Archive Bool   `json:"archive_existing_versions"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	if req.Stage == "" {
+		return nil, missing("stage")
+	}
+	res, err := s.r.Promote(repo.PromoteSpec{Name: name, Version: n, Stage: req.Stage, ArchiveExisting: req.Archive.V, Reason: registryReason})
+	if res == nil && err != nil {
+		return nil, err
+	}
+	if err := s.tagSyncOK(err); err != nil {
+		return nil, err
+	}
+	return s.versionResp(name, n)
+}
+
+func (s *Server) setVersionTag(r *http.Request) (any, error) {
+	var req struct {
+		versionReq
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.UpdateVersion(name, n, repo.ModelChange{SetTags: map[string]string{req.Key: req.Value}})
+	return nil, err
+}
+
+func (s *Server) deleteVersionTag(r *http.Request) (any, error) {
+	var req struct {
+		versionReq
+		Key string `json:"key"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.UpdateVersion(name, n, repo.ModelChange{DeleteTags: []string{req.Key}})
+	return nil, err
+}
+
+// downloadURI answers the run artifact URI the version's files come from,
+// which the client downloads through the artifact proxy.
+func (s *Server) downloadURI(r *http.Request) (any, error) {
+	var req versionReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.r.GetVersion(name, n)
+	if err != nil {
+		return nil, err
+	}
+	if id, ok := loggedModelSource(v.Source); ok {
+		lm, err := s.r.GetLoggedModel(id)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"artifact_uri": lm.ArtifactLocation}, nil
+	}
+	run, p, err := sourceRun(v.Source)
+	if err != nil || v.RunID == "" {
+		return nil, errorf(codeNotImplemented, "model %q version %d was not registered from a run (source %q); its files are not served over the MLflow API yet (use mlgit model get)", name, n, v.Source)
+	}
+	d, err := s.r.GetRun(run)
+	if err != nil {
+		return nil, err
+	}
+	uri := d.ArtifactURI
+	if p != "" {
+		uri += "/" + p
+	}
+	return map[string]string{"artifact_uri": uri}, nil
+}
+
+func (s *Server) setAlias(r *http.Request) (any, error) {
+	var req struct {
+		versionReq
+		Alias string `json:"alias"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	if req.Alias == "" {
+		return nil, missing("alias")
+	}
+	name, n, err := req.parse()
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.r.SetAlias(repo.AliasSpec{Name: name, Alias: req.Alias, Version: n, Reason: registryReason})
+	if res == nil && err != nil {
+		return nil, err
+	}
+	return nil, s.tagSyncOK(err)
+}
+
+func (s *Server) deleteAlias(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Alias string `json:"alias"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if req.Alias == "" {
+		return nil, missing("alias")
+	}
+	res, err := s.r.DeleteAlias(name, req.Alias, registryReason)
+	if res == nil && err != nil {
+		return nil, err
+	}
+	return nil, s.tagSyncOK(err)
+}
+
+func (s *Server) getByAlias(r *http.Request) (any, error) {
+	var req struct {
+		nameReq
+		Alias string `json:"alias"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	name, err := req.name()
+	if err != nil {
+		return nil, err
+	}
+	if req.Alias == "" {
+		return nil, missing("alias")
+	}
+	m, err := s.r.GetModel(name)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := m.Aliases[req.Alias]
+	if !ok {
+		return nil, errorf(codeDoesNotExist, "Registered model alias %s not found.", req.Alias)
+	}
+	return s.versionResp(name, n)
+}
+
+// Search rows.
+
+type modelRow struct{ *manifest.RegisteredModel }
+
+func (m modelRow) Metric(string) (float64, bool)  { return 0, false }
+func (m modelRow) Param(string) (string, bool)    { return "", false }
+func (m modelRow) Tag(k string) (string, bool)    { v, ok := m.Tags[k]; return v, ok }
+func (m modelRow) Datasets() []query.DatasetInput { return nil }
+func (m modelRow) Attr(name string) (query.Value, bool) {
+	switch name {
+	case "name":
+		return query.StrValue(m.Name), true
+	case "creation_timestamp":
+		return query.NumValue(float64(m.CreationTimestamp)), true
+	case "last_updated_timestamp":
+		return query.NumValue(float64(m.LastUpdatedTimestamp)), true
+	}
+	return query.Value{}, false
+}
+
+type versionRow struct{ *manifest.ModelVersion }
+
+func (v versionRow) Metric(string) (float64, bool)  { return 0, false }
+func (v versionRow) Param(string) (string, bool)    { return "", false }
+func (v versionRow) Tag(k string) (string, bool)    { x, ok := v.Tags[k]; return x, ok }
+func (v versionRow) Datasets() []query.DatasetInput { return nil }
+func (v versionRow) Attr(name string) (query.Value, bool) {
+	switch name {
+	case "name":
+		return query.StrValue(v.Name), true
+	case "version_number":
+		return query.NumValue(float64(v.Version)), true
+	case "run_id":
+		return query.StrValue(v.RunID), true
+	case "source_path":
+		return query.StrValue(v.Source), true
+	case "creation_timestamp":
+		return query.NumValue(float64(v.CreationTimestamp)), true
+	case "last_updated_timestamp":
+		return query.NumValue(float64(v.LastUpdatedTimestamp)), true
+	}
+	return query.Value{}, false
+}
+
+type searchArgs struct {
+	Filter     string   `json:"filter"`
+	MaxResults Int64    `json:"max_results"`
+	OrderBy    []string `json:"order_by"`
+	PageToken  string   `json:"page_token"`
+}
+
+// page filters, orders and pages rows of kind with MLflow's grammar.
+func page[T query.Row](kind query.Kind, a searchArgs, def, max int64, rows []T) ([]T, string, error) {
+	n := def
+	if a.MaxResults.Set {
+		n = a.MaxResults.V
+		if n < 1 || n > max {
+			return nil, "", invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", n, max)
+		}
+	}
+	f, err := query.ParseFilter(kind, a.Filter)
+	if err != nil {
+		return nil, "", invalidf("Invalid filter '%s': %v", a.Filter, err)
+	}
+	orders, err := query.ParseOrderByList(kind, a.OrderBy)
+	if err != nil {
+		return nil, "", invalidf("Invalid order_by: %v", err)
+	}
+	orders = query.WithTieBreak(kind, orders)
+	offset, err := decodeOffset(a.PageToken)
+	if err != nil {
+		return nil, "", err
+	}
+	var kept []T
+	for _, r := range rows {
+		if f.Match(r) {
+			kept = append(kept, r)
+		}
+	}
+	sort.SliceStable(kept, func(i, j int) bool { return query.Compare(kept[i], kept[j], orders) < 0 })
+	if offset > len(kept) {
+		offset = len(kept)
+	}
+	end := offset + int(n)
+	if end > len(kept) {
+		end = len(kept)
+	}
+	next := ""
+	if end < len(kept) {
+		next = encodeOffset(end)
+	}
+	return kept[offset:end], next, nil
+}
+
+func (s *Server) searchModels(r *http.Request) (any, error) {
+	var a searchArgs
+	if err := decode(r, s.cfg.MaxJSONBody, &a); err != nil {
+		return nil, err
+	}
+	ms, err := s.r.ListModels()
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]modelRow, len(ms))
+	for i, m := range ms {
+		rows[i] = modelRow{m}
+	}
+	got, next, err := page(query.RegisteredModels, a, defaultModelSearch, maxModelSearch, rows)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		RegisteredModels []registeredModelJSON `json:"registered_models,omitempty"`
+		NextPageToken    string                `json:"next_page_token,omitempty"`
+	}
+	for _, m := range got {
+		j, err := s.toModel(m.RegisteredModel)
+		if err != nil {
+			return nil, err
+		}
+		resp.RegisteredModels = append(resp.RegisteredModels, j)
+	}
+	resp.NextPageToken = next
+	return resp, nil
+}
+
+func (s *Server) searchVersions(r *http.Request) (any, error) {
+	var a searchArgs
+	if err := decode(r, s.cfg.MaxJSONBody, &a); err != nil {
+		return nil, err
+	}
+	ms, err := s.r.ListModels()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*manifest.RegisteredModel{}
+	var rows []versionRow
+	for _, m := range ms {
+		byName[m.Name] = m
+		vs, err := s.r.ListVersions(m.Name, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			rows = append(rows, versionRow{v})
+		}
+	}
+	got, next, err := page(query.ModelVersions, a, defaultVersionSearch, maxVersionSearch, rows)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		ModelVersions []modelVersionJSON `json:"model_versions,omitempty"`
+		NextPageToken string             `json:"next_page_token,omitempty"`
+	}
+	for _, v := range got {
+		resp.ModelVersions = append(resp.ModelVersions, toVersion(v.ModelVersion, byName[v.Name]))
+	}
+	resp.NextPageToken = next
+	return resp, nil
+}

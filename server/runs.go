@@ -1,0 +1,479 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// MLflow's log-batch limits (mlflow/utils/validation.py).
+const (
+	maxBatchMetrics = 1000
+	maxBatchParams  = 100
+	maxBatchTags    = 100
+	maxBatchTotal   = 1000
+)
+
+const (
+	runNameTag        = "mlflow.runName"
+	logModelTag       = "mlflow.log-model.history"
+	maxDatasetName    = 500
+	maxDatasetDigest  = 36
+	maxDatasetSchema  = 1<<20 - 1
+	maxDatasetSource  = 1<<16 - 1
+	maxDatasetProfile = 1<<24 - 1
+	maxInputTagKey    = 255
+	maxInputTagValue  = 500
+)
+
+// runIDReq is embedded by requests that name a run: run_id, or the
+// deprecated run_uuid the Python client still sends alongside.
+type runIDReq struct {
+	RunID   string `json:"run_id"`
+	RunUUID string `json:"run_uuid"`
+}
+
+func (q runIDReq) id() (string, error) {
+	id := q.RunID
+	if id == "" {
+		id = q.RunUUID
+	}
+	if id == "" {
+		return "", missing("run_id")
+	}
+	return id, nil
+}
+
+type runResp struct {
+	Run runJSON `json:"run"`
+}
+
+func (s *Server) createRun(r *http.Request) (any, error) {
+	var req struct {
+		ExperimentID string  `json:"experiment_id"`
+		UserID       string  `json:"user_id"`
+		RunName      string  `json:"run_name"`
+		StartTime    Int64   `json:"start_time"`
+		Tags         tagsReq `json:"tags"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	spec := repo.RunSpec{ExperimentID: req.ExperimentID, Name: req.RunName, User: req.UserID, StartTime: req.StartTime.V}
+	if req.StartTime.V < 0 {
+		return nil, invalidf("start_time %d must be non-negative (milliseconds since the epoch)", req.StartTime.V)
+	}
+	for i, t := range req.Tags {
+		if t.Key == "" {
+			return nil, missing("tags[" + strconv.Itoa(i) + "].key")
+		}
+		if spec.Tags == nil {
+			spec.Tags = map[string]string{}
+		}
+		spec.Tags[t.Key] = t.Value
+	}
+	if n, ok := spec.Tags[runNameTag]; ok && req.RunName != "" && n != req.RunName {
+		return nil, invalidf("Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='%s', mlflow.runName='%s').", req.RunName, n)
+	}
+	if spec.User == "" {
+		spec.User = spec.Tags["mlflow.user"]
+	}
+	d, err := s.r.CreateRun(spec)
+	if err != nil {
+		return nil, err
+	}
+	return runResp{toRun(d)}, nil
+}
+
+func (s *Server) getRun(r *http.Request) (any, error) {
+	var req runIDReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.r.GetRun(id)
+	if err != nil {
+		return nil, err
+	}
+	return runResp{toRun(d)}, nil
+}
+
+func (s *Server) updateRun(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Status  string `json:"status"`
+		EndTime Int64  `json:"end_time"`
+		RunName string `json:"run_name"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	u := repo.RunUpdate{Status: req.Status, EndTime: req.EndTime.V}
+	if req.RunName != "" {
+		u.Name = &req.RunName
+	}
+	d, err := s.r.UpdateRun(id, u)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]runInfoJSON{"run_info": toRunInfo(d)}, nil
+}
+
+func (s *Server) deleteRun(r *http.Request) (any, error) {
+	var req runIDReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.r.DeleteRun(id)
+}
+
+func (s *Server) restoreRun(r *http.Request) (any, error) {
+	var req runIDReq
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	return nil, s.r.RestoreRun(id)
+}
+
+type metricReq struct {
+	Key       string `json:"key"`
+	Value     Float  `json:"value"`
+	Timestamp Int64  `json:"timestamp"`
+	Step      Int64  `json:"step"`
+}
+
+func (m metricReq) point(field string) (manifest.MetricPoint, error) {
+	if m.Key == "" {
+		return manifest.MetricPoint{}, missing(field + "key")
+	}
+	if !m.Value.Set {
+		return manifest.MetricPoint{}, missing(field + "value")
+	}
+	if !m.Timestamp.Set {
+		return manifest.MetricPoint{}, missing(field + "timestamp")
+	}
+	return manifest.MetricPoint{Key: m.Key, Value: m.Value.V, Timestamp: m.Timestamp.V, Step: m.Step.V}, nil
+}
+
+func (s *Server) logMetric(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		metricReq
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	p, err := req.point("")
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.r.LogBatch(id, repo.Batch{Metrics: []manifest.MetricPoint{p}})
+	return nil, err
+}
+
+func (s *Server) logParam(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.LogBatch(id, repo.Batch{Params: []repo.KV{{Key: req.Key, Value: req.Value}}})
+	return nil, err
+}
+
+func (s *Server) setTag(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.LogBatch(id, repo.Batch{Tags: []repo.KV{{Key: req.Key, Value: req.Value}}})
+	return nil, err
+}
+
+func (s *Server) deleteTag(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Key string `json:"key"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	if req.Key == "" {
+		return nil, missing("key")
+	}
+	_, err = s.r.LogBatch(id, repo.Batch{DeleteTags: []string{req.Key}})
+	return nil, err
+}
+
+func (s *Server) logBatch(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Metrics []metricReq `json:"metrics"`
+		Params  tagsReq     `json:"params"`
+		Tags    tagsReq     `json:"tags"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	nm, np, nt := len(req.Metrics), len(req.Params), len(req.Tags)
+	switch {
+	case nm > maxBatchMetrics:
+		return nil, invalidf("A batch logging request can contain at most %d metrics. Got %d metrics. Please split up metrics across multiple requests and try again.", maxBatchMetrics, nm)
+	case np > maxBatchParams:
+		return nil, invalidf("A batch logging request can contain at most %d params. Got %d params. Please split up params across multiple requests and try again.", maxBatchParams, np)
+	case nt > maxBatchTags:
+		return nil, invalidf("A batch logging request can contain at most %d tags. Got %d tags. Please split up tags across multiple requests and try again.", maxBatchTags, nt)
+	case nm+np+nt > maxBatchTotal:
+		return nil, invalidf("A batch logging request can contain at most %d metrics, params, and tags in total. Got %d total metrics, params, and tags. Please split up metrics, params, and tags across multiple requests and try again.", maxBatchTotal, nm+np+nt)
+	}
+	var b repo.Batch
+	for i, m := range req.Metrics {
+		p, err := m.point(fmt.Sprintf("metrics[%d].", i))
+		if err != nil {
+			return nil, err
+		}
+		b.Metrics = append(b.Metrics, p)
+	}
+	seen := map[string]string{}
+	for i, p := range req.Params {
+		if p.Key == "" {
+			return nil, missing(fmt.Sprintf("params[%d].key", i))
+		}
+		if v, dup := seen[p.Key]; dup && v != p.Value {
+			return nil, invalidf("Duplicate parameter keys have been submitted: ['%s']. Please ensure the request contains only one param value per param key.", p.Key)
+		}
+		seen[p.Key] = p.Value
+		b.Params = append(b.Params, repo.KV{Key: p.Key, Value: p.Value})
+	}
+	for i, t := range req.Tags {
+		if t.Key == "" {
+			return nil, missing(fmt.Sprintf("tags[%d].key", i))
+		}
+		b.Tags = append(b.Tags, repo.KV{Key: t.Key, Value: t.Value})
+	}
+	if len(b.Metrics)+len(b.Params)+len(b.Tags) == 0 {
+		// Still tell a client about a run that does not exist.
+		_, err := s.r.GetRun(id)
+		return nil, err
+	}
+	_, err = s.r.LogBatch(id, b)
+	return nil, err
+}
+
+func (s *Server) logInputs(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		Datasets []struct {
+			Tags    tagsReq `json:"tags"`
+			Dataset *struct {
+				Name       string `json:"name"`
+				Digest     string `json:"digest"`
+				SourceType string `json:"source_type"`
+				Source     string `json:"source"`
+				Schema     string `json:"schema"`
+				Profile    string `json:"profile"`
+			} `json:"dataset"`
+		} `json:"datasets"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	var ins []manifest.Dataset
+	for i, di := range req.Datasets {
+		f := fmt.Sprintf("datasets[%d].", i)
+		d := di.Dataset
+		if d == nil {
+			return nil, missing(f + "dataset")
+		}
+		for _, c := range []struct {
+			name, v string
+			max     int
+		}{{"name", d.Name, maxDatasetName}, {"digest", d.Digest, maxDatasetDigest}, {"source_type", d.SourceType, 0}, {"source", d.Source, maxDatasetSource}} {
+			if c.v == "" {
+				return nil, missing(f + "dataset." + c.name)
+			}
+			if c.max > 0 && utf8.RuneCountInString(c.v) > c.max {
+				return nil, invalidf("Dataset %s '%.40s...' exceeds the maximum length of %d", c.name, c.v, c.max)
+			}
+		}
+		if len(d.Schema) > maxDatasetSchema || len(d.Profile) > maxDatasetProfile {
+			return nil, invalidf("Dataset %q: schema or profile exceeds the maximum length", d.Name)
+		}
+		ds := manifest.Dataset{Name: d.Name, Digest: d.Digest, SourceType: d.SourceType, Source: d.Source, Schema: d.Schema, Profile: d.Profile}
+		for _, t := range di.Tags {
+			if t.Key == "" || utf8.RuneCountInString(t.Key) > maxInputTagKey || utf8.RuneCountInString(t.Value) > maxInputTagValue {
+				return nil, invalidf("Input tag %q of dataset %q is empty or too long (key at most %d, value at most %d characters)", t.Key, d.Name, maxInputTagKey, maxInputTagValue)
+			}
+			if t.Key == datasetContextTag {
+				ds.Context = t.Value
+			}
+		}
+		ins = append(ins, ds)
+	}
+	if len(ins) == 0 {
+		_, err := s.r.GetRun(id)
+		return nil, err
+	}
+	_, err = s.r.LogBatch(id, repo.Batch{Inputs: ins})
+	return nil, err
+}
+
+// logModel records an MLflow 2.x model (the MLmodel file as JSON) in the
+// run's mlflow.log-model.history tag, a JSON list, as MLflow's stores do.
+func (s *Server) logModel(r *http.Request) (any, error) {
+	var req struct {
+		runIDReq
+		ModelJSON string `json:"model_json"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	id, err := req.id()
+	if err != nil {
+		return nil, err
+	}
+	if req.ModelJSON == "" {
+		return nil, missing("model_json")
+	}
+	var model map[string]any
+	if err := json.Unmarshal([]byte(req.ModelJSON), &model); err != nil || model == nil {
+		return nil, invalidf("Malformed model info. \n %.200s \n is not a valid JSON.", req.ModelJSON)
+	}
+	var lack []string
+	for _, k := range []string{"artifact_path", "flavors", "utc_time_created", "run_id"} {
+		if _, ok := model[k]; !ok {
+			lack = append(lack, k)
+		}
+	}
+	if len(lack) > 0 {
+		return nil, invalidf("Model json is missing mandatory fields: %v", lack)
+	}
+	mu := s.runLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	d, err := s.r.GetRun(id)
+	if err != nil {
+		return nil, err
+	}
+	var hist []json.RawMessage
+	if old := d.Tags[logModelTag]; old != "" {
+		if json.Unmarshal([]byte(old), &hist) != nil {
+			hist = nil
+		}
+	}
+	entry, _ := json.Marshal(model)
+	hist = append(hist, entry)
+	// The tag value is bounded (8000 characters); keep the newest entries
+	// that fit rather than cut the JSON.
+	var val []byte
+	for {
+		val, _ = json.Marshal(hist)
+		if utf8.RuneCount(val) <= manifest.MaxTagValue || len(hist) <= 1 {
+			break
+		}
+		hist = hist[1:]
+	}
+	if utf8.RuneCount(val) > manifest.MaxTagValue {
+		return nil, invalidf("the model json is %d characters; it does not fit the %d-character %s tag", len(entry), manifest.MaxTagValue, logModelTag)
+	}
+	_, err = s.r.LogBatch(id, repo.Batch{Tags: []repo.KV{{Key: logModelTag, Value: string(val)}}})
+	return nil, err
+}
+
+func (s *Server) searchRuns(r *http.Request) (any, error) {
+	var req struct {
+		ExperimentIDs []string `json:"experiment_ids"`
+		Filter        string   `json:"filter"`
+		RunViewType   ViewType `json:"run_view_type"`
+		MaxResults    Int64    `json:"max_results"`
+		OrderBy       []string `json:"order_by"`
+		PageToken     string   `json:"page_token"`
+	}
+	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+		return nil, err
+	}
+	max := int64(1000)
+	if req.MaxResults.Set {
+		max = req.MaxResults.V
+		if max < 1 || max > repo.MaxSearchResults {
+			return nil, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", max, repo.MaxSearchResults)
+		}
+	}
+	page, err := s.r.SearchRuns(repo.RunSearch{
+		ExperimentIDs: req.ExperimentIDs,
+		Filter:        req.Filter,
+		OrderBy:       req.OrderBy,
+		MaxResults:    int(max),
+		View:          viewOf(req.RunViewType),
+		PageToken:     req.PageToken,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Runs          []runJSON `json:"runs,omitempty"`
+		NextPageToken string    `json:"next_page_token,omitempty"`
+	}
+	for _, d := range page.Runs {
+		resp.Runs = append(resp.Runs, toRun(d))
+	}
+	resp.NextPageToken = page.NextPageToken
+	return resp, nil
+}

@@ -1,0 +1,373 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxJSONBody     = 32 << 20 // MLflow allows 16 MiB dataset profiles
+	DefaultMaxArtifactSize = 64 << 30
+	DefaultJSONReadTimeout = time.Minute
+)
+
+// Config configures a Server.
+type Config struct {
+	// Repo is the store the server reads and writes. Required.
+	Repo *repo.Repo
+	// Blobs is where uploaded artifacts are stored and read from
+	// (default: the repository's local blob cache).
+	Blobs blob.Store
+	// Remote, if set, is a second store downloads fall back to when a blob
+	// is not in Blobs (the shared blob remote).
+	Remote blob.Store
+	// ReadOnly refuses every write with PERMISSION_DENIED.
+	ReadOnly bool
+	// AllowedHosts lists the Host header values accepted: "name" (any
+	// port) or "name:port"; "*" accepts any. Empty: loopback names only
+	// (localhost, 127.0.0.1, ::1).
+	AllowedHosts []string
+	// Auth, if set, requires every API request to authenticate.
+	Auth *Auth
+	// Logger receives request logs and internal errors (default: discard).
+	Logger *slog.Logger
+	// MaxJSONBody bounds JSON request bodies (default DefaultMaxJSONBody).
+	MaxJSONBody int64
+	// MaxArtifactSize bounds one uploaded artifact (default
+	// DefaultMaxArtifactSize).
+	MaxArtifactSize int64
+	// Version is what /version answers.
+	Version string
+	// LogRequests logs one line per request at Info level.
+	LogRequests bool
+}
+
+// Server serves the MLflow REST API over a repository. It is an
+// http.Handler; create it with New.
+type Server struct {
+	cfg    Config
+	r      *repo.Repo
+	blobs  blob.Store
+	log    *slog.Logger
+	routes map[string]*route
+
+	// runLocks serialize read-modify-write updates of one run's tag
+	// (mlflow.log-model.history).
+	runLocksMu sync.Mutex
+	runLocks   map[string]*sync.Mutex
+
+	uploadSlots chan struct{}
+}
+
+// handlerFunc handles a JSON API request and returns the response value
+// (nil means {}).
+type handlerFunc func(s *Server, r *http.Request) (any, error)
+
+type route struct {
+	methods map[string]handlerFunc
+	write   map[string]bool
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Repo == nil {
+		return nil, errors.New("server: Config.Repo is required")
+	}
+	if cfg.Blobs == nil {
+		st, err := blob.NewLocal(cfg.Repo.BlobCacheDir())
+		if err != nil {
+			return nil, fmt.Errorf("open blob cache: %w", err)
+		}
+		cfg.Blobs = st
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxJSONBody <= 0 {
+		cfg.MaxJSONBody = DefaultMaxJSONBody
+	}
+	if cfg.MaxArtifactSize <= 0 {
+		cfg.MaxArtifactSize = DefaultMaxArtifactSize
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	s := &Server{cfg: cfg, r: cfg.Repo, blobs: cfg.Blobs, log: cfg.Logger, runLocks: map[string]*sync.Mutex{}, uploadSlots: make(chan struct{}, maxConcurrentUploads)}
+	s.routes = map[string]*route{}
+	s.registerTracking()
+	s.registerRegistry()
+	s.registerLoggedModels()
+	return s, nil
+}
+
+// handle registers h for method on path (relative to /api/2.0/mlflow).
+func (s *Server) handle(method, path string, write bool, h handlerFunc) {
+	rt := s.routes[path]
+	if rt == nil {
+		rt = &route{methods: map[string]handlerFunc{}, write: map[string]bool{}}
+		s.routes[path] = rt
+	}
+	rt.methods[method] = h
+	rt.write[method] = write
+}
+
+const (
+	apiPrefix       = "/api/2.0/mlflow/"
+	ajaxPrefix      = "/ajax-api/2.0/mlflow/"
+	artifactsPrefix = "/api/2.0/mlflow-artifacts/artifacts"
+	ajaxArtifacts   = "/ajax-api/2.0/mlflow-artifacts/artifacts"
+)
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+			if sw.status == 0 {
+				s.writeError(sw, r, fmt.Errorf("panic: %v", v))
+			}
+		}
+		if s.cfg.LogRequests {
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"bytes", sw.n, "ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
+		}
+	}()
+	s.serve(sw, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if !s.hostAllowed(r.Host) {
+		s.writeError(w, r, errorf(codePermissionDenied, "Host header %q is not allowed; start the server with --allowed-hosts to accept it", r.Host))
+		return
+	}
+	if !s.originAllowed(r) {
+		s.writeError(w, r, errorf(codePermissionDenied, "cross-origin request refused"))
+		return
+	}
+	path := r.URL.Path
+	switch path {
+	case "/health":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "OK")
+		return
+	case "/version":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, s.cfg.Version)
+		return
+	}
+	if s.cfg.Auth != nil {
+		if err := s.cfg.Auth.check(r); err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="mlgit", charset="UTF-8"`)
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	raw := r.URL.EscapedPath()
+	switch {
+	case raw == artifactsPrefix || strings.HasPrefix(raw, artifactsPrefix+"/") ||
+		raw == ajaxArtifacts || strings.HasPrefix(raw, ajaxArtifacts+"/"):
+		s.serveArtifacts(w, r)
+		return
+	}
+	var rel string
+	switch {
+	case strings.HasPrefix(path, apiPrefix):
+		rel = path[len(apiPrefix)-1:]
+	case strings.HasPrefix(path, ajaxPrefix):
+		rel = path[len(ajaxPrefix)-1:]
+	default:
+		s.writeError(w, r, errorf(codeEndpointNotFound, "no endpoint %s %s", r.Method, path))
+		return
+	}
+	rt := s.routes[loggedModelRoute(r, rel)]
+	if rt == nil {
+		s.writeError(w, r, errorf(codeEndpointNotFound, "no endpoint %s %s", r.Method, path))
+		return
+	}
+	h := rt.methods[r.Method]
+	if h == nil {
+		s.writeError(w, r, errorf(codeEndpointNotFound, "endpoint %s does not accept %s", path, r.Method))
+		return
+	}
+	if rt.write[r.Method] && s.cfg.ReadOnly {
+		s.writeError(w, r, errorf(codePermissionDenied, "the server is read-only (started with --read-only); writes are refused"))
+		return
+	}
+	if err := checkJSONContentType(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Bound the time a client may take to send its JSON body.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(DefaultJSONReadTimeout))
+	}
+	resp, err := h(s, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, resp)
+}
+
+// checkJSONContentType refuses POST and PUT on API routes unless the body is
+// declared JSON: a cross-site form or a fetch without preflight can only
+// send text/plain, multipart/form-data or urlencoded bodies
+// (CVE-2023-43472).
+func checkJSONContentType(r *http.Request) error {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errorf(codeBadRequest, "Bad Request. Content-Type must be application/json (got %q)", r.Header.Get("Content-Type"))
+	}
+	return nil
+}
+
+// hostAllowed checks the Host header against the allow-list, against DNS
+// rebinding: a page on evil.example whose name resolves to 127.0.0.1 still
+// sends Host: evil.example.
+func (s *Server) hostAllowed(host string) bool {
+	name, port := splitHost(host)
+	allowed := s.cfg.AllowedHosts
+	if len(allowed) == 0 {
+		allowed = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	for _, a := range allowed {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == "*" {
+			return true
+		}
+		an, ap := splitHost(a)
+		if an == name && (ap == "" || ap == port) {
+			return true
+		}
+	}
+	return false
+}
+
+func splitHost(h string) (name, port string) {
+	h = strings.ToLower(h)
+	if n, p, err := net.SplitHostPort(h); err == nil {
+		return strings.TrimSuffix(n, "."), p
+	}
+	h = strings.TrimPrefix(strings.TrimSuffix(h, "]"), "[")
+	return strings.TrimSuffix(h, "."), ""
+}
+
+// originAllowed refuses writes a browser sends on behalf of another site:
+// when an Origin header is present on a non-GET request, its host must be
+// the request's Host. MLflow clients send no Origin.
+func (s *Server) originAllowed(r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions {
+		return true
+	}
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return r.Header.Get("Sec-Fetch-Site") != "cross-site"
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	var data []byte
+	if v == nil {
+		data = []byte("{}")
+	} else {
+		var err error
+		data, err = json.Marshal(v)
+		if err != nil {
+			s.writeError(w, nil, fmt.Errorf("encode response: %w", err))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(data)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if r == nil {
+		r = &http.Request{Method: "?", URL: &url.URL{}}
+	}
+	status, code, msg := errorResponse(s.log, r, err)
+	data, _ := json.Marshal(struct {
+		ErrorCode string `json:"error_code"`
+		Message   string `json:"message"`
+	}{code, msg})
+	h := w.Header()
+	h.Del("Content-Disposition")
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(data)
+}
+
+func (s *Server) runLock(id string) *sync.Mutex {
+	s.runLocksMu.Lock()
+	defer s.runLocksMu.Unlock()
+	m := s.runLocks[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.runLocks[id] = m
+	}
+	return m
+}
+
+// Checkpoint commits every journaled write to the tracking branch.
+func (s *Server) Checkpoint() error {
+	_, err := s.r.Checkpoint()
+	return err
+}
+
+// Close commits everything acknowledged with a final checkpoint. Call it
+// after the HTTP server has stopped accepting requests.
+func (s *Server) Close() error { return s.Checkpoint() }
