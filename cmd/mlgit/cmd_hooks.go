@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mlgit/mlgit/hooks"
+	"github.com/spf13/cobra"
+)
+
+func newHooksCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hooks <command>",
+		Short: "Install and run mlgit's Git hooks (pre-commit, pre-push)",
+		Long: `mlgit's Git hooks guard what you commit and push:
+
+  pre-commit  refuses staged files over a size limit (default 10 MiB;
+              git config mlgit.maxFileSize or $MLGIT_MAX_FILE_SIZE; exempt a
+              path with git config --add mlgit.allowLargeFile <path>), and
+              validates mlgit manifests being committed (schema, rules and
+              canonical encoding; the message names file and line).
+  pre-push    when the push includes the tracking branch, validates the
+              manifests of the pushed commits and uploads the blobs they
+              reference (mlgit blob push) before the refs go out; refuses
+              lightweight registry tags.
+
+See docs/hooks.md, also for the pre-commit framework (.pre-commit-hooks.yaml).`,
+	}
+	cmd.AddCommand(newHooksInstallCmd(a), newHooksUninstallCmd(a), newHooksRunCmd(a))
+	return cmd
+}
+
+func newHooksInstallCmd(a *app) *cobra.Command {
+	var force, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "install [--force]",
+		Short: "Install the pre-commit and pre-push hooks in this repository",
+		Long: `Install the pre-commit and pre-push hooks in the folder Git runs hooks from
+(core.hooksPath when set, else .git/hooks).
+
+A hook you wrote is never overwritten: it is renamed to <hook>.mlgit-chained
+and mlgit's hook runs it first (with the same arguments and input), stopping if
+it fails. mlgit hooks uninstall puts it back. A hook written by an older mlgit
+is upgraded in place. A hook written by the pre-commit framework is refused
+(add mlgit to .pre-commit-config.yaml instead) unless --force, which chains to
+it.`,
+		Example: `  mlgit hooks install
+  git config core.hooksPath .githooks && mlgit hooks install`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			acts, err := hooks.Install(cmd.Context(), a.repoPath, hooks.InstallOptions{Force: force})
+			if errors.Is(err, hooks.ErrUserHook) {
+				return usagef("%v", err)
+			}
+			if err != nil {
+				return err
+			}
+			return printHookActions(a, acts, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "chain to a pre-commit-framework hook too; rewrite up-to-date hooks")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newHooksUninstallCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "uninstall",
+		Short:   "Remove mlgit's hooks and restore the hooks they chained to",
+		Example: `  mlgit hooks uninstall`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			acts, err := hooks.Uninstall(cmd.Context(), a.repoPath)
+			if err != nil {
+				return err
+			}
+			return printHookActions(a, acts, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printHookActions(a *app, acts []hooks.Action, asJSON bool) error {
+	if asJSON {
+		return printJSON(a.Out, acts)
+	}
+	for _, x := range acts {
+		line := fmt.Sprintf("%-10s %s: %s", x.Hook, x.Did, x.Path)
+		if x.Did == "upgraded" {
+			line += fmt.Sprintf(" (v%d -> v%d)", x.From, hooks.Version)
+		}
+		if x.Note != "" {
+			line += " (" + x.Note + ")"
+		}
+		fmt.Fprintln(a.Out, line)
+	}
+	return nil
+}
+
+func newHooksRunCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run {pre-commit | pre-push <remote> <url>}",
+		Short: "Run a hook's checks (what the installed hooks call)",
+		Long: `Run the checks of one hook in the current repository, as the installed hooks
+do. pre-push reads Git's "<local ref> <local sha> <remote ref> <remote sha>"
+lines on standard input (under the pre-commit framework, which consumes them,
+its PRE_COMMIT_* variables instead). Exit status 1 when the checks refuse.`,
+		Example: `  mlgit hooks run pre-commit
+  echo "refs/heads/mlgit $(git rev-parse mlgit) refs/heads/mlgit 0000000000000000000000000000000000000000" | mlgit hooks run pre-push origin url`,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "pre-commit",
+		Short: "Check staged files: size limit and manifests",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := hooks.LoadConfig(ctx, a.repoPath, a.hookGetenv)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			rep, err := hooks.PreCommit(ctx, a.repoPath, cfg)
+			return hookResult(a, "pre-commit", rep, err)
+		},
+	}, &cobra.Command{
+		Use:   "pre-push <remote> <url>",
+		Short: "Check a push: manifests of the tracking branch, blobs, registry tags",
+		Args:  cobra.RangeArgs(0, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := hooks.LoadConfig(ctx, a.repoPath, a.hookGetenv)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			refs, err := hooks.ParsePushInput(a.In)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if len(refs) == 0 {
+				// Under the pre-commit framework, which reads Git's input.
+				refs = hooks.PushRefsFromEnv(a.Getenv)
+			}
+			opt := hooks.PrePushOptions{Config: cfg, Log: a.Err, BlobPush: a.hookBlobPush}
+			if len(args) > 0 {
+				opt.Remote = args[0]
+			}
+			if len(args) > 1 {
+				opt.URL = args[1]
+			}
+			rep, err := hooks.PrePush(ctx, a.repoPath, refs, opt)
+			return hookResult(a, "pre-push", rep, err)
+		},
+	})
+	return cmd
+}
+
+// hookGetenv gives --branch precedence over $MLGIT_BRANCH for the hooks.
+func (a *app) hookGetenv(k string) string {
+	if k == "MLGIT_BRANCH" && a.branch != "" {
+		return a.branch
+	}
+	return a.Getenv(k)
+}
+
+func hookResult(a *app, hook string, rep *hooks.Report, err error) error {
+	if errors.Is(err, hooks.ErrRejected) {
+		rep.Write(a.Err, hook)
+		return &exitError{code: exitFailure}
+	}
+	return err
+}
+
+// hookBlobPush uploads the blobs the pushed tracking-branch commits
+// reference, as mlgit blob push <revs> does. With no blob remote
+// configured it fails only if those commits reference blobs.
+func (a *app) hookBlobPush(ctx context.Context, revs []string) error {
+	if a.Getenv("MLGIT_SKIP_BLOB_PUSH") != "" {
+		fmt.Fprintln(a.Err, "mlgit pre-push: MLGIT_SKIP_BLOB_PUSH is set; not uploading blobs")
+		return nil
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	refs, err := r.ArtifactRefsFor(revs...)
+	if err != nil {
+		return err
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	if _, _, err := a.blobRemoteURL(r, ""); err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return fmt.Errorf("the pushed commits reference %d %s, but %s; or push without uploading with MLGIT_SKIP_BLOB_PUSH=1 git push (others will not be able to fetch those files)", len(refs), plural(len(refs), "artifact", "artifacts"), ue.msg)
+		}
+		return err
+	}
+	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Refs: revs, Jobs: 8})
+}
