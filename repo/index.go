@@ -60,7 +60,7 @@ type idxRun struct {
 	rec  []byte
 }
 
-func (r *Repo) indexPath() string { return filepath.Join(r.stateDir, "index", "runs.idx") }
+func (r *Repo) indexPath() string { return filepath.Join(r.branchState(), "index", "runs.idx") }
 
 func ustr(b []byte) string {
 	if len(b) == 0 {

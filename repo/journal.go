@@ -70,9 +70,9 @@ type jop struct {
 	Point     manifest.MetricPoint `json:"-"`
 }
 
-func (r *Repo) journalDir() string { return filepath.Join(r.stateDir, "journal") }
+func (r *Repo) journalDir() string { return filepath.Join(r.branchState(), "journal") }
 
-func (r *Repo) checkpointLockPath() string { return filepath.Join(r.stateDir, "checkpoint.lock") }
+func (r *Repo) checkpointLockPath() string { return filepath.Join(r.branchState(), "checkpoint.lock") }
 
 func encodeJournal(ops []jop) ([]byte, error) {
 	b := make([]byte, 0, 64+len(ops)*48)
@@ -370,7 +370,7 @@ func (r *Repo) Checkpoint() (CheckpointResult, error) {
 	return r.checkpointLocked()
 }
 
-func (r *Repo) intentPath() string { return filepath.Join(r.stateDir, "checkpoint.intent") }
+func (r *Repo) intentPath() string { return filepath.Join(r.branchState(), "checkpoint.intent") }
 
 // recoverIntent finishes or discards a checkpoint that a crash interrupted.
 func (r *Repo) recoverIntent() error {

@@ -301,3 +301,14 @@ func (r *Repo) forkReader() *Repo {
 	return &Repo{workTree: r.workTree, gitDir: r.gitDir, branch: r.branch, now: r.now, st: r.st, refs: r.refs,
 		stateDir: r.stateDir, objects: newObjectReader(r.gitDir)}
 }
+
+// branchState is where the journal, checkpoint lock and run index of the
+// tracking branch live: <git-dir>/mlgit for the default branch, and
+// <git-dir>/mlgit/branches/<hex of the name> for any other, so that records
+// logged for one tracking branch are never folded into another.
+func (r *Repo) branchState() string {
+	if r.branch == DefaultBranch {
+		return r.stateDir
+	}
+	return filepath.Join(r.stateDir, "branches", hex.EncodeToString([]byte(r.branch)))
+}

@@ -147,3 +147,29 @@ func TestRunLifecycle(t *testing.T) {
 		t.Fatalf("history: %+v %v", hs, err)
 	}
 }
+
+// TestJournalIsPerBranch: records logged for one tracking branch are never
+// folded into another branch's checkpoint.
+func TestJournalIsPerBranch(t *testing.T) {
+	r, dir := newTestRepo(t)
+	run, err := r.CreateRun(RunSpec{Name: "on-main-branch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := Init(dir, Options{Branch: "scratch"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := gittest.Run(dir, "ls-tree", "-r", "--name-only", "scratch"); strings.Contains(out, run.ID) {
+		t.Fatalf("run of branch mlgit was committed to scratch:\n%s", out)
+	}
+	if _, err := r.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if out := gittest.Git(t, dir, "ls-tree", "-r", "--name-only", "mlgit"); !strings.Contains(out, run.ID) {
+		t.Fatalf("run missing from mlgit:\n%s", out)
+	}
+}
