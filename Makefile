@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build install test test-short bench bench-full lint fuzz demo clean tools
+.PHONY: all build install test test-short bench bench-blob lint fuzz demo clean
 
 all: build
 
@@ -29,8 +29,15 @@ test-short:
 
 # Benchmarks whose figures are recorded in docs/PERFORMANCE.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x -count 1 ./manifest/ ./query/ ./repo/ ./blob/
+	$(GO) test -run '^$$' -bench 'LogBatchJournal|CheckpointOneRun' -benchtime 30x -count 5 ./repo/
+	MLGIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench 'BenchmarkRegistry' -benchtime 30x -count 3 ./repo/
+	$(GO) test -run '^$$' -bench . -benchmem ./diff/ ./manifest/ ./query/
 	MLGIT=$(abspath $(BIN)) ./scripts/bench.sh
+
+# Blob store against git lfs and cp, with 1 GiB files (several minutes,
+# needs the Debian package git-lfs for the comparison).
+bench-blob: build
+	MLGIT=$(abspath $(BIN)) ./scripts/bench-blob.sh
 
 lint:
 	gofmt -l . | (! grep .)
