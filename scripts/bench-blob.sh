@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-blob.sh: the blob store benchmarks of docs/PERFORMANCE-blob.md, with
+# bench-blob.sh: the blob store benchmarks of docs/PERFORMANCE.md (section "Blob store and artifacts"), with
 # mlgit measured side by side with git lfs and cp in one run, on the same
 # files and the same machine state:
 #
