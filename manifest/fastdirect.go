@@ -248,6 +248,12 @@ func setScalar(v reflect.Value, b []byte) bool {
 	if !ok {
 		return false
 	}
+	return setTyped(v, s, plain)
+}
+
+// setTyped sets v from scalar text s (plain or quoted) with yaml.v3's
+// typing rules for the unambiguous cases; it reports false otherwise.
+func setTyped(v reflect.Value, s string, plain bool) bool {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if plain && isNullWord(s) {
@@ -256,7 +262,7 @@ func setScalar(v reflect.Value, b []byte) bool {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		return setScalar(v.Elem(), b)
+		return setTyped(v.Elem(), s, plain)
 	case reflect.String:
 		if plain && (isNullWord(s) || looksNonString(s)) {
 			return false

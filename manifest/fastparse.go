@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -534,62 +533,7 @@ func fastDecode(n *yaml.Node, v reflect.Value) bool {
 	if n.Kind != yaml.ScalarNode {
 		return false
 	}
-	plain := n.Style == 0
-	switch v.Kind() {
-	case reflect.String:
-		if plain && (isNullWord(n.Value) || looksNonString(n.Value)) {
-			return false
-		}
-		v.SetString(n.Value)
-		return true
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		if !plain || !isDecimalInt(n.Value) {
-			return false
-		}
-		x, err := strconv.ParseInt(n.Value, 10, 64)
-		if err != nil || v.OverflowInt(x) {
-			return false
-		}
-		v.SetInt(x)
-		return true
-	case reflect.Float64:
-		if !plain {
-			return false
-		}
-		switch n.Value {
-		case ".nan", ".NaN", ".NAN":
-			v.SetFloat(math.NaN())
-			return true
-		case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
-			v.SetFloat(math.Inf(1))
-			return true
-		case "-.inf", "-.Inf", "-.INF":
-			v.SetFloat(math.Inf(-1))
-			return true
-		}
-		if !isDecimalFloat(n.Value) {
-			return false
-		}
-		x, err := strconv.ParseFloat(n.Value, 64)
-		if err != nil {
-			return false
-		}
-		v.SetFloat(x)
-		return true
-	case reflect.Bool:
-		if !plain {
-			return false
-		}
-		switch n.Value {
-		case "true":
-			v.SetBool(true)
-			return true
-		case "false":
-			v.SetBool(false)
-			return true
-		}
-	}
-	return false
+	return setTyped(v, n.Value, n.Style == 0)
 }
 
 func isNullWord(s string) bool {
