@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -344,11 +345,15 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 			// A cold build allocates a lot of short-lived YAML nodes;
 			// collecting less often saves time at a bounded memory cost.
 			if len(jobs) > 16 {
-				defer debug.SetGCPercent(debug.SetGCPercent(200))
+				defer debug.SetGCPercent(debug.SetGCPercent(gcPercentCold))
+				// The pack and index are mmapped (~120 MB of page cache
+				// at 100k runs counts as resident); keep the heap under a
+				// soft limit so the whole stays within the memory budget.
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(coldHeapLimit))
 			}
 			var wg sync.WaitGroup
 			next := make(chan *job)
-			for i := 0; i < runtime.NumCPU(); i++ {
+			for i := 0; i < indexWorkers(); i++ {
 				wg.Add(1)
 				// Each worker reads through its own pack handles: a
 				// packfile reader is not safe for concurrent use.
@@ -718,3 +723,23 @@ func cloneMetrics(m map[string]manifest.MetricSummary) map[string]manifest.Metri
 	}
 	return out
 }
+
+// indexWorkers is how many goroutines read shards in a cold index build.
+func indexWorkers() int {
+	if n, err := strconv.Atoi(os.Getenv("MLGIT_INDEX_WORKERS")); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+// gcPercentCold is the GC target during a cold index build: collecting
+// less often saves time, at a memory cost kept under the 400 MB budget.
+var gcPercentCold = func() int {
+	if n, err := strconv.Atoi(os.Getenv("MLGIT_INDEX_GOGC")); err == nil && n > 0 {
+		return n
+	}
+	return 150
+}()
+
+// coldHeapLimit is the soft heap limit during a cold index build.
+const coldHeapLimit = 240 << 20
