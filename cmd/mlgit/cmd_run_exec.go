@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
@@ -28,6 +29,7 @@ type runExecOptions struct {
 	tags        []string
 	parentModel string
 	artifacts   string
+	mlflow      bool
 }
 
 func newRunExecCmd(a *app) *cobra.Command {
@@ -48,13 +50,21 @@ on any other, KILLED when the command died from a signal. SIGINT and SIGTERM
 are forwarded to the command. mlgit exits with the command's exit status
 (128+N for signal N), so CI sees training failures.
 
+--mlflow runs an embedded MLflow-compatible server (mlgit server) on a free
+loopback port for the command and sets MLFLOW_TRACKING_URI, MLFLOW_RUN_ID (so
+mlflow.start_run() logs into this run), MLFLOW_EXPERIMENT_ID and, with --exp,
+MLFLOW_EXPERIMENT_NAME. When the command exits the server stops and
+everything it acknowledged is committed. This is the one-command path for an
+existing MLflow script.
+
 --artifacts DIR stores the files in DIR as artifacts of the run when the
 command ends, whatever its status (as mlgit run artifact add DIR/. would: the
 folder's contents at the top level). If that fails, the run records none of
 them and mlgit exits with status 1 unless the command itself failed.`,
 		Example: `  mlgit run exec --exp churn --params params.yaml --metrics metrics.json -- python train.py --epochs 10
   mlgit run exec --name sweep-lr-0.1 --param lr=0.1 -- ./train.sh
-  mlgit run exec --artifacts outputs -- python train.py --out outputs`,
+  mlgit run exec --artifacts outputs -- python train.py --out outputs
+  mlgit run exec --mlflow --exp churn -- python train_with_mlflow.py`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 0 {
@@ -71,6 +81,7 @@ them and mlgit exits with status 1 unless the command itself failed.`,
 	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
 	cmd.Flags().StringVar(&o.parentModel, "parent-model", "", "model version this run fine-tunes (`REF`)")
 	cmd.Flags().StringVar(&o.artifacts, "artifacts", "", "store the files in `DIR` as the run's artifacts when the command ends")
+	cmd.Flags().BoolVar(&o.mlflow, "mlflow", false, "serve the MLflow REST API to the command on a free loopback port (MLFLOW_TRACKING_URI, MLFLOW_RUN_ID)")
 	return cmd
 }
 
@@ -128,10 +139,35 @@ func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) er
 	if a.repoPath != "." && a.repoPath != "" {
 		cmd.Env = append(cmd.Env, "MLGIT_REPO="+a.repoPath)
 	}
+	var srv *runningServer
+	if o.mlflow {
+		srv, err = startServer(cmdCtx, a, &serverOptions{Host: "127.0.0.1", Port: 0, Quiet: true, CheckpointInterval: 30 * time.Second})
+		if err != nil {
+			r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusFailed})
+			return fmt.Errorf("start the embedded MLflow server: %w", err)
+		}
+		cmd.Env = append(cmd.Env, "MLFLOW_TRACKING_URI=http://"+srv.Addr, "MLFLOW_RUN_ID="+run.ID, "MLFLOW_EXPERIMENT_ID="+expID)
+		if o.exp != "" {
+			if e, err := r.GetExperiment(expID); err == nil {
+				cmd.Env = append(cmd.Env, "MLFLOW_EXPERIMENT_NAME="+e.Name)
+			}
+		}
+		fmt.Fprintf(a.Err, "mlgit: MLflow tracking server for the command at http://%s\n", srv.Addr)
+	}
+	stopServer := func() error {
+		if srv == nil {
+			return nil
+		}
+		s := srv
+		srv = nil
+		return s.Stop()
+	}
+	defer stopServer()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
+		stopServer()
 		r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusFailed})
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
@@ -224,6 +260,11 @@ wait:
 		} else {
 			fmt.Fprintf(a.Err, "mlgit: %d %s from %s recorded (%s new in the blob cache)\n", len(arts), plural(len(arts), "artifact", "artifacts"), o.artifacts, formatBytes(st.stored))
 		}
+	}
+	// Everything the command logged through MLflow is committed before
+	// the run ends.
+	if err := stopServer(); err != nil {
+		return fmt.Errorf("stop the embedded MLflow server: %w", err)
 	}
 	if _, err := r.UpdateRun(run.ID, repo.RunUpdate{Status: status, Exit: &exitCodeVal}); err != nil {
 		return err
