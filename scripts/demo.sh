@@ -12,6 +12,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A project repository with a training program"
 go build -o "$WORK/bin/logreg" "$ROOT/examples/logreg"
+go build -o "$WORK/bin/mlflowclient" "$ROOT/examples/mlflowclient"
 export PATH="$WORK/bin:$(dirname "$MLGIT"):$PATH"
 cd "$WORK" && mkdir project && cd project
 git init -q -b main
@@ -57,6 +58,12 @@ echo "\$ mlgit model get churn@champion -o deploy && ls deploy"
 "$MLGIT" model get churn@champion -o deploy >/dev/null && ls deploy
 echo "\$ mlgit lineage churn@production"
 "$MLGIT" lineage churn@production
+
+step "An MLflow client logs into the same repository (embedded MLflow REST server)"
+echo "\$ mlgit run exec --mlflow --exp churn --name via-mlflow -- mlflowclient"
+"$MLGIT" run exec --mlflow --exp churn --name via-mlflow -- mlflowclient
+echo "\$ mlgit run list --exp churn --filter \"params.alpha = '0.5'\""
+"$MLGIT" run list --exp churn --filter "params.alpha = '0.5'"
 
 step "Everything is plain Git"
 echo "\$ git log --oneline mlgit"
