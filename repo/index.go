@@ -318,14 +318,12 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 			if err != nil {
 				return nil, err
 			}
-			// Changed shards are read and encoded in parallel; only the
-			// compact records are kept, never all decoded manifests.
+			// Changed shards; only compact records are kept, never all
+			// decoded manifests.
 			type job struct {
 				name string
 				tree plumbing.Hash
 				old  *idxShard
-				runs []shardRun
-				err  error
 			}
 			var jobs []*job
 			for _, se := range shards {
@@ -351,91 +349,112 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 				// soft limit so the whole stays within the memory budget.
 				defer debug.SetMemoryLimit(debug.SetMemoryLimit(coldHeapLimit))
 			}
-			var wg sync.WaitGroup
-			next := make(chan *job)
-			for i := 0; i < indexWorkers(); i++ {
-				wg.Add(1)
-				// Each worker reads through its own pack handles: a
-				// packfile reader is not safe for concurrent use.
-				rw := r.forkReader()
-				go func() {
-					defer wg.Done()
-					defer rw.objects.close()
-					for j := range next {
-						j.runs, j.err = rw.readShardRuns(j.tree, j.old, w)
-					}
-				}()
+			// Shard trees first; then the changed runs' trees and their
+			// run.yaml blobs, each read in pack order (delta bases stay
+			// cached) by workers with their own pack readers.
+			type task struct {
+				sh   *idxShard
+				pos  int
+				yaml plumbing.Hash
+				key  int64
+				err  error
 			}
+			var tasks []*task
 			for _, j := range jobs {
-				next <- j
-			}
-			close(next)
-			wg.Wait()
-			for _, j := range jobs {
-				if j.err != nil {
-					return nil, fmt.Errorf("runs/%s: %w", j.name, j.err)
+				es, err := r.readTree(j.tree)
+				if err != nil {
+					return nil, fmt.Errorf("runs/%s: %w", j.name, err)
 				}
-				sh := &idxShard{tree: j.tree, runs: make([]idxRun, len(j.runs))}
-				for i, sr := range j.runs {
-					sh.runs[i] = idxRun{tree: sr.tree, rec: sr.rec}
+				oldByTree := map[plumbing.Hash][]byte{}
+				if j.old != nil {
+					for _, ru := range j.old.runs {
+						oldByTree[ru.tree] = ru.rec
+					}
+				}
+				sh := &idxShard{tree: j.tree}
+				for _, e := range es {
+					if e.Mode != filemode.Dir {
+						continue
+					}
+					sh.runs = append(sh.runs, idxRun{tree: e.Hash, rec: oldByTree[e.Hash]})
+					if sh.runs[len(sh.runs)-1].rec == nil {
+						tasks = append(tasks, &task{sh: sh, pos: len(sh.runs) - 1})
+					}
 				}
 				idx.shards[j.name] = sh
+			}
+			inPackOrder := func(key func(*task) plumbing.Hash) {
+				for _, t := range tasks {
+					t.key = r.objects.packOrder(key(t))
+				}
+				sort.Slice(tasks, func(a, b int) bool { return tasks[a].key < tasks[b].key })
+			}
+			parallel := func(fn func(rw *Repo, t *task)) {
+				n := indexWorkers()
+				var wg sync.WaitGroup
+				for i := 0; i < n; i++ {
+					lo, hi := len(tasks)*i/n, len(tasks)*(i+1)/n
+					rw := r.forkReader()
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer rw.objects.close()
+						for _, t := range tasks[lo:hi] {
+							fn(rw, t)
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			inPackOrder(func(t *task) plumbing.Hash { return t.sh.runs[t.pos].tree })
+			parallel(func(rw *Repo, t *task) {
+				es, err := rw.readTree(t.sh.runs[t.pos].tree)
+				if err != nil {
+					t.err = err
+					return
+				}
+				for _, x := range es {
+					if x.Name == "run.yaml" {
+						t.yaml = x.Hash
+					}
+				}
+			})
+			inPackOrder(func(t *task) plumbing.Hash { return t.yaml })
+			parallel(func(rw *Repo, t *task) {
+				if t.err != nil || t.yaml.IsZero() {
+					return
+				}
+				data, err := rw.readObject(plumbing.BlobObject, t.yaml)
+				if err != nil {
+					t.err = err
+					return
+				}
+				doc, err := manifest.DecodeRun(data)
+				if err != nil {
+					t.err = fmt.Errorf("run in %s: %w", t.sh.runs[t.pos].tree, err)
+					return
+				}
+				t.sh.runs[t.pos].rec = w.record(doc, t.yaml)
+			})
+			for _, t := range tasks {
+				if t.err != nil {
+					return nil, t.err
+				}
+			}
+			// Run folders without a run.yaml are not runs.
+			for _, sh := range idx.shards {
+				kept := sh.runs[:0]
+				for _, ru := range sh.runs {
+					if ru.rec != nil {
+						kept = append(kept, ru)
+					}
+				}
+				sh.runs = kept
 			}
 		}
 	}
 	idx.keys, idx.keyID = w.keys, w.keyID
 	return idx, nil
-}
-
-type shardRun struct {
-	tree plumbing.Hash
-	rec  []byte
-}
-
-func (r *Repo) readShardRuns(tree plumbing.Hash, old *idxShard, w *indexWriter) ([]shardRun, error) {
-	es, err := r.readTree(tree)
-	if err != nil {
-		return nil, err
-	}
-	oldByTree := map[plumbing.Hash][]byte{}
-	if old != nil {
-		for _, ru := range old.runs {
-			oldByTree[ru.tree] = ru.rec
-		}
-	}
-	out := make([]shardRun, 0, len(es))
-	for _, e := range es {
-		if e.Mode != filemode.Dir {
-			continue
-		}
-		if rec, ok := oldByTree[e.Hash]; ok {
-			out = append(out, shardRun{tree: e.Hash, rec: rec})
-			continue
-		}
-		runTree, err := r.readTree(e.Hash)
-		if err != nil {
-			return nil, err
-		}
-		var yamlHash plumbing.Hash
-		for _, x := range runTree {
-			if x.Name == "run.yaml" {
-				yamlHash = x.Hash
-			}
-		}
-		if yamlHash.IsZero() {
-			continue
-		}
-		data, err := r.readObject(plumbing.BlobObject, yamlHash)
-		if err != nil {
-			return nil, err
-		}
-		doc, err := manifest.DecodeRun(data)
-		if err != nil {
-			return nil, fmt.Errorf("run %s: %w", e.Name, err)
-		}
-		out = append(out, shardRun{tree: e.Hash, rec: w.record(doc, yamlHash)})
-	}
-	return out, nil
 }
 
 // idxRow is a run read in place from an index record; it implements

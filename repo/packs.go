@@ -445,3 +445,26 @@ func (ix *mappedIndex) computeReverse() []byte {
 	}
 	return out
 }
+
+// packOrder returns a sort key that follows the physical order of object
+// h in the packs (pack number, offset), or -1 when it is loose or unknown.
+// Reading many objects in this order keeps delta bases in the caches.
+func (o *objectReader) packOrder(h plumbing.Hash) int64 {
+	o.mu.Lock()
+	if len(o.order) == 0 {
+		o.mu.Unlock()
+		o.scan()
+		o.mu.Lock()
+	}
+	defer o.mu.Unlock()
+	for n, name := range o.order {
+		p := o.packs[name]
+		if p == nil {
+			continue
+		}
+		if i, ok := p.idx.find(h); ok {
+			return int64(n)<<40 | p.idx.offset(i)
+		}
+	}
+	return -1
+}
