@@ -13,12 +13,10 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/objfile"
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 )
 
 // objectReader reads loose and packed objects with a pack index that costs
@@ -39,8 +37,7 @@ type objectReader struct {
 
 type packHandle struct {
 	idx  *mappedIndex
-	pack *packfile.Packfile
-	file *os.File
+	pack *mappedPack
 }
 
 func newObjectReader(gitDir string) *objectReader {
@@ -51,7 +48,7 @@ func (o *objectReader) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, p := range o.packs {
-		p.file.Close()
+		p.pack.close()
 		p.idx.close()
 	}
 	o.packs = map[string]*packHandle{}
@@ -85,12 +82,13 @@ func (o *objectReader) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
 			o.mu.Lock()
 			p := o.packs[name]
 			o.mu.Unlock()
-			if p == nil || !p.idx.contains(h) {
+			if p == nil {
 				continue
 			}
-			o.mu.Lock()
-			obj, err := p.pack.Get(h)
-			o.mu.Unlock()
+			obj, found, err := p.pack.object(h)
+			if !found {
+				continue
+			}
 			if err == nil {
 				// Trees are read again and again (root, runs, shards);
 				// blobs rarely are, and caching them costs a cold scan
@@ -173,7 +171,7 @@ func (o *objectReader) scan() error {
 	}
 	for base, p := range o.packs {
 		if !seen[base] {
-			p.file.Close()
+			p.pack.close()
 			p.idx.close()
 			delete(o.packs, base)
 		}
@@ -197,21 +195,12 @@ func (o *objectReader) openPack(dir, base string) (*packHandle, error) {
 		idx.close()
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, base+".pack"))
+	pack, err := openMappedPack(filepath.Join(dir, base+".pack"), idx)
 	if err != nil {
 		idx.close()
 		return nil, err
 	}
-	fs := osfs.New(dir)
-	bf, err := fs.Open(base + ".pack")
-	if err != nil {
-		f.Close()
-		idx.close()
-		return nil, err
-	}
-	f.Close()
-	of, _ := os.Open(filepath.Join(dir, base+".pack")) // kept for close()
-	return &packHandle{idx: idx, pack: packfile.NewPackfileWithCache(idx, fs, bf, cache.NewObjectLRU(8*cache.MiByte), 0), file: of}, nil
+	return &packHandle{idx: idx, pack: pack}, nil
 }
 
 // mappedIndex is a version-2 pack .idx file mapped into memory. It
