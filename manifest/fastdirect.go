@@ -54,6 +54,14 @@ func (d *directDecoder) mapping(indent int, v reflect.Value) bool {
 		}
 		v = v.Elem()
 	}
+	// The two maps that make up most of a run (params and tags, metric
+	// summaries) are decoded without reflection.
+	switch v.Type() {
+	case stringMapType:
+		return d.stringMap(indent, v)
+	case metricMapType:
+		return d.metricMap(indent, v)
+	}
 	var fields map[string]fieldInfo
 	var seen uint64
 	switch v.Kind() {
@@ -317,4 +325,172 @@ func setTyped(v reflect.Value, s string, plain bool) bool {
 		}
 	}
 	return false
+}
+
+var (
+	stringMapType = reflect.TypeOf(map[string]string(nil))
+	metricMapType = reflect.TypeOf(map[string]MetricSummary(nil))
+)
+
+// line splits the current line at indent into key and rest ("key: rest"
+// or "key:" with block true). ok is false at the end of the mapping.
+func (d *directDecoder) line(indent int) (key, rest []byte, block, more, ok bool) {
+	if d.i >= len(d.lines) {
+		return nil, nil, false, false, true
+	}
+	l := d.lines[d.i]
+	ind := indentOf(l)
+	if ind < indent {
+		return nil, nil, false, false, true
+	}
+	if ind > indent || len(l) == ind {
+		return nil, nil, false, false, false
+	}
+	text := l[ind:]
+	if bytes.HasSuffix(text, []byte{':'}) && bytes.Index(text, []byte(": ")) < 0 {
+		key, block = text[:len(text)-1], true
+	} else {
+		i := bytes.Index(text, []byte(": "))
+		if i <= 0 {
+			return nil, nil, false, false, false
+		}
+		key, rest = text[:i], text[i+2:]
+	}
+	if !plainKey(key) {
+		return nil, nil, false, false, false
+	}
+	d.i++
+	return key, rest, block, true, true
+}
+
+// mapKey checks a map key as fastDecode does.
+func mapKey(k []byte) (string, bool) {
+	ks := string(k)
+	return ks, !isNullWord(ks) && !looksNonString(ks)
+}
+
+func (d *directDecoder) stringMap(indent int, v reflect.Value) bool {
+	m := map[string]string{}
+	for {
+		key, rest, block, more, ok := d.line(indent)
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		ks, ok := mapKey(key)
+		if !ok || block {
+			return false
+		}
+		if _, dup := m[ks]; dup {
+			return false
+		}
+		val, plain, ok := scalarText(rest)
+		if !ok || (plain && (isNullWord(val) || looksNonString(val))) {
+			return false
+		}
+		m[ks] = val
+	}
+	if len(m) == 0 {
+		return false
+	}
+	v.Set(reflect.ValueOf(m))
+	return true
+}
+
+func (d *directDecoder) metricMap(indent int, v reflect.Value) bool {
+	m := map[string]MetricSummary{}
+	for {
+		key, _, block, more, ok := d.line(indent)
+		if !ok {
+			return false
+		}
+		if !more {
+			break
+		}
+		ks, ok := mapKey(key)
+		if !ok || !block {
+			return false
+		}
+		if _, dup := m[ks]; dup {
+			return false
+		}
+		var ms MetricSummary
+		var seen uint8
+		n := 0
+		for {
+			fk, rest, fblock, fmore, ok := d.line(indent + 2)
+			if !ok || fblock {
+				return false
+			}
+			if !fmore {
+				break
+			}
+			s, plain, ok := scalarText(rest)
+			if !ok || !plain {
+				return false
+			}
+			var bit uint8
+			switch string(fk) {
+			case "value":
+				bit, ok = 1, plainFloat(s, &ms.Value)
+			case "step":
+				bit, ok = 2, plainInt(s, &ms.Step)
+			case "timestamp":
+				bit, ok = 4, plainInt(s, &ms.Timestamp)
+			case "min":
+				bit, ok = 8, plainFloat(s, &ms.Min)
+			case "max":
+				bit, ok = 16, plainFloat(s, &ms.Max)
+			case "count":
+				bit, ok = 32, plainInt(s, &ms.Count)
+			default:
+				return false
+			}
+			if !ok || seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			n++
+		}
+		if n == 0 {
+			return false
+		}
+		m[ks] = ms
+	}
+	if len(m) == 0 {
+		return false
+	}
+	v.Set(reflect.ValueOf(m))
+	return true
+}
+
+func plainInt(s string, out *int64) bool {
+	if !isDecimalInt(s) {
+		return false
+	}
+	x, err := strconv.ParseInt(s, 10, 64)
+	*out = x
+	return err == nil
+}
+
+func plainFloat(s string, out *float64) bool {
+	switch s {
+	case ".nan", ".NaN", ".NAN":
+		*out = math.NaN()
+		return true
+	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
+		*out = math.Inf(1)
+		return true
+	case "-.inf", "-.Inf", "-.INF":
+		*out = math.Inf(-1)
+		return true
+	}
+	if !isDecimalFloat(s) {
+		return false
+	}
+	x, err := strconv.ParseFloat(s, 64)
+	*out = x
+	return err == nil
 }
