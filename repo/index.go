@@ -408,16 +408,12 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 			}
 			inPackOrder(func(t *task) plumbing.Hash { return t.sh.runs[t.pos].tree })
 			parallel(func(rw *Repo, t *task) {
-				es, err := rw.readTree(t.sh.runs[t.pos].tree)
+				raw, err := rw.readObject(plumbing.TreeObject, t.sh.runs[t.pos].tree)
 				if err != nil {
 					t.err = err
 					return
 				}
-				for _, x := range es {
-					if x.Name == "run.yaml" {
-						t.yaml = x.Hash
-					}
-				}
+				t.yaml, t.err = treeEntryHash(raw, "run.yaml")
 			})
 			inPackOrder(func(t *task) plumbing.Hash { return t.yaml })
 			parallel(func(rw *Repo, t *task) {
@@ -762,3 +758,23 @@ var gcPercentCold = func() int {
 
 // coldHeapLimit is the soft heap limit during a cold index build.
 const coldHeapLimit = 240 << 20
+
+// treeEntryHash finds the object id of the entry called name in a raw tree
+// object ("<mode> <name>\x00<20-byte id>" entries), without decoding the
+// whole tree; zero when there is none.
+func treeEntryHash(raw []byte, name string) (plumbing.Hash, error) {
+	for len(raw) > 0 {
+		sp := bytes.IndexByte(raw, ' ')
+		nul := bytes.IndexByte(raw, 0)
+		if sp < 0 || nul < sp || nul+21 > len(raw) {
+			return plumbing.ZeroHash, fmt.Errorf("malformed tree object")
+		}
+		if string(raw[sp+1:nul]) == name {
+			var h plumbing.Hash
+			copy(h[:], raw[nul+1:nul+21])
+			return h, nil
+		}
+		raw = raw[nul+21:]
+	}
+	return plumbing.ZeroHash, nil
+}

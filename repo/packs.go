@@ -28,11 +28,12 @@ import (
 // in microseconds, which is what lets a whole mlgit process stay within
 // ~10 ms on a large repository.
 type objectReader struct {
-	gitDir string
-	mu     sync.Mutex
-	packs  map[string]*packHandle // by pack base name
-	order  []string
-	cache  cache.Object
+	gitDir  string
+	mu      sync.Mutex
+	packs   map[string]*packHandle // by pack base name
+	order   []string
+	scanned bool
+	cache   cache.Object
 }
 
 type packHandle struct {
@@ -53,6 +54,7 @@ func (o *objectReader) close() {
 	}
 	o.packs = map[string]*packHandle{}
 	o.order = nil
+	o.scanned = false
 }
 
 // get returns object h, loose first (new objects are loose), then packed.
@@ -62,49 +64,58 @@ func (o *objectReader) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	if obj, ok := o.cache.Get(h); ok {
 		return obj, nil
 	}
-	obj, err := o.loose(h)
-	if err == nil {
-		return obj, nil
-	}
-	if !errors.Is(err, plumbing.ErrObjectNotFound) {
-		return nil, err
-	}
+	// Packs first: the lookup is an in-memory binary search, while a
+	// missing loose object costs a failed open (most objects are packed).
 	for rescan := 0; rescan < 2; rescan++ {
-		if rescan > 0 || len(o.order) == 0 {
+		o.mu.Lock()
+		scanned := o.scanned
+		o.mu.Unlock()
+		if rescan > 0 || !scanned {
 			if err := o.scan(); err != nil {
 				return nil, err
 			}
 		}
-		o.mu.Lock()
-		order := append([]string(nil), o.order...)
-		o.mu.Unlock()
-		for _, name := range order {
-			o.mu.Lock()
-			p := o.packs[name]
-			o.mu.Unlock()
-			if p == nil {
-				continue
-			}
-			obj, found, err := p.pack.object(h)
-			if !found {
-				continue
-			}
-			if err == nil {
-				// Trees are read again and again (root, runs, shards);
-				// blobs rarely are, and caching them costs a cold scan
-				// of 100,000 runs about a tenth of its time.
-				if obj.Type() == plumbing.TreeObject {
-					o.cache.Put(obj)
-				}
-				return obj, nil
-			}
-		}
-		// A gc may have moved it from loose to a new pack meanwhile.
-		if obj, err := o.loose(h); err == nil {
+		obj, found, err := o.packed(h)
+		if found && err == nil {
 			return obj, nil
+		}
+		// Loose (new objects), or moved from loose to a new pack by a
+		// concurrent git gc, which the rescan finds.
+		obj, err = o.loose(h)
+		if err == nil {
+			return obj, nil
+		}
+		if !errors.Is(err, plumbing.ErrObjectNotFound) {
+			return nil, err
 		}
 	}
 	return nil, plumbing.ErrObjectNotFound
+}
+
+func (o *objectReader) packed(h plumbing.Hash) (plumbing.EncodedObject, bool, error) {
+	o.mu.Lock()
+	order := o.order
+	packs := make([]*packHandle, 0, len(order))
+	for _, name := range order {
+		if p := o.packs[name]; p != nil {
+			packs = append(packs, p)
+		}
+	}
+	o.mu.Unlock()
+	for _, p := range packs {
+		obj, found, err := p.pack.object(h)
+		if !found {
+			continue
+		}
+		if err == nil && obj.Type() == plumbing.TreeObject {
+			// Trees are read again and again (root, runs, shards);
+			// blobs rarely are, and caching them costs a cold scan of
+			// 100,000 runs about a tenth of its time.
+			o.cache.Put(obj)
+		}
+		return obj, true, err
+	}
+	return nil, false, nil
 }
 
 func (o *objectReader) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
@@ -141,6 +152,9 @@ func (o *objectReader) scan() error {
 	dir := filepath.Join(o.gitDir, "objects", "pack")
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
+		o.mu.Lock()
+		o.scanned = true
+		o.mu.Unlock()
 		return nil
 	}
 	if err != nil {
@@ -183,6 +197,7 @@ func (o *objectReader) scan() error {
 		}
 	}
 	o.order = kept
+	o.scanned = true
 	return nil
 }
 
@@ -440,7 +455,7 @@ func (ix *mappedIndex) computeReverse() []byte {
 // Reading many objects in this order keeps delta bases in the caches.
 func (o *objectReader) packOrder(h plumbing.Hash) int64 {
 	o.mu.Lock()
-	if len(o.order) == 0 {
+	if !o.scanned {
 		o.mu.Unlock()
 		o.scan()
 		o.mu.Lock()
