@@ -249,7 +249,8 @@ func (d *directDecoder) sequence(indent int, v reflect.Value) bool {
 // setScalar sets v from a one-line scalar with yaml.v3's typing, or
 // reports false when unsure.
 func setScalar(v reflect.Value, b []byte) bool {
-	if len(b) == 0 || !utf8.Valid(b) {
+	// The document was checked for valid UTF-8 as a whole.
+	if len(b) == 0 {
 		return false
 	}
 	s, plain, ok := scalarText(b)
@@ -347,13 +348,12 @@ func (d *directDecoder) line(indent int) (key, rest []byte, block, more, ok bool
 		return nil, nil, false, false, false
 	}
 	text := l[ind:]
-	if bytes.HasSuffix(text, []byte{':'}) && bytes.Index(text, []byte(": ")) < 0 {
+	switch i := bytes.Index(text, []byte(": ")); {
+	case i < 0 && text[len(text)-1] == ':':
 		key, block = text[:len(text)-1], true
-	} else {
-		i := bytes.Index(text, []byte(": "))
-		if i <= 0 {
-			return nil, nil, false, false, false
-		}
+	case i <= 0:
+		return nil, nil, false, false, false
+	default:
 		key, rest = text[:i], text[i+2:]
 	}
 	if !plainKey(key) {

@@ -180,15 +180,26 @@ func isMappingLine(b []byte) bool {
 
 // plainKey accepts keys that yaml.v3 reads as the same plain string.
 func plainKey(b []byte) bool {
-	if len(b) == 0 || !utf8.Valid(b) {
+	// Callers have checked that the document is valid UTF-8.
+	if len(b) == 0 {
 		return false
 	}
 	switch b[0] {
 	case '"', '\'', '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '%', '@', '`', ' ':
 		return false
 	}
-	if b[len(b)-1] == ' ' || bytes.Contains(b, []byte(" #")) || bytes.ContainsAny(b, "{}[],") {
+	if b[len(b)-1] == ' ' {
 		return false
+	}
+	for i, c := range b {
+		switch c {
+		case '{', '}', '[', ']', ',':
+			return false
+		case '#':
+			if b[i-1] == ' ' {
+				return false
+			}
+		}
 	}
 	return true
 }
@@ -217,8 +228,13 @@ func scalarText(b []byte) (string, bool, bool) {
 			return "", false, false
 		}
 	}
-	if b[len(b)-1] == ' ' || b[len(b)-1] == ':' || bytes.Contains(b, []byte(" #")) || bytes.Contains(b, []byte(": ")) {
+	if b[len(b)-1] == ' ' || b[len(b)-1] == ':' {
 		return "", false, false
+	}
+	for i := 1; i < len(b); i++ {
+		if (b[i] == '#' && b[i-1] == ' ') || (b[i] == ' ' && b[i-1] == ':') {
+			return "", false, false
+		}
 	}
 	return string(b), true, true
 }
