@@ -10,7 +10,7 @@ import (
 
 // directDecode decodes canonical block YAML straight into v (a pointer to
 // a manifest struct) without building a node tree: the same line grammar
-// as fastParse and the same typing rules as fastDecode, fused, so that a
+// as fastParse with yaml.v3's typing rules for unambiguous scalars, fused, so that a
 // cold scan of 100,000 runs allocates little more than the values it
 // keeps. It reports false for anything outside that subset, and the caller
 // falls back (FuzzFastParse checks it against yaml.v3).
@@ -363,7 +363,7 @@ func (d *directDecoder) line(indent int) (key, rest []byte, block, more, ok bool
 	return key, rest, block, true, true
 }
 
-// mapKey checks a map key as fastDecode does.
+// mapKey accepts a map key only where yaml.v3 surely reads a string.
 func mapKey(k []byte) (string, bool) {
 	ks := string(k)
 	return ks, !isNullWord(ks) && !looksNonString(ks)

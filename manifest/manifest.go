@@ -71,10 +71,6 @@ func decodeStrict(data []byte, kind string, v any, hdr *Header) error {
 	}
 	reflect.ValueOf(v).Elem().SetZero()
 	if n, ok := fastParse(data); ok && knownFields(n, reflect.TypeOf(v)) {
-		if fastDecode(n, reflect.ValueOf(v)) {
-			return checkDecodedHeader(*hdr, kind)
-		}
-		reflect.ValueOf(v).Elem().SetZero()
 		if err := n.Decode(v); err == nil {
 			return checkDecodedHeader(*hdr, kind)
 		}

@@ -278,6 +278,25 @@ func checkArtifacts(arts []Artifact) error {
 	return nil
 }
 
+// TopLevelPaths lists the first path segment of each artifact, sorted and
+// without repeats, folders with a trailing slash ("model/", "plot.png").
+func TopLevelPaths(arts []Artifact) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range arts {
+		s := a.Path
+		if i := strings.IndexByte(s, '/'); i >= 0 {
+			s = s[:i+1]
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // SortArtifacts sorts artifacts by path, keeping the last entry for a path.
 func SortArtifacts(arts []Artifact) []Artifact {
 	byPath := make(map[string]Artifact, len(arts))

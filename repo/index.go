@@ -637,19 +637,7 @@ func (r *Repo) runRows() ([]runRow, error) {
 			}
 			pendingOrder = append(pendingOrder, o.Run)
 		}
-		switch {
-		case o.Op == opCreate:
-			if doc == nil && o.Doc != nil {
-				d := *o.Doc
-				doc = &d
-			}
-		case doc == nil:
-		case o.Op == opMetric:
-			doc.Metrics = addPoint(doc.Metrics, o.Point)
-		default:
-			applyOp(doc, o)
-		}
-		pending[o.Run] = doc
+		pending[o.Run] = overlay(doc, o)
 	}
 	n := 0
 	for _, sh := range idx.shards {

@@ -592,6 +592,25 @@ func foldJournal(tx *Tx, ops []jop) (foldStats, error) {
 	return st, nil
 }
 
+// overlay applies one pending record to a run as readers see it (doc nil:
+// the run is not known yet) and returns the run. Readers and the run index
+// share it, so they never disagree about pending data.
+func overlay(doc *manifest.Run, o jop) *manifest.Run {
+	switch {
+	case o.Op == opCreate:
+		if doc == nil && o.Doc != nil {
+			d := *o.Doc
+			doc = &d
+		}
+	case doc == nil:
+	case o.Op == opMetric:
+		doc.Metrics = addPoint(doc.Metrics, o.Point)
+	default:
+		applyOp(doc, o)
+	}
+	return doc
+}
+
 func addPoint(m map[string]manifest.MetricSummary, p manifest.MetricPoint) map[string]manifest.MetricSummary {
 	if m == nil {
 		m = map[string]manifest.MetricSummary{}

@@ -18,42 +18,33 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// encodedObject finds an object. A concurrent git gc may have packed loose
-// objects into a new pack, or replaced the pack we indexed, since the pack
-// indexes were loaded: on failure the indexes are reloaded and the read
-// retried a few times.
+// encodedObject finds an object, fully read into memory. The object
+// reader rescans the pack folder when an object is missing, since a
+// concurrent git gc may have packed loose objects into a new pack; one
+// more try after a short pause covers a gc caught between writing the
+// pack and removing the loose files.
 func (r *Repo) encodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		if attempt > 0 {
-			r.st.Reindex()
-			time.Sleep(time.Duration(attempt*attempt) * time.Millisecond)
-		}
-		var obj plumbing.EncodedObject
+	obj, err := r.objects.get(h)
+	if err != nil {
+		time.Sleep(5 * time.Millisecond)
 		obj, err = r.objects.get(h)
-		if err == nil {
-			if t != plumbing.AnyObject && obj.Type() != t {
-				return nil, fmt.Errorf("object %s is a %s, not a %s", h, obj.Type(), t)
-			}
-			return obj, nil
-		}
 	}
-	return nil, fmt.Errorf("read %s %s: %w", t, h, err)
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", t, h, err)
+	}
+	if t != plumbing.AnyObject && obj.Type() != t {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", h, obj.Type(), t)
+	}
+	return obj, nil
 }
 
 // readObject returns the raw content of an object.
 func (r *Repo) readObject(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
-	for attempt := 0; ; attempt++ {
-		obj, err := r.encodedObject(t, h)
-		if err != nil {
-			return nil, err
-		}
-		b, err := readAll(obj)
-		if err == nil || attempt == 2 {
-			return b, err
-		}
-		r.st.Reindex()
+	obj, err := r.encodedObject(t, h)
+	if err != nil {
+		return nil, err
 	}
+	return readAll(obj)
 }
 
 func readAll(obj plumbing.EncodedObject) ([]byte, error) {
@@ -70,34 +61,28 @@ func (r *Repo) readTree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
-	for attempt := 0; ; attempt++ {
-		obj, err := r.encodedObject(plumbing.TreeObject, h)
-		if err != nil {
-			return nil, err
-		}
-		var t object.Tree
-		err = t.Decode(obj)
-		if err == nil || attempt == 2 {
-			return t.Entries, err
-		}
-		r.st.Reindex()
+	obj, err := r.encodedObject(plumbing.TreeObject, h)
+	if err != nil {
+		return nil, err
 	}
+	var t object.Tree
+	if err := t.Decode(obj); err != nil {
+		return nil, fmt.Errorf("tree %s: %w", h, err)
+	}
+	return t.Entries, nil
 }
 
 // readCommit decodes a commit object.
 func (r *Repo) readCommit(h plumbing.Hash) (*object.Commit, error) {
-	for attempt := 0; ; attempt++ {
-		obj, err := r.encodedObject(plumbing.CommitObject, h)
-		if err != nil {
-			return nil, err
-		}
-		var c object.Commit
-		err = c.Decode(obj)
-		if err == nil || attempt == 2 {
-			return &c, err
-		}
-		r.st.Reindex()
+	obj, err := r.encodedObject(plumbing.CommitObject, h)
+	if err != nil {
+		return nil, err
 	}
+	var c object.Commit
+	if err := c.Decode(obj); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", h, err)
+	}
+	return &c, nil
 }
 
 // zlibPool reuses compressors: a new one allocates about a megabyte.

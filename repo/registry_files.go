@@ -61,19 +61,7 @@ func (r *Repo) RunModelFiles(runID, p string) (*manifest.Run, []manifest.Artifac
 
 // topLevel lists the first path segments of artifacts ("model/", "plot.png").
 func topLevel(arts []manifest.Artifact) string {
-	seen := map[string]bool{}
-	var out []string
-	for _, a := range arts {
-		s := a.Path
-		if i := strings.IndexByte(s, '/'); i >= 0 {
-			s = s[:i+1]
-		}
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	sort.Strings(out)
+	out := manifest.TopLevelPaths(arts)
 	if len(out) == 0 {
 		return "no artifacts"
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/user"
@@ -288,8 +287,6 @@ func NewExperimentID() string {
 	}
 	return fmt.Sprint(v)
 }
-
-var errStop = errors.New("stop")
 
 // BlobCacheDir is the local blob cache shared by all runs of this
 // repository: <git-dir>/mlgit/blobs, a blob store root (see package blob).

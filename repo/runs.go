@@ -189,60 +189,44 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 // GetRun returns a run as acknowledged: the committed manifest plus pending
 // journal records.
 func (r *Repo) GetRun(id string) (*manifest.Run, error) {
-	doc, _, err := r.getRun(id, false, false)
-	return doc, err
+	return r.getRun(id, false)
 }
 
 // runForWrite returns the run's acknowledged state without its pending
 // metric points (the latest metric values may be stale): what validating
 // a write needs, at a cost that does not grow with logged points.
 func (r *Repo) runForWrite(id string) (*manifest.Run, error) {
-	doc, _, err := r.getRun(id, false, true)
-	return doc, err
+	return r.getRun(id, true)
 }
 
-// getRun returns the run and, when withPoints, its pending metric points.
-func (r *Repo) getRun(id string, withPoints, skipMetrics bool) (*manifest.Run, []manifest.MetricPoint, error) {
+// getRun returns a run as acknowledged; with skipMetrics, pending metric
+// records are not read (its latest metric values may then be stale).
+func (r *Repo) getRun(id string, skipMetrics bool) (*manifest.Run, error) {
 	if !manifest.ValidRunID(id) {
-		return nil, nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
+		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
 	tip, ops, err := r.snapshotOpts(id, skipMetrics)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var doc *manifest.Run
 	if !tip.IsZero() {
 		tx, err := r.newTx(tip)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		doc, err = readRunTx(tx, id)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	var points []manifest.MetricPoint
 	for _, o := range ops {
-		switch {
-		case o.Op == opCreate:
-			if doc == nil && o.Doc != nil {
-				d := *o.Doc
-				doc = &d
-			}
-		case doc == nil:
-		case o.Op == opMetric:
-			doc.Metrics = addPoint(doc.Metrics, o.Point)
-			if withPoints {
-				points = append(points, o.Point)
-			}
-		default:
-			applyOp(doc, o)
-		}
+		doc = overlay(doc, o)
 	}
 	if doc == nil {
-		return nil, nil, fmt.Errorf("%w: run %s does not exist (list runs with mlgit run list)", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: run %s does not exist (list runs with mlgit run list)", ErrNotFound, id)
 	}
-	return doc, points, nil
+	return doc, nil
 }
 
 // KV is a key and value, in the order they were given.

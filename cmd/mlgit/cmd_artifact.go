@@ -662,18 +662,7 @@ func selectRunArtifacts(r *repo.Repo, run, p string) (string, []manifest.Artifac
 
 // topLevelArtifacts describes what a run has: "it has model/, plot.png".
 func topLevelArtifacts(arts []manifest.Artifact) string {
-	seen := map[string]bool{}
-	var names []string
-	for _, x := range arts {
-		n := x.Path
-		if i := strings.IndexByte(n, '/'); i >= 0 {
-			n = n[:i+1]
-		}
-		if !seen[n] {
-			seen[n] = true
-			names = append(names, n)
-		}
-	}
+	names := manifest.TopLevelPaths(arts)
 	if len(names) == 0 {
 		return "it has no artifacts"
 	}
