@@ -44,3 +44,20 @@ if [ ! -f "$gx/.ready" ]; then
 fi
 echo "== repository growth: 10,000 finished runs (20 params, 10 metrics x 100 steps), after git gc"
 git -C "$gx" count-objects -vH | grep -E "size-pack|in-pack"
+
+echo "== mlgit diff of two runs with 1,000 params and 100 metrics each (whole process)"
+dx="$BENCH/diff-1000"
+if [ ! -f "$dx/.ready" ]; then
+  rm -rf "$dx" && mkdir -p "$dx" && git -C "$dx" init -q
+  "$MLGIT" -C "$dx" init >/dev/null
+  for r in a b; do
+    id=$("$MLGIT" -C "$dx" run start --name "$r")
+    awk -v r="$r" 'BEGIN { for (i = 0; i < 1000; i++) printf "--param\np%04d=%d\n", i, (r == "a" ? i : i + (i % 3)) }' > "$dx/params.$r"
+    xargs -a "$dx/params.$r" "$MLGIT" -C "$dx" run log --run "$id" >/dev/null
+    awk 'BEGIN { for (i = 0; i < 100; i++) printf "m%03d=%f@1\n", i, rand() }' | "$MLGIT" -C "$dx" run log --run "$id" --metrics-from - >/dev/null
+    "$MLGIT" -C "$dx" run end --run "$id"
+    echo "$id" > "$dx/id.$r"
+  done
+  touch "$dx/.ready"
+fi
+"$T" -n 21 -label "mlgit diff A B (1,000 params, 100 metrics)" -- "$MLGIT" -C "$dx" diff "$(cat "$dx/id.a")" "$(cat "$dx/id.b")"
