@@ -226,6 +226,7 @@ func (r *Repo) listDir(tc treeCache, root plumbing.Hash, p string) ([]object.Tre
 type change struct {
 	data []byte
 	del  bool
+	hash plumbing.Hash // an existing blob to use instead of data
 }
 
 // buildTree applies changes (paths relative to this tree) to the tree base
@@ -248,9 +249,12 @@ func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*c
 				delete(entries, name)
 				continue
 			}
-			h, err := r.writeObject(plumbing.BlobObject, c.data)
-			if err != nil {
-				return plumbing.ZeroHash, false, err
+			h := c.hash
+			if h.IsZero() {
+				var err error
+				if h, err = r.writeObject(plumbing.BlobObject, c.data); err != nil {
+					return plumbing.ZeroHash, false, err
+				}
 			}
 			entries[name] = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h}
 			continue

@@ -78,33 +78,10 @@ const lockTimeout = 10 * time.Second
 // It returns errCASMismatch when the ref moved, so the caller can re-apply
 // its change to the new tip. A reflog line is appended as git does.
 func (rf refFiles) cas(name string, old, new plumbing.Hash, who, msg string) error {
-	path := filepath.Join(rf.gitDir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	f, lock, err := rf.lockRef(name)
+	if err != nil {
 		return err
 	}
-	lock := path + ".lock"
-	deadline := time.Now().Add(lockTimeout)
-	var f *os.File
-	for {
-		var err error
-		f, err = os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("lock ref %s: %w", name, err)
-		}
-		if removeStaleLock(lock) {
-			continue
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s is held by another process; if none is running, remove it", ErrLocked, lock)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	// Holding flock on our own lock file tells other mlgit processes that
-	// its owner is alive (see removeStaleLock).
-	syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	committed := false
 	defer func() {
 		if !committed {
@@ -128,12 +105,132 @@ func (rf refFiles) cas(name string, old, new plumbing.Hash, who, msg string) err
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(lock, path); err != nil {
+	if err := os.Rename(lock, strings.TrimSuffix(lock, ".lock")); err != nil {
 		return err
 	}
 	committed = true
 	rf.appendReflog(name, old, new, who, msg)
 	return nil
+}
+
+// lockRef takes Git's lock on ref name: it creates <ref>.lock with O_EXCL,
+// waiting up to lockTimeout and removing a lock left by a dead process.
+func (rf refFiles) lockRef(name string) (*os.File, string, error) {
+	path := filepath.Join(rf.gitDir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, "", err
+	}
+	lock := path + ".lock"
+	deadline := time.Now().Add(lockTimeout)
+	for {
+		f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			// Holding flock on our own lock file tells other mlgit
+			// processes that its owner is alive (see removeStaleLock).
+			syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			return f, lock, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return nil, "", fmt.Errorf("lock ref %s: %w", name, err)
+		}
+		if removeStaleLock(lock) {
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, "", fmt.Errorf("%w: %s is held by another process; if none is running, remove it", ErrLocked, lock)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// deleteRef removes ref name if it still holds old, as git update-ref -d
+// does: under the ref's lock, it drops the entry from packed-refs (under
+// packed-refs.lock) and then the loose file and its reflog.
+func (rf refFiles) deleteRef(name string, old plumbing.Hash) error {
+	f, lock, err := rf.lockRef(name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		f.Close()
+		os.Remove(lock)
+	}()
+	cur, err := rf.read(name)
+	if err != nil {
+		return err
+	}
+	if cur != old {
+		return errCASMismatch
+	}
+	if err := rf.removePacked(name); err != nil {
+		return err
+	}
+	path := strings.TrimSuffix(lock, ".lock")
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	os.Remove(filepath.Join(rf.gitDir, "logs", filepath.FromSlash(name)))
+	return nil
+}
+
+// removePacked rewrites packed-refs without name (and its peeled line).
+func (rf refFiles) removePacked(name string) error {
+	path := filepath.Join(rf.gitDir, "packed-refs")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(data, []byte(" "+name+"\n")) {
+		return nil
+	}
+	f, lock, err := rf.lockRef("packed-refs")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			os.Remove(lock)
+		}
+	}()
+	// Re-read under the lock: another writer may have changed it.
+	if data, err = os.ReadFile(path); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	skipPeeled := false
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == '^' {
+			if !skipPeeled {
+				out.Write(line)
+			}
+			continue
+		}
+		skipPeeled = false
+		if len(line) > 41 && string(bytes.TrimRight(line[41:], "\n")) == name {
+			skipPeeled = true
+			continue
+		}
+		out.Write(line)
+	}
+	if _, err := f.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	done = true
+	return os.Rename(lock, path)
 }
 
 var errCASMismatch = errors.New("ref moved")

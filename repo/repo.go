@@ -171,9 +171,16 @@ func Open(path string, opts Options) (*Repo, error) {
 		return nil, err
 	}
 	if tip.IsZero() {
-		return nil, fmt.Errorf("%w: %s has no branch %q; run mlgit init", ErrNotInitialized, r.gitDir, r.branch)
+		return nil, fmt.Errorf("%w: %s has no branch %q; run mlgit init, or mlgit pull to get it from a remote", ErrNotInitialized, r.gitDir, r.branch)
 	}
 	return r, nil
+}
+
+// OpenForPull opens the store of the Git repository containing path even
+// when the tracking branch does not exist yet, for Pull and Fetch, which
+// can create it from a remote's.
+func OpenForPull(path string, opts Options) (*Repo, error) {
+	return openAt(path, opts)
 }
 
 // Close releases the store's resources.

@@ -48,6 +48,11 @@ func (tx *Tx) Write(p string, data []byte) {
 	tx.changes[p] = &change{data: data}
 }
 
+// writeBlob sets the file at p to an existing blob.
+func (tx *Tx) writeBlob(p string, h plumbing.Hash) {
+	tx.changes[p] = &change{hash: h}
+}
+
 // Delete removes the file or directory at p.
 func (tx *Tx) Delete(p string) {
 	for k := range tx.changes {
@@ -186,6 +191,18 @@ func (r *Repo) newTx(base plumbing.Hash) (*Tx, error) {
 }
 
 func (tx *Tx) writeCommit() (plumbing.Hash, error) {
+	id := tx.r.identity()
+	sig := object.Signature{Name: id.name, Email: id.email, When: tx.r.now()}
+	msg := tx.subject + "\n"
+	if len(tx.trailers) > 0 {
+		msg += "\n" + strings.Join(tx.trailers, "\n") + "\n"
+	}
+	return tx.writeCommitAs(sig, sig, msg)
+}
+
+// writeCommitAs writes the transaction's tree and a commit of it on the
+// base with the given signatures and message.
+func (tx *Tx) writeCommitAs(author, committer object.Signature, msg string) (plumbing.Hash, error) {
 	tree, empty, err := tx.r.buildTree(tx.tc, tx.baseTree, tx.changes)
 	if err != nil {
 		return plumbing.ZeroHash, err
@@ -195,14 +212,7 @@ func (tx *Tx) writeCommit() (plumbing.Hash, error) {
 			return plumbing.ZeroHash, err
 		}
 	}
-	id := tx.r.identity()
-	now := tx.r.now()
-	sig := object.Signature{Name: id.name, Email: id.email, When: now}
-	msg := tx.subject + "\n"
-	if len(tx.trailers) > 0 {
-		msg += "\n" + strings.Join(tx.trailers, "\n") + "\n"
-	}
-	c := &object.Commit{Author: sig, Committer: sig, Message: msg, TreeHash: tree}
+	c := &object.Commit{Author: author, Committer: committer, Message: msg, TreeHash: tree}
 	if !tx.base.IsZero() {
 		c.ParentHashes = []plumbing.Hash{tx.base}
 	}

@@ -25,13 +25,15 @@ const (
 	exitFailure  = 1
 	exitUsage    = 2 // bad flags, arguments or input values; nothing was written
 	exitNotFound = 3 // the run, experiment, model, version, stage or alias does not exist
+	exitRemote   = 4 // the Git remote could not be reached or refused; nothing local was lost
 )
 
 const exitCodesHelp = `Exit codes:
   0  success
   1  failure (I/O, Git, conflicts)
   2  usage error or invalid input; nothing was written
-  3  not found: the run, experiment, model, version, stage or alias does not exist`
+  3  not found: the run, experiment, model, version, stage or alias does not exist
+  4  the Git remote could not be reached or refused (push, pull, fetch); run it again`
 
 // streams are the process's standard streams, injected for tests.
 type streams struct {
@@ -74,6 +76,20 @@ func (a *app) OpenRepo() (*repo.Repo, error) {
 	return r, nil
 }
 
+// OpenRepoForPull opens the store even when the tracking branch does not
+// exist yet (pull and fetch create it from a remote's).
+func (a *app) OpenRepoForPull() (*repo.Repo, error) {
+	if a.opened != nil {
+		return a.opened, nil
+	}
+	r, err := repo.OpenForPull(a.repoPath, a.repoOptions())
+	if err != nil {
+		return nil, err
+	}
+	a.opened = r
+	return r, nil
+}
+
 func (a *app) repoOptions() repo.Options {
 	branch := a.branch
 	if branch == "" {
@@ -105,6 +121,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, repo.ErrNotFound):
 		return exitNotFound
+	case errors.Is(err, repo.ErrRemote):
+		return exitRemote
 	}
 	return exitFailure
 }
@@ -180,6 +198,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newBlobCmd(a),
 		newServerCmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a),
+		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
 	)
 	return root
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -19,6 +20,7 @@ func newTagsCmd(a *app) *cobra.Command {
 
 func newTagsSyncCmd(a *app) *cobra.Command {
 	var dryRun, asJSON, push bool
+	var remote string
 	cmd := &cobra.Command{
 		Use:   "sync [name...] [--dry-run] [--json]",
 		Short: "Create the registry tags the manifests imply and that are missing",
@@ -33,16 +35,32 @@ merge:
     its manifest, and a new alias event (or removal) for every alias that
     differs from model.yaml.
 
-With names, only those models. Pushing the tags is separate (git push --tags).`,
+With names, only those models.
+
+--push first pulls from the remote (--remote, default origin), so tags that
+exist there are not created twice (a CI checkout often has no tags at all),
+then creates the missing tags and pushes them, as mlgit push does: counters
+that another job took meanwhile are renumbered and the push retried. This is
+the command to run in CI after a promotion pull request is merged.`,
 		Example: `  mlgit tags sync
-  mlgit tags sync churn --dry-run --json`,
+  mlgit tags sync churn --dry-run --json
+  mlgit tags sync --push            # CI, after a merge to the tracking branch`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if push {
-				return usagef("tags sync --push is not available yet; run git push <remote> --tags after tags sync")
+			if push && dryRun {
+				return usagef("give --push or --dry-run, not both")
 			}
-			r, err := a.OpenRepo()
+			open := a.OpenRepo
+			if push {
+				open = a.OpenRepoForPull
+			}
+			r, err := open()
 			if err != nil {
 				return err
+			}
+			if push {
+				if _, err := r.Pull(cmd.Context(), a.syncOptions(remote)); err != nil {
+					return err
+				}
 			}
 			rep, err := r.SyncTags(args, dryRun)
 			if rep != nil {
@@ -51,7 +69,19 @@ With names, only those models. Pushing the tags is separate (git push --tags).`,
 			if err != nil {
 				return err
 			}
+			var pushed *repo.SyncResult
+			if push {
+				if pushed, err = r.Push(cmd.Context(), a.syncOptions(remote)); err != nil {
+					return err
+				}
+			}
 			if asJSON {
+				if push {
+					return printJSON(a.Out, struct {
+						*repo.SyncReport
+						Push *repo.SyncResult `json:"push"`
+					}{rep, pushed})
+				}
 				return printJSON(a.Out, rep)
 			}
 			verb, summary := "created", "%d tags created\n"
@@ -62,12 +92,15 @@ With names, only those models. Pushing the tags is separate (git push --tags).`,
 				fmt.Fprintf(a.Out, "%s %s (%s v%d)\n", verb, c.Tag, c.Kind, c.Version)
 			}
 			fmt.Fprintf(a.Out, summary, len(rep.Created))
+			if pushed != nil {
+				printSyncResult(a.Out, "push", pushed)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be created, create nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().BoolVar(&push, "push", false, "push the tags too (not available yet)")
-	cmd.Flags().MarkHidden("push")
+	cmd.Flags().BoolVar(&push, "push", false, "pull first, then push the created tags (CI after a merge)")
+	cmd.Flags().StringVar(&remote, "remote", "", "remote for --push (default origin)")
 	return cmd
 }

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
+)
+
+// syncFlags are the flags push, pull and fetch share.
+type syncFlags struct {
+	asJSON  bool
+	noBlobs bool
+}
+
+func newPushCmd(a *app) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "push [REMOTE] [--json]",
+		Short: "Share runs, versions and tags: upload blobs, then push the branch and tags",
+		Long: `Push the tracking branch and the registry tags the remote lacks.
+
+First it fetches the remote's branch and tags; if another clone pushed in the
+meantime, this clone's unpushed commits are re-applied on the remote's tip
+(runs touch disjoint paths, so this never needs you). A model version that
+another clone registered first under the same number is renumbered, with its
+tags, and the command says so; nothing already pushed is ever renumbered.
+Then the blobs the new commits reference are uploaded to the blob remote
+(blobs.remote in mlgit.yaml, or $MLGIT_BLOB_REMOTE), and finally the branch
+and tags are pushed in one atomic push (in two steps, branch first, where the
+server cannot do atomic pushes). If the remote moved again, it starts over.
+It never force-pushes.
+
+REMOTE is a configured remote (default origin) or a URL or path. The network
+part runs the system git, so your credential helpers, SSH agent and
+GIT_SSH_COMMAND apply. Exit code 4 when the remote cannot be reached or
+refuses; nothing local is lost and the command can simply be run again.`,
+		Example: `  mlgit push
+  mlgit push origin --json
+  mlgit push /srv/git/team.git`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd.Context(), a, "push", first(args), f)
+		},
+	}
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&f.noBlobs, "no-blobs", false, "do not upload blobs (others will not be able to fetch those files)")
+	return cmd
+}
+
+func newPullCmd(a *app) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "pull [REMOTE] [--json]",
+		Short: "Bring the remote's runs, versions and tags into this clone",
+		Long: `Fetch the remote's tracking branch and registry tags and bring the local
+branch onto them: created from the remote's when this clone has none,
+fast-forwarded when it is behind, and this clone's unpushed commits
+re-applied on top when both moved (renumbering unpushed model versions whose
+number the remote took, as mlgit push does). Blobs are not downloaded: use
+mlgit blob pull, or mlgit run artifact get, for the files you need.`,
+		Example: `  mlgit pull
+  mlgit pull origin --json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd.Context(), a, "pull", first(args), f)
+		},
+	}
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func newFetchCmd(a *app) *cobra.Command {
+	var f syncFlags
+	cmd := &cobra.Command{
+		Use:   "fetch [REMOTE] [--json]",
+		Short: "Download the remote's tracking branch and registry tags; change nothing local",
+		Long: `Fetch the remote's tracking branch into its remote-tracking ref
+(refs/remotes/<remote>/mlgit) and copy the remote's registry tags that this
+clone lacks. The local branch does not move; mlgit pull does that.`,
+		Example: `  mlgit fetch
+  mlgit diff mlgit origin/mlgit`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd.Context(), a, "fetch", first(args), f)
+		},
+	}
+	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func first(args []string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return ""
+}
+
+func (a *app) syncOptions(remote string) repo.SyncOptions {
+	o := repo.SyncOptions{Remote: remote, Log: a.Err}
+	if a.ErrTTY {
+		o.Progress = a.Err
+	}
+	return o
+}
+
+func runSync(ctx context.Context, a *app, op, remote string, f syncFlags) error {
+	open := a.OpenRepo
+	if op != "push" {
+		open = a.OpenRepoForPull
+	}
+	r, err := open()
+	if err != nil {
+		return err
+	}
+	o := a.syncOptions(remote)
+	var res *repo.SyncResult
+	switch op {
+	case "fetch":
+		res, err = r.Fetch(ctx, o)
+	case "pull":
+		res, err = r.Pull(ctx, o)
+	case "push":
+		if !f.noBlobs {
+			o.UploadBlobs = func(ctx context.Context, rev string) error { return a.pushBlobsFor(ctx, r, rev) }
+		}
+		res, err = r.Push(ctx, o)
+	}
+	if err != nil {
+		if res != nil && len(res.Renumbered) > 0 {
+			printSyncResult(a.Err, op, res)
+		}
+		return err
+	}
+	if f.asJSON {
+		return printJSON(a.Out, res)
+	}
+	printSyncResult(a.Out, op, res)
+	return nil
+}
+
+// pushBlobsFor uploads the blobs that the commits in rev reference.
+func (a *app) pushBlobsFor(ctx context.Context, r *repo.Repo, rev string) error {
+	refs, err := r.ArtifactRefsFor(rev)
+	if err != nil {
+		return err
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	if _, _, err := a.blobRemoteURL(r, ""); err != nil {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return fmt.Errorf("the commits to push reference %d %s, but %s; or push without them with --no-blobs (others will not be able to fetch those files)", len(refs), plural(len(refs), "artifact", "artifacts"), ue.msg)
+		}
+		return err
+	}
+	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Refs: []string{rev}, Jobs: 8})
+}
+
+func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
+	for _, rn := range res.Renumbered {
+		fmt.Fprintf(w, "renumbered %s v%d -> v%d: %s took v%d first\n", rn.Model, rn.From, rn.To, res.Remote, rn.From)
+	}
+	for _, t := range res.Retagged {
+		fmt.Fprintf(w, "retagged %s\n", t)
+	}
+	if res.Created {
+		fmt.Fprintf(w, "created branch %s from %s/%s at %s\n", res.Branch, res.Remote, res.Branch, shortHash(res.Tip))
+	}
+	if res.FastForward {
+		fmt.Fprintf(w, "fast-forwarded %s to %s\n", res.Branch, shortHash(res.Tip))
+	}
+	if res.Rebased > 0 {
+		fmt.Fprintf(w, "re-applied %d local %s on %s/%s\n", res.Rebased, plural(res.Rebased, "commit", "commits"), res.Remote, res.Branch)
+	}
+	if res.TagsFetched > 0 {
+		fmt.Fprintf(w, "fetched %d registry %s\n", res.TagsFetched, plural(res.TagsFetched, "tag", "tags"))
+	}
+	switch op {
+	case "push":
+		if res.UpToDate {
+			fmt.Fprintf(w, "%s is up to date with %s\n", res.Branch, res.Remote)
+			return
+		}
+		var parts []string
+		if res.Pushed > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", res.Pushed, plural(res.Pushed, "commit", "commits")))
+		}
+		if n := len(res.TagsPushed); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, plural(n, "tag", "tags")))
+		}
+		size := ""
+		if res.Bytes > 0 {
+			size = ", " + formatBytes(res.Bytes)
+		}
+		fmt.Fprintf(w, "pushed %s to %s (%s at %s%s)\n", strings.Join(parts, " and "), res.Remote, res.Branch, shortHash(res.Tip), size)
+	case "pull":
+		if !res.Created && !res.FastForward && res.Rebased == 0 && res.TagsFetched == 0 && len(res.Retagged) == 0 {
+			fmt.Fprintf(w, "%s is up to date with %s\n", res.Branch, res.Remote)
+		}
+	case "fetch":
+		fmt.Fprintf(w, "fetched %s/%s at %s\n", res.Remote, res.Branch, orNone(shortHash(res.RemoteTip)))
+	}
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
