@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build install test test-short bench bench-blob lint fuzz demo clean
+.PHONY: all build install test test-short bench bench-sync bench-blob lint fuzz demo clean
 
 all: build
 
@@ -33,6 +33,12 @@ bench: build
 	MLGIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench 'BenchmarkRegistry' -benchtime 30x -count 3 ./repo/
 	$(GO) test -run '^$$' -bench . -benchmem ./diff/ ./manifest/ ./query/
 	MLGIT=$(abspath $(BIN)) ./scripts/bench.sh
+	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
+
+# Sharing: push/pull of one run against a 100,000-run remote, and four clones
+# pushing concurrently (issue 5).
+bench-sync: build
+	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
 # Blob store against git lfs and cp, with 1 GiB files (several minutes,
 # needs the Debian package git-lfs for the comparison).

@@ -645,21 +645,10 @@ type Promoted struct {
 // Promoting a version to the stage it is in changes nothing, except that a
 // missing event tag is created.
 func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
-	if err := manifest.ValidateModelName(spec.Name); err != nil {
-		return nil, err
-	}
-	stages, err := r.Stages()
+	stages, stage, key, err := r.preparePromotion(spec)
 	if err != nil {
 		return nil, err
 	}
-	stage, err := stages.canonicalOrErr(spec.Stage)
-	if err != nil {
-		return nil, err
-	}
-	if spec.ArchiveExisting && (stage == StageNone || stage == StageArchived) {
-		return nil, fmt.Errorf("%w: --archive-existing needs a target stage other than None and Archived (got %s)", ErrInvalid, stage)
-	}
-	key := ModelKey(spec.Name)
 	lock, err := r.lockModel(key)
 	if err != nil {
 		return nil, err
@@ -667,56 +656,7 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 	defer lock.unlock()
 	res := &Promoted{}
 	commit, err := r.Update(func(tx *Tx) error {
-		res.Changes = nil
-		m, err := readModelTx(tx, spec.Name)
-		if err != nil {
-			return err
-		}
-		v, err := readVersionTx(tx, m, spec.Version)
-		if err != nil {
-			return err
-		}
-		now := nowMillis(r.now())
-		if v.Stage != stage {
-			res.Changes = append(res.Changes, Transition{Version: v.Version, From: v.Stage, To: stage})
-			v.Stage, v.LastUpdatedTimestamp = stage, now
-			if err := writeVersionTx(tx, v); err != nil {
-				return err
-			}
-		}
-		res.Version = v
-		if spec.ArchiveExisting {
-			all, err := listVersionsTx(tx, key)
-			if err != nil {
-				return err
-			}
-			for _, o := range all {
-				if o.Version == v.Version || !strings.EqualFold(o.Stage, stage) {
-					continue
-				}
-				res.Changes = append(res.Changes, Transition{Version: o.Version, From: o.Stage, To: StageArchived})
-				o.Stage, o.LastUpdatedTimestamp = StageArchived, now
-				if err := writeVersionTx(tx, o); err != nil {
-					return err
-				}
-			}
-		}
-		if len(res.Changes) == 0 {
-			return nil
-		}
-		subject := fmt.Sprintf("%s v%d -> %s", spec.Name, v.Version, stage)
-		var archived []string
-		for _, c := range res.Changes {
-			if c.Version != v.Version {
-				archived = append(archived, "v"+strconv.FormatInt(c.Version, 10))
-			}
-		}
-		if len(archived) > 0 {
-			subject += " (archived " + strings.Join(archived, ", ") + ")"
-		}
-		tx.SetMessage(subject, "Mlgit-Op: model-promote", "Mlgit-Model: "+key,
-			fmt.Sprintf("Mlgit-Version: %d", v.Version), "Mlgit-Stage: "+stage)
-		return nil
+		return applyPromotion(tx, spec, stage, nowMillis(r.now()), false, res)
 	})
 	if err != nil {
 		return nil, err
@@ -754,6 +694,175 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 		}
 	}
 	return res, nil
+}
+
+// preparePromotion checks a promotion request and returns the stages, the
+// canonical target stage and the model key.
+func (r *Repo) preparePromotion(spec PromoteSpec) (Stages, string, string, error) {
+	if err := manifest.ValidateModelName(spec.Name); err != nil {
+		return Stages{}, "", "", err
+	}
+	stages, err := r.Stages()
+	if err != nil {
+		return Stages{}, "", "", err
+	}
+	stage, err := stages.canonicalOrErr(spec.Stage)
+	if err != nil {
+		return Stages{}, "", "", err
+	}
+	if spec.ArchiveExisting && (stage == StageNone || stage == StageArchived) {
+		return Stages{}, "", "", fmt.Errorf("%w: --archive-existing needs a target stage other than None and Archived (got %s)", ErrInvalid, stage)
+	}
+	return stages, stage, ModelKey(spec.Name), nil
+}
+
+// applyPromotion makes the manifest change of a promotion in tx (the same
+// for a direct promotion and a proposal): the version enters stage, and
+// with ArchiveExisting every other version in that stage moves to
+// Archived. Every stage change is checked against the promotion policy of
+// mlgit.yaml as tx reads it (policy.go); unless reviewed, a change into a
+// stage whose policy says review: true is refused with ErrReviewRequired.
+// It sets the commit message; res receives the version and the changes.
+func applyPromotion(tx *Tx, spec PromoteSpec, stage string, now int64, reviewed bool, res *Promoted) error {
+	res.Changes = nil
+	key := ModelKey(spec.Name)
+	m, err := readModelTx(tx, spec.Name)
+	if err != nil {
+		return err
+	}
+	v, err := readVersionTx(tx, m, spec.Version)
+	if err != nil {
+		return err
+	}
+	changed := map[int64]*manifest.ModelVersion{}
+	if v.Stage != stage {
+		res.Changes = append(res.Changes, Transition{Version: v.Version, From: v.Stage, To: stage})
+		changed[v.Version] = v
+	}
+	res.Version = v
+	if spec.ArchiveExisting {
+		all, err := listVersionsTx(tx, key)
+		if err != nil {
+			return err
+		}
+		for _, o := range all {
+			if o.Version == v.Version || !strings.EqualFold(o.Stage, stage) {
+				continue
+			}
+			res.Changes = append(res.Changes, Transition{Version: o.Version, From: o.Stage, To: StageArchived})
+			changed[o.Version] = o
+		}
+	}
+	if len(res.Changes) == 0 {
+		return nil
+	}
+	if err := checkPolicyTx(tx, spec, stage, changed, res.Changes, reviewed); err != nil {
+		return err
+	}
+	for _, c := range res.Changes {
+		o := changed[c.Version]
+		o.Stage, o.LastUpdatedTimestamp = c.To, now
+		if err := writeVersionTx(tx, o); err != nil {
+			return err
+		}
+	}
+	subject := fmt.Sprintf("%s v%d -> %s", spec.Name, v.Version, stage)
+	var archived []string
+	for _, c := range res.Changes {
+		if c.Version != v.Version {
+			archived = append(archived, "v"+strconv.FormatInt(c.Version, 10))
+		}
+	}
+	if len(archived) > 0 {
+		subject += " (archived " + strings.Join(archived, ", ") + ")"
+	}
+	tx.SetMessage(subject, "Mlgit-Op: model-promote", "Mlgit-Model: "+key,
+		fmt.Sprintf("Mlgit-Version: %d", v.Version), "Mlgit-Stage: "+stage)
+	return nil
+}
+
+// checkPolicyTx checks every change of a promotion against the policy of
+// mlgit.yaml in tx. The runs are read as committed in tx.
+func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*manifest.ModelVersion, changes []Transition, reviewed bool) error {
+	cfg, err := readConfigTx(tx)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Promotion) == 0 {
+		return nil
+	}
+	if err := ValidatePolicy(cfg); err != nil {
+		return err
+	}
+	var vs []PolicyViolation
+	for _, c := range changes {
+		var run *manifest.Run
+		if id := versions[c.Version].RunID; id != "" {
+			run, err = readRunTx(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				run, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		err := CheckPromotion(cfg, c.From, c.To, run)
+		var pe *PolicyError
+		switch {
+		case errors.As(err, &pe):
+			for _, v := range pe.Violations {
+				if c.Version != spec.Version {
+					v.Message = fmt.Sprintf("v%d (archived by --archive-existing): %s", c.Version, v.Message)
+				}
+				vs = append(vs, v)
+			}
+		case err != nil:
+			return err
+		}
+		if !reviewed && ReviewRequired(cfg, c.To) {
+			vs = append(vs, reviewViolation(c.To, proposeCommand(spec)))
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s v%d -> %s refused: %w", spec.Name, spec.Version, stage, &PolicyError{Violations: vs})
+}
+
+// readConfigTx reads mlgit.yaml in tx (the default configuration when the
+// branch has none).
+func readConfigTx(tx *Tx) (*manifest.Config, error) {
+	data, ok, err := tx.Read("mlgit.yaml")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return manifest.NewConfig(), nil
+	}
+	cfg, err := manifest.DecodeConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("mlgit.yaml: %w", err)
+	}
+	return cfg, nil
+}
+
+// proposeCommand is the command that proposes spec instead.
+func proposeCommand(spec PromoteSpec) string {
+	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shellQuote(spec.Name), spec.Version, stageLabel(spec.Stage))
+	if spec.ArchiveExisting {
+		cmd += " --archive-existing"
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/@%+=:,", c))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // tagEvent creates an event tag on the version's registration commit,

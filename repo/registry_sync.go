@@ -20,6 +20,49 @@ import (
 // original registration commit, as RenameModel tags it. Versions not at
 // the tip are missing from the result.
 func (r *Repo) findRegistrationCommits(key string, versions []int64) (map[int64]plumbing.Hash, error) {
+	return r.findRegistrationCommitsIn(&fpChain{}, key, versions)
+}
+
+// fpChain is the first-parent history of the tip (commit and root tree),
+// read once and shared by the walks of one SyncTags.
+type fpChain struct {
+	commits, trees []plumbing.Hash
+	next           plumbing.Hash // parent of the last commit read
+	end            bool          // the root commit was reached
+}
+
+// chainAt returns the i-th commit back from the tip and its tree; ok is false
+// past the root.
+func (r *Repo) chainAt(ch *fpChain, i int) (commit, tree plumbing.Hash, ok bool, err error) {
+	for len(ch.commits) <= i && !ch.end {
+		h := ch.next
+		if len(ch.commits) == 0 {
+			if h, err = r.tip(); err != nil {
+				return
+			}
+		}
+		if h.IsZero() {
+			ch.end = true
+			break
+		}
+		c, err := r.readCommit(h)
+		if err != nil {
+			return plumbing.ZeroHash, plumbing.ZeroHash, false, err
+		}
+		ch.commits = append(ch.commits, h)
+		ch.trees = append(ch.trees, c.TreeHash)
+		ch.next = plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			ch.next = c.ParentHashes[0]
+		}
+	}
+	if i >= len(ch.commits) {
+		return plumbing.ZeroHash, plumbing.ZeroHash, false, nil
+	}
+	return ch.commits[i], ch.trees[i], true, nil
+}
+
+func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int64) (map[int64]plumbing.Hash, error) {
 	type want struct {
 		key      string
 		lastSeen plumbing.Hash
@@ -32,20 +75,19 @@ func (r *Repo) findRegistrationCommits(key string, versions []int64) (map[int64]
 	found := map[int64]plumbing.Hash{}
 	pending := len(ws)
 	tc := treeCache{}
-	h, err := r.tip()
-	if err != nil {
-		return nil, err
-	}
-	for !h.IsZero() && pending > 0 {
-		c, err := r.readCommit(h)
+	for i := 0; pending > 0; i++ {
+		h, tree, ok, err := r.chainAt(ch, i)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			break
 		}
 		for n, w := range ws {
 			if w.done {
 				continue
 			}
-			present, err := r.pathExists(tc, c.TreeHash, versionPath(w.key, n))
+			present, err := r.pathExists(tc, tree, versionPath(w.key, n))
 			if err != nil {
 				return nil, err
 			}
@@ -60,7 +102,7 @@ func (r *Repo) findRegistrationCommits(key string, versions []int64) (map[int64]
 			}
 			// w.lastSeen added the file. Follow a rename back.
 			if old := r.renamedFrom(w.lastSeen, w.key); old != "" {
-				if ok, err := r.pathExists(tc, c.TreeHash, versionPath(old, n)); err == nil && ok {
+				if ok, err := r.pathExists(tc, tree, versionPath(old, n)); err == nil && ok {
 					w.key, w.lastSeen = old, h
 					continue
 				}
@@ -69,10 +111,6 @@ func (r *Repo) findRegistrationCommits(key string, versions []int64) (map[int64]
 			w.done = true
 			pending--
 		}
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		h = c.ParentHashes[0]
 		// Trees of old commits are not needed again.
 		if len(tc) > 4096 {
 			tc = treeCache{}
@@ -291,8 +329,9 @@ func (r *Repo) readManifestView(key string) (*manifestView, error) {
 // ancestry answers "is this commit in the tracking branch's history",
 // walking the history once and only when first asked.
 type ancestry struct {
-	r   *Repo
-	set map[plumbing.Hash]bool
+	r     *Repo
+	set   map[plumbing.Hash]bool
+	chain fpChain // first parents, for registration commits
 }
 
 func (a *ancestry) contains(h plumbing.Hash) (bool, error) {
@@ -369,7 +408,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	}
 	sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
 	if len(missing) > 0 {
-		found, err := r.findRegistrationCommits(key, missing)
+		found, err := r.findRegistrationCommitsIn(&anc.chain, key, missing)
 		if err != nil {
 			return err
 		}

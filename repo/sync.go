@@ -471,40 +471,63 @@ func (r *Repo) Push(ctx context.Context, o SyncOptions) (*SyncResult, error) {
 	}
 	attempts := o.Attempts
 	if attempts <= 0 {
-		attempts = 20
+		attempts = 60
 	}
 	res := &SyncResult{Remote: rs.display, Branch: r.branch}
 	for attempt := 1; ; attempt++ {
 		res.Attempts = attempt
-		retry, err := r.pushOnce(ctx, rs, &o, res)
+		// The first attempt pushes on what the last fetch saw, without
+		// fetching: one round trip when nobody else pushed meanwhile.
+		retry, err := r.pushOnce(ctx, rs, &o, res, attempt == 1)
 		if err != nil || !retry {
 			return res, err
 		}
 		if attempt >= attempts {
 			return res, fmt.Errorf("%w: %s kept moving (%d attempts); run mlgit push again", ErrConflict, rs.display, attempts)
 		}
-		if o.Log != nil {
+		if o.Log != nil && attempt > 1 {
 			fmt.Fprintf(o.Log, "%s moved while pushing; fetching and trying again\n", rs.display)
 		}
-		time.Sleep(time.Duration(rand.IntN(50*attempt)+10) * time.Millisecond)
+		// Randomized exponential back-off (capped at 2 s) spreads clones
+		// that keep colliding.
+		backoff := min(2*time.Second, time.Duration(10<<min(attempt, 8))*time.Millisecond)
+		time.Sleep(time.Duration(rand.Int64N(int64(backoff))))
 	}
 }
 
 // pushOnce is one fetch-integrate-upload-push round. retry is set when the
 // remote refused because it moved.
-func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res *SyncResult) (retry bool, err error) {
+func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res *SyncResult, optimistic bool) (retry bool, err error) {
 	unlock, err := r.lockForSync()
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	remoteTip, err := r.pullLocked(ctx, rs, o, res)
-	if err != nil {
-		return false, err
-	}
 	tip, err := r.tip()
 	if err != nil {
 		return false, err
+	}
+	var remoteTip plumbing.Hash
+	if optimistic {
+		// Only when the branch contains what the remote had at the last
+		// fetch; otherwise the push would be refused anyway.
+		remoteTip, err = r.refs.read(rs.trackRef)
+		if err != nil {
+			return false, err
+		}
+		if remoteTip.IsZero() || tip.IsZero() {
+			optimistic = false
+		} else if behind, err := r.rangeCommits(tip, remoteTip); err != nil || len(behind) > 0 {
+			optimistic = false
+		}
+	}
+	if !optimistic {
+		if remoteTip, err = r.pullLocked(ctx, rs, o, res); err != nil {
+			return false, err
+		}
+		if tip, err = r.tip(); err != nil {
+			return false, err
+		}
 	}
 	if tip.IsZero() {
 		return false, fmt.Errorf("%w: branch %s does not exist here; run mlgit init or mlgit pull first", ErrNotFound, r.branch)
@@ -594,7 +617,7 @@ func (r *Repo) gitPush(ctx context.Context, rs *remoteSpec, o *SyncOptions, spec
 // pushRaced reports whether git refused a push because the remote moved
 // (another clone pushed first), which a re-fetch resolves.
 func pushRaced(s string) bool {
-	for _, m := range []string{"[rejected]", "(fetch first)", "(non-fast-forward)", "(already exists)", "stale info", "cannot lock ref", "failed to update ref", "atomic push failed"} {
+	for _, m := range []string{"(fetch first)", "(non-fast-forward)", "(already exists)", "(stale info)", "cannot lock ref", "incorrect old value provided"} {
 		if strings.Contains(s, m) {
 			return true
 		}

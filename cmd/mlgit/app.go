@@ -197,7 +197,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newModelCmd(a), newLineageCmd(a), newFsckCmd(a), newTagsCmd(a),
 		newBlobCmd(a),
 		newServerCmd(a, nil),
-		newDiffCmd(a, nil), newHooksCmd(a),
+		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
 		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
 	)
 	return root

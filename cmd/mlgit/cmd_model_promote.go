@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/mlgit/mlgit/repo"
@@ -13,24 +15,39 @@ type modelPromoteOptions struct {
 	stage           string
 	archiveExisting bool
 	reason          string
+	propose         bool
+	remote          string
 	asJSON          bool
 }
 
 func newModelPromoteCmd(a *app, runF func(*modelPromoteOptions) error) *cobra.Command {
 	var o modelPromoteOptions
 	cmd := &cobra.Command{
-		Use:     "promote <name> <version> <stage> [--archive-existing] [--reason TEXT]",
+		Use:     "promote <name> <version> <stage> [--archive-existing] [--reason TEXT] [--propose [--remote NAME]]",
 		Aliases: []string{"transition"},
-		Short:   "Move a version to a stage",
+		Short:   "Move a version to a stage, or propose it for review",
 		Long: `Move a version to a stage: None, Staging, Production, Archived, or a custom
 stage declared under stages: in mlgit.yaml (any case). The manifest changes in
 one commit; then an event tag <key>#<stage>#<counter> is created on the
 version's registration commit, with who, why and the commit in its message.
 
 --archive-existing moves every other version in the target stage to Archived,
-each with its own event (MLflow's archive_existing_versions).`,
+each with its own event (MLflow's archive_existing_versions).
+
+The promotion policy in mlgit.yaml (promotion: <stage>: from, require, review)
+applies: a version may have to come from given stages, and its source run may
+have to match a filter such as "metrics.accuracy >= 0.9".
+
+--propose commits the same change on a new branch
+mlgit-propose/<model>-v<n>-<stage> off the tip of the tracking branch, without
+moving the tracking branch or creating tags, pushes it to --remote (default
+origin; with no such remote the branch stays local) and prints the page that
+opens a pull request on GitHub or GitLab. After the merge, mlgit tags sync
+creates the tags. A stage whose policy says review: true is always proposed.
+See docs/registry.md, "Review of promotions".`,
 		Example: `  mlgit model promote churn 4 production --archive-existing --reason "AUC 0.91 > 0.89"
-  mlgit model promote churn 3 archived`,
+  mlgit model promote churn 3 archived
+  mlgit model promote churn 4 production --propose --reason "AUC 0.91 > 0.89"`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := parseVersion(args[1])
@@ -38,24 +55,37 @@ each with its own event (MLflow's archive_existing_versions).`,
 				return err
 			}
 			o.name, o.version, o.stage = args[0], n, args[2]
+			if o.remote != "" && !o.propose {
+				return usagef("--remote goes with --propose")
+			}
 			if runF != nil {
 				return runF(&o)
 			}
-			return runModelPromote(a, &o)
+			return runModelPromote(cmd.Context(), a, &o)
 		},
 	}
 	cmd.Flags().BoolVar(&o.archiveExisting, "archive-existing", false, "archive the other versions in the target stage")
-	cmd.Flags().StringVar(&o.reason, "reason", "", "why (recorded in the tag message)")
+	cmd.Flags().StringVar(&o.reason, "reason", "", "why (recorded in the tag message, or the proposal's commit)")
+	cmd.Flags().BoolVar(&o.propose, "propose", false, "commit the change on a proposal branch and push it for review")
+	cmd.Flags().StringVar(&o.remote, "remote", "", "Git remote `NAME` (or URL) to push the proposal to (default origin)")
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func runModelPromote(a *app, o *modelPromoteOptions) error {
+func runModelPromote(ctx context.Context, a *app, o *modelPromoteOptions) error {
 	r, err := a.OpenRepo()
 	if err != nil {
 		return err
 	}
-	res, err := r.Promote(repo.PromoteSpec{Name: o.name, Version: o.version, Stage: o.stage, ArchiveExisting: o.archiveExisting, Reason: o.reason})
+	spec := repo.PromoteSpec{Name: o.name, Version: o.version, Stage: o.stage, ArchiveExisting: o.archiveExisting, Reason: o.reason}
+	if o.propose {
+		return runModelPropose(ctx, a, r, o, spec)
+	}
+	res, err := r.Promote(spec)
+	if errors.Is(err, repo.ErrReviewRequired) {
+		fmt.Fprintf(a.Err, "mlgit: the promotion policy in mlgit.yaml requires review for %s: proposing the change instead\n", o.stage)
+		return runModelPropose(ctx, a, r, o, spec)
+	}
 	if res == nil {
 		return err
 	}
@@ -75,6 +105,69 @@ func runModelPromote(a *app, o *modelPromoteOptions) error {
 		}
 	}
 	return err
+}
+
+// proposeResult is what promote --propose prints with --json.
+type proposeResult struct {
+	*repo.Proposal
+	Remote      string `json:"remote,omitempty"`
+	RemoteURL   string `json:"remote_url,omitempty"`
+	Pushed      bool   `json:"pushed"`
+	PushCommand string `json:"push_command,omitempty"`
+	URL         string `json:"url,omitempty"`
+}
+
+func runModelPropose(ctx context.Context, a *app, r *repo.Repo, o *modelPromoteOptions, spec repo.PromoteSpec) error {
+	p, err := r.Propose(spec)
+	if err != nil {
+		return err
+	}
+	out := proposeResult{Proposal: p}
+	if p.Changes == nil {
+		p.Changes = []repo.Transition{}
+	}
+	if p.Branch == "" {
+		if o.asJSON {
+			return printJSON(a.Out, out)
+		}
+		fmt.Fprintf(a.Out, "%s v%d is already in %s on %s: nothing to propose\n", o.name, o.version, p.Version.Stage, p.Target)
+		return nil
+	}
+	pushed, perr := r.PushProposal(ctx, o.remote, p)
+	if pushed != nil {
+		out.Remote, out.RemoteURL, out.Pushed, out.PushCommand, out.URL = pushed.Remote, pushed.RemoteURL, pushed.Pushed, pushed.PushCommand, pushed.URL
+	}
+	if o.asJSON {
+		if err := printJSON(a.Out, out); err != nil {
+			return err
+		}
+	} else {
+		verb := "Proposed"
+		if p.Existing {
+			verb = "Already proposed"
+		}
+		fmt.Fprintf(a.Out, "%s on branch %s (commit %s, off %s at %s):\n", verb, p.Branch, shortID(p.Commit), p.Target, shortID(p.Base))
+		for _, c := range p.Changes {
+			fmt.Fprintf(a.Out, "  %s v%d: %s -> %s\n", o.name, c.Version, c.From, c.To)
+		}
+		switch {
+		case perr != nil:
+		case pushed == nil || !pushed.Pushed:
+			fmt.Fprintf(a.Out, "No remote %q: the branch stays local. Push it with:\n  %s\n", out.Remote, out.PushCommand)
+		default:
+			fmt.Fprintf(a.Out, "Pushed to %s.\n", out.Remote)
+		}
+		if out.URL != "" {
+			fmt.Fprintf(a.Out, "Open a pull request: %s\n", out.URL)
+		} else {
+			fmt.Fprintf(a.Out, "Open a pull request from %s into %s.\n", p.Branch, p.Target)
+		}
+		fmt.Fprintf(a.Out, "After the merge, run mlgit tags sync (and push the tags) to record the stage change.\n")
+	}
+	if perr != nil {
+		return fmt.Errorf("%w; the branch %s is kept; push it with: %s", perr, p.Branch, out.PushCommand)
+	}
+	return nil
 }
 
 func newModelAliasCmd(a *app) *cobra.Command {

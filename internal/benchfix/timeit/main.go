@@ -1,7 +1,9 @@
 // Command timeit runs a command N times and prints the median, p90 and
 // minimum wall time and the peak resident memory of the child:
 //
-//	timeit [-n N] [-warmup W] [-label L] -- CMD ARGS...
+//	timeit [-n N] [-warmup W] [-label L] [-prepare SHELL] -- CMD ARGS...
+//
+// -prepare runs a shell command (untimed) before each run.
 //
 // It is the timing tool behind scripts/bench.sh (whole-process figures in
 // docs/PERFORMANCE.md).
@@ -21,15 +23,24 @@ func main() {
 	n := flag.Int("n", 21, "runs")
 	warm := flag.Int("warmup", 2, "untimed warm-up runs")
 	label := flag.String("label", "", "label for the output line")
+	prepare := flag.String("prepare", "", "shell command to run, untimed, before each run")
 	flag.Parse()
 	args := flag.Args()
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: timeit [-n N] [-warmup W] [-label L] -- CMD ARGS...")
+		fmt.Fprintln(os.Stderr, "usage: timeit [-n N] [-warmup W] [-label L] [-prepare SHELL] -- CMD ARGS...")
 		os.Exit(2)
 	}
 	var times []time.Duration
 	var maxRSS int64
 	for i := 0; i < *warm+*n; i++ {
+		if *prepare != "" {
+			prep := exec.Command("sh", "-c", *prepare)
+			prep.Stdout, prep.Stderr = nil, os.Stderr
+			if err := prep.Run(); err != nil {
+				fmt.Fprintf(os.Stderr, "timeit: prepare: %v\n", err)
+				os.Exit(1)
+			}
+		}
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Stdout, cmd.Stderr = nil, nil
 		start := time.Now()
