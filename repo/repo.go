@@ -176,12 +176,6 @@ func Open(path string, opts Options) (*Repo, error) {
 	return r, nil
 }
 
-// OpenForPull opens the store of the Git repository containing path even
-// when the tracking branch does not exist yet, for Pull and Fetch, which
-// can create it from a remote's.
-func OpenForPull(path string, opts Options) (*Repo, error) {
-	return openAt(path, opts)
-}
 
 // Close releases the store's resources.
 func (r *Repo) Close() error {

@@ -126,7 +126,7 @@ func TestSyncCrashBetweenBranchAndTags(t *testing.T) {
 	}
 	bdir := t.TempDir()
 	gittest.Git(t, bdir, "init", "-q", "-b", "main")
-	b, err := OpenForPull(bdir, Options{})
+	b, err := OpenRepository(bdir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func (a *app) OpenRepoForPull() (*repo.Repo, error) {
 	if a.opened != nil {
 		return a.opened, nil
 	}
-	r, err := repo.OpenForPull(a.repoPath, a.repoOptions())
+	r, err := repo.OpenRepository(a.repoPath, a.repoOptions())
 	if err != nil {
 		return nil, err
 	}

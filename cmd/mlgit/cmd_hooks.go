@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mlgit/mlgit/hooks"
+	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -150,7 +152,10 @@ its PRE_COMMIT_* variables instead). Exit status 1 when the checks refuse.`,
 				opt.URL = args[1]
 			}
 			rep, err := hooks.PrePush(ctx, a.repoPath, refs, opt)
-			return hookResult(a, "pre-push", rep, err)
+			if err != nil {
+				return hookResult(a, "pre-push", rep, err)
+			}
+			return a.hookPolicyCheck(ctx, cfg, refs)
 		},
 	})
 	return cmd
@@ -162,6 +167,38 @@ func (a *app) hookGetenv(k string) string {
 		return a.branch
 	}
 	return a.Getenv(k)
+}
+
+// hookPolicyCheck runs the rules of mlgit check that the manifest checks do
+// not cover (the promotion policy, paths, segments) on an update of the
+// tracking branch whose previous remote value is known here.
+func (a *app) hookPolicyCheck(ctx context.Context, cfg hooks.Config, refs []hooks.PushedRef) error {
+	for _, ref := range refs {
+		if ref.RemoteRef != "refs/heads/"+cfg.Branch || strings.Trim(ref.LocalSHA, "0") == "" || strings.Trim(ref.RemoteSHA, "0") == "" {
+			continue
+		}
+		r, err := repo.OpenRepository(a.repoPath, a.repoOptions())
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		rep, err := r.Check(ctx, repo.CheckOptions{Base: ref.RemoteSHA, Head: ref.LocalSHA})
+		if errors.Is(err, repo.ErrNotFound) {
+			continue // the remote's commit is not here: the manifest checks ran on the whole tree
+		}
+		if err != nil {
+			return err
+		}
+		if !rep.OK() {
+			fmt.Fprintf(a.Err, "mlgit pre-push: refusing to push %s:\n", cfg.Branch)
+			for _, p := range rep.Problems {
+				fmt.Fprintf(a.Err, "  %s\n", p)
+			}
+			fmt.Fprintln(a.Err, "Fix these (mlgit check --base <remote>/"+cfg.Branch+" shows them), or push with --no-verify to skip the hook.")
+			return &exitError{code: exitFailure}
+		}
+	}
+	return nil
 }
 
 func hookResult(a *app, hook string, rep *hooks.Report, err error) error {
