@@ -176,7 +176,6 @@ func Open(path string, opts Options) (*Repo, error) {
 	return r, nil
 }
 
-
 // Close releases the store's resources.
 func (r *Repo) Close() error {
 	r.objects.close()

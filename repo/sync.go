@@ -909,16 +909,7 @@ func (r *Repo) readTagObject(h plumbing.Hash) (*tagObject, error) {
 // writeTagObjectAs writes a tag object like orig (same tagger and date)
 // with a new name, target and message.
 func (r *Repo) writeTagObjectAs(name string, target plumbing.Hash, msg string, orig *tagObject) (plumbing.Hash, error) {
-	t := &object.Tag{Name: name, Tagger: orig.tagger, Message: msg, TargetType: plumbing.CommitObject, Target: target}
-	obj := &plumbing.MemoryObject{}
-	if err := t.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	data, err := readAll(obj)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return r.writeObject(plumbing.TagObject, data)
+	return r.writeTag(&object.Tag{Name: name, Tagger: orig.tagger, Message: msg, TargetType: plumbing.CommitObject, Target: target})
 }
 
 // peeledEqual reports whether tag value h points at commit c.

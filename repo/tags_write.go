@@ -86,13 +86,17 @@ var beforeTagCreate func(name string)
 // writeTagObject writes an annotated tag object for target.
 func (r *Repo) writeTagObject(name string, target plumbing.Hash, msg string) (plumbing.Hash, error) {
 	id := r.identity()
-	t := &object.Tag{
+	return r.writeTag(&object.Tag{
 		Name:       name,
 		Tagger:     object.Signature{Name: id.name, Email: id.email, When: r.now()},
 		Message:    msg,
 		TargetType: plumbing.CommitObject,
 		Target:     target,
-	}
+	})
+}
+
+// writeTag writes an annotated tag object.
+func (r *Repo) writeTag(t *object.Tag) (plumbing.Hash, error) {
 	obj := &plumbing.MemoryObject{}
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err

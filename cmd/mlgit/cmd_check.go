@@ -55,17 +55,7 @@ status 1 when there is any problem.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.OpenRepo == nil {
-				o.OpenRepo = func() (*repo.Repo, error) {
-					if a.opened != nil {
-						return a.opened, nil
-					}
-					r, err := repo.OpenRepository(a.repoPath, a.repoOptions())
-					if err != nil {
-						return nil, err
-					}
-					a.opened = r
-					return r, nil
-				}
+				o.OpenRepo = a.OpenRepoForPull
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)

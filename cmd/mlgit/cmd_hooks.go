@@ -221,19 +221,5 @@ func (a *app) hookBlobPush(ctx context.Context, revs []string) error {
 	if err != nil {
 		return err
 	}
-	refs, err := r.ArtifactRefsFor(revs...)
-	if err != nil {
-		return err
-	}
-	if len(refs) == 0 {
-		return nil
-	}
-	if _, _, err := a.blobRemoteURL(r, ""); err != nil {
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return fmt.Errorf("the pushed commits reference %d %s, but %s; or push without uploading with MLGIT_SKIP_BLOB_PUSH=1 git push (others will not be able to fetch those files)", len(refs), plural(len(refs), "artifact", "artifacts"), ue.msg)
-		}
-		return err
-	}
-	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Refs: revs, Jobs: 8})
+	return a.uploadBlobsFor(ctx, r, revs, "the pushed commits reference", "push without uploading with MLGIT_SKIP_BLOB_PUSH=1 git push")
 }

@@ -145,7 +145,14 @@ func runSync(ctx context.Context, a *app, op, remote string, f syncFlags) error 
 
 // pushBlobsFor uploads the blobs that the commits in rev reference.
 func (a *app) pushBlobsFor(ctx context.Context, r *repo.Repo, rev string) error {
-	refs, err := r.ArtifactRefsFor(rev)
+	return a.uploadBlobsFor(ctx, r, []string{rev}, "the commits to push reference", "push without them with --no-blobs")
+}
+
+// uploadBlobsFor uploads the blobs that revs reference to the blob remote,
+// as mlgit blob push does. With no blob remote configured it fails only if
+// revs reference blobs, saying what to set or how to skip.
+func (a *app) uploadBlobsFor(ctx context.Context, r *repo.Repo, revs []string, what, skip string) error {
+	refs, err := r.ArtifactRefsFor(revs...)
 	if err != nil {
 		return err
 	}
@@ -155,11 +162,11 @@ func (a *app) pushBlobsFor(ctx context.Context, r *repo.Repo, rev string) error 
 	if _, _, err := a.blobRemoteURL(r, ""); err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
-			return fmt.Errorf("the commits to push reference %d %s, but %s; or push without them with --no-blobs (others will not be able to fetch those files)", len(refs), plural(len(refs), "artifact", "artifacts"), ue.msg)
+			return fmt.Errorf("%s %d %s, but %s; or %s (others will not be able to fetch those files)", what, len(refs), plural(len(refs), "artifact", "artifacts"), ue.msg, skip)
 		}
 		return err
 	}
-	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Refs: []string{rev}, Jobs: 8})
+	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Refs: revs, Jobs: 8})
 }
 
 func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
