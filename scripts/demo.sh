@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make demo: a small real training tracked by mlgit in a temporary repository.
-# No server and no network: everything lands on the mlgit branch of that repo.
+# make demo: a small real training tracked by mlgit in a temporary repository,
+# then shared with a second clone and promoted through review (proposal, diff,
+# check, merge, tags sync, deploy-style resolve). No server and no network: a
+# local bare repository and a blob folder stand in for the team's remote.
 set -euo pipefail
 MLGIT=${MLGIT:-mlgit}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +11,21 @@ trap 'rm -rf "$WORK"' EXIT
 export MLGIT GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-mlgit demo}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-demo@example.com}"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# show CMD...: print CMD as the user would type it, prefixed by the clone it runs in.
+show() {
+  local a line=
+  for a in "$@"; do
+    case $a in *[!A-Za-z0-9_./=@:,+-]*|'') line+=" '${a//\'/\'\\\'\'}'" ;; *) line+=" $a" ;; esac
+  done
+  printf '%s$%s\n' "${WHO:-}" "$line"
+}
+mg() { show mlgit "$@"; "$MLGIT" "$@"; }   # an mlgit command, printed and run
+sh_() { show "$@"; "$@"; }                  # any other command, printed and run
+# as NAME DIR: continue in clone DIR as user NAME (the Git identity of commits and tags).
+as() {
+  WHO="$1 " && cd "$2"
+  export GIT_AUTHOR_NAME="$1" GIT_AUTHOR_EMAIL="$1@example.com" GIT_COMMITTER_NAME="$1" GIT_COMMITTER_EMAIL="$1@example.com"
+}
 
 step "A project repository with a training program"
 go build -o "$WORK/bin/logreg" "$ROOT/examples/logreg"
@@ -64,6 +81,98 @@ echo "\$ mlgit run exec --mlflow --exp churn --name via-mlflow -- mlflowclient"
 "$MLGIT" run exec --mlflow --exp churn --name via-mlflow -- mlflowclient
 echo "\$ mlgit run list --exp churn --filter \"params.alpha = '0.5'\""
 "$MLGIT" run list --exp churn --filter "params.alpha = '0.5'"
+
+step "Share through a Git remote: blobs to the blob store, branch and tags to the remote"
+git init -q --bare --initial-branch=main "$WORK/team.git"
+export MLGIT_BLOB_REMOTE="$WORK/blobs"   # a folder here; s3://bucket/prefix for a team
+echo "\$ export MLGIT_BLOB_REMOTE=$MLGIT_BLOB_REMOTE"
+as ada "$WORK/project"
+sh_ git remote add origin "$WORK/team.git"
+sh_ git push -q origin main
+mg push
+
+step "A second clone: mlgit pull creates its tracking branch"
+git clone -q "$WORK/team.git" "$WORK/bob"
+as bob "$WORK/bob"
+mg pull
+mg model resolve churn@production
+
+step "Both log a run, both push (the second push re-applies its commits on the first), both pull"
+as ada "$WORK/project"
+mg run exec --exp churn --name ada-l2-0.01 --param lr=0.3 --param l2=0.01 --params params.yaml --metrics metrics.json -- \
+  logreg --lr 0.3 --l2 0.01 --epochs 25 >/dev/null
+as bob "$WORK/bob"
+rm -rf out
+mg run exec --exp churn --name bob-lr-0.2 --param lr=0.2 --param l2=0.001 --params params.yaml --metrics metrics.json --artifacts out -- \
+  logreg --lr 0.2 --l2 0.001 --epochs 25 --out out >/dev/null
+BOB_RUN=$("$MLGIT" run list --exp churn --filter "attributes.run_name = 'bob-lr-0.2'" --json | sed -n 's/.*"run_id": "\([0-9a-f]*\)".*/\1/p' | head -1)
+as ada "$WORK/project"
+mg push
+as bob "$WORK/bob"
+mg push
+mg run list --exp churn --order-by "metrics.val_acc DESC"
+as ada "$WORK/project"
+mg pull
+
+step "A promotion policy on the tracking branch: Production through review, from Staging, val_acc >= 0.75"
+sh_ git worktree add -q "$WORK/policy" mlgit
+cat > "$WORK/policy/mlgit.yaml" <<'YAML'
+apiVersion: mlgit/v1
+kind: Config
+promotion:
+  production:
+    from:
+      - staging
+    require: metrics.val_acc >= 0.75
+    review: true
+YAML
+sh_ cat "$WORK/policy/mlgit.yaml"
+sh_ git -C "$WORK/policy" commit -q -am "promotion policy: Production through review"
+sh_ git worktree remove "$WORK/policy"
+mg push
+
+step "Bob registers his model and proposes it for Production: a branch pushed for review"
+as bob "$WORK/bob"
+mg pull
+mg model register churn --run "$BOB_RUN" --path model
+mg model promote churn 2 staging
+mg push
+mg model promote churn 2 production --propose --archive-existing --reason "val_acc 0.805 > 0.8025"
+
+step "The review: what the pull request changes, and the candidate against production"
+mg diff origin/mlgit...mlgit-propose/churn-v2-production --format markdown
+mg diff churn@production churn@v2 --format markdown
+
+step "CI on the pull request (docs/ci): mlgit check"
+mg check --base origin/mlgit --head mlgit-propose/churn-v2-production
+
+step "The merge, as the merge button makes it (a third clone, git merge --no-ff, git push)"
+git clone -q "$WORK/team.git" "$WORK/reviewer"
+as carol "$WORK/reviewer"
+sh_ git checkout -q -b mlgit origin/mlgit
+sh_ git merge -q --no-ff --no-edit origin/mlgit-propose/churn-v2-production
+sh_ git push -q origin mlgit
+
+step "CI after the merge (docs/ci): a fresh checkout, mlgit tags sync --push"
+git clone -q "$WORK/team.git" "$WORK/ci"
+as ci "$WORK/ci"
+sh_ git checkout -q --detach origin/mlgit
+mg tags sync --push
+sh_ git ls-remote --tags "$WORK/team.git" 'churn#*'
+PROD_TAG=$(git ls-remote --tags "$WORK/team.git" 'churn#production#*' | sed -n 's|.*refs/tags/\([^^]*\)$|\1|p' | sort -t'#' -k3 -n | tail -1)
+
+step "The deploy job, triggered by $PROD_TAG: which version, from the remote's tags alone, then its files"
+mg model resolve churn@production --remote "$WORK/team.git"
+mg model check-ref "refs/tags/$PROD_TAG" --env
+mg model get churn@production -o "$WORK/deploy" >/dev/null
+sh_ ls "$WORK/deploy"
+
+step "Back in the first clone: pull, and the registry says v2 is in Production"
+as ada "$WORK/project"
+mg pull
+mg model resolve churn@production
+mg log -n 8
+unset WHO
 
 step "Everything is plain Git"
 echo "\$ git log --oneline mlgit"
