@@ -76,13 +76,22 @@ func (r *Repo) readTree(h plumbing.Hash) ([]object.TreeEntry, error) {
 func (r *Repo) readCommit(h plumbing.Hash) (*object.Commit, error) {
 	obj, err := r.encodedObject(plumbing.CommitObject, h)
 	if err != nil {
-		return nil, err
+		return nil, r.shallowHint(err)
 	}
 	var c object.Commit
 	if err := c.Decode(obj); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", h, err)
 	}
 	return &c, nil
+}
+
+// shallowHint explains a missing commit in a shallow clone, where history
+// is cut off on purpose (a CI checkout of depth 1).
+func (r *Repo) shallowHint(err error) error {
+	if _, serr := os.Stat(filepath.Join(r.gitDir, "shallow")); serr != nil {
+		return err
+	}
+	return fmt.Errorf("%w (this clone is shallow and mlgit needs the tracking branch's history: git fetch --unshallow; in CI, fetch-depth: 0 or GIT_DEPTH: 0)", err)
 }
 
 // zlibPool reuses compressors: a new one allocates about a megabyte.

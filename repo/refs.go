@@ -39,7 +39,8 @@ func (rf refFiles) read(name string) (plumbing.Hash, error) {
 		}
 		return plumbing.NewHash(s), nil
 	}
-	if !errors.Is(err, os.ErrNotExist) && !isNotDir(err) {
+	// A directory (refs/mlgit holds refs/mlgit/remotes/...) is no ref.
+	if !errors.Is(err, os.ErrNotExist) && !isNotDir(err) && !errors.Is(err, syscall.EISDIR) {
 		return plumbing.ZeroHash, err
 	}
 	return rf.readPacked(name)

@@ -372,10 +372,9 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	defer r.Close()
 	h, err := r.refs.read("refs/tags/" + tag)
 	if err != nil || h.IsZero() {
-		ev.Warnings = append(ev.Warnings, fmt.Sprintf("tag %s is not in the local repository (fetch it): version of the event unknown", tag))
-		return ev, nil
+		return ev, fmt.Errorf("%w: tag %s is not in this repository, so the version of the event is unknown: fetch it (git fetch --force --tags origin)", ErrNotFound, tag)
 	}
-	c, _, err := r.peel(h)
+	c, to, err := r.peel(h)
 	if err != nil {
 		return nil, err
 	}
@@ -383,17 +382,27 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	if t.Kind != TagEvent {
 		return ev, nil
 	}
+	// The event's own message names the version; the registration tag on
+	// the same commit confirms it.
+	if to != nil {
+		if m, ok := decodeTagMessage(to.Message); ok && m.Version > 0 {
+			ev.Version = m.Version
+		}
+	}
 	st, err := r.modelTagState(t.Key, stages)
 	if err != nil {
 		return nil, err
 	}
 	for _, v := range st.Versions {
 		if v.Commit == ev.Commit {
+			if ev.Version != 0 && ev.Version != v.Version {
+				ev.Warnings = append(ev.Warnings, fmt.Sprintf("the message of %s says v%d, the registration tag on its commit v%d; using v%d", tag, ev.Version, v.Version, v.Version))
+			}
 			ev.Version = v.Version
 		}
 	}
 	if ev.Version == 0 {
-		ev.Warnings = append(ev.Warnings, fmt.Sprintf("no local registration tag %s@v<n> points at %s: version unknown (fetch the model's tags)", t.Key, shortHash(ev.Commit)))
+		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, shortHash(ev.Commit), tag)
 	}
 	return ev, nil
 }

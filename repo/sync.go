@@ -540,9 +540,29 @@ func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res
 	if err != nil {
 		return false, err
 	}
+	if optimistic {
+		// No pull ran: settle local tags against what the last fetch saw
+		// (counters after the remote's, lightweight copies replaced).
+		plan, err := r.planTags(mirror, local, nil, renumbering{})
+		if err != nil {
+			return false, err
+		}
+		if len(plan.Ops) > 0 {
+			if err := r.applyTagPlan(plan); err != nil {
+				return false, err
+			}
+			if local, err = r.registryTags("refs/tags/"); err != nil {
+				return false, err
+			}
+			res.Retagged = append(res.Retagged, plan.Retagged...)
+		}
+	}
+	// Tags the remote lacks. A name the remote has with another value is
+	// never pushed (it would be refused): the tag plan renamed or replaced
+	// it, or reported why it cannot.
 	var tags []string
-	for name, h := range local {
-		if mirror[name] != h {
+	for name := range local {
+		if _, ok := mirror[name]; !ok {
 			tags = append(tags, name)
 		}
 	}
@@ -762,7 +782,16 @@ func (r *Repo) planTags(mirror, local map[string]plumbing.Hash, moved map[plumbi
 		}
 		to, err := r.readTagObject(h)
 		if err != nil {
-			continue // lightweight or unreadable: left alone (fsck reports it)
+			// Lightweight or unreadable. A lightweight copy of the
+			// remote's annotated tag (what some CI checkouts make) is
+			// replaced by the real one; others are left alone (fsck
+			// reports them).
+			if m, ok := mirror[name]; ok {
+				if c, _, perr := r.peel(h); perr == nil && r.peeledEqual(m, c) {
+					plan.Ops = append(plan.Ops, tagOp{Name: name, Old: h.String(), New: m.String()})
+				}
+			}
+			continue
 		}
 		lt := &localTag{name: tn, value: h, target: to.target, raw: to}
 		lt.msg, lt.ours = decodeTagMessage(to.message)

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -144,7 +146,8 @@ func isHex(s string) bool {
 }
 
 func runDiff(ctx context.Context, a *app, o *diffOptions) error {
-	r, err := a.OpenRepo()
+	// Revisions (origin/mlgit~1) need no local tracking branch.
+	r, err := a.OpenRepoForPull()
 	if err != nil {
 		return err
 	}
@@ -278,6 +281,9 @@ func diffRevisions(ctx context.Context, r *repo.Repo, from, to string, threeDot 
 	if threeDot {
 		out, err := gitIn(ctx, r, nil, "merge-base", fromC, toC)
 		if err != nil {
+			if _, serr := os.Stat(filepath.Join(r.GitDir(), "shallow")); serr == nil {
+				return nil, fmt.Errorf("%s...%s: no merge base in this shallow clone: fetch the history (git fetch --unshallow; in CI, fetch-depth: 0 or GIT_DEPTH: 0)", from, to)
+			}
 			return nil, fmt.Errorf("%s...%s: no merge base: %w", from, to, err)
 		}
 		base = strings.TrimSpace(string(out))
