@@ -520,7 +520,7 @@ func (d *VersionDiff) markdown(w *writer) {
 	if d.Old.Name != d.New.Name {
 		title = d.Old.Name + " → " + d.New.Name
 	}
-	w.printf("## Model %s: %s vs %s\n\n", mdTitle(title), mdTitle(d.New.Label), mdTitle(d.Old.Label))
+	w.printf("## Model %s: %s → %s\n\n", mdTitle(title), mdTitle(d.Old.Label), mdTitle(d.New.Label))
 	rows := d.overview()
 	for i := range rows {
 		rows[i][0] = "**" + rows[i][0] + "**"
