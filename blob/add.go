@@ -10,14 +10,15 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
 // AddOptions tune AddReader and AddFileWith. The zero value is fine.
 type AddOptions struct {
 	// Parallel is the number of chunks hashed, compressed and stored at
 	// once (default GOMAXPROCS, at least 2). Memory use is about
-	// (2*Parallel+6) * MaxChunkSize.
+	// (12+Parallel) * MaxChunkSize: three read buffers of four maximal
+	// chunks, which chunks are hashed and written from without copies, and
+	// one compression buffer per worker.
 	Parallel int
 	// Progress, if set, is called with the number of bytes read so far,
 	// from one goroutine, after each chunk is read.
@@ -141,9 +142,15 @@ func (h *hookReader) Read(p []byte) (int, error) {
 
 // addStream is the add pipeline: this goroutine chunks r; another hashes the
 // whole stream; workers hash, compress and store chunks; then the file
-// object is stored, after precommit (if set) agrees. Memory is bounded by
-// the chunker's buffer, Parallel+4 chunk buffers and one compression buffer
-// per worker.
+// object is stored, after precommit (if set) agrees. Chunks are handed to
+// the hasher and the workers as slices of the chunker's segments, not
+// copies. Memory is bounded by addSegments segments of 4*MaxChunkSize and
+// one compression buffer per worker.
+//
+// On a Local store the chunks' durability is batched (see localBatch): they
+// are staged and made durable in the background, and the file object is
+// written only after every chunk is synced, linked into place and its
+// folder synced. On other stores each chunk is one Put.
 func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts AddOptions,
 	precommit func(n int64) error) (AddResult, error) {
 	workers := opts.Parallel
@@ -153,21 +160,23 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	// Each chunk is copied into a buffer that goes both to a worker and to
-	// the goroutine hashing the whole stream in order; the second one done
-	// with it returns it to the free list. The buffer starts with the raw
-	// chunk header, so a chunk stored raw is written without another copy.
-	type job struct {
-		idx    int
-		data   []byte // the chunk: framed[1:]
-		framed []byte // chunkRaw, then the chunk
-		refs   *atomic.Int32
+	var batch *localBatch
+	if l, ok := st.(*Local); ok {
+		batch = l.beginBatch()
+		defer batch.abort() // no-op after commit
 	}
-	nbuf := workers + 4
+
+	// Each chunk goes both to a worker and to the goroutine hashing the
+	// whole stream in order; each releases its reference to the chunk's
+	// segment when done with it.
+	type job struct {
+		idx  int
+		data []byte
+		seg  *segment
+	}
 	var (
-		free    = make(chan []byte, nbuf)
 		jobs    = make(chan job, workers)
-		hashq   = make(chan job, nbuf)
+		hashq   = make(chan job, 64)
 		mu      sync.Mutex
 		refs    []chunkRef
 		seen    = map[Digest]bool{} // chunks this add stored or found
@@ -179,29 +188,21 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 	fail := func(err error) {
 		errOnce.Do(func() { failErr = err; cancel(err) })
 	}
-	release := func(j job) {
-		if j.refs.Add(-1) == 0 {
-			free <- j.framed
-		}
-	}
-	for range nbuf {
-		free <- nil // buffers are allocated on first use
-	}
 	whole := sha256.New()
 	hashed := make(chan struct{})
 	go func() {
 		defer close(hashed)
 		for j := range hashq {
 			whole.Write(j.data)
-			release(j)
+			j.seg.release()
 		}
 	}()
 	for range workers {
 		wg.Go(func() {
-			var enc []byte
+			var enc, frame []byte
 			for j := range jobs {
 				if ctx.Err() == nil {
-					ref, stored, isNew, err := storeChunk(ctx, st, j.framed, &enc, func(d Digest) bool {
+					ref, stored, isNew, err := storeChunk(ctx, st, batch, j.data, &enc, &frame, func(d Digest) bool {
 						mu.Lock()
 						defer mu.Unlock()
 						dup := seen[d]
@@ -221,16 +222,17 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 						mu.Unlock()
 					}
 				}
-				release(j)
+				j.seg.release()
 			}
 		})
 	}
 
-	ch := newChunker(ctxReader{ctx, r}, p)
+	segs := newSegPool(p, addSegments)
+	ch := newChunker(ctx, ctxReader{ctx, r}, p, segs)
 	var n int64
 	var readErr error
 	for idx := 0; ; idx++ {
-		chunk, err := ch.next()
+		chunk, seg, err := ch.next()
 		if err == io.EOF {
 			break
 		}
@@ -239,31 +241,23 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 			break
 		}
 		n += int64(len(chunk))
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		buf = append(append(buf[:0], chunkRaw), chunk...)
 		mu.Lock()
 		refs = append(refs, chunkRef{})
 		mu.Unlock()
-		j := job{idx: idx, data: buf[1:], framed: buf, refs: new(atomic.Int32)}
-		j.refs.Store(2)
+		seg.retain() // one reference for the hasher, one for the worker
+		j := job{idx: idx, data: chunk, seg: seg}
 		hashq <- j
 		jobs <- j
 		if opts.Progress != nil {
 			opts.Progress(n)
 		}
 	}
-	ch.release() // chunks were copied into job buffers
+	ch.release()
 	close(jobs)
 	close(hashq)
 	wg.Wait()
 	<-hashed
+	segs.recycle() // every chunk was released
 	if failErr != nil {
 		return AddResult{}, failErr
 	}
@@ -280,9 +274,22 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 			return AddResult{}, err
 		}
 	}
+	if batch != nil {
+		if err := batch.commit(ctx); err != nil {
+			return AddResult{}, err
+		}
+	}
 	fi := fileIndex{Digest: res.Digest, Size: n, Chunks: refs}
 	key := FileKey(res.Digest)
 	if _, err := st.Stat(ctx, key); err == nil {
+		if l, ok := st.(*Local); ok {
+			// Another add may have linked it and not synced its folder yet;
+			// this add is acknowledged only once the object would survive
+			// a crash.
+			if err := l.syncKeyDir(key); err != nil {
+				return AddResult{}, fmt.Errorf("file %s: %w", res.Digest, err)
+			}
+		}
 		return res, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return AddResult{}, fmt.Errorf("file %s: %w", res.Digest, err)
@@ -295,28 +302,54 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 	return res, nil
 }
 
-// storeChunk stores one chunk unless st has it; framed is the raw chunk
-// object (the chunkRaw header, then the chunk); enc is the worker's
-// reusable compression buffer; dup reports (and records) whether this add
-// already handles the chunk, as happens for repeated content.
-func storeChunk(ctx context.Context, st Store, framed []byte, enc *[]byte, dup func(Digest) bool) (ref chunkRef, stored int64, isNew bool, err error) {
-	data := framed[1:]
+// addSegments is the number of chunker segments (4*MaxChunkSize each) an
+// add may hold: the one being read, and chunks waiting for the hasher and
+// the workers in up to two more (about 20 chunks of average size).
+const addSegments = 3
+
+// storeChunk stores one chunk unless st has it: through batch when it is
+// set (Local stores), else with st.Put. enc and frame are the worker's
+// reusable buffers for the compressed and the raw chunk object; dup reports
+// (and records) whether this add already handles the chunk, as happens for
+// repeated content.
+func storeChunk(ctx context.Context, st Store, batch *localBatch, data []byte, enc, frame *[]byte, dup func(Digest) bool) (ref chunkRef, stored int64, isNew bool, err error) {
 	ref = chunkRef{Digest: Sum(data), Size: int64(len(data))}
 	if dup(ref.Digest) {
 		return ref, 0, false, nil
 	}
 	key := ChunkKey(ref.Digest)
 	if _, err := st.Stat(ctx, key); err == nil {
+		if batch != nil {
+			batch.found(key)
+		}
 		return ref, 0, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.Digest, err)
 	}
-	obj := framed
+	var hdr, body []byte
 	if z, ok := compressChunk(*enc, data); ok {
-		*enc, obj = z, z
+		*enc, body = z, z
+	} else {
+		hdr, body = rawHeader[:], data
 	}
-	if err := st.Put(ctx, key, bytes.NewReader(obj), int64(len(obj))); err != nil {
+	size := int64(len(hdr) + len(body))
+	if batch != nil {
+		err = batch.put(ctx, key, hdr, body)
+	} else {
+		obj := body
+		if hdr != nil {
+			// Other stores take one reader; the raw chunk is framed in
+			// the worker's buffer.
+			*frame = append(append((*frame)[:0], hdr...), body...)
+			obj = *frame
+		}
+		err = st.Put(ctx, key, bytes.NewReader(obj), size)
+	}
+	if err != nil {
 		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.Digest, err)
 	}
-	return ref, int64(len(obj)), true, nil
+	return ref, size, true, nil
 }
+
+// rawHeader is the header of a chunk stored raw.
+var rawHeader = [1]byte{chunkRaw}

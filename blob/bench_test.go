@@ -123,14 +123,17 @@ func BenchmarkChunker(b *testing.B) {
 	data := randBytes(4, n)
 	b.SetBytes(int64(n))
 	for b.Loop() {
-		c := newChunker(bytes.NewReader(data), defaultParams)
+		c := newChunker(context.Background(), bytes.NewReader(data), defaultParams, nil)
 		for {
-			if _, err := c.next(); err == io.EOF {
+			_, seg, err := c.next()
+			if err == io.EOF {
 				break
 			} else if err != nil {
 				b.Fatal(err)
 			}
+			seg.release()
 		}
+		c.release()
 	}
 }
 

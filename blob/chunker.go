@@ -1,10 +1,12 @@
 package blob
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // Chunk size parameters of the content-defined chunker. They are part of the
@@ -95,20 +97,21 @@ func (p *chunkParams) cut(data []byte) int {
 // per two bytes instead of per byte, while the hash is still tested after
 // every byte, so the boundaries are exactly those of a byte-wise loop.
 func gearScan(h uint64, data []byte, mask uint64) (uint64, int) {
-	i := 0
-	for ; i+1 < len(data); i += 2 {
-		pair := data[i : i+2 : i+2]
-		g0, g1 := gear[pair[0]], gear[pair[1]]
+	// j indexes the second byte of each pair; written this way the
+	// compiler proves both indexes in bounds and checks neither.
+	j := 1
+	for ; j < len(data); j += 2 {
+		g0, g1 := gear[data[j-1]], gear[data[j]]
 		h1 := h<<1 + g0
 		h = h<<2 + (g0<<1 + g1)
 		if h1&mask == 0 {
-			return h1, i + 1
+			return h1, j
 		}
 		if h&mask == 0 {
-			return h, i + 2
+			return h, j + 1
 		}
 	}
-	if i < len(data) {
+	if i := j - 1; i < len(data) {
 		h = h<<1 + gear[data[i]]
 		if h&mask == 0 {
 			return h, i + 1
@@ -117,71 +120,191 @@ func gearScan(h uint64, data []byte, mask uint64) (uint64, int) {
 	return h, -1
 }
 
-// chunker splits a stream into content-defined chunks.
+// chunker splits a stream into content-defined chunks. It reads into
+// segments (buffers of four maximal chunks) and hands out each chunk as a
+// slice of its segment together with a reference to it, so the add pipeline
+// hashes and writes chunks where they were read, without copying them. When
+// less than a maximal chunk of room is left in a segment, the unread tail
+// (less than MaxChunkSize) is copied to the start of a fresh one: about an
+// eighth of the bytes, instead of every byte as a copy per chunk would.
 type chunker struct {
+	ctx        context.Context
 	r          io.Reader
 	p          chunkParams
-	buf        []byte
-	start, end int
+	pool       *segPool
+	seg        *segment // current; the chunker holds one reference
+	start, end int      // unread data: seg.buf[start:end]
 	eof        bool
 }
 
-// newChunker returns a chunker reading r. Its buffer holds four maximal
-// chunks, so the unread tail is moved to its front only about once every
-// three maximal chunks' worth of input. Call release when done with it, so
-// the next chunker reuses the buffer: allocating (and zeroing) 16 MiB per
-// file would dominate adding many small files.
-func newChunker(r io.Reader, p chunkParams) *chunker {
-	c := &chunker{r: r, p: p}
-	if b, ok := chunkerBufs.Get().(*[]byte); ok && len(*b) == 4*p.max {
-		c.buf = *b
-	} else {
-		c.buf = make([]byte, 4*p.max)
+// newChunker returns a chunker reading r with segments from pool (nil: a
+// pool of two, enough for callers that release each chunk before asking for
+// the next). Call release when done with it.
+func newChunker(ctx context.Context, r io.Reader, p chunkParams, pool *segPool) *chunker {
+	if pool == nil {
+		pool = newSegPool(p, 2)
 	}
-	return c
+	return &chunker{ctx: ctx, r: r, p: p, pool: pool}
 }
 
-// chunkerBufs holds released chunker buffers.
-var chunkerBufs sync.Pool
-
-// release returns the buffer for reuse; the chunker and the chunks it
-// returned must not be used afterwards.
+// release drops the chunker's reference to its current segment. Chunks
+// handed out stay valid until their own references are released.
 func (c *chunker) release() {
-	if c.buf != nil {
-		b := c.buf
-		c.buf = nil
-		chunkerBufs.Put(&b)
+	if c.seg != nil {
+		c.seg.release()
+		c.seg = nil
 	}
 }
 
-// next returns the next chunk, valid until the following call, or io.EOF
-// after the last one. Reader errors are returned as they are, once the
-// chunks that end before the data read so far runs out have been returned.
-func (c *chunker) next() ([]byte, error) {
+// next returns the next chunk and its segment, with one reference to the
+// segment that the caller must release when done with the chunk (the
+// chunk's bytes stay valid until then), or io.EOF after the last chunk.
+// Reader errors are returned as they are, once the chunks that end before
+// the data read so far runs out have been returned.
+func (c *chunker) next() ([]byte, *segment, error) {
 	if c.end-c.start < c.p.max && !c.eof {
-		if len(c.buf)-c.start < c.p.max {
-			c.end = copy(c.buf, c.buf[c.start:c.end])
-			c.start = 0
+		if c.seg == nil || len(c.seg.buf)-c.start < c.p.max {
+			s, err := c.pool.get(c.ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			n := 0
+			if c.seg != nil {
+				n = copy(s.buf, c.seg.buf[c.start:c.end])
+				c.seg.release()
+			}
+			c.seg, c.start, c.end = s, 0, n
 		}
 		// Read only what the next cut needs, so that chunks before a read
 		// error are handed out (and stored) before the error is.
 		for c.end-c.start < c.p.max {
-			n, err := c.r.Read(c.buf[c.end:])
+			n, err := c.r.Read(c.seg.buf[c.end:])
 			c.end += n
 			if err == io.EOF {
 				c.eof = true
 				break
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 	if c.start == c.end {
-		return nil, io.EOF
+		return nil, nil, io.EOF
 	}
-	n := c.p.cut(c.buf[c.start:c.end])
-	chunk := c.buf[c.start : c.start+n]
+	n := c.p.cut(c.seg.buf[c.start:c.end])
+	chunk := c.seg.buf[c.start : c.start+n : c.start+n]
 	c.start += n
-	return chunk, nil
+	c.seg.retain()
+	return chunk, c.seg, nil
+}
+
+// segment is a buffer the chunker reads into. It goes back to its pool when
+// the last reference (the chunker's, and one per chunk handed out and not
+// yet released) is released.
+type segment struct {
+	buf  []byte
+	refs atomic.Int32
+	pool *segPool
+}
+
+func (s *segment) retain() { s.refs.Add(1) }
+
+func (s *segment) release() {
+	switch n := s.refs.Add(-1); {
+	case n == 0:
+		s.pool.put(s)
+	case n < 0:
+		panic("blob: segment released more often than retained")
+	}
+}
+
+// segPool hands out at most limit segments of 4*max bytes at once, so the
+// data an add holds in memory is bounded; get waits for a release when all
+// are in use. Released buffers are kept for the next get; recycle hands
+// them to a process-wide pool when the add is done, so adding many small
+// files does not allocate (and zero) 16 MiB each time.
+type segPool struct {
+	size  int
+	mu    sync.Mutex
+	cond  *sync.Cond
+	live  int // segments handed out and not yet back
+	limit int
+	free  [][]byte
+}
+
+func newSegPool(p chunkParams, limit int) *segPool {
+	sp := &segPool{size: 4 * p.max, limit: max(2, limit)}
+	sp.cond = sync.NewCond(&sp.mu)
+	return sp
+}
+
+// segBufs holds the free segment buffers of finished adds, by size.
+var segBufs sync.Map // int -> *sync.Pool
+
+func segBufPool(size int) *sync.Pool {
+	if p, ok := segBufs.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := segBufs.LoadOrStore(size, &sync.Pool{})
+	return p.(*sync.Pool)
+}
+
+// get returns a segment with one reference (the caller's). It waits while
+// limit segments are in use, and fails when ctx is done.
+func (sp *segPool) get(ctx context.Context) (*segment, error) {
+	sp.mu.Lock()
+	if sp.live >= sp.limit {
+		stop := context.AfterFunc(ctx, func() {
+			sp.mu.Lock()
+			sp.cond.Broadcast()
+			sp.mu.Unlock()
+		})
+		for sp.live >= sp.limit && ctx.Err() == nil {
+			sp.cond.Wait()
+		}
+		stop()
+		if err := ctx.Err(); err != nil {
+			sp.mu.Unlock()
+			return nil, err
+		}
+	}
+	sp.live++
+	var buf []byte
+	if n := len(sp.free); n > 0 {
+		buf, sp.free = sp.free[n-1], sp.free[:n-1]
+	}
+	sp.mu.Unlock()
+	if buf == nil {
+		if b, ok := segBufPool(sp.size).Get().(*[]byte); ok {
+			buf = *b
+		} else {
+			buf = make([]byte, sp.size)
+		}
+	}
+	s := &segment{buf: buf, pool: sp}
+	s.refs.Store(1)
+	return s, nil
+}
+
+func (sp *segPool) put(s *segment) {
+	b := s.buf
+	s.buf = nil
+	sp.mu.Lock()
+	sp.free = append(sp.free, b)
+	sp.live--
+	sp.cond.Signal()
+	sp.mu.Unlock()
+}
+
+// recycle hands the free buffers to the process-wide pool. Call it when no
+// more segments will be needed.
+func (sp *segPool) recycle() {
+	sp.mu.Lock()
+	free := sp.free
+	sp.free = nil
+	sp.mu.Unlock()
+	for _, b := range free {
+		segBufPool(sp.size).Put(&b)
+	}
 }

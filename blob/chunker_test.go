@@ -2,6 +2,7 @@ package blob
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,10 +14,11 @@ import (
 // boundaries returns the chunk sizes of data read through r.
 func chunkSizes(t testing.TB, r io.Reader, p chunkParams) []int {
 	t.Helper()
-	c := newChunker(r, p)
+	c := newChunker(context.Background(), r, p, nil)
+	defer c.release()
 	var sizes []int
 	for {
-		b, err := c.next()
+		b, seg, err := c.next()
 		if err == io.EOF {
 			return sizes
 		}
@@ -24,6 +26,7 @@ func chunkSizes(t testing.TB, r io.Reader, p chunkParams) []int {
 			t.Fatal(err)
 		}
 		sizes = append(sizes, len(b))
+		seg.release()
 	}
 }
 

@@ -62,7 +62,13 @@
 // Add (and AddReader, AddFile) chunk, hash and store in parallel with
 // bounded memory, writing chunks first and the file object last, so a
 // visible file object always has its chunks and a failed or interrupted add
-// leaves at most unreferenced chunks that a retry reuses. AddFile refuses a
+// leaves at most unreferenced chunks that a retry reuses. Chunks are hashed
+// and written straight from the chunker's read buffers. On a Local store
+// their durability is batched (local_batch.go): each chunk is written to a
+// staging file, fsynced in the background and only then linked to its
+// name, and the folders are fsynced once, before the file object is
+// written; the add is durable when it returns, as with one fsync per
+// object. AddFile refuses a
 // file that changed while it was read. Open streams a file back, fetching a
 // few chunks ahead, verifying every chunk's hash before handing out its
 // bytes and the whole file's hash at the end; damage anywhere is an error

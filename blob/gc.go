@@ -19,6 +19,12 @@ type GCStats struct {
 	// Young counts unreferenced objects kept only because they were
 	// modified after olderThan.
 	Young int
+	// TempDeleted counts temporary files that crashed writers left in a
+	// Local store (staging files of adds, Put's temporary files) older
+	// than olderThan, and TempBytesDeleted their size; they are not
+	// objects and are not in BytesDeleted.
+	TempDeleted      int
+	TempBytesDeleted int64
 }
 
 // GC deletes from st the file objects whose digest is not in keep and the
@@ -36,6 +42,9 @@ type GCStats struct {
 // about to delete (an Add that found a chunk present does not rewrite it);
 // callers serialize GC with adds to the same store. With dryRun, GC deletes
 // nothing and reports what it would delete.
+//
+// On a Local store GC also removes the temporary files that writers killed
+// mid-way left behind, if they were last modified before olderThan.
 func GC(ctx context.Context, st Store, keep map[Digest]bool, olderThan time.Time, dryRun bool) (GCStats, error) {
 	var stats GCStats
 	type obj struct {
@@ -118,6 +127,13 @@ func GC(ctx context.Context, st Store, keep map[Digest]bool, olderThan time.Time
 	}
 	if err := del(doomedChunks, &stats.ChunksDeleted); err != nil {
 		return stats, err
+	}
+	if l, ok := st.(*Local); ok {
+		n, size, err := l.removeStaleTemps(ctx, olderThan, dryRun)
+		stats.TempDeleted, stats.TempBytesDeleted = n, size
+		if err != nil {
+			return stats, fmt.Errorf("gc %s: %w", st.Location(), err)
+		}
 	}
 	return stats, nil
 }

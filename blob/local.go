@@ -22,12 +22,22 @@ const tempPrefix = ".tmp-"
 
 // Local is a Store in a folder of the local file system. Key "a/b/c" is the
 // file <root>/a/b/c, so unlike S3 a Local store cannot hold both "a" and
-// "a/b" (Put of the second fails); the blob layout never needs that. Objects are written to a temporary file in the target
-// folder, fsynced, linked into place (never replacing an existing object)
-// and the folder is fsynced, so a crash leaves either the whole object or
-// none (plus perhaps a stale temporary file, which List ignores).
+// "a/b" (Put of the second fails); the blob layout never needs that.
+// Objects are written to a temporary file in the target folder, fsynced,
+// linked into place (never replacing an existing object) and the folder is
+// fsynced, so a crash leaves either the whole object or none (plus perhaps
+// a stale temporary file, which List ignores and GC removes). Adds write
+// their chunks through a batch instead (local_batch.go): the same steps,
+// with the fsyncs done in the background and the folder fsyncs once per
+// add.
 type Local struct {
 	root string
+	// cleanStage runs once per Local: the first batch removes abandoned
+	// staging files (see local_batch.go).
+	cleanStage sync.Once
+	// batchHook, if set (tests only), is called at each step of a batch
+	// ("staged", "synced", "linked", "committed"); an error fails the step.
+	batchHook func(event, key string) error
 }
 
 var _ Store = (*Local)(nil)
@@ -76,7 +86,10 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("put %s: %w: a local store cannot hold both a key and keys below it", key, ErrInvalidKey)
 		}
-		return nil // exists; never rewritten
+		// Exists; never rewritten. A concurrent Put may have linked it and
+		// not synced the folder yet: the caller relies on it once Put
+		// returns, so sync it.
+		return syncDirOf(key, filepath.Dir(path))
 	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -114,12 +127,12 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	// the same key cannot rewrite what another one stored.
 	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return nil
+			return syncDirOf(key, dir) // stored by another Put; see above
 		}
 		// File systems without hard links: rename, having checked again
 		// that the object is not there yet.
 		if _, serr := os.Lstat(path); serr == nil {
-			return nil
+			return syncDirOf(key, dir)
 		}
 		if err := os.Rename(tmp, path); err != nil {
 			return fmt.Errorf("put %s: %w", key, err)
@@ -127,6 +140,26 @@ func (l *Local) Put(ctx context.Context, key string, r io.Reader, size int64) (e
 	}
 	if err := syncDir(dir); err != nil {
 		return fmt.Errorf("put %s: sync folder: %w", key, err)
+	}
+	return nil
+}
+
+// syncDirOf fsyncs dir, the folder of key, with Put's error message.
+func syncDirOf(key, dir string) error {
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("put %s: sync folder: %w", key, err)
+	}
+	return nil
+}
+
+// syncKeyDir fsyncs the folder that holds key.
+func (l *Local) syncKeyDir(key string) error {
+	path, err := l.Path(key)
+	if err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("sync folder of %s: %w", key, err)
 	}
 	return nil
 }

@@ -114,4 +114,21 @@ func TestGearScanMatchesBytewise(t *testing.T) {
 			t.Fatalf("seed %d: full scan = %x at %d, want %x at -1", seed, got, at, all)
 		}
 	}
+	// Short inputs, and masks that match at once, late or never.
+	for n := range 10 {
+		data := randBytes(uint64(100+n), n)
+		for _, mask := range []uint64{0, uint64(0xff) << 56, ^uint64(0)} {
+			want, wantAt := uint64(7), -1
+			for i, b := range data {
+				want = want<<1 + gear[b]
+				if want&mask == 0 {
+					wantAt = i + 1
+					break
+				}
+			}
+			if got, at := gearScan(7, data, mask); at != wantAt || got != want {
+				t.Fatalf("%d bytes, mask %x: gearScan = %x at %d, byte-wise %x at %d", n, mask, got, at, want, wantAt)
+			}
+		}
+	}
 }

@@ -22,6 +22,11 @@
 #   BENCH_BLOB_DIR=/tmp      where the scratch folder goes (needs ~4x the sizes)
 #   BENCH_BLOB_KEEP=1        keep the scratch folder
 #   BENCH_BLOB_ONLY="add get" run only some parts (add dedup get s3 files)
+#   BENCH_BLOB_ADD_DATA=float32  add part: only some data (float32 csv)
+#   MLGIT_REF=path/to/mlgit  add part: also time this other mlgit binary (an
+#                            older build, say) in the same rounds, alternating
+#                            which of the two goes first, for an A/B that does
+#                            not depend on the machine's load
 # git-lfs (Debian package git-lfs) and versitygw (go install
 # github.com/versity/versitygw/cmd/versitygw@v1.8.0) are used when present;
 # the script says so and skips their parts when they are missing.
@@ -34,9 +39,15 @@ NFILES=${BENCH_BLOB_FILES:-10000}
 ROUNDS=${BENCH_BLOB_ROUNDS:-3}
 ONLY=" ${BENCH_BLOB_ONLY:-add dedup get s3 files} "
 want() { [[ "$ONLY" == *" $1 "* ]]; }
+ADD_DATA=" ${BENCH_BLOB_ADD_DATA:-float32 csv} "
+REF=${MLGIT_REF:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 command -v "$MLGIT" >/dev/null || { echo "bench-blob: $MLGIT not found (build it: make build; MLGIT=\$PWD/bin/mlgit)" >&2; exit 2; }
 MLGIT=$(command -v "$MLGIT")
+if [ -n "$REF" ]; then
+	command -v "$REF" >/dev/null || { echo "bench-blob: MLGIT_REF=$REF not found" >&2; exit 2; }
+	REF=$(command -v "$REF")
+fi
 [ -x /usr/bin/time ] || { echo "bench-blob: /usr/bin/time is needed (Debian package time)" >&2; exit 2; }
 WORK=$(mktemp -d "${BENCH_BLOB_DIR:-${TMPDIR:-/tmp}}/mlgit-bench-blob.XXXXXX")
 VGW_PID=""
@@ -65,9 +76,10 @@ VGW=$(command -v versitygw || true)
 # ---- helpers
 
 log() { printf '%s\n' "$*" >&2; }
-# timed OUT CMD...: runs CMD, writes "seconds maxrss_kib" to OUT.
-timed() { local out=$1; shift; /usr/bin/time -f '%e %M' -o "$out" "$@"; }
+# timed OUT CMD...: runs CMD, writes "seconds maxrss_kib user_s sys_s" to OUT.
+timed() { local out=$1; shift; /usr/bin/time -f '%e %M %U %S' -o "$out" "$@"; }
 secs() { cut -d' ' -f1 "$1"; }
+cpu() { awk '{printf "%.2f", $3 + $4}' "$1"; } # user + system CPU seconds
 rss_mib() { awk '{printf "%.0f", $2/1024}' "$1"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN {if (s > 0) printf "%.0f", b/s/1e6; else print "inf"}'; }
@@ -76,8 +88,9 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b/1048576}'; }
 du_b() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }
 settle() { sync; sleep 1; }
 
-new_mlgit_repo() { # DIR -> prints a run id
-	rm -rf "$1" && mkdir -p "$1" && git -C "$1" init -q -b main && (cd "$1" && "$MLGIT" init >/dev/null && "$MLGIT" run start)
+new_mlgit_repo() { # DIR [MLGIT] -> prints a run id
+	local bin=${2:-$MLGIT}
+	rm -rf "$1" && mkdir -p "$1" && git -C "$1" init -q -b main && (cd "$1" && "$bin" init >/dev/null && "$bin" run start)
 }
 new_lfs_repo() { # DIR
 	rm -rf "$1" && mkdir -p "$1" && git -C "$1" init -q -b main && git -C "$1" lfs install --local >/dev/null
@@ -227,13 +240,25 @@ out ""
 
 add_compare() { # NAME FILE EXT
 	local name=$1 file=$2 ext=$3 r
-	local tm=() tl=() tc=() ts=() sm=0 sl=0
+	local tm=() tr=() tl=() tc=() ts=() cm=() cr=() sm=0 sl=0
 	for r in $(seq "$ROUNDS"); do
-		local M="$WORK/add-m" L="$WORK/add-l"
+		local M="$WORK/add-m" L="$WORK/add-l" R="$WORK/add-r"
 		local id; id=$(new_mlgit_repo "$M")
+		if [ -n "$REF" ] && [ $((r % 2)) = 0 ]; then # even rounds: the reference first
+			local rid; rid=$(new_mlgit_repo "$R" "$REF")
+			settle
+			timed "$WORK/t" "$REF" -C "$R" run artifact add --run "$rid" "$file"
+			tr+=("$(secs "$WORK/t")"); cr+=("$(cpu "$WORK/t")"); rm -rf "$R"
+		fi
 		settle
 		timed "$WORK/t" "$MLGIT" -C "$M" run artifact add --run "$id" "$file"
-		tm+=("$(secs "$WORK/t")"); sm=$(du_b "$M/.git/mlgit/blobs")
+		tm+=("$(secs "$WORK/t")"); cm+=("$(cpu "$WORK/t")"); sm=$(du_b "$M/.git/mlgit/blobs")
+		if [ -n "$REF" ] && [ $((r % 2)) = 1 ]; then
+			local rid; rid=$(new_mlgit_repo "$R" "$REF")
+			settle
+			timed "$WORK/t" "$REF" -C "$R" run artifact add --run "$rid" "$file"
+			tr+=("$(secs "$WORK/t")"); cr+=("$(cpu "$WORK/t")"); rm -rf "$R"
+		fi
 		if [ -n "$HAVE_LFS" ]; then
 			new_lfs_repo "$L"
 			ln "$file" "$L/data.$ext"
@@ -248,7 +273,9 @@ add_compare() { # NAME FILE EXT
 		settle
 		timed "$WORK/t" sh -c "cp '$file' '$WORK/cp.out' && sync '$WORK/cp.out'"
 		ts+=("$(secs "$WORK/t")"); rm -f "$WORK/cp.out"
-		log "  $name round $r: mlgit ${tm[-1]}s${HAVE_LFS:+, lfs ${tl[-1]}s}, cp ${tc[-1]}s, cp+sync ${ts[-1]}s"
+		local line="$name round $r: mlgit ${tm[-1]}s (CPU ${cm[-1]}s)${REF:+, reference mlgit ${tr[-1]}s (CPU ${cr[-1]}s)}${HAVE_LFS:+, lfs ${tl[-1]}s}, cp ${tc[-1]}s, cp+sync ${ts[-1]}s (load $(cut -d' ' -f1 /proc/loadavg))"
+		log "  $line"
+		ROUND_LINES+=("$line")
 		[ "$r" = "$ROUNDS" ] || rm -rf "$M"
 	done
 	local m l c s
@@ -261,18 +288,36 @@ add_compare() { # NAME FILE EXT
 	out "| $name | $m s ($(mbps "$BYTES" "$m") MB/s) | $lcell | $c s ($(mbps "$BYTES" "$c") MB/s) | $s s ($(mbps "$BYTES" "$s") MB/s) | $lratio | $(ratio "$c" "$m")× | $(mib "$sm") MiB | $lstored |"
 	ADD_RATIO[$name]=${l:+$(ratio "$l" "$m")}
 	ADD_SECS[$name]=$m
+	if [ -n "$REF" ]; then
+		local rm_ mc rc; rm_=$(printf '%s\n' "${tr[@]}" | median)
+		mc=$(printf '%s\n' "${cm[@]}" | median); rc=$(printf '%s\n' "${cr[@]}" | median)
+		REF_LINES+=("| $name | $m s | $rm_ s | $(ratio "$rm_" "$m")× | $mc s | $rc s |")
+	fi
 }
 declare -A ADD_RATIO ADD_SECS
+ROUND_LINES=() REF_LINES=()
 if want add; then
 log "1. add"
 out "## Add $MIB MiB: mlgit run artifact add vs git lfs track + git add vs cp"
 out ""
 out "| data | mlgit add | git lfs add | cp | cp + sync | mlgit speed vs lfs | vs cp | mlgit stored | lfs stored |"
 out "|---|---|---|---|---|---|---|---|---|"
-add_compare "float32 weights" "$DATA/weights.bin" bin
-add_compare "CSV" "$DATA/table.csv" csv
+[[ "$ADD_DATA" == *" float32 "* ]] && add_compare "float32 weights" "$DATA/weights.bin" bin
+[[ "$ADD_DATA" == *" csv "* ]] && add_compare "CSV" "$DATA/table.csv" csv
 out ""
 out "Speed ratios are time(other) / time(mlgit): above 1 means mlgit is faster. mlgit's add is durable when it returns (every object fsynced); git lfs and cp leave the data in the page cache; cp + sync is the durable copy."
+out ""
+if [ -n "$REF" ]; then
+	out "### A/B: this mlgit against the reference $("$REF" --version) (same rounds, alternating order)"
+	out ""
+	out "| data | mlgit add | reference add | reference / mlgit | mlgit CPU | reference CPU |"
+	out "|---|---|---|---|---|---|"
+	for x in "${REF_LINES[@]}"; do out "$x"; done
+	out ""
+fi
+out "Rounds:"
+out ""
+for x in "${ROUND_LINES[@]}"; do out "- $x"; done
 out ""
 fi
 
