@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build install test test-short bench bench-sync bench-blob lint fuzz demo clean
+.PHONY: all build install test test-short bench bench-sync bench-server bench-blob lint fuzz demo clean
 
 all: build
 
@@ -39,6 +39,26 @@ bench: build
 # pushing concurrently (issue 5).
 bench-sync: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
+
+# The server's load benchmarks (issue 6; figures in docs/server.md):
+# log-metric p50/p99 at 16 clients, log-batch points/s (and sustained for
+# 60 s), create-run runs/s, search over 10,000 runs; with the 100,000-run
+# fixture of make bench, search over it and a server process's start-up
+# (with and without the index cache) and memory. Repositories go to
+# BENCH_TMPDIR: /tmp on a shared machine is churned by every test suite,
+# which at times makes creating a file there cost half a millisecond.
+BENCH_TMPDIR  ?= /var/tmp
+BENCH_FIXTURE ?= /tmp/mlgit-bench/runs-100000
+bench-server:
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg), $$(nproc) cores"
+	TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench 'LogMetric16|LogBatch1000$$|CreateRun|SearchRuns10k' -benchtime 5s -count 3 ./server/
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg)"
+	TMPDIR=$(BENCH_TMPDIR) MLGIT_BENCH_SUSTAIN=60s $(GO) test -run '^$$' -bench 'LogBatchSustained' -benchtime 1x -timeout 10m ./server/
+	@if [ -d "$(BENCH_FIXTURE)" ]; then \
+	  echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	  TMPDIR=$(BENCH_TMPDIR) MLGIT_BENCH_FIXTURE=$(BENCH_FIXTURE) $(GO) test -run '^$$' -bench 'SearchRuns100k' -benchtime 300x -count 3 -timeout 20m ./server/; \
+	  TMPDIR=$(BENCH_TMPDIR) MLGIT_BENCH_FIXTURE=$(BENCH_FIXTURE) $(GO) test -run '^$$' -bench 'Server100k' -benchtime 1x -count 3 -timeout 20m ./server/; \
+	else echo "no $(BENCH_FIXTURE): run make bench once to build the 100,000-run fixture"; fi
 
 # Blob store against git lfs and cp, with 1 GiB files (several minutes,
 # needs the Debian package git-lfs for the comparison).

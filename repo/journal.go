@@ -2,8 +2,6 @@ package repo
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,34 +70,46 @@ type jop struct {
 
 func (r *Repo) journalDir() string { return filepath.Join(r.branchState(), "journal") }
 
+// Two locks (flock, so a killed process never leaves one held) order the
+// journal's readers and checkpoints:
+//
+//   - checkpoint.lock, exclusive, is held by a checkpoint for its whole
+//     fold (and by push/pull), so that two processes never fold the same
+//     files;
+//   - pending.lock is held shared by readers while they read the tip and
+//     list and read the pending files, and exclusive by a checkpoint only
+//     from just before it moves the branch until it has deleted the files
+//     it folded (and by the recovery of an interrupted checkpoint).
+//
+// A reader therefore never sees a record twice (in the tip and in a file)
+// or not at all, and it waits for a checkpoint's ref update and unlinks,
+// never for its fold.
 func (r *Repo) checkpointLockPath() string { return filepath.Join(r.branchState(), "checkpoint.lock") }
+
+func (r *Repo) pendingLockPath() string { return filepath.Join(r.branchState(), "pending.lock") }
 
 func encodeJournal(ops []jop) ([]byte, error) {
 	b := make([]byte, 0, 64+len(ops)*48)
 	b = append(b, journalMagic...)
-	for _, o := range ops {
-		if o.Op == opMetric {
-			b = append(b, 'M', '\t')
-			b = append(b, o.Run...)
-			b = append(b, '\t')
-			b = manifest.AppendSegmentLine(b, o.Point)
-			continue
-		}
-		j, err := json.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		b = append(b, 'J', '\t')
-		b = append(b, j...)
-		b = append(b, '\n')
+	b, err := encodeRecords(b, ops)
+	if err != nil {
+		return nil, err
 	}
-	sum := crc32.ChecksumIEEE(b)
-	b = append(b, 'E', '\t')
-	b = strconv.AppendInt(b, int64(len(ops)), 10)
-	b = append(b, '\t')
-	b = strconv.AppendUint(b, uint64(sum), 16)
-	b = append(b, '\n')
-	return b, nil
+	return appendJournalFooter(b, len(ops)), nil
+}
+
+// appendRecord appends one record line.
+func appendRecord(b []byte, o jop) ([]byte, error) {
+	if o.Op == opMetric {
+		return appendPointRecord(b, o.Run, o.Point), nil
+	}
+	j, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, 'J', '\t')
+	b = append(b, j...)
+	return append(b, '\n'), nil
 }
 
 var errJournalCorrupt = errors.New("corrupt journal file")
@@ -165,58 +175,6 @@ func decodeJournalOpts(data []byte, skipMetrics bool) ([]jop, error) {
 		return nil, fmt.Errorf("%w: %d records, footer says %d", errJournalCorrupt, len(ops), n)
 	}
 	return ops, nil
-}
-
-// appendJournal makes ops durable: it writes them to a new journal file
-// through a temporary name, fsyncs, renames and fsyncs the folder. When it
-// returns nil the ops are acknowledged.
-func (r *Repo) appendJournal(ops []jop) error {
-	if len(ops) == 0 {
-		return nil
-	}
-	data, err := encodeJournal(ops)
-	if err != nil {
-		return err
-	}
-	dir := r.journalDir()
-	tmpDir := filepath.Join(dir, "tmp")
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return err
-	}
-	tag := ops[0].Run
-	for _, o := range ops {
-		if o.Run != tag {
-			tag = "multi"
-			break
-		}
-	}
-	var rb [4]byte
-	rand.Read(rb[:])
-	name := fmt.Sprintf("%020d-%s-%s.jnl", time.Now().UnixNano(), hex.EncodeToString(rb[:]), tag)
-	tmp := filepath.Join(tmpDir, name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write journal: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("sync journal: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
 }
 
 // journalFile is one pending journal file.
@@ -291,7 +249,7 @@ func (r *Repo) snapshot(run string) (plumbing.Hash, []jop, error) {
 }
 
 func (r *Repo) snapshotOpts(run string, skipMetrics bool) (plumbing.Hash, []jop, error) {
-	l, err := lockFile(r.checkpointLockPath(), false, true, lockTimeout)
+	l, err := lockFile(r.pendingLockPath(), false, true, lockTimeout)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
@@ -340,6 +298,10 @@ type CheckpointResult struct {
 // maybeCheckpoint runs a checkpoint when the journal is over a threshold
 // and no other process is checkpointing.
 func (r *Repo) maybeCheckpoint() {
+	if ls := r.live; ls != nil {
+		ls.afterWrite()
+		return
+	}
 	files, err := r.pendingFiles("")
 	if err != nil || len(files) == 0 {
 		return
@@ -390,6 +352,13 @@ func (r *Repo) recoverIntent() error {
 			return err
 		}
 		if applied {
+			// Readers must not see the files next to the commit that
+			// holds their records.
+			pl, err := lockFile(r.pendingLockPath(), true, true, lockTimeout)
+			if err != nil {
+				return err
+			}
+			defer pl.unlock()
 			for _, f := range lines[2:] {
 				if err := os.Remove(filepath.Join(r.journalDir(), f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
@@ -431,26 +400,31 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	if err := r.recoverIntent(); err != nil {
 		return res, fmt.Errorf("recover interrupted checkpoint: %w", err)
 	}
-	files, err := r.pendingFiles("")
-	if err != nil || len(files) == 0 {
+	names, err := listJournal(r.journalDir())
+	if err != nil || len(names) == 0 {
 		return res, err
 	}
-	ops, warnings, err := r.readPending(files)
+	files := make([]journalFile, len(names))
+	for i, n := range names {
+		files[i].name = n
+	}
+	recs, warnings, err := r.loadPending(files)
 	if err != nil {
 		return res, err
 	}
-	res.Files, res.Records = len(files), len(ops)
-	for _, w := range warnings {
-		res.Warnings = append(res.Warnings, w)
+	res.Files = len(files)
+	for _, f := range recs {
+		res.Records += f.n
 	}
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.name
-	}
+	res.Warnings = append(res.Warnings, warnings...)
 	var stats foldStats
+	// pl is the pending lock, taken exclusive just before the branch moves
+	// and released once the folded files are gone.
+	var pl *fileLock
+	defer func() { pl.unlock() }()
 	commit, err := r.update(func(tx *Tx) error {
 		var err error
-		stats, err = foldJournal(tx, ops)
+		stats, err = foldJournal(tx, recs)
 		return err
 	}, func(commit, parent plumbing.Hash) error {
 		// The intent is renamed into place but not fsynced: it only has
@@ -458,6 +432,12 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		// the acknowledged records it names are already durable. After a
 		// power loss at this very moment a checkpoint may be re-applied,
 		// never lost.
+		if pl == nil {
+			var err error
+			if pl, err = lockFile(r.pendingLockPath(), true, true, lockTimeout); err != nil {
+				return err
+			}
+		}
 		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
 		return writeFileRename(r.intentPath(), []byte(intent))
 	})
@@ -469,8 +449,13 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	if !commit.IsZero() {
 		res.Commit = commit.String()
 	}
+	if pl == nil { // nothing committed: the records changed nothing
+		if pl, err = lockFile(r.pendingLockPath(), true, true, lockTimeout); err != nil {
+			return res, err
+		}
+	}
 	for _, n := range names {
-		if err := os.Remove(filepath.Join(r.journalDir(), n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := r.retireJournalFile(n); err != nil {
 			return res, err
 		}
 	}
@@ -490,16 +475,51 @@ type foldStats struct {
 	warnings []string
 }
 
+// loadPending returns the records of the given files, in order: from the
+// live state when it knows a file (it was written or read by this
+// process, and files never change), else read from disk. Corrupt files are
+// skipped and reported in warnings.
+func (r *Repo) loadPending(files []journalFile) ([]*liveFile, []string, error) {
+	out := make([]*liveFile, 0, len(files))
+	var warnings []string
+	for _, jf := range files {
+		var f *liveFile
+		if ls := r.live; ls != nil {
+			f = ls.known(jf.name)
+		}
+		if f == nil {
+			data, err := os.ReadFile(filepath.Join(r.journalDir(), jf.name))
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			f = parseLiveFile(jf.name, data)
+		}
+		if f.bad != "" {
+			warnings = append(warnings, fmt.Sprintf("journal file %s: %s", f.name, f.bad))
+			continue
+		}
+		out = append(out, f)
+	}
+	return out, warnings, nil
+}
+
 // foldJournal applies journal records to the runs in tx: each touched run's
 // run.yaml is rewritten once and its new metric points become one new
-// segment file.
-func foldJournal(tx *Tx, ops []jop) (foldStats, error) {
+// segment file. Records apply in journal order: file by file, and in a
+// file run by run, each run's records in order and then its points.
+func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 	var st foldStats
 	type runState struct {
 		doc     *manifest.Run
 		created bool
 		ended   string
-		points  []manifest.MetricPoint
+		points  [][]manifest.MetricPoint // new points, file by file
+		segs    [][]byte                 // the same encoded, while every file had them so
+		noSeg   bool
+		npoints int
 		n       int
 	}
 	states := map[string]*runState{}
@@ -517,33 +537,48 @@ func foldJournal(tx *Tx, ops []jop) (foldStats, error) {
 		order = append(order, id)
 		return s, nil
 	}
-	for _, o := range ops {
-		s, err := get(o.Run)
-		if err != nil {
-			return st, err
-		}
-		if o.Op == opCreate {
-			if s.doc == nil && o.Doc != nil {
-				d := *o.Doc
-				s.doc = &d
-				s.created = true
+	for _, f := range files {
+		for _, id := range f.order {
+			fr := f.runs[id]
+			s, err := get(id)
+			if err != nil {
+				return st, err
 			}
-			s.n++
-			continue
+			for _, o := range fr.ops {
+				if o.Op == opCreate {
+					if s.doc == nil && o.Doc != nil {
+						s.doc = cloneRun(o.Doc) // the record may be shared
+						s.created = true
+					}
+					s.n++
+					continue
+				}
+				if s.doc == nil {
+					st.warnings = append(st.warnings, fmt.Sprintf("run %s: %s record for a run that does not exist; skipped", id, o.Op))
+					continue
+				}
+				if w := applyOp(s.doc, o); w != "" {
+					st.warnings = append(st.warnings, w)
+				}
+				if o.Op == opUpdate && o.Status != "" && o.Status != manifest.StatusRunning {
+					s.ended = o.Status
+				}
+				s.n++
+			}
+			if len(fr.points) > 0 {
+				if s.doc == nil {
+					st.warnings = append(st.warnings, fmt.Sprintf("run %s: %d metric records for a run that does not exist; skipped", id, len(fr.points)))
+					continue
+				}
+				// Summaries take points in order; ops never touch them.
+				s.doc.Metrics = addPoints(s.doc.Metrics, fr.points)
+				s.points = append(s.points, fr.points)
+				s.segs = append(s.segs, fr.seg)
+				s.noSeg = s.noSeg || fr.noSeg
+				s.npoints += len(fr.points)
+				s.n += len(fr.points)
+			}
 		}
-		if s.doc == nil {
-			st.warnings = append(st.warnings, fmt.Sprintf("run %s: %s record for a run that does not exist; skipped", o.Run, o.Op))
-			continue
-		}
-		if o.Op == opMetric {
-			s.points = append(s.points, o.Point)
-		} else if w := applyOp(s.doc, o); w != "" {
-			st.warnings = append(st.warnings, w)
-		}
-		if o.Op == opUpdate && o.Status != "" && o.Status != manifest.StatusRunning {
-			s.ended = o.Status
-		}
-		s.n++
 	}
 	var subjects []string
 	for _, id := range order {
@@ -551,13 +586,27 @@ func foldJournal(tx *Tx, ops []jop) (foldStats, error) {
 		if s.doc == nil || s.n == 0 {
 			continue
 		}
-		if len(s.points) > 0 {
-			for _, p := range s.points {
-				s.doc.Metrics = addPoint(s.doc.Metrics, p)
+		if s.npoints > 0 {
+			var seg []byte
+			if s.noSeg {
+				all := make([]manifest.MetricPoint, 0, s.npoints)
+				for _, p := range s.points {
+					all = append(all, p...)
+				}
+				seg = encodeSegment(all)
+			} else {
+				size := 0
+				for _, b := range s.segs {
+					size += len(b)
+				}
+				seg = make([]byte, 0, size)
+				for _, b := range s.segs {
+					seg = append(seg, b...)
+				}
 			}
 			s.doc.MetricSegments++
-			tx.Write(segmentPath(id, s.doc.MetricSegments), manifest.EncodeSegment(s.points))
-			st.points += len(s.points)
+			tx.Write(segmentPath(id, s.doc.MetricSegments), seg)
+			st.points += s.npoints
 		}
 		if err := s.doc.Validate(); err != nil {
 			st.warnings = append(st.warnings, fmt.Sprintf("run %s: %v; its pending changes were skipped", id, err))

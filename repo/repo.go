@@ -48,6 +48,11 @@ type Repo struct {
 	runCache map[plumbing.Hash]*manifest.Run
 	memIndex *runIndex
 
+	// group batches concurrent journal appends (group.go); live, when
+	// set by StartLive, keeps the pending state in memory (group_live.go).
+	group groupCommitter
+	live  *liveState
+
 	stateDir string
 }
 

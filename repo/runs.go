@@ -116,7 +116,13 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 	if spec.ExperimentID == "" {
 		spec.ExperimentID = manifest.DefaultExperimentID
 	}
-	exp, err := r.GetExperiment(spec.ExperimentID)
+	var exp *manifest.Experiment
+	var err error
+	if ls := r.live; ls != nil {
+		exp, err = ls.experiment(spec.ExperimentID)
+	} else {
+		exp, err = r.GetExperiment(spec.ExperimentID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +195,29 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 // GetRun returns a run as acknowledged: the committed manifest plus pending
 // journal records.
 func (r *Repo) GetRun(id string) (*manifest.Run, error) {
+	if ls := r.live; ls != nil {
+		if !manifest.ValidRunID(id) {
+			return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
+		}
+		return ls.getRun(id)
+	}
 	return r.getRun(id, false)
+}
+
+// withRunForWrite calls fn with the run's acknowledged state, as
+// runForWrite returns it; fn must not keep or change doc.
+func (r *Repo) withRunForWrite(id string, fn func(doc *manifest.Run) error) error {
+	if ls := r.live; ls != nil {
+		if !manifest.ValidRunID(id) {
+			return fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
+		}
+		return ls.withRun(id, fn)
+	}
+	doc, err := r.runForWrite(id)
+	if err != nil {
+		return err
+	}
+	return fn(doc)
 }
 
 // runForWrite returns the run's acknowledged state without its pending
@@ -251,14 +279,29 @@ type LogResult struct {
 // as one durable write. Invalid input writes nothing.
 func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 	var res LogResult
-	doc, err := r.runForWrite(id)
+	// What validation needs of the run, copied out under the live lock.
+	var lifecycle string
+	logged := map[string]string{} // params of b already logged
+	hasTag := map[string]bool{}   // tags of b.DeleteTags that exist
+	err := r.withRunForWrite(id, func(doc *manifest.Run) error {
+		lifecycle = doc.LifecycleStage
+		for _, p := range b.Params {
+			if v, ok := doc.Params[p.Key]; ok {
+				logged[p.Key] = v
+			}
+		}
+		for _, k := range b.DeleteTags {
+			_, hasTag[k] = doc.Tags[k]
+		}
+		return nil
+	})
 	if err != nil {
 		return res, err
 	}
-	if doc.LifecycleStage != manifest.LifecycleActive {
+	if lifecycle != manifest.LifecycleActive {
 		return res, fmt.Errorf("%w: the run %s must be in 'active' lifecycle_stage (restore it with mlgit run restore)", ErrInvalid, id)
 	}
-	ops := make([]jop, 0, len(b.Metrics)+len(b.Params)+len(b.Tags))
+	ops := make([]jop, 0, len(b.Params)+len(b.Tags)+len(b.DeleteTags)+2)
 	seen := map[string]string{}
 	for _, p := range b.Params {
 		if err := manifest.ValidateKey("param", p.Key); err != nil {
@@ -272,7 +315,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 			return res, fmt.Errorf("%w: duplicate param key %q in one batch with different values", ErrInvalid, p.Key)
 		}
 		seen[p.Key] = v
-		if old, ok := doc.Params[p.Key]; ok {
+		if old, ok := logged[p.Key]; ok {
 			if old != v {
 				return res, fmt.Errorf("%w: changing param values is not allowed: param %q was already logged with value %q for run %s; attempted new value %q", ErrInvalid, p.Key, old, id, v)
 			}
@@ -291,19 +334,27 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 		ops = append(ops, jop{Op: opTag, Run: id, Key: t.Key, Value: v})
 	}
 	for _, k := range b.DeleteTags {
-		if _, ok := doc.Tags[k]; !ok {
+		if !hasTag[k] {
 			return res, fmt.Errorf("%w: no tag with key %q on run %s", ErrNotFound, k, id)
 		}
 		ops = append(ops, jop{Op: opDelTag, Run: id, Key: k})
 	}
+	// Points are journaled after the other records (the order a
+	// checkpoint applies them in anyway); a batch repeats few keys.
+	var valid map[string]bool
 	for _, m := range b.Metrics {
-		if err := manifest.ValidateKey("metric", m.Key); err != nil {
-			return res, err
+		if !valid[m.Key] {
+			if err := manifest.ValidateKey("metric", m.Key); err != nil {
+				return res, err
+			}
+			if valid == nil {
+				valid = map[string]bool{}
+			}
+			valid[m.Key] = true
 		}
 		if m.Timestamp < 0 {
 			return res, fmt.Errorf("%w: metric %q: timestamp %d must be non-negative (milliseconds since the epoch)", ErrInvalid, m.Key, m.Timestamp)
 		}
-		ops = append(ops, jop{Op: opMetric, Run: id, Point: m})
 	}
 	if len(b.Inputs) > 0 {
 		for _, d := range b.Inputs {
@@ -324,7 +375,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 		}
 		ops = append(ops, jop{Op: opArtifacts, Run: id, Artifacts: b.Artifacts})
 	}
-	if err := r.appendJournal(ops); err != nil {
+	if err := r.appendJournalPoints(ops, id, b.Metrics); err != nil {
 		return res, err
 	}
 	r.maybeCheckpoint()
@@ -344,7 +395,11 @@ type RunUpdate struct {
 // RUNNING also checkpoints, so a finished run is committed before the call
 // returns.
 func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
-	doc, err := r.runForWrite(id)
+	var doc *manifest.Run
+	err := r.withRunForWrite(id, func(d *manifest.Run) error {
+		doc = cloneRun(d)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -384,7 +439,7 @@ func (r *Repo) DeleteRun(id string) error { return r.setRunLifecycle(id, true) }
 func (r *Repo) RestoreRun(id string) error { return r.setRunLifecycle(id, false) }
 
 func (r *Repo) setRunLifecycle(id string, del bool) error {
-	if _, err := r.runForWrite(id); err != nil {
+	if err := r.withRunForWrite(id, func(*manifest.Run) error { return nil }); err != nil {
 		return err
 	}
 	op := jop{Op: opRestore, Run: id}
@@ -417,17 +472,36 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 	if !manifest.ValidRunID(id) {
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
-	tip, ops, err := r.snapshot(id)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]manifest.MetricPoint{}
-	found := false
-	if !tip.IsZero() {
-		tx, err := r.newTx(tip)
+	// tx reads the committed state (nil: no branch yet); ops or pending
+	// are the records not yet committed.
+	var tx *Tx
+	var ops []jop
+	var pending []manifest.MetricPoint
+	created := false
+	if ls := r.live; ls != nil {
+		tree, pts, c, err := ls.pendingPoints(id, want)
 		if err != nil {
 			return nil, err
 		}
+		pending, created = pts, c
+		if !tree.IsZero() {
+			tx = &Tx{r: r, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+		}
+	} else {
+		tip, recs, err := r.snapshot(id)
+		if err != nil {
+			return nil, err
+		}
+		ops = recs
+		if !tip.IsZero() {
+			if tx, err = r.newTx(tip); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := map[string][]manifest.MetricPoint{}
+	found := created
+	if tx != nil {
 		doc, err := readRunTx(tx, id)
 		switch {
 		case err == nil:
@@ -461,6 +535,9 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 		if o.Op == opMetric && want(o.Point.Key) {
 			out[o.Point.Key] = append(out[o.Point.Key], o.Point)
 		}
+	}
+	for _, p := range pending {
+		out[p.Key] = append(out[p.Key], p)
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: run %s does not exist", ErrNotFound, id)

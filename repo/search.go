@@ -113,6 +113,9 @@ func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
 	if err != nil {
 		return page, err
 	}
+	if ls := r.live; ls != nil && ls.index != nil {
+		return ls.index.search(s, f, orders, offset, max)
+	}
 	all, err := r.runRows()
 	if err != nil {
 		return page, err

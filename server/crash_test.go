@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +26,9 @@ import (
 // until killed.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("MLGIT_SERVER_CHILD"); dir != "" {
+		if n, err := strconv.Atoi(os.Getenv("MLGIT_CHILD_CKPT_FILES")); err == nil && n > 0 {
+			repo.CheckpointMaxFiles = n
+		}
 		r, err := repo.Open(dir, repo.Options{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -44,10 +49,14 @@ func TestMain(m *testing.M) {
 		http.Serve(ln, s)
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixturesDir != "" {
+		os.RemoveAll(fixturesDir)
+	}
+	os.Exit(code)
 }
 
-func startChild(t *testing.T, dir string) (*exec.Cmd, string) {
+func startChild(t testing.TB, dir string) (*exec.Cmd, string) {
 	t.Helper()
 	os.Remove(filepath.Join(dir, "addr"))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -56,11 +65,11 @@ func startChild(t *testing.T, dir string) (*exec.Cmd, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 20000; i++ { // 100 s: a cold start over 100,000 runs takes seconds
 		if b, err := os.ReadFile(filepath.Join(dir, "addr")); err == nil {
 			return cmd, "http://" + string(b)
 		}
-		time.Sleep(25 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	cmd.Process.Kill()
 	t.Fatal("child server did not start")
@@ -76,10 +85,53 @@ func TestKillNineUnderLoad(t *testing.T) {
 	}
 	e := newEnv(t)
 	run := e.createRun("0")
+	e.s.Close()
 	e.r.Close()
+	acked := map[string]bool{}
 	cmd, base := startChild(t, e.dir)
+	n := loadUntilKilled(t, cmd, base, run, 0, 150, acked)
+	cmd2, base2 := startChild(t, e.dir)
+	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
+	stored := checkAcked(t, base2, run, acked)
+	t.Logf("%d requests acknowledged before kill -9; all present exactly once (%d points stored)", n, stored)
+}
 
-	var acked sync.Map // value -> true
+// TestKillNineDuringCheckpoints kills the server five times while clients
+// log and its background checkpoints commit every few files, so that some
+// kills land inside a checkpoint (fold, ref update, file deletion), and
+// checks after each restart that every acknowledged write is present
+// exactly once.
+func TestKillNineDuringCheckpoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	t.Setenv("MLGIT_CHILD_CKPT_FILES", "3")
+	e := newEnv(t)
+	run := e.createRun("0")
+	e.s.Close()
+	e.r.Close()
+	acked := map[string]bool{}
+	total := 0
+	for round := 0; round < 5; round++ {
+		cmd, base := startChild(t, e.dir)
+		total += loadUntilKilled(t, cmd, base, run, round, 60+round*40, acked)
+	}
+	cmd, base := startChild(t, e.dir)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	stored := checkAcked(t, base, run, acked)
+	commits, err := exec.Command("git", "-C", e.dir, "rev-list", "--count", "mlgit").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d requests acknowledged over 5 kills; all present exactly once (%d points, %s commits)", total, stored, strings.TrimSpace(string(commits)))
+}
+
+// loadUntilKilled runs six clients logging to run (log-metric, and every
+// fifth request a log-batch of 20 points) until after min acknowledged
+// requests, kills the server with SIGKILL, and adds what was acknowledged
+// to acked (values are unique per round).
+func loadUntilKilled(t *testing.T, cmd *exec.Cmd, base, run string, round, min int, acked map[string]bool) int {
+	var mu sync.Mutex
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -94,7 +146,7 @@ func TestKillNineUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				v := w*1_000_000 + i
+				v := round*100_000_000 + w*1_000_000 + i
 				var body []byte
 				path := "/runs/log-metric"
 				if i%5 == 0 { // every fifth request is a batch of 20 points
@@ -113,13 +165,15 @@ func TestKillNineUnderLoad(t *testing.T) {
 				}
 				res.Body.Close()
 				if res.StatusCode == 200 {
+					mu.Lock()
 					if path == "/runs/log-batch" {
 						for k := 0; k < 20; k++ {
-							acked.Store(fmt.Sprintf("b=%d", v*100+k), true)
+							acked[fmt.Sprintf("b=%d", v*100+k)] = true
 						}
 					} else {
-						acked.Store(fmt.Sprintf("m=%d", v), true)
+						acked[fmt.Sprintf("m=%d", v)] = true
 					}
+					mu.Unlock()
 					n.Add(1)
 				}
 			}
@@ -127,8 +181,8 @@ func TestKillNineUnderLoad(t *testing.T) {
 	}
 	// Let the load run, then kill -9 in the middle of it.
 	deadline := time.Now().Add(10 * time.Second)
-	for n.Load() < 150 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	for n.Load() < int64(min) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -139,13 +193,17 @@ func TestKillNineUnderLoad(t *testing.T) {
 	if n.Load() == 0 {
 		t.Fatal("no write was acknowledged before the kill")
 	}
+	return int(n.Load())
+}
 
-	// Restart: a new server process over the same store, then read.
-	cmd2, base2 := startChild(t, e.dir)
-	defer func() { cmd2.Process.Kill(); cmd2.Wait() }()
+// checkAcked reads the run's metric histories from a server and checks
+// that every acknowledged value is there once and no value twice. It
+// returns the number of points stored.
+func checkAcked(t *testing.T, base, run string, acked map[string]bool) int {
+	t.Helper()
 	count := map[string]int{}
 	for _, key := range []string{"m", "b"} {
-		res, err := http.Get(base2 + "/api/2.0/mlflow/metrics/get-history?run_id=" + run + "&metric_key=" + key)
+		res, err := http.Get(base + "/api/2.0/mlflow/metrics/get-history?run_id=" + run + "&metric_key=" + key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,21 +218,19 @@ func TestKillNineUnderLoad(t *testing.T) {
 			count[fmt.Sprintf("%s=%d", key, int64(p.Value))]++
 		}
 	}
-	missing, dup := 0, 0
-	acked.Range(func(k, _ any) bool {
-		if count[k.(string)] == 0 {
+	missing := 0
+	for k := range acked {
+		if count[k] == 0 {
 			missing++
 		}
-		return true
-	})
+	}
 	for k, c := range count {
 		if c > 1 {
-			dup++
 			t.Errorf("%s stored %d times", k, c)
 		}
 	}
 	if missing > 0 {
-		t.Fatalf("%d acknowledged points lost (of %d requests acknowledged)", missing, n.Load())
+		t.Fatalf("%d acknowledged points lost (of %d acknowledged)", missing, len(acked))
 	}
-	t.Logf("%d requests acknowledged before kill -9; all present exactly once (%d points stored)", n.Load(), len(count))
+	return len(count)
 }

@@ -148,16 +148,29 @@ func decode(r *http.Request, maxBody int64, v any) error {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return decodeQuery(r, v)
 	}
+	data, err := readBody(r, maxBody)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(data, v)
+}
+
+// readBody reads a JSON request body of at most maxBody bytes, trimmed.
+func readBody(r *http.Request, maxBody int64) ([]byte, error) {
 	body := http.MaxBytesReader(nil, r.Body, maxBody)
 	data, err := io.ReadAll(body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return err
+			return nil, err
 		}
-		return invalidf("could not read the request body: %v", err)
+		return nil, invalidf("could not read the request body: %v", err)
 	}
-	data = bytes.TrimSpace(data)
+	return bytes.TrimSpace(data), nil
+}
+
+// decodeBytes decodes a JSON body read by readBody into v.
+func decodeBytes(data []byte, v any) error {
 	if len(data) == 0 {
 		return nil
 	}

@@ -41,6 +41,8 @@ func newEnv(t *testing.T, mutate ...func(*Config)) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Stop the background checkpoints before the directory goes away.
+	t.Cleanup(func() { r.StopLive() })
 	return &testEnv{t: t, dir: dir, r: r, s: s}
 }
 

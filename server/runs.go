@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/mlgit/mlgit/manifest"
@@ -176,11 +177,8 @@ func (m metricReq) point(field string) (manifest.MetricPoint, error) {
 }
 
 func (s *Server) logMetric(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		metricReq
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+	var req logMetricReq
+	if err := decodeFast(r, s.cfg.MaxJSONBody, &req, func(b []byte) bool { return parseLogMetric(b, &req) }); err != nil {
 		return nil, err
 	}
 	id, err := req.id()
@@ -255,13 +253,8 @@ func (s *Server) deleteTag(r *http.Request) (any, error) {
 }
 
 func (s *Server) logBatch(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Metrics []metricReq `json:"metrics"`
-		Params  tagsReq     `json:"params"`
-		Tags    tagsReq     `json:"tags"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+	var req logBatchReq
+	if err := decodeFast(r, s.cfg.MaxJSONBody, &req, func(b []byte) bool { return parseLogBatch(b, &req) }); err != nil {
 		return nil, err
 	}
 	id, err := req.id()
@@ -280,12 +273,15 @@ func (s *Server) logBatch(r *http.Request) (any, error) {
 		return nil, invalidf("A batch logging request can contain at most %d metrics, params, and tags in total. Got %d total metrics, params, and tags. Please split up metrics, params, and tags across multiple requests and try again.", maxBatchTotal, nm+np+nt)
 	}
 	var b repo.Batch
+	if len(req.Metrics) > 0 {
+		b.Metrics = make([]manifest.MetricPoint, 0, len(req.Metrics))
+	}
 	for i, m := range req.Metrics {
-		p, err := m.point(fmt.Sprintf("metrics[%d].", i))
-		if err != nil {
+		if m.Key == "" || !m.Value.Set || !m.Timestamp.Set {
+			_, err := m.point(fmt.Sprintf("metrics[%d].", i))
 			return nil, err
 		}
-		b.Metrics = append(b.Metrics, p)
+		b.Metrics = append(b.Metrics, manifest.MetricPoint{Key: m.Key, Value: m.Value.V, Timestamp: m.Timestamp.V, Step: m.Step.V})
 	}
 	seen := map[string]string{}
 	for i, p := range req.Params {
@@ -467,13 +463,78 @@ func (s *Server) searchRuns(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var resp struct {
-		Runs          []runJSON `json:"runs,omitempty"`
-		NextPageToken string    `json:"next_page_token,omitempty"`
+	return s.runsPageJSON(page.Runs, page.NextPageToken)
+}
+
+// runsPageJSON encodes a runs/search response: what json.Marshal gives for
+//
+//	struct {
+//		Runs          []runJSON `json:"runs,omitempty"`
+//		NextPageToken string    `json:"next_page_token,omitempty"`
+//	}
+//
+// (a slice marshals as its elements' encodings joined by commas), built
+// from each run's cached encoding: the store returns the same unchanging
+// manifest for a run until the run changes, so a search that returns the
+// same runs again encodes nothing.
+func (s *Server) runsPageJSON(runs []*manifest.Run, next string) (rawJSON, error) {
+	b := make([]byte, 0, 1024*len(runs)+64)
+	b = append(b, '{')
+	if len(runs) > 0 {
+		b = append(b, `"runs":[`...)
+		for i, d := range runs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			j, err := s.runJSON.get(d)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, j...)
+		}
+		b = append(b, ']')
 	}
-	for _, d := range page.Runs {
-		resp.Runs = append(resp.Runs, toRun(d))
+	if next != "" {
+		if len(runs) > 0 {
+			b = append(b, ',')
+		}
+		tok, _ := json.Marshal(next)
+		b = append(b, `"next_page_token":`...)
+		b = append(b, tok...)
 	}
-	resp.NextPageToken = page.NextPageToken
-	return resp, nil
+	return append(b, '}'), nil
+}
+
+// rawJSON is a response already encoded.
+type rawJSON []byte
+
+// runJSONCache keeps the JSON of recently returned runs, keyed by the
+// manifest itself (the store never changes a manifest it returned from a
+// search; a changed run is a new manifest). Holding the key keeps its
+// address from being reused while the entry lives.
+type runJSONCache struct {
+	mu sync.Mutex
+	m  map[*manifest.Run][]byte
+}
+
+const runJSONCacheSize = 8192
+
+func (c *runJSONCache) get(d *manifest.Run) ([]byte, error) {
+	c.mu.Lock()
+	j, ok := c.m[d]
+	c.mu.Unlock()
+	if ok {
+		return j, nil
+	}
+	j, err := json.Marshal(toRun(d))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= runJSONCacheSize {
+		c.m = make(map[*manifest.Run][]byte, runJSONCacheSize)
+	}
+	c.m[d] = j
+	return j, nil
 }

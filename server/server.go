@@ -71,6 +71,9 @@ type Server struct {
 	runLocks   map[string]*sync.Mutex
 
 	uploadSlots chan struct{}
+
+	// runJSON caches the JSON of runs returned by searches.
+	runJSON runJSONCache
 }
 
 // handlerFunc handles a JSON API request and returns the response value
@@ -105,6 +108,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
+	}
+	// The server keeps the store's acknowledged state and a run index in
+	// memory (repo.StartLive): requests neither re-read the journal nor
+	// the index cache, and checkpoints run in the background.
+	if err := cfg.Repo.StartLive(repo.LiveOptions{Index: true}); err != nil {
+		return nil, fmt.Errorf("load the store: %w", err)
 	}
 	s := &Server{cfg: cfg, r: cfg.Repo, blobs: cfg.Blobs, log: cfg.Logger, runLocks: map[string]*sync.Mutex{}, uploadSlots: make(chan struct{}, maxConcurrentUploads)}
 	s.routes = map[string]*route{}
@@ -319,7 +328,9 @@ func (s *Server) originAllowed(r *http.Request) bool {
 
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	var data []byte
-	if v == nil {
+	if raw, ok := v.(rawJSON); ok {
+		data = raw
+	} else if v == nil {
 		data = []byte("{}")
 	} else {
 		var err error
@@ -368,6 +379,13 @@ func (s *Server) Checkpoint() error {
 	return err
 }
 
-// Close commits everything acknowledged with a final checkpoint. Call it
-// after the HTTP server has stopped accepting requests.
-func (s *Server) Close() error { return s.Checkpoint() }
+// Close commits everything acknowledged with a final checkpoint and
+// leaves the store's live mode (saving the run index cache). Call it after
+// the HTTP server has stopped accepting requests.
+func (s *Server) Close() error {
+	err := s.Checkpoint()
+	if e := s.r.StopLive(); err == nil {
+		err = e
+	}
+	return err
+}
