@@ -546,30 +546,8 @@ func (row *idxRow) Param(key string) (string, bool) { return row.findKV(row.para
 func (row *idxRow) Tag(key string) (string, bool)   { return row.findKV(row.tags, key) }
 
 func (row *idxRow) Attr(name string) (query.Value, bool) {
-	switch name {
-	case "run_id":
-		return query.StrValue(ustr(row.id)), true
-	case "run_name":
-		return query.StrValue(ustr(row.name)), true
-	case "status":
-		return query.StrValue(ustr(row.status)), true
-	case "artifact_uri":
-		return query.StrValue(ustr(row.uri)), true
-	case "user_id":
-		return query.StrValue(ustr(row.user)), true
-	case "experiment_id":
-		return query.StrValue(ustr(row.exp)), true
-	case "lifecycle_stage":
-		return query.StrValue(ustr(row.lifecycle)), true
-	case "start_time":
-		return query.NumValue(float64(row.start)), true
-	case "end_time":
-		if row.end == 0 {
-			return query.Value{}, false
-		}
-		return query.NumValue(float64(row.end)), true
-	}
-	return query.Value{}, false
+	a := runAttrs{ustr(row.id), ustr(row.exp), ustr(row.name), ustr(row.status), ustr(row.lifecycle), ustr(row.user), ustr(row.uri), row.start, row.end}
+	return a.attr(name)
 }
 
 func (row *idxRow) Datasets() []query.DatasetInput {

@@ -392,30 +392,8 @@ func (row *memRow) Tag(key string) (string, bool) { return findKV(row.tags, key)
 
 // Attr implements query.Row.
 func (row *memRow) Attr(name string) (query.Value, bool) {
-	switch name {
-	case "run_id":
-		return query.StrValue(row.id), true
-	case "run_name":
-		return query.StrValue(row.name), true
-	case "status":
-		return query.StrValue(row.status), true
-	case "artifact_uri":
-		return query.StrValue(row.uri), true
-	case "user_id":
-		return query.StrValue(row.user), true
-	case "experiment_id":
-		return query.StrValue(row.exp), true
-	case "lifecycle_stage":
-		return query.StrValue(row.lifecycle), true
-	case "start_time":
-		return query.NumValue(float64(row.start)), true
-	case "end_time":
-		if row.end == 0 {
-			return query.Value{}, false
-		}
-		return query.NumValue(float64(row.end)), true
-	}
-	return query.Value{}, false
+	a := runAttrs{row.id, row.exp, row.name, row.status, row.lifecycle, row.user, row.uri, row.start, row.end}
+	return a.attr(name)
 }
 
 // Datasets implements query.Row.
