@@ -124,6 +124,10 @@ func goldenRun() *Run {
 			Name:   "churn-holdout",
 			Digest: "e5f6a7b8",
 		}},
+		Outputs: []ModelOutput{
+			{ModelID: "m-0a1b2c3d4e5f60718293a4b5c6d7e8f9", Step: 0},
+			{ModelID: "m-0a1b2c3d4e5f60718293a4b5c6d7e8f9", Step: 100},
+		},
 		Artifacts: []Artifact{
 			{Path: "MLmodel", Digest: digestA, Size: 412, Mode: "0644"},
 			{Path: "model/model.xgb", Digest: digestB, Size: 1048576, Mode: "0644"},

@@ -98,6 +98,9 @@ type Run struct {
 	// MetricSegments is the number of metrics/<seq>.tsv files (1..n).
 	MetricSegments int       `yaml:"metricSegments,omitempty" json:"metric_segments,omitempty"`
 	Inputs         []Dataset `yaml:"inputs,omitempty" json:"inputs,omitempty"`
+	// Outputs are the MLflow 3 logged models the run produced
+	// (runs/outputs), each at a step.
+	Outputs []ModelOutput `yaml:"outputs,omitempty" json:"outputs,omitempty"`
 	// Artifacts is the run's artifact index, sorted by path.
 	Artifacts []Artifact `yaml:"artifacts,omitempty" json:"artifacts,omitempty"`
 }
@@ -132,6 +135,13 @@ type Dataset struct {
 	Schema     string `yaml:"schema,omitempty" json:"schema,omitempty"`
 	Profile    string `yaml:"profile,omitempty" json:"profile,omitempty"`
 	Context    string `yaml:"context,omitempty" json:"context,omitempty"`
+}
+
+// ModelOutput links a run to a logged model it produced (MLflow 3's
+// LoggedModelOutput).
+type ModelOutput struct {
+	ModelID string `yaml:"modelId" json:"model_id"`
+	Step    int64  `yaml:"step" json:"step"`
 }
 
 // Artifact is one file of a run or model version, stored in the blob store.
@@ -434,6 +444,19 @@ func (r *Run) Validate() error {
 	}
 	if r.MetricSegments < 0 {
 		return invalid("run %s: negative metricSegments", r.ID)
+	}
+	for i, o := range r.Outputs {
+		if !ValidLoggedModelID(o.ModelID) {
+			return invalid("outputs[%d]: model id %q is not m- and 32 lower-case hex digits", i, o.ModelID)
+		}
+		if o.Step < 0 {
+			return invalid("outputs[%d]: step %d must not be negative", i, o.Step)
+		}
+		for _, p := range r.Outputs[:i] {
+			if p == o {
+				return invalid("outputs[%d]: model %s at step %d is listed twice", i, o.ModelID, o.Step)
+			}
+		}
 	}
 	for _, d := range r.Inputs {
 		if d.Name == "" || d.Digest == "" {

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,25 +48,27 @@ const (
 	opDelete    = "delete"
 	opRestore   = "restore"
 	opInputs    = "inputs"
+	opOutputs   = "outputs"
 	opArtifacts = "artifacts"
 	opMetric    = "metric"
 )
 
 // jop is one journal record.
 type jop struct {
-	Op        string               `json:"op"`
-	Run       string               `json:"run"`
-	Doc       *manifest.Run        `json:"doc,omitempty"`
-	Key       string               `json:"key,omitempty"`
-	Value     string               `json:"value,omitempty"`
-	Status    string               `json:"status,omitempty"`
-	EndTime   int64                `json:"end_time,omitempty"`
-	Name      *string              `json:"name,omitempty"`
-	Exit      *int                 `json:"exit,omitempty"`
-	Time      int64                `json:"time,omitempty"`
-	Inputs    []manifest.Dataset   `json:"inputs,omitempty"`
-	Artifacts []manifest.Artifact  `json:"artifacts,omitempty"`
-	Point     manifest.MetricPoint `json:"-"`
+	Op        string                 `json:"op"`
+	Run       string                 `json:"run"`
+	Doc       *manifest.Run          `json:"doc,omitempty"`
+	Key       string                 `json:"key,omitempty"`
+	Value     string                 `json:"value,omitempty"`
+	Status    string                 `json:"status,omitempty"`
+	EndTime   int64                  `json:"end_time,omitempty"`
+	Name      *string                `json:"name,omitempty"`
+	Exit      *int                   `json:"exit,omitempty"`
+	Time      int64                  `json:"time,omitempty"`
+	Inputs    []manifest.Dataset     `json:"inputs,omitempty"`
+	Outputs   []manifest.ModelOutput `json:"outputs,omitempty"`
+	Artifacts []manifest.Artifact    `json:"artifacts,omitempty"`
+	Point     manifest.MetricPoint   `json:"-"`
 }
 
 func (r *Repo) journalDir() string { return filepath.Join(r.branchState(), "journal") }
@@ -733,6 +736,12 @@ func applyOp(doc *manifest.Run, o jop) string {
 			}
 			if !dup {
 				doc.Inputs = append(doc.Inputs, in)
+			}
+		}
+	case opOutputs:
+		for _, out := range o.Outputs {
+			if !slices.Contains(doc.Outputs, out) {
+				doc.Outputs = append(doc.Outputs, out)
 			}
 		}
 	case opArtifacts:

@@ -93,6 +93,7 @@ func cloneRun(d *manifest.Run) *manifest.Run {
 		c.Source = &s
 	}
 	c.Inputs = append([]manifest.Dataset(nil), d.Inputs...)
+	c.Outputs = append([]manifest.ModelOutput(nil), d.Outputs...)
 	c.Artifacts = append([]manifest.Artifact(nil), d.Artifacts...)
 	return &c
 }
@@ -267,6 +268,7 @@ type Batch struct {
 	Tags       []KV
 	DeleteTags []string
 	Inputs     []manifest.Dataset
+	Outputs    []manifest.ModelOutput
 	Artifacts  []manifest.Artifact
 }
 
@@ -363,6 +365,14 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 			}
 		}
 		ops = append(ops, jop{Op: opInputs, Run: id, Inputs: b.Inputs})
+	}
+	if len(b.Outputs) > 0 {
+		for _, o := range b.Outputs {
+			if !manifest.ValidLoggedModelID(o.ModelID) || o.Step < 0 {
+				return res, fmt.Errorf("%w: output model %q at step %d: want an m-<32 hex> logged model id and a step of 0 or more", ErrInvalid, o.ModelID, o.Step)
+			}
+		}
+		ops = append(ops, jop{Op: opOutputs, Run: id, Outputs: b.Outputs})
 	}
 	if len(b.Artifacts) > 0 {
 		for _, a := range b.Artifacts {

@@ -69,10 +69,20 @@ type runInputsJSON struct {
 	DatasetInputs []datasetInputJSON `json:"dataset_inputs,omitempty"`
 }
 
+type modelOutputJSON struct {
+	ModelID string `json:"model_id"`
+	Step    int64  `json:"step"`
+}
+
+type runOutputsJSON struct {
+	ModelOutputs []modelOutputJSON `json:"model_outputs,omitempty"`
+}
+
 type runJSON struct {
-	Info   runInfoJSON   `json:"info"`
-	Data   runDataJSON   `json:"data"`
-	Inputs runInputsJSON `json:"inputs"`
+	Info    runInfoJSON     `json:"info"`
+	Data    runDataJSON     `json:"data"`
+	Inputs  runInputsJSON   `json:"inputs"`
+	Outputs *runOutputsJSON `json:"outputs,omitempty"`
 }
 
 type fileInfoJSON struct {
@@ -157,6 +167,12 @@ func toRun(d *manifest.Run) runJSON {
 			di.Tags = []kvJSON{{datasetContextTag, in.Context}}
 		}
 		out.Inputs.DatasetInputs = append(out.Inputs.DatasetInputs, di)
+	}
+	if len(d.Outputs) > 0 {
+		out.Outputs = &runOutputsJSON{}
+		for _, o := range d.Outputs {
+			out.Outputs.ModelOutputs = append(out.Outputs.ModelOutputs, modelOutputJSON{ModelID: o.ModelID, Step: o.Step})
+		}
 	}
 	return out
 }

@@ -316,9 +316,8 @@ func (s *Server) listLoggedModelArtifacts(r *http.Request) (any, error) {
 	return filesResp{RootURI: m.ArtifactLocation, Files: listEntries(m.Artifacts, p, true)}, nil
 }
 
-// logOutputs checks MLflow 3's run → model links. The link itself is the
-// logged model's source_run_id; the run manifest has no outputs field yet,
-// so nothing more is recorded (see docs/server.md).
+// logOutputs records MLflow 3's run → model links (runs/outputs) in the
+// run's manifest (outputs), through the journal like every run write.
 func (s *Server) logOutputs(r *http.Request) (any, error) {
 	var req struct {
 		runIDReq
@@ -347,6 +346,16 @@ func (s *Server) logOutputs(r *http.Request) (any, error) {
 		if _, err := s.r.GetLoggedModel(m.ModelID); err != nil {
 			return nil, err
 		}
+	}
+	var outs []manifest.ModelOutput
+	for i, m := range req.Models {
+		if m.Step.V < 0 {
+			return nil, invalidf("models[%d].step must not be negative", i)
+		}
+		outs = append(outs, manifest.ModelOutput{ModelID: m.ModelID, Step: m.Step.V})
+	}
+	if _, err := s.r.LogBatch(id, repo.Batch{Outputs: outs}); err != nil {
+		return nil, err
 	}
 	return nil, nil
 }

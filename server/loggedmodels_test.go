@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/mlgit/mlgit/internal/gittest"
 )
 
 // TestLoggedModelFlow replays mlflow.sklearn.log_model of MLflow 3.x
@@ -22,6 +24,19 @@ func TestLoggedModelFlow(t *testing.T) {
 		"data":{"params":[{"key":"lr","value":"0.1"}]}}}`)
 	wantJSON(t, e.api("POST", "/runs/outputs", `{"run_id":"`+run+`","models":[{"model_id":"`+id+`","step":0}]}`).body, `{}`)
 	wantError(t, e.api("POST", "/runs/outputs", `{"run_id":"`+run+`","models":[{"model_id":"m-0123456789abcdef0123456789abcdef","step":0}]}`), 404, "RESOURCE_DOES_NOT_EXIST")
+	// The link is recorded: runs/get shows it (once, however often it is
+	// sent), and it reaches the run's manifest on the branch.
+	wantJSON(t, e.api("POST", "/runs/outputs", `{"run_id":"`+run+`","models":[{"model_id":"`+id+`","step":0},{"model_id":"`+id+`","step":"3"}]}`).body, `{}`)
+	wantError(t, e.api("POST", "/runs/outputs", `{"run_id":"`+run+`","models":[{"model_id":"`+id+`","step":-1}]}`), 400, "INVALID_PARAMETER_VALUE")
+	outs := e.ok("GET", "/runs/get?run_id="+run, "")["run"].(map[string]any)["outputs"]
+	wantJSON(t, mustJSON(outs), `{"model_outputs":[{"model_id":"`+id+`","step":0},{"model_id":"`+id+`","step":3}]}`)
+	if _, err := e.r.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	got := gittest.Git(t, e.dir, "show", "mlgit:runs/"+run[:2]+"/"+run+"/run.yaml")
+	if !strings.Contains(got, "outputs:\n  - modelId: "+id+"\n    step: 0\n  - modelId: "+id+"\n    step: 3") {
+		t.Fatalf("run.yaml:\n%s", got)
+	}
 
 	base := proxy + "/0/models/" + id + "/artifacts"
 	for p, b := range map[string]string{"MLmodel": "flavors:\n  sklearn: {}\n", "model.pkl": "PKL", "requirements.txt": "scikit-learn\n"} {
