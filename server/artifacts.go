@@ -346,6 +346,11 @@ func (s *Server) downloadArtifact(w http.ResponseWriter, r *http.Request, t arti
 		s.writeError(w, r, errorf(codeDoesNotExist, "no artifact file %q at %s", t.rel, abbrevPath(t.exp+"/"+t.run+t.model)))
 		return
 	}
+	s.sendBlob(w, r, *art, t.rel)
+}
+
+// sendBlob streams one stored file as a download.
+func (s *Server) sendBlob(w http.ResponseWriter, r *http.Request, art manifest.Artifact, name string) {
 	rc, size, err := s.openBlob(r.Context(), art.Digest)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -353,8 +358,8 @@ func (s *Server) downloadArtifact(w http.ResponseWriter, r *http.Request, t arti
 	}
 	defer rc.Close()
 	h := w.Header()
-	h.Set("Content-Type", contentType(t.rel))
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(t.rel)}))
+	h.Set("Content-Type", contentType(name))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(name)}))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
@@ -364,7 +369,7 @@ func (s *Server) downloadArtifact(w http.ResponseWriter, r *http.Request, t arti
 	if _, err := io.Copy(w, rc); err != nil {
 		// The status is sent; cut the connection so the client sees a
 		// short body instead of wrong bytes.
-		s.log.Error("artifact download failed", "run", t.run, "path", t.rel, "err", err)
+		s.log.Error("artifact download failed", "file", name, "digest", art.Digest, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -459,4 +464,60 @@ func (s *Server) listRunArtifacts(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return filesResp{RootURI: d.ArtifactURI, Files: listEntries(d.Artifacts, p, true)}, nil
+}
+
+// serveGetArtifact answers MLflow's two file downloads outside the API
+// prefix (what the UI and older clients use): /get-artifact?run_uuid=&path=
+// for a run's file, /model-versions/get-artifact?name=&version=&path= for a
+// model version's. Paths are checked as the proxy's are; the bytes come
+// from the blob store, verified, with the same headers.
+func (s *Server) serveGetArtifact(w http.ResponseWriter, r *http.Request, ofRun bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.writeError(w, r, errorf(codeEndpointNotFound, "endpoint %s does not accept %s", r.URL.Path, r.Method))
+		return
+	}
+	q := r.URL.Query()
+	p, err := checkPath(q.Get("path"), false)
+	if err == nil && p == "" {
+		err = missing("path")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ofRun {
+		id := q.Get("run_id")
+		if id == "" {
+			id = q.Get("run_uuid")
+		}
+		if id == "" {
+			s.writeError(w, r, missing("run_id"))
+			return
+		}
+		run, err := s.r.GetRun(id)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.downloadArtifact(w, r, artifactTarget{exp: run.ExperimentID, run: run.ID, rel: p})
+		return
+	}
+	req := versionReq{nameReq: nameReq{Name: q.Get("name")}, Version: q.Get("version")}
+	name, n, err := req.parse()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.r.GetVersion(name, n)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, a := range v.Artifacts {
+		if a.Path == p {
+			s.sendBlob(w, r, a, p)
+			return
+		}
+	}
+	s.writeError(w, r, errorf(codeDoesNotExist, "model %q version %d has no file %q", name, n, abbrevPath(p)))
 }

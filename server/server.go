@@ -221,6 +221,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		raw == ajaxArtifacts || strings.HasPrefix(raw, ajaxArtifacts+"/"):
 		s.serveArtifacts(w, r)
 		return
+	case raw == "/get-artifact", raw == "/model-versions/get-artifact":
+		s.serveGetArtifact(w, r, raw == "/get-artifact")
+		return
 	}
 	var rel string
 	switch {
