@@ -100,7 +100,7 @@ func addFile(ctx context.Context, st Store, path string, opts AddOptions, afterF
 		}
 		named, err := os.Stat(path)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrFileChanged, err)
+			return fmt.Errorf("%w: %w", ErrFileChanged, err)
 		}
 		switch {
 		case n != before.Size():
@@ -233,7 +233,7 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 	var readErr error
 	for idx := 0; ; idx++ {
 		chunk, seg, err := ch.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {

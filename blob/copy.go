@@ -3,6 +3,7 @@ package blob
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -177,7 +178,7 @@ func copyChunk(ctx context.Context, src, dst Store, c chunkRef, bufs *chunkBufs)
 	rc.Close()
 	bufs.obj = obj
 	if err != nil {
-		if err == errTooLarge {
+		if errors.Is(err, errTooLarge) {
 			return 0, fmt.Errorf("copy chunk %s from %s: %w: stored object is larger than %d bytes", c.Digest, src.Location(), ErrCorrupt, c.Size+1)
 		}
 		return 0, fmt.Errorf("copy chunk %s from %s: %w", c.Digest, src.Location(), err)

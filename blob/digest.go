@@ -24,7 +24,7 @@ func ParseDigest(s string) (Digest, error) {
 		return Digest{}, fmt.Errorf("%w: %q is not of the form sha256:<64 lowercase hex digits>", ErrInvalidDigest, s)
 	}
 	if err := parseHex(d[:], s[len(digestPrefix):]); err != nil {
-		return Digest{}, fmt.Errorf("%w: %q: %v", ErrInvalidDigest, s, err)
+		return Digest{}, fmt.Errorf("%w: %q: %w", ErrInvalidDigest, s, err)
 	}
 	return d, nil
 }
@@ -36,7 +36,7 @@ func parseDigestHex(s string) (Digest, error) {
 		return Digest{}, fmt.Errorf("%w: %q is not 64 lowercase hex digits", ErrInvalidDigest, s)
 	}
 	if err := parseHex(d[:], s); err != nil {
-		return Digest{}, fmt.Errorf("%w: %q: %v", ErrInvalidDigest, s, err)
+		return Digest{}, fmt.Errorf("%w: %q: %w", ErrInvalidDigest, s, err)
 	}
 	return d, nil
 }

@@ -367,7 +367,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64) error
 	if errors.Is(err, ErrSizeMismatch) {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if rerr := er.err; rerr != nil && rerr != io.EOF && size > s3BufferLimit {
+	if rerr := er.err; rerr != nil && !errors.Is(rerr, io.EOF) && size > s3BufferLimit {
 		return fmt.Errorf("put %s: %w", key, rerr) // the reader failed, not S3
 	}
 	return s.wrapErr(ctx, "put", key, err)
@@ -399,7 +399,7 @@ type s3Reader struct {
 
 func (r *s3Reader) Read(p []byte) (int, error) {
 	n, err := r.obj.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = r.s.wrapErr(r.ctx, "read", r.key, err)
 	}
 	return n, err

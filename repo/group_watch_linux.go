@@ -14,13 +14,12 @@ import (
 // before the system call that caused it returns: a change another process
 // made before it acknowledged anything is always in the queue.
 type dirWatcher struct {
-	fd       int
-	journal  int32 // watch descriptors
-	refDir   int32
-	gitDir   int32
-	refName  string
-	buf      []byte
-	overflow bool
+	fd      int
+	journal int32 // watch descriptors
+	refDir  int32
+	gitDir  int32
+	refName string
+	buf     []byte
 }
 
 const watchMask = syscall.IN_MOVED_TO | syscall.IN_MOVED_FROM | syscall.IN_CREATE | syscall.IN_DELETE |

@@ -91,16 +91,6 @@ func (r *Repo) checkpointLockPath() string { return filepath.Join(r.branchState(
 
 func (r *Repo) pendingLockPath() string { return filepath.Join(r.branchState(), "pending.lock") }
 
-func encodeJournal(ops []jop) ([]byte, error) {
-	b := make([]byte, 0, 64+len(ops)*48)
-	b = append(b, journalMagic...)
-	b, err := encodeRecords(b, ops)
-	if err != nil {
-		return nil, err
-	}
-	return appendJournalFooter(b, len(ops)), nil
-}
-
 // appendRecord appends one record line.
 func appendRecord(b []byte, o jop) ([]byte, error) {
 	if o.Op == opMetric {

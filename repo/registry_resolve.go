@@ -274,7 +274,7 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 		// serving side filters by this model's prefixes.
 		if p := localRemotePath(ctx, opts.Dir, remote); p != "" {
 			out, err = lsRefsLocal(ctx, p, []string{"refs/tags/" + key + "@", "refs/tags/" + key + "#"})
-			if err != nil && err != errNoV2 {
+			if err != nil && !errors.Is(err, errNoV2) {
 				return nil, err
 			}
 		}

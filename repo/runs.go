@@ -162,14 +162,13 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 	if doc.ArtifactURI == "" {
 		doc.ArtifactURI = fmt.Sprintf("mlflow-artifacts:/%s/%s/artifacts", exp.ID, id)
 	}
-	var warnings []string
 	for k, v := range spec.Tags {
 		if err := manifest.ValidateKey("tag", k); err != nil {
 			return nil, err
 		}
+		// MLflow truncates over-long tag values at creation, silently.
 		if t, cut := manifest.Truncate(v, manifest.MaxTagValue); cut {
 			v = t
-			warnings = append(warnings, k)
 		}
 		doc.Tags[k] = v
 	}

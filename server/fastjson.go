@@ -335,7 +335,7 @@ var (
 
 // metricField reads one field of a metric object into m.
 func (s *jscan) metricField(k []byte, m *metricReq) bool {
-	ok := true
+	var ok bool
 	switch string(k) {
 	case "key":
 		m.Key, ok = s.str()

@@ -108,8 +108,13 @@ func main() {
 	bw := bufio.NewWriter(f)
 	enc := json.NewEncoder(bw)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(final); err == nil {
+	err = enc.Encode(final)
+	if err == nil {
 		err = bw.Flush()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	if err := f.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, err)

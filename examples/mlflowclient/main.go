@@ -103,7 +103,7 @@ func main() {
 	req, _ := http.NewRequest("PUT", base+"/api/2.0/mlflow-artifacts/artifacts/"+rel+"/model/model.txt", bytes.NewReader(model))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
-		fail(fmt.Errorf("artifact upload: %v %v", err, resp))
+		fail(fmt.Errorf("artifact upload: %w (response %v)", err, resp))
 	}
 	resp.Body.Close()
 	var listed struct {

@@ -127,7 +127,7 @@ func findOrInstall() (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("versitygw is not installed and \"go install %s@%s\" failed: %v\n%s",
+		return "", fmt.Errorf("versitygw is not installed and \"go install %s@%s\" failed: %w\n%s",
 			Package, Version, err, tail(out.String(), 2000))
 	}
 	if !isExecutable(target) {
@@ -231,7 +231,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		case err := <-exited:
 			exited <- err
 			stop()
-			return nil, fmt.Errorf("versitygw exited before serving: %v\n%s", err, logTail())
+			return nil, fmt.Errorf("versitygw exited before serving: %w\n%s", err, logTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
