@@ -377,6 +377,23 @@ func (ls *liveState) doSync() error {
 	return nil
 }
 
+// newFile returns the journal file n for the view to add: nil when the
+// view has it already; this process's own copy when it wrote it; else the
+// file read from disk (gone is set when it was already removed).
+func (ls *liveState) newFile(n string) (f *liveFile, gone bool, err error) {
+	ls.mu.Lock()
+	known, own := ls.byName[n], ls.own[n]
+	ls.mu.Unlock()
+	switch {
+	case known != nil:
+		return nil, false, nil
+	case own != nil:
+		return own.f, false, nil
+	}
+	f, err = ls.readFile(n)
+	return f, err == nil && f == nil, err
+}
+
 // applyAdds applies the new journal files among evs, without a lock. It
 // returns complete false when a file was gone before it could be read
 // (its records are in a commit the view does not have yet).
@@ -394,22 +411,14 @@ func (ls *liveState) applyAdds(evs []watchEvent) (complete bool, err error) {
 		if i > 0 && names[i-1] == n {
 			continue
 		}
-		ls.mu.Lock()
-		known, own := ls.byName[n], ls.own[n]
-		ls.mu.Unlock()
-		switch {
-		case known != nil:
-		case own != nil:
-			added = append(added, own.f)
-		default:
-			f, err := ls.readFile(n)
-			if err != nil {
-				return false, err
-			}
-			if f == nil {
-				complete = false
-				continue
-			}
+		f, gone, err := ls.newFile(n)
+		if err != nil {
+			return false, err
+		}
+		if gone {
+			complete = false
+		}
+		if f != nil {
 			added = append(added, f)
 		}
 	}
@@ -500,21 +509,12 @@ func (ls *liveState) applyEvents(evs []watchEvent, locked bool) (retry bool, err
 		if !adds[n] {
 			continue
 		}
-		ls.mu.Lock()
-		known, own := ls.byName[n], ls.own[n]
-		ls.mu.Unlock()
-		switch {
-		case known != nil:
-		case own != nil:
-			added = append(added, own.f)
-		default:
-			f, err := ls.readFile(n)
-			if err != nil {
-				return false, err
-			}
-			if f != nil {
-				added = append(added, f)
-			}
+		f, _, err := ls.newFile(n)
+		if err != nil {
+			return false, err
+		}
+		if f != nil {
+			added = append(added, f)
 		}
 	}
 	ls.apply(tipMoved, tip, tree, gone, added)

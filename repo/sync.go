@@ -149,7 +149,7 @@ func (r *Repo) gitNet(ctx context.Context, progress io.Writer, args ...string) (
 
 // gitFailure turns a failed git network command into an error that says
 // what to do.
-func gitFailure(what string, rs *remoteSpec, stderr string, err error) error {
+func gitFailure(what string, rs *remoteSpec, stderr string, err error, after string) error {
 	msg := strings.TrimSpace(stderr)
 	var lines []string
 	for _, l := range strings.Split(msg, "\n") {
@@ -162,7 +162,7 @@ func gitFailure(what string, rs *remoteSpec, stderr string, err error) error {
 	if detail == "" {
 		detail = err.Error()
 	}
-	return fmt.Errorf("%w: %s %s failed: %s (nothing local was changed; check the remote and your credentials, then run the command again)", ErrRemote, what, rs.display, detail)
+	return fmt.Errorf("%w: %s %s failed: %s (%s; check the remote and your credentials, then run the command again)", ErrRemote, what, rs.display, detail, after)
 }
 
 // ErrRemote marks a failure of the remote (unreachable, refused, denied).
@@ -189,7 +189,7 @@ func (r *Repo) fetch(ctx context.Context, rs *remoteSpec, o *SyncOptions) (plumb
 		}
 	}
 	if err != nil {
-		return plumbing.ZeroHash, gitFailure("fetch from", rs, stderr, err)
+		return plumbing.ZeroHash, gitFailure("fetch from", rs, stderr, err, "nothing local was changed")
 	}
 	return r.refs.read(rs.trackRef)
 }
@@ -598,7 +598,7 @@ func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res
 		if pushRaced(out + stderr) {
 			return true, nil
 		}
-		return false, gitFailure("push to", rs, stderr, err)
+		return false, gitFailure("push to", rs, stderr, err, "nothing was lost: your commits and tags are all still here")
 	}
 	// Record what the remote now has, as the next fetch would.
 	if tip != remoteTip {

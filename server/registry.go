@@ -682,20 +682,31 @@ func (s *Server) setAlias(r *http.Request) (any, error) {
 	return nil, s.tagSyncOK(err)
 }
 
-func (s *Server) deleteAlias(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Alias string `json:"alias"`
+// aliasReq names a model's alias (delete-alias, get-by-alias).
+type aliasReq struct {
+	nameReq
+	Alias string `json:"alias"`
+}
+
+func (q aliasReq) parse() (string, error) {
+	name, err := q.name()
+	if err != nil {
+		return "", err
 	}
+	if q.Alias == "" {
+		return "", missing("alias")
+	}
+	return name, nil
+}
+
+func (s *Server) deleteAlias(r *http.Request) (any, error) {
+	var req aliasReq
 	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
 		return nil, err
 	}
-	name, err := req.name()
+	name, err := req.parse()
 	if err != nil {
 		return nil, err
-	}
-	if req.Alias == "" {
-		return nil, missing("alias")
 	}
 	res, err := s.r.DeleteAlias(name, req.Alias, registryReason)
 	if res == nil && err != nil {
@@ -705,19 +716,13 @@ func (s *Server) deleteAlias(r *http.Request) (any, error) {
 }
 
 func (s *Server) getByAlias(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Alias string `json:"alias"`
-	}
+	var req aliasReq
 	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
 		return nil, err
 	}
-	name, err := req.name()
+	name, err := req.parse()
 	if err != nil {
 		return nil, err
-	}
-	if req.Alias == "" {
-		return nil, missing("alias")
 	}
 	m, err := s.r.GetModel(name)
 	if err != nil {
