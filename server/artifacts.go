@@ -160,6 +160,10 @@ func (s *Server) serveArtifacts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if isRegistryPath(p) {
+		s.serveRegistryArtifact(w, r, p)
+		return
+	}
 	t, depth, err := parseTarget(p)
 	if err == nil && (depth < 3 || t.rel == "") {
 		err = invalidf("Invalid path %q: name a file below <experiment_id>/<run_id>/artifacts/", abbrevPath(p))
@@ -241,26 +245,32 @@ func (s *Server) uploadArtifact(r *http.Request, t artifactTarget) error {
 	if _, err := s.artifactsOf(t, true); err != nil {
 		return err
 	}
+	return s.storeArtifact(r.Context(), t, http.MaxBytesReader(nil, r.Body, s.cfg.MaxArtifactSize))
+}
+
+// storeArtifact streams body into the blob store and records it at t. A
+// plain PUT and a completed multipart upload both end here, so the same
+// bytes are recorded the same way whichever way they came.
+func (s *Server) storeArtifact(ctx context.Context, t artifactTarget, body io.Reader) error {
 	select {
 	case s.uploadSlots <- struct{}{}:
 		defer func() { <-s.uploadSlots }()
-	case <-r.Context().Done():
-		return r.Context().Err()
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	lock, err := s.r.LockBlobCache(false, time.Minute)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	body := http.MaxBytesReader(nil, r.Body, s.cfg.MaxArtifactSize)
-	res, err := blob.AddReader(r.Context(), s.blobs, body, blob.AddOptions{Parallel: uploadParallel})
+	res, err := blob.AddReader(ctx, s.blobs, body, blob.AddOptions{Parallel: uploadParallel})
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return mbe
 		}
-		if r.Context().Err() != nil {
-			return invalidf("the upload was interrupted: %v", r.Context().Err())
+		if ctx.Err() != nil {
+			return invalidf("the upload was interrupted: %v", ctx.Err())
 		}
 		return err
 	}
@@ -400,7 +410,7 @@ func listEntries(arts []manifest.Artifact, dir string, full bool) []fileInfoJSON
 		}
 		fi := fileInfoJSON{Path: p, IsDir: isDir}
 		if !isDir {
-			fi.FileSize = a.Size
+			fi.FileSize = &a.Size
 		}
 		out = append(out, fi)
 	}
@@ -419,6 +429,9 @@ func (s *Server) listProxy(r *http.Request) (any, error) {
 	p, err := checkPath(strings.TrimSuffix(r.URL.Query().Get("path"), "/"), true)
 	if err != nil {
 		return nil, err
+	}
+	if isRegistryPath(p) {
+		return s.listRegistry(p)
 	}
 	t, depth, err := parseTarget(p)
 	if err != nil {

@@ -15,7 +15,7 @@ func TestArtifactProxy(t *testing.T) {
 	put := func(p, body string) resp {
 		return e.do("PUT", base+"/"+p, body, "Content-Type", "image/png")
 	}
-	for p, body := range map[string]string{"figs/plot.png": "PNGDATA", "model/MLmodel": "flavors: {}\n", "model/model.pkl": strings.Repeat("x", 1<<20), "index.html": "<script>alert(1)</script>"} {
+	for p, body := range map[string]string{"figs/plot.png": "PNGDATA", "model/MLmodel": "flavors: {}\n", "model/model.pkl": strings.Repeat("x", 1<<20), "index.html": "<script>alert(1)</script>", "model/empty.txt": ""} {
 		if r := put(p, body); r.status != 200 || r.body != "{}" {
 			t.Fatalf("PUT %s: %d %s", p, r.status, r.body)
 		}
@@ -39,12 +39,12 @@ func TestArtifactProxy(t *testing.T) {
 	wantJSON(t, e.do("GET", proxy+"?path=0/"+id+"/artifacts", "").body,
 		`{"files":[{"path":"figs","is_dir":true},{"path":"index.html","is_dir":false,"file_size":25},{"path":"model","is_dir":true}]}`)
 	wantJSON(t, e.do("GET", proxy+"?path=0/"+id+"/artifacts/model", "").body,
-		`{"files":[{"path":"MLmodel","is_dir":false,"file_size":12},{"path":"model.pkl","is_dir":false,"file_size":1048576}]}`)
+		`{"files":[{"path":"MLmodel","is_dir":false,"file_size":12},{"path":"empty.txt","is_dir":false,"file_size":0},{"path":"model.pkl","is_dir":false,"file_size":1048576}]}`)
 	wantJSON(t, e.do("GET", proxy+"?path=0/"+id, "").body, `{"files":[{"path":"artifacts","is_dir":true}]}`)
 	wantJSON(t, e.do("GET", proxy+"?path=0/"+id+"/artifacts/nothing", "").body, `{}`)
 	wantJSON(t, e.do("GET", proxy, "").body, `{}`)
 	wantJSON(t, e.api("GET", "/artifacts/list?run_id="+id+"&path=model", "").body,
-		`{"root_uri":"mlflow-artifacts:/0/`+id+`/artifacts","files":[{"path":"model/MLmodel","is_dir":false,"file_size":12},{"path":"model/model.pkl","is_dir":false,"file_size":1048576}]}`)
+		`{"root_uri":"mlflow-artifacts:/0/`+id+`/artifacts","files":[{"path":"model/MLmodel","is_dir":false,"file_size":12},{"path":"model/empty.txt","is_dir":false,"file_size":0},{"path":"model/model.pkl","is_dir":false,"file_size":1048576}]}`)
 	wantJSON(t, e.api("GET", "/artifacts/list?run_id="+id, "").body,
 		`{"root_uri":"mlflow-artifacts:/0/`+id+`/artifacts","files":[{"path":"figs","is_dir":true},{"path":"index.html","is_dir":false,"file_size":25},{"path":"model","is_dir":true}]}`)
 

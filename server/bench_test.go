@@ -66,7 +66,7 @@ func benchClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
 }
 
-func post(b *testing.B, hc *http.Client, url string, body []byte) {
+func post(b testing.TB, hc *http.Client, url string, body []byte) {
 	res, err := hc.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
 		b.Error(err)
@@ -137,8 +137,8 @@ func clients(b *testing.B, n int, url string, body func(i int64) []byte, lat *la
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hc := benchClient()
-			defer hc.CloseIdleConnections()
+			pc := newPoster()
+			defer pc.close()
 			var ds []time.Duration
 			for {
 				i := next.Add(1)
@@ -146,7 +146,7 @@ func clients(b *testing.B, n int, url string, body func(i int64) []byte, lat *la
 					break
 				}
 				t := time.Now()
-				post(b, hc, url, body(i))
+				pc.post(b, url, body(i))
 				ds = append(ds, time.Since(t))
 			}
 			if lat != nil {
@@ -164,7 +164,7 @@ func clients(b *testing.B, n int, url string, body func(i int64) []byte, lat *la
 // more journal files than a checkpoint consumes, so that the timed part
 // sees a server in its steady state (recycled journal files, background
 // checkpoints), not a fresh one.
-func warmUp(s *Server, url string, body func(i int64) []byte) {
+func warmUp(b *testing.B, s *Server, url string, body func(i int64) []byte) {
 	var wg sync.WaitGroup
 	var n atomic.Int64
 	deadline := time.Now().Add(10 * time.Second)
@@ -172,15 +172,10 @@ func warmUp(s *Server, url string, body func(i int64) []byte) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hc := benchClient()
-			defer hc.CloseIdleConnections()
+			pc := newPoster()
+			defer pc.close()
 			for s.r.JournalStats().Files < 1200 && time.Now().Before(deadline) {
-				res, err := hc.Post(url, "application/json", bytes.NewReader(body(-n.Add(1))))
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
+				pc.post(b, url, body(-n.Add(1)))
 			}
 		}()
 	}
@@ -192,7 +187,7 @@ func warmUp(s *Server, url string, body func(i int64) []byte) {
 func BenchmarkLogMetric16(b *testing.B) {
 	s, ts := benchEnv(b)
 	id := benchRun(b, ts.URL)
-	warmUp(s, ts.URL+"/api/2.0/mlflow/runs/log-metric", func(i int64) []byte {
+	warmUp(b, s, ts.URL+"/api/2.0/mlflow/runs/log-metric", func(i int64) []byte {
 		return []byte(fmt.Sprintf(`{"run_id":"%s","key":"w","value":%d,"timestamp":1,"step":%d}`, id, i, -i))
 	})
 	var lat latencies
@@ -259,9 +254,10 @@ func BenchmarkLogBatchSustained(b *testing.B) {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			hc := benchClient()
+			pc := newPoster()
+			defer pc.close()
 			for time.Now().Before(stop) {
-				post(b, hc, ts.URL+"/api/2.0/mlflow/runs/log-batch", bodies[c])
+				pc.post(b, ts.URL+"/api/2.0/mlflow/runs/log-batch", bodies[c])
 				points.Add(1000)
 			}
 		}(c)
@@ -417,16 +413,17 @@ func BenchmarkServer100k(b *testing.B) {
 		cmd, base := startChild(b, dir)
 		startup := time.Since(t0)
 		var lat latencies
-		hc := benchClient()
+		pc := newPoster()
 		var ds []time.Duration
 		for i := 0; i < 50; i++ {
 			t := time.Now()
-			post(b, hc, base+"/api/2.0/mlflow/runs/search", searchBody)
+			pc.post(b, base+"/api/2.0/mlflow/runs/search", searchBody)
 			ds = append(ds, time.Since(t))
 		}
 		lat.add(ds)
 		sort.Slice(lat.d, func(i, j int) bool { return lat.d[i] < lat.d[j] })
 		rss, hwm := procMemory(cmd.Process.Pid)
+		pc.close()
 		cmd.Process.Kill()
 		cmd.Wait()
 		b.ReportMetric(startup.Seconds(), mode+"-startup-s")

@@ -4,7 +4,10 @@
 //
 // A Server is an http.Handler. It serves every tracking endpoint under
 // /api/2.0/mlflow/... and its mirror /ajax-api/2.0/mlflow/..., the artifact
-// proxy under /api/2.0/mlflow-artifacts/artifacts/..., /health and /version.
+// proxy under /api/2.0/mlflow-artifacts/artifacts/... (with multipart
+// uploads under .../mpu/ and model versions' files, read-only, under
+// _registry/<model>/<version>), /api/3.0/mlflow/server-info, /health and
+// /version.
 // Requests are decoded as MLflow does (GET from query parameters, other
 // methods from JSON bodies, unknown fields ignored, doubles as numbers or
 // "NaN"/"Infinity"/"-Infinity"); responses are MLflow's JSON; errors are

@@ -88,7 +88,7 @@ type runJSON struct {
 type fileInfoJSON struct {
 	Path     string `json:"path"`
 	IsDir    bool   `json:"is_dir"`
-	FileSize int64  `json:"file_size,omitempty"`
+	FileSize *int64 `json:"file_size,omitempty"` // files only, 0 included (as MLflow)
 }
 
 // datasetContextTag is the input tag that carries a dataset's context

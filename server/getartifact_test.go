@@ -12,8 +12,8 @@ import (
 
 // TestGetArtifactEndpoints: MLflow's downloads outside the API prefix,
 // /get-artifact for a run's file and /model-versions/get-artifact for a
-// version's (here one registered from a folder, which the proxy cannot
-// reach), with the proxy's path rules and headers.
+// version's (here one registered from a folder), with the proxy's path
+// rules and headers.
 func TestGetArtifactEndpoints(t *testing.T) {
 	e := newEnv(t)
 	id := e.createRun("0")

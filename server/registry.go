@@ -623,8 +623,10 @@ func (s *Server) deleteVersionTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-// downloadURI answers the run artifact URI the version's files come from,
-// which the client downloads through the artifact proxy.
+// downloadURI answers the artifact URI the version's files come from,
+// which the client downloads through the artifact proxy: the run's or the
+// logged model's, or for a version registered from files its own
+// mlflow-artifacts:/_registry/... folder.
 func (s *Server) downloadURI(r *http.Request) (any, error) {
 	var req versionReq
 	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
@@ -647,7 +649,9 @@ func (s *Server) downloadURI(r *http.Request) (any, error) {
 	}
 	run, p, err := sourceRun(v.Source)
 	if err != nil || v.RunID == "" {
-		return nil, errorf(codeNotImplemented, "model %q version %d was not registered from a run (source %q); its files are not served over the MLflow API yet (use mlgit model get)", name, n, v.Source)
+		// Registered from files (mlgit model register --from DIR): the
+		// proxy serves the version's own files (registry_artifacts.go).
+		return map[string]string{"artifact_uri": registryArtifactURI(v.Name, v.Version)}, nil
 	}
 	d, err := s.r.GetRun(run)
 	if err != nil {

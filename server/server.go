@@ -174,13 +174,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
-			s.log.Error("panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+			s.log.Error("panic", "method", r.Method, "path", logPath(r.URL.Path), "panic", fmt.Sprint(v))
 			if sw.status == 0 {
 				s.writeError(sw, r, fmt.Errorf("panic: %v", v))
 			}
 		}
 		if s.cfg.LogRequests {
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			s.log.Info("request", "method", r.Method, "path", logPath(r.URL.Path), "status", sw.status,
 				"bytes", sw.n, "ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
 		}
 	}()
@@ -208,6 +208,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, s.cfg.Version)
 		return
 	}
+	raw := r.URL.EscapedPath()
+	if strings.HasPrefix(raw, mpuPartPrefix) {
+		// Multipart parts carry no credentials (MLflow's client PUTs them
+		// like presigned URLs): the upload id in the URL is the capability.
+		s.serveUploadPart(w, r)
+		return
+	}
 	if s.cfg.Auth != nil {
 		if err := s.cfg.Auth.check(r); err != nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="mlgit", charset="UTF-8"`)
@@ -215,8 +222,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	raw := r.URL.EscapedPath()
 	switch {
+	case strings.HasPrefix(raw, mpuPrefix), strings.HasPrefix(raw, ajaxMPUPrefix):
+		s.serveMultipart(w, r)
+		return
+	case raw == serverInfoPath, raw == ajaxServerInfoPath:
+		s.serveServerInfo(w, r)
+		return
 	case raw == artifactsPrefix || strings.HasPrefix(raw, artifactsPrefix+"/") ||
 		raw == ajaxArtifacts || strings.HasPrefix(raw, ajaxArtifacts+"/"):
 		s.serveArtifacts(w, r)
