@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // directDecode decodes canonical block YAML straight into v (a pointer to
@@ -33,17 +34,41 @@ func directDecode(data []byte, v any) bool {
 		}
 		i += n
 	}
-	d := &directDecoder{lines: bytes.Split(data[:len(data)-1], []byte{'\n'})}
+	d := &directDecoder{data: data[:len(data)-1]}
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return false
 	}
-	return d.mapping(0, rv.Elem()) && d.i == len(d.lines)
+	return d.mapping(0, rv.Elem()) && !d.more()
 }
 
+// directDecoder walks the lines of data (the document without its final
+// newline) as bytes.Split(data, "\n") would give them, without the slice.
 type directDecoder struct {
-	lines [][]byte
-	i     int
+	data []byte
+	pos  int // start of the current line; past len(data) at the end
+	next int
+	text []byte // the current line, when have
+	have bool
+}
+
+func (d *directDecoder) more() bool { return d.pos <= len(d.data) }
+
+// cur returns the current line (more must be true).
+func (d *directDecoder) cur() []byte {
+	if !d.have {
+		e := bytes.IndexByte(d.data[d.pos:], '\n')
+		if e < 0 {
+			e = len(d.data) - d.pos
+		}
+		d.text, d.next, d.have = d.data[d.pos:d.pos+e], d.pos+e+1, true
+	}
+	return d.text
+}
+
+func (d *directDecoder) advance() {
+	d.cur()
+	d.pos, d.have = d.next, false
 }
 
 // mapping decodes the keys at exactly indent into v (struct or map).
@@ -81,8 +106,8 @@ func (d *directDecoder) mapping(indent int, v reflect.Value) bool {
 		return false
 	}
 	n := 0
-	for d.i < len(d.lines) {
-		l := d.lines[d.i]
+	for d.more() {
+		l := d.cur()
 		ind := indentOf(l)
 		if ind < indent {
 			break
@@ -115,7 +140,7 @@ func (d *directDecoder) entry(text []byte, indent int, v reflect.Value, fields m
 	if !plainKey(key) {
 		return false
 	}
-	d.i++
+	d.advance()
 	if fields != nil {
 		f, ok := fields[string(key)]
 		if !ok || *seen&(1<<f.ord) != 0 {
@@ -171,10 +196,10 @@ func setEmpty(v reflect.Value, mapping bool) bool {
 }
 
 func (d *directDecoder) block(indent int, v reflect.Value) bool {
-	if d.i >= len(d.lines) {
+	if !d.more() {
 		return false
 	}
-	l := d.lines[d.i]
+	l := d.cur()
 	ind := indentOf(l)
 	if ind != indent+2 {
 		return false
@@ -191,8 +216,8 @@ func (d *directDecoder) sequence(indent int, v reflect.Value) bool {
 	}
 	et := v.Type().Elem()
 	out := reflect.MakeSlice(v.Type(), 0, 4)
-	for d.i < len(d.lines) {
-		l := d.lines[d.i]
+	for d.more() {
+		l := d.cur()
 		ind := indentOf(l)
 		if ind < indent {
 			break
@@ -221,8 +246,8 @@ func (d *directDecoder) sequence(indent int, v reflect.Value) bool {
 			if !d.entry(item, indent+2, mv, fields, &seen) {
 				return false
 			}
-			for d.i < len(d.lines) {
-				l2 := d.lines[d.i]
+			for d.more() {
+				l2 := d.cur()
 				ind2 := indentOf(l2)
 				if ind2 < indent+2 || (ind2 == indent && bytes.HasPrefix(l2[ind2:], []byte("- "))) {
 					break
@@ -235,7 +260,7 @@ func (d *directDecoder) sequence(indent int, v reflect.Value) bool {
 			if !setScalar(ev, item) {
 				return false
 			}
-			d.i++
+			d.advance()
 		}
 		out = reflect.Append(out, ev)
 	}
@@ -336,10 +361,10 @@ var (
 // line splits the current line at indent into key and rest ("key: rest"
 // or "key:" with block true). ok is false at the end of the mapping.
 func (d *directDecoder) line(indent int) (key, rest []byte, block, more, ok bool) {
-	if d.i >= len(d.lines) {
+	if !d.more() {
 		return nil, nil, false, false, true
 	}
-	l := d.lines[d.i]
+	l := d.cur()
 	ind := indentOf(l)
 	if ind < indent {
 		return nil, nil, false, false, true
@@ -359,7 +384,7 @@ func (d *directDecoder) line(indent int) (key, rest []byte, block, more, ok bool
 	if !plainKey(key) {
 		return nil, nil, false, false, false
 	}
-	d.i++
+	d.advance()
 	return key, rest, block, true, true
 }
 
@@ -418,6 +443,7 @@ func (d *directDecoder) metricMap(indent int, v reflect.Value) bool {
 		}
 		var ms MetricSummary
 		var seen uint8
+		var valueText []byte // min and max often repeat the value
 		n := 0
 		for {
 			fk, rest, fblock, fmore, ok := d.line(indent + 2)
@@ -427,22 +453,34 @@ func (d *directDecoder) metricMap(indent int, v reflect.Value) bool {
 			if !fmore {
 				break
 			}
-			s, plain, ok := scalarText(rest)
-			if !ok || !plain {
+			// Numbers: a plain scalar, read in place (no string kept).
+			if !plainScalar(rest) {
 				return false
 			}
+			s := unsafe.String(unsafe.SliceData(rest), len(rest))
 			var bit uint8
 			switch string(fk) {
 			case "value":
 				bit, ok = 1, plainFloat(s, &ms.Value)
+				valueText = rest
 			case "step":
 				bit, ok = 2, plainInt(s, &ms.Step)
 			case "timestamp":
 				bit, ok = 4, plainInt(s, &ms.Timestamp)
 			case "min":
-				bit, ok = 8, plainFloat(s, &ms.Min)
+				bit = 8
+				if seen&1 != 0 && bytes.Equal(rest, valueText) {
+					ms.Min = ms.Value
+				} else {
+					ok = plainFloat(s, &ms.Min)
+				}
 			case "max":
-				bit, ok = 16, plainFloat(s, &ms.Max)
+				bit = 16
+				if seen&1 != 0 && bytes.Equal(rest, valueText) {
+					ms.Max = ms.Value
+				} else {
+					ok = plainFloat(s, &ms.Max)
+				}
 			case "count":
 				bit, ok = 32, plainInt(s, &ms.Count)
 			default:
@@ -466,6 +504,33 @@ func (d *directDecoder) metricMap(indent int, v reflect.Value) bool {
 	return true
 }
 
+// plainScalar reports whether scalarText reads b as a plain scalar,
+// without converting it.
+func plainScalar(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	switch b[0] {
+	case '"', '\'', '{', '[', '|', '>', '&', '*', '!', '%', '@', '`', '#', ' ', ',', ']', '}', '?':
+		return false
+	case '-', ':':
+		if len(b) == 1 || b[1] == ' ' {
+			return false
+		}
+	}
+	if b[len(b)-1] == ' ' || b[len(b)-1] == ':' {
+		return false
+	}
+	for i := 1; i < len(b); i++ {
+		if (b[i] == '#' && b[i-1] == ' ') || (b[i] == ' ' && b[i-1] == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// plainInt and plainFloat parse s without keeping it (s may alias the
+// document).
 func plainInt(s string, out *int64) bool {
 	if !isDecimalInt(s) {
 		return false

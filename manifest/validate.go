@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"path"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -27,16 +26,37 @@ func ValidateKey(what, key string) error {
 	if key == "" {
 		return invalid("%s key is empty", what)
 	}
-	if n := utf8.RuneCountInString(key); n > MaxKeyLength {
+	// One pass: characters, length in runes (ASCII on the fast path).
+	n, bad := 0, -1
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c >= utf8.RuneSelf {
+			n = -1
+			break
+		}
+		if bad < 0 && !keyByte[c] {
+			bad = i
+		}
+		n++
+	}
+	if n > MaxKeyLength {
 		return invalid("%s key %q is %d characters; the limit is %d", what, abbrev(key), n, MaxKeyLength)
 	}
-	for _, c := range key {
-		if isWordChar(c) || strings.ContainsRune("-. :/", c) {
-			continue
-		}
-		return invalid("%s key %q: names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/); found %q", what, abbrev(key), c)
+	if n >= 0 && bad >= 0 {
+		return invalid("%s key %q: names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/); found %q", what, abbrev(key), rune(key[bad]))
 	}
-	if path.Clean(key) != key || key == "." || strings.HasPrefix(key, "..") || strings.HasPrefix(key, "/") {
+	if n < 0 {
+		if n := utf8.RuneCountInString(key); n > MaxKeyLength {
+			return invalid("%s key %q is %d characters; the limit is %d", what, abbrev(key), n, MaxKeyLength)
+		}
+		for _, c := range key {
+			if isWordChar(c) || strings.ContainsRune("-. :/", c) {
+				continue
+			}
+			return invalid("%s key %q: names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/); found %q", what, abbrev(key), c)
+		}
+	}
+	if !cleanRelPath(key) {
 		return invalid("%s key %q must be a normalized relative path (no '..', no leading '/', no '//' or './', no trailing '/')", what, abbrev(key))
 	}
 	return nil
@@ -164,6 +184,33 @@ func ValidateArtifactPath(p string) error {
 // isWordChar reports whether c matches Python's \w, which MLflow's name
 // patterns use: a letter, a number (any Unicode digit or numeric character,
 // such as "²") or an underscore.
+// keyByte holds the ASCII characters keys may contain.
+var keyByte = func() (t [utf8.RuneSelf]bool) {
+	for c := rune(0); c < utf8.RuneSelf; c++ {
+		t[c] = isWordChar(c) || strings.ContainsRune("-. :/", c)
+	}
+	return t
+}()
+
+// cleanRelPath reports whether key is a normalized relative slash path
+// not starting with "..": path.Clean(key) == key, key != ".", no leading
+// ".." or "/" (TestCleanRelPath checks they agree), without allocating.
+func cleanRelPath(key string) bool {
+	if key == "" || key[0] == '/' || strings.HasPrefix(key, "..") {
+		return false
+	}
+	for rest := key; ; {
+		seg, tail, more := strings.Cut(rest, "/")
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		if !more {
+			return true
+		}
+		rest = tail
+	}
+}
+
 func isWordChar(c rune) bool {
 	return unicode.IsLetter(c) || unicode.IsNumber(c) || c == '_'
 }

@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -388,4 +389,38 @@ func TestSortArtifacts(t *testing.T) {
 	if err := checkArtifacts(got); err != nil {
 		t.Errorf("sorted artifacts do not validate: %v", err)
 	}
+}
+
+// TestCleanRelPath: cleanRelPath agrees with the path.Clean rule it
+// replaces, on every key built from a small alphabet up to length 5.
+func TestCleanRelPath(t *testing.T) {
+	old := func(k string) bool {
+		return k != "" && path.Clean(k) == k && k != "." && !strings.HasPrefix(k, "..") && !strings.HasPrefix(k, "/")
+	}
+	alpha := []string{"a", ".", "/", "b"}
+	var walk func(k string, depth int)
+	walk = func(k string, depth int) {
+		if got, want := cleanRelPath(k), old(k); got != want {
+			t.Fatalf("cleanRelPath(%q) = %v, path.Clean rule says %v", k, got, want)
+		}
+		if depth == 5 {
+			return
+		}
+		for _, c := range alpha {
+			walk(k+c, depth+1)
+		}
+	}
+	walk("", 0)
+}
+
+func FuzzCleanRelPath(f *testing.F) {
+	for _, s := range []string{"a/b", "../a", "a/./b", "a//b", "a/", ".", "..a", "a/..", "a/..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		want := k != "" && path.Clean(k) == k && k != "." && !strings.HasPrefix(k, "..") && !strings.HasPrefix(k, "/")
+		if got := cleanRelPath(k); got != want {
+			t.Fatalf("cleanRelPath(%q) = %v, want %v", k, got, want)
+		}
+	})
 }

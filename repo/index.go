@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
 )
@@ -185,24 +188,60 @@ func appendStr(b []byte, s string) []byte {
 }
 
 func (w *indexWriter) record(doc *manifest.Run, yaml plumbing.Hash) []byte {
+	return w.recordWith(doc, yaml, nil)
+}
+
+// recordBuf is one worker's scratch space for records: its own cache of
+// key ids (the writer's table is shared under a lock) and a key slice.
+type recordBuf struct {
+	ids  map[string]uint64
+	keys []string
+}
+
+func (w *indexWriter) cachedKey(rb *recordBuf, k string) uint64 {
+	if rb == nil {
+		return w.key(k)
+	}
+	if id, ok := rb.ids[k]; ok {
+		return id
+	}
+	id := w.key(k)
+	if rb.ids == nil {
+		rb.ids = map[string]uint64{}
+	}
+	rb.ids[k] = id
+	return id
+}
+
+// recordWith is record with a worker's scratch space (nil for none).
+func (w *indexWriter) recordWith(doc *manifest.Run, yaml plumbing.Hash, rb *recordBuf) []byte {
 	b := make([]byte, 0, 512)
 	b = append(b, doc.ID...)
-	for _, s := range []string{doc.ExperimentID, doc.Name, doc.Status, doc.LifecycleStage, doc.User, doc.ArtifactURI} {
+	for _, s := range [...]string{doc.ExperimentID, doc.Name, doc.Status, doc.LifecycleStage, doc.User, doc.ArtifactURI} {
 		b = appendStr(b, s)
 	}
 	b = binary.AppendVarint(b, doc.StartTime)
 	b = binary.AppendVarint(b, doc.EndTime)
-	for _, m := range []map[string]string{doc.Params, doc.Tags} {
+	var scratch []string
+	if rb != nil {
+		scratch = rb.keys[:0]
+	}
+	for _, m := range [...]map[string]string{doc.Params, doc.Tags} {
 		b = binary.AppendUvarint(b, uint64(len(m)))
-		for _, k := range sortedMapKeys(m) {
-			b = binary.AppendUvarint(b, w.key(k))
+		scratch = appendSortedKeys(scratch[:0], m)
+		for _, k := range scratch {
+			b = binary.AppendUvarint(b, w.cachedKey(rb, k))
 			b = appendStr(b, m[k])
 		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(doc.Metrics)))
-	for _, k := range sortedMapKeys(doc.Metrics) {
-		b = binary.AppendUvarint(b, w.key(k))
+	scratch = appendSortedKeys(scratch[:0], doc.Metrics)
+	for _, k := range scratch {
+		b = binary.AppendUvarint(b, w.cachedKey(rb, k))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(doc.Metrics[k].Value))
+	}
+	if rb != nil {
+		rb.keys = scratch[:0]
 	}
 	b = binary.AppendUvarint(b, uint64(len(doc.Inputs)))
 	for _, d := range doc.Inputs {
@@ -211,6 +250,15 @@ func (w *indexWriter) record(doc *manifest.Run, yaml plumbing.Hash) []byte {
 		b = appendStr(b, d.Context)
 	}
 	return append(b, yaml[:]...)
+}
+
+// appendSortedKeys appends m's keys to ks, sorted.
+func appendSortedKeys[V any](ks []string, m map[string]V) []string {
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 func sortedMapKeys[V any](m map[string]V) []string {
@@ -284,7 +332,12 @@ func (r *Repo) runIndexAt(tip plumbing.Hash) (*runIndex, error) {
 		return nil, err
 	}
 	// The cache is an optimization; a read-only .git must still work.
-	_ = r.saveRunIndex(idx)
+	// It is written while the caller searches (Close waits for it).
+	r.saves.Add(1)
+	go func() {
+		defer r.saves.Done()
+		_ = r.saveRunIndex(idx)
+	}()
 	r.setMemIndex(idx)
 	return idx, nil
 }
@@ -360,8 +413,25 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 				err  error
 			}
 			var tasks []*task
-			for _, j := range jobs {
-				es, err := r.readTree(j.tree)
+			// The shard trees, read by the workers.
+			n := indexWorkers()
+			trees := make([][]object.TreeEntry, len(jobs))
+			errs := make([]error, len(jobs))
+			var wg sync.WaitGroup
+			for i := 0; i < n; i++ {
+				rw := r.forkReader()
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer rw.objects.close()
+					for k := i; k < len(jobs); k += n {
+						trees[k], errs[k] = rw.readTree(jobs[k].tree)
+					}
+				}()
+			}
+			wg.Wait()
+			for k, j := range jobs {
+				es, err := trees[k], errs[k]
 				if err != nil {
 					return nil, fmt.Errorf("runs/%s: %w", j.name, err)
 				}
@@ -389,26 +459,38 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 				}
 				sort.Slice(tasks, func(a, b int) bool { return tasks[a].key < tasks[b].key })
 			}
-			parallel := func(fn func(rw *Repo, t *task)) {
-				n := indexWorkers()
+			bufs := make([]recordBuf, n)
+			// Workers take runs of tasks in pack order (so that a delta
+			// base read by one stays in its cache for the next) from a
+			// shared counter, so that a worker slowed down (another
+			// process on its core) does not leave the other idle at the
+			// end.
+			const chunk = 512
+			parallel := func(fn func(rw *Repo, rb *recordBuf, t *task)) {
 				var wg sync.WaitGroup
+				var next atomic.Int64
 				for i := 0; i < n; i++ {
-					lo, hi := len(tasks)*i/n, len(tasks)*(i+1)/n
-					rw := r.forkReader()
+					rw, rb := r.forkReader(), &bufs[i]
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
 						defer rw.objects.close()
-						for _, t := range tasks[lo:hi] {
-							fn(rw, t)
+						for {
+							lo := int(next.Add(chunk)) - chunk
+							if lo >= len(tasks) {
+								return
+							}
+							for _, t := range tasks[lo:min(lo+chunk, len(tasks))] {
+								fn(rw, rb, t)
+							}
 						}
 					}()
 				}
 				wg.Wait()
 			}
 			inPackOrder(func(t *task) plumbing.Hash { return t.sh.runs[t.pos].tree })
-			parallel(func(rw *Repo, t *task) {
-				raw, err := rw.readObject(plumbing.TreeObject, t.sh.runs[t.pos].tree)
+			parallel(func(rw *Repo, _ *recordBuf, t *task) {
+				raw, err := rw.readObjectOnce(plumbing.TreeObject, t.sh.runs[t.pos].tree)
 				if err != nil {
 					t.err = err
 					return
@@ -416,11 +498,11 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 				t.yaml, t.err = treeEntryHash(raw, "run.yaml")
 			})
 			inPackOrder(func(t *task) plumbing.Hash { return t.yaml })
-			parallel(func(rw *Repo, t *task) {
+			parallel(func(rw *Repo, rb *recordBuf, t *task) {
 				if t.err != nil || t.yaml.IsZero() {
 					return
 				}
-				data, err := rw.readObject(plumbing.BlobObject, t.yaml)
+				data, err := rw.readObjectOnce(plumbing.BlobObject, t.yaml)
 				if err != nil {
 					t.err = err
 					return
@@ -430,7 +512,7 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 					t.err = fmt.Errorf("run in %s: %w", t.sh.runs[t.pos].tree, err)
 					return
 				}
-				t.sh.runs[t.pos].rec = w.record(doc, t.yaml)
+				t.sh.runs[t.pos].rec = w.recordWith(doc, t.yaml, rb)
 			})
 			for _, t := range tasks {
 				if t.err != nil {

@@ -47,6 +47,20 @@ func (r *Repo) readObject(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error
 	return readAll(obj)
 }
 
+// readObjectOnce is readObject for scans that read each object once (a
+// cold index build): a packed object's bytes come straight from the
+// decoder, neither copied into an object nor cached.
+func (r *Repo) readObjectOnce(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	typ, data, found, err := r.objects.packedRaw(h)
+	if !found || err != nil {
+		return r.readObject(t, h) // loose, moved by a gc, or an error to report as usual
+	}
+	if t != plumbing.AnyObject && typ != t {
+		return nil, fmt.Errorf("object %s is a %s, not a %s", h, typ, t)
+	}
+	return data, nil
+}
+
 func readAll(obj plumbing.EncodedObject) ([]byte, error) {
 	rd, err := obj.Reader()
 	if err != nil {

@@ -118,6 +118,40 @@ func (o *objectReader) packed(h plumbing.Hash) (plumbing.EncodedObject, bool, er
 	return nil, false, nil
 }
 
+// packedRaw returns object h's type and bytes if a pack of the last scan
+// holds it (see readObjectOnce).
+func (o *objectReader) packedRaw(h plumbing.Hash) (plumbing.ObjectType, []byte, bool, error) {
+	o.mu.Lock()
+	if !o.scanned {
+		o.mu.Unlock()
+		if err := o.scan(); err != nil {
+			return 0, nil, false, err
+		}
+		o.mu.Lock()
+	}
+	var hit *mappedPack
+	var off int64
+	for _, name := range o.order {
+		p := o.packs[name]
+		if p == nil {
+			continue
+		}
+		if i, ok := p.pack.idx.find(h); ok {
+			hit, off = p.pack, p.pack.idx.offset(i)
+			break
+		}
+	}
+	o.mu.Unlock()
+	if hit == nil {
+		return 0, nil, false, nil
+	}
+	obj, err := hit.get(off, 0)
+	if err != nil {
+		return 0, nil, true, err
+	}
+	return obj.typ, obj.data, true, nil
+}
+
 func (o *objectReader) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	hs := h.String()
 	f, err := os.Open(filepath.Join(o.gitDir, "objects", hs[:2], hs[2:]))

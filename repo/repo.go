@@ -47,6 +47,7 @@ type Repo struct {
 
 	runCache map[plumbing.Hash]*manifest.Run
 	memIndex *runIndex
+	saves    sync.WaitGroup // run index caches being written
 
 	// group batches concurrent journal appends (group.go); live, when
 	// set by StartLive, keeps the pending state in memory (group_live.go).
@@ -183,6 +184,7 @@ func Open(path string, opts Options) (*Repo, error) {
 
 // Close releases the store's resources.
 func (r *Repo) Close() error {
+	r.saves.Wait()
 	r.objects.close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
