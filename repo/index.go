@@ -805,7 +805,7 @@ var gcPercentCold = func() int {
 }()
 
 // coldHeapLimit is the soft heap limit during a cold index build.
-const coldHeapLimit = 240 << 20
+const coldHeapLimit = 224 << 20
 
 // treeEntryHash finds the object id of the entry called name in a raw tree
 // object ("<mode> <name>\x00<20-byte id>" entries), without decoding the

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/internal/gittest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// BenchmarkArtifactProxy1GiB: a 1 GiB file of float32 weights (N(0, 0.02),
+// as scripts/bench-blob.sh makes: incompressible, no repeated chunks) PUT
+// through the artifact proxy of a server process and read back with GET,
+// over loopback. It reports MB/s both ways (1 MB = 10^6 bytes) and the
+// server process's resident memory before, and at its peak during each
+// transfer (sampled every 20 ms), to show that memory stays flat.
+// MLGIT_BENCH_ARTIFACT_MIB changes the size. Run with -benchtime 1x.
+func BenchmarkArtifactProxy1GiB(b *testing.B) {
+	size := int64(1 << 30)
+	if n, err := strconv.ParseInt(os.Getenv("MLGIT_BENCH_ARTIFACT_MIB"), 10, 64); err == nil && n > 0 {
+		size = n << 20
+	}
+	data := weights(size, 7)
+	want := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
+
+	gittest.Setenv(b)
+	dir := gittest.NewRepo(b)
+	r, _, err := repo.Init(dir, repo.Options{}, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Close()
+	cmd, base := startChild(b, dir)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	id := benchRun(b, base)
+	url := base + "/api/2.0/mlflow-artifacts/artifacts/0/" + id + "/artifacts/model/weights.bin"
+	pid := cmd.Process.Pid
+
+	var up, down time.Duration
+	var rssBefore, peakUp, peakDown float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rssBefore, _ = procMemory(pid)
+
+		stop := sampleRSS(pid)
+		t0 := time.Now()
+		req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("PUT: %s", res.Status)
+		}
+		up += time.Since(t0)
+		peakUp = max(peakUp, stop())
+
+		stop = sampleRSS(pid)
+		t0 = time.Now()
+		res, err = http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+		n, err := io.Copy(h, res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 200 || n != size || h.Sum32() != want {
+			b.Fatalf("GET: %s, %d bytes (want %d), crc match %v, %v", res.Status, n, size, h.Sum32() == want, err)
+		}
+		down += time.Since(t0)
+		peakDown = max(peakDown, stop())
+	}
+	mb := float64(size) * float64(b.N) / 1e6
+	b.ReportMetric(mb/up.Seconds(), "upload-MB/s")
+	b.ReportMetric(mb/down.Seconds(), "download-MB/s")
+	b.ReportMetric(rssBefore/(1<<20), "rss-before-MiB")
+	b.ReportMetric(peakUp/(1<<20), "peak-rss-upload-MiB")
+	b.ReportMetric(peakDown/(1<<20), "peak-rss-download-MiB")
+}
+
+// sampleRSS samples the resident memory of process pid every 20 ms until
+// the returned function is called, which returns the highest sample.
+func sampleRSS(pid int) func() float64 {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if rss, _ := procMemory(pid); uint64(rss) > peak.Load() {
+				peak.Store(uint64(rss))
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		wg.Wait()
+		return float64(peak.Load())
+	}
+}
+
+// weights returns n bytes of little-endian float32 weights drawn from
+// N(0, 0.02), from a fixed seed.
+func weights(n int64, seed uint64) []byte {
+	out := make([]byte, n)
+	const parts = 8 // generated in parallel, each part from its own stream
+	var wg sync.WaitGroup
+	for p := int64(0); p < parts; p++ {
+		lo, hi := n*p/parts/4*4, n*(p+1)/parts/4*4
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(p)))
+			for i := lo; i+4 <= hi; i += 4 {
+				binary.LittleEndian.PutUint32(out[i:], math.Float32bits(float32(r.NormFloat64()*0.02)))
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
