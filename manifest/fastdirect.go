@@ -394,8 +394,43 @@ func mapKey(k []byte) (string, bool) {
 	return ks, !isNullWord(ks) && !looksNonString(ks)
 }
 
+// entries counts the lines at exactly indent from the current line up to
+// the end of the block (a size hint for maps; deeper lines are skipped).
+func (d *directDecoder) entries(indent int) int {
+	n := 0
+	for pos := d.pos; pos <= len(d.data); {
+		e := bytes.IndexByte(d.data[pos:], '\n')
+		if e < 0 {
+			e = len(d.data) - pos
+		}
+		ind := indentOf(d.data[pos : pos+e])
+		if ind < indent {
+			break
+		}
+		if ind == indent {
+			n++
+		}
+		pos += e + 1
+	}
+	return n
+}
+
+// newKey reports whether key ks is not yet in a map whose keys so far
+// were added in increasing order up to *last (a canonical document's),
+// looking the map up only when they were not.
+func newKey[V any](m map[string]V, ks string, last *string, sorted *bool) bool {
+	if *sorted && (len(m) == 0 || ks > *last) {
+		*last = ks
+		return true
+	}
+	*sorted = false
+	_, dup := m[ks]
+	return !dup
+}
+
 func (d *directDecoder) stringMap(indent int, v reflect.Value) bool {
-	m := map[string]string{}
+	m := make(map[string]string, d.entries(indent))
+	last, sorted := "", true
 	for {
 		key, rest, block, more, ok := d.line(indent)
 		if !ok {
@@ -405,10 +440,7 @@ func (d *directDecoder) stringMap(indent int, v reflect.Value) bool {
 			break
 		}
 		ks, ok := mapKey(key)
-		if !ok || block {
-			return false
-		}
-		if _, dup := m[ks]; dup {
+		if !ok || block || !newKey(m, ks, &last, &sorted) {
 			return false
 		}
 		val, plain, ok := scalarText(rest)
@@ -425,7 +457,8 @@ func (d *directDecoder) stringMap(indent int, v reflect.Value) bool {
 }
 
 func (d *directDecoder) metricMap(indent int, v reflect.Value) bool {
-	m := map[string]MetricSummary{}
+	m := make(map[string]MetricSummary, d.entries(indent))
+	last, sorted := "", true
 	for {
 		key, _, block, more, ok := d.line(indent)
 		if !ok {
@@ -435,10 +468,7 @@ func (d *directDecoder) metricMap(indent int, v reflect.Value) bool {
 			break
 		}
 		ks, ok := mapKey(key)
-		if !ok || !block {
-			return false
-		}
-		if _, dup := m[ks]; dup {
+		if !ok || !block || !newKey(m, ks, &last, &sorted) {
 			return false
 		}
 		var ms MetricSummary
