@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/manifest"
@@ -100,6 +102,17 @@ func runModelRegister(ctx context.Context, a *app, o *modelRegisterOptions) erro
 		if err != nil {
 			return err
 		}
+		// As artifact add: the cache lock, shared, until the version is
+		// committed, so that a blob gc (exclusive) cannot remove a chunk
+		// this add found present and did not rewrite.
+		lock, err := r.LockBlobCache(false, time.Minute)
+		if err != nil {
+			if errors.Is(err, repo.ErrLocked) {
+				return fmt.Errorf("the blob cache is locked by a running mlgit blob gc; try again when it is done: %w", err)
+			}
+			return err
+		}
+		defer lock.Unlock()
 		arts, err := repo.ScanModelDir(abs, func(p string) (string, int64, error) {
 			d, n, err := blob.AddFile(ctx, local, p)
 			return d.String(), n, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/internal/gittest"
@@ -197,5 +198,48 @@ func TestModelFlagParsing(t *testing.T) {
 	cmd.SetArgs([]string{"churn", "--tag", "team=ml", "--tag", "tier=1", "--description", "d"})
 	if err := cmd.Execute(); err != nil || created.name != "churn" || len(created.tags) != 2 || created.description != "d" {
 		t.Fatalf("create: %+v %v", created, err)
+	}
+}
+
+// TestModelRegisterFromWaitsForBlobGC: register --from adds to the blob
+// cache under the cache lock, held shared, so it waits while a blob gc
+// holds it exclusive (gc must not remove chunks the add relies on), then
+// registers.
+func TestModelRegisterFromWaitsForBlobGC(t *testing.T) {
+	gittest.Setenv(t)
+	dir := gittest.NewRepo(t)
+	r, _, err := repo.Init(dir, repo.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	model := t.TempDir()
+	os.WriteFile(filepath.Join(model, "model.pkl"), []byte("weights"), 0o644)
+	gc, err := r.LockBlobCache(true, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out, errOut string
+		code        int
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, errOut, code := mlgit(t, dir, "model", "register", "churn", "--from", model)
+		done <- result{out, errOut, code}
+	}()
+	select {
+	case res := <-done:
+		t.Fatalf("register --from ran while blob gc held the cache lock: %+v", res)
+	case <-time.After(300 * time.Millisecond):
+	}
+	gc.Unlock()
+	select {
+	case res := <-done:
+		if res.code != 0 || !strings.Contains(res.out, "Registered churn v1 (1 files") {
+			t.Fatalf("register after gc: %+v", res)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("register --from still waiting after the lock was released")
 	}
 }
