@@ -903,10 +903,17 @@ func (l *BlobCacheLock) Unlock() { l.l.unlock() }
 // LockBlobCache takes the lock that serializes blob gc of the local cache
 // with adds to it: adds hold it shared, gc exclusive (an add that finds a
 // chunk present does not rewrite it, so gc must not delete chunks under
-// it). It waits up to timeout and then fails with ErrLocked.
+// it). It waits up to timeout and then fails with ErrLocked, saying who
+// holds it.
 func (r *Repo) LockBlobCache(exclusive bool, timeout time.Duration) (*BlobCacheLock, error) {
 	l, err := lockFile(filepath.Join(r.stateDir, "blobs.lock"), exclusive, true, timeout)
 	if err != nil {
+		if errors.Is(err, ErrLocked) {
+			if exclusive {
+				return nil, fmt.Errorf("an artifact add, fetch or blob pull is writing to the local blob cache; run gc again when it is done: %w", err)
+			}
+			return nil, fmt.Errorf("the blob cache is locked by a running mlgit blob gc; try again when it is done: %w", err)
+		}
 		return nil, err
 	}
 	return &BlobCacheLock{l: l}, nil

@@ -348,7 +348,7 @@ func TestLockBlobCache(t *testing.T) {
 	if err != nil {
 		t.Fatalf("two shared holders: %v", err)
 	}
-	if _, err := r.LockBlobCache(true, 50*time.Millisecond); !errors.Is(err, ErrLocked) {
+	if _, err := r.LockBlobCache(true, 50*time.Millisecond); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "run gc again when it is done") {
 		t.Fatalf("exclusive while shared held: %v", err)
 	}
 	shared1.Unlock()
@@ -357,7 +357,7 @@ func TestLockBlobCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.LockBlobCache(false, 50*time.Millisecond); !errors.Is(err, ErrLocked) {
+	if _, err := r.LockBlobCache(false, 50*time.Millisecond); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "locked by a running mlgit blob gc") {
 		t.Fatalf("shared while exclusive held: %v", err)
 	}
 	ex.Unlock()

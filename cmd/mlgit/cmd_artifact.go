@@ -172,9 +172,6 @@ func (a *app) addArtifacts(ctx context.Context, r *repo.Repo, id string, paths [
 	// Adds hold the cache lock shared; blob gc of the cache takes it exclusive.
 	lock, err := r.LockBlobCache(false, time.Minute)
 	if err != nil {
-		if errors.Is(err, repo.ErrLocked) {
-			return nil, st, fmt.Errorf("the blob cache is locked by a running mlgit blob gc; try again when it is done: %w", err)
-		}
 		return nil, st, err
 	}
 	defer lock.Unlock()

@@ -637,9 +637,6 @@ func runBlobGC(ctx context.Context, a *app, o *blobGCOptions) error {
 		}
 		lock, err := r.LockBlobCache(true, 10*time.Second)
 		if err != nil {
-			if errors.Is(err, repo.ErrLocked) {
-				return fmt.Errorf("an artifact add or blob pull is writing to the local cache; run gc again when it is done: %w", err)
-			}
 			return err
 		}
 		defer lock.Unlock()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -107,9 +106,6 @@ func runModelRegister(ctx context.Context, a *app, o *modelRegisterOptions) erro
 		// this add found present and did not rewrite.
 		lock, err := r.LockBlobCache(false, time.Minute)
 		if err != nil {
-			if errors.Is(err, repo.ErrLocked) {
-				return fmt.Errorf("the blob cache is locked by a running mlgit blob gc; try again when it is done: %w", err)
-			}
 			return err
 		}
 		defer lock.Unlock()
