@@ -166,19 +166,3 @@ func (p *mappedPack) base(off int64, depth int) (*packedObj, error) {
 	p.mu.Unlock()
 	return o, nil
 }
-
-// object returns object h if this pack holds it.
-func (p *mappedPack) object(h plumbing.Hash) (plumbing.EncodedObject, bool, error) {
-	i, ok := p.idx.find(h)
-	if !ok {
-		return nil, false, nil
-	}
-	o, err := p.get(p.idx.offset(i), 0)
-	if err != nil {
-		return nil, true, err
-	}
-	mo := &plumbing.MemoryObject{}
-	mo.SetType(o.typ)
-	mo.Write(o.data)
-	return mo, true, nil
-}

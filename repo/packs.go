@@ -93,59 +93,53 @@ func (o *objectReader) get(h plumbing.Hash) (plumbing.EncodedObject, error) {
 }
 
 func (o *objectReader) packed(h plumbing.Hash) (plumbing.EncodedObject, bool, error) {
-	o.mu.Lock()
-	order := o.order
-	packs := make([]*packHandle, 0, len(order))
-	for _, name := range order {
-		if p := o.packs[name]; p != nil {
-			packs = append(packs, p)
-		}
+	typ, data, found, err := o.packedRaw(h)
+	if !found || err != nil {
+		return nil, found, err
 	}
-	o.mu.Unlock()
-	for _, p := range packs {
-		obj, found, err := p.pack.object(h)
-		if !found {
-			continue
-		}
-		if err == nil && obj.Type() == plumbing.TreeObject {
-			// Trees are read again and again (root, runs, shards);
-			// blobs rarely are, and caching them costs a cold scan of
-			// 100,000 runs about a tenth of its time.
-			o.cache.Put(obj)
-		}
-		return obj, true, err
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(typ)
+	obj.Write(data)
+	if typ == plumbing.TreeObject {
+		// Trees are read again and again (root, runs, shards);
+		// blobs rarely are, and caching them costs a cold scan of
+		// 100,000 runs about a tenth of its time.
+		o.cache.Put(obj)
 	}
-	return nil, false, nil
+	return obj, true, nil
 }
 
-// packedRaw returns object h's type and bytes if a pack of the last scan
-// holds it (see readObjectOnce).
-func (o *objectReader) packedRaw(h plumbing.Hash) (plumbing.ObjectType, []byte, bool, error) {
+// locate finds object h in the packs of the last scan (scanning first if
+// there was none): the pack, its position in the scan order and the
+// object's offset.
+func (o *objectReader) locate(h plumbing.Hash) (pack *mappedPack, n int, off int64, ok bool) {
 	o.mu.Lock()
 	if !o.scanned {
 		o.mu.Unlock()
-		if err := o.scan(); err != nil {
-			return 0, nil, false, err
-		}
+		o.scan() // an error leaves no packs: callers try loose objects
 		o.mu.Lock()
 	}
-	var hit *mappedPack
-	var off int64
-	for _, name := range o.order {
+	defer o.mu.Unlock()
+	for n, name := range o.order {
 		p := o.packs[name]
 		if p == nil {
 			continue
 		}
-		if i, ok := p.pack.idx.find(h); ok {
-			hit, off = p.pack, p.pack.idx.offset(i)
-			break
+		if i, ok := p.idx.find(h); ok {
+			return p.pack, n, p.idx.offset(i), true
 		}
 	}
-	o.mu.Unlock()
-	if hit == nil {
+	return nil, 0, 0, false
+}
+
+// packedRaw returns object h's type and bytes if a pack of the last scan
+// holds it, straight from the pack decoder (see readObjectOnce).
+func (o *objectReader) packedRaw(h plumbing.Hash) (plumbing.ObjectType, []byte, bool, error) {
+	p, _, off, ok := o.locate(h)
+	if !ok {
 		return 0, nil, false, nil
 	}
-	obj, err := hit.get(off, 0)
+	obj, err := p.get(off, 0)
 	if err != nil {
 		return 0, nil, true, err
 	}
@@ -488,21 +482,9 @@ func (ix *mappedIndex) computeReverse() []byte {
 // h in the packs (pack number, offset), or -1 when it is loose or unknown.
 // Reading many objects in this order keeps delta bases in the caches.
 func (o *objectReader) packOrder(h plumbing.Hash) int64 {
-	o.mu.Lock()
-	if !o.scanned {
-		o.mu.Unlock()
-		o.scan()
-		o.mu.Lock()
+	_, n, off, ok := o.locate(h)
+	if !ok {
+		return -1
 	}
-	defer o.mu.Unlock()
-	for n, name := range o.order {
-		p := o.packs[name]
-		if p == nil {
-			continue
-		}
-		if i, ok := p.idx.find(h); ok {
-			return int64(n)<<40 | p.idx.offset(i)
-		}
-	}
-	return -1
+	return int64(n)<<40 | off
 }
