@@ -49,7 +49,9 @@ func (p *netPoster) close()                                     { p.hc.CloseIdle
 
 // rawConn is a keep-alive HTTP/1.1 client connection.
 type rawConn struct {
+	url  string // the last URL, parsed into host and uri
 	host string
+	uri  string
 	conn net.Conn
 	br   *bufio.Reader
 	req  []byte
@@ -70,23 +72,28 @@ func (c *rawConn) post(b testing.TB, rawURL string, body []byte) {
 }
 
 func (c *rawConn) do(rawURL string, body []byte) error {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return err
-	}
-	if c.conn == nil || c.host != u.Host {
-		c.close()
-		conn, err := net.Dial("tcp", u.Host)
+	if rawURL != c.url {
+		u, err := url.Parse(rawURL)
 		if err != nil {
 			return err
 		}
-		c.conn, c.host = conn, u.Host
+		if u.Host != c.host {
+			c.close()
+		}
+		c.url, c.host, c.uri = rawURL, u.Host, u.RequestURI()
+	}
+	if c.conn == nil {
+		conn, err := net.Dial("tcp", c.host)
+		if err != nil {
+			return err
+		}
+		c.conn = conn
 		c.br = bufio.NewReaderSize(conn, 16<<10)
 	}
 	c.req = append(c.req[:0], "POST "...)
-	c.req = append(c.req, u.RequestURI()...)
+	c.req = append(c.req, c.uri...)
 	c.req = append(c.req, " HTTP/1.1\r\nHost: "...)
-	c.req = append(c.req, u.Host...)
+	c.req = append(c.req, c.host...)
 	c.req = append(c.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
 	c.req = strconv.AppendInt(c.req, int64(len(body)), 10)
 	c.req = append(c.req, "\r\n\r\n"...)
