@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,10 @@ import (
 // server process's resident memory before, and at its peak during each
 // transfer (sampled every 20 ms), to show that memory stays flat.
 // MLGIT_BENCH_ARTIFACT_MIB changes the size. Run with -benchtime 1x.
+// MLGIT_BENCH_INPROCESS=1 serves from the benchmark process instead (no
+// memory figures then), so that -cpuprofile sees the server's side:
+//
+//	MLGIT_BENCH_INPROCESS=1 go test -run '^$' -bench ArtifactProxy1GiB -benchtime 1x -cpuprofile up.prof ./server/
 func BenchmarkArtifactProxy1GiB(b *testing.B) {
 	size := int64(1 << 30)
 	if n, err := strconv.ParseInt(os.Getenv("MLGIT_BENCH_ARTIFACT_MIB"), 10, 64); err == nil && n > 0 {
@@ -34,24 +39,34 @@ func BenchmarkArtifactProxy1GiB(b *testing.B) {
 	data := weights(size, 7)
 	want := crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))
 
-	gittest.Setenv(b)
-	dir := gittest.NewRepo(b)
-	r, _, err := repo.Init(dir, repo.Options{}, false)
-	if err != nil {
-		b.Fatal(err)
+	var base string
+	pid := 0 // the server process, when it is one
+	if os.Getenv("MLGIT_BENCH_INPROCESS") == "1" {
+		_, ts := benchEnv(b)
+		base = ts.URL
+	} else {
+		gittest.Setenv(b)
+		dir := gittest.NewRepo(b)
+		r, _, err := repo.Init(dir, repo.Options{}, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+		var cmd *exec.Cmd
+		cmd, base = startChild(b, dir)
+		defer func() { cmd.Process.Kill(); cmd.Wait() }()
+		pid = cmd.Process.Pid
 	}
-	r.Close()
-	cmd, base := startChild(b, dir)
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	id := benchRun(b, base)
 	url := base + "/api/2.0/mlflow-artifacts/artifacts/0/" + id + "/artifacts/model/weights.bin"
-	pid := cmd.Process.Pid
 
 	var up, down time.Duration
 	var rssBefore, peakUp, peakDown float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rssBefore, _ = procMemory(pid)
+		if pid != 0 {
+			rssBefore, _ = procMemory(pid)
+		}
 
 		stop := sampleRSS(pid)
 		t0 := time.Now()
@@ -87,14 +102,20 @@ func BenchmarkArtifactProxy1GiB(b *testing.B) {
 	mb := float64(size) * float64(b.N) / 1e6
 	b.ReportMetric(mb/up.Seconds(), "upload-MB/s")
 	b.ReportMetric(mb/down.Seconds(), "download-MB/s")
-	b.ReportMetric(rssBefore/(1<<20), "rss-before-MiB")
-	b.ReportMetric(peakUp/(1<<20), "peak-rss-upload-MiB")
-	b.ReportMetric(peakDown/(1<<20), "peak-rss-download-MiB")
+	if pid != 0 {
+		b.ReportMetric(rssBefore/(1<<20), "rss-before-MiB")
+		b.ReportMetric(peakUp/(1<<20), "peak-rss-upload-MiB")
+		b.ReportMetric(peakDown/(1<<20), "peak-rss-download-MiB")
+	}
 }
 
 // sampleRSS samples the resident memory of process pid every 20 ms until
-// the returned function is called, which returns the highest sample.
+// the returned function is called, which returns the highest sample (0
+// for pid 0).
 func sampleRSS(pid int) func() float64 {
+	if pid == 0 {
+		return func() float64 { return 0 }
+	}
 	var peak atomic.Uint64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
