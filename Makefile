@@ -6,25 +6,34 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build install test test-short bench bench-sync bench-server bench-blob lint fuzz demo clean
+.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-blob lint fuzz demo clean
 
 all: build
 
-build:
+# The web UI's third-party browser assets (uPlot), pinned in
+# server/ui/package-lock.json, copied where the binary embeds them. A build
+# without them still serves every page, without charts.
+UI_VENDOR := server/ui/static/vendor/uPlot.iife.min.js
+ui-assets: $(UI_VENDOR)
+$(UI_VENDOR): server/ui/package.json server/ui/package-lock.json
+	cd server/ui && npm ci --no-audit --no-fund --loglevel=error
+	cp server/ui/node_modules/uplot/dist/uPlot.iife.min.js server/ui/node_modules/uplot/dist/uPlot.min.css server/ui/static/vendor/
+
+build: ui-assets
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlgit
 
-install:
+install: ui-assets
 	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/mlgit
 
 # The full suite. Test servers that are built with Go (versitygw for the S3
 # tests) are installed on first use and cached in $(GOBIN); tests that need a
 # Debian package (git-lfs, chromium) say so when it is missing, and .ci/run
 # installs those packages.
-test:
+test: ui-assets
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
 
-test-short:
+test-short: ui-assets
 	$(GO) test -short -count=1 $(PKGS)
 
 # Benchmarks whose figures are recorded in docs/PERFORMANCE.md.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/repo"
+	"github.com/mlgit/mlgit/server/ui"
 )
 
 // Defaults for Config fields left zero.
@@ -54,6 +55,9 @@ type Config struct {
 	Version string
 	// LogRequests logs one line per request at Info level.
 	LogRequests bool
+	// NoUIVendor serves the web UI as a binary built without its npm
+	// assets would (tests).
+	NoUIVendor bool
 }
 
 // Server serves the MLflow REST API over a repository. It is an
@@ -74,6 +78,9 @@ type Server struct {
 
 	// runJSON caches the JSON of runs returned by searches.
 	runJSON runJSONCache
+
+	// ui serves the web UI's pages and its own read endpoints.
+	ui *ui.Handler
 }
 
 // handlerFunc handles a JSON API request and returns the response value
@@ -120,6 +127,11 @@ func New(cfg Config) (*Server, error) {
 	s.registerTracking()
 	s.registerRegistry()
 	s.registerLoggedModels()
+	h, err := ui.New(ui.Config{Repo: cfg.Repo, OpenBlob: s.openBlob, ReadOnly: cfg.ReadOnly, Version: cfg.Version, Logger: cfg.Logger, NoVendor: cfg.NoUIVendor})
+	if err != nil {
+		return nil, err
+	}
+	s.ui = h
 	return s, nil
 }
 
@@ -235,6 +247,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case raw == "/get-artifact", raw == "/model-versions/get-artifact":
 		s.serveGetArtifact(w, r, raw == "/get-artifact")
+		return
+	}
+	if s.ui.Owns(r) {
+		s.ui.ServeHTTP(w, r)
 		return
 	}
 	var rel string

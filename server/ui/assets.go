@@ -1,0 +1,159 @@
+package ui
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed all:static
+var staticFS embed.FS
+
+// vendorCharts is the uPlot bundle make ui-assets copies into static/vendor.
+const vendorCharts = "vendor/uPlot.iife.min.js"
+
+type asset struct {
+	body, gz []byte
+	ctype    string
+	etag     string
+}
+
+type assets struct {
+	files      map[string]*asset // path under static/
+	haveVendor bool
+	tag        string // a digest of all assets, appended to their URLs
+}
+
+// loadAssets reads the embedded static files once, with their gzip
+// encodings and ETags.
+func loadAssets(noVendor bool) (*assets, error) {
+	a := &assets{files: map[string]*asset{}}
+	all := sha256.New()
+	err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel := strings.TrimPrefix(p, "static/")
+		if strings.HasSuffix(rel, ".md") || (noVendor && strings.HasPrefix(rel, "vendor/")) {
+			return nil
+		}
+		body, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		all.Write(sum[:])
+		ct := mime.TypeByExtension(path.Ext(rel))
+		switch path.Ext(rel) {
+		case ".js":
+			ct = "text/javascript; charset=utf-8"
+		case ".css":
+			ct = "text/css; charset=utf-8"
+		case ".svg":
+			ct = "image/svg+xml"
+		}
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		zw.Write(body)
+		zw.Close()
+		a.files[rel] = &asset{body: body, gz: gz.Bytes(), ctype: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ui: read embedded assets: %w", err)
+	}
+	_, a.haveVendor = a.files[vendorCharts]
+	a.tag = hex.EncodeToString(all.Sum(nil)[:6])
+	return a, nil
+}
+
+// serveStatic serves an embedded asset, gzip-encoded when the client
+// accepts it. URLs carry ?v=<tag of all assets>, so they are cached for
+// good; a new binary has a new tag.
+func (h *Handler) serveStatic(w http.ResponseWriter, r *http.Request) {
+	f := h.assets.files[r.PathValue("path")]
+	if f == nil {
+		http.Error(w, "no such asset", http.StatusNotFound)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", f.ctype)
+	hd.Set("ETag", f.etag)
+	hd.Set("Vary", "Accept-Encoding")
+	if r.URL.Query().Get("v") == h.assets.tag {
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "no-cache")
+	}
+	if r.Header.Get("If-None-Match") == f.etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := f.body
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		hd.Set("Content-Encoding", "gzip")
+		body = f.gz
+	}
+	hd.Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+func (h *Handler) serveFavicon(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/static/favicon.svg?v="+h.assets.tag, http.StatusMovedPermanently)
+}
+
+// funcs are the template helpers every page may use.
+var funcs = template.FuncMap{
+	"shortHash": shortHash,
+	"when":      when,
+	"duration":  duration,
+	"bytes":     humanBytes,
+	"num":       formatNum,
+	"pathEsc":   pathEscape,
+	"join":      strings.Join,
+	"add":       func(a, b int) int { return a + b },
+}
+
+// parsePages parses layout.html with each page template: pages["run"] is
+// layout + run.html. Every page defines "content" (and may define "head").
+func parsePages() (map[string]*template.Template, error) {
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("ui: parse layout: %w", err)
+	}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(path.Base(n), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return nil, fmt.Errorf("ui: parse %s: %w", n, err)
+		}
+		pages[base] = t
+	}
+	return pages, nil
+}
