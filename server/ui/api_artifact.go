@@ -1,0 +1,5 @@
+package ui
+
+import "net/http"
+
+func (h *Handler) artifactRoutes(m *http.ServeMux) {}
