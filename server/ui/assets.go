@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"html/template"
@@ -130,6 +131,27 @@ var funcs = template.FuncMap{
 	"pathEsc":   pathEscape,
 	"join":      strings.Join,
 	"add":       func(a, b int) int { return a + b },
+	"body":      jsonBody,
+}
+
+// jsonBody builds the JSON object of a data-body attribute from key,
+// value pairs: {{body "name" .Name "version" .Version}}. Values are
+// encoded by encoding/json, and the attribute by html/template, so any
+// name round-trips.
+func jsonBody(kvs ...any) (string, error) {
+	if len(kvs)%2 != 0 {
+		return "", fmt.Errorf("body: odd number of arguments")
+	}
+	m := make(map[string]any, len(kvs)/2)
+	for i := 0; i < len(kvs); i += 2 {
+		k, ok := kvs[i].(string)
+		if !ok {
+			return "", fmt.Errorf("body: key %v is not a string", kvs[i])
+		}
+		m[k] = kvs[i+1]
+	}
+	b, err := json.Marshal(m)
+	return string(b), err
 }
 
 // parsePages parses layout.html with each page template: pages["run"] is
