@@ -558,11 +558,47 @@ func (s *Server) deleteVersion(r *http.Request) (any, error) {
 	return nil, s.tagSyncOK(s.r.DeleteVersion(name, n))
 }
 
+// reasonOr is the reason a registry write records in its tag message: the
+// request's comment (an mlgit extension, the field name of Databricks'
+// transition requests; MLflow clients do not send it), else "MLflow API".
+func reasonOr(comment string) string {
+	if c := strings.TrimSpace(comment); c != "" {
+		return c
+	}
+	return registryReason
+}
+
+// proposalJSON is what transition-stage returns with propose: true: where
+// the proposal went (mlgit model promote --propose --json, same fields).
+type proposalJSON struct {
+	Branch      string `json:"branch,omitempty"`
+	Commit      string `json:"commit,omitempty"`
+	Base        string `json:"base"`
+	Target      string `json:"target"`
+	Existing    bool   `json:"existing,omitempty"`
+	Remote      string `json:"remote,omitempty"`
+	RemoteURL   string `json:"remote_url,omitempty"`
+	Pushed      bool   `json:"pushed"`
+	PushCommand string `json:"push_command,omitempty"`
+	URL         string `json:"url,omitempty"`
+	// PushError says why the push failed (the branch is kept).
+	PushError string `json:"push_error,omitempty"`
+}
+
+// transitionStage is MLflow's transition-stage, with two mlgit extensions
+// (docs/server.md): comment, the reason recorded in the tag message (else
+// "MLflow API"), and propose: true, which does what mlgit model promote
+// --propose does (repo.Propose, then a push of the branch to origin when
+// that remote exists) instead of changing the stage, and answers the
+// version as it is with the proposal. Without propose, a stage whose
+// policy says review: true is refused, as before.
 func (s *Server) transitionStage(r *http.Request) (any, error) {
 	var req struct {
 		versionReq
 		Stage   string `json:"stage"`
 		Archive Bool   `json:"archive_existing_versions"`
+		Comment string `json:"comment"`
+		Propose Bool   `json:"propose"`
 	}
 	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
 		return nil, err
@@ -574,7 +610,11 @@ func (s *Server) transitionStage(r *http.Request) (any, error) {
 	if req.Stage == "" {
 		return nil, missing("stage")
 	}
-	res, err := s.r.Promote(repo.PromoteSpec{Name: name, Version: n, Stage: req.Stage, ArchiveExisting: req.Archive.V, Reason: registryReason})
+	spec := repo.PromoteSpec{Name: name, Version: n, Stage: req.Stage, ArchiveExisting: req.Archive.V, Reason: reasonOr(req.Comment)}
+	if req.Propose.V {
+		return s.proposeStage(r.Context(), spec)
+	}
+	res, err := s.r.Promote(spec)
 	if res == nil && err != nil {
 		return nil, err
 	}
@@ -582,6 +622,32 @@ func (s *Server) transitionStage(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return s.versionResp(name, n)
+}
+
+func (s *Server) proposeStage(ctx context.Context, spec repo.PromoteSpec) (any, error) {
+	p, err := s.r.Propose(spec)
+	if err != nil {
+		return nil, err
+	}
+	out := proposalJSON{Branch: p.Branch, Commit: p.Commit, Base: p.Base, Target: p.Target, Existing: p.Existing}
+	if p.Branch != "" {
+		pushed, perr := s.r.PushProposal(ctx, "", p)
+		if pushed != nil {
+			out.Remote, out.RemoteURL, out.Pushed, out.PushCommand, out.URL = pushed.Remote, pushed.RemoteURL, pushed.Pushed, pushed.PushCommand, pushed.URL
+		}
+		if perr != nil {
+			s.log.Warn("proposal not pushed", "branch", p.Branch, "err", perr)
+			out.PushError = perr.Error()
+		}
+	}
+	v, err := s.versionResp(spec.Name, spec.Version)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		ModelVersion modelVersionJSON `json:"model_version"`
+		Proposal     proposalJSON     `json:"proposal"`
+	}{v.(versionResp).ModelVersion, out}, nil
 }
 
 func (s *Server) setVersionTag(r *http.Request) (any, error) {
@@ -667,7 +733,8 @@ func (s *Server) downloadURI(r *http.Request) (any, error) {
 func (s *Server) setAlias(r *http.Request) (any, error) {
 	var req struct {
 		versionReq
-		Alias string `json:"alias"`
+		Alias   string `json:"alias"`
+		Comment string `json:"comment"` // mlgit: the reason (reasonOr)
 	}
 	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
 		return nil, err
@@ -679,7 +746,7 @@ func (s *Server) setAlias(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.r.SetAlias(repo.AliasSpec{Name: name, Alias: req.Alias, Version: n, Reason: registryReason})
+	res, err := s.r.SetAlias(repo.AliasSpec{Name: name, Alias: req.Alias, Version: n, Reason: reasonOr(req.Comment)})
 	if res == nil && err != nil {
 		return nil, err
 	}
@@ -704,7 +771,10 @@ func (q aliasReq) parse() (string, error) {
 }
 
 func (s *Server) deleteAlias(r *http.Request) (any, error) {
-	var req aliasReq
+	var req struct {
+		aliasReq
+		Comment string `json:"comment"` // mlgit: the reason (reasonOr)
+	}
 	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
 		return nil, err
 	}
@@ -712,7 +782,7 @@ func (s *Server) deleteAlias(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.r.DeleteAlias(name, req.Alias, registryReason)
+	res, err := s.r.DeleteAlias(name, req.Alias, reasonOr(req.Comment))
 	if res == nil && err != nil {
 		return nil, err
 	}
