@@ -25,6 +25,11 @@ func (r *Repo) History(max int) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.historyFrom(h, max)
+}
+
+// historyFrom walks first parents from h, newest first (max <= 0: all).
+func (r *Repo) historyFrom(h plumbing.Hash, max int) ([]Event, error) {
 	var out []Event
 	for !h.IsZero() && (max <= 0 || len(out) < max) {
 		c, err := r.readCommit(h)
@@ -64,5 +69,3 @@ func parseMessage(msg string) (string, map[string][]string) {
 	}
 	return subject, tr
 }
-
-var _ = plumbing.ZeroHash

@@ -1,0 +1,101 @@
+package repo
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// HistoryPage returns up to max commits of the tracking branch (first
+// parents, newest first) that come after commit before in that order, i.e.
+// are older than it; before "" starts at the tip. more says older commits
+// remain: pass the last returned commit as before to read them. A before
+// that is not a full commit id of this repository is ErrInvalid or
+// ErrNotFound.
+func (r *Repo) HistoryPage(before string, max int) (evs []Event, more bool, err error) {
+	if max <= 0 {
+		return nil, false, fmt.Errorf("%w: page size %d", ErrInvalid, max)
+	}
+	var h plumbing.Hash
+	if before == "" {
+		if h, err = r.tip(); err != nil {
+			return nil, false, err
+		}
+	} else {
+		if len(before) != 40 || !plumbing.IsHash(before) {
+			return nil, false, fmt.Errorf("%w: %q is not a full commit id", ErrInvalid, before)
+		}
+		c, err := r.readCommit(plumbing.NewHash(before))
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: commit %s: %v", ErrNotFound, before, err)
+		}
+		if len(c.ParentHashes) == 0 {
+			return []Event{}, false, nil
+		}
+		h = c.ParentHashes[0]
+	}
+	if h.IsZero() {
+		return []Event{}, false, nil
+	}
+	evs, err = r.historyFrom(h, max+1)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(evs) > max {
+		return evs[:max], true, nil
+	}
+	return evs, false, nil
+}
+
+// ProposalInfo is a proposal branch of a model version (repo.Propose):
+// what it proposes, by whom, and why, read from its commit.
+type ProposalInfo struct {
+	Branch string `json:"branch"`
+	Commit string `json:"commit"`
+	// Base is the commit's parent: the tracking-branch tip it was made on.
+	Base    string    `json:"base,omitempty"`
+	Stage   string    `json:"stage"`
+	Subject string    `json:"subject"`
+	Reason  string    `json:"reason,omitempty"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+}
+
+// Proposals returns the local proposal branches of a model version
+// (mlgit-propose/<model-key>-v<n>-<stage>), sorted by branch. A branch
+// counts when its commit's trailers name this model and version (so model
+// keys that are prefixes of each other do not mix).
+func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
+	key := ModelKey(name)
+	prefix := "refs/heads/" + ProposalBranchPrefix + key + "-v" + strconv.FormatInt(version, 10) + "-"
+	vals, err := r.refs.listRefsWithPrefixes(prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := []ProposalInfo{}
+	for _, v := range vals {
+		c, err := r.readCommit(v.hash)
+		if err != nil {
+			continue
+		}
+		subject, tr := parseMessage(c.Message)
+		if first(tr["Mlgit-Model"]) != key || first(tr["Mlgit-Version"]) != strconv.FormatInt(version, 10) {
+			continue
+		}
+		p := ProposalInfo{Branch: strings.TrimPrefix(v.name, "refs/heads/"), Commit: v.hash.String(), Stage: first(tr["Mlgit-Stage"]),
+			Subject: subject, Author: c.Author.Name + " <" + c.Author.Email + ">", Time: c.Author.When}
+		if len(c.ParentHashes) > 0 {
+			p.Base = c.ParentHashes[0].String()
+		}
+		// The reason is the body between the subject and the trailers.
+		paras := strings.Split(strings.TrimRight(c.Message, "\n"), "\n\n")
+		if len(paras) > 2 {
+			p.Reason = strings.TrimSpace(strings.Join(paras[1:len(paras)-1], "\n\n"))
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
