@@ -1,5 +1,379 @@
 package ui
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
 
-func (h *Handler) seriesRoutes(m *http.ServeMux) {}
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// Limits of the series endpoint.
+const (
+	maxSeriesRuns = 1000
+	defaultPx     = 800
+	maxPx         = 10000
+	// maxSeriesPoints bounds the points of one response (about 20 bytes
+	// each in JSON): with many runs each run gets fewer pixel columns.
+	maxSeriesPoints = 2_000_000
+	// cachePoints bounds the parsed histories kept between requests
+	// (24 bytes a point).
+	cachePoints = 20_000_000
+)
+
+// histories caches parsed histories for every Handler of the process
+// (entries name their repository), so zooms and redraws skip reading
+// and parsing the segments again.
+var histories = newSeriesCache(cachePoints)
+
+func (h *Handler) seriesRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /ui/api/series", h.series)
+}
+
+// seriesResponse is the answer of GET /ui/api/series.
+type seriesResponse struct {
+	Key  string
+	X    string
+	Px   int // pixel columns each run was downsampled to
+	XMin float64
+	XMax float64
+	Runs []*seriesRun
+}
+
+type seriesRun struct {
+	ID, Name string
+	start    int64
+	sum      manifest.MetricSummary
+	cols     *columns
+	Total    int // points in the history
+	Full     bool
+	x, y     []float64
+	idx      []int32 // points of x/y returned; nil: all
+}
+
+// series serves GET /ui/api/series: one metric of up to 1,000 runs,
+// downsampled for a chart of a given width.
+//
+// Query:
+//
+//	key=<metric>         required
+//	run=<id>             repeated or comma-separated, 1 to 1,000 runs
+//	x=step|wall|relative x unit: the step; Unix seconds; seconds since the
+//	                     run's start time (default step)
+//	px=<pixels>          the chart's plot width (default 800, 1 to 10,000)
+//	xmin=, xmax=         the visible x range (after a zoom), in the x unit
+//
+// Answer (200):
+//
+//	{"key": "loss", "x": "step", "px": 800, "xmin": 0, "xmax": 999999,
+//	 "runs": [{"id": "…", "name": "…", "total": 1000000, "full": false,
+//	           "x": [0, 17, …], "y": [0.93, "NaN", "Infinity", …]}]}
+//
+// total is the run's number of points of the metric (0 when it has none);
+// x and y are its points in [xmin, xmax] (plus the nearest point outside
+// on either side), ordered by x. y values are numbers or the strings
+// "NaN", "Infinity" and "-Infinity". When the range holds at most 4·px
+// points of a run they are all returned and full is true; otherwise they
+// are downsampled with M4: per pixel column the first, last, lowest and
+// highest point, plus every non-finite point. Without xmin/xmax the range
+// is the union of the runs' x ranges, so every run shares the same pixel
+// columns. px is lowered when runs·4·px would exceed 2,000,000 points.
+//
+// Errors are JSON {"error_code", "message"}: 400 for a missing or bad
+// parameter, 404 for an unknown run.
+func (h *Handler) series(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	key := q.Get("key")
+	if key == "" {
+		seriesError(w, invalid("the metric key is missing: add key=<metric>"))
+		return
+	}
+	ids := queryList(r, "run")
+	if len(ids) == 0 {
+		seriesError(w, invalid("no run: add run=<run id> (repeated or comma-separated)"))
+		return
+	}
+	if len(ids) > maxSeriesRuns {
+		seriesError(w, invalid("%d runs requested: at most %d runs per chart", len(ids), maxSeriesRuns))
+		return
+	}
+	seen := map[string]bool{}
+	uniq := ids[:0:0]
+	for _, id := range ids {
+		if !manifest.ValidRunID(id) {
+			seriesError(w, invalid("run id %q is not 32 lower-case hex characters", id))
+			return
+		}
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	ids = uniq
+	axis := xStep
+	switch q.Get("x") {
+	case "", "step":
+	case "wall":
+		axis = xWall
+	case "relative":
+		axis = xRelative
+	default:
+		seriesError(w, invalid("x=%q: the x axis is step, wall or relative", q.Get("x")))
+		return
+	}
+	px := defaultPx
+	if s := q.Get("px"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPx {
+			seriesError(w, invalid("px=%q: the chart width is a number of pixels from 1 to %d", s, maxPx))
+			return
+		}
+		px = n
+	}
+	xmin, xmax := math.Inf(-1), math.Inf(1)
+	for _, p := range []struct {
+		name string
+		v    *float64
+	}{{"xmin", &xmin}, {"xmax", &xmax}} {
+		if s := q.Get(p.name); s != "" {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || !finite(f) {
+				seriesError(w, invalid("%s=%q is not a number", p.name, s))
+				return
+			}
+			*p.v = f
+		}
+	}
+	if xmin > xmax {
+		seriesError(w, invalid("xmin (%g) is above xmax (%g)", xmin, xmax))
+		return
+	}
+	if n := len(ids) * 4 * px; n > maxSeriesPoints {
+		px = max(16, maxSeriesPoints/(4*len(ids)))
+	}
+
+	runs, err := h.loadSeries(ids, key)
+	if err != nil {
+		seriesError(w, err)
+		return
+	}
+	// The x range: what was asked, else the union of the runs' ranges.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range runs {
+		if s.cols == nil || s.cols.len() == 0 {
+			continue
+		}
+		start := s.start
+		if axis == xWall {
+			start = 0
+		}
+		v := s.cols.view(axis, start)
+		s.x, s.y = v.x, v.y
+		lo = min(lo, v.x[0])
+		hi = max(hi, v.x[len(v.x)-1])
+	}
+	if !math.IsInf(xmin, -1) {
+		lo = xmin
+	}
+	if !math.IsInf(xmax, 1) {
+		hi = xmax
+	}
+	if lo > hi { // no points at all
+		lo, hi = 0, 0
+	}
+	parallel(len(runs), func(i int) {
+		s := runs[i]
+		if s.x == nil {
+			s.Full = true
+			return
+		}
+		s.idx, s.Full = m4(s.x, s.y, lo, hi, px)
+	})
+	writeSeries(w, &seriesResponse{Key: key, X: [...]string{"step", "wall", "relative"}[axis], Px: px, XMin: lo, XMax: hi, Runs: runs})
+}
+
+// loadSeries reads each run's name and its history of key, from the
+// cache when the run's summary of key is unchanged, in parallel.
+func (h *Handler) loadSeries(ids []string, key string) ([]*seriesRun, error) {
+	runs := make([]*seriesRun, len(ids))
+	errs := make([]error, len(ids))
+	parallel(len(ids), func(i int) {
+		doc, err := h.r.GetRun(ids[i])
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		s := &seriesRun{ID: doc.ID, Name: doc.Name, start: doc.StartTime}
+		runs[i] = s
+		sum, ok := doc.Metrics[key]
+		if !ok {
+			return
+		}
+		s.sum = sum
+		k := seriesKey{repo: h.r, run: doc.ID, metric: key}
+		if c := histories.get(k, sum); c != nil {
+			s.cols = c
+			s.Total = c.len()
+			return
+		}
+		pts, err := h.r.MetricHistory(doc.ID, key)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		s.cols = newColumns(pts)
+		s.Total = s.cols.len()
+		histories.put(k, sum, s.cols)
+	})
+	for _, e := range errs {
+		if e != nil {
+			return nil, e
+		}
+	}
+	return runs, nil
+}
+
+// parallel calls fn(0..n-1) on at most GOMAXPROCS+2 goroutines (reading
+// a history is part I/O, part parsing).
+func parallel(n int, fn func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0)+2)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var next int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// writeSeries writes the response by hand: numbers in their shortest
+// form, non-finite values as strings, no reflection over millions of
+// values.
+func writeSeries(w http.ResponseWriter, resp *seriesResponse) {
+	n := 0
+	for _, s := range resp.Runs {
+		if s.idx != nil {
+			n += len(s.idx)
+		} else {
+			n += len(s.x)
+		}
+	}
+	b := make([]byte, 0, 256+n*24+len(resp.Runs)*128)
+	b = append(b, `{"key":`...)
+	b = appendJSONString(b, resp.Key)
+	b = append(b, `,"x":"`...)
+	b = append(b, resp.X...)
+	b = append(b, `","px":`...)
+	b = strconv.AppendInt(b, int64(resp.Px), 10)
+	b = append(b, `,"xmin":`...)
+	b = appendNum(b, resp.XMin)
+	b = append(b, `,"xmax":`...)
+	b = appendNum(b, resp.XMax)
+	b = append(b, `,"runs":[`...)
+	for i, s := range resp.Runs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = append(b, s.ID...) // 32 hex characters
+		b = append(b, `","name":`...)
+		b = appendJSONString(b, s.Name)
+		b = append(b, `,"total":`...)
+		b = strconv.AppendInt(b, int64(s.Total), 10)
+		b = append(b, `,"full":`...)
+		b = strconv.AppendBool(b, s.Full)
+		for c, col := range [][]float64{s.x, s.y} {
+			if c == 0 {
+				b = append(b, `,"x":[`...)
+			} else {
+				b = append(b, `],"y":[`...)
+			}
+			if s.idx != nil {
+				for j, k := range s.idx {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = appendNum(b, col[k])
+				}
+			} else {
+				for j, v := range col {
+					if j > 0 {
+						b = append(b, ',')
+					}
+					b = appendNum(b, v)
+				}
+			}
+		}
+		b = append(b, "]}"...)
+	}
+	b = append(b, "]}\n"...)
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+}
+
+// appendNum appends v as a JSON number, or as "NaN", "Infinity" or
+// "-Infinity" (proto3 JSON's spelling).
+func appendNum(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, `"NaN"`...)
+	case math.IsInf(v, 1):
+		return append(b, `"Infinity"`...)
+	case math.IsInf(v, -1):
+		return append(b, `"-Infinity"`...)
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.AppendInt(b, int64(v), 10)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // escapes <, > and & too
+	return append(b, q...)
+}
+
+// seriesError answers a UI API call with the JSON API's error shape.
+func seriesError(w http.ResponseWriter, err error) {
+	status, code := http.StatusInternalServerError, "INTERNAL_ERROR"
+	switch {
+	case errors.Is(err, repo.ErrNotFound):
+		status, code = http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST"
+	case errors.Is(err, repo.ErrInvalid):
+		status, code = http.StatusBadRequest, "INVALID_PARAMETER_VALUE"
+	}
+	b, _ := json.Marshal(map[string]string{"error_code": code, "message": err.Error()})
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+	fmt.Fprintln(w)
+}
