@@ -222,14 +222,13 @@ func (h *Handler) loadSeries(ids []string, key string) ([]*seriesRun, error) {
 			s.Total = c.len()
 			return
 		}
-		pts, err := h.r.MetricHistory(doc.ID, key)
+		c, err := h.readHistory(doc, key)
 		if err != nil {
 			errs[i] = err
 			return
 		}
-		s.cols = newColumns(pts)
-		s.Total = s.cols.len()
-		histories.put(k, sum, s.cols)
+		s.cols = c
+		s.Total = c.len()
 	})
 	for _, e := range errs {
 		if e != nil {
@@ -237,6 +236,97 @@ func (h *Handler) loadSeries(ids []string, key string) ([]*seriesRun, error) {
 		}
 	}
 	return runs, nil
+}
+
+// allKeysPoints bounds the runs whose every metric is read and cached at
+// once (their points take 40 bytes each while parsed).
+const allKeysPoints = 4_000_000
+
+// readHistory reads a run's history of key from the store and caches it.
+// Reading one key parses every segment of the run anyway, so a run of at
+// most allKeysPoints points has all its keys read and cached in the same
+// pass: the run page's charts then cost one read, not one per key.
+// Concurrent requests for the same run share one read.
+func (h *Handler) readHistory(doc *manifest.Run, key string) (*columns, error) {
+	total := int64(0)
+	for _, m := range doc.Metrics {
+		total += m.Count
+	}
+	all := total <= allKeysPoints
+	fk := flightKey{repo: h.r, run: doc.ID}
+	if !all {
+		fk.metric = key
+	}
+	res, err := reads.do(fk, func() (map[string]*columns, error) {
+		var hist map[string][]manifest.MetricPoint
+		if all {
+			var err error
+			if hist, err = h.r.AllMetricHistory(doc.ID); err != nil {
+				return nil, err
+			}
+		} else {
+			pts, err := h.r.MetricHistory(doc.ID, key)
+			if err != nil {
+				return nil, err
+			}
+			hist = map[string][]manifest.MetricPoint{key: pts}
+		}
+		out := make(map[string]*columns, len(hist))
+		for k, pts := range hist {
+			c := newColumns(pts)
+			out[k] = c
+			if sum, ok := doc.Metrics[k]; ok {
+				histories.put(seriesKey{repo: h.r, run: doc.ID, metric: k}, sum, c)
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c := res[key]; c != nil {
+		return c, nil
+	}
+	return newColumns(nil), nil
+}
+
+// flightKey names one read of the store: a run's every metric (metric
+// "") or one.
+type flightKey struct {
+	repo        *repo.Repo
+	run, metric string
+}
+
+type flight struct {
+	done chan struct{}
+	res  map[string]*columns
+	err  error
+}
+
+// flights lets concurrent requests share one read of a run.
+type flights struct {
+	mu sync.Mutex
+	m  map[flightKey]*flight
+}
+
+var reads = &flights{m: map[flightKey]*flight{}}
+
+func (f *flights) do(k flightKey, fn func() (map[string]*columns, error)) (map[string]*columns, error) {
+	f.mu.Lock()
+	if c := f.m[k]; c != nil {
+		f.mu.Unlock()
+		<-c.done
+		return c.res, c.err
+	}
+	c := &flight{done: make(chan struct{})}
+	f.m[k] = c
+	f.mu.Unlock()
+	c.res, c.err = fn()
+	close(c.done)
+	f.mu.Lock()
+	delete(f.m, k)
+	f.mu.Unlock()
+	return c.res, c.err
 }
 
 // parallel calls fn(0..n-1) on at most GOMAXPROCS+2 goroutines (reading
