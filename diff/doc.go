@@ -5,7 +5,7 @@
 // versions added, changed and removed, and stage changes).
 //
 // The package is pure: it imports only manifest and the standard library,
-// and does no I/O beyond the io.Writer it renders to. Callers (the CLI)
+// and does no I/O beyond the io.Writer it renders to. Callers (package diff/load, used by the CLI and the web UI)
 // read the documents from the store and pass them in.
 //
 // Every comparison is a value (RunDiff, VersionDiff, ChangeSet) that
