@@ -1,7 +1,319 @@
 package ui
 
-import "net/http"
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// The run page: /experiments/{eid}/runs/{rid}[/{tab...}] with MLflow's
+// tabs (overview, model-metrics, system-metrics, artifacts/<path>). Every
+// section is rendered once; run.js switches between them without a
+// round trip and keeps the URL in step.
+
+// runHistoryDepth bounds the tracking-branch commits searched for the
+// ones that recorded a run.
+const runHistoryDepth = 500
+
+// maxChildRuns bounds the child runs listed.
+const maxChildRuns = 200
+
+type runData struct {
+	Run        *manifest.Run
+	Name       string
+	Experiment *manifest.Experiment
+	ExpName    string
+	Base       string // /experiments/<eid>/runs/<rid>
+	Tab        string // overview, metrics or artifacts
+	ArtPath    string // the artifacts/<path> of the URL
+	Duration   string
+	Note       string
+	Source     *manifest.Source
+	SourceName string // mlflow.source.name when there is no Source
+	Command    string
+
+	Parent        *runLink
+	Children      []runLink
+	ChildrenTotal int
+
+	Params    []runParam
+	Tags      []runTagRow
+	SysTags   int
+	Metrics   []runMetricRow
+	Inputs    []manifest.Dataset
+	Models    []runModelRow
+	Commits   []repo.Event
+	Truncated bool // the commit search stopped at runHistoryDepth
+	Depth     int
+
+	ArtifactCount int
+	ArtifactSize  int64
+	FilesJSON     string
+	SetTagBody    string
+}
+
+type runLink struct {
+	ID, Name, Href string
+}
+
+type runParam struct{ Key, Value string }
+
+type runTagRow struct {
+	Key, Value string
+	System     bool
+	DeleteBody string
+}
+
+type runMetricRow struct {
+	Key string
+	manifest.MetricSummary
+}
+
+type runModelRow struct {
+	ID, Name, Status, Type string
+	Step                   int64
+	HasStep                bool
+}
+
+// runArtifactEntry is one file in the page's artifact list (the browser
+// builds folders from the paths).
+type runArtifactEntry struct {
+	Path   string `json:"p"`
+	Size   int64  `json:"s"`
+	Digest string `json:"d"`
+}
 
 func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, "run", &Page{Title: "run", Data: nil})
+	eid, rid, tab := r.PathValue("eid"), r.PathValue("rid"), r.PathValue("tab")
+	run, err := h.r.GetRun(rid)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	base := "/experiments/" + url.PathEscape(run.ExperimentID) + "/runs/" + url.PathEscape(run.ID)
+	if run.ExperimentID != eid {
+		to := base
+		if tab != "" {
+			to += "/" + (&url.URL{Path: tab}).EscapedPath()
+		}
+		if r.URL.RawQuery != "" {
+			to += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, to, http.StatusFound)
+		return
+	}
+	d := &runData{Run: run, Base: base, Name: run.Name, Tab: "overview"}
+	if d.Name == "" {
+		d.Name = run.ID
+	}
+	switch {
+	case tab == "model-metrics" || tab == "system-metrics" || tab == "metrics":
+		d.Tab = "metrics"
+	case tab == "artifacts" || strings.HasPrefix(tab, "artifacts/"):
+		d.Tab = "artifacts"
+		d.ArtPath = strings.Trim(strings.TrimPrefix(tab, "artifacts"), "/")
+	}
+	d.ExpName = run.ExperimentID
+	if exp, err := h.r.GetExperiment(run.ExperimentID); err == nil {
+		d.Experiment = exp
+		d.ExpName = exp.Name
+	}
+	d.Duration = duration(run.StartTime, run.EndTime)
+	d.Note = run.Tags["mlflow.note.content"]
+	d.Source = run.Source
+	if d.Source != nil && len(d.Source.Command) > 0 {
+		d.Command = runShellJoin(d.Source.Command)
+	}
+	if d.Source == nil {
+		if c := run.Tags["mlflow.source.git.commit"]; c != "" {
+			d.Source = &manifest.Source{Commit: c, Branch: run.Tags["mlflow.source.git.branch"]}
+		}
+	}
+	d.SourceName = run.Tags["mlflow.source.name"]
+
+	if pid := run.Tags["mlflow.parentRunId"]; pid != "" {
+		d.Parent = &runLink{ID: pid, Name: pid, Href: "/runs/" + url.PathEscape(pid)}
+		if p, err := h.r.GetRun(pid); err == nil {
+			d.Parent.Name = runDisplayName(p)
+			d.Parent.Href = runPageHref(p)
+		}
+	}
+	if page, err := h.r.SearchRuns(repo.RunSearch{
+		Filter:     "tags.mlflow.parentRunId = '" + run.ID + "'",
+		MaxResults: maxChildRuns,
+		View:       repo.ViewAll,
+	}); err == nil {
+		d.ChildrenTotal = page.Total
+		for _, c := range page.Runs {
+			d.Children = append(d.Children, runLink{ID: c.ID, Name: runDisplayName(c), Href: runPageHref(c)})
+		}
+	} else {
+		h.log.Warn("run page: child runs", "run", run.ID, "err", err)
+	}
+
+	for k, v := range run.Params {
+		d.Params = append(d.Params, runParam{k, v})
+	}
+	sort.Slice(d.Params, func(i, j int) bool { return d.Params[i].Key < d.Params[j].Key })
+	for k, v := range run.Tags {
+		sys := strings.HasPrefix(k, "mlflow.")
+		if sys {
+			d.SysTags++
+		}
+		d.Tags = append(d.Tags, runTagRow{Key: k, Value: v, System: sys, DeleteBody: runJSON(map[string]string{"run_id": run.ID, "key": k})})
+	}
+	sort.Slice(d.Tags, func(i, j int) bool {
+		if d.Tags[i].System != d.Tags[j].System {
+			return !d.Tags[i].System
+		}
+		return d.Tags[i].Key < d.Tags[j].Key
+	})
+	d.SetTagBody = runJSON(map[string]string{"run_id": run.ID})
+	for k, m := range run.Metrics {
+		d.Metrics = append(d.Metrics, runMetricRow{k, m})
+	}
+	sort.Slice(d.Metrics, func(i, j int) bool { return d.Metrics[i].Key < d.Metrics[j].Key })
+	d.Inputs = run.Inputs
+	d.Models = h.runModels(run)
+
+	files := make([]runArtifactEntry, len(run.Artifacts))
+	for i, a := range run.Artifacts {
+		files[i] = runArtifactEntry{a.Path, a.Size, a.Digest}
+		d.ArtifactSize += a.Size
+	}
+	d.ArtifactCount = len(files)
+	d.FilesJSON = runJSON(files)
+
+	d.Commits, d.Truncated = h.runCommits(run.ID)
+	d.Depth = runHistoryDepth
+
+	h.render(w, r, "run", &Page{
+		Title:   d.Name,
+		Section: "experiments",
+		Crumbs: []Crumb{
+			{Label: "Experiments", Href: "/experiments"},
+			{Label: d.ExpName, Href: "/experiments/" + url.PathEscape(run.ExperimentID)},
+			{Label: d.Name},
+		},
+		Charts:  true,
+		Scripts: []string{"run.js"},
+		Data:    d,
+	})
+}
+
+// runModels lists the logged models the run produced: its outputs and the
+// models whose source run it is.
+func (h *Handler) runModels(run *manifest.Run) []runModelRow {
+	var out []runModelRow
+	seen := map[string]bool{}
+	for _, o := range run.Outputs {
+		if seen[o.ModelID] {
+			continue
+		}
+		seen[o.ModelID] = true
+		row := runModelRow{ID: o.ModelID, Name: o.ModelID, Step: o.Step, HasStep: true}
+		if m, err := h.r.GetLoggedModel(o.ModelID); err == nil {
+			row.Name, row.Status, row.Type = m.Name, m.Status, m.ModelType
+		}
+		out = append(out, row)
+	}
+	all, err := h.r.ListLoggedModels()
+	if err != nil {
+		h.log.Warn("run page: logged models", "run", run.ID, "err", err)
+	}
+	for _, m := range all {
+		if m.SourceRunID != run.ID || seen[m.ID] {
+			continue
+		}
+		seen[m.ID] = true
+		out = append(out, runModelRow{ID: m.ID, Name: m.Name, Status: m.Status, Type: m.ModelType})
+	}
+	return out
+}
+
+// runHistoryCache caches the last runHistoryDepth commits of the tracking
+// branch per tip, so that opening run pages does not walk them each time.
+var runHistoryCache struct {
+	sync.Mutex
+	r      *repo.Repo
+	tip    string
+	events []repo.Event
+}
+
+func (h *Handler) runRecentHistory() ([]repo.Event, error) {
+	tip, err := h.r.Tip()
+	if err != nil {
+		return nil, err
+	}
+	c := &runHistoryCache
+	c.Lock()
+	defer c.Unlock()
+	if c.r == h.r && c.tip == tip && c.events != nil {
+		return c.events, nil
+	}
+	ev, err := h.r.History(runHistoryDepth)
+	if err != nil {
+		return nil, err
+	}
+	c.r, c.tip, c.events = h.r, tip, ev
+	return ev, nil
+}
+
+// runCommits returns the recent commits of the tracking branch that name
+// the run in a Mlgit-Run trailer, and whether the search stopped before
+// the branch's first commit.
+func (h *Handler) runCommits(id string) ([]repo.Event, bool) {
+	ev, err := h.runRecentHistory()
+	if err != nil {
+		if !errors.Is(err, repo.ErrNotFound) {
+			h.log.Warn("run page: history", "run", id, "err", err)
+		}
+		return nil, false
+	}
+	var out []repo.Event
+	for _, e := range ev {
+		for _, v := range e.Trailers["Mlgit-Run"] {
+			if strings.TrimSpace(v) == id {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out, len(ev) >= runHistoryDepth
+}
+
+func runDisplayName(r *manifest.Run) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.ID
+}
+
+func runPageHref(r *manifest.Run) string {
+	return "/experiments/" + url.PathEscape(r.ExperimentID) + "/runs/" + url.PathEscape(r.ID)
+}
+
+func runJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// runShellJoin quotes a command's arguments as a POSIX shell would read them.
+func runShellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -1,0 +1,118 @@
+// The run page: tabs (MLflow's URLs: overview, model-metrics,
+// artifacts/<path>), table filters, system tags, editing a tag, the
+// metric charts (mounted when the Metrics tab is first shown) and the
+// artifact browser.
+import {readOnly} from './app.js';
+import {mountLazyCharts} from './chart.js';
+import {initArtifacts} from './artifacts.js';
+
+const tabs = document.getElementById('run-tabs');
+const artRoot = document.getElementById('artifacts');
+const base = artRoot ? artRoot.dataset.base : '';
+let chartsMounted = false;
+let browser = null;
+
+// tabOf maps the page's path to a tab and an artifact path.
+function tabOf(pathname) {
+  let rest = pathname.startsWith(base) ? pathname.slice(base.length) : '';
+  rest = rest.replace(/^\/+/, '');
+  if (rest === 'model-metrics' || rest === 'system-metrics' || rest === 'metrics') return {tab: 'metrics'};
+  if (rest === 'artifacts' || rest.startsWith('artifacts/')) {
+    const p = rest.slice('artifacts'.length).replace(/^\/+|\/+$/g, '');
+    return {tab: 'artifacts', path: p.split('/').map(decodeURIComponent).join('/')};
+  }
+  return {tab: 'overview'};
+}
+
+function show(tab) {
+  for (const s of document.querySelectorAll('.run-tab')) {
+    s.classList.toggle('hidden', s.id !== 'tab-' + tab);
+  }
+  for (const a of tabs.querySelectorAll('a[data-tab]')) {
+    a.classList.toggle('on', a.dataset.tab === tab);
+  }
+  if (tab === 'metrics' && !chartsMounted) {
+    const charts = document.getElementById('metric-charts');
+    if (charts) {
+      chartsMounted = true;
+      mountLazyCharts(charts);
+    }
+  }
+  if (tab === 'artifacts' && !browser && artRoot) {
+    browser = initArtifacts(artRoot);
+  }
+}
+
+if (tabs) {
+  tabs.addEventListener('click', (ev) => {
+    const a = ev.target.closest('a[data-tab]');
+    if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    const tab = a.dataset.tab;
+    let href = a.href;
+    if (tab === 'artifacts' && browser) href = browser.url();
+    if (location.href !== new URL(href, location.href).href) history.pushState({tab}, '', href);
+    show(tab);
+    if (tab === 'artifacts' && browser && !browser.current()) browser.open(tabOf(location.pathname).path || '', false);
+  });
+  window.addEventListener('popstate', () => {
+    const t = tabOf(location.pathname);
+    show(t.tab);
+    if (t.tab === 'artifacts' && browser) browser.open(t.path || '', false);
+  });
+  show(tabOf(location.pathname).tab);
+}
+
+// Filters: <input data-filter="TABLE_ID" data-charts="CHARTS_ID"> hides
+// the rows (and charts) whose name does not contain the text.
+for (const input of document.querySelectorAll('input[data-filter]')) {
+  const table = document.getElementById(input.dataset.filter);
+  const charts = input.dataset.charts ? document.getElementById(input.dataset.charts) : null;
+  const count = input.id === 'metric-filter' ? document.getElementById('metric-count') : null;
+  if (!table) continue;
+  const rows = Array.from(table.tBodies[0].rows);
+  const names = rows.map((r) => r.cells[0].textContent.toLowerCase());
+  const values = input.dataset.filter === 'params-table' ? rows.map((r) => (r.cells[1] ? r.cells[1].textContent.toLowerCase() : '')) : null;
+  const chartEls = charts ? Array.from(charts.querySelectorAll('.chart')) : [];
+  let timer = 0;
+  const apply = () => {
+    const q = input.value.trim().toLowerCase();
+    let shown = 0;
+    const keep = new Set();
+    rows.forEach((r, i) => {
+      const ok = !q || names[i].includes(q) || (values && values[i].includes(q));
+      r.classList.toggle('hidden', !ok);
+      if (ok) {
+        shown++;
+        keep.add(names[i]);
+      }
+    });
+    for (const c of chartEls) c.classList.toggle('hidden', !!q && !(c.dataset.key || '').toLowerCase().includes(q));
+    if (count) count.textContent = q ? shown + ' of ' + rows.length : '';
+  };
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(apply, rows.length > 200 ? 120 : 0);
+  });
+}
+
+// System tags (mlflow.*) are hidden until asked for.
+const sysToggle = document.getElementById('show-sys-tags');
+if (sysToggle) {
+  sysToggle.addEventListener('change', () => {
+    for (const r of document.querySelectorAll('#tags-table tr.sys-tag')) r.classList.toggle('hidden', !sysToggle.checked);
+  });
+}
+
+// Edit fills the tag form with the tag's name and value.
+const tagForm = document.getElementById('tag-form');
+document.addEventListener('click', (ev) => {
+  const btn = ev.target.closest('button.tag-edit');
+  if (!btn || !tagForm || readOnly) return;
+  const row = btn.closest('tr');
+  tagForm.elements.key.value = row.dataset.key;
+  tagForm.elements.value.value = row.querySelector('.run-tag-value').textContent;
+  tagForm.scrollIntoView({block: 'nearest'});
+  tagForm.elements.value.focus();
+  tagForm.elements.value.select();
+});
