@@ -1,6 +1,8 @@
 // Command mkfixture creates a benchmark repository: mkfixture DIR RUNS
-// [PARAMS METRICS STEPS]. It prints one run id; mkfixture -id RUNS prints
-// that id without building anything.
+// [PARAMS METRICS STEPS [SEGMENT_BYTES]]. It prints one run id; mkfixture
+// -id RUNS prints that id without building anything. SEGMENT_BYTES writes
+// histories step-major in segments of at most that size (benchfix.Spec);
+// "max" is the 4 MiB a checkpoint writes at most.
 package main
 
 import (
@@ -19,7 +21,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: mkfixture DIR RUNS [PARAMS METRICS STEPS]")
+		fmt.Fprintln(os.Stderr, "usage: mkfixture DIR RUNS [PARAMS METRICS STEPS [SEGMENT_BYTES|max]]")
 		os.Exit(2)
 	}
 	dir := os.Args[1]
@@ -29,6 +31,13 @@ func main() {
 		spec.Params, _ = strconv.Atoi(os.Args[3])
 		spec.Metrics, _ = strconv.Atoi(os.Args[4])
 		spec.Steps, _ = strconv.Atoi(os.Args[5])
+	}
+	if len(os.Args) >= 7 {
+		if os.Args[6] == "max" {
+			spec.SegmentBytes = benchfix.SegmentMax
+		} else {
+			spec.SegmentBytes, _ = strconv.Atoi(os.Args[6])
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		panic(err)
