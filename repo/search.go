@@ -219,3 +219,12 @@ func (r *Repo) ResolveRunID(runID string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: run id prefix %q is ambiguous (%d runs)", ErrInvalid, runID, len(found))
 }
+
+// PageToken returns the page token of SearchRuns that starts at offset
+// (0: the first page), for callers that page by position (the web UI).
+func PageToken(offset int) string {
+	if offset <= 0 {
+		return ""
+	}
+	return encodePageToken(offset)
+}

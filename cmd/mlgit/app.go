@@ -196,7 +196,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newLogCmd(a),
 		newModelCmd(a), newLineageCmd(a), newFsckCmd(a), newTagsCmd(a),
 		newBlobCmd(a),
-		newServerCmd(a, nil),
+		newServerCmd(a, nil), newUICmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
 		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
 	)

@@ -230,6 +230,15 @@ func (tb *tab) visit(url, sel string) {
 	tb.run(chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
+// navigateBy runs JavaScript that navigates (a click on a link, a form
+// submit) and waits for the new page's sel to be visible.
+func (tb *tab) navigateBy(js, sel string) {
+	tb.t.Helper()
+	tb.run(chromedp.Evaluate[chromedp.Void](`window.__mlgitOld = true; setTimeout(() => {` + js + `}, 0)`))
+	tb.waitFor(`!window.__mlgitOld && document.readyState === 'complete'`)
+	tb.run(chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
 // text returns the visible text of the first element matching sel.
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
@@ -242,10 +251,24 @@ func (tb *tab) count(sel string) int {
 	return eval[int](tb, fmt.Sprintf("document.querySelectorAll(%q).length", sel))
 }
 
-// waitFor polls a JavaScript expression until it is truthy (20 s).
+// waitFor polls a JavaScript expression until it is truthy (20 s). It
+// survives navigations and reloads in between (the expression is
+// evaluated in whatever page is current).
 func (tb *tab) waitFor(expr string) {
 	tb.t.Helper()
-	value(tb, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(20*time.Second)))
+	deadline := time.Now().Add(20 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.t.Fatalf("browser: waited 20 s for %s (last error: %v)", expr, lastErr)
 }
 
 // noConsoleErrors fails the test if the page logged an error so far (CSP

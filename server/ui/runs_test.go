@@ -1,0 +1,204 @@
+package ui_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/mlgit/mlgit/server"
+)
+
+const xssName = `<img src=x onerror=alert(1)>`
+
+// seedRuns makes experiment "vision" with n runs: params lr (i/100) and
+// model, metrics loss (n-i) and acc, run names run-000..; run 1 is named
+// with HTML.
+func seedRuns(t *testing.T, e *env, n int) (*manifest.Experiment, []*manifest.Run) {
+	t.Helper()
+	exp, err := e.R.CreateExperiment("vision", "", map[string]string{"team": "cv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []*manifest.Run
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("run-%03d", i)
+		if i == 1 {
+			name = xssName
+		}
+		model := "tree"
+		if i%2 == 1 {
+			model = "linear"
+		}
+		run, err := e.R.CreateRun(repo.RunSpec{ExperimentID: exp.ID, Name: name, User: "ana", StartTime: 1767323045000 + int64(i)*1000,
+			Params: map[string]string{"lr": fmt.Sprintf("%.2f", float64(i)/100), "model": model},
+			Source: &manifest.Source{Commit: "0123456789abcdef0123456789abcdef01234567", Branch: "main", Dirty: i == 0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.R.LogBatch(run.ID, repo.Batch{Metrics: []manifest.MetricPoint{
+			{Key: "loss", Value: float64(n - i), Timestamp: 1767323045000, Step: 0},
+			{Key: "acc", Value: float64(i) / float64(n), Timestamp: 1767323045000, Step: 0},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, run)
+	}
+	return exp, runs
+}
+
+func TestExperimentsPage(t *testing.T) {
+	e := newEnv(t)
+	vision, _ := seedRuns(t, e, 3)
+	if _, err := e.R.CreateExperiment(strings.Repeat("a-very-long-experiment-name-", 6)+xssName, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t)
+	tb := b.tab()
+	tb.visit(e.URL+"/", "#experiments")
+	tb.noConsoleErrors()
+	if got := tb.count("#experiments tbody tr"); got != 3 { // Default, vision, the long one
+		t.Fatalf("experiments rows: %d", got)
+	}
+	// The vision row counts its runs; the HTML name is text.
+	if got := tb.text(`#experiments tr[data-id="` + vision.ID + `"] td.num`); got != "3" {
+		t.Errorf("runs of vision: %q", got)
+	}
+	if n := tb.count("#experiments img"); n != 0 {
+		t.Errorf("an experiment name became an <img>")
+	}
+	tb.screenshot("experiments")
+
+	// Search by name.
+	tb.visit(e.URL+"/experiments?q=VIS", "#experiments")
+	if got := tb.count("#experiments tbody tr"); got != 1 {
+		t.Errorf("search vis: %d rows", got)
+	}
+
+	// Create through the form (the JSON API), then rename and delete.
+	tb.visit(e.URL+"/", "#create-experiment")
+	tb.run(chromedp.SendKeys(chromedp.CSS(`#create-experiment input[name=name]`), "speech"),
+		chromedp.Click(chromedp.CSS(`#create-experiment button`)))
+	tb.waitFor(`[...document.querySelectorAll('#experiments td a')].some(a => a.textContent === 'speech')`)
+	exp, err := e.R.GetExperimentByName("speech")
+	if err != nil {
+		t.Fatalf("created experiment: %v", err)
+	}
+	tb.run(chromedp.Evaluate[chromedp.Void](`window.confirm = () => true`),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] button.danger`, exp.ID))))
+	tb.waitFor(fmt.Sprintf(`!document.querySelector('tr[data-id=%q]')`, exp.ID))
+	if got, _ := e.R.GetExperiment(exp.ID); got == nil || got.LifecycleStage != "deleted" {
+		t.Errorf("deleted from the page: %+v", got)
+	}
+	tb.visit(e.URL+"/experiments?view=deleted", "#experiments")
+	tb.run(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-id=%q] button[data-api="experiments/restore"]`, exp.ID))))
+	tb.waitFor(fmt.Sprintf(`!document.querySelector('tr[data-id=%q]')`, exp.ID))
+	if got, _ := e.R.GetExperiment(exp.ID); got.LifecycleStage != "active" {
+		t.Errorf("restored from the page: %s", got.LifecycleStage)
+	}
+	tb.noConsoleErrors()
+}
+
+func TestRunsPage(t *testing.T) {
+	e := newEnv(t)
+	exp, runs := seedRuns(t, e, 30)
+	b := newBrowser(t)
+	tb := b.tab()
+	base := e.URL + "/experiments/" + exp.ID
+	tb.visit(base, "#runs")
+	tb.noConsoleErrors()
+	if got := tb.count("#runs tbody tr"); got != 30 {
+		t.Fatalf("rows: %d", got)
+	}
+	// Newest first by default; the HTML run name is text.
+	if got := tb.text("#runs tbody tr:first-child td.run-name"); got != "run-029" {
+		t.Errorf("first row %q", got)
+	}
+	if tb.count("#runs img") != 0 {
+		t.Error("a run name became an <img>")
+	}
+	if got := eval[string](tb, `document.querySelector('#runs tr[data-run="`+runs[1].ID+`"] td.run-name').textContent`); got != xssName {
+		t.Errorf("html run name shows as %q", got)
+	}
+	tb.screenshot("runs")
+
+	// Filter on the server with MLflow's grammar.
+	tb.run(chromedp.SetValue(chromedp.CSS(`#filter-form input[name=filter]`), "params.model = 'tree' and metrics.loss < 10"))
+	tb.navigateBy(`document.getElementById('filter-form').requestSubmit()`, "#runs")
+	// loss = 30-i < 10 → i > 20, even i: 22, 24, 26, 28.
+	if got := tb.count("#runs tbody tr"); got != 4 {
+		t.Errorf("filtered rows: %d", got)
+	}
+	if !strings.Contains(tb.text("#runs-range"), "of 4 runs") {
+		t.Errorf("range: %q", tb.text("#runs-range"))
+	}
+
+	// A bad filter shows the error with its position.
+	tb.visit(base+"?filter="+url.QueryEscape("metrics.loss >> 1"), ".filter-error")
+	msg := tb.text(".filter-error")
+	if !strings.Contains(msg, "^") || !strings.Contains(strings.ToLower(msg), "filter") {
+		t.Errorf("filter error: %q", msg)
+	}
+
+	// Sort by a metric column: ascending loss puts run-029 first.
+	tb.visit(base+"?order="+url.QueryEscape("metrics.loss ASC"), "#runs")
+	if got := tb.text("#runs tbody tr:first-child td.run-name"); got != "run-029" {
+		t.Errorf("loss ASC first row %q", got)
+	}
+	// Clicking the loss header sorts descending.
+	tb.navigateBy(`document.querySelector('th.grp-metrics a[href*="loss"]').click()`, "#runs")
+	if got := tb.text("#runs tbody tr:first-child td.run-name"); got != "run-000" {
+		t.Errorf("loss DESC first row %q", got)
+	}
+
+	// Paging: 10 a page.
+	tb.visit(base+"?n=10", "#runs")
+	if got := tb.count("#runs tbody tr"); got != 10 {
+		t.Errorf("page rows: %d", got)
+	}
+	tb.navigateBy(`document.querySelector('a[rel=next]').click()`, "#runs")
+	if got := tb.text("#runs tbody tr:first-child td.run-name"); got != "run-019" {
+		t.Errorf("second page first row %q", got)
+	}
+
+	// Columns are chosen in the URL.
+	tb.visit(base+"?col=params.lr&col=metrics.loss:min", "#runs")
+	heads := eval[[]string](tb, `[...document.querySelectorAll('#runs thead th')].map(th => th.textContent.trim())`)
+	if !strings.Contains(strings.Join(heads, "|"), "lr|loss (min)") {
+		t.Errorf("headers %q", heads)
+	}
+
+	// Select two runs and compare.
+	tb.visit(base, "#runs")
+	tb.run(chromedp.Click(chromedp.CSS(`tr[data-run="`+runs[3].ID+`"] input[type=checkbox]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-run="`+runs[4].ID+`"] input[type=checkbox]`)))
+	tb.navigateBy(`document.getElementById('compare-btn').click()`, "main")
+	loc := eval[string](tb, `location.search`)
+	if !strings.Contains(loc, runs[3].ID) || !strings.Contains(loc, runs[4].ID) {
+		t.Errorf("compare URL %q", loc)
+	}
+	tb.noConsoleErrors()
+}
+
+func TestReadOnlyExperimentsPage(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.ReadOnly = true })
+	b := newBrowser(t)
+	tb := b.tab()
+	tb.visit(e.URL+"/", ".ro-notice")
+	if tb.count("#create-experiment") != 0 {
+		t.Error("read-only page offers to create an experiment")
+	}
+	// The API refuses the write the page would make.
+	got := eval[string](tb, `fetch('/ajax-api/2.0/mlflow/experiments/create', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"name":"x"}'}).then(r => r.json()).then(j => j.error_code)`)
+	if got != "PERMISSION_DENIED" {
+		t.Errorf("write on a read-only server: %q", got)
+	}
+	for _, m := range tb.consoleErrors() {
+		if !strings.Contains(m, "403") {
+			t.Errorf("console: %s", m)
+		}
+	}
+}
