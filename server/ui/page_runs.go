@@ -211,7 +211,7 @@ func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 
 	cols := chosenColumns(q["col"], page.Runs)
 	d.Action = r.URL.Path
-	d.FilterHidden = keepParams(q, "filter", "offset")
+	d.FilterHidden = keepParams(q, "filter", "offset", "view")
 	d.ColHidden = keepParams(q, "col", "offset")
 	d.ClearHref = withoutParam(withoutParam(r.URL, "offset"), "filter").RequestURI()
 	d.AttrHeaders, d.Headers = h.headers(r.URL, d.Order, cols)
