@@ -16,8 +16,7 @@ all: build
 UI_VENDOR := server/ui/static/vendor/uPlot.iife.min.js
 ui-assets: $(UI_VENDOR)
 $(UI_VENDOR): server/ui/package.json server/ui/package-lock.json
-	cd server/ui && npm ci --no-audit --no-fund --loglevel=error
-	cp server/ui/node_modules/uplot/dist/uPlot.iife.min.js server/ui/node_modules/uplot/dist/uPlot.min.css server/ui/static/vendor/
+	./scripts/ui-assets.sh
 
 build: ui-assets
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlgit
