@@ -99,6 +99,17 @@ func TestExperimentsPage(t *testing.T) {
 	if got, _ := e.R.GetExperiment(exp.ID); got.LifecycleStage != "active" {
 		t.Errorf("restored from the page: %s", got.LifecycleStage)
 	}
+	// Runs of several experiments in one table.
+	tb.visit(e.URL+"/", "#experiments")
+	tb.run(chromedp.Click(chromedp.CSS(`tr[data-id="`+vision.ID+`"] input[name=experiments]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-id="0"] input[name=experiments]`)))
+	tb.navigateBy(`document.getElementById('multi-btn').click()`, "#runs")
+	if got := tb.count("#runs tbody tr"); got != 3 {
+		t.Errorf("runs of two experiments: %d rows", got)
+	}
+	if got := tb.text("#runs tbody tr:first-child td:nth-child(2)"); got != "vision" {
+		t.Errorf("experiment column: %q", got)
+	}
 	tb.noConsoleErrors()
 }
 
