@@ -181,5 +181,22 @@ echo "\$ git show mlgit:runs/${BEST:0:2}/$BEST/run.yaml | head -20"
 git show "mlgit:runs/${BEST:0:2}/$BEST/run.yaml" | head -20 || true
 echo "\$ git status --short   # the user's checkout is untouched (only the demo's own outputs are new)"
 git status --short
+
+step "The web UI: mlgit ui serves these pages (and the MLflow API) on loopback"
+if command -v curl >/dev/null 2>&1; then
+  "$MLGIT" ui --port 0 --no-open > "$WORK/ui.out" 2>"$WORK/ui.err" &
+  UI_PID=$!
+  for _ in $(seq 100); do grep -q http "$WORK/ui.out" 2>/dev/null && break; sleep 0.1; done
+  URL=$(sed -n 's/^mlgit ui: //p' "$WORK/ui.out")
+  echo "\$ mlgit ui      # $URL (opens the browser; --no-open here)"
+  page() { curl -fsSL "$URL$1" | sed -n 's:.*<title>\(.*\)</title>.*:\1:p'; }
+  echo "  $URL                              -> $(page '')"
+  echo "  ${URL}runs/${BEST:0:8}…                 -> $(page "runs/$BEST")"
+  echo "  ${URL}models/churn                   -> $(page models/churn)"
+  kill -TERM "$UI_PID" && wait "$UI_PID" || true
+else
+  echo "(curl not found: skipped; run mlgit ui in a repository to browse it)"
+fi
+
 echo
 echo "Demo finished."
