@@ -22,6 +22,10 @@ import (
 // ones that recorded a run.
 const runHistoryDepth = 500
 
+// overviewMetrics is how many metrics the overview lists (the Metrics tab
+// has them all).
+const overviewMetrics = 12
+
 // maxChildRuns bounds the child runs listed.
 const maxChildRuns = 200
 
@@ -39,19 +43,20 @@ type runData struct {
 	SourceName string // mlflow.source.name when there is no Source
 	Command    string
 
-	Parent        *runLink
-	Children      []runLink
+	Parent        *runPageLink
+	Children      []runPageLink
 	ChildrenTotal int
 
-	Params    []runParam
-	Tags      []runTagRow
-	SysTags   int
-	Metrics   []runMetricRow
-	Inputs    []manifest.Dataset
-	Models    []runModelRow
-	Commits   []repo.Event
-	Truncated bool // the commit search stopped at runHistoryDepth
-	Depth     int
+	Params     []runParam
+	Tags       []runTagRow
+	SysTags    int
+	Metrics    []runMetricRow
+	TopMetrics []runMetricRow // the overview's first few
+	Inputs     []manifest.Dataset
+	Models     []runModelRow
+	Commits    []repo.Event
+	Truncated  bool // the commit search stopped at runHistoryDepth
+	Depth      int
 
 	ArtifactCount int
 	ArtifactSize  int64
@@ -59,7 +64,7 @@ type runData struct {
 	SetTagBody    string
 }
 
-type runLink struct {
+type runPageLink struct {
 	ID, Name, Href string
 }
 
@@ -139,7 +144,7 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 	d.SourceName = run.Tags["mlflow.source.name"]
 
 	if pid := run.Tags["mlflow.parentRunId"]; pid != "" {
-		d.Parent = &runLink{ID: pid, Name: pid, Href: "/runs/" + url.PathEscape(pid)}
+		d.Parent = &runPageLink{ID: pid, Name: pid, Href: "/runs/" + url.PathEscape(pid)}
 		if p, err := h.r.GetRun(pid); err == nil {
 			d.Parent.Name = runDisplayName(p)
 			d.Parent.Href = runPageHref(p)
@@ -152,7 +157,7 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 	}); err == nil {
 		d.ChildrenTotal = page.Total
 		for _, c := range page.Runs {
-			d.Children = append(d.Children, runLink{ID: c.ID, Name: runDisplayName(c), Href: runPageHref(c)})
+			d.Children = append(d.Children, runPageLink{ID: c.ID, Name: runDisplayName(c), Href: runPageHref(c)})
 		}
 	} else {
 		h.log.Warn("run page: child runs", "run", run.ID, "err", err)
@@ -180,6 +185,10 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 		d.Metrics = append(d.Metrics, runMetricRow{k, m})
 	}
 	sort.Slice(d.Metrics, func(i, j int) bool { return d.Metrics[i].Key < d.Metrics[j].Key })
+	d.TopMetrics = d.Metrics
+	if len(d.TopMetrics) > overviewMetrics {
+		d.TopMetrics = d.TopMetrics[:overviewMetrics]
+	}
 	d.Inputs = run.Inputs
 	d.Models = h.runModels(run)
 

@@ -35,6 +35,7 @@ function show(tab) {
     const charts = document.getElementById('metric-charts');
     if (charts) {
       chartsMounted = true;
+      charts.classList.remove('hidden');
       mountLazyCharts(charts);
     }
   }
@@ -44,16 +45,17 @@ function show(tab) {
 }
 
 if (tabs) {
-  tabs.addEventListener('click', (ev) => {
-    const a = ev.target.closest('a[data-tab]');
+  document.addEventListener('click', (ev) => {
+    const a = ev.target.closest('a[data-tab], a[data-tab-link]');
     if (!a || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
-    const tab = a.dataset.tab;
+    const tab = a.dataset.tab || a.dataset.tabLink;
     let href = a.href;
     if (tab === 'artifacts' && browser) href = browser.url();
     if (location.href !== new URL(href, location.href).href) history.pushState({tab}, '', href);
     show(tab);
     if (tab === 'artifacts' && browser && !browser.current()) browser.open(tabOf(location.pathname).path || '', false);
+    if (a.dataset.tabLink) tabs.scrollIntoView({block: 'start'});
   });
   window.addEventListener('popstate', () => {
     const t = tabOf(location.pathname);
