@@ -239,8 +239,8 @@ func (h *Handler) loadSeries(ids []string, key string) ([]*seriesRun, error) {
 }
 
 // allKeysPoints bounds the runs whose every metric is read and cached at
-// once (their points take 40 bytes each while parsed).
-const allKeysPoints = 4_000_000
+// once (their points take 40 bytes each while parsed: 640 MB at most).
+const allKeysPoints = 16_000_000
 
 // readHistory reads a run's history of key from the store and caches it.
 // Reading one key parses every segment of the run anyway, so a run of at

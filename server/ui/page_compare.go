@@ -1,7 +1,288 @@
 package ui
 
-import "net/http"
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mlgit/mlgit/manifest"
+)
+
+// The compare page: /compare?runs=a,b,… (and MLflow's
+// /compare-runs?runs=["a","b"]) for 2 to 1,000 runs: one chart per chosen
+// metric with every run as a series, a table of params, metrics and tags
+// with the runs as columns (rows that differ marked), and a scatter plot
+// of any param or metric against another (compare.js reads its values
+// from the table's cells).
+
+const (
+	maxCompareRuns = 1000
+	// defaultCompareKeys bounds the metrics charted when the URL names none.
+	defaultCompareKeys = 20
+)
+
+type compareRun struct {
+	ID, Name, Href string
+	ExpID          string
+	Status         string
+	Start          int64
+	Duration       string
+}
+
+// compareCell is one value of a row: Raw is what the scatter plot reads
+// (a metric's value in full precision), Text what is shown.
+type compareCell struct {
+	Text, Raw string
+	Missing   bool
+}
+
+type compareRow struct {
+	Kind, Key string // param, metric, tag
+	Differs   bool
+	Numeric   bool
+	Cells     []compareCell
+}
+
+type compareSection struct {
+	Title string
+	Kind  string
+	Rows  []compareRow
+}
+
+type compareKey struct {
+	Key     string
+	On      bool
+	InAll   bool
+	Present int // runs that have it
+}
+
+type compareData struct {
+	TooFew   bool
+	Given    int
+	Runs     []compareRun
+	RunIDs   string // comma-separated, for the charts and the form
+	Names    string // run names joined by U+001F
+	Keys     []compareKey
+	Charted  []string
+	Common   int
+	Explicit bool
+	Sections []compareSection
+	Scatter  []compareRow // numeric rows the scatter plot can use
+	ScatterX string
+	ScatterY string
+}
+
+// runLabel is a run's name, or the start of its id when it has none.
+func runLabel(r *manifest.Run) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.ID[:8]
+}
 
 func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, r, "compare", &Page{Title: "compare", Data: nil})
+	ids := queryList(r, "runs")
+	seen := map[string]bool{}
+	var uniq []string
+	for _, id := range ids {
+		if !manifest.ValidRunID(id) {
+			h.fail(w, r, invalid("run id %q is not 32 lower-case hex characters", id))
+			return
+		}
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	ids = uniq
+	if len(ids) > maxCompareRuns {
+		h.fail(w, r, invalid("%d runs to compare: the compare page shows at most %d runs", len(ids), maxCompareRuns))
+		return
+	}
+	page := &Page{Title: "Compare runs", Section: "experiments", Charts: true, Scripts: []string{"compare.js"},
+		Crumbs: []Crumb{{Label: "Experiments", Href: "/experiments"}, {Label: "Compare runs"}}}
+	if len(ids) < 2 {
+		page.Charts = false
+		page.Scripts = nil
+		page.Data = &compareData{TooFew: true, Given: len(ids)}
+		h.render(w, r, "compare", page)
+		return
+	}
+	docs := make([]*manifest.Run, len(ids))
+	errs := make([]error, len(ids))
+	parallel(len(ids), func(i int) { docs[i], errs[i] = h.r.GetRun(ids[i]) })
+	for _, err := range errs {
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+
+	d := &compareData{RunIDs: strings.Join(ids, ",")}
+	names := make([]string, len(docs))
+	exps := map[string]bool{}
+	for i, doc := range docs {
+		names[i] = runLabel(doc)
+		exps[doc.ExperimentID] = true
+		d.Runs = append(d.Runs, compareRun{
+			ID: doc.ID, Name: names[i], ExpID: doc.ExperimentID,
+			Href:     "/experiments/" + url.PathEscape(doc.ExperimentID) + "/runs/" + doc.ID,
+			Status:   doc.Status,
+			Start:    doc.StartTime,
+			Duration: duration(doc.StartTime, doc.EndTime),
+		})
+	}
+	d.Names = strings.Join(names, "\x1f")
+	if len(exps) == 1 {
+		eid := docs[0].ExperimentID
+		label := eid
+		if e, err := h.r.GetExperiment(eid); err == nil {
+			label = e.Name
+		}
+		page.Crumbs = []Crumb{{Label: "Experiments", Href: "/experiments"},
+			{Label: label, Href: "/experiments/" + url.PathEscape(eid)}, {Label: "Compare runs"}}
+	}
+
+	// Metric keys: those of every run first, then the others.
+	count := map[string]int{}
+	for _, doc := range docs {
+		for k := range doc.Metrics {
+			count[k]++
+		}
+	}
+	for k, n := range count {
+		d.Keys = append(d.Keys, compareKey{Key: k, InAll: n == len(docs), Present: n})
+		if n == len(docs) {
+			d.Common++
+		}
+	}
+	sort.Slice(d.Keys, func(i, j int) bool {
+		a, b := d.Keys[i], d.Keys[j]
+		if a.InAll != b.InAll {
+			return a.InAll
+		}
+		return a.Key < b.Key
+	})
+	chosen := map[string]bool{}
+	if _, ok := r.URL.Query()["keys"]; ok {
+		d.Explicit = true
+		for _, k := range queryList(r, "keys") {
+			chosen[k] = true
+		}
+	} else {
+		for _, k := range d.Keys {
+			if len(chosen) == defaultCompareKeys || (!k.InAll && d.Common > 0) {
+				break
+			}
+			chosen[k.Key] = true
+		}
+	}
+	for i := range d.Keys {
+		if chosen[d.Keys[i].Key] {
+			d.Keys[i].On = true
+			d.Charted = append(d.Charted, d.Keys[i].Key)
+		}
+	}
+	// A key in the URL that no run has still gets its (empty) chart.
+	for k := range chosen {
+		if count[k] == 0 {
+			d.Charted = append(d.Charted, k)
+		}
+	}
+
+	d.Sections = []compareSection{
+		compareRows("Parameters", "param", docs, func(doc *manifest.Run) map[string]string { return doc.Params }),
+		compareMetricRows(docs),
+		compareRows("Tags", "tag", docs, func(doc *manifest.Run) map[string]string { return doc.Tags }),
+	}
+	for _, s := range d.Sections[:2] {
+		for _, row := range s.Rows {
+			if row.Numeric {
+				d.Scatter = append(d.Scatter, row)
+			}
+		}
+	}
+	// Default axes: the first param that differs against the first metric.
+	for _, row := range d.Scatter {
+		if row.Kind == "param" && d.ScatterX == "" && row.Differs {
+			d.ScatterX = row.Kind + ":" + row.Key
+		}
+		if row.Kind == "metric" && d.ScatterY == "" {
+			d.ScatterY = row.Kind + ":" + row.Key
+		}
+	}
+	if d.ScatterX == "" && len(d.Scatter) > 0 {
+		d.ScatterX = d.Scatter[0].Kind + ":" + d.Scatter[0].Key
+	}
+	if d.ScatterY == "" && len(d.Scatter) > 1 {
+		d.ScatterY = d.Scatter[1].Kind + ":" + d.Scatter[1].Key
+	}
+	page.Title = "Compare " + strconv.Itoa(len(docs)) + " runs"
+	page.Data = d
+	h.render(w, r, "compare", page)
+}
+
+// compareRows is a section of string values (params, tags), keys sorted.
+func compareRows(title, kind string, docs []*manifest.Run, get func(*manifest.Run) map[string]string) compareSection {
+	keys := map[string]bool{}
+	for _, doc := range docs {
+		for k := range get(doc) {
+			keys[k] = true
+		}
+	}
+	s := compareSection{Title: title, Kind: kind}
+	for _, k := range compareKeysSorted(keys) {
+		// Every param can be a scatter axis: numbers on a linear axis,
+		// other values as categories.
+		row := compareRow{Kind: kind, Key: k, Numeric: kind == "param"}
+		for i, doc := range docs {
+			v, ok := get(doc)[k]
+			c := compareCell{Text: v, Raw: v, Missing: !ok}
+			row.Cells = append(row.Cells, c)
+			if i > 0 && (c.Missing != row.Cells[0].Missing || c.Text != row.Cells[0].Text) {
+				row.Differs = true
+			}
+		}
+		s.Rows = append(s.Rows, row)
+	}
+	return s
+}
+
+// compareMetricRows is the section of the runs' latest metric values.
+func compareMetricRows(docs []*manifest.Run) compareSection {
+	keys := map[string]bool{}
+	for _, doc := range docs {
+		for k := range doc.Metrics {
+			keys[k] = true
+		}
+	}
+	s := compareSection{Title: "Metrics (latest value)", Kind: "metric"}
+	for _, k := range compareKeysSorted(keys) {
+		row := compareRow{Kind: "metric", Key: k, Numeric: true}
+		for i, doc := range docs {
+			m, ok := doc.Metrics[k]
+			c := compareCell{Missing: !ok}
+			if ok {
+				c.Text = formatNum(m.Value)
+				c.Raw = manifest.FormatFloat(m.Value)
+			}
+			row.Cells = append(row.Cells, c)
+			if i > 0 && (c.Missing != row.Cells[0].Missing || c.Raw != row.Cells[0].Raw) {
+				row.Differs = true
+			}
+		}
+		s.Rows = append(s.Rows, row)
+	}
+	return s
+}
+
+func compareKeysSorted(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

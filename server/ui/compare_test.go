@@ -1,0 +1,229 @@
+package ui_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/mlgit/mlgit/server"
+)
+
+const compareXSS = `<img src=x onerror=alert(1)>`
+
+// compareFixture makes three runs with params lr (differs) and optimizer
+// (same), and metrics loss (with a NaN in the second run) and acc.
+func compareFixture(t *testing.T, e *env) []string {
+	t.Helper()
+	ids := []string{
+		newRun(t, e.R, "alpha", map[string]string{"lr": "0.1", "optimizer": "adam"}),
+		newRun(t, e.R, compareXSS, map[string]string{"lr": "0.01", "optimizer": "adam"}),
+		newRun(t, e.R, "gamma with a rather long run name that should not break the layout", map[string]string{"lr": "0.001", "optimizer": "adam"}),
+	}
+	for k, id := range ids {
+		logSeries(t, e.R, id, "loss", 50, func(i int) float64 {
+			if k == 1 && i == 20 {
+				return math.NaN()
+			}
+			return float64(k+1) / float64(i+1)
+		})
+		logSeries(t, e.R, id, "acc", 40+5*k, func(i int) float64 { return 1 - 1/float64(i+k+2) })
+	}
+	return ids
+}
+
+// TestCompareBrowser opens the compare page of three runs: one chart per
+// metric with a series per run, legend toggles, the differing-rows
+// toggle, the scatter plot, escaped names, no console error.
+func TestCompareBrowser(t *testing.T) {
+	e := newEnv(t)
+	ids := compareFixture(t, e)
+	b := newBrowser(t)
+	tb := b.tab()
+	tb.visit(e.URL+"/compare?runs="+strings.Join(ids, ","), "#compare-charts")
+	tb.waitFor(`document.querySelector('#compare-charts').dataset.chartsDrawn === '2'`)
+	if n := tb.count(`#compare-charts .chart[data-state=drawn][data-series="3"]`); n != 2 {
+		t.Fatalf("%d charts drawn with 3 series, want 2", n)
+	}
+	if n := eval[int](tb, `document.querySelector('.chart[data-key=loss]').chart.u.series.length`); n != 4 {
+		t.Fatalf("loss chart has %d uPlot series, want x + 3", n)
+	}
+	// The NaN is a gap, and the chart says so.
+	if note := tb.text(`.chart[data-key=loss] .chart-note`); !strings.Contains(note, "NaN ×1") || !strings.Contains(note, compareXSS) {
+		t.Errorf("loss note %q", note)
+	}
+	// Runs with different steps share one x axis (acc: 40, 45, 50 steps).
+	if n := eval[int](tb, `document.querySelector('.chart[data-key=acc]').chart.u.data[0].length`); n != 50 {
+		t.Errorf("acc x axis has %d values, want the union of 50", n)
+	}
+
+	// Clicking a legend entry hides its run.
+	tb.run(chromedp.Click(chromedp.CSS(`.chart[data-key=loss] .u-legend .u-series:nth-child(3) th`)))
+	tb.waitFor(`document.querySelector('.chart[data-key=loss]').chart.u.series[2].show === false`)
+	if eval[bool](tb, `document.querySelector('.chart[data-key=loss]').chart.u.series[1].show`) != true {
+		t.Error("the other runs must stay shown")
+	}
+
+	// Show only rows that differ: optimizer (same everywhere) goes.
+	visible := `Array.from(document.querySelectorAll('#diff-table tr[data-key]')).filter(r => r.offsetParent !== null).map(r => r.dataset.kind + ':' + r.dataset.key)`
+	before := eval[[]string](tb, visible)
+	if !hasString(before, "param:optimizer") || !hasString(before, "param:lr") {
+		t.Fatalf("rows before: %v", before)
+	}
+	tb.run(chromedp.Click(chromedp.CSS(`#diff-only`)))
+	after := eval[[]string](tb, visible)
+	if hasString(after, "param:optimizer") || !hasString(after, "param:lr") || !hasString(after, "metric:loss") {
+		t.Fatalf("rows with differences only: %v", after)
+	}
+
+	// The scatter plot: lr against acc, one point per run.
+	if x, y := eval[string](tb, `document.getElementById('scatter-x').value`), eval[string](tb, `document.getElementById('scatter-y').value`); x != "param:lr" || y != "metric:acc" {
+		t.Errorf("scatter axes %s / %s", x, y)
+	}
+	if n := eval[string](tb, `document.getElementById('scatter').dataset.points`); n != "3" {
+		t.Errorf("scatter has %s points, want 3", n)
+	}
+	// A categorical param still plots.
+	eval[bool](tb, `(() => { const s = document.getElementById('scatter-x'); s.value = 'param:optimizer';
+		return s.dispatchEvent(new Event('change')); })()`)
+	if n := eval[string](tb, `document.getElementById('scatter').dataset.points`); n != "3" {
+		t.Errorf("categorical scatter has %s points, want 3", n)
+	}
+
+	// The hostile name is text everywhere.
+	if n := tb.count(`img`); n != 0 {
+		t.Errorf("%d img elements: a run name was parsed as HTML", n)
+	}
+	if names := eval[[]string](tb, `Array.from(document.querySelectorAll('#compare-runs a')).map(a => a.textContent)`); len(names) != 3 || names[1] != compareXSS {
+		t.Errorf("run list %q", names)
+	}
+	if lbl := eval[string](tb, `document.querySelector('.chart[data-key=loss] .u-legend .u-series:nth-child(3) .u-label').textContent`); lbl != compareXSS {
+		t.Errorf("legend label %q", lbl)
+	}
+	tb.noConsoleErrors()
+	eval[bool](tb, `(window.scrollTo(0, 0), true)`)
+	tb.screenshot("compare")
+	eval[bool](tb, `(document.getElementById('diff-table').scrollIntoView(), true)`)
+	tb.screenshot("compare-table")
+}
+
+func hasString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCompareBrowserM4Zoom: a 100,000-step run is drawn downsampled with
+// its spike, and a drag zoom over a narrow range refetches it at full
+// resolution; a double-click goes back to the whole range.
+func TestCompareBrowserM4Zoom(t *testing.T) {
+	e := newEnv(t)
+	big := newRun(t, e.R, "big", nil)
+	small := newRun(t, e.R, "small", nil)
+	logSeries(t, e.R, big, "loss", 100_000, spiky)
+	logSeries(t, e.R, small, "loss", 100, func(i int) float64 { return float64(i) / 100 })
+	b := newBrowser(t)
+	tb := b.tab()
+	tb.visit(e.URL+"/compare?keys=loss&runs="+big+","+small, "#compare-charts")
+	tb.waitFor(`document.querySelector('.chart').dataset.state === 'drawn'`)
+	type state struct {
+		Points, Px int
+		Full       string
+		Max        float64
+		XMin, XMax float64
+	}
+	read := func() state {
+		return eval[state](tb, `(() => { const c = document.querySelector('.chart'); const u = c.chart.u;
+			return {Points: +c.dataset.points, Px: c.chart.resp.px, Full: c.dataset.full,
+				Max: Math.max(...c.chart.resp.runs[0].y.filter(v => typeof v === 'number')),
+				XMin: u.scales.x.min, XMax: u.scales.x.max}; })()`)
+	}
+	s := read()
+	if s.Full != "false" || s.Points > 4*s.Px+2+100+2 || s.Max != 1e6 {
+		t.Fatalf("downsampled: %+v (want at most 4·px points per run, the spike 1e6 kept)", s)
+	}
+	if note := tb.text(`.chart .chart-note`); !strings.Contains(note, "NaN ×1") || !strings.Contains(note, "+Inf ×1") {
+		t.Errorf("note %q", note)
+	}
+	// Drag over 8 pixels of the plot.
+	type box struct{ X, Y, W, H float64 }
+	r := eval[box](tb, `(() => { const o = document.querySelector('.chart .u-over'); o.scrollIntoView({block: 'center'});
+		const r = o.getBoundingClientRect(); return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`)
+	x0, y := r.X+r.W*0.5, r.Y+r.H/2
+	tb.run(
+		chromedp.MouseEvent("mouseMoved", x0, y),
+		chromedp.MouseEvent("mousePressed", x0, y, chromedp.ButtonLeft, chromedp.ClickCount(1)),
+		chromedp.MouseEvent("mouseMoved", x0+4, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent("mouseMoved", x0+8, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent("mouseReleased", x0+8, y, chromedp.ButtonLeft, chromedp.ClickCount(1)),
+	)
+	tb.waitFor(`document.querySelector('.chart').dataset.full === 'true'`)
+	z := read()
+	if z.XMax-z.XMin > 4000 || z.XMin < 40000 || z.XMax > 60000 {
+		t.Fatalf("zoomed range %v..%v", z.XMin, z.XMax)
+	}
+	if !strings.Contains(tb.text(`.chart .chart-status`), "every point") {
+		t.Errorf("status %q", tb.text(`.chart .chart-status`))
+	}
+	tb.run(chromedp.DoubleClick(chromedp.CSS(`.chart .u-over`)))
+	tb.waitFor(`document.querySelector('.chart').dataset.full === 'false'`)
+	if s := read(); s.XMin > 0 || s.XMax < 99_999 {
+		t.Fatalf("after reset: %v..%v", s.XMin, s.XMax)
+	}
+	tb.noConsoleErrors()
+	tb.screenshot("compare-m4")
+}
+
+// TestComparePageErrors: fewer than two runs is a page that says so; an
+// unknown run is 404, a malformed id 400.
+func TestComparePageErrors(t *testing.T) {
+	e := newEnv(t)
+	id := newRun(t, e.R, "only", nil)
+	code, _, body := e.get("/compare?runs=" + id)
+	if code != 200 || !strings.Contains(body, "at least two runs") || !strings.Contains(body, `href="/experiments"`) {
+		t.Fatalf("one run: %d %.400s", code, body)
+	}
+	if code, _, body = e.get("/compare"); code != 200 || !strings.Contains(body, "at least two runs") {
+		t.Fatalf("no run: %d", code)
+	}
+	if code, _, body = e.get("/compare?runs=" + id + "," + strings.Repeat("cd", 16)); code != 404 {
+		t.Fatalf("unknown run: %d %.300s", code, body)
+	}
+	if code, _, _ = e.get("/compare?runs=" + id + ",nope"); code != 400 {
+		t.Fatalf("bad id: %d", code)
+	}
+	// MLflow's form, names escaped, no inline script or style.
+	other := newRun(t, e.R, compareXSS, nil)
+	code, h, body := e.get(`/compare-runs?runs=["` + id + `","` + other + `"]`)
+	if code != 200 || !strings.Contains(body, "Compare 2 runs") || strings.Contains(body, compareXSS) || !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt;") {
+		t.Fatalf("compare-runs: %d %.600s", code, body)
+	}
+	if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") || strings.Contains(body, "<script>") || strings.Contains(body, "style=") {
+		t.Error("CSP or inline script/style")
+	}
+}
+
+// TestCompareNoUPlot: a build without the uPlot bundle says so and draws
+// the rest of the page without a console error.
+func TestCompareNoUPlot(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.NoUIVendor = true })
+	ids := compareFixture(t, e)
+	b := newBrowser(t)
+	tb := b.tab()
+	tb.visit(e.URL+"/compare?runs="+strings.Join(ids, ","), "#diff-table")
+	tb.waitFor(`document.querySelectorAll('.chart[data-state=unavailable]').length === 2`)
+	if !strings.Contains(tb.text(`.charts-missing`), "not available") {
+		t.Error("no notice about the missing charts")
+	}
+	if !strings.Contains(tb.text(`#scatter`), "uPlot") {
+		t.Errorf("scatter: %q", tb.text(`#scatter`))
+	}
+	if n := tb.count(`.uplot`); n != 0 {
+		t.Errorf("%d uPlot charts without uPlot", n)
+	}
+	tb.noConsoleErrors()
+	tb.screenshot("compare-no-uplot")
+}

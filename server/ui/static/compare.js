@@ -1,0 +1,174 @@
+// The compare page: metric charts of every run (chart.js), the table's
+// "show only rows that differ" toggle, the metric picker's buttons and a
+// scatter plot of one param or metric against another, one point per run,
+// read from the table's cells (td[data-v]).
+
+import {el} from './app.js';
+import {mountLazyCharts, chartsAvailable, color, fmtNum, fmtTick} from './chart.js';
+
+const runLinks = Array.from(document.querySelectorAll('#compare-runs a.run-chip'));
+const runs = runLinks.map((a) => ({name: a.textContent, href: a.getAttribute('href')}));
+
+// Colour swatches of the run list match the charts' series.
+for (const sw of document.querySelectorAll('.swatch[data-series]')) {
+  sw.style.backgroundColor = color(Number(sw.dataset.series));
+}
+
+// Charts.
+const chartRoot = document.getElementById('compare-charts');
+if (chartRoot) mountLazyCharts(chartRoot);
+
+// The metric picker's tick-all and untick-all buttons.
+const keyForm = document.getElementById('compare-keys');
+if (keyForm) {
+  const boxes = () => keyForm.querySelectorAll('input[type=checkbox][name=keys]');
+  keyForm.querySelector('.key-all').addEventListener('click', () => { for (const b of boxes()) b.checked = true; });
+  keyForm.querySelector('.key-none').addEventListener('click', () => { for (const b of boxes()) b.checked = false; });
+}
+
+// Show only the rows that differ.
+const table = document.getElementById('diff-table');
+const diffOnly = document.getElementById('diff-only');
+const diffCount = document.getElementById('diff-count');
+if (table && diffOnly) {
+  const rows = table.querySelectorAll('tr[data-key]');
+  const differ = table.querySelectorAll('tr[data-key][data-differs="true"]');
+  diffCount.textContent = `${differ.length} of ${rows.length} rows differ`;
+  const apply = () => table.classList.toggle('diff-only', diffOnly.checked);
+  diffOnly.addEventListener('change', apply);
+  apply();
+}
+
+// The scatter plot.
+const box = document.getElementById('scatter');
+const readout = document.getElementById('scatter-readout');
+const selX = document.getElementById('scatter-x');
+const selY = document.getElementById('scatter-y');
+let scatter = null;
+
+// column reads one table row as values per run (null when missing).
+function column(sel) {
+  const i = sel.indexOf(':');
+  const kind = sel.slice(0, i), key = sel.slice(i + 1);
+  for (const tr of table.querySelectorAll('tr[data-kind]')) {
+    if (tr.dataset.kind !== kind || tr.dataset.key !== key) continue;
+    return Array.from(tr.querySelectorAll('td'), (td) => (td.classList.contains('missing') ? null : td.dataset.v));
+  }
+  return runs.map(() => null);
+}
+
+// axis turns raw strings into plot values: numbers when every present
+// value is one (NaN and infinities left out), else categories.
+function axis(raw) {
+  const present = raw.filter((v) => v !== null && v !== undefined);
+  const numeric = present.length > 0 && present.every((v) => v.trim() !== '' && !Number.isNaN(Number(v)) || /^[+-]?(inf|infinity|nan)$/i.test(v));
+  if (numeric) {
+    return {cats: null, vals: raw.map((v) => {
+      if (v === null || v === undefined) return null;
+      const n = Number(v);
+      return Number.isFinite(n) ? n : null;
+    })};
+  }
+  const cats = Array.from(new Set(present)).sort();
+  const index = new Map(cats.map((c, i) => [c, i]));
+  return {cats, vals: raw.map((v) => (v === null || v === undefined ? null : index.get(v)))};
+}
+
+function label(sel) {
+  const i = sel.indexOf(':');
+  return sel.slice(i + 1) + ' (' + sel.slice(0, i) + ')';
+}
+
+function drawScatter() {
+  if (!box || !selX || !selY) return;
+  if (scatter) { scatter.destroy(); scatter = null; }
+  box.replaceChildren();
+  if (!chartsAvailable()) {
+    box.append(el('p', {className: 'muted', textContent: 'The scatter plot needs the uPlot bundle, which this build does not embed.'}));
+    return;
+  }
+  const ax = axis(column(selX.value));
+  const ay = axis(column(selY.value));
+  const pts = [];
+  for (let i = 0; i < runs.length; i++) {
+    const x = ax.vals[i], y = ay.vals[i];
+    if (x !== null && y !== null) pts.push({x, y, i});
+  }
+  pts.sort((a, b) => a.x - b.x);
+  box.dataset.points = String(pts.length);
+  const missing = runs.length - pts.length;
+  readout.textContent = missing ? `${missing} of ${runs.length} runs lack a value of one of the two (not plotted).` : '\u00a0';
+  const catAxis = (cats) => (cats ? {
+    values: (u, splits) => splits.map((v) => (Number.isInteger(v) && cats[v] !== undefined ? cats[v] : '')),
+    incrs: [1],
+  } : {values: (u, splits) => splits.map((v) => fmtTick(v))});
+  const range = (cats) => (cats ? () => [-0.5, cats.length - 0.5] : undefined);
+  const width = Math.max(300, box.clientWidth);
+  const opts = {
+    width,
+    height: 340,
+    legend: {show: false},
+    cursor: {drag: {x: false, y: false}, points: {show: false}},
+    scales: {x: {time: false, range: range(ax.cats)}, y: {range: range(ay.cats)}},
+    series: [{label: label(selX.value)}, {
+      label: label(selY.value),
+      stroke: color(0),
+      fill: 'rgba(31,119,180,0.35)',
+      paths: () => null,
+      points: {show: true, size: 9, width: 1.5, stroke: color(0), fill: 'rgba(31,119,180,0.35)'},
+    }],
+    axes: [{label: label(selX.value), ...catAxis(ax.cats)}, {label: label(selY.value), size: 70, ...catAxis(ay.cats)}],
+    hooks: {setCursor: [(u) => hover(u)]},
+  };
+  const data = [pts.map((p) => p.x), pts.map((p) => p.y)];
+  scatter = new window.uPlot(opts, data, box);
+  scatter.pts = pts;
+  scatter.cats = [ax.cats, ay.cats];
+  scatter.mark = el('div', {className: 'scatter-mark', hidden: true});
+  scatter.over.append(scatter.mark);
+  scatter.over.addEventListener('click', () => {
+    if (scatter && scatter.hovered) location.assign(runs[scatter.hovered.i].href);
+  });
+}
+
+// hover finds the point nearest the cursor (within 14 px) and names its run.
+function hover(u) {
+  const {left, top} = u.cursor;
+  let best = null, bd = 14 * 14;
+  if (left >= 0 && top >= 0) {
+    for (const p of u.pts || []) {
+      const dx = u.valToPos(p.x, 'x') - left;
+      const dy = u.valToPos(p.y, 'y') - top;
+      const d = dx * dx + dy * dy;
+      if (d <= bd) { bd = d; best = p; }
+    }
+  }
+  u.hovered = best;
+  if (!u.mark) return;
+  if (!best) {
+    u.mark.hidden = true;
+    u.over.classList.remove('pointing');
+    return;
+  }
+  const show = (v, cats) => (cats ? cats[v] : fmtNum(v));
+  readout.textContent = `${runs[best.i].name} — ${label(selX.value)}: ${show(best.x, u.cats[0])}, ${label(selY.value)}: ${show(best.y, u.cats[1])}`;
+  u.mark.hidden = false;
+  u.mark.style.left = u.valToPos(best.x, 'x') + 'px';
+  u.mark.style.top = u.valToPos(best.y, 'y') + 'px';
+  u.over.classList.add('pointing');
+}
+
+if (box && selX && selY) {
+  selX.addEventListener('change', drawScatter);
+  selY.addEventListener('change', drawScatter);
+  drawScatter();
+  if ('ResizeObserver' in window) {
+    let w = box.clientWidth;
+    new ResizeObserver(() => {
+      if (scatter && Math.abs(box.clientWidth - w) > 2) {
+        w = box.clientWidth;
+        scatter.setSize({width: Math.max(300, w), height: 340});
+      }
+    }).observe(box);
+  }
+}
