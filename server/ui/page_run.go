@@ -151,9 +151,10 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if page, err := h.r.SearchRuns(repo.RunSearch{
-		Filter:     "tags.mlflow.parentRunId = '" + run.ID + "'",
-		MaxResults: maxChildRuns,
-		View:       repo.ViewAll,
+		ExperimentIDs: []string{run.ExperimentID},
+		Filter:        "tags.mlflow.parentRunId = '" + run.ID + "'",
+		MaxResults:    maxChildRuns,
+		View:          repo.ViewAll,
 	}); err == nil {
 		d.ChildrenTotal = page.Total
 		for _, c := range page.Runs {

@@ -457,7 +457,15 @@ func TestRunPageManyMetrics(t *testing.T) {
 		best = min(best, ms)
 	}
 	if best > 500 {
-		t.Errorf("the page took %.0f ms to load", best)
+		// Tell a slow page from a busy machine: a run with one metric
+		// should open in a fraction of that.
+		small := e.createRun("narrow", nil)
+		tb.visit(e.URL+"/experiments/0/runs/"+small+"/model-metrics", "#run-title")
+		base := eval[float64](tb, `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`)
+		if base > 200 {
+			t.Skipf("the machine is busy: a one-metric page took %.0f ms, the 1,000-metric page %.0f ms", base, best)
+		}
+		t.Errorf("the page took %.0f ms to load (a one-metric page %.0f ms)", best, base)
 	}
 	if n := tb.count("#metrics-table tbody tr"); n != 1000 {
 		t.Errorf("%d metric rows", n)

@@ -37,7 +37,7 @@ export function kindOf(name) {
   if (ext === 'json' || ext === 'ipynb' || ext === 'geojson') return 'json';
   if (ext === 'csv' || ext === 'tsv') return 'csv';
   if (ext === 'yaml' || ext === 'yml') return 'yaml';
-  if (TEXT_EXT.has(ext) || TEXT_NAMES.has(base) || ext === '') return 'text';
+  if (TEXT_EXT.has(ext) || TEXT_NAMES.has(base)) return 'text';
   return 'other';
 }
 
