@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-blob lint fuzz demo clean
+.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-ui bench-blob lint fuzz demo clean
 
 all: build
 
@@ -68,6 +68,19 @@ bench-server:
 	  TMPDIR=$(BENCH_TMPDIR) MLGIT_BENCH_FIXTURE=$(BENCH_FIXTURE) $(GO) test -run '^$$' -bench 'SearchRuns100k' -benchtime 300x -count 3 -timeout 20m ./server/; \
 	  TMPDIR=$(BENCH_TMPDIR) MLGIT_BENCH_FIXTURE=$(BENCH_FIXTURE) $(GO) test -run '^$$' -bench 'Server100k' -benchtime 1x -count 3 -timeout 20m ./server/; \
 	else echo "no $(BENCH_FIXTURE): run make bench once to build the 100,000-run fixture"; fi
+
+# The web UI at scale in a real headless Chromium (needs the Debian package
+# chromium and the uPlot bundle of make ui-assets; figures in
+# docs/PERFORMANCE.md, "Web UI"): runs table of 100,000 runs (load, filter,
+# sort), run page with 10 metrics x 1,000,000 steps (charts, zoom), compare
+# of 100 runs x 10 metrics x 10,000 steps and of 1,000 runs on one chart, a
+# run with 1,000 metric keys, JS+CSS shipped, server memory. Medians of 5
+# loads per benchmark, 5 benchmark runs. Fixtures are built once into
+# /var/tmp/mlgit-bench-ui (about 3 minutes); then about 6 minutes.
+bench-ui:
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg), $$(nproc) cores"
+	MLGIT_BENCH_UI=1 $(GO) test -run '^$$' -bench 'BenchmarkUI' -benchtime 1x -count 5 -timeout 60m ./server/ui/
+	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Blob store against git lfs and cp, with 1 GiB files (several minutes,
 # needs the Debian package git-lfs for the comparison).

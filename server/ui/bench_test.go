@@ -1,0 +1,610 @@
+package ui_test
+
+// Benchmarks of the web UI at scale, timed by the page's own clock in a
+// real headless Chromium over a real server (make bench-ui; figures in
+// docs/PERFORMANCE.md, "Web UI"). They are slow (fixtures of millions of
+// points, each page opened several times), so they run only with
+// MLGIT_BENCH_UI=1.
+//
+// Every figure is a median over MLGIT_BENCH_UI_REPS (default 5) page loads
+// or actions after one warm-up load (the server has read the data once,
+// the browser has the assets in its cache), reported as ms/<what>; the
+// slowest of them as max-ms/<what>; the first, cold load (the server reads
+// the histories from Git) as cold-ms/<what>. Times are from the page's
+// performance clock: from navigation start (or from the action: the
+// absolute time of the click, carried over the navigation in
+// sessionStorage) to the moment after the next paint following the event
+// (rows in the DOM, chart.js's 'mlgit:chart-drawn' mark).
+//
+// The server runs in this process: peak-MiB/rss is the process's resident
+// size (the test and the server; the browser is another process),
+// peak-MiB/heap the Go heap's live objects, both sampled every 50 ms while
+// the benchmark runs.
+//
+// Fixtures (internal/benchfix) are built once into MLGIT_BENCH_UI_DIR
+// (default /var/tmp/mlgit-bench-ui), one folder per spec, and opened in
+// place (the server's index cache lands there too).
+
+import (
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/mlgit/mlgit/internal/benchfix"
+	"github.com/mlgit/mlgit/internal/gittest"
+	"github.com/mlgit/mlgit/repo"
+	"github.com/mlgit/mlgit/server"
+)
+
+// The fixtures of the targets.
+var (
+	// 100,000 runs with 20 params and 10 metrics (as make bench's).
+	fxRuns = benchfix.Spec{Runs: 100_000, Params: 20, Metrics: 10, Steps: 1, Seed: 1}
+	// One run with 10 metrics of 1,000,000 steps.
+	fxLong = benchfix.Spec{Runs: 1, Params: 20, Metrics: 10, Steps: 1_000_000, Seed: 2, SegmentBytes: benchfix.SegmentMax}
+	// 100 runs with 10 metrics of 10,000 steps.
+	fxCompare = benchfix.Spec{Runs: 100, Params: 20, Metrics: 10, Steps: 10_000, Seed: 3, SegmentBytes: benchfix.SegmentMax}
+	// 1,000 runs with one metric (acc) of 1,000 steps.
+	fxMany = benchfix.Spec{Runs: 1000, Params: 5, Metrics: 1, Steps: 1000, Seed: 4, SegmentBytes: benchfix.SegmentMax}
+	// One run with 1,000 metrics of 1,000 steps.
+	fxKeys = benchfix.Spec{Runs: 1, Params: 20, Metrics: 1000, Steps: 1000, Seed: 5, SegmentBytes: benchfix.SegmentMax}
+)
+
+func needBench(b *testing.B) {
+	b.Helper()
+	if os.Getenv("MLGIT_BENCH_UI") != "1" {
+		b.Skip("set MLGIT_BENCH_UI=1 to run the web UI benchmarks (slow: fixtures of millions of points in a real Chromium; make bench-ui)")
+	}
+}
+
+func benchReps() int {
+	if n, err := strconv.Atoi(os.Getenv("MLGIT_BENCH_UI_REPS")); err == nil && n > 0 {
+		return n
+	}
+	return 5
+}
+
+var uiFixtureMu sync.Mutex
+
+// uiFixture returns the repository of spec (built on first use) and its
+// run ids.
+func uiFixture(b *testing.B, spec benchfix.Spec) (string, []string) {
+	b.Helper()
+	uiFixtureMu.Lock()
+	defer uiFixtureMu.Unlock()
+	root := os.Getenv("MLGIT_BENCH_UI_DIR")
+	if root == "" {
+		root = "/var/tmp/mlgit-bench-ui"
+	}
+	name := fmt.Sprintf("r%d-p%d-m%d-s%d-seg%d-seed%d", spec.Runs, spec.Params, spec.Metrics, spec.Steps, spec.SegmentBytes, spec.Seed)
+	dir := filepath.Join(root, name)
+	ids := make([]string, spec.Runs)
+	for i := range ids {
+		ids[i] = benchfix.RunID(spec.Seed, i)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "mlgit-bench-ready")); err == nil {
+		return dir, ids
+	}
+	tmp := dir + ".tmp"
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command("git", "-C", tmp, "init", "-q", "-b", "main").CombinedOutput(); err != nil {
+		b.Fatalf("git init: %v: %s", err, out)
+	}
+	t0 := time.Now()
+	if _, err := benchfix.Build(tmp, spec); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("built fixture %s in %.1f s", name, time.Since(t0).Seconds())
+	if err := os.WriteFile(filepath.Join(tmp, ".git", "mlgit-bench-ready"), nil, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		b.Fatal(err)
+	}
+	return dir, ids
+}
+
+// benchServer is a server over a fixture with its memory sampled.
+type benchServer struct {
+	URL string
+	R   *repo.Repo
+
+	stop     chan struct{}
+	done     chan struct{}
+	peakRSS  float64
+	peakHeap float64
+}
+
+func serveFixture(b *testing.B, dir string) *benchServer {
+	b.Helper()
+	gittest.Setenv(b)
+	b.Setenv("MLGIT_NO_AUTO_GC", "1")
+	r, err := repo.Open(dir, repo.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := server.New(server.Config{Repo: r, Version: "bench"})
+	if err != nil {
+		r.Close()
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	bs := &benchServer{URL: ts.URL, R: r, stop: make(chan struct{}), done: make(chan struct{})}
+	go bs.sample()
+	b.Cleanup(func() {
+		bs.report(b)
+		ts.Close()
+		s.Close()
+		r.Close()
+	})
+	return bs
+}
+
+// sample records the peak resident size and live heap every 50 ms.
+func (bs *benchServer) sample() {
+	defer close(bs.done)
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		metrics.Read(s)
+		bs.peakHeap = max(bs.peakHeap, float64(s[0].Value.Uint64()))
+		bs.peakRSS = max(bs.peakRSS, selfRSS())
+		select {
+		case <-bs.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (bs *benchServer) report(b *testing.B) {
+	select {
+	case <-bs.stop:
+		return
+	default:
+	}
+	close(bs.stop)
+	<-bs.done
+	b.ReportMetric(bs.peakRSS/(1<<20), "peak-MiB/rss")
+	b.ReportMetric(bs.peakHeap/(1<<20), "peak-MiB/heap")
+}
+
+// selfRSS is this process's resident size in bytes.
+func selfRSS() float64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseFloat(f[1], 64)
+	return pages * float64(os.Getpagesize())
+}
+
+// benchWatch is evaluated in every new document of a benchmark tab, before
+// the page's scripts. window.__mlgitBench.rows is the performance.now()
+// after the paint that follows the runs table being complete in the DOM
+// (its rows and the pager after it, or the document parsed), rowsAbs the
+// same on the absolute clock; each new first row (a page replacing its
+// rows in place) records again.
+const benchWatch = `(() => {
+  const B = window.__mlgitBench = {rows: 0, rowsAbs: 0, rowsDOM: 0};
+  let seen = null;
+  const check = () => {
+    const tr = document.querySelector('table#runs tbody tr');
+    if (!tr || tr === seen) return;
+    if (!document.querySelector('#runs-range, .pager') && document.readyState === 'loading') return;
+    seen = tr;
+    const dom = performance.now();
+    requestAnimationFrame(() => setTimeout(() => {
+      B.rowsDOM = dom;
+      B.rows = performance.now();
+      B.rowsAbs = performance.timeOrigin + B.rows;
+    }, 0));
+  };
+  new MutationObserver(check).observe(document, {childList: true, subtree: true});
+  document.addEventListener('DOMContentLoaded', check);
+})()`
+
+// benchTab is a browser tab of a benchmark with the watcher installed.
+func benchTab(b *testing.B, width, height int64) *tab {
+	b.Helper()
+	tb := newBrowser(b).tab()
+	tb.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: benchWatch})
+		return err
+	}), chromedp.EmulateViewport(width, height))
+	return tb
+}
+
+// navTiming is the navigation entry of the page (ms from navigation start).
+type navTiming struct {
+	RequestStart, ResponseStart, ResponseEnd, DomInteractive, DomContentLoaded, LoadEnd float64
+	TransferSize                                                                        float64
+}
+
+const navTimingJS = `(() => { const n = performance.getEntriesByType('navigation')[0];
+  return {RequestStart: n.requestStart, ResponseStart: n.responseStart, ResponseEnd: n.responseEnd,
+    DomInteractive: n.domInteractive, DomContentLoaded: n.domContentLoadedEventEnd, LoadEnd: n.loadEventEnd,
+    TransferSize: n.transferSize}; })()`
+
+// logBreakdown logs where a page load's time went (ms from navigation
+// start).
+func logBreakdown(tb *tab) {
+	tb.t.Helper()
+	tb.t.Logf("breakdown: %s", eval[string](tb, `(() => { const n = performance.getEntriesByType('navigation')[0];
+		const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+		const B = window.__mlgitBench || {};
+		const f = v => v === undefined ? '-' : v.toFixed(0);
+		return 'request ' + f(n.requestStart) + ', first byte ' + f(n.responseStart) + ', last byte ' + f(n.responseEnd) +
+		  ' (' + (n.encodedBodySize / 1024).toFixed(0) + ' KB), FCP ' + f(fcp && fcp.startTime) + ', rows in DOM ' + f(B.rowsDOM) +
+		  ', rows painted ' + f(B.rows) + ', DOM interactive ' + f(n.domInteractive) + ', DOMContentLoaded ' + f(n.domContentLoadedEventEnd) +
+		  ', load ' + f(n.loadEventEnd); })()`))
+}
+
+// samples collects the repetitions of one figure.
+type samples map[string][]float64
+
+func (s samples) add(name string, v float64) { s[name] = append(s[name], v) }
+
+// report reports each figure's median as ms/<name> (or the unit in the
+// name after a colon: "MiB:x") and its maximum as max-ms/<name>.
+func (s samples) report(b *testing.B) {
+	for name, v := range s {
+		slices.Sort(v)
+		med := v[len(v)/2]
+		if len(v)%2 == 0 {
+			med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		b.ReportMetric(med, "ms/"+name)
+		b.ReportMetric(v[len(v)-1], "max-ms/"+name)
+		b.Logf("%s: median %.1f ms, range %.1f-%.1f ms (%d)", name, med, v[0], v[len(v)-1], len(v))
+	}
+}
+
+// BenchmarkUIRunsTable100k: the runs page of an experiment of 100,000 runs
+// (20 params, 10 metrics): navigation start to the table's rows painted;
+// a new filter (typed into the filter box and submitted) and a new sort (a
+// click on a column header) from the action to the new rows painted.
+func BenchmarkUIRunsTable100k(b *testing.B) {
+	needBench(b)
+	dir, _ := uiFixture(b, fxRuns)
+	bs := serveFixture(b, dir)
+	tb := benchTab(b, 1280, 800)
+	base := bs.URL + "/experiments/0"
+	tb.visit(base, "table#runs tbody tr") // warm-up: index, assets
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := samples{}
+		for rep := 0; rep < benchReps(); rep++ {
+			tb.run(chromedp.Navigate(base))
+			tb.waitFor(`window.__mlgitBench.rows > 0`)
+			s.add("table-visible", eval[float64](tb, `window.__mlgitBench.rows`))
+			nt := eval[navTiming](tb, navTimingJS)
+			s.add("table-server", nt.ResponseStart-nt.RequestStart)
+			if rep == 0 {
+				logBreakdown(tb)
+			}
+
+			// A filter: type it and submit the form.
+			filter := fmt.Sprintf("metrics.acc > 0.%d and params.optimizer = 'adam'", 3+rep%6)
+			s.add("filter", actionToRows(tb, fmt.Sprintf(`(() => {
+				const f = document.querySelector('#filter-form');
+				f.querySelector('input[name=filter]').value = %q;
+				f.requestSubmit();
+			})()`, filter)))
+			if n := tb.count("table#runs tbody tr"); n == 0 {
+				b.Fatalf("filter %q: no rows", filter)
+			}
+			// A sort: a click on a metric's column header (it toggles).
+			key := benchfix.MetricKey(1 + rep%9)
+			s.add("sort", actionToRows(tb, fmt.Sprintf(`(() => {
+				const a = [...document.querySelectorAll('table#runs thead a.sort')].find(a => a.textContent.trim() === %q);
+				if (!a) throw new Error('no sort link for ' + %q);
+				a.click();
+			})()`, key, key)))
+			nt = eval[navTiming](tb, navTimingJS)
+			s.add("sort-server", nt.ResponseStart-nt.RequestStart)
+			if !strings.Contains(eval[string](tb, `location.search`), "order=") {
+				b.Fatal("the sort did not change the URL's order")
+			}
+		}
+		s.report(b)
+	}
+	b.StopTimer()
+	tb.screenshot("bench-runs-100k")
+}
+
+// actionToRows runs a page action (JavaScript) after recording the time in
+// sessionStorage and returns the milliseconds until new rows are painted
+// (in this document or the one the action navigates to).
+func actionToRows(tb *tab, js string) float64 {
+	tb.t.Helper()
+	t0 := eval[float64](tb, `(() => { const t = performance.timeOrigin + performance.now();
+		sessionStorage.setItem('mlgit-bench-t0', String(t)); return t; })()`)
+	// The action may navigate away while it is evaluated: ignore that error.
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	chromedp.Run(ctx, chromedp.Evaluate[any](js))
+	cancel()
+	tb.waitFor(fmt.Sprintf(`window.__mlgitBench && window.__mlgitBench.rowsAbs > %f`, t0))
+	return eval[float64](tb, `window.__mlgitBench.rowsAbs`) - t0
+}
+
+// chartsDrawnJS returns the drawn-chart count of #metric-charts (or the
+// compare page's chart root) and the time of the last 'mlgit:chart-drawn'
+// mark (ms from navigation start).
+const chartsDrawnJS = `(() => {
+  const root = document.querySelector('[data-charts-drawn]');
+  const marks = performance.getEntriesByName('mlgit:chart-drawn');
+  return {Drawn: root ? +root.dataset.chartsDrawn : 0, Marks: marks.length,
+    Last: marks.length ? marks[marks.length - 1].startTime : 0,
+    Charts: document.querySelectorAll('.chart').length};
+})()`
+
+type chartsState struct {
+	Drawn, Marks, Charts int
+	Last                 float64
+}
+
+// openCharts navigates to url and waits until want charts are drawn (0:
+// every .chart of the page); it returns the time of the last draw from
+// navigation start.
+func openCharts(tb *tab, url string, want int) (float64, chartsState) {
+	tb.t.Helper()
+	tb.run(chromedp.Navigate(url))
+	pollLong(tb, fmt.Sprintf(`(() => { const r = document.querySelector('[data-charts-drawn]');
+		const n = %d || document.querySelectorAll('.chart').length;
+		return r && +r.dataset.chartsDrawn >= n; })()`, want))
+	st := eval[chartsState](tb, chartsDrawnJS)
+	return st.Last, st
+}
+
+// pollLong waits up to 3 minutes for a JavaScript condition (a cold read
+// of 10,000,000 points takes a while on a loaded machine).
+func pollLong(tb *tab, cond string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 190*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(180*time.Second))); err != nil {
+		st := eval[chartsState](tb, chartsDrawnJS)
+		tb.t.Fatalf("waiting for %s: %v (charts %+v; console: %v)", cond, err, st, tb.consoleErrors())
+	}
+}
+
+// BenchmarkUIRunCharts10x1M: the run page of one run with 10 metrics of
+// 1,000,000 steps each: navigation start to every chart drawn (the
+// viewport is tall enough to hold them all, 1280x3000, so none waits to be
+// scrolled to), and a zoom (a drag over the first chart's plot) from the
+// mouse-up to the chart redrawn.
+func BenchmarkUIRunCharts10x1M(b *testing.B) {
+	needBench(b)
+	dir, ids := uiFixture(b, fxLong)
+	bs := serveFixture(b, dir)
+	tb := benchTab(b, 1280, 3000)
+	u := bs.URL + "/experiments/0/runs/" + ids[0] + "/metrics"
+	cold, st := openCharts(tb, u, fxLong.Metrics)
+	b.ReportMetric(cold, "cold-ms/charts-drawn")
+	b.Logf("cold: %+v", st)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := samples{}
+		for rep := 0; rep < benchReps(); rep++ {
+			ms, _ := openCharts(tb, u, fxLong.Metrics)
+			s.add("charts-drawn", ms)
+			s.add("zoom", zoom(tb, rep))
+		}
+		s.report(b)
+	}
+	b.StopTimer()
+	tb.screenshot("bench-run-10x1M")
+}
+
+// zoom drags over a part of the first chart's plot (uPlot's .u-over) with
+// the mouse and returns the milliseconds from the mouse-up to the chart's
+// next 'mlgit:chart-drawn' mark.
+func zoom(tb *tab, rep int) float64 {
+	tb.t.Helper()
+	type box struct{ X, Y, W, H float64 }
+	r := eval[box](tb, `(() => { const o = document.querySelector('.chart .u-over');
+		o.scrollIntoView({block: 'center'}); const r = o.getBoundingClientRect();
+		return {X: r.x, Y: r.y, W: r.width, H: r.height}; })()`)
+	before := eval[int](tb, `performance.getEntriesByName('mlgit:chart-drawn').length`)
+	y := r.Y + r.H/2
+	x0 := r.X + r.W*(0.2+0.05*float64(rep%4))
+	x1 := x0 + r.W*0.3
+	held := func(p *input.DispatchMouseEventParams) { p.Button, p.Buttons = input.MouseButtonLeft, 1 }
+	tb.run(
+		chromedp.MouseEvent(chromedp.MouseMoved, x0, y),
+		chromedp.MouseEvent(chromedp.MousePressed, x0, y, held, chromedp.ClickCount(1)),
+		chromedp.MouseEvent(chromedp.MouseMoved, (x0+x1)/2, y, held),
+		chromedp.MouseEvent(chromedp.MouseMoved, x1, y, held),
+	)
+	t0 := eval[float64](tb, `performance.now()`)
+	tb.run(chromedp.MouseEvent(chromedp.MouseReleased, x1, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	pollLong(tb, fmt.Sprintf(`performance.getEntriesByName('mlgit:chart-drawn').length > %d`, before))
+	marks := eval[[]float64](tb, fmt.Sprintf(`performance.getEntriesByName('mlgit:chart-drawn').slice(%d).map(m => m.startTime)`, before))
+	return marks[len(marks)-1] - t0
+}
+
+// compareURL is the compare page of runs for keys.
+func compareURL(base string, ids []string, keys ...string) string {
+	q := url.Values{"runs": {strings.Join(ids, ",")}}
+	if len(keys) > 0 {
+		q.Set("keys", strings.Join(keys, ","))
+	}
+	return base + "/compare?" + q.Encode()
+}
+
+// BenchmarkUICompare100: the compare page of 100 runs with 10 metrics of
+// 10,000 steps: navigation start to every chart drawn (1280x3000).
+func BenchmarkUICompare100(b *testing.B) {
+	needBench(b)
+	dir, ids := uiFixture(b, fxCompare)
+	bs := serveFixture(b, dir)
+	tb := benchTab(b, 1280, 3000)
+	keys := make([]string, fxCompare.Metrics)
+	for m := range keys {
+		keys[m] = benchfix.MetricKey(m)
+	}
+	u := compareURL(bs.URL, ids, keys...)
+	cold, st := openCharts(tb, u, fxCompare.Metrics)
+	b.ReportMetric(cold, "cold-ms/charts-drawn")
+	b.Logf("cold: %+v", st)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := samples{}
+		for rep := 0; rep < benchReps(); rep++ {
+			ms, _ := openCharts(tb, u, fxCompare.Metrics)
+			s.add("charts-drawn", ms)
+		}
+		s.report(b)
+	}
+	b.StopTimer()
+	tb.screenshot("bench-compare-100")
+}
+
+// BenchmarkUICompare1000OneChart: 1,000 runs on one chart (metric acc of
+// 1,000 steps each): navigation start to the chart drawn.
+func BenchmarkUICompare1000OneChart(b *testing.B) {
+	needBench(b)
+	dir, ids := uiFixture(b, fxMany)
+	bs := serveFixture(b, dir)
+	tb := benchTab(b, 1280, 800)
+	u := compareURL(bs.URL, ids, "acc")
+	cold, st := openCharts(tb, u, 1)
+	b.ReportMetric(cold, "cold-ms/chart-drawn")
+	b.Logf("cold: %+v", st)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := samples{}
+		for rep := 0; rep < benchReps(); rep++ {
+			ms, _ := openCharts(tb, u, 1)
+			s.add("chart-drawn", ms)
+		}
+		s.report(b)
+	}
+	b.StopTimer()
+	tb.screenshot("bench-compare-1000")
+}
+
+// BenchmarkUIRun1000Keys: the run page of one run with 1,000 metrics (of
+// 1,000 steps): navigation start to the page open (the load event: the
+// metrics table and 1,000 chart placeholders parsed, scripts run) and to
+// the charts of the first screen drawn (1280x800; the others mount as they
+// scroll in).
+func BenchmarkUIRun1000Keys(b *testing.B) {
+	needBench(b)
+	dir, ids := uiFixture(b, fxKeys)
+	bs := serveFixture(b, dir)
+	tb := benchTab(b, 1280, 800)
+	u := bs.URL + "/experiments/0/runs/" + ids[0] + "/metrics"
+	// The charts of the first screen: those whose box intersects it once
+	// the page has laid out.
+	inView := `(() => [...document.querySelectorAll('.chart')].filter(c => {
+		const r = c.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight && r.height > 0; }).length)()`
+	tb.run(chromedp.Navigate(u))
+	first := max(1, eval[int](tb, inView))
+	cold, st := openCharts(tb, u, first)
+	b.ReportMetric(cold, "cold-ms/first-screen-charts")
+	b.Logf("cold: %+v, %d charts in the first screen", st, first)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := samples{}
+		for rep := 0; rep < benchReps(); rep++ {
+			ms, _ := openCharts(tb, u, first)
+			nt := eval[navTiming](tb, navTimingJS)
+			s.add("page-open", nt.LoadEnd)
+			s.add("page-server", nt.ResponseStart-nt.RequestStart)
+			s.add("first-screen-charts", ms)
+		}
+		s.report(b)
+	}
+	b.StopTimer()
+	tb.screenshot("bench-run-1000-keys")
+}
+
+// BenchmarkUIAssets: the JavaScript and CSS a page loads, gzip-compressed
+// as the server sends them: KB-gz/<page> from the browser's resource
+// entries of the run and runs pages (encoded body sizes of every script,
+// module and style sheet), and KB-gz/all the sum over every .js and .css
+// under static/ (vendor included) at gzip's best compression, as
+// assets.go encodes them.
+func BenchmarkUIAssets(b *testing.B) {
+	needBench(b)
+	var all float64
+	err := fs.WalkDir(os.DirFS("static"), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".js") || strings.HasSuffix(p, ".css")) {
+			return err
+		}
+		data, err := os.ReadFile(filepath.Join("static", p))
+		if err != nil {
+			return err
+		}
+		n := gzSize(data)
+		b.Logf("%-28s %7d B, %6d B gzipped", p, len(data), n)
+		all += float64(n)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, ids := uiFixture(b, fxCompare)
+	bs := serveFixture(b, dir)
+	tb := benchTab(b, 1280, 800)
+	// Every load from the network: encodedBodySize is 0 for cached ones.
+	tb.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
+		return err
+	}))
+	pages := map[string]string{
+		"runs":    bs.URL + "/experiments/0",
+		"run":     bs.URL + "/experiments/0/runs/" + ids[0] + "/metrics",
+		"compare": compareURL(bs.URL, ids[:5], "acc"),
+	}
+	for i := 0; i < b.N; i++ {
+		for name, u := range pages {
+			tb.run(chromedp.Navigate(u))
+			kb := eval[float64](tb, `performance.getEntriesByType('resource')
+				.filter(e => /\.(js|css)(\?|$)/.test(e.name))
+				.reduce((s, e) => s + (e.encodedBodySize || e.transferSize), 0) / 1024`)
+			b.ReportMetric(kb, "KB-gz/"+name)
+		}
+	}
+	b.ReportMetric(all/1024, "KB-gz/all")
+}
+
+func gzSize(data []byte) int {
+	var n countWriter
+	zw, _ := gzip.NewWriterLevel(&n, gzip.BestCompression)
+	zw.Write(data)
+	zw.Close()
+	return int(n)
+}
+
+type countWriter int
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
