@@ -57,6 +57,31 @@ func TestCompareBrowser(t *testing.T) {
 		t.Errorf("acc x axis has %d values, want the union of 50", n)
 	}
 
+	// The controls: smoothing changes the drawn values, log scale and
+	// wall-clock x rebuild the charts.
+	loss0 := `document.querySelector('.chart[data-key=loss]').chart.u.data[1][1]`
+	raw := eval[float64](tb, loss0)
+	eval[bool](tb, `(() => { const s = document.querySelector('.chart-smoothing'); s.value = '0.9';
+		return s.dispatchEvent(new Event('input')); })()`)
+	if sm := eval[float64](tb, loss0); sm == raw || math.Abs(sm-(0.9*1+1*0.5)/1.9) > 1e-9 {
+		t.Errorf("smoothed second loss value %v (raw %v), want the bias-corrected EMA", sm, raw)
+	}
+	eval[bool](tb, `(() => { const s = document.querySelector('.chart-log'); s.checked = true;
+		return s.dispatchEvent(new Event('change')); })()`)
+	if d := eval[int](tb, `document.querySelector('.chart[data-key=loss]').chart.u.scales.y.distr`); d != 3 {
+		t.Errorf("log scale: y distr %d", d)
+	}
+	eval[bool](tb, `(() => { const s = document.querySelector('.chart-x'); s.value = 'wall';
+		return s.dispatchEvent(new Event('change')); })()`)
+	tb.waitFor(`document.querySelector('.chart[data-key=acc]').chart.resp.x === 'wall' && document.querySelector('.chart[data-key=acc]').chart.u.scales.x.time`)
+	if x0 := eval[float64](tb, `document.querySelector('.chart[data-key=acc]').chart.u.data[0][0]`); x0 != float64(fixedNow.Unix()) {
+		t.Errorf("wall x starts at %v, want %d", x0, fixedNow.Unix())
+	}
+	eval[bool](tb, `(() => { const s = document.querySelector('.chart-x'); s.value = 'step'; s.dispatchEvent(new Event('change'));
+		const l = document.querySelector('.chart-log'); l.checked = false; l.dispatchEvent(new Event('change'));
+		const m = document.querySelector('.chart-smoothing'); m.value = '0'; return m.dispatchEvent(new Event('input')); })()`)
+	tb.waitFor(`document.querySelector('.chart[data-key=acc]').chart.resp.x === 'step' && !document.querySelector('.chart[data-key=acc]').chart.u.scales.x.time`)
+
 	// Clicking a legend entry hides its run.
 	tb.run(chromedp.Click(chromedp.CSS(`.chart[data-key=loss] .u-legend .u-series:nth-child(3) th`)))
 	tb.waitFor(`document.querySelector('.chart[data-key=loss]').chart.u.series[2].show === false`)
