@@ -310,6 +310,8 @@ func TestRunPageBrowser(t *testing.T) {
 	if tb.count(`#metric-charts .chart[data-key="loss"][data-runs="`+s.id+`"]`) != 1 {
 		t.Errorf("no chart placeholder for loss")
 	}
+	tb.waitFor(`(document.querySelector('#metric-charts .chart[data-key="loss"]') || {dataset: {}}).dataset.state === 'drawn'`)
+	tb.screenshot("run-metrics")
 
 	// Artifacts: each preview.
 	tb.run(chromedpClick(`#run-tabs a[data-tab="artifacts"]`))
