@@ -427,3 +427,64 @@ func TestRegistryPagesErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryEditsInBrowser: descriptions and tags of a model and of a
+// version are edited from their pages through the JSON API, and HTML in
+// them stays text.
+func TestRegistryEditsInBrowser(t *testing.T) {
+	e := newEnv(t)
+	seedRegistry(t, e.R, "churn")
+	tb := newBrowser(t).tab()
+
+	tb.visit(e.URL+"/models/churn", "#edit-model-description")
+	regSubmit(tb, "#edit-model-description", map[string]string{"description": "Churn <i>classifier</i>"})
+	regReloaded(tb, "#model-description")
+	if got := tb.text("#model-description"); got != "Churn <i>classifier</i>" {
+		t.Fatalf("model description %q", got)
+	}
+	regSubmit(tb, ".add-tag", map[string]string{"key": "owner", "value": "<u>ml</u>"})
+	regReloaded(tb, ".tags-card")
+	if m, _ := e.R.GetModel("churn"); m.Description != "Churn <i>classifier</i>" || m.Tags["owner"] != "<u>ml</u>" {
+		t.Fatalf("model after the edits: %q %v", m.Description, m.Tags)
+	}
+	// Remove the team tag.
+	eval[bool](tb, `(() => { window.confirm = () => true; window.__regOld = true; [...document.querySelectorAll('.tags-card button[data-api]')].find(b => JSON.parse(b.dataset.body).key === 'team').click(); return true; })()`)
+	regReloaded(tb, ".tags-card")
+	if m, _ := e.R.GetModel("churn"); m.Tags["team"] != "" || m.Tags["owner"] == "" {
+		t.Fatalf("model tags after the removal: %v", m.Tags)
+	}
+	if n := tb.count("main i, main u"); n != 0 {
+		t.Fatalf("%d elements injected", n)
+	}
+
+	tb.visit(e.URL+"/models/churn/versions/1", "#edit-version-description")
+	regSubmit(tb, "#edit-version-description", map[string]string{"description": "first cut"})
+	regReloaded(tb, "#version-description")
+	regSubmit(tb, ".add-tag", map[string]string{"key": "validated", "value": "yes"})
+	regReloaded(tb, ".tags-card")
+	if v, _ := e.R.GetVersion("churn", 1); v.Description != "first cut" || v.Tags["validated"] != "yes" {
+		t.Fatalf("version after the edits: %q %v", v.Description, v.Tags)
+	}
+	tb.noConsoleErrors()
+}
+
+// TestRegistryPagesNoInline: the registry, activity and diff pages carry
+// no inline script or style (the CSP would refuse them).
+func TestRegistryPagesNoInline(t *testing.T) {
+	e := newEnv(t)
+	rr := seedRegistry(t, e.R, hostileModel)
+	esc := url.PathEscape(hostileModel)
+	for _, p := range []string{"/models", "/models/" + esc, "/models/" + esc + "/versions/2", "/activity",
+		"/diff?a=" + rr.base + "&b=" + rr.cand, "/diff?a=" + url.QueryEscape(hostileModel+"@v1") + "&b=" + url.QueryEscape(hostileModel+"@v2")} {
+		code, h, body := e.get(p)
+		if code != 200 {
+			t.Fatalf("GET %s: %d %.300s", p, code, body)
+		}
+		if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET %s: no CSP", p)
+		}
+		if strings.Contains(body, "<script>") || strings.Contains(body, "style=") || strings.Contains(body, "<style") || strings.Contains(body, "<img") {
+			t.Errorf("GET %s: inline script, style or an injected element", p)
+		}
+	}
+}
