@@ -50,11 +50,12 @@ type runData struct {
 	Params     []runParam
 	Tags       []runTagRow
 	SysTags    int
+	UserTags   int
 	Metrics    []runMetricRow
 	TopMetrics []runMetricRow // the overview's first few
 	Inputs     []manifest.Dataset
 	Models     []runModelRow
-	Commits    []repo.Event
+	Commits    []runCommit
 	Truncated  bool // the commit search stopped at runHistoryDepth
 	Depth      int
 
@@ -62,6 +63,13 @@ type runData struct {
 	ArtifactSize  int64
 	FilesJSON     string
 	SetTagBody    string
+}
+
+// runCommit is a commit that recorded the run, with its place on the
+// activity page.
+type runCommit struct {
+	repo.Event
+	Href string
 }
 
 type runPageLink struct {
@@ -172,6 +180,8 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 		sys := strings.HasPrefix(k, "mlflow.")
 		if sys {
 			d.SysTags++
+		} else {
+			d.UserTags++
 		}
 		d.Tags = append(d.Tags, runTagRow{Key: k, Value: v, System: sys, DeleteBody: runJSON(map[string]string{"run_id": run.ID, "key": k})})
 	}
@@ -279,7 +289,7 @@ func (h *Handler) runRecentHistory() ([]repo.Event, error) {
 // runCommits returns the recent commits of the tracking branch that name
 // the run in a Mlgit-Run trailer, and whether the search stopped before
 // the branch's first commit.
-func (h *Handler) runCommits(id string) ([]repo.Event, bool) {
+func (h *Handler) runCommits(id string) ([]runCommit, bool) {
 	ev, err := h.runRecentHistory()
 	if err != nil {
 		if !errors.Is(err, repo.ErrNotFound) {
@@ -287,11 +297,17 @@ func (h *Handler) runCommits(id string) ([]repo.Event, bool) {
 		}
 		return nil, false
 	}
-	var out []repo.Event
-	for _, e := range ev {
+	var out []runCommit
+	for i, e := range ev {
 		for _, v := range e.Trailers["Mlgit-Run"] {
 			if strings.TrimSpace(v) == id {
-				out = append(out, e)
+				// The activity page lists commits older than ?before=:
+				// its first row is then this commit.
+				href := "/activity#c-" + e.Commit
+				if i > 0 {
+					href = "/activity?before=" + ev[i-1].Commit + "#c-" + e.Commit
+				}
+				out = append(out, runCommit{e, href})
 				break
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +117,10 @@ func seedRun(t *testing.T, e *env, name string) seeded {
 		"params":  []map[string]string{{"key": "lr", "value": "0.1"}, {"key": "optimizer", "value": "adam"}},
 		"tags":    []map[string]string{{"key": "team", "value": "vision"}},
 		"metrics": metrics}, nil)
+	e.apiPost("runs/log-inputs", map[string]any{"run_id": s.id, "datasets": []map[string]any{{
+		"tags":    []map[string]string{{"key": "mlflow.data.context", "value": "training"}},
+		"dataset": map[string]string{"name": "iris-train", "digest": "d1g35t", "source_type": "local", "source": "/data/iris.csv"}}}}, nil)
+	e.apiPost("logged-models", map[string]any{"experiment_id": "0", "name": "iris-clf", "model_type": "sklearn", "source_run_id": s.id}, nil)
 	e.apiPost("runs/update", map[string]any{"run_id": s.id, "status": "FINISHED", "end_time": fixedNow.UnixMilli()}, nil)
 	s.files = map[string][]byte{
 		"notes/readme.txt":   []byte("hello artifact text\nline two\n"),
@@ -158,15 +163,26 @@ func TestRunPageHTTP(t *testing.T) {
 		if strings.Contains(body, "<script>") || strings.Contains(body, "style=") || strings.Contains(body, "<style") {
 			t.Errorf("GET %s: inline script or style", p)
 		}
-		for _, want := range []string{"baseline", "optimizer", "adam", "0123456789", "feature/x", "python train.py --lr 0.1", "the-parent", "the-child", `data-key="loss"`} {
+		for _, want := range []string{"baseline", "optimizer", "adam", "0123456789", "feature/x", "python train.py --lr 0.1", "the-parent", "the-child", `data-key="loss"`, "iris-train", "d1g35t", "training", "iris-clf"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: no %q in the page", p, want)
 			}
 		}
 	}
 	_, _, body := e.get(base)
-	if !strings.Contains(body, `id="commits-table"`) || !strings.Contains(body, "/activity#") {
+	if !strings.Contains(body, `id="commits-table"`) || !strings.Contains(body, "/activity?before=") {
 		t.Errorf("no commit that recorded the run is listed")
+	}
+	// Each commit links to its row on the activity page.
+	links := regexp.MustCompile(`href="(/activity[^"#]*)#c-([0-9a-f]{40})"`).FindAllStringSubmatch(body, -1)
+	if len(links) < 2 {
+		t.Errorf("%d commit links", len(links))
+	}
+	for _, m := range links {
+		link := strings.ReplaceAll(m[1], "&amp;", "&")
+		if code, _, page := e.get(link); code != 200 || !strings.Contains(page, `id="c-`+m[2]+`"`) {
+			t.Errorf("%s: %d, no row c-%s", link, code, m[2])
+		}
 	}
 	resp, err := noRedirect().Get(e.URL + "/experiments/7/runs/" + s.id + "/artifacts/model?x=1")
 	if err != nil {
@@ -279,6 +295,9 @@ func TestRunPageBrowser(t *testing.T) {
 	}
 	tb.noConsoleErrors()
 	tb.screenshot("run-overview")
+	eval[bool](tb, `(() => { document.getElementById('commits-table').scrollIntoView({block: 'end'}); return true; })()`)
+	tb.screenshot("run-overview-lower")
+	eval[bool](tb, `(() => { window.scrollTo(0, 0); return true; })()`)
 	tb.run(chromedpClick("#show-sys-tags"))
 	if tb.count(`#tags-table tr.sys-tag:not(.hidden)`) == 0 {
 		t.Errorf("system tags toggle shows nothing")
