@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -62,31 +64,35 @@ type ProposalInfo struct {
 	Reason  string    `json:"reason,omitempty"`
 	Author  string    `json:"author"`
 	Time    time.Time `json:"time"`
+	// Remote is set for a branch known only as a remote-tracking branch
+	// (refs/remotes/<remote>/<branch>, fetched from another clone).
+	Remote string `json:"remote,omitempty"`
+	// PushedTo lists the remotes whose tracking branch holds the same
+	// commit as the local branch.
+	PushedTo []string `json:"pushed_to,omitempty"`
 }
 
-// Proposals returns the local proposal branches of a model version
-// (mlgit-propose/<model-key>-v<n>-<stage>), sorted by branch. A branch
+// Proposals returns the proposal branches of a model version
+// (mlgit-propose/<model-key>-v<n>-<stage>, repo.Propose), sorted by
+// branch: local branches, and remote-tracking ones (refs/remotes/<remote>/,
+// from git fetch) that have no local branch of the same name. A branch
 // counts when its commit's trailers name this model and version (so model
 // keys that are prefixes of each other do not mix).
 func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 	key := ModelKey(name)
-	prefix := "refs/heads/" + ProposalBranchPrefix + key + "-v" + strconv.FormatInt(version, 10) + "-"
-	vals, err := r.refs.listRefsWithPrefixes(prefix)
-	if err != nil {
-		return nil, err
-	}
-	out := []ProposalInfo{}
-	for _, v := range vals {
-		c, err := r.readCommit(v.hash)
+	n := strconv.FormatInt(version, 10)
+	suffix := ProposalBranchPrefix + key + "-v" + n + "-"
+	read := func(ref string, h plumbing.Hash) (ProposalInfo, bool) {
+		c, err := r.readCommit(h)
 		if err != nil {
-			continue
+			return ProposalInfo{}, false
 		}
 		subject, tr := parseMessage(c.Message)
-		if first(tr["Mlgit-Model"]) != key || first(tr["Mlgit-Version"]) != strconv.FormatInt(version, 10) {
-			continue
+		if first(tr["Mlgit-Model"]) != key || first(tr["Mlgit-Version"]) != n {
+			return ProposalInfo{}, false
 		}
-		p := ProposalInfo{Branch: strings.TrimPrefix(v.name, "refs/heads/"), Commit: v.hash.String(), Stage: first(tr["Mlgit-Stage"]),
-			Subject: subject, Author: c.Author.Name + " <" + c.Author.Email + ">", Time: c.Author.When}
+		p := ProposalInfo{Commit: h.String(), Stage: first(tr["Mlgit-Stage"]), Subject: subject,
+			Author: c.Author.Name + " <" + c.Author.Email + ">", Time: c.Author.When}
 		if len(c.ParentHashes) > 0 {
 			p.Base = c.ParentHashes[0].String()
 		}
@@ -95,7 +101,62 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 		if len(paras) > 2 {
 			p.Reason = strings.TrimSpace(strings.Join(paras[1:len(paras)-1], "\n\n"))
 		}
-		out = append(out, p)
+		return p, true
 	}
+	vals, err := r.refs.listRefsWithPrefixes("refs/heads/" + suffix)
+	if err != nil {
+		return nil, err
+	}
+	out := []ProposalInfo{}
+	local := map[string]int{}
+	for _, v := range vals {
+		if p, ok := read(v.name, v.hash); ok {
+			p.Branch = strings.TrimPrefix(v.name, "refs/heads/")
+			local[p.Branch] = len(out)
+			out = append(out, p)
+		}
+	}
+	for _, rem := range r.remoteNames() {
+		prefix := "refs/remotes/" + rem + "/"
+		vals, err := r.refs.listRefsWithPrefixes(prefix + suffix)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			branch := strings.TrimPrefix(v.name, prefix)
+			if i, ok := local[branch]; ok {
+				if out[i].Commit == v.hash.String() {
+					out[i].PushedTo = append(out[i].PushedTo, rem)
+				}
+				continue
+			}
+			if p, ok := read(v.name, v.hash); ok {
+				p.Branch, p.Remote = branch, rem
+				out = append(out, p)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Branch != out[j].Branch {
+			return out[i].Branch < out[j].Branch
+		}
+		return out[i].Remote < out[j].Remote
+	})
 	return out, nil
+}
+
+// remoteNames lists the configured remotes (git remote); none when git
+// cannot tell.
+func (r *Repo) remoteNames() []string {
+	dir := r.workTree
+	if dir == "" {
+		dir = r.gitDir
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := systemGit(ctx, dir, "remote")
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(out))
 }

@@ -1,9 +1,11 @@
 package repo
 
 import (
+	"context"
 	"errors"
 	"testing"
 
+	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -43,7 +45,7 @@ func TestHistoryPage(t *testing.T) {
 }
 
 func TestProposals(t *testing.T) {
-	r, _ := proposeRepo(t)
+	r, dir := proposeRepo(t)
 	setConfig(t, r, policyConfig(map[string]manifest.PromotionPolicy{"production": {Review: true}}))
 	if ps, err := r.Proposals("churn", 2); err != nil || len(ps) != 0 {
 		t.Fatalf("before: %v %v", ps, err)
@@ -61,5 +63,24 @@ func TestProposals(t *testing.T) {
 	}
 	if ps, _ := r.Proposals("churn", 1); len(ps) != 0 {
 		t.Fatalf("v1 has %v", ps)
+	}
+
+	// Pushed and fetched: the local branch says where it is; without the
+	// local branch, the remote-tracking one is listed.
+	remote := t.TempDir()
+	gittest.Git(t, remote, "init", "--bare", "-q")
+	gittest.Git(t, dir, "remote", "add", "origin", remote)
+	if _, err := r.PushProposal(context.Background(), "", p); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, dir, "fetch", "-q", "origin")
+	ps, _ = r.Proposals("churn", 2)
+	if len(ps) != 1 || len(ps[0].PushedTo) != 1 || ps[0].PushedTo[0] != "origin" || ps[0].Remote != "" {
+		t.Fatalf("after the push %+v", ps)
+	}
+	gittest.Git(t, dir, "branch", "-D", p.Branch)
+	ps, _ = r.Proposals("churn", 2)
+	if len(ps) != 1 || ps[0].Remote != "origin" || ps[0].Branch != p.Branch || ps[0].Commit != p.Commit {
+		t.Fatalf("remote only %+v", ps)
 	}
 }
