@@ -285,6 +285,10 @@ func TestRegistryPagesInBrowser(t *testing.T) {
 	}
 	tb.noConsoleErrors()
 	tb.screenshot("version")
+	eval[bool](tb, `(document.getElementById('lineage').scrollIntoView(), true)`)
+	tb.screenshot("version-lineage")
+	eval[bool](tb, `(document.getElementById('files').scrollIntoView(), true)`)
+	tb.screenshot("version-files")
 
 	// The same changes through repo in a second repository.
 	e2 := newEnv(t)
