@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"mime"
@@ -186,8 +187,11 @@ func (h *Handler) serveArtifactZip(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			h.abortZip(a, err)
 		}
-		_, err = io.Copy(fw, rc)
+		n, err := io.Copy(fw, rc)
 		rc.Close()
+		if err == nil && n != a.Size {
+			err = fmt.Errorf("read %d bytes, the index says %d", n, a.Size)
+		}
 		if err != nil {
 			h.abortZip(a, err)
 		}

@@ -132,6 +132,7 @@ func seedRun(t *testing.T, e *env, name string) seeded {
 		"model/model.pkl":    bytes.Repeat([]byte{0, 1, 2, 3}, 1000),
 		"model/conda.yaml":   []byte("name: env\ndependencies:\n  - python=3.11\n"),
 		"model/sub/deep.txt": []byte("deep"),
+		"plots/vector.svg":   []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60" onload="window.__pwned=3"><script>window.__pwned=4</script><rect width="120" height="60" fill="teal"/></svg>`),
 	}
 	for p, b := range s.files {
 		e.putArtifact("0", s.id, p, b)
@@ -246,7 +247,7 @@ func TestRunArtifactZip(t *testing.T) {
 	}
 	check("run="+s.id+"&path=model", "", []string{"model/MLmodel", "model/conda.yaml", "model/model.pkl", "model/sub/deep.txt"})
 	check("run="+s.id+"&path=model/sub", "model/", []string{"sub/deep.txt"})
-	check("run="+s.id, "", []string{"data/config.json", "data/table.csv", "model/MLmodel", "model/conda.yaml", "model/model.pkl", "model/sub/deep.txt", "notes/readme.txt", "plots/plot.png", "report.html"})
+	check("run="+s.id, "", []string{"data/config.json", "data/table.csv", "model/MLmodel", "model/conda.yaml", "model/model.pkl", "model/sub/deep.txt", "notes/readme.txt", "plots/plot.png", "plots/vector.svg", "report.html"})
 	for _, bad := range []string{"..", "../model", "model/../..", "/etc", `model\sub`, "model//sub", "./model", "C:/x", "model%252F..", "a\x00b"} {
 		code, _, b := get("run=" + s.id + "&path=" + url.QueryEscape(bad))
 		if code != 400 || !strings.Contains(string(b), "INVALID_PARAMETER_VALUE") {
@@ -352,6 +353,7 @@ func TestRunPageBrowser(t *testing.T) {
 	}
 	openFile("plots/plot.png", `(() => { const i = document.querySelector('#art-preview img.art-img'); return !!i && i.complete && i.naturalWidth === 320 && i.src.startsWith('blob:'); })()`)
 	tb.screenshot("run-artifacts")
+	openFile("plots/vector.svg", `(() => { const i = document.querySelector('#art-preview img.art-img'); return !!i && i.complete && i.naturalWidth === 120; })()`)
 	openFile("report.html", `((document.querySelector('#art-preview pre.art-html') || {}).textContent || '').includes('<script>window.__pwned = 1</script>')`)
 	time.Sleep(200 * time.Millisecond)
 	if pwned := eval[bool](tb, `typeof window.__pwned !== 'undefined'`); pwned {

@@ -11,6 +11,7 @@ export const IMAGE_LIMIT = 50 << 20; // no image preview above 50 MiB
 const PRETTY_LIMIT = 2 << 20; // JSON above 2 MiB is shown as it is
 const SNIFF_LIMIT = 1 << 20; // unknown types up to 1 MiB are tried as text
 const CSV_ROWS = 500;
+const MAX_ROWS = 1000; // files listed in a folder before "Show all"
 
 const IMAGE_TYPES = {
   png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', bmp: 'image/bmp',
@@ -128,7 +129,7 @@ export function initArtifacts(root) {
   const zip = root.querySelector('#art-zip');
   const pane = root.querySelector('#art-preview');
   if (!tbody || !pane) return {open() {}, url: () => base + '/artifacts', current: () => ''};
-  let dir = '', selected = '', abort = null, blobURL = null;
+  let dir = '', selected = '', abort = null, blobURL = null, showAll = null;
 
   const url = (p) => base + '/artifacts' + (p ? '/' + encodePath(p) : '');
   const fileURL = (p) => '/get-artifact?' + new URLSearchParams({run_uuid: run, path: p}).toString();
@@ -164,12 +165,19 @@ export function initArtifacts(root) {
         el('td', {className: 'num'}, humanBytes(s.size)),
         el('td', {className: 'muted'}, s.files + (s.files === 1 ? ' file' : ' files'))));
     }
-    for (const f of node.files) {
+    const all = node.files;
+    const shown = showAll === d || all.length <= MAX_ROWS ? all : all.slice(0, MAX_ROWS);
+    for (const f of shown) {
       const name = f.p.split('/').pop();
       rows.push(el('tr', {className: 'art-file' + (f.p === selected ? ' on' : ''), dataset: {path: f.p}},
         el('td', {className: 'wrap'}, el('a', {href: url(f.p), dataset: {path: f.p}, className: 'art-name'}, name)),
         el('td', {className: 'num'}, humanBytes(f.s)),
         el('td', {className: 'mono', title: f.d}, shortDigest(f.d))));
+    }
+    if (shown.length < all.length) {
+      const more = el('button', {type: 'button'}, 'Show all ' + all.length + ' files');
+      more.addEventListener('click', () => { showAll = d; renderDir(d); });
+      rows.push(el('tr', {className: 'art-more'}, el('td', {colSpan: 3}, 'The first ' + shown.length + ' files. ', more)));
     }
     tbody.replaceChildren(...rows);
   }
@@ -188,6 +196,10 @@ export function initArtifacts(root) {
       return;
     }
     selected = file ? file.p : '';
+    if (file && showAll !== d) {
+      const i = idx.dirs.get(d).files.indexOf(file);
+      if (i >= MAX_ROWS) showAll = d;
+    }
     renderDir(d);
     if (push !== false) {
       const u = url(p);
