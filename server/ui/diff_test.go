@@ -48,8 +48,8 @@ func TestDiffInBrowser(t *testing.T) {
 	if n := tb.count(`#diff-files tr.changed`); n == 0 {
 		t.Error("changed files are not highlighted")
 	}
-	if got := tb.text("#diff-overview"); !strings.Contains(got, "candidate-run"[:0]) || !strings.Contains(got, "Run") {
-		t.Errorf("overview %q", got)
+	if got := tb.text("#diff-overview"); !strings.Contains(got, rr.base[:10]) || !strings.Contains(got, rr.cand[:10]) {
+		t.Errorf("overview without the two runs: %q", got)
 	}
 	tb.noConsoleErrors()
 	tb.screenshot("diff")
@@ -58,10 +58,10 @@ func TestDiffInBrowser(t *testing.T) {
 	tb.visit(e.URL+"/diff", "#diff-form")
 	tb.noConsoleErrors()
 	for q, want := range map[string]int{
-		"a=churn@v1&b=" + rr.cand: 400,
-		"a=churn@v9&b=churn@v1":   404,
-		"a=nope@v1&b=churn@v1":    404,
-		"a=ffff0000&b=eeee0000":   404,
+		"a=churn@v1&b=" + rr.cand:                              400,
+		"a=churn@v9&b=churn@v1":                                404,
+		"a=nope@v1&b=churn@v1":                                 404,
+		"a=ffff0000&b=eeee0000":                                404,
 		"a=" + url.QueryEscape("--output=/tmp/x") + "&b=mlgit": 404,
 	} {
 		if code, _, body := e.get("/diff?" + q); code != want {

@@ -44,17 +44,14 @@ func regRun(t *testing.T, r *repo.Repo, name, lr string, acc float64, parent str
 		t.Fatal(err)
 	}
 	ts := fixedNow.UnixMilli()
-	err = func() error {
-		_, err := r.LogBatch(run.ID, repo.Batch{
-			Metrics: []manifest.MetricPoint{{Key: "acc", Value: acc, Timestamp: ts, Step: 10}, {Key: "loss", Value: 1 - acc, Timestamp: ts, Step: 10}},
-			Inputs:  []manifest.Dataset{{Name: "churn-train", Digest: "d41d8cd9", Context: "training", Source: "s3://data/train.csv"}},
-			Artifacts: []manifest.Artifact{
-				{Path: "model/MLmodel", Digest: regDigest("flavors " + name), Size: 14, Mode: "0644"},
-				{Path: "model/model.pkl", Digest: regDigest("PKL " + lr), Size: 2048, Mode: "0644"},
-			},
-		})
-		return err
-	}()
+	_, err = r.LogBatch(run.ID, repo.Batch{
+		Metrics: []manifest.MetricPoint{{Key: "acc", Value: acc, Timestamp: ts, Step: 10}, {Key: "loss", Value: 1 - acc, Timestamp: ts, Step: 10}},
+		Inputs:  []manifest.Dataset{{Name: "churn-train", Digest: "d41d8cd9", Context: "training", Source: "s3://data/train.csv"}},
+		Artifacts: []manifest.Artifact{
+			{Path: "model/MLmodel", Digest: regDigest("flavors " + name), Size: 14, Mode: "0644"},
+			{Path: "model/model.pkl", Digest: regDigest("PKL " + lr), Size: 2048, Mode: "0644"},
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +185,7 @@ func versionURL(base, model string, v int) string {
 // the same calls through repo (what the CLI runs) in a second repository.
 func TestRegistryPagesInBrowser(t *testing.T) {
 	e := newEnv(t)
-	rr := seedRegistry(t, e.R, hostileModel)
+	seedRegistry(t, e.R, hostileModel)
 	b := newBrowser(t)
 	tb := b.tab()
 
@@ -335,7 +332,6 @@ func TestRegistryPagesInBrowser(t *testing.T) {
 	if f := tagFields(t, e.dir, key+"#staging#1"); f["reason"] != "AUC 0.91 > 0.89" || f["kind"] != "stage" || f["label"] != "staging" || f["model"] != hostileModel {
 		t.Errorf("promotion tag message %v", f)
 	}
-	_ = rr
 }
 
 // TestVersionProposeInBrowser: with review: true on production, the
@@ -420,10 +416,10 @@ func TestRegistryPagesErrors(t *testing.T) {
 	e := newEnv(t)
 	seedRegistry(t, e.R, "churn")
 	for path, want := range map[string]int{
-		"/models/nope":                   404,
-		"/models/churn/versions/9":       404,
-		"/models/churn/versions/x":       400,
-		"/models/churn/versions/v2":      200,
+		"/models/nope":                     404,
+		"/models/churn/versions/9":         404,
+		"/models/churn/versions/x":         400,
+		"/models/churn/versions/v2":        200,
 		"/models/" + url.PathEscape("a/b"): 404,
 	} {
 		if code, _, body := e.get(path); code != want {
