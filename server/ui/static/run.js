@@ -35,8 +35,12 @@ function show(tab) {
     const charts = document.getElementById('metric-charts');
     if (charts) {
       chartsMounted = true;
-      charts.classList.remove('hidden');
-      mountLazyCharts(charts);
+      // After the first frame: the table shows first, then the charts
+      // near the viewport are laid out and fetched.
+      requestAnimationFrame(() => setTimeout(() => {
+        charts.classList.remove('hidden');
+        mountLazyCharts(charts);
+      }, 0));
     }
   }
   if (tab === 'artifacts' && !browser && artRoot) {
