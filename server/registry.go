@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
@@ -568,6 +569,9 @@ func reasonOr(comment string) string {
 	return registryReason
 }
 
+// proposalPushTimeout bounds the push of a proposal branch.
+const proposalPushTimeout = 2 * time.Minute
+
 // proposalJSON is what transition-stage returns with propose: true: where
 // the proposal went (mlgit model promote --propose --json, same fields).
 type proposalJSON struct {
@@ -631,7 +635,12 @@ func (s *Server) proposeStage(ctx context.Context, spec repo.PromoteSpec) (any, 
 	}
 	out := proposalJSON{Branch: p.Branch, Commit: p.Commit, Base: p.Base, Target: p.Target, Existing: p.Existing}
 	if p.Branch != "" {
-		pushed, perr := s.r.PushProposal(ctx, "", p)
+		// The push runs the system git with the server's credentials; a
+		// remote that hangs (or a credential prompt) must not hold the
+		// request forever: the branch is kept either way.
+		pctx, cancel := context.WithTimeout(ctx, proposalPushTimeout)
+		defer cancel()
+		pushed, perr := s.r.PushProposal(pctx, "", p)
 		if pushed != nil {
 			out.Remote, out.RemoteURL, out.Pushed, out.PushCommand, out.URL = pushed.Remote, pushed.RemoteURL, pushed.Pushed, pushed.PushCommand, pushed.URL
 		}
