@@ -5,8 +5,9 @@
 // versions added, changed and removed, and stage changes).
 //
 // The package is pure: it imports only manifest and the standard library,
-// and does no I/O beyond the io.Writer it renders to. Callers (package diff/load, used by the CLI and the web UI)
-// read the documents from the store and pass them in.
+// and does no I/O beyond the io.Writer it renders to. Callers read the
+// documents from the store and pass them in: package diff/load does, for
+// the CLI and the web UI.
 //
 // Every comparison is a value (RunDiff, VersionDiff, ChangeSet) that
 // renders in three formats with Write: an aligned table for people (in the
