@@ -311,6 +311,12 @@ func TestRunPageBrowser(t *testing.T) {
 	if err != nil || run.Tags["stage"] != "try <b>2</b>" {
 		t.Fatalf("tag not stored: %v %v", run.Tags, err)
 	}
+	// Edit it: the row's Edit fills the form.
+	eval[bool](tb, `(() => { document.querySelector('#tags-table tr[data-key="stage"] button.tag-edit').click(); const f = document.getElementById('tag-form'); if (f.elements.key.value !== 'stage' || f.elements.value.value !== 'try <b>2</b>') throw new Error('form not filled'); f.elements.value.value = 'three'; f.requestSubmit(); return true; })()`)
+	tb.waitFor(`document.readyState === 'complete' && (document.querySelector('#tags-table tr[data-key="stage"] .run-tag-value') || {}).textContent === 'three'`)
+	if run, _ := e.R.GetRun(s.id); run.Tags["stage"] != "three" {
+		t.Fatalf("tag not edited: %v", run.Tags)
+	}
 	// Delete it.
 	eval[bool](tb, `(() => { window.confirm = () => true; document.querySelector('#tags-table tr[data-key="stage"] button.tag-delete').click(); return true; })()`)
 	tb.waitFor(`document.readyState === 'complete' && !!document.getElementById('tags-table') && !document.querySelector('#tags-table tr[data-key="stage"]')`)
@@ -366,6 +372,7 @@ func TestRunPageBrowser(t *testing.T) {
 	if got := tb.text("#art-preview .mlmodel"); !strings.Contains(got, "sklearn_version: 1.3.0") || !strings.Contains(got, "sepal_length") || !strings.Contains(got, "tensor int64") {
 		t.Errorf("MLmodel table: %q", got)
 	}
+	tb.screenshot("run-artifacts-mlmodel")
 	// Folders: the listing and the zip link follow.
 	openFile("model", `document.querySelector('#art-crumbs').textContent.includes('model')`)
 	if href := eval[string](tb, `document.getElementById('art-zip').getAttribute('href')`); !strings.Contains(href, "path=model") {
