@@ -46,7 +46,14 @@ type modelData struct {
 	Aliases  []aliasRef
 	Tags     []kv
 	Latest   []*manifest.ModelVersion
+	// History is the model's newest stage and alias events (from the
+	// tags), newest first; Older counts those left out.
+	History []repo.HistoryEntry
+	Older   int
 }
+
+// modelHistoryMax bounds the events the model page lists.
+const modelHistoryMax = 50
 
 // modelPage shows a registered model: its versions with stage and alias
 // badges, source run, creation time and digest; description and tags
@@ -81,6 +88,18 @@ func (h *Handler) modelPage(w http.ResponseWriter, r *http.Request) {
 			row.Prev = vs[i+1].Version
 		}
 		d.Versions = append(d.Versions, row)
+	}
+	hist, _, err := h.r.ModelHistory(name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		if len(d.History) == modelHistoryMax {
+			d.Older = i + 1
+			break
+		}
+		d.History = append(d.History, hist[i])
 	}
 	h.render(w, r, "model", &Page{Title: m.Name + " · Models", Section: "models",
 		Crumbs: []Crumb{{Label: "Models", Href: "/models"}, {Label: m.Name}}, Data: d})
