@@ -47,17 +47,22 @@ type runData struct {
 	Children      []runPageLink
 	ChildrenTotal int
 
-	Params     []runParam
-	Tags       []runTagRow
-	SysTags    int
-	UserTags   int
-	Metrics    []runMetricRow
-	TopMetrics []runMetricRow // the overview's first few
-	Inputs     []manifest.Dataset
-	Models     []runModelRow
-	Commits    []runCommit
-	Truncated  bool // the commit search stopped at runHistoryDepth
-	Depth      int
+	Params   []runParam
+	Tags     []runTagRow
+	SysTags  int
+	UserTags int
+	Metrics  []runMetricRow
+	// Long tables send their first rows as rows and the rest in a
+	// <template> that run.js moves in: the browser lays the table out once
+	// instead of at every pause of the parser.
+	MetricsHead, MetricsRest []runMetricRow
+	ParamsHead, ParamsRest   []runParam
+	TopMetrics               []runMetricRow // the overview's first few
+	Inputs                   []manifest.Dataset
+	Models                   []runModelRow
+	Commits                  []runCommit
+	Truncated                bool // the commit search stopped at runHistoryDepth
+	Depth                    int
 
 	ArtifactCount int
 	ArtifactSize  int64
@@ -196,6 +201,8 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 		d.Metrics = append(d.Metrics, runMetricRow{k, m})
 	}
 	sort.Slice(d.Metrics, func(i, j int) bool { return d.Metrics[i].Key < d.Metrics[j].Key })
+	d.MetricsHead, d.MetricsRest = runSplitRows(d.Metrics)
+	d.ParamsHead, d.ParamsRest = runSplitRows(d.Params)
 	d.TopMetrics = d.Metrics
 	if len(d.TopMetrics) > overviewMetrics {
 		d.TopMetrics = d.TopMetrics[:overviewMetrics]
@@ -342,4 +349,14 @@ func runShellJoin(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// runTableHead is how many rows of a long table are sent as rows.
+const runTableHead = 100
+
+func runSplitRows[T any](rows []T) (head, rest []T) {
+	if len(rows) <= runTableHead {
+		return rows, nil
+	}
+	return rows[:runTableHead], rows[runTableHead:]
 }

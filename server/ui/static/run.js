@@ -6,6 +6,14 @@ import {readOnly} from './app.js';
 import {mountLazyCharts} from './chart.js';
 import {initArtifacts} from './artifacts.js';
 
+// Long tables come with their first rows; the rest wait in a <template>
+// so that the browser lays the table out once, now.
+for (const t of document.querySelectorAll('template[data-rows-for]')) {
+  const table = document.getElementById(t.dataset.rowsFor);
+  if (table) table.tBodies[0].append(t.content);
+  t.remove();
+}
+
 const tabs = document.getElementById('run-tabs');
 const artRoot = document.getElementById('artifacts');
 const base = artRoot ? artRoot.dataset.base : '';
