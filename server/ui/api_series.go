@@ -77,7 +77,9 @@ type seriesRun struct {
 //
 // total is the run's number of points of the metric (0 when it has none);
 // x and y are its points in [xmin, xmax] (plus the nearest point outside
-// on either side), ordered by x. y values are numbers or the strings
+// on either side), ordered by x; a run whose x values are those of the
+// run before it has "same_x": true instead of x (runs logged at the same
+// steps send their steps once). y values are numbers or the strings
 // "NaN", "Infinity" and "-Infinity". When the range holds at most 4·px
 // points of a run they are all returned and full is true; otherwise they
 // are downsampled with M4: per pixel column the first, last, lowest and
@@ -397,28 +399,16 @@ func writeSeries(w http.ResponseWriter, resp *seriesResponse) {
 		b = strconv.AppendInt(b, int64(s.Total), 10)
 		b = append(b, `,"full":`...)
 		b = strconv.AppendBool(b, s.Full)
-		for c, col := range [][]float64{s.x, s.y} {
-			if c == 0 {
-				b = append(b, `,"x":[`...)
-			} else {
-				b = append(b, `],"y":[`...)
-			}
-			if s.idx != nil {
-				for j, k := range s.idx {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendNum(b, col[k])
-				}
-			} else {
-				for j, v := range col {
-					if j > 0 {
-						b = append(b, ',')
-					}
-					b = appendNum(b, v)
-				}
-			}
+		// Runs logged at the same steps (the usual case) share their x:
+		// sent once, referred to by "same_x".
+		if i > 0 && sameX(resp.Runs[i-1], s) {
+			b = append(b, `,"same_x":true,"y":[`...)
+		} else {
+			b = append(b, `,"x":[`...)
+			b = appendCol(b, s, s.x)
+			b = append(b, `],"y":[`...)
 		}
+		b = appendCol(b, s, s.y)
 		b = append(b, "]}"...)
 	}
 	b = append(b, "]}\n"...)
@@ -427,6 +417,39 @@ func writeSeries(w http.ResponseWriter, resp *seriesResponse) {
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
+}
+
+// appendCol appends the returned values of col (s.x or s.y).
+func appendCol(b []byte, s *seriesRun, col []float64) []byte {
+	if s.idx == nil {
+		for j, v := range col {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendNum(b, v)
+		}
+		return b
+	}
+	for j, k := range s.idx {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = appendNum(b, col[k])
+	}
+	return b
+}
+
+// sameX reports whether two runs return the same x values.
+func sameX(a, b *seriesRun) bool {
+	if len(a.idx) != len(b.idx) || a.x == nil || b.x == nil || a.idx == nil || b.idx == nil {
+		return false
+	}
+	for j := range a.idx {
+		if a.x[a.idx[j]] != b.x[b.idx[j]] {
+			return false
+		}
+	}
+	return true
 }
 
 // appendNum appends v as a JSON number, or as "NaN", "Infinity" or

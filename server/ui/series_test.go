@@ -30,6 +30,7 @@ type seriesAnswer struct {
 		Name  string            `json:"name"`
 		Total int               `json:"total"`
 		Full  bool              `json:"full"`
+		SameX bool              `json:"same_x"`
 		X     []float64         `json:"x"`
 		Y     []json.RawMessage `json:"y"`
 	} `json:"runs"`
@@ -216,6 +217,12 @@ func TestSeriesRunsAndErrors(t *testing.T) {
 	}
 	if r := a.Runs[2]; r.Total != 0 || len(r.X) != 0 || !r.Full {
 		t.Fatalf("gamma has no acc: %+v", r)
+	}
+	// Runs logged at the same steps send them once.
+	a4 := newRun(t, e.R, "delta", nil)
+	logSeries(t, e.R, a4, "acc", 20, func(i int) float64 { return -float64(i) })
+	if _, a = getSeries(t, e.URL, url.Values{"key": {"acc"}, "run": {a2, a4}}); !a.Runs[1].SameX || a.Runs[1].X != nil || len(a.Runs[1].Y) != 20 || a.Runs[0].SameX || len(a.Runs[0].X) != 20 {
+		t.Fatalf("same steps: %+v", a.Runs)
 	}
 	// More points after a read (the cache must notice).
 	if _, err := e.R.LogBatch(a1, repo.Batch{Metrics: []manifest.MetricPoint{{Key: "acc", Value: 42, Step: 10, Timestamp: fixedNow.UnixMilli() + 99000}}}); err != nil {

@@ -65,18 +65,23 @@ export function fmtNum(v) {
   return String(Number(v.toPrecision(6)));
 }
 
-// fmtTick formats an axis tick compactly: 750k, 1.5M, 2e-5.
-export function fmtTick(v) {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '';
-  const a = Math.abs(v);
-  if (a >= 1e15 || (a > 0 && a < 1e-3)) return v.toExponential(1).replace('e+', 'e');
-  for (const [d, sfx] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e4, 'k']]) {
-    if (a >= d) {
-      const k = d === 1e4 ? 1e3 : d;
-      return String(Number((v / k).toPrecision(4))) + (d === 1e4 ? 'k' : sfx);
+// fmtTicks formats an axis's ticks compactly and alike: 0, 250k, 500k,
+// 750k, 1M; 2e-5, 4e-5; 0.1, 0.2.
+export function fmtTicks(splits) {
+  let m = 0;
+  for (const v of splits) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
+  let f = (v) => String(Number(v.toPrecision(6)));
+  if (m >= 1e15 || (m > 0 && m < 1e-3)) {
+    f = (v) => (v === 0 ? '0' : v.toExponential(1).replace('e+', 'e'));
+  } else {
+    for (const [d, sfx] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e4, 'k']]) {
+      if (m < d) continue;
+      const k = sfx === 'k' ? 1e3 : d;
+      f = (v) => (v === 0 ? '0' : String(Number((v / k).toPrecision(4))) + sfx);
+      break;
     }
   }
-  return String(Number(v.toPrecision(6)));
+  return splits.map((v) => (typeof v === 'number' && Number.isFinite(v) ? f(v) : ''));
 }
 
 // fmtSeconds formats a duration in seconds: 12.5s, 3m05s, 2h01m.
@@ -99,28 +104,52 @@ export function parseY(v) {
 }
 
 // smooth is the bias-corrected exponential moving average of ys (weight w
-// of the past); non-finite values are left out of it and kept as they are.
+// of the past); null and non-finite values are left out of it and kept.
 export function smooth(ys, w) {
   if (!(w > 0)) return ys;
-  const out = new Float64Array(ys.length);
-  let acc = 0, n = 0, wn = 1;
+  const out = new Array(ys.length);
+  let acc = 0, wn = 1;
   for (let i = 0; i < ys.length; i++) {
     const y = ys[i];
-    if (!Number.isFinite(y)) { out[i] = y; continue; }
+    if (y === null || y === undefined || !Number.isFinite(y)) { out[i] = y; continue; }
     acc = acc * w + (1 - w) * y;
-    n++;
     wn *= w;
     out[i] = acc / (1 - wn);
   }
   return out;
 }
 
+// normalize prepares a series response once: each run gets its x array
+// (shared when "same_x"), its non-finite y strings become null (gaps),
+// counted in run.bad with their x (the first 2,000).
+function normalize(resp) {
+  let prevX = [];
+  for (const r of resp.runs) {
+    const xs = r.same_x ? prevX : r.x;
+    r.x = xs;
+    prevX = xs;
+    const bad = {NaN: 0, '+Inf': 0, '−Inf': 0, xs: []};
+    const y = r.y;
+    for (let j = 0; j < y.length; j++) {
+      const v = y[j];
+      if (typeof v === 'number') continue;
+      bad[v === 'Infinity' ? '+Inf' : v === '-Infinity' ? '−Inf' : 'NaN']++;
+      if (bad.xs.length < 2000) bad.xs.push(xs[j]);
+      y[j] = null;
+    }
+    r.bad = bad;
+  }
+  return resp;
+}
+
 const X_LABEL = {step: 'Step', wall: 'Time', relative: 'Relative time'};
 const HEIGHT = 240;
 // Above this many cells (x values × runs) the runs' points are placed on
 // a shared grid of 4 slots per pixel column (M4 keeps at most 4 per column,
-// so nothing is lost but sub-pixel x precision).
-const MAX_CELLS = 3_000_000;
+// so nothing is lost but sub-pixel x precision; the read-out then shows
+// x as ≈). Downsampled runs pick their extremes at different steps, so
+// without it 100 runs of 10,000 steps would need 10,000 × 100 cells.
+const MAX_CELLS = 1_000_000;
 
 // joinSeries turns per-run (xs, values) into uPlot's aligned columns:
 // one ascending x array, one array per run with null for gaps (NaN, ±Inf)
@@ -130,6 +159,7 @@ export function joinSeries(runs, grid) {
   const first = runs[0].xs;
   let same = true;
   for (const r of runs) {
+    if (r.xs === first) continue;
     if (r.xs.length !== first.length) { same = false; break; }
     for (let i = 0; i < first.length; i += 1) {
       if (r.xs[i] !== first[i]) { same = false; break; }
@@ -178,6 +208,7 @@ function snapSeries(runs, {xmin, xmax, px}) {
     for (let s = 0; s < K; s++) xs[(c + 1) * K + s] = xmin + (c + (s + 0.5) / K) * w;
   }
   const cols = [xs];
+  cols.snapped = true;
   for (const r of runs) {
     const out = new Array(n).fill(undefined);
     let prev = -2, rank = 0;
@@ -304,13 +335,13 @@ class Chart {
   }
 
   url(range) {
-    const q = new URLSearchParams({key: this.key, run: this.ids.join(','), x: this.group.opts.x,
-      px: String(Math.max(50, this.width - 70))});
+    const q = new URLSearchParams({key: this.key, x: this.group.opts.x, px: String(Math.max(50, this.width - 70))});
     if (range) {
       q.set('xmin', String(range.min));
       q.set('xmax', String(range.max));
     }
-    return '/ui/api/series?' + q.toString();
+    // Run ids are hex: joined with bare commas, a thousand fit in 33 KB.
+    return '/ui/api/series?' + q.toString() + '&run=' + this.ids.join(',');
   }
 
   // load fetches the series (the zoomed range if any) and draws them; a
@@ -330,7 +361,7 @@ class Chart {
       return;
     }
     if (seq !== this.seq) return;
-    this.resp = resp;
+    this.resp = normalize(resp);
     const xChanged = this.drawnX !== resp.x;
     this.render(xChanged || !this.u || this.resetting);
     this.resetting = false;
@@ -350,29 +381,18 @@ class Chart {
     const {smoothing, log} = this.group.opts;
     const out = [];
     for (const [i, r] of this.resp.runs.entries()) {
-      const n = r.x.length;
-      const xs = r.x;
-      let ys = new Float64Array(n);
-      const bad = {NaN: 0, '+Inf': 0, '−Inf': 0, xs: []};
-      for (let j = 0; j < n; j++) {
-        const y = parseY(r.y[j]);
-        ys[j] = y;
-        if (!Number.isFinite(y)) {
-          bad[Number.isNaN(y) ? 'NaN' : y > 0 ? '+Inf' : '−Inf']++;
-          if (bad.xs.length < 2000) bad.xs.push(xs[j]);
+      // Without smoothing or log scale the response's arrays are drawn as
+      // they are.
+      let vals = smooth(r.y, smoothing);
+      let nonpos = 0;
+      if (log) {
+        if (vals === r.y) vals = vals.slice();
+        for (let j = 0; j < vals.length; j++) {
+          if (vals[j] !== null && vals[j] <= 0) { vals[j] = null; nonpos++; }
         }
       }
-      ys = smooth(ys, smoothing);
-      const vals = new Array(n);
-      let nonpos = 0;
-      for (let j = 0; j < n; j++) {
-        const y = ys[j];
-        if (!Number.isFinite(y)) vals[j] = null;
-        else if (log && y <= 0) { vals[j] = null; nonpos++; }
-        else vals[j] = y;
-      }
       out.push({id: r.id, name: this.names[i] || r.name || r.id.slice(0, 8), total: r.total, full: r.full,
-        xs, vals, bad, nonpos});
+        xs: r.x, vals, bad: r.bad, nonpos});
     }
     return out;
   }
@@ -396,6 +416,7 @@ class Chart {
       return;
     }
     const data = joinSeries(runs, {xmin: resp.xmin, xmax: resp.xmax, px: resp.px});
+    this.snapped = !!data.snapped;
     this.pendingMark = true;
     this.runs = runs;
     let points = 0;
@@ -440,10 +461,13 @@ class Chart {
     const {x, log} = this.group.opts;
     const many = runs.length > 20;
     const xSeries = {label: X_LABEL[x] || 'x'};
-    if (x === 'step') xSeries.value = (u, v) => (v === null || v === undefined ? '—' : fmtNum(v));
-    if (x === 'relative') xSeries.value = (u, v) => fmtSeconds(v);
-    const axes = [{}, {size: 56, values: (u, splits) => splits.map((v) => fmtTick(v))}];
-    if (x === 'step') axes[0].values = (u, splits) => splits.map((v) => fmtTick(v));
+    // Snapped x values (see MAX_CELLS) are read out as approximate.
+    const approx = () => (this.snapped ? '≈' : '');
+    if (x === 'step') xSeries.value = (u, v) => (v === null || v === undefined ? '—' : approx() + fmtNum(this.snapped ? Math.round(v) : v));
+    if (x === 'relative') xSeries.value = (u, v) => approx() + fmtSeconds(v);
+    // Log axes span decades: each tick gets its own unit.
+    const axes = [{}, {size: 56, values: log ? (u, splits) => splits.map((v) => fmtTicks([v])[0]) : (u, splits) => fmtTicks(splits)}];
+    if (x === 'step') axes[0].values = (u, splits) => fmtTicks(splits);
     if (x === 'relative') axes[0].values = (u, splits) => splits.map((v) => fmtSeconds(v));
     const opts = {
       width: this.width,
@@ -454,13 +478,19 @@ class Chart {
         stroke: color(i),
         width: many ? 1 : 1.5,
         spanGaps: false,
+        // Many runs: no point markers (uPlot would draw them where points
+        // are sparse, a circle per point per run).
+        ...(many ? {points: {show: false}} : {}),
         value: (u, v) => fmtNum(v),
       }))],
       axes,
       legend: {live: true},
       cursor: {
         drag: {x: true, y: false, setScale: true},
-        sync: {key: this.group.syncKey, setSeries: true,
+        points: {show: runs.length <= 50},
+        // Hiding a run hides it in every chart of the group (when the
+        // charts are of several runs: a run page's charts are of one).
+        sync: {key: this.group.syncKey, setSeries: this.ids.length > 1,
           filters: {pub: (type) => type !== 'mousedown' && type !== 'mouseup' && type !== 'dblclick'}},
       },
       hooks: {
