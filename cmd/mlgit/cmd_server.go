@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,11 @@ func (rs *runningServer) Stop() error {
 // startServer opens the repository, listens and serves in the background
 // (with periodic checkpoints) until Stop.
 func startServer(ctx context.Context, a *app, o *serverOptions) (*runningServer, error) {
+	// A server's git commands (pushing a proposal made from the web UI)
+	// must fail rather than wait for a password typed on a terminal.
+	if os.Getenv("GIT_TERMINAL_PROMPT") == "" {
+		os.Setenv("GIT_TERMINAL_PROMPT", "0")
+	}
 	r, err := a.OpenRepo()
 	if err != nil {
 		return nil, err
