@@ -477,25 +477,25 @@ func TestRunPageManyMetrics(t *testing.T) {
 	if code != 200 || len(body) > 600<<10 {
 		t.Fatalf("page: %d, %d bytes", code, len(body))
 	}
-	// The best of three loads: the machine running the tests may be busy.
+	// The best of three loads, and of a one-metric page's: the machine
+	// running the tests may be busy.
 	tb := newBrowser(t).tab()
-	best := 1e9
-	for i := 0; i < 3; i++ {
-		tb.visit(e.URL+"/experiments/0/runs/"+id+"/model-metrics", "#metrics-table")
-		ms := eval[float64](tb, `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`)
-		t.Logf("DOMContentLoaded at %.0f ms, first contentful paint at %.0f ms", ms,
-			eval[float64](tb, `(performance.getEntriesByName('first-contentful-paint')[0] || {startTime: -1}).startTime`))
-		best = min(best, ms)
-	}
-	if best > 500 {
-		// Tell a slow page from a busy machine: a run with one metric
-		// should open in a fraction of that.
-		small := e.createRun("narrow", nil)
-		tb.visit(e.URL+"/experiments/0/runs/"+small+"/model-metrics", "#run-title")
-		base := eval[float64](tb, `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`)
-		if base > 200 {
-			t.Skipf("the machine is busy: a one-metric page took %.0f ms, the 1,000-metric page %.0f ms", base, best)
+	small := e.createRun("narrow", nil)
+	load := func(run string) float64 {
+		best := 1e9
+		for i := 0; i < 3; i++ {
+			tb.visit(e.URL+"/experiments/0/runs/"+run+"/model-metrics", "#run-title")
+			best = min(best, eval[float64](tb, `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`))
 		}
+		return best
+	}
+	base, best := load(small), load(id)
+	t.Logf("DOMContentLoaded: 1,000 metrics %.0f ms, one metric %.0f ms", best, base)
+	switch {
+	case best <= 500:
+	case base > 150:
+		t.Logf("the machine is busy: not checking the load time")
+	default:
 		t.Errorf("the page took %.0f ms to load (a one-metric page %.0f ms)", best, base)
 	}
 	if n := tb.count("#metrics-table tbody tr"); n != 1000 {
