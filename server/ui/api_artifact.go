@@ -23,11 +23,13 @@ import (
 	"github.com/mlgit/mlgit/repo"
 )
 
-// The artifact endpoints of the run page: a folder as a zip
+// The artifact endpoints of the run page: the list of a run's files
+// (/ui/api/artifacts/files?run=), a folder as a zip
 // (/ui/api/artifacts/zip?run=&path=) and an MLmodel file decoded to JSON
 // (/ui/api/artifacts/mlmodel?run=&path=) for its table. A file's bytes
 // come from MLflow's /get-artifact, served by package server.
 func (h *Handler) artifactRoutes(m *http.ServeMux) {
+	m.HandleFunc("GET /ui/api/artifacts/files", h.serveArtifactFiles)
 	m.HandleFunc("GET /ui/api/artifacts/zip", h.serveArtifactZip)
 	m.HandleFunc("GET /ui/api/artifacts/mlmodel", h.serveMLmodel)
 }
@@ -119,6 +121,23 @@ func (h *Handler) artifactAPIError(w http.ResponseWriter, r *http.Request, err e
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]string{"error_code": code, "message": err.Error()})
+}
+
+// serveArtifactFiles lists a run's artifact files for the browser:
+// {"files": [{"p": path, "s": size, "d": digest}, ...]}, sorted by path.
+func (h *Handler) serveArtifactFiles(w http.ResponseWriter, r *http.Request) {
+	run, _, err := h.artifactQuery(r, true)
+	if err != nil {
+		h.artifactAPIError(w, r, err)
+		return
+	}
+	files := make([]runArtifactEntry, len(run.Artifacts))
+	for i, a := range run.Artifacts {
+		files[i] = runArtifactEntry{a.Path, a.Size, a.Digest}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(map[string]any{"files": files})
 }
 
 // serveArtifactZip streams a folder of a run's artifacts (the whole run

@@ -66,7 +66,6 @@ type runData struct {
 
 	ArtifactCount int
 	ArtifactSize  int64
-	FilesJSON     string
 	SetTagBody    string
 }
 
@@ -210,13 +209,10 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 	d.Inputs = run.Inputs
 	d.Models = h.runModels(run)
 
-	files := make([]runArtifactEntry, len(run.Artifacts))
-	for i, a := range run.Artifacts {
-		files[i] = runArtifactEntry{a.Path, a.Size, a.Digest}
+	for _, a := range run.Artifacts {
 		d.ArtifactSize += a.Size
 	}
-	d.ArtifactCount = len(files)
-	d.FilesJSON = runJSON(files)
+	d.ArtifactCount = len(run.Artifacts)
 
 	d.Commits, d.Truncated = h.runCommits(run.ID)
 	d.Depth = runHistoryDepth

@@ -263,8 +263,25 @@ func TestRunArtifactZip(t *testing.T) {
 	if code, _, _ := get("run=0123456789abcdef0123456789abcdef&path=model"); code != 404 {
 		t.Errorf("unknown run: %d", code)
 	}
+	// The browser's file list.
+	code, _, body := e.get("/ui/api/artifacts/files?run=" + s.id)
+	var list struct {
+		Files []struct {
+			P string `json:"p"`
+			S int64  `json:"s"`
+			D string `json:"d"`
+		} `json:"files"`
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Files) != len(s.files) {
+		t.Fatalf("files: %d %s", code, body)
+	}
+	for _, f := range list.Files {
+		if int64(len(s.files[f.P])) != f.S || !strings.HasPrefix(f.D, "sha256:") {
+			t.Errorf("files: %+v", f)
+		}
+	}
 	// The MLmodel endpoint decodes the YAML.
-	code, _, body := e.get("/ui/api/artifacts/mlmodel?run=" + s.id + "&path=model/MLmodel")
+	code, _, body = e.get("/ui/api/artifacts/mlmodel?run=" + s.id + "&path=model/MLmodel")
 	var m map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &m) != nil || m["flavors"] == nil {
 		t.Fatalf("mlmodel: %d %s", code, body)

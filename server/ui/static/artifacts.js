@@ -121,9 +121,9 @@ function buildIndex(files) {
 export function initArtifacts(root) {
   const run = root.dataset.run;
   const base = root.dataset.base;
-  let files = [];
-  try { files = JSON.parse(root.dataset.files || '[]') || []; } catch { files = []; }
-  const idx = buildIndex(files);
+  // The file list is fetched when the browser is first shown, so that
+  // opening a run with many artifacts costs nothing until then.
+  let files = [], idx = null, pending = null;
   const tbody = root.querySelector('#art-table tbody');
   const crumbs = root.querySelector('#art-crumbs');
   const zip = root.querySelector('#art-zip');
@@ -185,6 +185,10 @@ export function initArtifacts(root) {
   // open shows path: a folder's listing, or a file's folder and preview.
   function open(p, push) {
     p = (p || '').replace(/^\/+|\/+$/g, '');
+    if (!idx) {
+      pending = [p, push];
+      return;
+    }
     let d = p, file = null;
     if (idx.byPath.has(p)) {
       file = idx.byPath.get(p);
@@ -410,7 +414,16 @@ export function initArtifacts(root) {
     body.replaceChildren(el('div', {className: 'mlmodel'}, ...out));
   }
 
-  open(root.dataset.path || '', false);
+  pending = [root.dataset.path || '', false];
+  tbody.replaceChildren(el('tr', null, el('td', {colSpan: 3, className: 'muted'}, 'Loading…')));
+  getJSON('/ui/api/artifacts/files?' + new URLSearchParams({run}).toString()).then((data) => {
+    files = data.files || [];
+    idx = buildIndex(files);
+    const [p, push] = pending;
+    open(p, push);
+  }, (err) => {
+    tbody.replaceChildren(el('tr', null, el('td', {colSpan: 3, className: 'err-text'}, 'The artifact list could not be read: ' + err.message)));
+  });
   return {
     open,
     url: () => url(selected || dir),
