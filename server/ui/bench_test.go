@@ -28,6 +28,7 @@ package ui_test
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/http/httptest"
@@ -45,7 +46,10 @@ import (
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/profiler"
+	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
 	"github.com/mlgit/mlgit/internal/benchfix"
 	"github.com/mlgit/mlgit/internal/gittest"
@@ -228,6 +232,42 @@ const benchWatch = `(() => {
   };
   new MutationObserver(check).observe(document, {childList: true, subtree: true});
   document.addEventListener('DOMContentLoaded', check);
+  // JSON.parse of large bodies (the series) and uPlot's constructor, timed.
+  B.parse = {n: 0, total: 0, max: 0, bytes: 0};
+  const parse = JSON.parse;
+  JSON.parse = function (text, reviver) {
+    if (typeof text !== 'string' || text.length < 100000) return parse(text, reviver);
+    const t = performance.now();
+    const v = parse(text, reviver);
+    const d = performance.now() - t;
+    B.parse.n++; B.parse.total += d; B.parse.max = Math.max(B.parse.max, d); B.parse.bytes += text.length;
+    return v;
+  };
+  B.uplot = {n: 0, total: 0, ends: []};
+  let real;
+  Object.defineProperty(window, 'uPlot', {configurable: true, get: () => real, set: (U) => {
+    if (typeof U !== 'function') { real = U; return; }
+    const W = function (opts, data, el) {
+      const t = performance.now();
+      const u = new U(opts, data, el);
+      const e = performance.now();
+      B.uplot.n++; B.uplot.total += e - t; B.uplot.ends.push(e);
+      return u;
+    };
+    W.prototype = U.prototype;
+    for (const k of Object.getOwnPropertyNames(U)) {
+      if (!(k in W) || Object.getOwnPropertyDescriptor(W, k).writable) { try { W[k] = U[k]; } catch {} }
+    }
+    real = W;
+  }});
+  // Long tasks (main thread busy > 50 ms): count, total and longest.
+  B.long = {n: 0, total: 0, max: 0, list: []};
+  try {
+    new PerformanceObserver((l) => { for (const e of l.getEntries()) {
+      B.long.n++; B.long.total += e.duration; B.long.max = Math.max(B.long.max, e.duration);
+      if (B.long.list.length < 20) B.long.list.push([Math.round(e.startTime), Math.round(e.duration)]);
+    } }).observe({type: 'longtask'});
+  } catch {}
 })()`
 
 // benchTab is a browser tab of a benchmark with the watcher installed.
@@ -264,6 +304,226 @@ func logBreakdown(tb *tab) {
 		  ' (' + (n.encodedBodySize / 1024).toFixed(0) + ' KB), FCP ' + f(fcp && fcp.startTime) + ', rows in DOM ' + f(B.rowsDOM) +
 		  ', rows painted ' + f(B.rows) + ', DOM interactive ' + f(n.domInteractive) + ', DOMContentLoaded ' + f(n.domContentLoadedEventEnd) +
 		  ', load ' + f(n.loadEventEnd); })()`))
+}
+
+// logChartBreakdown logs where a chart page's time went: the series
+// requests (count, the longest server wait from request to first byte,
+// the last response end, bytes) and the main thread's long tasks.
+func logChartBreakdown(tb *tab) {
+	tb.t.Helper()
+	tb.t.Logf("breakdown: %s", eval[string](tb, `(() => { const n = performance.getEntriesByType('navigation')[0];
+		const rs = performance.getEntriesByType('resource').filter(e => e.name.includes('/ui/api/series'));
+		const f = v => v === undefined ? '-' : v.toFixed(0);
+		let wait = 0, end = 0, first = Infinity, kb = 0, dl = 0;
+		for (const e of rs) { wait = Math.max(wait, e.responseStart - e.requestStart); end = Math.max(end, e.responseEnd);
+			first = Math.min(first, e.startTime); kb += e.encodedBodySize / 1024; dl = Math.max(dl, e.responseEnd - e.responseStart); }
+		const marks = performance.getEntriesByName('mlgit:chart-drawn');
+		const L = (window.__mlgitBench || {}).long || {};
+		return 'page first byte ' + f(n.responseStart) + ' (' + (n.encodedBodySize / 1024).toFixed(0) + ' KB), DOMContentLoaded ' + f(n.domContentLoadedEventEnd) + ', load ' + f(n.loadEventEnd) +
+		  '; ' + rs.length + ' series requests from ' + f(first) + ', longest server wait ' + f(wait) + ' ms, longest download ' + f(dl) +
+		  ' ms, last response end ' + f(end) + ', ' + kb.toFixed(0) + ' KB; ' + marks.length + ' draws, first ' + f(marks[0] && marks[0].startTime) +
+		  ', last ' + f(marks.length && marks[marks.length - 1].startTime) + '; long tasks ' + L.n + ', total ' + f(L.total) + ' ms, longest ' + f(L.max) +
+		  ' ms: ' + JSON.stringify(L.list) + '; JSON.parse of the series ' + ((window.__mlgitBench || {}).parse ? (() => { const P = __mlgitBench.parse;
+		    return P.n + ' calls, ' + f(P.total) + ' ms (longest ' + f(P.max) + ', ' + (P.bytes / 1048576).toFixed(1) + ' MB)'; })() : '-') +
+		  '; uPlot constructors ' + ((window.__mlgitBench || {}).uplot ? (() => { const U = __mlgitBench.uplot;
+		    return U.n + ', ' + f(U.total) + ' ms, last ended ' + f(U.ends[U.ends.length - 1]); })() : '-'); })()`))
+}
+
+// profileLoad opens url once more (not timed) under the page's JavaScript
+// CPU profiler when MLGIT_BENCH_UI_PROFILE=1 and logs the functions with
+// the most self time ("(program)" is the browser's own work: parsing,
+// style, layout, paint; "(garbage collector)" is V8's). done is the
+// condition the load waits for.
+func profileLoad(tb *tab, url, done string) {
+	tb.t.Helper()
+	if os.Getenv("MLGIT_BENCH_UI_PROFILE") != "1" {
+		return
+	}
+	tb.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, profiler.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		if _, err := chromedp.Call(ctx, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 200}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, profiler.Start, cdp.Empty{})
+		return err
+	}))
+	tb.run(chromedp.Navigate(url))
+	pollLong(tb, done)
+	var prof *profiler.Profile
+	tb.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		res, err := chromedp.Call(ctx, profiler.Stop, cdp.Empty{})
+		prof = res.Profile
+		return err
+	}))
+	byID := map[int64]*profiler.ProfileNode{}
+	for _, n := range prof.Nodes {
+		byID[n.ID] = n
+	}
+	self := map[string]float64{}
+	total := 0.0
+	for i, id := range prof.Samples {
+		if i >= len(prof.TimeDeltas) {
+			break
+		}
+		// The delta before sample i+1 is the time spent in sample i.
+		d := 0.0
+		if i+1 < len(prof.TimeDeltas) {
+			d = float64(prof.TimeDeltas[i+1]) / 1000
+		}
+		n := byID[id]
+		name := "?"
+		if n != nil && n.CallFrame != nil {
+			f := n.CallFrame
+			name = f.FunctionName
+			if name == "" {
+				name = "(anonymous)"
+			}
+			if f.URL != "" {
+				u := f.URL
+				if j := strings.LastIndexByte(u, '/'); j >= 0 {
+					u = u[j+1:]
+				}
+				if j := strings.IndexByte(u, '?'); j >= 0 {
+					u = u[:j]
+				}
+				name += fmt.Sprintf(" %s:%d", u, f.LineNumber+1)
+			}
+		}
+		if name == "(idle)" {
+			continue
+		}
+		self[name] += d
+		total += d
+	}
+	type fn struct {
+		name string
+		ms   float64
+	}
+	var fns []fn
+	for k, v := range self {
+		fns = append(fns, fn{k, v})
+	}
+	slices.SortFunc(fns, func(a, b fn) int { return int(b.ms - a.ms) })
+	var out []string
+	for i, f := range fns {
+		if i == 15 {
+			break
+		}
+		out = append(out, fmt.Sprintf("%6.0f ms  %s", f.ms, f.name))
+	}
+	tb.t.Logf("profile (busy %.0f ms, self time):\n\t%s", total, strings.Join(out, "\n\t"))
+}
+
+// traceLoad opens url once more (not timed) under Chromium's tracing
+// (devtools.timeline) when MLGIT_BENCH_UI_PROFILE=1 and logs where the
+// renderer's main thread spent the load: busy time, and the time of each
+// kind of work (HTML parsing, style, layout, paint, script, GC; nested
+// events, such as a layout forced by a script, count in both).
+func traceLoad(tb *tab, url, done string) {
+	tb.t.Helper()
+	if os.Getenv("MLGIT_BENCH_UI_PROFILE") != "1" {
+		return
+	}
+	var mu sync.Mutex
+	var events [][]byte
+	complete := make(chan struct{})
+	lctx, lcancel := context.WithCancel(tb.ctx)
+	defer lcancel()
+	if err := chromedp.Listen(lctx, func(ev any) {
+		switch e := ev.(type) {
+		case *tracing.EventDataCollected:
+			mu.Lock()
+			for _, v := range e.Value {
+				events = append(events, append([]byte(nil), v...))
+			}
+			mu.Unlock()
+		case *tracing.EventTracingComplete:
+			close(complete)
+		}
+	}); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, tracing.Start, tracing.StartParams{TransferMode: tracing.StartTransferModeReportEvents,
+			TraceConfig: &tracing.TraceConfig{IncludedCategories: []string{"devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "blink"}}})
+		return err
+	}))
+	tb.run(chromedp.Navigate(url))
+	pollLong(tb, done)
+	tb.run(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, tracing.End, cdp.Empty{})
+		return err
+	}))
+	select {
+	case <-complete:
+	case <-time.After(60 * time.Second):
+		tb.t.Fatal("tracing did not complete")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	type event struct {
+		Name string  `json:"name"`
+		Ph   string  `json:"ph"`
+		Ts   float64 `json:"ts"`
+		Dur  float64 `json:"dur"`
+		Pid  int64   `json:"pid"`
+		Tid  int64   `json:"tid"`
+		Args struct {
+			Name string `json:"name"`
+		} `json:"args"`
+	}
+	evs := make([]event, 0, len(events))
+	type thread struct{ pid, tid int64 }
+	var mains []thread
+	for _, raw := range events {
+		var e event
+		if json.Unmarshal(raw, &e) != nil {
+			continue
+		}
+		if e.Ph == "M" && e.Name == "thread_name" && e.Args.Name == "CrRendererMain" {
+			mains = append(mains, thread{e.Pid, e.Tid})
+		}
+		evs = append(evs, e)
+	}
+	// The renderer of the page is the main thread with the most work.
+	busy := map[thread]float64{}
+	for _, e := range evs {
+		if e.Ph == "X" && (e.Name == "RunTask" || e.Name == "ThreadControllerImpl::RunTask") {
+			busy[thread{e.Pid, e.Tid}] += e.Dur / 1000
+		}
+	}
+	var main thread
+	for _, m := range mains {
+		if busy[m] >= busy[main] {
+			main = m
+		}
+	}
+	kinds := map[string]string{
+		"ParseHTML": "parse HTML", "ParseAuthorStyleSheet": "parse CSS",
+		"UpdateLayoutTree": "style", "RecalculateStyles": "style", "Layout": "layout",
+		"PrePaint": "pre-paint", "Paint": "paint", "Layerize": "layerize", "UpdateLayer": "layerize", "Commit": "commit",
+		"EvaluateScript": "script", "v8.evaluateModule": "script", "FunctionCall": "script", "TimerFire": "script",
+		"FireAnimationFrame": "script", "EventDispatch": "script", "v8.run": "script",
+		"MinorGC": "GC", "MajorGC": "GC", "V8.GC_SCAVENGER": "GC", "BlinkGC.AtomicPhase": "GC",
+		"v8.compile": "compile", "v8.compileModule": "compile",
+	}
+	sum := map[string]float64{}
+	for _, e := range evs {
+		if e.Ph != "X" || (thread{e.Pid, e.Tid}) != main {
+			continue
+		}
+		if k, ok := kinds[e.Name]; ok {
+			sum[k] += e.Dur / 1000
+		}
+	}
+	var parts []string
+	for k, v := range sum {
+		parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
+	}
+	slices.Sort(parts)
+	tb.t.Logf("trace of the renderer's main thread: busy %.0f ms; %s (ms)", busy[main], strings.Join(parts, ", "))
 }
 
 // samples collects the repetitions of one figure.
@@ -336,6 +596,8 @@ func BenchmarkUIRunsTable100k(b *testing.B) {
 		s.report(b)
 	}
 	b.StopTimer()
+	profileLoad(tb, base, `window.__mlgitBench.rows > 0`)
+	traceLoad(tb, base, `window.__mlgitBench.rows > 0`)
 	tb.screenshot("bench-runs-100k")
 }
 
@@ -376,11 +638,16 @@ type chartsState struct {
 func openCharts(tb *tab, url string, want int) (float64, chartsState) {
 	tb.t.Helper()
 	tb.run(chromedp.Navigate(url))
-	pollLong(tb, fmt.Sprintf(`(() => { const r = document.querySelector('[data-charts-drawn]');
-		const n = %d || document.querySelectorAll('.chart').length;
-		return r && +r.dataset.chartsDrawn >= n; })()`, want))
+	pollLong(tb, chartsDone(want))
 	st := eval[chartsState](tb, chartsDrawnJS)
 	return st.Last, st
+}
+
+// chartsDone is true once want charts are drawn (0: every .chart).
+func chartsDone(want int) string {
+	return fmt.Sprintf(`(() => { const r = document.querySelector('[data-charts-drawn]');
+		const n = %d || document.querySelectorAll('.chart').length;
+		return r && +r.dataset.chartsDrawn >= n; })()`, want)
 }
 
 // pollLong waits up to 3 minutes for a JavaScript condition (a cold read
@@ -415,11 +682,16 @@ func BenchmarkUIRunCharts10x1M(b *testing.B) {
 		for rep := 0; rep < benchReps(); rep++ {
 			ms, _ := openCharts(tb, u, fxLong.Metrics)
 			s.add("charts-drawn", ms)
+			if rep == 0 {
+				logChartBreakdown(tb)
+			}
 			s.add("zoom", zoom(tb, rep))
 		}
 		s.report(b)
 	}
 	b.StopTimer()
+	profileLoad(tb, u, chartsDone(fxLong.Metrics))
+	traceLoad(tb, u, chartsDone(fxLong.Metrics))
 	tb.screenshot("bench-run-10x1M")
 }
 
@@ -480,10 +752,15 @@ func BenchmarkUICompare100(b *testing.B) {
 		for rep := 0; rep < benchReps(); rep++ {
 			ms, _ := openCharts(tb, u, fxCompare.Metrics)
 			s.add("charts-drawn", ms)
+			if rep == 0 {
+				logChartBreakdown(tb)
+			}
 		}
 		s.report(b)
 	}
 	b.StopTimer()
+	profileLoad(tb, u, chartsDone(fxCompare.Metrics))
+	traceLoad(tb, u, chartsDone(fxCompare.Metrics))
 	tb.screenshot("bench-compare-100")
 }
 
@@ -504,10 +781,15 @@ func BenchmarkUICompare1000OneChart(b *testing.B) {
 		for rep := 0; rep < benchReps(); rep++ {
 			ms, _ := openCharts(tb, u, 1)
 			s.add("chart-drawn", ms)
+			if rep == 0 {
+				logChartBreakdown(tb)
+			}
 		}
 		s.report(b)
 	}
 	b.StopTimer()
+	profileLoad(tb, u, chartsDone(1))
+	traceLoad(tb, u, chartsDone(1))
 	tb.screenshot("bench-compare-1000")
 }
 
@@ -540,10 +822,15 @@ func BenchmarkUIRun1000Keys(b *testing.B) {
 			s.add("page-open", nt.LoadEnd)
 			s.add("page-server", nt.ResponseStart-nt.RequestStart)
 			s.add("first-screen-charts", ms)
+			if rep == 0 {
+				logChartBreakdown(tb)
+			}
 		}
 		s.report(b)
 	}
 	b.StopTimer()
+	profileLoad(tb, u, chartsDone(first))
+	traceLoad(tb, u, chartsDone(first))
 	tb.screenshot("bench-run-1000-keys")
 }
 
