@@ -130,3 +130,15 @@ document.addEventListener('click', (ev) => {
   tagForm.elements.value.focus();
   tagForm.elements.value.select();
 });
+
+// Long values show four lines; a click shows the rest.
+for (const c of document.querySelectorAll('.run-clamp')) {
+  if (c.textContent.length > 120) {
+    c.classList.add('clamped');
+    c.title = 'Click to show all';
+  }
+}
+document.addEventListener('click', (ev) => {
+  const c = ev.target.closest('.run-clamp.clamped');
+  if (c && !window.getSelection().toString()) c.classList.toggle('open');
+});
