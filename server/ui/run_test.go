@@ -424,6 +424,22 @@ func TestRunPageHostileName(t *testing.T) {
 	if got := eval[string](tb, `document.title`); !strings.HasPrefix(got, name) {
 		t.Errorf("document title %q", got)
 	}
+	// A run with nothing logged: every tab says so.
+	tb.run(chromedpClick(`#run-tabs a[data-tab="metrics"]`))
+	tb.waitFor(`!document.getElementById('tab-metrics').classList.contains('hidden')`)
+	if got := tb.text("#tab-metrics"); !strings.Contains(got, "no metrics") {
+		t.Errorf("metrics tab: %q", got)
+	}
+	tb.run(chromedpClick(`#run-tabs a[data-tab="artifacts"]`))
+	tb.waitFor(`!document.getElementById('tab-artifacts').classList.contains('hidden')`)
+	if got := tb.text("#tab-artifacts"); !strings.Contains(got, "no artifacts") {
+		t.Errorf("artifacts tab: %q", got)
+	}
+	if p := eval[string](tb, `location.pathname`); p != "/experiments/0/runs/"+id+"/artifacts" {
+		t.Errorf("artifacts tab URL %q", p)
+	}
+	eval[bool](tb, `(() => { history.back(); return true; })()`)
+	tb.waitFor(`!document.getElementById('tab-metrics').classList.contains('hidden')`)
 	tb.noConsoleErrors()
 }
 
