@@ -341,6 +341,20 @@ func TestRunPageBrowser(t *testing.T) {
 		t.Fatalf("tag not deleted: %v", run.Tags)
 	}
 
+	// Rename, delete and restore.
+	eval[bool](tb, `(() => { document.querySelector('.run-rename').open = true; const f = document.getElementById('rename-form'); f.elements.run_name.value = 'baseline-2'; f.requestSubmit(); return true; })()`)
+	tb.waitFor(`document.readyState === 'complete' && (document.getElementById('run-title') || {}).textContent === 'baseline-2'`)
+	eval[bool](tb, `(() => { window.confirm = () => true; document.getElementById('run-delete').click(); return true; })()`)
+	tb.waitFor(`document.readyState === 'complete' && !!document.getElementById('run-restore')`)
+	if run, _ := e.R.GetRun(s.id); run.Name != "baseline-2" || run.LifecycleStage != manifest.LifecycleDeleted {
+		t.Fatalf("rename and delete: %q %s", run.Name, run.LifecycleStage)
+	}
+	eval[bool](tb, `(() => { document.getElementById('run-restore').click(); return true; })()`)
+	tb.waitFor(`document.readyState === 'complete' && !!document.getElementById('run-delete')`)
+	if run, _ := e.R.GetRun(s.id); run.LifecycleStage != manifest.LifecycleActive {
+		t.Fatalf("restore: %s", run.LifecycleStage)
+	}
+
 	// Metrics tab.
 	tb.run(chromedpClick(`#run-tabs a[data-tab="metrics"]`))
 	tb.waitFor(`!document.getElementById('tab-metrics').classList.contains('hidden')`)
@@ -452,7 +466,7 @@ func TestRunPageReadOnly(t *testing.T) {
 	}
 	tb := newBrowser(t).tab()
 	tb.visit(e.URL+"/experiments/0/runs/"+run.ID, "#tags-table")
-	if n := tb.count(`#tag-form button:not(:disabled), #tag-form input:not([type=hidden]):not(:disabled), #tags-table button:not(:disabled)`); n != 0 {
+	if n := tb.count(`#tag-form button:not(:disabled), #tag-form input:not([type=hidden]):not(:disabled), #tags-table button:not(:disabled), #rename-form button:not(:disabled), #run-delete:not(:disabled)`); n != 0 {
 		t.Errorf("%d write controls enabled", n)
 	}
 	status := eval[int](tb, `fetch('/ajax-api/2.0/mlflow/runs/set-tag', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({run_id: '`+run.ID+`', key: 'x', value: 'y'})}).then(r => r.status)`)
