@@ -797,7 +797,8 @@ func BenchmarkUICompare1000OneChart(b *testing.B) {
 // 1,000 steps): navigation start to the page open (the load event: the
 // metrics table and 1,000 chart placeholders parsed, scripts run) and to
 // the charts of the first screen drawn (1280x800; the others mount as they
-// scroll in).
+// scroll in), and a chart further down from the scroll that brings it in
+// to its draw.
 func BenchmarkUIRun1000Keys(b *testing.B) {
 	needBench(b)
 	dir, ids := uiFixture(b, fxKeys)
@@ -825,6 +826,7 @@ func BenchmarkUIRun1000Keys(b *testing.B) {
 			if rep == 0 {
 				logChartBreakdown(tb)
 			}
+			s.add("scroll-in", scrollIn(tb, 400+100*rep))
 		}
 		s.report(b)
 	}
@@ -832,6 +834,18 @@ func BenchmarkUIRun1000Keys(b *testing.B) {
 	profileLoad(tb, u, chartsDone(first))
 	traceLoad(tb, u, chartsDone(first))
 	tb.screenshot("bench-run-1000-keys")
+}
+
+// scrollIn scrolls chart k of the page into view and returns the
+// milliseconds from the scroll to its 'mlgit:chart-drawn' mark.
+func scrollIn(tb *tab, k int) float64 {
+	tb.t.Helper()
+	t0 := eval[float64](tb, fmt.Sprintf(`(() => { const c = document.querySelectorAll('.chart')[%d];
+		const t = performance.now(); c.scrollIntoView({block: 'center'}); return t; })()`, k))
+	pollLong(tb, fmt.Sprintf(`document.querySelectorAll('.chart')[%d].dataset.state === 'drawn'`, k))
+	return eval[float64](tb, fmt.Sprintf(`(() => { const key = document.querySelectorAll('.chart')[%d].dataset.key;
+		const m = performance.getEntriesByName('mlgit:chart-drawn').filter(m => m.detail && m.detail.key === key).pop();
+		return m.startTime; })()`, k)) - t0
 }
 
 // BenchmarkUIAssets: the JavaScript and CSS a page loads, gzip-compressed
