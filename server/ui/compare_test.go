@@ -198,6 +198,32 @@ func TestCompareBrowserM4Zoom(t *testing.T) {
 	if s := read(); s.XMin > 0 || s.XMax < 99_999 {
 		t.Fatalf("after reset: %v..%v", s.XMin, s.XMax)
 	}
+	// Many runs whose points lie at different x: joined on a grid of 5
+	// slots per pixel column, each run's spike and gap kept.
+	type snap struct {
+		Snapped    bool
+		Len, Cols  int
+		Max        float64
+		Gaps, Runs int
+	}
+	sn := eval[snap](tb, `import('/static/chart.js').then(m => {
+		const runs = [];
+		for (let k = 0; k < 300; k++) {
+			const r = {xs: [], vals: []};
+			for (let i = 0; i < 2000; i++) { r.xs.push(i + k / 300); r.vals.push(i === 1000 + k ? 1e6 : i === 7 ? null : Math.sin(i + k)); }
+			runs.push(r);
+		}
+		const out = m.joinSeries(runs, {xmin: 0, xmax: 2000, px: 100});
+		let spikes = 0, gaps = 0;
+		for (let k = 1; k < out.length; k++) {
+			if (out[k].includes(1e6)) spikes++;
+			if (out[k].includes(null)) gaps++;
+		}
+		return {Snapped: !!out.snapped, Len: out[0].length, Cols: out.length, Max: spikes, Gaps: gaps, Runs: runs.length};
+	})`)
+	if !sn.Snapped || sn.Len != 102*5 || sn.Cols != 301 || sn.Max != 300 || sn.Gaps != 300 {
+		t.Errorf("snapped join: %+v (want 510 x values, every run's spike and gap)", sn)
+	}
 	tb.noConsoleErrors()
 	tb.screenshot("compare-m4")
 }

@@ -72,7 +72,7 @@ export function fmtTicks(splits) {
   for (const v of splits) if (Number.isFinite(v)) m = Math.max(m, Math.abs(v));
   let f = (v) => String(Number(v.toPrecision(6)));
   if (m >= 1e15 || (m > 0 && m < 1e-3)) {
-    f = (v) => (v === 0 ? '0' : v.toExponential(1).replace('e+', 'e'));
+    f = (v) => (v === 0 ? '0' : v.toExponential(1).replace('.0e', 'e').replace('e+', 'e'));
   } else {
     for (const [d, sfx] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e4, 'k']]) {
       if (m < d) continue;
@@ -144,12 +144,13 @@ function normalize(resp) {
 
 const X_LABEL = {step: 'Step', wall: 'Time', relative: 'Relative time'};
 const HEIGHT = 240;
-// Above this many cells (x values × runs) the runs' points are placed on
-// a shared grid of 4 slots per pixel column (M4 keeps at most 4 per column,
+// Above this many cells (x values × runs), when that at least halves the
+// x values, the runs' points are placed on a shared grid of 4 slots per
+// pixel column (M4 keeps at most 4 per column,
 // so nothing is lost but sub-pixel x precision; the read-out then shows
 // x as ≈). Downsampled runs pick their extremes at different steps, so
 // without it 100 runs of 10,000 steps would need 10,000 × 100 cells.
-const MAX_CELLS = 1_000_000;
+const MAX_CELLS = 400_000;
 
 // joinSeries turns per-run (xs, values) into uPlot's aligned columns:
 // one ascending x array, one array per run with null for gaps (NaN, ±Inf)
@@ -177,7 +178,7 @@ export function joinSeries(runs, grid) {
   for (let i = 0; i < all.length; i++) {
     if (i === 0 || all[i] !== all[u - 1]) all[u++] = all[i];
   }
-  if (grid && u * runs.length > MAX_CELLS && grid.xmax > grid.xmin && grid.px > 0) {
+  if (grid && u * runs.length > MAX_CELLS && grid.xmax > grid.xmin && grid.px > 0 && (grid.px + 2) * 4 * 2 < u) {
     return snapSeries(runs, grid);
   }
   const xs = Array.from(all.subarray(0, u));
@@ -196,11 +197,12 @@ export function joinSeries(runs, grid) {
   return cols;
 }
 
-// snapSeries places each run's points in 4 slots per pixel column of the
-// server's grid (plus one column each side for the edge neighbours), in
-// order; a column with more points keeps the extremes' order and its gaps.
+// snapSeries places each run's points on a shared grid of 5 slots per
+// pixel column of the server's grid (plus one column each side for the
+// edge neighbours): per column and run its first, lowest, highest and last
+// point (M4 again, in their order) and a gap if the column has one.
 function snapSeries(runs, {xmin, xmax, px}) {
-  const K = 4;
+  const K = 5;
   const w = (xmax - xmin) / px;
   const n = (px + 2) * K;
   const xs = new Array(n);
@@ -209,17 +211,27 @@ function snapSeries(runs, {xmin, xmax, px}) {
   }
   const cols = [xs];
   cols.snapped = true;
+  const col = (x) => (x >= xmax ? (x === xmax ? px - 1 : px) : Math.max(-1, Math.floor((x - xmin) / w)));
   for (const r of runs) {
     const out = new Array(n).fill(undefined);
-    let prev = -2, rank = 0;
-    for (let i = 0; i < r.xs.length; i++) {
-      let c = Math.floor((r.xs[i] - xmin) / w);
-      if (r.xs[i] === xmax) c = px - 1;
-      c = Math.max(-1, Math.min(px, c));
-      rank = c === prev ? rank + 1 : 0;
-      prev = c;
-      const slot = (c + 1) * K + Math.min(rank, K - 1);
-      if (rank < K - 1 || out[slot] !== null) out[slot] = r.vals[i];
+    const {xs: rx, vals} = r;
+    let i = 0;
+    while (i < rx.length) {
+      const c = col(rx[i]);
+      let j = i, lo = -1, hi = -1, gap = -1;
+      for (; j < rx.length && col(rx[j]) === c; j++) {
+        const v = vals[j];
+        if (v === null || v === undefined) { if (gap < 0 && v === null) gap = j; continue; }
+        if (lo < 0 || v < vals[lo]) lo = j;
+        if (hi < 0 || v > vals[hi]) hi = j;
+      }
+      const picks = [i, lo, hi, j - 1, gap].filter((k) => k >= 0).sort((a, b) => a - b);
+      let slot = (c + 1) * K;
+      for (let p = 0; p < picks.length; p++) {
+        if (p > 0 && picks[p] === picks[p - 1]) continue;
+        out[slot++] = picks[p] === gap ? null : vals[picks[p]];
+      }
+      i = j;
     }
     cols.push(out);
   }
