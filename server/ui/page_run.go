@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -59,6 +60,7 @@ type runData struct {
 	ParamsHead, ParamsRest   []runParam
 	TopMetrics               []runMetricRow // the overview's first few
 	Inputs                   []manifest.Dataset
+	Versions                 []runVersion
 	Models                   []runModelRow
 	Commits                  []runCommit
 	Truncated                bool // the commit search stopped at runHistoryDepth
@@ -208,6 +210,7 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Inputs = run.Inputs
 	d.Models = h.runModels(run)
+	d.Versions = h.runVersions(run.ID)
 
 	for _, a := range run.Artifacts {
 		d.ArtifactSize += a.Size
@@ -259,6 +262,69 @@ func (h *Handler) runModels(run *manifest.Run) []runModelRow {
 		out = append(out, runModelRow{ID: m.ID, Name: m.Name, Status: m.Status, Type: m.ModelType})
 	}
 	return out
+}
+
+// runVersion is a registered model version made from a run.
+type runVersion struct {
+	Name       string
+	Version    int64
+	Stage      string
+	StageClass string // stage-<lower-case stage> (the registry pages' badges)
+	Aliases    []string
+	Href       string
+}
+
+// runVersionsCache maps run ids to the model versions made from them, per
+// tip of the tracking branch (the registry is read once per change).
+var runVersionsCache struct {
+	sync.Mutex
+	r     *repo.Repo
+	tip   string
+	byRun map[string][]runVersion
+}
+
+// runVersions returns the registered model versions whose source run is
+// id.
+func (h *Handler) runVersions(id string) []runVersion {
+	tip, err := h.r.Tip()
+	if err != nil {
+		return nil
+	}
+	c := &runVersionsCache
+	c.Lock()
+	defer c.Unlock()
+	if c.r == h.r && c.tip == tip && c.byRun != nil {
+		return c.byRun[id]
+	}
+	models, err := h.r.ListModels()
+	if err != nil {
+		h.log.Warn("run page: registered models", "err", err)
+		return nil
+	}
+	byRun := map[string][]runVersion{}
+	for _, m := range models {
+		vs, err := h.r.ListVersions(m.Name, "")
+		if err != nil {
+			h.log.Warn("run page: model versions", "model", m.Name, "err", err)
+			continue
+		}
+		for _, v := range vs {
+			if v.RunID == "" {
+				continue
+			}
+			rv := runVersion{Name: v.Name, Version: v.Version, Stage: v.Stage, StageClass: "stage-" + strings.ToLower(v.Stage),
+				Href: "/models/" + url.PathEscape(v.Name) + "/versions/" + strconv.FormatInt(v.Version, 10)}
+			for a, n := range m.Aliases {
+				if n == v.Version {
+					rv.Aliases = append(rv.Aliases, a)
+				}
+			}
+			sort.Strings(rv.Aliases)
+			byRun[v.RunID] = append(byRun[v.RunID], rv)
+		}
+	}
+	c.r, c.tip, c.byRun = h.r, tip, byRun
+	return byRun[id]
 }
 
 // runHistoryCache caches the last runHistoryDepth commits of the tracking

@@ -137,6 +137,9 @@ func seedRun(t *testing.T, e *env, name string) seeded {
 	for p, b := range s.files {
 		e.putArtifact("0", s.id, p, b)
 	}
+	e.apiPost("registered-models/create", map[string]any{"name": "iris <prod>"}, nil)
+	e.apiPost("model-versions/create", map[string]any{"name": "iris <prod>", "source": "runs:/" + s.id + "/model", "run_id": s.id}, nil)
+	e.apiPost("registered-models/alias", map[string]any{"name": "iris <prod>", "alias": "champion", "version": "1"}, nil)
 	if _, err := e.R.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +167,7 @@ func TestRunPageHTTP(t *testing.T) {
 		if strings.Contains(body, "<script>") || strings.Contains(body, "style=") || strings.Contains(body, "<style") {
 			t.Errorf("GET %s: inline script or style", p)
 		}
-		for _, want := range []string{"baseline", "optimizer", "adam", "0123456789", "feature/x", "python train.py --lr 0.1", "the-parent", "the-child", `data-key="loss"`, "iris-train", "d1g35t", "training", "iris-clf"} {
+		for _, want := range []string{"baseline", "optimizer", "adam", "0123456789", "feature/x", "python train.py --lr 0.1", "the-parent", "the-child", `data-key="loss"`, "iris-train", "d1g35t", "training", "iris-clf", `href="/models/iris%20%3Cprod%3E/versions/1"`, "@champion"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: no %q in the page", p, want)
 			}
