@@ -580,6 +580,8 @@ func BenchmarkUIRunsTable100k(b *testing.B) {
 			if n := tb.count("table#runs tbody tr"); n == 0 {
 				b.Fatalf("filter %q: no rows", filter)
 			}
+			nt = eval[navTiming](tb, navTimingJS)
+			s.add("filter-server", nt.ResponseStart-nt.RequestStart)
 			// A sort: a click on a metric's column header (it toggles).
 			key := benchfix.MetricKey(1 + rep%9)
 			s.add("sort", actionToRows(tb, fmt.Sprintf(`(() => {
