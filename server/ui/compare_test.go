@@ -127,6 +127,12 @@ func TestCompareBrowser(t *testing.T) {
 	}
 	tb.noConsoleErrors()
 	eval[bool](tb, `(window.scrollTo(0, 0), true)`)
+	// Hovering reads out every run at the cursor in the legend.
+	type pt struct{ X, Y float64 }
+	p := eval[pt](tb, `(() => { const r = document.querySelector('.chart[data-key=acc] .u-over').getBoundingClientRect();
+		return {X: r.x + r.width * 0.3, Y: r.y + r.height / 2}; })()`)
+	tb.run(chromedp.MouseEvent("mouseMoved", p.X, p.Y))
+	tb.waitFor(`document.querySelector('.chart[data-key=acc] .u-legend .u-series:nth-child(2) .u-value').textContent !== '—'`)
 	tb.screenshot("compare")
 	eval[bool](tb, `(document.getElementById('diff-table').scrollIntoView(), true)`)
 	tb.screenshot("compare-table")

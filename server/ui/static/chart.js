@@ -142,6 +142,10 @@ function normalize(resp) {
   return resp;
 }
 
+// STEP_INCRS are the tick spacings of a step axis: 1, 2, 5, 10, 20, …
+const STEP_INCRS = [];
+for (let e = 1; e <= 1e15; e *= 10) STEP_INCRS.push(e, 2 * e, 5 * e);
+
 const X_LABEL = {step: 'Step', wall: 'Time', relative: 'Relative time'};
 const HEIGHT = 240;
 // Above this many cells (x values × runs), when that at least halves the
@@ -479,7 +483,10 @@ class Chart {
     if (x === 'relative') xSeries.value = (u, v) => approx() + fmtSeconds(v);
     // Log axes span decades: each tick gets its own unit.
     const axes = [{}, {size: 56, values: log ? (u, splits) => splits.map((v) => fmtTicks([v])[0]) : (u, splits) => fmtTicks(splits)}];
-    if (x === 'step') axes[0].values = (u, splits) => fmtTicks(splits);
+    if (x === 'step') {
+      axes[0].values = (u, splits) => fmtTicks(splits);
+      axes[0].incrs = STEP_INCRS; // steps are whole numbers
+    }
     if (x === 'relative') axes[0].values = (u, splits) => splits.map((v) => fmtSeconds(v));
     const opts = {
       width: this.width,
