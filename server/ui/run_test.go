@@ -325,16 +325,16 @@ func TestRunPageBrowser(t *testing.T) {
 	}
 
 	// Add a tag through the form.
-	eval[bool](tb, `(() => { const f = document.getElementById('tag-form'); f.elements.key.value = 'stage'; f.elements.value.value = 'try <b>2</b>'; f.requestSubmit(); return true; })()`)
+	eval[bool](tb, `(() => { const f = document.getElementById('tag-form'); f.elements.key.value = 'stage'; f.elements.value.value = 'try <b>2</b>'; f.elements.value.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); return true; })()`)
 	tb.waitFor(`document.readyState === 'complete' && !!document.querySelector('#tags-table tr[data-key="stage"]')`)
 	run, err := e.R.GetRun(s.id)
 	if err != nil || run.Tags["stage"] != "try <b>2</b>" {
 		t.Fatalf("tag not stored: %v %v", run.Tags, err)
 	}
 	// Edit it: the row's Edit fills the form.
-	eval[bool](tb, `(() => { document.querySelector('#tags-table tr[data-key="stage"] button.tag-edit').click(); const f = document.getElementById('tag-form'); if (f.elements.key.value !== 'stage' || f.elements.value.value !== 'try <b>2</b>') throw new Error('form not filled'); f.elements.value.value = 'three'; f.requestSubmit(); return true; })()`)
-	tb.waitFor(`document.readyState === 'complete' && (document.querySelector('#tags-table tr[data-key="stage"] .run-tag-value') || {}).textContent === 'three'`)
-	if run, _ := e.R.GetRun(s.id); run.Tags["stage"] != "three" {
+	eval[bool](tb, `(() => { document.querySelector('#tags-table tr[data-key="stage"] button.tag-edit').click(); const f = document.getElementById('tag-form'); if (f.elements.key.value !== 'stage' || f.elements.value.value !== 'try <b>2</b>') throw new Error('form not filled'); f.elements.value.value = 'three\nfour'; f.requestSubmit(); return true; })()`)
+	tb.waitFor(`document.readyState === 'complete' && (document.querySelector('#tags-table tr[data-key="stage"] .run-tag-value') || {}).textContent === 'three\nfour'`)
+	if run, _ := e.R.GetRun(s.id); run.Tags["stage"] != "three\nfour" {
 		t.Fatalf("tag not edited: %v", run.Tags)
 	}
 	// Delete it.
@@ -469,7 +469,7 @@ func TestRunPageReadOnly(t *testing.T) {
 	}
 	tb := newBrowser(t).tab()
 	tb.visit(e.URL+"/experiments/0/runs/"+run.ID, "#tags-table")
-	if n := tb.count(`#tag-form button:not(:disabled), #tag-form input:not([type=hidden]):not(:disabled), #tags-table button:not(:disabled), #rename-form button:not(:disabled), #run-delete:not(:disabled)`); n != 0 {
+	if n := tb.count(`#tag-form button:not(:disabled), #tag-form input:not([type=hidden]):not(:disabled), #tag-form textarea:not(:disabled), #tags-table button:not(:disabled), #rename-form button:not(:disabled), #run-delete:not(:disabled)`); n != 0 {
 		t.Errorf("%d write controls enabled", n)
 	}
 	status := eval[int](tb, `fetch('/ajax-api/2.0/mlflow/runs/set-tag', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({run_id: '`+run.ID+`', key: 'x', value: 'y'})}).then(r => r.status)`)

@@ -118,14 +118,25 @@ if (sysToggle) {
   });
 }
 
-// Edit fills the tag form with the tag's name and value.
+// Edit fills the tag form with the tag's name and value (a textarea, so
+// that a value's line breaks survive; Enter saves, Shift+Enter breaks).
 const tagForm = document.getElementById('tag-form');
+if (tagForm) {
+  tagForm.elements.value.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      tagForm.requestSubmit();
+    }
+  });
+}
 document.addEventListener('click', (ev) => {
   const btn = ev.target.closest('button.tag-edit');
   if (!btn || !tagForm || readOnly) return;
   const row = btn.closest('tr');
   tagForm.elements.key.value = row.dataset.key;
-  tagForm.elements.value.value = row.querySelector('.run-tag-value').textContent;
+  const value = row.querySelector('.run-tag-value').textContent;
+  tagForm.elements.value.value = value;
+  tagForm.elements.value.rows = Math.min(8, value.split('\n').length);
   tagForm.scrollIntoView({block: 'nearest'});
   tagForm.elements.value.focus();
   tagForm.elements.value.select();
