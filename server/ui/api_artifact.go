@@ -95,7 +95,7 @@ func (h *Handler) artifactQuery(r *http.Request, allowEmpty bool) (*manifest.Run
 	if id == "" {
 		return nil, "", invalid("missing parameter run (the run id)")
 	}
-	p := strings.TrimSuffix(q.Get("path"), "/")
+	p := q.Get("path")
 	if err := checkArtifactPath(p, allowEmpty); err != nil {
 		return nil, "", err
 	}

@@ -251,7 +251,7 @@ func TestRunArtifactZip(t *testing.T) {
 	check("run="+s.id+"&path=model", "", []string{"model/MLmodel", "model/conda.yaml", "model/model.pkl", "model/sub/deep.txt"})
 	check("run="+s.id+"&path=model/sub", "model/", []string{"sub/deep.txt"})
 	check("run="+s.id, "", []string{"data/config.json", "data/table.csv", "model/MLmodel", "model/conda.yaml", "model/model.pkl", "model/sub/deep.txt", "notes/readme.txt", "plots/plot.png", "plots/vector.svg", "report.html"})
-	for _, bad := range []string{"..", "../model", "model/../..", "/etc", `model\sub`, "model//sub", "./model", "C:/x", "model%252F..", "a\x00b"} {
+	for _, bad := range []string{"/", "model/", "..", "../model", "model/../..", "/etc", `model\sub`, "model//sub", "./model", "C:/x", "model%252F..", "a\x00b"} {
 		code, _, b := get("run=" + s.id + "&path=" + url.QueryEscape(bad))
 		if code != 400 || !strings.Contains(string(b), "INVALID_PARAMETER_VALUE") {
 			t.Errorf("path %q: %d %s", bad, code, b)
