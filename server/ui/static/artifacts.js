@@ -179,7 +179,9 @@ export function initArtifacts(root) {
       more.addEventListener('click', () => { showAll = d; renderDir(d); });
       rows.push(el('tr', {className: 'art-more'}, el('td', {colSpan: 3}, 'The first ' + shown.length + ' files. ', more)));
     }
-    tbody.replaceChildren(...rows);
+    const frag = document.createDocumentFragment();
+    for (const r of rows) frag.appendChild(r);
+    tbody.replaceChildren(frag);
   }
 
   // open shows path: a folder's listing, or a file's folder and preview.

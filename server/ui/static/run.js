@@ -27,7 +27,9 @@ function tabOf(pathname) {
   if (rest === 'model-metrics' || rest === 'system-metrics' || rest === 'metrics') return {tab: 'metrics'};
   if (rest === 'artifacts' || rest.startsWith('artifacts/')) {
     const p = rest.slice('artifacts'.length).replace(/^\/+|\/+$/g, '');
-    return {tab: 'artifacts', path: p.split('/').map(decodeURIComponent).join('/')};
+    let path = p;
+    try { path = p.split('/').map(decodeURIComponent).join('/'); } catch { /* kept as it is */ }
+    return {tab: 'artifacts', path};
   }
   return {tab: 'overview'};
 }
