@@ -507,6 +507,22 @@ func TestRunPageLongNames(t *testing.T) {
 	}
 	tb.screenshot("run-long-names-artifacts")
 	tb.noConsoleErrors()
+
+	// A folder of 1,005 files lists 1,000 and offers the rest.
+	var arts []manifest.Artifact
+	for i := 0; i < 1005; i++ {
+		arts = append(arts, manifest.Artifact{Path: fmt.Sprintf("many/f%04d.txt", i), Digest: "sha256:" + strings.Repeat("ab", 32), Size: 3, Mode: "0644"})
+	}
+	if _, err := e.R.LogBatch(id, repo.Batch{Artifacts: arts}); err != nil {
+		t.Fatal(err)
+	}
+	tb.visit(e.URL+"/experiments/0/runs/"+id+"/artifacts/many", "#art-table tr.art-more")
+	if n := tb.count("#art-table tr.art-file"); n != 1000 {
+		t.Errorf("%d files listed", n)
+	}
+	tb.run(chromedpClick("#art-table tr.art-more button"))
+	tb.waitFor(`document.querySelectorAll('#art-table tr.art-file').length === 1005`)
+	tb.noConsoleErrors()
 }
 
 // TestRunPageManyMetrics: 1,000 metric keys still open fast: the page is
