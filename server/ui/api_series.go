@@ -276,6 +276,7 @@ func (h *Handler) readHistory(doc *manifest.Run, key string) (*columns, error) {
 		out := make(map[string]*columns, len(hist))
 		for k, pts := range hist {
 			c := newColumns(pts)
+			delete(hist, k) // let the parsed points go as soon as they are columns
 			out[k] = c
 			if sum, ok := doc.Metrics[k]; ok {
 				histories.put(seriesKey{repo: h.r, run: doc.ID, metric: k}, sum, c)
