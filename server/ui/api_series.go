@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -65,7 +66,8 @@ type seriesRun struct {
 //	key=<metric>         required
 //	run=<id>             repeated or comma-separated, 1 to 1,000 runs
 //	x=step|wall|relative x unit: the step; Unix seconds; seconds since the
-//	                     run's start time (default step)
+//	                     run's start time (its first point's when it has
+//	                     none) (default step)
 //	px=<pixels>          the chart's plot width (default 800, 1 to 10,000)
 //	xmin=, xmax=         the visible x range (after a zoom), in the x unit
 //
@@ -172,8 +174,11 @@ func (h *Handler) series(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		start := s.start
-		if axis == xWall {
+		switch {
+		case axis == xWall:
 			start = 0
+		case start == 0: // a run without a start time: from its first point
+			start = slices.Min(s.cols.ts)
 		}
 		v := s.cols.view(axis, start)
 		s.x, s.y = v.x, v.y
