@@ -347,11 +347,29 @@ func (h *Handler) runRecentHistory() ([]repo.Event, error) {
 	if c.r == h.r && c.tip == tip && c.events != nil {
 		return c.events, nil
 	}
+	if c.r == h.r && c.events != nil {
+		// Usually a few commits were added on top: read those only.
+		if recent, err := h.r.History(32); err == nil {
+			for j, e := range recent {
+				if e.Commit == c.tip {
+					ev := append(append(make([]repo.Event, 0, runHistoryDepth), recent[:j]...), c.events...)
+					if len(ev) > runHistoryDepth {
+						ev = ev[:runHistoryDepth]
+					}
+					c.tip, c.events = ev[0].Commit, ev
+					return ev, nil
+				}
+			}
+		}
+	}
 	ev, err := h.r.History(runHistoryDepth)
 	if err != nil {
 		return nil, err
 	}
 	c.r, c.tip, c.events = h.r, tip, ev
+	if len(ev) > 0 {
+		c.tip = ev[0].Commit
+	}
 	return ev, nil
 }
 

@@ -188,6 +188,15 @@ func TestRunPageHTTP(t *testing.T) {
 			t.Errorf("%s: %d, no row c-%s", link, code, m[2])
 		}
 	}
+	// A new commit shows up (the cached history grows from its tip).
+	e.apiPost("runs/set-tag", map[string]string{"run_id": s.id, "key": "later", "value": "1"}, nil)
+	if _, err := e.R.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, body = e.get(base)
+	if n := len(regexp.MustCompile(`href="/activity[^"#]*#c-`).FindAllString(body, -1)); n != len(links)+1 {
+		t.Errorf("after one more commit: %d commit links, want %d", n, len(links)+1)
+	}
 	resp, err := noRedirect().Get(e.URL + "/experiments/7/runs/" + s.id + "/artifacts/model?x=1")
 	if err != nil {
 		t.Fatal(err)
