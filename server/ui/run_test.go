@@ -531,6 +531,21 @@ func TestRunPageLongNames(t *testing.T) {
 	}
 	tb.run(chromedpClick("#art-table tr.art-more button"))
 	tb.waitFor(`document.querySelectorAll('#art-table tr.art-file').length === 1005`)
+	// Over the limits: no preview, a download.
+	big := []manifest.Artifact{
+		{Path: "big/huge.log", Digest: "sha256:" + strings.Repeat("cd", 32), Size: 10<<20 + 1, Mode: "0644"},
+		{Path: "big/huge.png", Digest: "sha256:" + strings.Repeat("ef", 32), Size: 50<<20 + 1, Mode: "0644"},
+	}
+	if _, err := e.R.LogBatch(id, repo.Batch{Artifacts: big}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range big {
+		tb.visit(e.URL+"/experiments/0/runs/"+id+"/artifacts/"+a.Path, "#art-preview .art-head")
+		tb.waitFor(`(document.querySelector('#art-preview .art-body') || {textContent: ''}).textContent.includes('No preview')`)
+		if href := eval[string](tb, `document.querySelector('#art-preview a[download]').getAttribute('href')`); !strings.Contains(href, "/get-artifact?") {
+			t.Errorf("%s: download link %q", a.Path, href)
+		}
+	}
 	tb.noConsoleErrors()
 }
 
