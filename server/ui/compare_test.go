@@ -101,12 +101,26 @@ func TestCompareBrowser(t *testing.T) {
 		t.Fatalf("rows with differences only: %v", after)
 	}
 
-	// The scatter plot: lr against acc, one point per run.
+	// The scatter plot (drawn when scrolled to): lr against acc, one
+	// point per run.
+	eval[bool](tb, `(document.getElementById('scatter').scrollIntoView(), true)`)
+	tb.waitFor(`document.getElementById('scatter').dataset.points !== undefined`)
 	if x, y := eval[string](tb, `document.getElementById('scatter-x').value`), eval[string](tb, `document.getElementById('scatter-y').value`); x != "param:lr" || y != "metric:acc" {
 		t.Errorf("scatter axes %s / %s", x, y)
 	}
 	if n := eval[string](tb, `document.getElementById('scatter').dataset.points`); n != "3" {
 		t.Errorf("scatter has %s points, want 3", n)
+	}
+	// Hovering a point names its run.
+	read := eval[string](tb, `(async () => {
+		const u = document.getElementById('scatter').plot; const p = u.pts[0];
+		const r = u.over.getBoundingClientRect();
+		u.over.dispatchEvent(new MouseEvent('mousemove', {clientX: r.x + u.valToPos(p.x, 'x'), clientY: r.y + u.valToPos(p.y, 'y'), bubbles: true}));
+		await new Promise(requestAnimationFrame);
+		return document.getElementById('scatter-readout').textContent;
+	})()`)
+	if !strings.HasPrefix(read, "gamma with") || !strings.Contains(read, "lr (param): 0.001") {
+		t.Errorf("scatter read-out %q, want the run with the lowest lr", read)
 	}
 	// A categorical param still plots.
 	eval[bool](tb, `(() => { const s = document.getElementById('scatter-x'); s.value = 'param:optimizer';
@@ -275,6 +289,8 @@ func TestCompareNoUPlot(t *testing.T) {
 	if !strings.Contains(tb.text(`.charts-missing`), "not available") {
 		t.Error("no notice about the missing charts")
 	}
+	eval[bool](tb, `(document.getElementById('scatter').scrollIntoView(), true)`)
+	tb.waitFor(`document.querySelector('#scatter p') !== null`)
 	if !strings.Contains(tb.text(`#scatter`), "uPlot") {
 		t.Errorf("scatter: %q", tb.text(`#scatter`))
 	}

@@ -4,7 +4,7 @@
 // read from the table's cells (td[data-v]).
 
 import {el} from './app.js';
-import {mountLazyCharts, chartsAvailable, color, fmtNum, fmtTick} from './chart.js';
+import {mountLazyCharts, chartsAvailable, color, fmtNum, fmtTicks} from './chart.js';
 
 const runLinks = Array.from(document.querySelectorAll('#compare-runs a.run-chip'));
 const runs = runLinks.map((a) => ({name: a.textContent, href: a.getAttribute('href')}));
@@ -101,7 +101,7 @@ function drawScatter() {
   const catAxis = (cats) => (cats ? {
     values: (u, splits) => splits.map((v) => (Number.isInteger(v) && cats[v] !== undefined ? cats[v] : '')),
     incrs: [1],
-  } : {values: (u, splits) => splits.map((v) => fmtTick(v))});
+  } : {values: (u, splits) => fmtTicks(splits)});
   const range = (cats) => (cats ? () => [-0.5, cats.length - 0.5] : undefined);
   const width = Math.max(300, box.clientWidth);
   const opts = {
@@ -122,6 +122,7 @@ function drawScatter() {
   };
   const data = [pts.map((p) => p.x), pts.map((p) => p.y)];
   scatter = new window.uPlot(opts, data, box);
+  box.plot = scatter;
   scatter.pts = pts;
   scatter.cats = [ax.cats, ay.cats];
   scatter.mark = el('div', {className: 'scatter-mark', hidden: true});
@@ -161,7 +162,17 @@ function hover(u) {
 if (box && selX && selY) {
   selX.addEventListener('change', drawScatter);
   selY.addEventListener('change', drawScatter);
-  drawScatter();
+  // Drawn when it comes near the viewport: the charts above go first.
+  if ('IntersectionObserver' in window) {
+    const io = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      io.disconnect();
+      drawScatter();
+    }, {rootMargin: '200px 0px'});
+    io.observe(box);
+  } else {
+    drawScatter();
+  }
   if ('ResizeObserver' in window) {
     let w = box.clientWidth;
     new ResizeObserver(() => {
