@@ -210,7 +210,7 @@ func (h *Handler) runPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Inputs = run.Inputs
 	d.Models = h.runModels(run)
-	d.Versions = h.runVersions(run.ID)
+	d.Versions = h.versionsOfRun(run.ID)
 
 	for _, a := range run.Artifacts {
 		d.ArtifactSize += a.Size
@@ -276,24 +276,23 @@ type runVersion struct {
 
 // runVersionsCache maps run ids to the model versions made from them, per
 // tip of the tracking branch (the registry is read once per change).
-var runVersionsCache struct {
+type runVersionsCache struct {
 	sync.Mutex
-	r     *repo.Repo
 	tip   string
 	byRun map[string][]runVersion
 }
 
-// runVersions returns the registered model versions whose source run is
+// versionsOfRun returns the registered model versions whose source run is
 // id.
-func (h *Handler) runVersions(id string) []runVersion {
+func (h *Handler) versionsOfRun(id string) []runVersion {
 	tip, err := h.r.Tip()
 	if err != nil {
 		return nil
 	}
-	c := &runVersionsCache
+	c := &h.runVersions
 	c.Lock()
 	defer c.Unlock()
-	if c.r == h.r && c.tip == tip && c.byRun != nil {
+	if c.tip == tip && c.byRun != nil {
 		return c.byRun[id]
 	}
 	models, err := h.r.ListModels()
@@ -323,15 +322,14 @@ func (h *Handler) runVersions(id string) []runVersion {
 			byRun[v.RunID] = append(byRun[v.RunID], rv)
 		}
 	}
-	c.r, c.tip, c.byRun = h.r, tip, byRun
+	c.tip, c.byRun = tip, byRun
 	return byRun[id]
 }
 
 // runHistoryCache caches the last runHistoryDepth commits of the tracking
 // branch per tip, so that opening run pages does not walk them each time.
-var runHistoryCache struct {
+type runHistoryCache struct {
 	sync.Mutex
-	r      *repo.Repo
 	tip    string
 	events []repo.Event
 }
@@ -341,13 +339,13 @@ func (h *Handler) runRecentHistory() ([]repo.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &runHistoryCache
+	c := &h.runHistory
 	c.Lock()
 	defer c.Unlock()
-	if c.r == h.r && c.tip == tip && c.events != nil {
+	if c.tip == tip && c.events != nil {
 		return c.events, nil
 	}
-	if c.r == h.r && c.events != nil {
+	if c.events != nil {
 		// Usually a few commits were added on top: read those only.
 		if recent, err := h.r.History(32); err == nil {
 			for j, e := range recent {
@@ -366,7 +364,7 @@ func (h *Handler) runRecentHistory() ([]repo.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.r, c.tip, c.events = h.r, tip, ev
+	c.tip, c.events = tip, ev
 	if len(ev) > 0 {
 		c.tip = ev[0].Commit
 	}

@@ -148,7 +148,7 @@ type runsData struct {
 	// The URL's other parameters, kept by the filter and column forms.
 	FilterHidden, ColHidden []kv
 	ClearHref               string
-	Action      string
+	Action                  string
 }
 
 // runsPage is the runs table of one experiment (/experiments/<id>) or

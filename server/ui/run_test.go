@@ -567,27 +567,10 @@ func TestRunPageManyMetrics(t *testing.T) {
 	if code != 200 || len(body) > 600<<10 {
 		t.Fatalf("page: %d, %d bytes", code, len(body))
 	}
-	// The best of three loads, and of a one-metric page's: the machine
-	// running the tests may be busy.
+	// The page's load time is measured by the browser benchmarks
+	// (make bench-ui); here: all rows, and only the charts in view drawn.
 	tb := newBrowser(t).tab()
-	small := e.createRun("narrow", nil)
-	load := func(run string) float64 {
-		best := 1e9
-		for i := 0; i < 3; i++ {
-			tb.visit(e.URL+"/experiments/0/runs/"+run+"/model-metrics", "#run-title")
-			best = min(best, eval[float64](tb, `performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd`))
-		}
-		return best
-	}
-	base, best := load(small), load(id)
-	t.Logf("DOMContentLoaded: 1,000 metrics %.0f ms, one metric %.0f ms", best, base)
-	switch {
-	case best <= 500:
-	case base > 150:
-		t.Logf("the machine is busy: not checking the load time")
-	default:
-		t.Errorf("the page took %.0f ms to load (a one-metric page %.0f ms)", best, base)
-	}
+	tb.visit(e.URL+"/experiments/0/runs/"+id+"/model-metrics", "#run-title")
 	if n := tb.count("#metrics-table tbody tr"); n != 1000 {
 		t.Errorf("%d metric rows", n)
 	}

@@ -43,6 +43,11 @@ type Handler struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	assets *assets
+
+	// Per-tip caches of the run page: the versions made from each run,
+	// and the recent commits of the branch.
+	runVersions runVersionsCache
+	runHistory  runHistoryCache
 }
 
 // New returns a Handler for cfg.
