@@ -216,6 +216,7 @@ function snapSeries(runs, {xmin, xmax, px}) {
   const cols = [xs];
   cols.snapped = true;
   const col = (x) => (x >= xmax ? (x === xmax ? px - 1 : px) : Math.max(-1, Math.floor((x - xmin) / w)));
+  const picks = [0, 0, 0, 0, 0];
   for (const r of runs) {
     const out = new Array(n).fill(undefined);
     const {xs: rx, vals} = r;
@@ -229,9 +230,17 @@ function snapSeries(runs, {xmin, xmax, px}) {
         if (lo < 0 || v < vals[lo]) lo = j;
         if (hi < 0 || v > vals[hi]) hi = j;
       }
-      const picks = [i, lo, hi, j - 1, gap].filter((k) => k >= 0).sort((a, b) => a - b);
+      // The column's first, lowest, highest and last point and its first
+      // gap, in order, each once.
+      let np = 0;
+      for (const k of [i, lo, hi, j - 1, gap]) {
+        if (k < 0) continue;
+        let q = np++;
+        while (q > 0 && picks[q - 1] > k) { picks[q] = picks[q - 1]; q--; }
+        picks[q] = k;
+      }
       let slot = (c + 1) * K;
-      for (let p = 0; p < picks.length; p++) {
+      for (let p = 0; p < np; p++) {
         if (p > 0 && picks[p] === picks[p - 1]) continue;
         out[slot++] = picks[p] === gap ? null : vals[picks[p]];
       }
