@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/mlgit/mlgit/manifest"
@@ -203,7 +206,7 @@ func (h *Handler) series(w http.ResponseWriter, r *http.Request) {
 		}
 		s.idx, s.Full = m4(s.x, s.y, lo, hi, px)
 	})
-	writeSeries(w, &seriesResponse{Key: key, X: [...]string{"step", "wall", "relative"}[axis], Px: px, XMin: lo, XMax: hi, Runs: runs})
+	writeSeries(w, r, &seriesResponse{Key: key, X: [...]string{"step", "wall", "relative"}[axis], Px: px, XMin: lo, XMax: hi, Runs: runs})
 }
 
 // loadSeries reads each run's name and its history of key, from the
@@ -373,7 +376,7 @@ func parallel(n int, fn func(i int)) {
 // writeSeries writes the response by hand: numbers in their shortest
 // form, non-finite values as strings, no reflection over millions of
 // values.
-func writeSeries(w http.ResponseWriter, resp *seriesResponse) {
+func writeSeries(w http.ResponseWriter, r *http.Request, resp *seriesResponse) {
 	n := 0
 	for _, s := range resp.Runs {
 		if s.idx != nil {
@@ -422,9 +425,31 @@ func writeSeries(w http.ResponseWriter, resp *seriesResponse) {
 	hd := w.Header()
 	hd.Set("Content-Type", "application/json")
 	hd.Set("Cache-Control", "no-store")
+	hd.Set("Vary", "Accept-Encoding")
+	// Numbers compress about 3:1 at gzip's fastest level, which costs
+	// less than moving the bytes through the browser's network stack.
+	if len(b) >= gzipMin && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		zw := gzipWriters.Get().(*gzip.Writer)
+		var buf bytes.Buffer
+		buf.Grow(len(b) / 3)
+		zw.Reset(&buf)
+		zw.Write(b)
+		zw.Close()
+		gzipWriters.Put(zw)
+		hd.Set("Content-Encoding", "gzip")
+		b = buf.Bytes()
+	}
 	hd.Set("Content-Length", strconv.Itoa(len(b)))
 	w.Write(b)
 }
+
+// gzipMin is the smallest response worth compressing.
+const gzipMin = 32 << 10
+
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
 
 // yDigits is the precision of the y values sent: 9 significant digits
 // hold a float32 exactly (what most training loops log) and far more than
