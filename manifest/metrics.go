@@ -1,13 +1,13 @@
 package manifest
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // MetricPoint is one logged value of a metric.
@@ -72,55 +72,107 @@ func EncodeSegment(points []MetricPoint) []byte {
 	return b
 }
 
-// ParseSegment reads a metric-history segment. Each line is
-// key<TAB>step<TAB>timestamp_ms<TAB>value<LF>, exactly as AppendSegmentLine
-// writes it: anything else (a carriage return, a missing final newline, a
-// "+" or leading zero in an integer, a value not in FormatFloat's form) is
-// an ErrSyntax error naming the line. fn is called for each point in order;
-// its error is returned unchanged.
+// ParseSegment parses a metric-history segment file, calling fn for each
+// point in order. It is strict: every line must be in the canonical form
+// AppendSegmentLine writes.
 func ParseSegment(r io.Reader, fn func(MetricPoint) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	unterminated := false
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			return i + 1, data[:i], nil
-		}
-		if atEOF && len(data) > 0 {
-			unterminated = true
-			return len(data), data, nil
-		}
-		return 0, nil, nil
-	})
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("%w: segment: %v", ErrSyntax, err)
+	}
+	return ParseSegmentBytes(data, fn)
+}
+
+// ParseSegmentBytes is ParseSegment over a segment held in memory. It
+// allocates nothing per line but a key's string the first time it follows
+// another key, so a history of millions of points parses at memory speed.
+func ParseSegmentBytes(data []byte, fn func(MetricPoint) error) error {
+	var lastKey string
 	line := 0
-	for sc.Scan() {
+	for len(data) > 0 {
 		line++
-		if unterminated {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
 			return fmt.Errorf("%w: segment line %d: no newline at the end of the file", ErrSyntax, line)
 		}
-		p, err := parseSegmentLine(sc.Bytes())
+		if i > maxSegmentLine {
+			return fmt.Errorf("%w: segment line %d: line longer than %d bytes", ErrSyntax, line, maxSegmentLine)
+		}
+		p, err := parseSegmentLine(data[:i], lastKey)
 		if err != nil {
 			return fmt.Errorf("%w: segment line %d: %v", ErrSyntax, line, err)
 		}
+		lastKey = p.Key
 		if err := fn(p); err != nil {
 			return err
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: segment line %d: %v", ErrSyntax, line+1, err)
+		data = data[i+1:]
 	}
 	return nil
 }
 
-func parseSegmentLine(l []byte) (MetricPoint, error) {
-	var p MetricPoint
-	f := bytes.Split(l, []byte{'\t'})
-	if len(f) != 4 {
-		return p, fmt.Errorf("want 4 tab-separated fields, got %d", len(f))
+// SegmentKeyCounts counts the lines of each key in a segment without
+// parsing them, so a reader can size its slices once. It checks nothing:
+// the counts of a malformed segment are meaningless, and ParseSegmentBytes
+// will say what is wrong.
+func SegmentKeyCounts(data []byte, counts map[string]int) {
+	var last []byte
+	lastN := 0
+	flush := func() {
+		if last != nil {
+			counts[string(last)] += lastN
+		}
 	}
-	p.Key = string(f[0])
-	if err := ValidateKey("metric", p.Key); err != nil {
-		return p, err
+	for len(data) > 0 {
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			nl = len(data) - 1
+		}
+		l := data[:nl]
+		key := l
+		if t := bytes.IndexByte(l, '\t'); t >= 0 {
+			key = l[:t]
+		}
+		if last != nil && bytes.Equal(key, last) {
+			lastN++
+		} else {
+			flush()
+			last, lastN = key, 1
+		}
+		data = data[nl+1:]
+	}
+	flush()
+}
+
+// maxSegmentLine bounds one line of a segment (a key is at most 250
+// bytes, numbers a few dozen).
+const maxSegmentLine = 1 << 20
+
+// parseSegmentLine parses one line without its newline. lastKey is the
+// previous line's key: the same key reuses its string (and its checked
+// validity).
+func parseSegmentLine(l []byte, lastKey string) (MetricPoint, error) {
+	var p MetricPoint
+	var f [4][]byte
+	rest := l
+	for n := 0; n < 3; n++ {
+		i := bytes.IndexByte(rest, '\t')
+		if i < 0 {
+			return p, fmt.Errorf("want 4 tab-separated fields, got %d", n+1)
+		}
+		f[n], rest = rest[:i], rest[i+1:]
+	}
+	if bytes.IndexByte(rest, '\t') >= 0 {
+		return p, fmt.Errorf("want 4 tab-separated fields, got %d", 4+bytes.Count(rest, []byte{'\t'}))
+	}
+	f[3] = rest
+	if string(f[0]) == lastKey && lastKey != "" {
+		p.Key = lastKey
+	} else {
+		p.Key = string(f[0])
+		if err := ValidateKey("metric", p.Key); err != nil {
+			return p, err
+		}
 	}
 	var err error
 	if p.Step, err = parseCanonicalInt(f[1]); err != nil {
@@ -129,23 +181,50 @@ func parseSegmentLine(l []byte) (MetricPoint, error) {
 	if p.Timestamp, err = parseCanonicalInt(f[2]); err != nil {
 		return p, fmt.Errorf("timestamp %q is not an integer in canonical form", f[2])
 	}
-	if p.Value, err = ParseFloat(string(f[3])); err != nil {
+	if p.Value, err = parseCanonicalFloat(f[3]); err != nil {
 		return p, err
 	}
-	if FormatFloat(p.Value) != string(f[3]) {
-		return p, fmt.Errorf("value %q is not in canonical form (%s)", f[3], FormatFloat(p.Value))
-	}
 	return p, nil
+}
+
+// parseCanonicalFloat parses a value written by FormatFloat, and nothing
+// else: the shortest round-trip form, NaN, Inf or -Inf.
+func parseCanonicalFloat(b []byte) (float64, error) {
+	switch string(b) {
+	case "NaN":
+		return math.NaN(), nil
+	case "Inf":
+		return math.Inf(1), nil
+	case "-Inf":
+		return math.Inf(-1), nil
+	}
+	if len(b) > 0 {
+		v, err := strconv.ParseFloat(unsafe.String(&b[0], len(b)), 64)
+		var buf [32]byte
+		if err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) && bytes.Equal(strconv.AppendFloat(buf[:0], v, 'g', -1, 64), b) {
+			return v, nil
+		}
+	}
+	// Not canonical: say why, in the words of ParseFloat and FormatFloat.
+	v, err := ParseFloat(string(b))
+	if err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("value %q is not in canonical form (%s)", b, FormatFloat(v))
 }
 
 // parseCanonicalInt parses a decimal int64 written as strconv.FormatInt
 // writes it: no sign but "-", no leading zeros, no "-0".
 func parseCanonicalInt(b []byte) (int64, error) {
-	v, err := strconv.ParseInt(string(b), 10, 64)
+	if len(b) == 0 || len(b) > 20 {
+		return 0, strconv.ErrSyntax
+	}
+	v, err := strconv.ParseInt(unsafe.String(&b[0], len(b)), 10, 64)
 	if err != nil {
 		return 0, err
 	}
-	if strconv.FormatInt(v, 10) != string(b) {
+	var buf [24]byte
+	if !bytes.Equal(strconv.AppendInt(buf[:0], v, 10), b) {
 		return 0, strconv.ErrSyntax
 	}
 	return v, nil
@@ -198,7 +277,7 @@ func (s *MetricSummary) Add(p MetricPoint) MetricSummary {
 
 // ParseSegmentLine parses one segment line, without its newline.
 func ParseSegmentLine(l []byte) (MetricPoint, error) {
-	p, err := parseSegmentLine(l)
+	p, err := parseSegmentLine(l, "")
 	if err != nil {
 		return p, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}

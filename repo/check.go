@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -337,7 +336,7 @@ func (ck *checker) file(c treeChange) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
-		if err := manifest.ParseSegment(bytes.NewReader(data), func(manifest.MetricPoint) error { return nil }); err != nil {
+		if err := manifest.ParseSegmentBytes(data, func(manifest.MetricPoint) error { return nil }); err != nil {
 			line := 0
 			if m := segmentLineRe.FindStringSubmatch(err.Error()); m != nil {
 				line, _ = strconv.Atoi(m[1])

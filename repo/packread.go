@@ -53,19 +53,23 @@ func (p *mappedPack) close() {
 
 var inflaters sync.Pool
 
-func inflate(src []byte, size int64) ([]byte, error) {
-	br := bytes.NewReader(src)
-	var zr io.ReadCloser
+// inflater returns a pooled zlib reader over src; put it back with
+// inflaters.Put when done.
+func inflater(src io.Reader) (io.ReadCloser, error) {
 	if v := inflaters.Get(); v != nil {
-		zr = v.(io.ReadCloser)
-		if err := zr.(zlib.Resetter).Reset(br, nil); err != nil {
+		zr := v.(io.ReadCloser)
+		if err := zr.(zlib.Resetter).Reset(src, nil); err != nil {
 			return nil, err
 		}
-	} else {
-		var err error
-		if zr, err = zlib.NewReader(br); err != nil {
-			return nil, err
-		}
+		return zr, nil
+	}
+	return zlib.NewReader(src)
+}
+
+func inflate(src []byte, size int64) ([]byte, error) {
+	zr, err := inflater(bytes.NewReader(src))
+	if err != nil {
+		return nil, err
 	}
 	defer inflaters.Put(zr)
 	out := make([]byte, size)

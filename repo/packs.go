@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,7 +17,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
-	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 )
 
 // objectReader reads loose and packed objects with a pack index that costs
@@ -148,32 +148,70 @@ func (o *objectReader) packedRaw(h plumbing.Hash) (plumbing.ObjectType, []byte, 
 
 func (o *objectReader) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
 	hs := h.String()
-	f, err := os.Open(filepath.Join(o.gitDir, "objects", hs[:2], hs[2:]))
+	raw, err := os.ReadFile(filepath.Join(o.gitDir, "objects", hs[:2], hs[2:]))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, plumbing.ErrObjectNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r, err := objfile.NewReader(f)
+	t, data, err := inflateLoose(raw)
 	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	t, size, err := r.Header()
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read loose object %s: %w", hs, err)
 	}
 	obj := &plumbing.MemoryObject{}
 	obj.SetType(t)
-	obj.SetSize(size)
-	w, _ := obj.Writer()
-	if _, err := io.Copy(w, r); err != nil {
-		return nil, fmt.Errorf("read loose object %s: %w", hs, err)
-	}
+	obj.SetSize(int64(len(data)))
+	obj.Write(data)
 	return obj, nil
 }
+
+// inflateLoose decodes a loose object file ("<type> <size>\x00<content>",
+// zlib-compressed) into its type and content, allocating the content once
+// at its declared size. Like git, it does not re-hash what it reads (git
+// fsck and mlgit fsck do).
+func inflateLoose(raw []byte) (plumbing.ObjectType, []byte, error) {
+	zr, err := inflater(bytes.NewReader(raw))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer inflaters.Put(zr)
+	var hdr [32]byte
+	n := 0
+	for {
+		if n == len(hdr) {
+			return 0, nil, errors.New("object header too long")
+		}
+		if _, err := io.ReadFull(zr, hdr[n:n+1]); err != nil {
+			return 0, nil, fmt.Errorf("object header: %w", err)
+		}
+		if hdr[n] == 0 {
+			break
+		}
+		n++
+	}
+	typ, size, ok := strings.Cut(string(hdr[:n]), " ")
+	t, err := plumbing.ParseObjectType(typ)
+	if !ok || err != nil {
+		return 0, nil, fmt.Errorf("object header %q", hdr[:n])
+	}
+	sz, err := strconv.ParseInt(size, 10, 64)
+	if err != nil || sz < 0 || sz > int64(maxLooseObject) {
+		return 0, nil, fmt.Errorf("object header %q: bad size", hdr[:n])
+	}
+	data := make([]byte, sz)
+	if _, err := io.ReadFull(zr, data); err != nil {
+		return 0, nil, fmt.Errorf("object content: %w", err)
+	}
+	var one [1]byte
+	if m, _ := zr.Read(one[:]); m != 0 {
+		return 0, nil, errors.New("object longer than its header says")
+	}
+	return t, data, nil
+}
+
+// maxLooseObject bounds the content of one loose object read into memory.
+const maxLooseObject = 2 << 30
 
 // scan (re)loads the pack list, keeping packs already open.
 func (o *objectReader) scan() error {

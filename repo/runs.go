@@ -515,6 +515,10 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 		switch {
 		case err == nil:
 			found = true
+			// Read every segment first and count its points per key, so
+			// each history is allocated once at its final size.
+			segs := make([][]byte, 0, doc.MetricSegments)
+			counts := map[string]int{}
 			for seq := 1; seq <= doc.MetricSegments; seq++ {
 				data, ok, err := tx.Read(segmentPath(id, seq))
 				if err != nil {
@@ -523,14 +527,40 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 				if !ok {
 					return nil, fmt.Errorf("run %s: metric segment %d is missing from the branch", id, seq)
 				}
-				err = manifest.ParseSegment(strings.NewReader(string(data)), func(p manifest.MetricPoint) error {
-					if want(p.Key) {
-						out[p.Key] = append(out[p.Key], p)
+				segs = append(segs, data)
+				manifest.SegmentKeyCounts(data, counts)
+			}
+			for k, n := range counts {
+				if want(k) {
+					out[k] = make([]manifest.MetricPoint, 0, n)
+				}
+			}
+			for i, data := range segs {
+				// Points come in runs of one key: append to that key's
+				// slice held locally, and store it back when the key changes.
+				var cur string
+				var dst []manifest.MetricPoint
+				started, curWant := false, false
+				err := manifest.ParseSegmentBytes(data, func(p manifest.MetricPoint) error {
+					if !started || p.Key != cur {
+						if started && curWant {
+							out[cur] = dst
+						}
+						cur, curWant, started = p.Key, want(p.Key), true
+						if curWant {
+							dst = out[cur]
+						}
+					}
+					if curWant {
+						dst = append(dst, p)
 					}
 					return nil
 				})
+				if started && curWant {
+					out[cur] = dst
+				}
 				if err != nil {
-					return nil, fmt.Errorf("run %s segment %d: %w", id, seq, err)
+					return nil, fmt.Errorf("run %s segment %d: %w", id, i+1, err)
 				}
 			}
 		case !errors.Is(err, ErrNotFound):
