@@ -658,6 +658,10 @@ func openCharts(tb *tab, url string, want int) (float64, chartsState) {
 	tb.run(chromedp.Navigate(url))
 	pollLong(tb, chartsDone(want))
 	st := eval[chartsState](tb, chartsDrawnJS)
+	// A chart that failed counts as drawn (it shows its error): none may.
+	if msg := eval[string](tb, `[...document.querySelectorAll('.chart[data-state=error]')].map(c => c.dataset.key + ': ' + c.textContent).join('; ')`); msg != "" {
+		tb.t.Fatalf("charts of %s failed: %s", url, msg)
+	}
 	return st.Last, st
 }
 
