@@ -745,6 +745,31 @@ func zoom(tb *tab, rep int) float64 {
 	return marks[len(marks)-1] - t0
 }
 
+// BenchmarkUIReadHistory10x1M: what a cold run page waits for, without
+// the browser: repo.AllMetricHistory of the run with 10 metrics of
+// 1,000,000 steps (one read of all its segments, as the series endpoint
+// does for runs under 16,000,000 points), with the Go heap's peak. Profile
+// it with -cpuprofile.
+func BenchmarkUIReadHistory10x1M(b *testing.B) {
+	needBench(b)
+	dir, ids := uiFixture(b, fxLong)
+	bs := serveFixture(b, dir)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := bs.R.AllMetricHistory(ids[0])
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, pts := range h {
+			n += len(pts)
+		}
+		if n != fxLong.Metrics*fxLong.Steps {
+			b.Fatalf("%d points, want %d", n, fxLong.Metrics*fxLong.Steps)
+		}
+	}
+}
+
 // compareURL is the compare page of runs for keys.
 func compareURL(base string, ids []string, keys ...string) string {
 	q := url.Values{"runs": {strings.Join(ids, ",")}}
