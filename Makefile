@@ -80,7 +80,8 @@ bench-server:
 # carry the first one's memory), each time a median of 5 page loads; -v
 # prints where the time went (MLGIT_BENCH_UI_PROFILE=1 adds a JavaScript
 # profile and a trace of the renderer). Fixtures are built once into
-# /var/tmp/mlgit-bench-ui (about 3 minutes); then 10-12 minutes on 2 cores.
+# /var/tmp/mlgit-bench-ui (about 3 minutes); then 6 minutes on 2 quiet cores,
+# 10 when they are busy.
 UI_BENCHES ?= UIRunsTable100k UIRunCharts10x1M UICompare100 UICompare1000OneChart UIRun1000Keys UIAssets
 bench-ui:
 	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg), $$(nproc) cores"
