@@ -477,37 +477,51 @@ func (r *Repo) AllMetricHistory(id string) (map[string][]manifest.MetricPoint, e
 	return r.metricHistory(id, func(string) bool { return true })
 }
 
-func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]manifest.MetricPoint, error) {
+// historyState is what a history read needs: the committed tree (tx, nil
+// before the first commit) and the records not yet committed (ops from
+// the journal, or pending points of the live view).
+type historyState struct {
+	tx      *Tx
+	ops     []jop
+	pending []manifest.MetricPoint
+	created bool
+}
+
+func (r *Repo) historyState(id string, want func(string) bool) (*historyState, error) {
 	if !manifest.ValidRunID(id) {
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
-	// tx reads the committed state (nil: no branch yet); ops or pending
-	// are the records not yet committed.
-	var tx *Tx
-	var ops []jop
-	var pending []manifest.MetricPoint
-	created := false
+	st := &historyState{}
 	if ls := r.live; ls != nil {
 		tree, pts, c, err := ls.pendingPoints(id, want)
 		if err != nil {
 			return nil, err
 		}
-		pending, created = pts, c
+		st.pending, st.created = pts, c
 		if !tree.IsZero() {
-			tx = &Tx{r: r, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+			st.tx = &Tx{r: r, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
 		}
-	} else {
-		tip, recs, err := r.snapshot(id)
-		if err != nil {
+		return st, nil
+	}
+	tip, recs, err := r.snapshot(id)
+	if err != nil {
+		return nil, err
+	}
+	st.ops = recs
+	if !tip.IsZero() {
+		if st.tx, err = r.newTx(tip); err != nil {
 			return nil, err
 		}
-		ops = recs
-		if !tip.IsZero() {
-			if tx, err = r.newTx(tip); err != nil {
-				return nil, err
-			}
-		}
 	}
+	return st, nil
+}
+
+func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]manifest.MetricPoint, error) {
+	st, err := r.historyState(id, want)
+	if err != nil {
+		return nil, err
+	}
+	tx, ops, pending, created := st.tx, st.ops, st.pending, st.created
 	out := map[string][]manifest.MetricPoint{}
 	found := created
 	if tx != nil {

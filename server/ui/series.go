@@ -49,6 +49,37 @@ func newColumns(pts []manifest.MetricPoint) *columns {
 	return c
 }
 
+// columnsOf turns a history read as columns (in logging order) into
+// series columns sorted by step, reusing its value and timestamp arrays
+// when no sort is needed.
+func columnsOf(mc *repo.MetricColumns) *columns {
+	n := mc.Len()
+	sorted := true
+	for i := 1; i < n; i++ {
+		if mc.Steps[i] < mc.Steps[i-1] {
+			sorted = false
+			break
+		}
+	}
+	if !sorted {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return mc.Steps[idx[a]] < mc.Steps[idx[b]] })
+		c := &columns{step: make([]float64, n), val: make([]float64, n), ts: make([]int64, n)}
+		for i, j := range idx {
+			c.step[i], c.val[i], c.ts[i] = float64(mc.Steps[j]), mc.Values[j], mc.Timestamps[j]
+		}
+		return c
+	}
+	c := &columns{step: make([]float64, n), val: mc.Values, ts: mc.Timestamps}
+	for i, s := range mc.Steps {
+		c.step[i] = float64(s)
+	}
+	return c
+}
+
 func (c *columns) len() int { return len(c.step) }
 
 // timeOrder returns the point indexes ordered by timestamp, or nil when
