@@ -89,6 +89,11 @@ func TestCompareBrowser(t *testing.T) {
 		t.Error("the other runs must stay shown")
 	}
 
+	// The table comes from /compare/table once the charts are drawn.
+	tb.waitFor(`document.querySelector('#diff-table-box #diff-table') !== null`)
+	if c := tb.text(`#diff-count`); c != "4 of 6 rows differ" { // lr, loss, acc and a tag
+		t.Errorf("diff count %q", c)
+	}
 	// Show only rows that differ: optimizer (same everywhere) goes.
 	visible := `Array.from(document.querySelectorAll('#diff-table tr[data-key]')).filter(r => r.offsetParent !== null).map(r => r.dataset.kind + ':' + r.dataset.key)`
 	before := eval[[]string](tb, visible)
@@ -138,6 +143,9 @@ func TestCompareBrowser(t *testing.T) {
 	}
 	if lbl := eval[string](tb, `document.querySelector('.chart[data-key=loss] .u-legend .u-series:nth-child(3) .u-label').textContent`); lbl != compareXSS {
 		t.Errorf("legend label %q", lbl)
+	}
+	if th := eval[[]string](tb, `Array.from(document.querySelectorAll('#diff-table thead a')).map(a => a.textContent)`); len(th) != 3 || th[1] != compareXSS {
+		t.Errorf("table header %q", th)
 	}
 	tb.noConsoleErrors()
 	eval[bool](tb, `(window.scrollTo(0, 0), true)`)
@@ -275,6 +283,24 @@ func TestComparePageErrors(t *testing.T) {
 	if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") || strings.Contains(body, "<script>") || strings.Contains(body, "style=") {
 		t.Error("CSP or inline script/style")
 	}
+	// The page does not carry the diff table: it is a fragment of its own.
+	if strings.Contains(body, `id="diff-table"`) || !strings.Contains(body, `data-src="/compare/table?runs=`) {
+		t.Errorf("the compare page should point at its table, not hold it: %.300s", body)
+	}
+	code, h, body = e.get("/compare/table?runs=" + id + "," + other)
+	if code != 200 || !strings.HasPrefix(strings.TrimSpace(body), `<table class="grid compare-diff" id="diff-table">`) ||
+		strings.Contains(body, "<html") || strings.Contains(body, compareXSS) || !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt;") {
+		t.Fatalf("compare table: %d %.600s", code, body)
+	}
+	if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'self'") || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
+		strings.Contains(body, "<script") || strings.Contains(body, "style=") {
+		t.Error("compare table: CSP, type or inline script/style")
+	}
+	for q, want := range map[string]int{"": 400, id: 400, id + ",nope": 400, id + "," + strings.Repeat("cd", 16): 404} {
+		if code, _, _ := e.get("/compare/table?runs=" + q); code != want {
+			t.Errorf("compare table of %q: %d, want %d", q, code, want)
+		}
+	}
 }
 
 // TestCompareNoUPlot: a build without the uPlot bundle says so and draws
@@ -286,6 +312,9 @@ func TestCompareNoUPlot(t *testing.T) {
 	tb := b.tab()
 	tb.visit(e.URL+"/compare?runs="+strings.Join(ids, ","), "#diff-table")
 	tb.waitFor(`document.querySelectorAll('.chart[data-state=unavailable]').length === 2`)
+	if n := tb.count(`#diff-table tr[data-key]`); n != 6 {
+		t.Errorf("%d table rows without uPlot, want 6", n)
+	}
 	if !strings.Contains(tb.text(`.charts-missing`), "not available") {
 		t.Error("no notice about the missing charts")
 	}

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"bytes"
+	"errors"
 	"net/http"
 	"net/url"
 	"sort"
@@ -13,9 +15,10 @@ import (
 // The compare page: /compare?runs=a,b,… (and MLflow's
 // /compare-runs?runs=["a","b"]) for 2 to 1,000 runs: one chart per chosen
 // metric with every run as a series, a table of params, metrics and tags
-// with the runs as columns (rows that differ marked), and a scatter plot
-// of any param or metric against another (compare.js reads its values
-// from the table's cells).
+// with the runs as columns (rows that differ marked; served apart by
+// /compare/table and fetched by compare.js once the charts have asked
+// for their data), and a scatter plot of any param or metric against
+// another (compare.js reads its values from the table's cells).
 
 const (
 	maxCompareRuns = 1000
@@ -29,6 +32,16 @@ type compareRun struct {
 	Status         string
 	Start          int64
 	Duration       string
+}
+
+func newCompareRun(doc *manifest.Run) compareRun {
+	return compareRun{
+		ID: doc.ID, Name: runLabel(doc), ExpID: doc.ExperimentID,
+		Href:     "/experiments/" + url.PathEscape(doc.ExperimentID) + "/runs/" + doc.ID,
+		Status:   doc.Status,
+		Start:    doc.StartTime,
+		Duration: duration(doc.StartTime, doc.EndTime),
+	}
 }
 
 // compareCell is one value of a row: Raw is what the scatter plot reads
@@ -82,23 +95,44 @@ func runLabel(r *manifest.Run) string {
 	return r.ID[:8]
 }
 
-func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
+// compareIDs reads the runs= list: valid ids, each once, at most
+// maxCompareRuns.
+func compareIDs(r *http.Request) ([]string, error) {
 	ids := queryList(r, "runs")
 	seen := map[string]bool{}
 	var uniq []string
 	for _, id := range ids {
 		if !manifest.ValidRunID(id) {
-			h.fail(w, r, invalid("run id %q is not 32 lower-case hex characters", id))
-			return
+			return nil, invalid("run id %q is not 32 lower-case hex characters", id)
 		}
 		if !seen[id] {
 			seen[id] = true
 			uniq = append(uniq, id)
 		}
 	}
-	ids = uniq
-	if len(ids) > maxCompareRuns {
-		h.fail(w, r, invalid("%d runs to compare: the compare page shows at most %d runs", len(ids), maxCompareRuns))
+	if len(uniq) > maxCompareRuns {
+		return nil, invalid("%d runs to compare: the compare page shows at most %d runs", len(uniq), maxCompareRuns)
+	}
+	return uniq, nil
+}
+
+// compareDocs reads the runs' documents in parallel.
+func (h *Handler) compareDocs(ids []string) ([]*manifest.Run, error) {
+	docs := make([]*manifest.Run, len(ids))
+	errs := make([]error, len(ids))
+	parallel(len(ids), func(i int) { docs[i], errs[i] = h.r.GetRun(ids[i]) })
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
+}
+
+func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
+	ids, err := compareIDs(r)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	page := &Page{Title: "Compare runs", Section: "experiments", Charts: true, Scripts: []string{"compare.js"},
@@ -110,14 +144,10 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 		h.render(w, r, "compare", page)
 		return
 	}
-	docs := make([]*manifest.Run, len(ids))
-	errs := make([]error, len(ids))
-	parallel(len(ids), func(i int) { docs[i], errs[i] = h.r.GetRun(ids[i]) })
-	for _, err := range errs {
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
+	docs, err := h.compareDocs(ids)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 
 	d := &compareData{RunIDs: strings.Join(ids, ",")}
@@ -126,13 +156,7 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 	for i, doc := range docs {
 		names[i] = runLabel(doc)
 		exps[doc.ExperimentID] = true
-		d.Runs = append(d.Runs, compareRun{
-			ID: doc.ID, Name: names[i], ExpID: doc.ExperimentID,
-			Href:     "/experiments/" + url.PathEscape(doc.ExperimentID) + "/runs/" + doc.ID,
-			Status:   doc.Status,
-			Start:    doc.StartTime,
-			Duration: duration(doc.StartTime, doc.EndTime),
-		})
+		d.Runs = append(d.Runs, newCompareRun(doc))
 	}
 	d.Names = strings.Join(names, "\x1f")
 	if len(exps) == 1 {
@@ -192,11 +216,7 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	d.Sections = []compareSection{
-		compareRows("Parameters", "param", docs, func(doc *manifest.Run) map[string]string { return doc.Params }),
-		compareMetricRows(docs),
-		compareRows("Tags", "tag", docs, func(doc *manifest.Run) map[string]string { return doc.Tags }),
-	}
+	d.Sections = compareSections(docs)
 	for _, s := range d.Sections[:2] {
 		for _, row := range s.Rows {
 			if row.Numeric {
@@ -222,6 +242,46 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 	page.Title = "Compare " + strconv.Itoa(len(docs)) + " runs"
 	page.Data = d
 	h.render(w, r, "compare", page)
+}
+
+// compareSections are the diff table's params, metrics and tags.
+func compareSections(docs []*manifest.Run) []compareSection {
+	return []compareSection{
+		compareRows("Parameters", "param", docs, func(doc *manifest.Run) map[string]string { return doc.Params }),
+		compareMetricRows(docs),
+		compareRows("Tags", "tag", docs, func(doc *manifest.Run) map[string]string { return doc.Tags }),
+	}
+}
+
+// compareTable serves GET /compare/table?runs=a,b,…: the diff table of
+// the compare page as an HTML fragment (a <table>, no layout). The page
+// fetches it after its charts have asked for their series, so that up to
+// a megabyte of table (1,000 runs) does not hold the charts back.
+func (h *Handler) compareTable(w http.ResponseWriter, r *http.Request) {
+	ids, err := compareIDs(r)
+	if err == nil && len(ids) < 2 {
+		err = invalid("comparing needs at least two runs")
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	docs, err := h.compareDocs(ids)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d := &compareData{Sections: compareSections(docs)}
+	for _, doc := range docs {
+		d.Runs = append(d.Runs, newCompareRun(doc))
+	}
+	var buf bytes.Buffer
+	if err := h.pages["compare"].ExecuteTemplate(&buf, "compare-table", d); err != nil {
+		h.log.Error("render compare table", "err", err)
+		h.fail(w, r, errors.New("the table could not be rendered"))
+		return
+	}
+	h.writePage(w, http.StatusOK, buf.Bytes())
 }
 
 // compareRows is a section of string values (params, tags), keys sorted.

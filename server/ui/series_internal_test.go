@@ -111,3 +111,24 @@ func BenchmarkM4_1M(b *testing.B) {
 		}
 	}
 }
+
+// TestSharedPx: the point budget is per chart, shared by its runs.
+func TestSharedPx(t *testing.T) {
+	for _, c := range []struct{ px, runs, want int }{
+		{800, 1, 800},
+		{maxPx, 1, maxPx}, // one run keeps 4 points per pixel column
+		{800, 20, 800},    // 64,000 points: fits
+		{800, 21, chartPoints / (4 * 21)},
+		{800, 100, 160},
+		{800, 1000, minSharedPx},
+		{10, 1000, 10}, // narrower than the floor: as asked
+	} {
+		got := sharedPx(c.px, c.runs)
+		if got != c.want {
+			t.Errorf("sharedPx(%d, %d) = %d, want %d", c.px, c.runs, got, c.want)
+		}
+		if c.runs*4*got > chartPoints && got > minSharedPx {
+			t.Errorf("sharedPx(%d, %d) = %d: %d points over the budget", c.px, c.runs, got, c.runs*4*got)
+		}
+	}
+}

@@ -297,6 +297,70 @@ func benchGet(b *testing.B, u string) int {
 	return int(n)
 }
 
+// TestSeriesSharedBudget: 40 runs on one chart of 800 pixels share the
+// chart's point budget (64,000): each gets 400 wider columns, and still
+// its spike (a different step in each run), its lowest value and its
+// NaN and +Inf.
+func TestSeriesSharedBudget(t *testing.T) {
+	e := newEnv(t)
+	const runs, n = 40, 5000
+	ids := make([]string, runs)
+	f := func(k int) func(int) float64 {
+		return func(i int) float64 {
+			switch i {
+			case 1000 + 37*k:
+				return 1e6 + float64(k)
+			case 2000 + 41*k:
+				return -1e6 - float64(k)
+			case 4500 + k:
+				return math.NaN()
+			case 4600 + k:
+				return math.Inf(1)
+			}
+			return float64(k) + math.Sin(float64(i)/50)
+		}
+	}
+	for k := range ids {
+		ids[k] = newRun(t, e.R, fmt.Sprint("run", k), nil)
+		logSeries(t, e.R, ids[k], "loss", n, f(k))
+	}
+	code, a := getSeries(t, e.URL, url.Values{"key": {"loss"}, "px": {"800"}, "run": {strings.Join(ids, ",")}})
+	if code != 200 || len(a.Runs) != runs {
+		t.Fatalf("%d %d runs", code, len(a.Runs))
+	}
+	if a.Px != 400 {
+		t.Fatalf("px %d, want 400 (64,000 points shared by 40 runs)", a.Px)
+	}
+	points := 0
+	for k, s := range a.Runs {
+		if s.Full || s.Total != n || s.SameX || len(s.Y) > 4*a.Px+2 {
+			t.Fatalf("run %d: full %v total %d same_x %v, %d points", k, s.Full, s.Total, s.SameX, len(s.Y))
+		}
+		points += len(s.Y)
+		got := map[int]float64{}
+		for i, x := range s.X {
+			got[int(x)] = yval(t, s.Y[i])
+		}
+		if got[1000+37*k] != 1e6+float64(k) || got[2000+41*k] != -1e6-float64(k) ||
+			!math.IsNaN(got[4500+k]) || !math.IsInf(got[4600+k], 1) {
+			t.Fatalf("run %d: max %v, min %v, NaN %v, Inf %v", k, got[1000+37*k], got[2000+41*k], got[4500+k], got[4600+k])
+		}
+	}
+	if points > 64_000+runs*4 {
+		t.Errorf("%d points in the chart, over the budget", points)
+	}
+	// One run alone keeps 4 points per pixel of its width.
+	_, a = getSeries(t, e.URL, url.Values{"key": {"loss"}, "px": {"800"}, "run": {ids[0]}})
+	if a.Px != 800 || len(a.Runs[0].Y) <= 4*400+2 {
+		t.Errorf("one run: px %d, %d points", a.Px, len(a.Runs[0].Y))
+	}
+	// A zoom of the 40 runs that fits the budget returns every point.
+	_, a = getSeries(t, e.URL, url.Values{"key": {"loss"}, "px": {"800"}, "xmin": {"1000"}, "xmax": {"2000"}, "run": {strings.Join(ids, ",")}})
+	if !a.Runs[0].Full || len(a.Runs[0].Y) != 1003 {
+		t.Errorf("zoom: full %v, %d points", a.Runs[0].Full, len(a.Runs[0].Y))
+	}
+}
+
 // BenchmarkMetricHistory1M: reading and parsing one 1,000,000-point
 // history from the store (what the series cache saves).
 func BenchmarkMetricHistory1M(b *testing.B) {

@@ -88,6 +88,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /runs/{rid}", h.runRedirect)
 	m.HandleFunc("GET /compare", h.comparePage)
 	m.HandleFunc("GET /compare-runs", h.comparePage)
+	m.HandleFunc("GET /compare/table", h.compareTable)
 	m.HandleFunc("GET /models", h.modelsPage)
 	m.HandleFunc("GET /models/{name}", h.modelPage)
 	m.HandleFunc("GET /models/{name}/versions/{version}", h.versionPage)

@@ -25,6 +25,7 @@
 //   group.set({x, smoothing, log})  changes every chart of the group
 //   group.charts                    the mounted Chart objects
 //   group.observe(newRoot)          mounts the .chart elements of newRoot
+//   group.settled()                 a promise: the charts in view are drawn
 //   group.destroy()
 //
 // Each mounted element gets el.chart (the Chart; el.chart.u is its uPlot)
@@ -262,22 +263,47 @@ class ChartGroup {
     this.charts = [];
     this.drawn = 0;
     this.syncKey = 'mlgit-charts-' + (++groups);
+    this.seen = false; // the observer has reported once
+    this.settledWaiters = [];
     this.io = 'IntersectionObserver' in window ? new IntersectionObserver((entries) => {
       for (const e of entries) {
         if (!e.isIntersecting) continue;
         this.io.unobserve(e.target);
         this.mount(e.target);
       }
+      this.seen = true;
+      this.checkSettled();
     }, {rootMargin: '300px 0px'}) : null;
   }
 
   observe(root) {
+    let n = 0;
     for (const node of root.querySelectorAll('.chart')) {
       if (node.chart || node.dataset.state) continue;
       node.dataset.state = 'waiting';
+      n++;
       if (this.io) this.io.observe(node);
       else this.mount(node);
     }
+    if (!this.io || n === 0) {
+      this.seen = true;
+      this.checkSettled();
+    }
+  }
+
+  // settled resolves once the charts in view have been fetched and drawn
+  // (or failed): what else the page loads can wait for it.
+  settled() {
+    return new Promise((resolve) => {
+      this.settledWaiters.push(resolve);
+      this.checkSettled();
+    });
+  }
+
+  checkSettled() {
+    if (!this.seen || this.settledWaiters.length === 0) return;
+    if (!this.charts.every((c) => c.everDrawn)) return;
+    for (const f of this.settledWaiters.splice(0)) f();
   }
 
   mount(node) {
@@ -293,6 +319,7 @@ class ChartGroup {
       c.everDrawn = true;
       this.drawn++;
       this.root.dataset.chartsDrawn = String(this.drawn);
+      this.checkSettled();
     }
     try {
       performance.mark('mlgit:chart-drawn', {detail: {key: c.key}});

@@ -1,7 +1,9 @@
-// The compare page: metric charts of every run (chart.js), the table's
-// "show only rows that differ" toggle, the metric picker's buttons and a
-// scatter plot of one param or metric against another, one point per run,
-// read from the table's cells (td[data-v]).
+// The compare page: metric charts of every run (chart.js), the diff
+// table (fetched from /compare/table once the charts in view are drawn,
+// or when the scatter plot needs it) with its "show only rows that
+// differ" toggle, the metric picker's buttons and a scatter plot of one
+// param or metric against another, one point per run, read from the
+// table's cells (td[data-v]).
 
 import {el} from './app.js';
 import {mountLazyCharts, chartsAvailable, color, fmtNum, fmtTicks} from './chart.js';
@@ -14,9 +16,10 @@ for (const sw of document.querySelectorAll('.swatch[data-series]')) {
   sw.style.backgroundColor = color(Number(sw.dataset.series));
 }
 
-// Charts.
+// Charts: mounted first, so that their series are asked for before
+// anything else.
 const chartRoot = document.getElementById('compare-charts');
-if (chartRoot) mountLazyCharts(chartRoot);
+const group = chartRoot ? mountLazyCharts(chartRoot) : null;
 
 // The metric picker's tick-all and untick-all buttons.
 const keyForm = document.getElementById('compare-keys');
@@ -26,17 +29,62 @@ if (keyForm) {
   keyForm.querySelector('.key-none').addEventListener('click', () => { for (const b of boxes()) b.checked = false; });
 }
 
-// Show only the rows that differ.
-const table = document.getElementById('diff-table');
+// The diff table: an HTML fragment (html/template-escaped by the
+// server) of up to a megabyte for 1,000 runs, fetched once the charts in
+// view are drawn (at the latest after 5 s, or as soon as the scatter
+// plot needs it), so that it does not hold the charts back.
+const tableBox = document.getElementById('diff-table-box');
 const diffOnly = document.getElementById('diff-only');
 const diffCount = document.getElementById('diff-count');
-if (table && diffOnly) {
-  const rows = table.querySelectorAll('tr[data-key]');
-  const differ = table.querySelectorAll('tr[data-key][data-differs="true"]');
-  diffCount.textContent = `${differ.length} of ${rows.length} rows differ`;
-  const apply = () => table.classList.toggle('diff-only', diffOnly.checked);
-  diffOnly.addEventListener('change', apply);
-  apply();
+let table = null;
+let tableLoad = null;
+
+function loadTable() {
+  if (!tableLoad) tableLoad = fetchTable();
+  return tableLoad;
+}
+
+async function fetchTable() {
+  if (!tableBox) return null;
+  try {
+    const resp = await fetch(tableBox.dataset.src, {credentials: 'same-origin'});
+    const text = await resp.text();
+    const tpl = document.createElement('template');
+    tpl.innerHTML = text;
+    const t = tpl.content.querySelector('#diff-table');
+    if (!resp.ok || !t) {
+      const msg = tpl.content.querySelector('main') || tpl.content;
+      throw new Error(`${resp.status} ${(msg.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 300)}`);
+    }
+    // Times: the browser's local time in the title, as app.js does.
+    for (const tm of t.querySelectorAll('time[data-ms]')) {
+      const d = new Date(Number(tm.dataset.ms));
+      if (!isNaN(d)) { tm.dateTime = d.toISOString(); tm.title = d.toISOString(); }
+    }
+    tableBox.replaceChildren(t);
+    table = t;
+  } catch (err) {
+    tableBox.replaceChildren(el('p', {className: 'err-text', textContent: 'Could not load the table: ' + err.message}));
+    return null;
+  }
+  if (diffOnly) {
+    const rows = table.querySelectorAll('tr[data-key]');
+    const differ = table.querySelectorAll('tr[data-key][data-differs="true"]');
+    diffCount.textContent = `${differ.length} of ${rows.length} rows differ`;
+    const apply = () => table.classList.toggle('diff-only', diffOnly.checked);
+    diffOnly.addEventListener('change', apply);
+    apply();
+  }
+  return table;
+}
+
+if (tableBox) {
+  if (group) {
+    group.settled().then(loadTable);
+    setTimeout(loadTable, 5000);
+  } else {
+    loadTable();
+  }
 }
 
 // The scatter plot.
@@ -48,6 +96,7 @@ let scatter = null;
 
 // column reads one table row as values per run (null when missing).
 function column(sel) {
+  if (!table) return runs.map(() => null);
   const i = sel.indexOf(':');
   const kind = sel.slice(0, i), key = sel.slice(i + 1);
   for (const tr of table.querySelectorAll('tr[data-kind]')) {
@@ -79,8 +128,9 @@ function label(sel) {
   return sel.slice(i + 1) + ' (' + sel.slice(0, i) + ')';
 }
 
-function drawScatter() {
+async function drawScatter() {
   if (!box || !selX || !selY) return;
+  await loadTable();
   if (scatter) { scatter.destroy(); scatter = null; }
   box.replaceChildren();
   if (!chartsAvailable()) {
