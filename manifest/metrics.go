@@ -87,6 +87,9 @@ func ParseSegment(r io.Reader, fn func(MetricPoint) error) error {
 // allocates nothing per line but a key's string the first time it follows
 // another key, so a history of millions of points parses at memory speed.
 func ParseSegmentBytes(data []byte, fn func(MetricPoint) error) error {
+	// Keys repeat: a loop that logs several metrics a step interleaves
+	// them line by line. Each distinct key is allocated and checked once.
+	keys := map[string]string{}
 	var lastKey string
 	line := 0
 	for len(data) > 0 {
@@ -98,7 +101,7 @@ func ParseSegmentBytes(data []byte, fn func(MetricPoint) error) error {
 		if i > maxSegmentLine {
 			return fmt.Errorf("%w: segment line %d: line longer than %d bytes", ErrSyntax, line, maxSegmentLine)
 		}
-		p, err := parseSegmentLine(data[:i], lastKey)
+		p, err := parseSegmentLine(data[:i], lastKey, keys)
 		if err != nil {
 			return fmt.Errorf("%w: segment line %d: %v", ErrSyntax, line, err)
 		}
@@ -118,10 +121,17 @@ func ParseSegmentBytes(data []byte, fn func(MetricPoint) error) error {
 func SegmentKeyCounts(data []byte, counts map[string]int) {
 	var last []byte
 	lastN := 0
+	intern := map[string]string{} // a map write with string(b) would allocate each time
 	flush := func() {
-		if last != nil {
-			counts[string(last)] += lastN
+		if last == nil {
+			return
 		}
+		k, ok := intern[string(last)]
+		if !ok {
+			k = string(last)
+			intern[k] = k
+		}
+		counts[k] += lastN
 	}
 	for len(data) > 0 {
 		nl := bytes.IndexByte(data, '\n')
@@ -144,14 +154,17 @@ func SegmentKeyCounts(data []byte, counts map[string]int) {
 	flush()
 }
 
+// maxInternedKeys bounds the distinct keys a segment parse remembers.
+const maxInternedKeys = 4096
+
 // maxSegmentLine bounds one line of a segment (a key is at most 250
 // bytes, numbers a few dozen).
 const maxSegmentLine = 1 << 20
 
 // parseSegmentLine parses one line without its newline. lastKey is the
-// previous line's key: the same key reuses its string (and its checked
-// validity).
-func parseSegmentLine(l []byte, lastKey string) (MetricPoint, error) {
+// previous line's key and keys those seen before: a known key reuses its
+// string (and its checked validity).
+func parseSegmentLine(l []byte, lastKey string, keys map[string]string) (MetricPoint, error) {
 	var p MetricPoint
 	var f [4][]byte
 	rest := l
@@ -168,10 +181,15 @@ func parseSegmentLine(l []byte, lastKey string) (MetricPoint, error) {
 	f[3] = rest
 	if string(f[0]) == lastKey && lastKey != "" {
 		p.Key = lastKey
+	} else if k, ok := keys[string(f[0])]; ok {
+		p.Key = k
 	} else {
 		p.Key = string(f[0])
 		if err := ValidateKey("metric", p.Key); err != nil {
 			return p, err
+		}
+		if keys != nil && len(keys) < maxInternedKeys {
+			keys[p.Key] = p.Key
 		}
 	}
 	var err error
@@ -277,7 +295,7 @@ func (s *MetricSummary) Add(p MetricPoint) MetricSummary {
 
 // ParseSegmentLine parses one segment line, without its newline.
 func ParseSegmentLine(l []byte) (MetricPoint, error) {
-	p, err := parseSegmentLine(l, "")
+	p, err := parseSegmentLine(l, "", nil)
 	if err != nil {
 		return p, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
