@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -284,7 +285,7 @@ func TestComparePageErrors(t *testing.T) {
 		t.Error("CSP or inline script/style")
 	}
 	// The page does not carry the diff table: it is a fragment of its own.
-	if strings.Contains(body, `id="diff-table"`) || !strings.Contains(body, `data-src="/compare/table?runs=`) {
+	if strings.Contains(body, `id="diff-table"`) || !strings.Contains(body, `id="diff-table-box"`) {
 		t.Errorf("the compare page should point at its table, not hold it: %.300s", body)
 	}
 	code, h, body = e.get("/compare/table?runs=" + id + "," + other)
@@ -328,4 +329,35 @@ func TestCompareNoUPlot(t *testing.T) {
 	}
 	tb.noConsoleErrors()
 	tb.screenshot("compare-no-uplot")
+}
+
+// TestCompareManyRunsChips: the page has chips for the first 100 runs
+// and a button that adds the others; the charts get every run.
+func TestCompareManyRunsChips(t *testing.T) {
+	e := newEnv(t)
+	ids := make([]string, 102)
+	for i := range ids {
+		ids[i] = newRun(t, e.R, fmt.Sprint("run-", i), map[string]string{"i": fmt.Sprint(i)})
+	}
+	logSeries(t, e.R, ids[101], "loss", 10, func(i int) float64 { return float64(i) })
+	u := "/compare?keys=loss&runs=" + strings.Join(ids, ",")
+	code, _, body := e.get(u)
+	if code != 200 || strings.Count(body, `class="run-chip"`) != 100 || !strings.Contains(body, "Show the other 2 runs") {
+		t.Fatalf("%d: %d chips", code, strings.Count(body, `class="run-chip"`))
+	}
+	b := newBrowser(t)
+	tb := b.tab()
+	tb.visit(e.URL+u, "#more-runs")
+	tb.waitFor(`document.querySelector('.chart[data-key=loss]').dataset.state === 'drawn'`)
+	if n := eval[int](tb, `document.querySelector('.chart[data-key=loss]').chart.u.series.length`); n != 103 {
+		t.Errorf("chart has %d uPlot series, want x + 102", n)
+	}
+	tb.run(chromedp.Click(chromedp.CSS(`#more-runs`)))
+	tb.waitFor(`document.querySelectorAll('#compare-runs a.run-chip').length === 102`)
+	if last := eval[string](tb, `(() => { const a = [...document.querySelectorAll('#compare-runs a.run-chip')].pop();
+		return a.textContent + ' ' + a.getAttribute('href') + ' ' + a.querySelector('.swatch').style.backgroundColor; })()`); !strings.HasPrefix(last, "run-101 /runs/"+ids[101]+" rgb(") {
+		t.Errorf("last chip %q", last)
+	}
+	tb.waitFor(`document.querySelectorAll('#diff-table thead a').length === 102`)
+	tb.noConsoleErrors()
 }

@@ -22,6 +22,9 @@ import (
 
 const (
 	maxCompareRuns = 1000
+	// maxCompareChips bounds the run chips in the page; compare.js adds
+	// the others on demand.
+	maxCompareChips = 100
 	// defaultCompareKeys bounds the metrics charted when the URL names none.
 	defaultCompareKeys = 20
 )
@@ -75,8 +78,10 @@ type compareData struct {
 	TooFew   bool
 	Given    int
 	Runs     []compareRun
-	RunIDs   string // comma-separated, for the charts and the form
-	Names    string // run names joined by U+001F
+	Chips    []compareRun // the first maxCompareChips runs
+	More     int          // runs without a chip
+	RunIDs   string       // comma-separated, for the charts and the form
+	Names    string       // run names joined by U+001F
 	Keys     []compareKey
 	Charted  []string
 	Common   int
@@ -159,6 +164,8 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 		d.Runs = append(d.Runs, newCompareRun(doc))
 	}
 	d.Names = strings.Join(names, "\x1f")
+	d.Chips = d.Runs[:min(len(d.Runs), maxCompareChips)]
+	d.More = len(d.Runs) - len(d.Chips)
 	if len(exps) == 1 {
 		eid := docs[0].ExperimentID
 		label := eid

@@ -8,18 +8,46 @@
 import {el} from './app.js';
 import {mountLazyCharts, chartsAvailable, color, fmtNum, fmtTicks} from './chart.js';
 
-const runLinks = Array.from(document.querySelectorAll('#compare-runs a.run-chip'));
-const runs = runLinks.map((a) => ({name: a.textContent, href: a.getAttribute('href')}));
-
-// Colour swatches of the run list match the charts' series.
-for (const sw of document.querySelectorAll('.swatch[data-series]')) {
-  sw.style.backgroundColor = color(Number(sw.dataset.series));
-}
+// The runs, in series order: ids and names (joined by U+001F) are on the
+// run list once; the page has chips for the first 100 of them.
+const runList = document.getElementById('compare-runs');
+const runIDs = runList ? (runList.dataset.runs || '').split(',').filter(Boolean) : [];
+const runNames = runList && runList.dataset.names ? runList.dataset.names.split('\u001f') : [];
+const runs = runIDs.map((id, i) => ({id, name: runNames[i] || id.slice(0, 8), href: '/runs/' + id}));
 
 // Charts: mounted first, so that their series are asked for before
 // anything else.
 const chartRoot = document.getElementById('compare-charts');
+if (chartRoot && runList) {
+  for (const c of chartRoot.querySelectorAll('.chart')) {
+    c.dataset.runs = runList.dataset.runs;
+    c.dataset.names = runList.dataset.names || '';
+  }
+}
 const group = chartRoot ? mountLazyCharts(chartRoot) : null;
+
+// Colour swatches of the run list match the charts' series.
+function paintSwatches(root) {
+  for (const sw of root.querySelectorAll('.swatch[data-series]')) {
+    sw.style.backgroundColor = color(Number(sw.dataset.series));
+  }
+}
+if (runList) paintSwatches(runList);
+
+// The other runs' chips, on demand.
+const moreRuns = document.getElementById('more-runs');
+if (moreRuns) {
+  moreRuns.addEventListener('click', () => {
+    const shown = runList.querySelectorAll('a.run-chip').length;
+    const frag = document.createDocumentFragment();
+    for (let i = shown; i < runs.length; i++) {
+      const sw = el('span', {className: 'swatch'});
+      sw.style.backgroundColor = color(i); // CSSOM: allowed by the CSP
+      frag.append(el('a', {className: 'run-chip', href: runs[i].href, title: `${runs[i].name} (${runs[i].id})`}, sw, runs[i].name));
+    }
+    moreRuns.replaceWith(frag);
+  });
+}
 
 // The metric picker's tick-all and untick-all buttons.
 const keyForm = document.getElementById('compare-keys');
@@ -31,8 +59,8 @@ if (keyForm) {
 
 // The diff table: an HTML fragment (html/template-escaped by the
 // server) of up to a megabyte for 1,000 runs, fetched once the charts in
-// view are drawn (at the latest after 5 s, or as soon as the scatter
-// plot needs it), so that it does not hold the charts back.
+// view are drawn (at the latest after 5 s), so that neither it nor the
+// scatter plot, which reads it, holds the charts back.
 const tableBox = document.getElementById('diff-table-box');
 const diffOnly = document.getElementById('diff-only');
 const diffCount = document.getElementById('diff-count');
@@ -47,7 +75,7 @@ function loadTable() {
 async function fetchTable() {
   if (!tableBox) return null;
   try {
-    const resp = await fetch(tableBox.dataset.src, {credentials: 'same-origin'});
+    const resp = await fetch('/compare/table?runs=' + runIDs.join(','), {credentials: 'same-origin'});
     const text = await resp.text();
     const tpl = document.createElement('template');
     tpl.innerHTML = text;
@@ -78,14 +106,12 @@ async function fetchTable() {
   return table;
 }
 
-if (tableBox) {
-  if (group) {
-    group.settled().then(loadTable);
-    setTimeout(loadTable, 5000);
-  } else {
-    loadTable();
-  }
-}
+// chartsSettled resolves once the charts in view are drawn, at the
+// latest after 5 s: the table and the scatter plot wait for it.
+const chartsSettled = group
+  ? Promise.race([group.settled(), new Promise((resolve) => setTimeout(resolve, 5000))])
+  : Promise.resolve();
+const tableReady = chartsSettled.then(loadTable);
 
 // The scatter plot.
 const box = document.getElementById('scatter');
@@ -130,7 +156,7 @@ function label(sel) {
 
 async function drawScatter() {
   if (!box || !selX || !selY) return;
-  await loadTable();
+  await tableReady;
   if (scatter) { scatter.destroy(); scatter = null; }
   box.replaceChildren();
   if (!chartsAvailable()) {
