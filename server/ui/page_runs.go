@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,9 +21,12 @@ import (
 const (
 	defaultPageSize = 100
 	maxPageSize     = 1000
-	// defaultColumns bounds the metric and the param columns shown when
-	// the URL chooses none.
-	defaultColumns = 8
+	// defaultMetrics and defaultParams bound the metric and the param
+	// columns shown when the URL chooses none: about what a 1280-pixel
+	// screen shows, since the browser's layout of the table grows with
+	// its cells (more are a click away in the column picker).
+	defaultMetrics = 6
+	defaultParams  = 4
 )
 
 // column is one chosen column of the runs table: params.<key>,
@@ -155,8 +159,19 @@ type runsData struct {
 // several (/runs?experiments=1,2): server-side filter, sort and paging;
 // columns chosen from params, metrics (latest, min, max) and tags, kept
 // in the URL (col=) so a view can be shared.
+//
+// With fragment=table it answers only the parts a filter, a sort, a page
+// or a column change replaces (the "runs-fragment" template: the filter
+// form, the column picker, the table and its pager), which runs.js swaps
+// in without loading the page; every link and form still works as a
+// full page load without JavaScript.
 func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	u := r.URL
+	fragment := u.Query().Get("fragment") == "table"
+	if fragment {
+		u = withoutParam(u, "fragment")
+	}
+	q := u.Query()
 	var ids []string
 	if eid := r.PathValue("eid"); eid != "" {
 		ids = []string{eid}
@@ -210,11 +225,11 @@ func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 	}
 
 	cols := chosenColumns(q["col"], page.Runs)
-	d.Action = r.URL.Path
+	d.Action = u.Path
 	d.FilterHidden = keepParams(q, "filter", "offset", "view")
 	d.ColHidden = keepParams(q, "col", "offset")
-	d.ClearHref = withoutParam(withoutParam(r.URL, "offset"), "filter").RequestURI()
-	d.AttrHeaders, d.Headers = h.headers(r.URL, d.Order, cols)
+	d.ClearHref = withoutParam(withoutParam(u, "offset"), "filter").RequestURI()
+	d.AttrHeaders, d.Headers = h.headers(u, d.Order, cols)
 	d.Picker = columnPicker(cols, page.Runs)
 	expNames := map[string]string{}
 	for _, e := range d.Experiments {
@@ -228,10 +243,14 @@ func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 		d.Rows = append(d.Rows, row)
 	}
 	if d.Offset > 0 {
-		d.PrevHref = withParam(r.URL, "offset", strconv.Itoa(max(0, d.Offset-d.PageSize)))
+		d.PrevHref = withParam(u, "offset", strconv.Itoa(max(0, d.Offset-d.PageSize)))
 	}
 	if page.NextPageToken != "" {
-		d.NextHref = withParam(r.URL, "offset", strconv.Itoa(d.Offset+len(page.Runs)))
+		d.NextHref = withParam(u, "offset", strconv.Itoa(d.Offset+len(page.Runs)))
+	}
+	if fragment {
+		h.renderPart(w, r, "runs", "runs-fragment", d)
+		return
 	}
 
 	title := "Runs"
@@ -243,6 +262,18 @@ func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 		crumbs = append(crumbs, Crumb{Label: "Runs"})
 	}
 	h.render(w, r, "runs", &Page{Title: title, Section: "experiments", Crumbs: crumbs, Scripts: []string{"runs.js"}, Data: d})
+}
+
+// renderPart executes one named template of a page's set with data (no
+// layout), with the page's headers.
+func (h *Handler) renderPart(w http.ResponseWriter, r *http.Request, page, name string, data any) {
+	var buf bytes.Buffer
+	if err := h.pages[page].ExecuteTemplate(&buf, name, data); err != nil {
+		h.log.Error("render part", "page", page, "part", name, "err", err)
+		h.fail(w, r, errors.New("the page could not be rendered"))
+		return
+	}
+	h.writePage(w, http.StatusOK, buf.Bytes())
 }
 
 // checkQuery parses the filter and order first, so an error can be shown
@@ -281,13 +312,13 @@ func chosenColumns(specs []string, runs []*manifest.Run) []column {
 	}
 	metrics, params, _ := pageKeys(runs)
 	for i, k := range metrics {
-		if i == defaultColumns {
+		if i == defaultMetrics {
 			break
 		}
 		cols = append(cols, column{Spec: "metrics." + k, Group: "metrics", Key: k})
 	}
 	for i, k := range params {
-		if i == defaultColumns {
+		if i == defaultParams {
 			break
 		}
 		cols = append(cols, column{Spec: "params." + k, Group: "params", Key: k})

@@ -2,6 +2,8 @@ package ui_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -138,7 +140,7 @@ func TestRunsPage(t *testing.T) {
 
 	// Filter on the server with MLflow's grammar.
 	tb.run(chromedp.SetValue(chromedp.CSS(`#filter-form input[name=filter]`), "params.model = 'tree' and metrics.loss < 10"))
-	tb.navigateBy(`document.getElementById('filter-form').requestSubmit()`, "#runs")
+	inPlace(tb, `document.getElementById('filter-form').requestSubmit()`)
 	// loss = 30-i < 10 → i > 20, even i: 22, 24, 26, 28.
 	if got := tb.count("#runs tbody tr"); got != 4 {
 		t.Errorf("filtered rows: %d", got)
@@ -160,7 +162,7 @@ func TestRunsPage(t *testing.T) {
 		t.Errorf("loss ASC first row %q", got)
 	}
 	// Clicking the loss header sorts descending.
-	tb.navigateBy(`document.querySelector('th.grp-metrics a[href*="loss"]').click()`, "#runs")
+	inPlace(tb, `document.querySelector('th.grp-metrics a[href*="loss"]').click()`)
 	if got := tb.text("#runs tbody tr:first-child td.run-name"); got != "run-000" {
 		t.Errorf("loss DESC first row %q", got)
 	}
@@ -170,7 +172,7 @@ func TestRunsPage(t *testing.T) {
 	if got := tb.count("#runs tbody tr"); got != 10 {
 		t.Errorf("page rows: %d", got)
 	}
-	tb.navigateBy(`document.querySelector('a[rel=next]').click()`, "#runs")
+	inPlace(tb, `document.querySelector('a[rel=next]').click()`)
 	if got := tb.text("#runs tbody tr:first-child td.run-name"); got != "run-019" {
 		t.Errorf("second page first row %q", got)
 	}
@@ -192,6 +194,149 @@ func TestRunsPage(t *testing.T) {
 		t.Errorf("compare URL %q", loc)
 	}
 	tb.noConsoleErrors()
+}
+
+// inPlace runs JavaScript that changes the runs table without a page load
+// (a filter, a sort, the pager, history) and waits until the results are
+// replaced; it fails the test if the page was loaded again instead.
+func inPlace(tb *tab, js string) {
+	tb.t.Helper()
+	tb.run(chromedp.Evaluate[chromedp.Void](`window.__mlgitSame = true;
+		document.getElementById('runs-results').dataset.old = '1';
+		setTimeout(() => {` + js + `}, 0)`))
+	tb.waitFor(`(() => { const r = document.getElementById('runs-results'); return r && !r.dataset.old; })()`)
+	if !eval[bool](tb, `window.__mlgitSame === true`) {
+		tb.t.Fatalf("%s loaded the page instead of replacing the table", js)
+	}
+}
+
+// The filter, a sort, the pager and the column picker replace the table in
+// place; the address bar follows, and back and forward show the earlier
+// tables again.
+func TestRunsPageInPlace(t *testing.T) {
+	e := newEnv(t)
+	exp, runs := seedRuns(t, e, 30)
+	b := newBrowser(t)
+	tb := b.tab()
+	base := e.URL + "/experiments/" + exp.ID
+	first := func() string { return tb.text("#runs tbody tr:first-child td.run-name") }
+	search := func() url.Values {
+		v, err := url.ParseQuery(strings.TrimPrefix(eval[string](tb, `location.search`), "?"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tb.visit(base+"?n=10", "#runs")
+
+	// Next page.
+	inPlace(tb, `document.querySelector('a[rel=next]').click()`)
+	if got := first(); got != "run-019" {
+		t.Errorf("page 2 first row %q", got)
+	}
+	if q := search(); q.Get("offset") != "10" || q.Get("n") != "10" || q.Has("fragment") {
+		t.Errorf("page 2 URL %v", q)
+	}
+	// A sort: the URL has the order, the offset is gone.
+	inPlace(tb, `document.querySelector('th.grp-metrics a[href*="loss"]').click()`)
+	if got := first(); got != "run-000" {
+		t.Errorf("loss DESC first row %q", got)
+	}
+	if q := search(); q.Get("order") != "metrics.loss DESC" || q.Has("offset") {
+		t.Errorf("sorted URL %v", q)
+	}
+	if got := tb.text("th.grp-metrics a.sort.on"); got != "loss" {
+		t.Errorf("sorted header %q", got)
+	}
+	// A filter keeps the sort and the page size.
+	tb.run(chromedp.SetValue(chromedp.CSS(`#filter-form input[name=filter]`), "params.model = 'tree' and metrics.loss < 10"))
+	inPlace(tb, `document.getElementById('filter-form').requestSubmit()`)
+	if got := tb.count("#runs tbody tr"); got != 4 {
+		t.Errorf("filtered rows: %d", got)
+	}
+	if q := search(); q.Get("filter") != "params.model = 'tree' and metrics.loss < 10" || q.Get("order") != "metrics.loss DESC" || q.Get("n") != "10" {
+		t.Errorf("filtered URL %v", q)
+	}
+	if got := first(); got != "run-022" {
+		t.Errorf("filtered first row %q", got)
+	}
+	// A bad filter: the error and its caret, in place.
+	tb.run(chromedp.SetValue(chromedp.CSS(`#filter-form input[name=filter]`), "metrics.loss >> 1"))
+	inPlace(tb, `document.getElementById('filter-form').requestSubmit()`)
+	if msg := tb.text(".filter-error"); !strings.Contains(msg, "^") {
+		t.Errorf("filter error: %q", msg)
+	}
+	if tb.count("#runs") != 0 {
+		t.Error("rows shown under a bad filter")
+	}
+
+	// Back: the filtered rows, the filter box as it was; back again: the
+	// sorted table with an empty filter box; back again: page 2.
+	inPlace(tb, `history.back()`)
+	if got := tb.count("#runs tbody tr"); got != 4 {
+		t.Errorf("back to the filter: %d rows", got)
+	}
+	inPlace(tb, `history.back()`)
+	if got := first(); got != "run-000" {
+		t.Errorf("back to the sort: first row %q", got)
+	}
+	if got := eval[string](tb, `document.querySelector('#filter-form input[name=filter]').value`); got != "" {
+		t.Errorf("back to the sort: filter box %q", got)
+	}
+	inPlace(tb, `history.back()`)
+	if got := first(); got != "run-019" {
+		t.Errorf("back to page 2: first row %q", got)
+	}
+	if q := search(); q.Get("offset") != "10" {
+		t.Errorf("back to page 2: URL %v", q)
+	}
+	inPlace(tb, `history.forward()`)
+	if got := first(); got != "run-000" {
+		t.Errorf("forward to the sort: first row %q", got)
+	}
+
+	// Columns chosen in the picker.
+	tb.run(chromedp.Click(chromedp.CSS(`details.columns > summary`)))
+	inPlace(tb, `(() => { const f = document.getElementById('col-picker');
+		for (const c of f.querySelectorAll('input[type=checkbox]')) c.checked = c.value === 'params.lr' || c.value === 'metrics.loss:min';
+		f.requestSubmit(); })()`)
+	heads := eval[[]string](tb, `[...document.querySelectorAll('#runs thead th')].map(th => th.textContent.trim())`)
+	if !strings.Contains(strings.Join(heads, "|"), "loss (min)|lr") {
+		t.Errorf("headers %q", heads)
+	}
+	if q := search(); len(q["col"]) != 3 { // the empty one, then the two
+		t.Errorf("columns URL %v", q)
+	}
+	if eval[bool](tb, `document.querySelector('details.columns').open`) {
+		t.Error("the column picker stays open")
+	}
+
+	// Selection still works on the new rows, and the names stay text.
+	inPlace(tb, `history.back()`)
+	tb.run(chromedp.Click(chromedp.CSS(`tr[data-run="`+runs[3].ID+`"] input[type=checkbox]`)),
+		chromedp.Click(chromedp.CSS(`tr[data-run="`+runs[4].ID+`"] input[type=checkbox]`)))
+	if got := tb.text("#selected-count"); got != "2 selected" {
+		t.Errorf("selected: %q", got)
+	}
+	if eval[bool](tb, `document.getElementById('compare-btn').disabled`) {
+		t.Error("compare disabled with two runs selected")
+	}
+	if tb.count("#runs img") != 0 {
+		t.Error("a run name became an <img>")
+	}
+	tb.screenshot("runs-selected")
+	tb.noConsoleErrors()
+
+	// The fragment alone: no layout, and no link that keeps the flag.
+	resp, err := http.Get(base + "?n=10&fragment=table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(body), "<html") || !strings.Contains(string(body), `id="runs-results"`) || strings.Contains(string(body), "fragment") {
+		t.Errorf("fragment: %d %.300s", resp.StatusCode, body)
+	}
 }
 
 func TestReadOnlyExperimentsPage(t *testing.T) {

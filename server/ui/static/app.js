@@ -143,11 +143,16 @@ if (readOnly) {
   }
 }
 
-// Times: <time data-ms="1700000000000"> shows the browser's local time.
-for (const t of document.querySelectorAll('time[data-ms]')) {
-  const d = new Date(Number(t.dataset.ms));
-  if (!isNaN(d)) {
-    t.dateTime = d.toISOString();
-    t.title = d.toISOString();
+// Times: <time data-ms="1700000000000"> gets its machine-readable
+// datetime and the exact instant as its tooltip. Pages that swap in new
+// HTML call localTimes(root) on it.
+export function localTimes(root = document) {
+  for (const t of root.querySelectorAll('time[data-ms]:not([datetime])')) {
+    const d = new Date(Number(t.dataset.ms));
+    if (!isNaN(d)) {
+      t.dateTime = d.toISOString();
+      t.title = d.toISOString();
+    }
   }
 }
+localTimes();
