@@ -26,11 +26,11 @@ const (
 	// chartPoints is the point budget of one response (one chart),
 	// shared by its runs: when runs·4·px would exceed it, px is lowered
 	// to chartPoints/(4·runs), at least minSharedPx. A browser draws a
-	// chart of 64,000 points in a few tens of milliseconds, and a line
+	// chart of 40,000 points in a few tens of milliseconds, and a line
 	// among a hundred needs no more columns than the chart has pixels
 	// divided by a few. One run (4·10,000 = 40,000) is never lowered.
-	chartPoints = 64_000
-	minSharedPx = 16
+	chartPoints = 40_000
+	minSharedPx = 10
 	// cachePoints bounds the parsed histories kept between requests
 	// (24 bytes a point).
 	cachePoints = 20_000_000
@@ -99,11 +99,11 @@ type seriesRun struct {
 // columns.
 //
 // The point budget is per chart, shared by its runs: when runs·4·px
-// would exceed 64,000 points, px is lowered to 64,000/(4·runs) (at least
-// 16), so each run gets wider columns (the answer's px says how many),
+// would exceed 40,000 points, px is lowered to 40,000/(4·runs) (at least
+// 10), so each run gets wider columns (the answer's px says how many),
 // still with each column's first, last, min and max and every
 // non-finite point: a spike is never hidden, only drawn a little wider.
-// 100 runs get 160 columns, 1,000 runs 16; one run keeps 4 points per
+// 100 runs get 100 columns, 1,000 runs 10; one run keeps 4 points per
 // pixel of its px (up to 10,000). A zoom asks again for the visible
 // range, under the same budget (every point when it fits).
 //

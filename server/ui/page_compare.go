@@ -140,7 +140,10 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	page := &Page{Title: "Compare runs", Section: "experiments", Charts: true, Scripts: []string{"compare.js"},
+	// chart.js is listed too: the browser fetches it with compare.js
+	// rather than after it (an import is found only once compare.js is
+	// parsed).
+	page := &Page{Title: "Compare runs", Section: "experiments", Charts: true, Scripts: []string{"chart.js", "compare.js"},
 		Crumbs: []Crumb{{Label: "Experiments", Href: "/experiments"}, {Label: "Compare runs"}}}
 	if len(ids) < 2 {
 		page.Charts = false

@@ -117,11 +117,13 @@ func TestSharedPx(t *testing.T) {
 	for _, c := range []struct{ px, runs, want int }{
 		{800, 1, 800},
 		{maxPx, 1, maxPx}, // one run keeps 4 points per pixel column
-		{800, 20, 800},    // 64,000 points: fits
+		{500, 20, 500},    // 40,000 points: fits
+		{800, 20, 500},
 		{800, 21, chartPoints / (4 * 21)},
-		{800, 100, 160},
+		{800, 100, 100},
+		{800, 1000, 10},
 		{800, 1000, minSharedPx},
-		{10, 1000, 10}, // narrower than the floor: as asked
+		{5, 1000, 5}, // narrower than the floor: as asked
 	} {
 		got := sharedPx(c.px, c.runs)
 		if got != c.want {

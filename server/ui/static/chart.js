@@ -266,11 +266,14 @@ class ChartGroup {
     this.seen = false; // the observer has reported once
     this.settledWaiters = [];
     this.io = 'IntersectionObserver' in window ? new IntersectionObserver((entries) => {
-      for (const e of entries) {
-        if (!e.isIntersecting) continue;
-        this.io.unobserve(e.target);
-        this.mount(e.target);
-      }
+      // Widths are read before any chart changes the DOM: one layout,
+      // not one per chart.
+      const nodes = entries.filter((e) => e.isIntersecting).map((e) => e.target);
+      const widths = nodes.map((n) => n.clientWidth);
+      nodes.forEach((n, i) => {
+        this.io.unobserve(n);
+        this.mount(n, widths[i]);
+      });
       this.seen = true;
       this.checkSettled();
     }, {rootMargin: '300px 0px'}) : null;
@@ -306,8 +309,8 @@ class ChartGroup {
     for (const f of this.settledWaiters.splice(0)) f();
   }
 
-  mount(node) {
-    const c = new Chart(node, this);
+  mount(node, width) {
+    const c = new Chart(node, this, width);
     this.charts.push(c);
     c.load();
   }
@@ -347,7 +350,7 @@ class ChartGroup {
 
 // Chart is one .chart element: its fetched series and its uPlot.
 class Chart {
-  constructor(node, group) {
+  constructor(node, group, width) {
     this.node = node;
     this.group = group;
     this.key = node.dataset.key || '';
@@ -367,7 +370,7 @@ class Chart {
     this.plot = el('div', {className: 'chart-plot'});
     this.note = el('div', {className: 'chart-note', hidden: true});
     node.append(this.title, this.plot, this.note);
-    this.width = this.plotWidth();
+    this.width = width === undefined ? this.plotWidth() : this.plotWidth(width);
     if ('ResizeObserver' in window) {
       this.ro = new ResizeObserver(() => this.resize());
       this.ro.observe(node);
@@ -382,8 +385,8 @@ class Chart {
     }, true);
   }
 
-  plotWidth() {
-    return Math.max(200, Math.floor(this.node.clientWidth - 14));
+  plotWidth(w = this.node.clientWidth) {
+    return Math.max(200, Math.floor(w - 14));
   }
 
   url(range) {
