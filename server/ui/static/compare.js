@@ -1,9 +1,8 @@
 // The compare page: metric charts of every run (chart.js), the diff
-// table (fetched from /compare/table once the charts in view are drawn,
-// or when the scatter plot needs it) with its "show only rows that
-// differ" toggle, the metric picker's buttons and a scatter plot of one
-// param or metric against another, one point per run, read from the
-// table's cells (td[data-v]).
+// table (fetched from /compare/table once the charts in view are drawn)
+// with its "show only rows that differ" toggle, the metric picker's
+// buttons and a scatter plot of one param or metric against another, one
+// point per run, read from the table's cells (td[data-v]).
 
 import {el} from './app.js';
 import {mountLazyCharts, chartsAvailable, color, fmtNum, fmtTicks} from './chart.js';
