@@ -30,7 +30,7 @@ const (
 	// among a hundred needs no more columns than the chart has pixels
 	// divided by a few. One run (4·10,000 = 40,000) is never lowered.
 	chartPoints = 40_000
-	minSharedPx = 10
+	minSharedPx = 20
 	// cachePoints bounds the parsed histories kept between requests
 	// (24 bytes a point).
 	cachePoints = 20_000_000
@@ -99,13 +99,13 @@ type seriesRun struct {
 // columns.
 //
 // The point budget is per chart, shared by its runs: when runs·4·px
-// would exceed 40,000 points, px is lowered to 40,000/(4·runs) (at least
-// 10), so each run gets wider columns (the answer's px says how many),
-// still with each column's first, last, min and max and every
-// non-finite point: a spike is never hidden, only drawn a little wider.
-// 100 runs get 100 columns, 1,000 runs 10; one run keeps 4 points per
-// pixel of its px (up to 10,000). A zoom asks again for the visible
-// range, under the same budget (every point when it fits).
+// would exceed 40,000 points, px is lowered to 40,000/(4·runs), at least
+// 20 (100 runs get 100 columns; 1,000 runs 20, 80,000 points), so each
+// run gets wider columns (the answer's px says how many), still with
+// each column's first, last, min and max and every non-finite point: a
+// spike is never hidden, only drawn a little wider. One run keeps 4
+// points per pixel of its px (up to 10,000). A zoom asks again for the
+// visible range, under the same budget (every point when it fits).
 //
 // Errors are JSON {"error_code", "message"}: 400 for a missing or bad
 // parameter, 404 for an unknown run.

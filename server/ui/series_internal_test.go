@@ -121,8 +121,9 @@ func TestSharedPx(t *testing.T) {
 		{800, 20, 500},
 		{800, 21, chartPoints / (4 * 21)},
 		{800, 100, 100},
-		{800, 1000, 10},
-		{800, 1000, minSharedPx},
+		{800, 1000, 20},
+		{800, 500, 20},
+		{800, 400, 25},
 		{5, 1000, 5}, // narrower than the floor: as asked
 	} {
 		got := sharedPx(c.px, c.runs)

@@ -487,7 +487,7 @@ class Chart {
     } else {
       this.u.setData(data, false);
       if (this.range) this.u.setScale('x', {min: this.range.min, max: this.range.max});
-      else this.u.setScale('x', {min: data[0][0], max: data[0][data[0].length - 1]});
+      else this.u.setScale('x', this.fullX(data));
     }
     this.node.dataset.state = 'drawn';
   }
@@ -562,6 +562,14 @@ class Chart {
     this.drawnX = this.resp.x;
     this.u = new window.uPlot(opts, data, this.plot);
     if (this.range) this.u.setScale('x', {min: this.range.min, max: this.range.max});
+    else if (this.snapped) this.u.setScale('x', this.fullX(data));
+  }
+
+  // fullX is the unzoomed x range: the data's, or on a snapped grid (whose
+  // edge columns lie outside) the server's range.
+  fullX(data) {
+    if (this.snapped && this.resp.xmax > this.resp.xmin) return {min: this.resp.xmin, max: this.resp.xmax};
+    return {min: data[0][0], max: data[0][data[0].length - 1]};
   }
 
   // onScale refetches the visible range after a drag zoom.
