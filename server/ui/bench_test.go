@@ -434,7 +434,8 @@ func profileLoad(tb *tab, url, done string) {
 
 // traceLoad opens url once more (not timed) under Chromium's tracing
 // (devtools.timeline) when MLGIT_BENCH_UI_PROFILE=1 and logs where the
-// renderer's main thread spent the load: busy time, and the time of each
+// renderer's main thread spent the load: busy time (and the part of it
+// on the CPU, which a loaded machine does not inflate), and the time of each
 // kind of work (HTML parsing, style, layout, paint, script, GC; nested
 // events, such as a layout forced by a script, count in both).
 func traceLoad(tb *tab, url, done string) {
@@ -484,6 +485,7 @@ func traceLoad(tb *tab, url, done string) {
 		Ph   string  `json:"ph"`
 		Ts   float64 `json:"ts"`
 		Dur  float64 `json:"dur"`
+		TDur float64 `json:"tdur"` // the thread's CPU time
 		Pid  int64   `json:"pid"`
 		Tid  int64   `json:"tid"`
 		Args struct {
@@ -504,10 +506,11 @@ func traceLoad(tb *tab, url, done string) {
 		evs = append(evs, e)
 	}
 	// The renderer of the page is the main thread with the most work.
-	busy := map[thread]float64{}
+	busy, cpu := map[thread]float64{}, map[thread]float64{}
 	for _, e := range evs {
 		if e.Ph == "X" && (e.Name == "RunTask" || e.Name == "ThreadControllerImpl::RunTask") {
 			busy[thread{e.Pid, e.Tid}] += e.Dur / 1000
+			cpu[thread{e.Pid, e.Tid}] += e.TDur / 1000
 		}
 	}
 	var main thread
@@ -539,7 +542,7 @@ func traceLoad(tb *tab, url, done string) {
 		parts = append(parts, fmt.Sprintf("%s %.0f", k, v))
 	}
 	slices.Sort(parts)
-	tb.t.Logf("trace of the renderer's main thread: busy %.0f ms; %s (ms)", busy[main], strings.Join(parts, ", "))
+	tb.t.Logf("trace of the renderer's main thread: busy %.0f ms (on the CPU %.0f: the rest waited for a core); %s (ms)", busy[main], cpu[main], strings.Join(parts, ", "))
 }
 
 // samples collects the repetitions of one figure.
