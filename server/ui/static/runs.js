@@ -39,6 +39,7 @@ if (form) update();
 // bar gets the page's URL (history.pushState), so back and forward, a
 // reload and a shared link show the same rows. Any failure falls back to
 // loading the page.
+const PARTS = ['filter-form', 'col-picker', 'runs-results'];
 let pending = null;
 let shown = location.pathname + location.search;
 
@@ -68,8 +69,13 @@ async function show(href, push) {
   const refocus = active && active.closest('#filter-form') && active.name;
   const tpl = document.createElement('template');
   tpl.innerHTML = html; // inert: html/template's output, as the page's
-  for (const part of [...tpl.content.children]) {
-    const old = part.id && document.getElementById(part.id);
+  const parts = PARTS.map((id) => tpl.content.getElementById(id));
+  if (!parts[PARTS.length - 1]) {
+    location.assign(url.href); // not the fragment: load the page
+    return;
+  }
+  for (const part of parts) {
+    const old = part && document.getElementById(part.id);
     if (old) old.replaceWith(part);
   }
   const path = url.pathname + url.search;
