@@ -30,7 +30,7 @@ const (
 	// among a hundred needs no more columns than the chart has pixels
 	// divided by a few. One run (4·10,000 = 40,000) is never lowered.
 	chartPoints = 40_000
-	minSharedPx = 20
+	minSharedPx = 16
 	// cachePoints bounds the parsed histories kept between requests
 	// (24 bytes a point).
 	cachePoints = 20_000_000
@@ -100,7 +100,7 @@ type seriesRun struct {
 //
 // The point budget is per chart, shared by its runs: when runs·4·px
 // would exceed 40,000 points, px is lowered to 40,000/(4·runs), at least
-// 20 (100 runs get 100 columns; 1,000 runs 20, 80,000 points), so each
+// 16 (100 runs get 100 columns; 1,000 runs 16, 64,000 points), so each
 // run gets wider columns (the answer's px says how many), still with
 // each column's first, last, min and max and every non-finite point: a
 // spike is never hidden, only drawn a little wider. One run keeps 4
