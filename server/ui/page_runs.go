@@ -19,7 +19,7 @@ import (
 // search grammar, evaluated by the same query package and index as
 // runs/search, so the page costs the same at 100 and at 100,000 runs.
 const (
-	defaultPageSize = 100
+	defaultPageSize = 50
 	maxPageSize     = 1000
 	// defaultMetrics and defaultParams bound the metric and the param
 	// columns shown when the URL chooses none: about what a 1280-pixel
