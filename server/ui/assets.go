@@ -154,10 +154,11 @@ func jsonBody(kvs ...any) (string, error) {
 	return string(b), err
 }
 
-// parsePages parses layout.html with each page template: pages["run"] is
-// layout + run.html. Every page defines "content" (and may define "head").
+// parsePages parses layout.html and the shared blocks (_*.html) with each
+// page template: pages["run"] is layout + blocks + run.html. Every page
+// defines "content".
 func parsePages() (map[string]*template.Template, error) {
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: parse layout: %w", err)
 	}
@@ -168,7 +169,7 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(path.Base(n), ".html")
-		if base == "layout" {
+		if base == "layout" || strings.HasPrefix(base, "_") {
 			continue
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, n)
