@@ -44,11 +44,11 @@ bench: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
 # Sharing: push/pull of one run against a 100,000-run remote, and four clones
-# pushing concurrently (issue 5).
+# pushing concurrently.
 bench-sync: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
-# The server's load benchmarks (issue 6; figures in docs/server.md):
+# The server's load benchmarks (figures in docs/server.md):
 # log-metric p50/p99 at 16 clients, log-batch points/s (and sustained for
 # 60 s), create-run runs/s, search over 10,000 runs; with the 100,000-run
 # fixture of make bench, search over it and a server process's start-up

@@ -14,7 +14,7 @@
 #   5. mlgit blob push of 10,000 files the remote already has
 #
 # Usage: scripts/bench-blob.sh            (MLGIT=path/to/mlgit, default: mlgit in PATH)
-# Sizes and rounds come from the environment (defaults are the sizes):
+# Sizes and rounds come from the environment (defaults are the sizes of the targets in docs/PERFORMANCE.md):
 #   BENCH_BLOB_MIB=1024      size of the main files, MiB
 #   BENCH_BLOB_BIG_MIB=4096  size of the peak-memory file, MiB (0 skips it)
 #   BENCH_BLOB_FILES=10000   number of small files for the skip benchmark

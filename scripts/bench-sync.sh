@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench-sync: sharing benchmarks (issue 5), whole processes on loopback.
+# make bench-sync: sharing benchmarks, whole processes on loopback.
 #  1. mlgit push / mlgit pull of one new finished run against a bare remote
 #     that holds the 100,000-run fixture of scripts/bench.sh (built once);
 #     bytes sent are git's pack size, from mlgit push --json.

@@ -24,7 +24,7 @@ import (
 	"github.com/mlgit/mlgit/repo"
 )
 
-// Load benchmarks of the server (issue 6, Performance): real HTTP over
+// Load benchmarks of the server (targets in docs/server.md): real HTTP over
 // loopback, durable acknowledgement included, clients in the same process
 // (so they share the machine's cores with the server). `make bench-server`
 // runs them; docs/server.md records the figures and the exact command.

@@ -18,7 +18,7 @@ import (
 // much CPU per request as the server's handling of a small request, and
 // the benchmarks' clients share the machine's two cores with the server:
 // with it, a trivial JSON handler does ~34,000 requests/s here, against the
-// 50,000-77,000 the issue measured for the same handler with a light load
+// 50,000-77,000 expected of the same handler with a light load
 // generator. rawConn is such a generator (as wrk or hey): one keep-alive
 // HTTP/1.1 connection per client, the request bytes written as they are,
 // the response's status checked and its body read (Content-Length or
@@ -164,7 +164,7 @@ func (c *rawConn) readResponse(rawURL string) error {
 	}
 }
 
-// BenchmarkBaselineHandler16 is the calibration the issue gives ("a minimal
+// BenchmarkBaselineHandler16 is the calibration of the targets ("a minimal
 // Go JSON handler does 50,000-77,000 requests/s on this machine"): a
 // handler that reads the body and answers {}, under BenchmarkLogMetric16's
 // harness (16 clients, same load generator, same process).
