@@ -33,4 +33,14 @@ func TestBrowserSmoke(t *testing.T) {
 	tb.visit(e.URL+"/", "main")
 	tb.noConsoleErrors()
 	tb.screenshot("smoke")
+	// Empty states say what to do next.
+	tb.visit(e.URL+"/experiments/0", "p.empty")
+	if got := tb.text("p.empty"); !strings.Contains(got, "mlgit run start") {
+		t.Errorf("empty runs page: %q", got)
+	}
+	tb.screenshot("empty-runs")
+	tb.visit(e.URL+"/models", "main")
+	tb.visit(e.URL+"/activity", "main")
+	tb.noConsoleErrors()
+	tb.screenshot("empty-activity")
 }
