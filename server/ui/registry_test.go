@@ -1,7 +1,6 @@
 package ui_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
@@ -98,25 +95,6 @@ func seedRegistry(t *testing.T, r *repo.Repo, model string) regRuns {
 
 func ptr[T any](v T) *T { return &v }
 
-// regPoll polls a JavaScript expression until it is truthy; it survives
-// the reloads that writes cause.
-func regPoll(tb *tab, expr string) {
-	tb.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		last = err
-		time.Sleep(30 * time.Millisecond)
-	}
-	tb.t.Fatalf("waited 20 s for %s (last error %v)", expr, last)
-}
-
 // regSubmit fills a form's fields (name → value; checkboxes take "true")
 // and submits it the way a click would, with window.confirm answered yes.
 func regSubmit(tb *tab, formSel string, fields map[string]string) {
@@ -139,7 +117,7 @@ func regSubmit(tb *tab, formSel string, fields map[string]string) {
 // regReloaded waits for the reload after a write and for sel.
 func regReloaded(tb *tab, sel string) {
 	tb.t.Helper()
-	regPoll(tb, fmt.Sprintf(`!window.__regOld && document.readyState === 'complete' && document.querySelector(%q)`, sel))
+	tb.waitFor(fmt.Sprintf(`!window.__regOld && document.readyState === 'complete' && document.querySelector(%q)`, sel))
 }
 
 // tagFields reads an annotated tag's message with the real git and
