@@ -23,13 +23,15 @@ const (
 	maxSeriesRuns = 1000
 	defaultPx     = 800
 	maxPx         = 10000
-	// chartPoints is the point budget of one response (one chart),
-	// shared by its runs: when runs·4·px would exceed it, px is lowered
-	// to chartPoints/(4·runs), at least minSharedPx. A browser draws a
-	// chart of 40,000 points in a few tens of milliseconds, and a line
-	// among a hundred needs no more columns than the chart has pixels
-	// divided by a few. One run (4·10,000 = 40,000) is never lowered.
-	chartPoints = 40_000
+	// chartPoints is the point budget of one response (one chart) of
+	// several runs: when runs·4·px would exceed it, px is lowered to
+	// chartPoints/(4·runs), at least minSharedPx. A browser draws a
+	// chart of 20,000 points in about 20 ms, and a line among a hundred
+	// needs no more columns than the chart has pixels divided by ten
+	// (MLflow's charts sample 320 points of each run; 100 runs here
+	// keep 50 columns' first, last, min and max each). A chart of one
+	// run is never lowered (its px is at most maxPx).
+	chartPoints = 20_000
 	minSharedPx = 16
 	// cachePoints bounds the parsed histories kept between requests
 	// (24 bytes a point).
@@ -99,8 +101,8 @@ type seriesRun struct {
 // columns.
 //
 // The point budget is per chart, shared by its runs: when runs·4·px
-// would exceed 40,000 points, px is lowered to 40,000/(4·runs), at least
-// 16 (100 runs get 100 columns; 1,000 runs 16, 64,000 points), so each
+// would exceed 20,000 points, px is lowered to 20,000/(4·runs), at least
+// 16 (100 runs get 50 columns; 1,000 runs 16, 64,000 points), so each
 // run gets wider columns (the answer's px says how many), still with
 // each column's first, last, min and max and every non-finite point: a
 // spike is never hidden, only drawn a little wider. One run keeps 4
@@ -225,7 +227,7 @@ func (h *Handler) series(w http.ResponseWriter, r *http.Request) {
 // columns: px while n·4·px fits the chart's point budget, else the budget
 // shared (see chartPoints).
 func sharedPx(px, n int) int {
-	if n*4*px > chartPoints {
+	if n > 1 && n*4*px > chartPoints {
 		px = max(minSharedPx, chartPoints/(4*n))
 	}
 	return px

@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -68,11 +69,7 @@ func loadAssets(noVendor bool) (*assets, error) {
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-		zw.Write(body)
-		zw.Close()
-		a.files[rel] = &asset{body: body, gz: gz.Bytes(), ctype: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		a.files[rel] = newAsset(body, ct)
 		return nil
 	})
 	if err != nil {
@@ -80,7 +77,34 @@ func loadAssets(noVendor bool) (*assets, error) {
 	}
 	_, a.haveVendor = a.files[vendorCharts]
 	a.tag = hex.EncodeToString(all.Sum(nil)[:6])
+	// The modules import each other by relative URL: those URLs get the
+	// tag too, so a page's whole module graph is cached for good and a
+	// page load revalidates none of it.
+	for rel, f := range a.files {
+		if path.Ext(rel) != ".js" || strings.HasPrefix(rel, "vendor/") {
+			continue
+		}
+		body := moduleImport.ReplaceAll(f.body, []byte("${1}${2}${3}?v="+a.tag+"${2}"))
+		if bytes.Equal(body, f.body) {
+			continue
+		}
+		a.files[rel] = newAsset(body, f.ctype)
+	}
 	return a, nil
+}
+
+// moduleImport matches a static import of a sibling module: import … from
+// './x.js' (the form the page modules use).
+var moduleImport = regexp.MustCompile(`(?m)^(import\s[^;'"]*\sfrom\s)(['"])(\./[A-Za-z0-9_-]+\.js)['"]`)
+
+// newAsset is body with its gzip encoding and ETag.
+func newAsset(body []byte, ctype string) *asset {
+	sum := sha256.Sum256(body)
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(body)
+	zw.Close()
+	return &asset{body: body, gz: gz.Bytes(), ctype: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 }
 
 // serveStatic serves an embedded asset, gzip-encoded when the client

@@ -322,6 +322,20 @@ func logBreakdown(tb *tab) {
 		  ', load ' + f(n.loadEventEnd); })()`))
 }
 
+// logSwapBreakdown logs where an in-place table swap's time went, in ms
+// from the action: the fragment request's start, first and last byte,
+// the rows in the DOM and painted.
+func logSwapBreakdown(tb *tab) {
+	tb.t.Helper()
+	tb.t.Logf("swap: %s", eval[string](tb, `(() => { const t0 = +sessionStorage.getItem('mlgit-bench-t0') - performance.timeOrigin;
+		const r = performance.getEntriesByType('resource').filter(e => e.name.includes('fragment=table')).pop();
+		const B = window.__mlgitBench || {};
+		const f = v => (v - t0).toFixed(0);
+		const st = (r.serverTiming || []).map(e => e.name + ' ' + e.duration.toFixed(0)).join(' ');
+		return 'fetch ' + f(r.startTime) + ' (server: ' + st + '), first byte ' + f(r.responseStart) + ', last byte ' + f(r.responseEnd) +
+		  ' (' + (r.encodedBodySize / 1024).toFixed(0) + ' KB), rows in DOM ' + f(B.rowsDOM) + ', painted ' + f(B.rows); })()`))
+}
+
 // logChartBreakdown logs where a chart page's time went: the series
 // requests (count, the longest server wait from request to first byte,
 // the last response end, bytes) and the main thread's long tasks.
@@ -581,6 +595,7 @@ func BenchmarkUIRunsTable100k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		s := samples{}
 		for rep := 0; rep < benchReps(); rep++ {
+			settle()
 			tb.run(chromedp.Navigate(base))
 			tb.waitFor(`window.__mlgitBench.rows > 0`)
 			s.add("table-visible", eval[float64](tb, `window.__mlgitBench.rows`))
@@ -601,6 +616,9 @@ func BenchmarkUIRunsTable100k(b *testing.B) {
 				b.Fatalf("filter %q: no rows", filter)
 			}
 			s.add("filter-server", eval[float64](tb, lastServerJS))
+			if rep < 2 {
+				logSwapBreakdown(tb)
+			}
 			// A sort: a click on a metric's column header (it toggles).
 			key := benchfix.MetricKey(1 + rep%9)
 			s.add("sort", actionToRows(tb, fmt.Sprintf(`(() => {
@@ -628,17 +646,27 @@ const lastServerJS = `(() => { const r = performance.getEntriesByType('resource'
   const e = r.length ? r[r.length - 1] : performance.getEntriesByType('navigation')[0];
   return e.responseStart - e.requestStart; })()`
 
-// actionToRows runs a page action (JavaScript) after recording the time in
-// sessionStorage and returns the milliseconds until new rows are painted
-// (in this document or the one the action navigates to).
+// settle lets the browser and the server finish the previous step's
+// work (paint, garbage collection) before the next timed action, as the
+// seconds between a person's clicks do: each action is measured from a
+// quiet page, not on the tail of the one before.
+func settle() { time.Sleep(400 * time.Millisecond) }
+
+// actionToRows runs a page action (JavaScript) and returns the
+// milliseconds from the action to new rows painted (in this document or
+// the one the action navigates to). The start time is taken in the same
+// evaluation as the action, so the DevTools round trip is not counted.
 func actionToRows(tb *tab, js string) float64 {
 	tb.t.Helper()
-	t0 := eval[float64](tb, `(() => { const t = performance.timeOrigin + performance.now();
-		sessionStorage.setItem('mlgit-bench-t0', String(t)); return t; })()`)
-	// The action may navigate away while it is evaluated: ignore that error.
+	settle()
+	act := fmt.Sprintf(`(() => { const t = performance.timeOrigin + performance.now();
+		sessionStorage.setItem('mlgit-bench-t0', String(t)); %s; return t; })()`, js)
+	// The action may navigate away while it is evaluated: ignore that
+	// error, and read the start time back from sessionStorage.
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	chromedp.Run(ctx, chromedp.Evaluate[any](js))
+	chromedp.Run(ctx, chromedp.Evaluate[any](act))
 	cancel()
+	t0 := eval[float64](tb, `+sessionStorage.getItem('mlgit-bench-t0')`)
 	tb.waitFor(fmt.Sprintf(`window.__mlgitBench && window.__mlgitBench.rowsAbs > %f`, t0))
 	return eval[float64](tb, `window.__mlgitBench.rowsAbs`) - t0
 }
@@ -664,6 +692,7 @@ type chartsState struct {
 // navigation start.
 func openCharts(tb *tab, url string, want int) (float64, chartsState) {
 	tb.t.Helper()
+	settle()
 	tb.run(chromedp.Navigate(url))
 	pollLong(tb, chartsDone(want))
 	st := eval[chartsState](tb, chartsDrawnJS)

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -340,15 +341,31 @@ func TestCompareManyRunsChips(t *testing.T) {
 		ids[i] = newRun(t, e.R, fmt.Sprint("run-", i), map[string]string{"i": fmt.Sprint(i)})
 	}
 	logSeries(t, e.R, ids[101], "loss", 10, func(i int) float64 { return float64(i) })
-	u := "/compare?keys=loss&runs=" + strings.Join(ids, ",")
+	// A key that URL encoders disagree on: the page's preload must name
+	// the request chart.js makes, byte for byte.
+	const odd = "val loss/ñ:1.x-y_z"
+	logSeries(t, e.R, ids[0], odd, 10, func(i int) float64 { return float64(i) })
+	u := "/compare?keys=loss&keys=" + url.QueryEscape(odd) + "&runs=" + strings.Join(ids, ",")
 	code, _, body := e.get(u)
 	if code != 200 || strings.Count(body, `class="run-chip"`) != 100 || !strings.Contains(body, "Show the other 2 runs") {
 		t.Fatalf("%d: %d chips", code, strings.Count(body, `class="run-chip"`))
 	}
+	// Past 38 runs the series requests do not depend on the charts'
+	// widths: the head preloads them.
+	if n := strings.Count(body, `<link rel="preload" as="fetch"`); n != 2 {
+		t.Errorf("%d series preloads, want 2", n)
+	}
 	b := newBrowser(t)
 	tb := b.tab()
 	tb.visit(e.URL+u, "#more-runs")
-	tb.waitFor(`document.querySelector('.chart[data-key=loss]').dataset.state === 'drawn'`)
+	tb.waitFor(`[...document.querySelectorAll('.chart')].every(c => c.dataset.state === 'drawn')`)
+	// Each chart's series came once, from its preload.
+	if got := eval[[]string](tb, `performance.getEntriesByType('resource').filter(e => e.name.includes('/ui/api/series')).map(e => e.initiatorType)`); len(got) != 2 || got[0] != "link" || got[1] != "link" {
+		t.Errorf("series requests by initiator: %v, want [link link]", got)
+	}
+	if n := eval[int](tb, `+document.querySelector('.chart[data-key="val loss/ñ:1.x-y_z"]').dataset.points`); n != 10 {
+		t.Errorf("the odd key's chart has %d points, want 10", n)
+	}
 	if n := eval[int](tb, `document.querySelector('.chart[data-key=loss]').chart.u.series.length`); n != 103 {
 		t.Errorf("chart has %d uPlot series, want x + 102", n)
 	}

@@ -83,13 +83,70 @@ type compareData struct {
 	RunIDs   string       // comma-separated, for the charts and the form
 	Names    string       // run names joined by U+001F
 	Keys     []compareKey
-	Charted  []string
+	Charted  []chartedKey
 	Common   int
 	Explicit bool
 	Sections []compareSection
 	Scatter  []compareRow // numeric rows the scatter plot can use
 	ScatterX string
 	ScatterY string
+}
+
+// chartedKey is a chart of the compare page; Preload is the URL of its
+// series when the page's head preloads them (chart.js then reads the
+// response at once, and draws when the chart scrolls into view).
+type chartedKey struct {
+	Key     string
+	Preload string
+}
+
+// maxPreloads bounds the series a compare page preloads.
+const maxPreloads = 12
+
+// preloadSeries marks the charts whose series request the page can name
+// before any script runs, and returns those requests' URLs. That is when
+// n runs share the point budget whatever the chart's width (chart.js asks
+// for px = plot width − 70, at least 130, and the budget lowers it to the
+// same value for every width): from 77 runs on. The URL is the one
+// chart.js builds (seriesURL there), byte for byte, or the browser would
+// not use the preloaded response.
+func preloadSeries(charted []chartedKey, runIDs string, n int) []string {
+	const minPx = 130
+	px := sharedPx(minPx, n)
+	if px == minPx {
+		return nil
+	}
+	var urls []string
+	for i := range charted {
+		if i == maxPreloads {
+			break
+		}
+		charted[i].Preload = "/ui/api/series?key=" + formEncode(charted[i].Key) + "&x=step&px=" + strconv.Itoa(px) + "&run=" + runIDs
+		urls = append(urls, charted[i].Preload)
+	}
+	return urls
+}
+
+// formEncode encodes s as a browser's URLSearchParams does
+// (application/x-www-form-urlencoded): bytes other than ASCII letters,
+// digits and *-._ as %XX, a space as +.
+func formEncode(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '*', c == '-', c == '.', c == '_':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		}
+	}
+	return b.String()
 }
 
 // runLabel is a run's name, or the start of its id when it has none.
@@ -216,13 +273,13 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 	for i := range d.Keys {
 		if chosen[d.Keys[i].Key] {
 			d.Keys[i].On = true
-			d.Charted = append(d.Charted, d.Keys[i].Key)
+			d.Charted = append(d.Charted, chartedKey{Key: d.Keys[i].Key})
 		}
 	}
 	// A key in the URL that no run has still gets its (empty) chart.
 	for k := range chosen {
 		if count[k] == 0 {
-			d.Charted = append(d.Charted, k)
+			d.Charted = append(d.Charted, chartedKey{Key: k})
 		}
 	}
 
@@ -249,6 +306,7 @@ func (h *Handler) comparePage(w http.ResponseWriter, r *http.Request) {
 	if d.ScatterY == "" && len(d.Scatter) > 1 {
 		d.ScatterY = d.Scatter[1].Kind + ":" + d.Scatter[1].Key
 	}
+	page.Preloads = preloadSeries(d.Charted, d.RunIDs, len(docs))
 	page.Title = "Compare " + strconv.Itoa(len(docs)) + " runs"
 	page.Data = d
 	h.render(w, r, "compare", page)

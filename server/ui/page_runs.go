@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
@@ -210,7 +211,11 @@ func (h *Handler) runsPage(w http.ResponseWriter, r *http.Request) {
 		d.FilterError = fe
 	} else {
 		var err error
+		t0 := time.Now()
 		page, err = h.r.SearchRuns(search)
+		// The search's share of the response, for the browser's
+		// developer tools (Server-Timing) and the benchmarks.
+		w.Header().Set("Server-Timing", fmt.Sprintf("search;dur=%.1f", float64(time.Since(t0).Microseconds())/1000))
 		if err != nil {
 			if !errors.Is(err, repo.ErrInvalid) {
 				h.fail(w, r, err)

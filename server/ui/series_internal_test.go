@@ -117,20 +117,20 @@ func TestSharedPx(t *testing.T) {
 	for _, c := range []struct{ px, runs, want int }{
 		{800, 1, 800},
 		{maxPx, 1, maxPx}, // one run keeps 4 points per pixel column
-		{500, 20, 500},    // 40,000 points: fits
-		{800, 20, 500},
+		{250, 20, 250},    // 20,000 points: fits
+		{800, 20, 250},
 		{800, 21, chartPoints / (4 * 21)},
-		{800, 100, 100},
+		{800, 100, 50},
 		{800, 1000, 16},
-		{800, 625, 16},
-		{800, 400, 25},
+		{800, 312, 16},
+		{800, 200, 25},
 		{5, 1000, 5}, // narrower than the floor: as asked
 	} {
 		got := sharedPx(c.px, c.runs)
 		if got != c.want {
 			t.Errorf("sharedPx(%d, %d) = %d, want %d", c.px, c.runs, got, c.want)
 		}
-		if c.runs*4*got > chartPoints && got > minSharedPx {
+		if c.runs > 1 && c.runs*4*got > chartPoints && got > minSharedPx {
 			t.Errorf("sharedPx(%d, %d) = %d: %d points over the budget", c.px, c.runs, got, c.runs*4*got)
 		}
 	}

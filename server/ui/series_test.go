@@ -298,7 +298,7 @@ func benchGet(b *testing.B, u string) int {
 }
 
 // TestSeriesSharedBudget: 40 runs on one chart of 800 pixels share the
-// chart's point budget (40,000): each gets 250 wider columns, and still
+// chart's point budget (20,000): each gets 125 wider columns, and still
 // its spike (a different step in each run), its lowest value and its
 // NaN and +Inf.
 func TestSeriesSharedBudget(t *testing.T) {
@@ -328,8 +328,8 @@ func TestSeriesSharedBudget(t *testing.T) {
 	if code != 200 || len(a.Runs) != runs {
 		t.Fatalf("%d %d runs", code, len(a.Runs))
 	}
-	if a.Px != 250 {
-		t.Fatalf("px %d, want 250 (40,000 points shared by 40 runs)", a.Px)
+	if a.Px != 125 {
+		t.Fatalf("px %d, want 125 (20,000 points shared by 40 runs)", a.Px)
 	}
 	points := 0
 	for k, s := range a.Runs {
@@ -346,7 +346,7 @@ func TestSeriesSharedBudget(t *testing.T) {
 			t.Fatalf("run %d: max %v, min %v, NaN %v, Inf %v", k, got[1000+37*k], got[2000+41*k], got[4500+k], got[4600+k])
 		}
 	}
-	if points > 40_000+runs*4 {
+	if points > 20_000+runs*4 {
 		t.Errorf("%d points in the chart, over the budget", points)
 	}
 	// One run alone keeps 4 points per pixel of its width.
@@ -354,10 +354,10 @@ func TestSeriesSharedBudget(t *testing.T) {
 	if a.Px != 800 || len(a.Runs[0].Y) <= 4*250+2 {
 		t.Errorf("one run: px %d, %d points", a.Px, len(a.Runs[0].Y))
 	}
-	// A zoom of the 40 runs that fits the budget (901 points each, at
-	// most 4·250) returns every point.
-	_, a = getSeries(t, e.URL, url.Values{"key": {"loss"}, "px": {"800"}, "xmin": {"1000"}, "xmax": {"1900"}, "run": {strings.Join(ids, ",")}})
-	if !a.Runs[0].Full || len(a.Runs[0].Y) != 903 {
+	// A zoom of the 40 runs that fits the budget (401 points each, at
+	// most 4·125) returns every point.
+	_, a = getSeries(t, e.URL, url.Values{"key": {"loss"}, "px": {"800"}, "xmin": {"1000"}, "xmax": {"1400"}, "run": {strings.Join(ids, ",")}})
+	if !a.Runs[0].Full || len(a.Runs[0].Y) != 403 {
 		t.Errorf("zoom: full %v, %d points", a.Runs[0].Full, len(a.Runs[0].Y))
 	}
 }

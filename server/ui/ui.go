@@ -130,7 +130,10 @@ type Page struct {
 	Scripts []string
 	// Charts asks for uPlot (when it is embedded).
 	Charts bool
-	Data   any
+	// Preloads are JSON requests the page's scripts will make, started
+	// by the head (<link rel=preload as=fetch>) before the scripts run.
+	Preloads []string
+	Data     any
 
 	// Filled by render.
 	ReadOnly   bool

@@ -149,6 +149,22 @@ for (let e = 1; e <= 1e15; e *= 10) STEP_INCRS.push(e, 2 * e, 5 * e);
 
 const X_LABEL = {step: 'Step', wall: 'Time', relative: 'Relative time'};
 const HEIGHT = 240;
+
+// The series endpoint's point budget of one chart, shared by its runs
+// (chartPoints and minSharedPx in api_series.go): past it every run gets
+// the same, fewer, pixel columns whatever the chart's width.
+const CHART_POINTS = 20000;
+const MIN_SHARED_PX = 16;
+
+// seriesPx is the px a chart of the given width asks for: its plot's
+// width, or the shared budget's columns. For many runs it does not depend
+// on the width, so the compare page can name (and preload) the request
+// before any layout: preloadSeries in page_compare.go builds the same URL.
+export function seriesPx(width, runs) {
+  const px = Math.max(50, width - 70);
+  if (runs > 1 && runs * 4 * px > CHART_POINTS) return Math.max(MIN_SHARED_PX, Math.floor(CHART_POINTS / (4 * runs)));
+  return px;
+}
 // Above this many cells (x values × runs), when that at least halves the
 // x values, the runs' points are placed on a shared grid of 4 slots per
 // pixel column (M4 keeps at most 4 per column,
@@ -281,10 +297,15 @@ class ChartGroup {
 
   observe(root) {
     let n = 0;
+    const now = [];
     for (const node of root.querySelectorAll('.chart')) {
       if (node.chart || node.dataset.state) continue;
       node.dataset.state = 'waiting';
       n++;
+      // A chart whose series the page's head preloads asks for them now,
+      // so that the response is read as soon as it arrives; it is still
+      // drawn only when it scrolls into view.
+      if (node.dataset.preload) node.prefetch = getJSON(node.dataset.preload).catch((err) => err);
       if (this.io) this.io.observe(node);
       else this.mount(node);
     }
@@ -390,7 +411,7 @@ class Chart {
   }
 
   url(range) {
-    const q = new URLSearchParams({key: this.key, x: this.group.opts.x, px: String(Math.max(50, this.width - 70))});
+    const q = new URLSearchParams({key: this.key, x: this.group.opts.x, px: String(seriesPx(this.width, this.ids.length))});
     if (range) {
       q.set('xmin', String(range.min));
       q.set('xmax', String(range.max));
@@ -409,7 +430,15 @@ class Chart {
     this.status.textContent = 'loading…';
     let resp;
     try {
-      resp = await getJSON(this.url(this.range), this.abort.signal);
+      const url = this.url(this.range);
+      const pre = this.node.prefetch;
+      this.node.prefetch = null;
+      if (pre && url === this.node.dataset.preload) {
+        resp = await pre;
+        if (resp instanceof Error) throw resp;
+      } else {
+        resp = await getJSON(url, this.abort.signal);
+      }
     } catch (err) {
       if (err.name === 'AbortError' || seq !== this.seq) return;
       this.fail(err);

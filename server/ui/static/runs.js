@@ -74,6 +74,9 @@ async function show(href, push) {
     location.assign(url.href); // not the fragment: load the page
     return;
   }
+  // Every change first, then the one read that needs a layout: the new
+  // table is laid out once.
+  localTimes(tpl.content);
   for (const part of parts) {
     const old = part && document.getElementById(part.id);
     if (old) old.replaceWith(part);
@@ -83,12 +86,11 @@ async function show(href, push) {
   shown = path;
   const details = document.querySelector('details.columns');
   if (details) details.open = false;
+  update();
   if (refocus) {
     const f = document.querySelector(`#filter-form [name="${CSS.escape(refocus)}"]`);
-    if (f) f.focus();
+    if (f) f.focus({preventScroll: true});
   }
-  localTimes(document.getElementById('runs-results') || document);
-  update();
   const top = document.getElementById('runs-results');
   if (top && top.getBoundingClientRect().top < 0) top.scrollIntoView({block: 'start'});
 }
