@@ -47,6 +47,19 @@ for lr in 0.05 0.3 1.0; do
     logreg --lr $lr --l2 0.001 --epochs 25 --out out
 done
 
+step "A script that prints its metrics: mlgit reads them from its output"
+cat > printer.sh <<'SH'
+for i in 1 2 3 4 5; do
+  echo "epoch $i/5"
+  echo "step=$i loss=0.$((9 - i)) acc=0.$((50 + 9 * i))"
+done
+SH
+echo "\$ mlgit run exec --exp churn --name printed --metrics-from-output -- sh printer.sh"
+"$MLGIT" run exec --exp churn --name printed --metrics-from-output -- sh printer.sh
+PRINTED=$("$MLGIT" run list --exp churn --filter "run_name = 'printed'" --json | sed -n 's/.*"run_id": "\([0-9a-f]*\)".*/\1/p' | head -1)
+echo "\$ mlgit run metrics $PRINTED loss"
+"$MLGIT" run metrics "$PRINTED" loss
+
 step "Runs ordered by validation accuracy"
 echo "\$ mlgit run list --exp churn --filter \"metrics.val_acc > 0.5\" --order-by \"metrics.val_acc DESC\""
 "$MLGIT" run list --exp churn --filter "metrics.val_acc > 0.5" --order-by "metrics.val_acc DESC"

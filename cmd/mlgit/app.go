@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -16,8 +17,39 @@ import (
 	"golang.org/x/term"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..."
+// (make build); a go install or go build without it reports the module
+// version and the commit Go recorded.
+var version = buildVersion()
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = "-dirty"
+			}
+		}
+	}
+	if rev != "" && v == "dev" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v = "dev-" + rev + modified
+	}
+	return v
+}
 
 // Exit codes. They are listed in `mlgit --help`; CI scripts rely on them.
 const (
@@ -200,7 +232,34 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
 		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every group command (mlgit run, mlgit
+// model, ...) answer a mistyped subcommand as the top level does: "unknown
+// command" with suggestions, exit status 2. Alone, a group prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if c.Parent() == nil || !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's default for the top level
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return &usageError{msg: msg + "\nSee '" + cmd.CommandPath() + " --help'."}
+	}
 }
 
 // printJSON writes v as indented JSON: the one helper every --json uses, so

@@ -253,6 +253,10 @@ func TestArtifactFlags(t *testing.T) {
 		{[]string{"blob", "pull", "--all", "abcd"}, exitUsage, "not both"},
 		{[]string{"blob", "verify", "--local", "--remote", "x"}, exitUsage, "not both"},
 		{[]string{"blob", "gc", "extra"}, exitUsage, "unknown command"},
+		// A mistyped subcommand of a group: exit 2 with suggestions.
+		{[]string{"run", "lst"}, exitUsage, "Did you mean this?\n\tlist"},
+		{[]string{"model", "promte"}, exitUsage, "Did you mean this?\n\tpromote"},
+		{[]string{"model", "alias", "st"}, exitUsage, "unknown command \"st\" for \"mlgit model alias\""},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), tc.args, streams{Out: &out, Err: &errb})

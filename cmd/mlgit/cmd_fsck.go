@@ -39,7 +39,7 @@ Exit status 1 when there is any problem.`,
 				for _, p := range rep.Problems {
 					fmt.Fprintf(a.Out, "%s: %s: %s\n", p.Model, p.Kind, p.Message)
 				}
-				fmt.Fprintf(a.Out, "%d models, %d versions, %d registry tags: %d problems\n", rep.Models, rep.Versions, rep.Tags, len(rep.Problems))
+				fmt.Fprintf(a.Out, "%d %s, %d %s, %d registry %s: %d %s\n", rep.Models, plural(rep.Models, "model", "models"), rep.Versions, plural(rep.Versions, "version", "versions"), rep.Tags, plural(rep.Tags, "tag", "tags"), len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))
 			}
 			if len(rep.Problems) > 0 {
 				return &exitError{code: exitFailure}

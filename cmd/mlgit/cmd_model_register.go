@@ -138,7 +138,7 @@ func runModelRegister(ctx context.Context, a *app, o *modelRegisterOptions) erro
 		}
 	} else {
 		v := res.Version
-		fmt.Fprintf(a.Out, "Registered %s v%d (%d files", v.Name, v.Version, len(v.Artifacts))
+		fmt.Fprintf(a.Out, "Registered %s v%d (%d %s", v.Name, v.Version, len(v.Artifacts), plural(len(v.Artifacts), "file", "files"))
 		if len(v.Flavors) > 0 {
 			fmt.Fprintf(a.Out, ", flavors %v", v.Flavors)
 		}

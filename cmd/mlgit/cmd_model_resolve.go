@@ -224,7 +224,7 @@ into place only when it matches.`,
 			for _, f := range res.Artifacts {
 				total += f.Size
 			}
-			fmt.Fprintf(a.Out, "Wrote %d files (%s) of %s v%d to %s\n", len(res.Artifacts), fmtSize(total), res.Model, res.Version, out)
+			fmt.Fprintf(a.Out, "Wrote %d %s (%s) of %s v%d to %s\n", len(res.Artifacts), plural(len(res.Artifacts), "file", "files"), fmtSize(total), res.Model, res.Version, out)
 			return nil
 		},
 	}
@@ -329,6 +329,7 @@ the manifest change. It reads the model's tags, so it also shows deleted models.
 			if asJSON {
 				return printJSON(a.Out, hist)
 			}
+			stages, _ := r.Stages()
 			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "#\tEVENT\tVERSION\tCHANGE\tWHO\tWHEN\tCOMMIT\tREASON")
 			for _, h := range hist {
@@ -344,7 +345,7 @@ the manifest change. It reads the model's tags, so it also shows deleted models.
 				if h.Ignored != "" {
 					reason = "(ignored: " + h.Ignored + ") " + reason
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", counter, h.Kind, versionOrDash(h.Version), change(h), h.Actor, when, orDash(shortID(h.Commit)), reason)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", counter, h.Kind, versionOrDash(h.Version), change(h, stages), h.Actor, when, orDash(shortID(h.Commit)), reason)
 			}
 			return tw.Flush()
 		},
@@ -360,14 +361,22 @@ func versionOrDash(v int64) string {
 	return fmt.Sprintf("v%d", v)
 }
 
-func change(h repo.HistoryEntry) string {
+// change is a history entry's change as promote prints it: stages in
+// their canonical spelling (None -> Staging, not none -> staging).
+func change(h repo.HistoryEntry, stages repo.Stages) string {
+	stage := func(s string) string {
+		if c, ok := stages.Canonical(s); ok {
+			return c
+		}
+		return s
+	}
 	switch h.Kind {
 	case repo.TagRegistration:
 		return "registered"
 	case repo.TagDeregistration:
 		return "deregistered"
 	case repo.EventStage:
-		return h.From + " -> " + h.To
+		return stage(h.From) + " -> " + stage(h.To)
 	case repo.EventAlias:
 		return h.Label + ": " + orDash(h.From) + " -> " + h.To
 	}

@@ -236,7 +236,7 @@ func TestModelRegisterFromWaitsForBlobGC(t *testing.T) {
 	gc.Unlock()
 	select {
 	case res := <-done:
-		if res.code != 0 || !strings.Contains(res.out, "Registered churn v1 (1 files") {
+		if res.code != 0 || !strings.Contains(res.out, "Registered churn v1 (1 file)") {
 			t.Fatalf("register after gc: %+v", res)
 		}
 	case <-time.After(30 * time.Second):

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -158,40 +158,6 @@ func parseMetric(s string, ts int64) (manifest.MetricPoint, error) {
 	return p, nil
 }
 
-// parseMetricLine parses one line of a metrics stream: "key=value[@step]" or
-// "key value [step [timestamp_ms]]". Blank lines and # comments give ok=false.
-func parseMetricLine(line string, ts int64) (manifest.MetricPoint, bool, error) {
-	line = strings.TrimSpace(line)
-	if line == "" || strings.HasPrefix(line, "#") {
-		return manifest.MetricPoint{}, false, nil
-	}
-	if strings.Contains(line, "=") {
-		p, err := parseMetric(line, ts)
-		return p, err == nil, err
-	}
-	f := strings.Fields(line)
-	if len(f) < 2 || len(f) > 4 {
-		return manifest.MetricPoint{}, false, usagef("metric line %q: want key=value[@step] or key value [step [timestamp]]", line)
-	}
-	p := manifest.MetricPoint{Key: f[0], Timestamp: ts}
-	v, err := manifest.ParseFloat(f[1])
-	if err != nil {
-		return p, false, usagef("metric line %q: value %q is not a number", line, f[1])
-	}
-	p.Value = v
-	if len(f) >= 3 {
-		if p.Step, err = strconv.ParseInt(f[2], 10, 64); err != nil {
-			return p, false, usagef("metric line %q: step %q is not an integer", line, f[2])
-		}
-	}
-	if len(f) == 4 {
-		if p.Timestamp, err = strconv.ParseInt(f[3], 10, 64); err != nil {
-			return p, false, usagef("metric line %q: timestamp %q is not an integer", line, f[3])
-		}
-	}
-	return p, true, nil
-}
-
 type runLogOptions struct {
 	run         string
 	params      []string
@@ -199,6 +165,7 @@ type runLogOptions struct {
 	tags        []string
 	deleteTags  []string
 	metricsFrom string
+	strict      bool
 	inputs      []string
 }
 
@@ -213,12 +180,25 @@ Params are write-once (logging the same value again is fine; a different value
 is an error). Metric values may be NaN, Inf or -Inf; the step defaults to 0 and
 the timestamp to now.
 
---metrics-from reads many points from a file or stdin (-), one per line, as
-"key=value[@step]" or "key value [step [timestamp_ms]]". From a pipe, points are
-made durable in batches at least every 200 ms, so a training loop can stream
-thousands of points per second into one process:
+--metrics-from reads many points from a file or stdin (-). A metric line is,
+as a whole, one of:
+
+  loss=0.31@7                   key=value[@step]
+  step=7 loss=0.31 acc=0.9      key=value pairs; step= is the step of the others
+  loss: 0.31                    key: value
+  {"step": 7, "loss": 0.31}     a JSON object: its numbers are metrics
+  loss 0.31 7 1718000000000     key value [step [timestamp_ms]]
+
+Other lines ("Epoch 1/5 starting") are skipped and counted (--strict: an
+error), and the input is always read to its end, so the program writing into
+the pipe never dies of a broken pipe. From a pipe, points are made durable in
+batches at least every 200 ms, so a training loop can stream thousands of
+points per second into one process:
 
   python train.py | mlgit run log --metrics-from -
+
+To see the program's output and capture its metrics in one command, use
+mlgit run exec --metrics-from-output.
 
 --input records a dataset the run used: name=NAME,digest=DIGEST[,source=URI][,context=training].`,
 		Example: `  mlgit run log --metric loss=0.31@7 --metric acc=0.9@7
@@ -236,6 +216,7 @@ thousands of points per second into one process:
 	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
 	cmd.Flags().StringArrayVar(&o.deleteTags, "delete-tag", nil, "remove tag `key` (repeatable)")
 	cmd.Flags().StringVar(&o.metricsFrom, "metrics-from", "", "read metric lines from `FILE` (- for stdin)")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "with --metrics-from: a line that is not a metric line is an error (the input is still read to its end)")
 	cmd.Flags().StringArrayVar(&o.inputs, "input", nil, "dataset input `name=N,digest=D[,source=S][,context=C]` (repeatable)")
 	return cmd
 }
@@ -320,44 +301,103 @@ func runLog(a *app, o runLogOptions) error {
 		defer f.Close()
 		in = f
 	}
-	n, err := streamMetrics(a, r, id, in)
+	st, err := streamMetrics(a, r, id, in, metricLines{bare: true}, o.strict, nil)
+	if !o.strict {
+		st.report(a, o.metricsFrom)
+	}
 	if err != nil {
-		return fmt.Errorf("%w (%d points before it were logged)", err, n)
+		return fmt.Errorf("%w (%d points before it were logged)", err, st.logged)
 	}
 	return nil
 }
 
+// streamStats counts what streamMetrics read.
+type streamStats struct {
+	logged    int    // points made durable
+	skipped   int    // lines that are not metric lines
+	firstSkip string // the first of them, with its line number
+}
+
+// report says on stderr how many lines were skipped, once.
+func (st streamStats) report(a *app, from string) {
+	if st.skipped == 0 {
+		return
+	}
+	src := from
+	if src == "-" {
+		src = "stdin"
+	}
+	fmt.Fprintf(a.Err, "mlgit: skipped %d %s of %s that %s not metric lines (%s); --strict makes that an error\n",
+		st.skipped, plural(st.skipped, "line", "lines"), src, plural(st.skipped, "is", "are"), st.firstSkip)
+}
+
 // streamMetrics reads metric lines and logs them in batches: every 50,000
-// points, every 200 ms while the input is idle, and at the end.
-func streamMetrics(a *app, r *repo.Repo, id string, in io.Reader) (int, error) {
+// points, every 200 ms while the input is idle, and at the end. Lines that
+// are not metric lines are counted (strict: the first is an error). Whatever
+// happens, in is read to its end, so a program writing into the pipe is
+// never killed by a broken pipe. tee, when set, gets every line as read
+// (with its newline), before it is parsed.
+func streamMetrics(a *app, r *repo.Repo, id string, in io.Reader, ml metricLines, strict bool, tee io.Writer) (streamStats, error) {
 	type line struct {
 		text string
 		err  error
 	}
 	lines := make(chan line, 4096)
 	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
-			lines <- line{text: sc.Text()}
+		defer close(lines)
+		buf := make([]byte, 64*1024)
+		var pending []byte
+		for {
+			n, err := in.Read(buf)
+			if n > 0 {
+				if tee != nil {
+					if _, werr := tee.Write(buf[:n]); werr != nil {
+						tee = nil // the terminal or pipe is gone: keep reading
+					}
+				}
+				pending = append(pending, buf[:n]...)
+				start := 0
+				for {
+					i := bytes.IndexByte(pending[start:], '\n')
+					if i < 0 {
+						break
+					}
+					lines <- line{text: strings.TrimRight(string(pending[start:start+i]), "\r")}
+					start += i + 1
+				}
+				pending = pending[:copy(pending, pending[start:])]
+				// A "line" of a megabyte is not a metric line: drop it
+				// rather than hold it.
+				if len(pending) > 1<<20 {
+					lines <- line{text: string(pending[:80])}
+					pending = pending[:0]
+				}
+			}
+			if err != nil {
+				if len(pending) > 0 {
+					lines <- line{text: strings.TrimRight(string(pending), "\r")}
+				}
+				if err != io.EOF {
+					lines <- line{err: err}
+				}
+				return
+			}
 		}
-		if err := sc.Err(); err != nil {
-			lines <- line{err: err}
-		}
-		close(lines)
 	}()
+	var st streamStats
 	var batch []manifest.MetricPoint
-	logged := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	var failed error
+	flush := func() {
+		if len(batch) == 0 || failed != nil {
+			batch = batch[:0]
+			return
 		}
 		if _, err := r.LogBatch(id, repo.Batch{Metrics: batch}); err != nil {
-			return err
+			failed = err
+		} else {
+			st.logged += len(batch)
 		}
-		logged += len(batch)
 		batch = batch[:0]
-		return nil
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -366,30 +406,51 @@ func streamMetrics(a *app, r *repo.Repo, id string, in io.Reader) (int, error) {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				return logged, flush()
+				flush()
+				return st, failed
 			}
 			if l.err != nil {
-				return logged, l.err
+				if failed == nil {
+					failed = l.err
+				}
+				continue
 			}
 			lineNo++
-			p, ok, err := parseMetricLine(l.text, a.Now().UnixMilli())
-			if err != nil {
-				return logged, usagef("line %d: %v", lineNo, err)
+			if failed != nil {
+				continue // draining
 			}
-			if ok {
-				batch = append(batch, p)
-			}
-			if len(batch) >= 50000 {
-				if err := flush(); err != nil {
-					return logged, err
+			points, ok, blank := ml.parse(l.text, a.Now().UnixMilli())
+			switch {
+			case ok:
+				batch = append(batch, points...)
+			case !blank:
+				st.skipped++
+				if st.skipped == 1 {
+					st.firstSkip = fmt.Sprintf("line %d: %q", lineNo, truncateRunes(l.text, 80))
+				}
+				if strict {
+					flush()
+					if failed == nil {
+						failed = usagef("line %d: %q is not a metric line (want %s)", lineNo, truncateRunes(l.text, 80), metricLineHelp)
+					}
 				}
 			}
-		case <-tick.C:
-			if err := flush(); err != nil {
-				return logged, err
+			if len(batch) >= 50000 {
+				flush()
 			}
+		case <-tick.C:
+			flush()
 		}
 	}
+}
+
+// truncateRunes shortens s to n runes, marking the cut with "…".
+func truncateRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
 }
 
 func newRunEndCmd(a *app) *cobra.Command {
@@ -486,6 +547,15 @@ func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
 				}
 				if err != nil {
 					return err
+				}
+				name := ""
+				if run, err := r.GetRun(id); err == nil && run.Name != "" {
+					name = " (" + run.Name + ")"
+				}
+				if del {
+					fmt.Fprintf(a.Out, "Deleted run %s%s; mlgit run restore %s brings it back\n", id, name, id)
+				} else {
+					fmt.Fprintf(a.Out, "Restored run %s%s\n", id, name)
 				}
 			}
 			return nil

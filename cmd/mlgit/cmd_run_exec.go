@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -30,6 +31,7 @@ type runExecOptions struct {
 	parentModel string
 	artifacts   string
 	mlflow      bool
+	fromOutput  bool
 }
 
 func newRunExecCmd(a *app) *cobra.Command {
@@ -46,9 +48,23 @@ When the command exits, mlgit reads the --params files (YAML or JSON; nested
 keys are flattened with ".", so {"model": {"lr": 0.1}} is param model.lr) and
 the --metrics files (JSON or YAML, DVC's metrics.json convention, nested keys
 flattened, numbers only), then ends the run: FINISHED on exit status 0, FAILED
-on any other, KILLED when the command died from a signal. SIGINT and SIGTERM
-are forwarded to the command. mlgit exits with the command's exit status
-(128+N for signal N), so CI sees training failures.
+on any other, KILLED when the command died from a signal or mlgit was told to
+stop. A --params file must exist before the command starts, and a --metrics
+file's folder too (the command usually writes the file); a --metrics file
+missing at the end is an error (exit status 1 when the command succeeded).
+
+Signals: SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) are
+forwarded to the command and the run ends KILLED. Ctrl-C in a terminal reaches
+the command directly and is not sent again; a SIGINT from elsewhere (kill -INT)
+is forwarded. mlgit exits with the command's exit status (128+N for signal N),
+so CI sees training failures. A run whose mlgit was itself killed (kill -9, a
+power loss) stays RUNNING.
+
+--metrics-from-output reads the command's standard output, passes it through
+unchanged, and logs every metric line in it as it arrives (key=value[@step],
+step=N key=value..., key: value, or a JSON object of numbers such as
+{"step": 3, "loss": 0.2}; see mlgit run log --help). PYTHONUNBUFFERED=1 is set
+so that Python prints each line when it is written.
 
 --mlflow runs an embedded MLflow-compatible server (mlgit server) on a free
 loopback port for the command and sets MLFLOW_TRACKING_URI, MLFLOW_RUN_ID (so
@@ -64,6 +80,7 @@ them and mlgit exits with status 1 unless the command itself failed.`,
 		Example: `  mlgit run exec --exp churn --params params.yaml --metrics metrics.json -- python train.py --epochs 10
   mlgit run exec --name sweep-lr-0.1 --param lr=0.1 -- ./train.sh
   mlgit run exec --artifacts outputs -- python train.py --out outputs
+  mlgit run exec --metrics-from-output -- python train.py   # prints "step=3 loss=0.21"
   mlgit run exec --mlflow --exp churn -- python train_with_mlflow.py`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,6 +98,7 @@ them and mlgit exits with status 1 unless the command itself failed.`,
 	cmd.Flags().StringArrayVar(&o.tags, "tag", nil, "tag `key=value` (repeatable)")
 	cmd.Flags().StringVar(&o.parentModel, "parent-model", "", "model version this run fine-tunes (`REF`)")
 	cmd.Flags().StringVar(&o.artifacts, "artifacts", "", "store the files in `DIR` as the run's artifacts when the command ends")
+	cmd.Flags().BoolVar(&o.fromOutput, "metrics-from-output", false, "log the metric lines the command prints on its standard output (passed through unchanged)")
 	cmd.Flags().BoolVar(&o.mlflow, "mlflow", false, "serve the MLflow REST API to the command on a free loopback port (MLFLOW_TRACKING_URI, MLFLOW_RUN_ID)")
 	return cmd
 }
@@ -101,6 +119,18 @@ func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) er
 	}
 	if _, err := exec.LookPath(argv[0]); err != nil {
 		return usagef("cannot run %q: %v", argv[0], err)
+	}
+	// Files read when the command ends are checked before it starts, not
+	// after hours of training.
+	for _, f := range o.paramFiles {
+		if fi, err := os.Stat(f); err != nil || fi.IsDir() {
+			return usagef("--params %s: no such file (params files are read when the command ends, and must exist before it starts)", f)
+		}
+	}
+	for _, f := range o.metricFiles {
+		if fi, err := os.Stat(filepath.Dir(f)); err != nil || !fi.IsDir() {
+			return usagef("--metrics %s: the folder %s does not exist", f, filepath.Dir(f))
+		}
 	}
 	r, err := a.OpenRepo()
 	if err != nil {
@@ -136,6 +166,14 @@ func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) er
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.In, a.Out, a.Err
 	cmd.Env = append(os.Environ(), "MLGIT_RUN_ID="+run.ID, "MLGIT_EXPERIMENT_ID="+expID)
+	var capture *outputCapture
+	if o.fromOutput {
+		if capture, err = captureOutput(a, r, run.ID, cmd); err != nil {
+			r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusFailed})
+			return err
+		}
+		cmd.Env = append(cmd.Env, "PYTHONUNBUFFERED=1")
+	}
 	if a.repoPath != "." && a.repoPath != "" {
 		cmd.Env = append(cmd.Env, "MLGIT_REPO="+a.repoPath)
 	}
@@ -164,25 +202,44 @@ func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) er
 	}
 	defer stopServer()
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGPIPE too: with the output captured, a reader that went away
+	// (mlgit run exec ... | head) makes a write fail instead of killing
+	// mlgit before it ends the run.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer signal.Stop(sigs)
 	if err := cmd.Start(); err != nil {
 		stopServer()
+		capture.abandon()
 		r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusFailed})
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
+	capture.started()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var waitErr error
+	var stoppedBy syscall.Signal // a SIGTERM or SIGHUP mlgit received
+	// Ctrl-C in a terminal goes to the whole foreground process group: the
+	// command has it already.
+	interactive := isTerminalReader(a.In)
 wait:
 	for {
 		select {
 		case s := <-sigs:
-			cmd.Process.Signal(s)
+			switch s {
+			case syscall.SIGPIPE:
+			case os.Interrupt:
+				if !interactive {
+					cmd.Process.Signal(s)
+				}
+			default:
+				stoppedBy = s.(syscall.Signal)
+				cmd.Process.Signal(s)
+			}
 		case waitErr = <-done:
 			break wait
 		}
 	}
+	captured, captureErr := capture.wait()
 	status, code := manifest.StatusFinished, 0
 	if waitErr != nil {
 		var ee *exec.ExitError
@@ -197,9 +254,23 @@ wait:
 			status, code = manifest.StatusFailed, ee.ExitCode()
 		}
 	}
+	if stoppedBy != 0 {
+		// Told to stop: the run was killed, whatever the command did
+		// with the signal.
+		status = manifest.StatusKilled
+		if code == 0 || code == 1 {
+			code = 128 + int(stoppedBy)
+		}
+	}
 	exitCodeVal := code
 	if status == manifest.StatusKilled {
 		exitCodeVal = -1
+	}
+	if capture != nil {
+		fmt.Fprintf(a.Err, "mlgit: %d metric %s captured from the output\n", captured.logged, plural(captured.logged, "point", "points"))
+		if captureErr != nil {
+			fmt.Fprintf(a.Err, "mlgit: error: capturing metrics from the output: %v\n", captureErr)
+		}
 	}
 
 	// Params and metrics files, read at the end.
@@ -216,10 +287,12 @@ wait:
 	}
 	current, _ := r.GetRun(run.ID)
 	ts := a.Now().UnixMilli()
+	metricsMissing := false
 	for _, f := range o.metricFiles {
 		flat, err := readFlatFile(f)
 		if err != nil {
-			fmt.Fprintf(a.Err, "mlgit: warning: metrics file %s: %v\n", f, err)
+			fmt.Fprintf(a.Err, "mlgit: error: metrics file %s: %v\n", f, err)
+			metricsMissing = true
 			continue
 		}
 		if len(flat) == 0 {
@@ -273,10 +346,75 @@ wait:
 	if code != 0 {
 		return &exitError{code: code}
 	}
-	if artifactsFailed {
+	if artifactsFailed || metricsMissing || captureErr != nil {
 		return &exitError{code: exitFailure}
 	}
 	return nil
+}
+
+// isTerminalReader reports whether r is a terminal.
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && isTerminal(f)
+}
+
+// outputCapture reads a command's standard output through a pipe: passed
+// through to mlgit's, metric lines logged to the run (streamMetrics).
+type outputCapture struct {
+	pr, pw *os.File
+	done   chan struct{}
+	st     streamStats
+	err    error
+}
+
+// captureOutput points cmd's standard output at a pipe read by a new
+// outputCapture; call started after cmd.Start, then wait after cmd.Wait.
+func captureOutput(a *app, r *repo.Repo, id string, cmd *exec.Cmd) (*outputCapture, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("capture the command's output: %w", err)
+	}
+	c := &outputCapture{pr: pr, pw: pw, done: make(chan struct{})}
+	cmd.Stdout = pw
+	go func() {
+		defer close(c.done)
+		c.st, c.err = streamMetrics(a, r, id, pr, metricLines{}, false, a.Out)
+	}()
+	return c, nil
+}
+
+// started closes mlgit's copy of the pipe's write end: the reader then
+// sees the end of the output when the command (and anything it started
+// that holds the pipe) is gone.
+func (c *outputCapture) started() {
+	if c != nil {
+		c.pw.Close()
+	}
+}
+
+// abandon stops the capture of a command that did not start.
+func (c *outputCapture) abandon() {
+	if c != nil {
+		c.pw.Close()
+		<-c.done
+		c.pr.Close()
+	}
+}
+
+// wait returns what was captured once the output has ended, or 2 s after
+// the command exited if a process it left behind still holds the pipe.
+func (c *outputCapture) wait() (streamStats, error) {
+	if c == nil {
+		return streamStats{}, nil
+	}
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Second):
+		c.pr.Close()
+		<-c.done
+	}
+	c.pr.Close()
+	return c.st, c.err
 }
 
 // folderHasFiles reports whether anything but folders is below dir.

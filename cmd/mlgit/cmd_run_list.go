@@ -209,7 +209,11 @@ func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint)
 			if s.Dirty {
 				dirty = " (dirty)"
 			}
-			fmt.Fprintf(w, "  Code:        %s%s on %s\n", s.Commit, dirty, s.Branch)
+			on := " on " + s.Branch
+			if s.Branch == "" {
+				on = " (detached HEAD)"
+			}
+			fmt.Fprintf(w, "  Code:        %s%s%s\n", s.Commit, dirty, on)
 		}
 		if len(s.Command) > 0 {
 			fmt.Fprintf(w, "  Command:     %s\n", strings.Join(s.Command, " "))
@@ -237,7 +241,7 @@ func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint)
 		}
 	}
 	if len(run.Artifacts) > 0 {
-		fmt.Fprintf(w, "Artifacts: %d files\n", len(run.Artifacts))
+		fmt.Fprintf(w, "Artifacts: %d %s\n", len(run.Artifacts), plural(len(run.Artifacts), "file", "files"))
 	}
 }
 

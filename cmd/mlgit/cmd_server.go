@@ -98,7 +98,18 @@ func runServer(ctx context.Context, a *app, o *serverOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Err, "mlgit server: serving %s (branch %s) on http://%s\n", srv.repoDir, srv.branch, srv.Addr)
+	if host, port, err := net.SplitHostPort(srv.Addr); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		// 0.0.0.0 or ::, printed as http://[::]:5000, is not an address to
+		// open; and requests naming this host by IP or DNS name are
+		// refused unless --allowed-hosts lists it: say so now, not at the
+		// first refused request.
+		fmt.Fprintf(a.Err, "mlgit server: serving %s (branch %s) on port %s of every interface: http://127.0.0.1:%s on this machine\n", srv.repoDir, srv.branch, port, port)
+		if len(o.AllowedHosts) == 0 {
+			fmt.Fprintf(a.Err, "mlgit server: other machines must reach it by a name listed with --allowed-hosts (e.g. --allowed-hosts $(hostname),192.0.2.10): requests naming any other host are refused (DNS rebinding protection)\n")
+		}
+	} else {
+		fmt.Fprintf(a.Err, "mlgit server: serving %s (branch %s) on http://%s\n", srv.repoDir, srv.branch, srv.Addr)
+	}
 	if o.Ready != nil {
 		o.Ready(srv.Addr)
 	}

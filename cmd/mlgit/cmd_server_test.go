@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,4 +99,49 @@ func TestServerServesAndCommitsOnShutdown(t *testing.T) {
 	if log := errb.String(); !strings.Contains(log, "everything acknowledged is committed") || !strings.Contains(log, "path=/api/2.0/mlflow/runs/create") {
 		t.Fatalf("server log:\n%s", log)
 	}
+}
+
+// TestServerAllInterfacesSaysHowToReachIt: on 0.0.0.0 the start message
+// gives a URL that opens and says that other hosts need --allowed-hosts;
+// a request by IP is then refused, as it says.
+func TestServerAllInterfacesSaysHowToReachIt(t *testing.T) {
+	gittest.Setenv(t)
+	dir := gittest.NewRepo(t)
+	mustCLI(t, dir, "init")
+	a, _, errb := testApp(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, a, &serverOptions{Host: "0.0.0.0", Port: 0, Ready: func(addr string) { ready <- addr }})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("server exited: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	msg := errb.String()
+	if !strings.Contains(msg, "http://127.0.0.1:"+port+" on this machine") || !strings.Contains(msg, "--allowed-hosts") || strings.Contains(msg, "http://0.0.0.0") {
+		t.Errorf("start message:\n%s", msg)
+	}
+	res, err := http.Get("http://127.0.0.1:" + port + "/health")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("health by loopback: %v %v", res, err)
+	}
+	res.Body.Close()
+	// Another name for this machine is refused until listed.
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+"/health", nil)
+	req.Host = "trainbox.internal:" + port
+	res, err = http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode == 200 {
+		t.Fatalf("health by another host name: %v %v", res, err)
+	}
+	res.Body.Close()
+	cancel()
+	<-done
 }
