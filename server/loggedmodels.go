@@ -30,31 +30,10 @@ func (s *Server) registerLoggedModels() {
 	s.handle(patch, "/logged-models/{model_id}", true, (*Server).finalizeLoggedModel)
 	s.handle(del, "/logged-models/{model_id}", true, (*Server).deleteLoggedModel)
 	s.handle(patch, "/logged-models/{model_id}/tags", true, (*Server).setLoggedModelTags)
-	s.handle(del, "/logged-models/{model_id}/tags/{tag_key}", true, (*Server).deleteLoggedModelTag)
+	s.handle(del, "/logged-models/{model_id}/tags/{tag_key...}", true, (*Server).deleteLoggedModelTag)
 	s.handle(post, "/logged-models/{model_id}/params", true, (*Server).logLoggedModelParams)
 	s.handle(get, "/logged-models/{model_id}/artifacts/directories", false, (*Server).listLoggedModelArtifacts)
 	s.handle(post, "/runs/outputs", true, (*Server).logOutputs)
-}
-
-// loggedModelRoute maps /logged-models/<id>[/...] to its route pattern and
-// sets the path values model_id and tag_key.
-func loggedModelRoute(r *http.Request, rel string) string {
-	rest, ok := strings.CutPrefix(rel, "/logged-models/")
-	if !ok || rest == "search" {
-		return rel
-	}
-	id, sub, _ := strings.Cut(rest, "/")
-	r.SetPathValue("model_id", id)
-	switch {
-	case sub == "":
-		return "/logged-models/{model_id}"
-	case sub == "tags", sub == "params", sub == "artifacts/directories":
-		return "/logged-models/{model_id}/" + sub
-	case strings.HasPrefix(sub, "tags/"):
-		r.SetPathValue("tag_key", sub[len("tags/"):])
-		return "/logged-models/{model_id}/tags/{tag_key}"
-	}
-	return rel
 }
 
 type loggedModelInfoJSON struct {
