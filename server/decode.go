@@ -25,15 +25,9 @@ type Int64 struct {
 
 // UnmarshalJSON accepts 12, "12" and null.
 func (n *Int64) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonScalar(b)
+	if !ok {
+		return err
 	}
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
@@ -78,15 +72,9 @@ type Bool struct {
 
 // UnmarshalJSON accepts true, false, and their strings in any case.
 func (x *Bool) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonScalar(b)
+	if !ok {
+		return err
 	}
 	switch strings.ToLower(s) {
 	case "true":
@@ -107,15 +95,9 @@ type ViewType struct {
 
 // UnmarshalJSON accepts ACTIVE_ONLY, DELETED_ONLY, ALL or 1, 2, 3.
 func (x *ViewType) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonScalar(b)
+	if !ok {
+		return err
 	}
 	switch strings.ToUpper(s) {
 	case "ACTIVE_ONLY", "1":
@@ -129,6 +111,22 @@ func (x *ViewType) UnmarshalJSON(b []byte) error {
 	}
 	x.Set = true
 	return nil
+}
+
+// jsonScalar returns the text of a JSON scalar: a string's contents, any
+// other literal as it is; ok is false for null and on error.
+func jsonScalar(b []byte) (s string, ok bool, err error) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return "", false, nil
+	}
+	s = string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", false, err
+		}
+	}
+	return s, true, nil
 }
 
 func abbrevJSON(b []byte) string {

@@ -174,12 +174,9 @@ type searchExperimentsReq struct {
 }
 
 func (s *Server) searchExperiments(ctx context.Context, req *searchExperimentsReq) (any, error) {
-	max := int64(1000)
-	if req.MaxResults.Set {
-		max = req.MaxResults.V
-		if max < 1 || max > repo.MaxSearchResults {
-			return nil, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", max, repo.MaxSearchResults)
-		}
+	max, err := searchMax(req.MaxResults)
+	if err != nil {
+		return nil, err
 	}
 	f, err := query.ParseFilter(query.Experiments, req.Filter)
 	if err != nil {

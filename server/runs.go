@@ -173,13 +173,15 @@ func (s *Server) logMetric(ctx context.Context, req *logMetricReq) (any, error) 
 	return nil, err
 }
 
-type logParamReq struct {
+// runKVReq is the request of log-parameter and set-tag: a key and its
+// value for a run.
+type runKVReq struct {
 	runIDReq
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
 
-func (s *Server) logParam(ctx context.Context, req *logParamReq) (any, error) {
+func (s *Server) logParam(ctx context.Context, req *runKVReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -191,13 +193,7 @@ func (s *Server) logParam(ctx context.Context, req *logParamReq) (any, error) {
 	return nil, err
 }
 
-type setTagReq struct {
-	runIDReq
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
-func (s *Server) setTag(ctx context.Context, req *setTagReq) (any, error) {
+func (s *Server) setTag(ctx context.Context, req *runKVReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -409,12 +405,9 @@ type searchRunsReq struct {
 }
 
 func (s *Server) searchRuns(ctx context.Context, req *searchRunsReq) (any, error) {
-	max := int64(1000)
-	if req.MaxResults.Set {
-		max = req.MaxResults.V
-		if max < 1 || max > repo.MaxSearchResults {
-			return nil, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", max, repo.MaxSearchResults)
-		}
+	max, err := searchMax(req.MaxResults)
+	if err != nil {
+		return nil, err
 	}
 	page, err := s.r.SearchRuns(repo.RunSearch{
 		ExperimentIDs: req.ExperimentIDs,
@@ -428,6 +421,18 @@ func (s *Server) searchRuns(ctx context.Context, req *searchRunsReq) (any, error
 		return nil, err
 	}
 	return s.runsPageJSON(page.Runs, page.NextPageToken)
+}
+
+// searchMax is the max_results of a runs or experiments search: 1,000
+// when absent, at least 1 and at most repo.MaxSearchResults.
+func searchMax(n Int64) (int64, error) {
+	if !n.Set {
+		return 1000, nil
+	}
+	if n.V < 1 || n.V > repo.MaxSearchResults {
+		return 0, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", n.V, repo.MaxSearchResults)
+	}
+	return n.V, nil
 }
 
 // runsPageJSON encodes a runs/search response: what json.Marshal gives for
