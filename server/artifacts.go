@@ -454,16 +454,14 @@ func (s *Server) listProxy(r *http.Request) (any, error) {
 	return filesResp{Files: listEntries(arts, t.rel, false)}, nil
 }
 
+type listRunArtifactsReq struct {
+	runIDReq
+	Path      string `json:"path"`
+	PageToken string `json:"page_token"`
+}
+
 // listRunArtifacts serves GET /mlflow/artifacts/list?run_id=&path=.
-func (s *Server) listRunArtifacts(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Path      string `json:"path"`
-		PageToken string `json:"page_token"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) listRunArtifacts(ctx context.Context, req *listRunArtifactsReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,15 +25,9 @@ type Int64 struct {
 
 // UnmarshalJSON accepts 12, "12" and null.
 func (n *Int64) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonScalar(b)
+	if !ok {
+		return err
 	}
 	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
@@ -77,15 +72,9 @@ type Bool struct {
 
 // UnmarshalJSON accepts true, false, and their strings in any case.
 func (x *Bool) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonScalar(b)
+	if !ok {
+		return err
 	}
 	switch strings.ToLower(s) {
 	case "true":
@@ -106,15 +95,9 @@ type ViewType struct {
 
 // UnmarshalJSON accepts ACTIVE_ONLY, DELETED_ONLY, ALL or 1, 2, 3.
 func (x *ViewType) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if string(b) == "null" {
-		return nil
-	}
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
+	s, ok, err := jsonScalar(b)
+	if !ok {
+		return err
 	}
 	switch strings.ToUpper(s) {
 	case "ACTIVE_ONLY", "1":
@@ -128,6 +111,22 @@ func (x *ViewType) UnmarshalJSON(b []byte) error {
 	}
 	x.Set = true
 	return nil
+}
+
+// jsonScalar returns the text of a JSON scalar: a string's contents, any
+// other literal as it is; ok is false for null and on error.
+func jsonScalar(b []byte) (s string, ok bool, err error) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		return "", false, nil
+	}
+	s = string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", false, err
+		}
+	}
+	return s, true, nil
 }
 
 func abbrevJSON(b []byte) string {
@@ -151,6 +150,88 @@ func decode(r *http.Request, maxBody int64, v any) error {
 	data, err := readBody(r, maxBody)
 	if err != nil {
 		return err
+	}
+	return decodeBytes(data, v)
+}
+
+// jsonHandler makes an endpoint's apiFunc from f, a function of its
+// decoded request: the request is decoded into a Req by decodeRequest,
+// fields tagged path:"name" get the path value name ({name} in the route's
+// pattern), and f's result is the response (nil: {}) or the error turned
+// into MLflow's error body by serveAPI.
+func jsonHandler[Req any](f func(s *Server, ctx context.Context, req *Req) (any, error)) apiFunc {
+	t := reflect.TypeFor[Req]()
+	paths, hasBody := pathFields(t), hasJSONFields(t)
+	return func(s *Server, r *http.Request) (any, error) {
+		var req Req
+		if hasBody {
+			if err := decodeRequest(r, s.cfg.MaxJSONBody, &req); err != nil {
+				return nil, err
+			}
+		}
+		if len(paths) > 0 {
+			v := reflect.ValueOf(&req).Elem()
+			for _, p := range paths {
+				v.FieldByIndex(p.index).SetString(r.PathValue(p.name))
+			}
+		}
+		return f(s, r.Context(), &req)
+	}
+}
+
+type pathField struct {
+	index []int
+	name  string
+}
+
+// pathFields lists the string fields of struct type t (embedded structs'
+// included) tagged path:"name".
+func pathFields(t reflect.Type) []pathField {
+	var out []pathField
+	for _, f := range reflect.VisibleFields(t) {
+		if name := f.Tag.Get("path"); name != "" {
+			if f.Type.Kind() != reflect.String {
+				panic("server: path field " + t.String() + "." + f.Name + " is not a string")
+			}
+			out = append(out, pathField{f.Index, name})
+		}
+	}
+	return out
+}
+
+// hasJSONFields tells whether struct type t has a field a request's query
+// or body can set. A request of path values alone (GET or DELETE
+// /logged-models/{model_id}) leaves its body unread.
+func hasJSONFields(t reflect.Type) bool {
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.Anonymous && f.IsExported() && f.Tag.Get("json") != "-" {
+			return true
+		}
+	}
+	return false
+}
+
+// fastDecoder is a request type with a hand-written parser of the POST
+// bodies it expects (fastjson.go): log-metric and log-batch, the hot write
+// path, where encoding/json's reflection costs more than the rest of the
+// request. parseFast returns false to leave the body to decode's rules.
+type fastDecoder interface {
+	parseFast(body []byte) bool
+}
+
+// decodeRequest is decode, except that a POST body of a fastDecoder is
+// offered to its parser first.
+func decodeRequest(r *http.Request, maxBody int64, v any) error {
+	fd, ok := v.(fastDecoder)
+	if !ok || r.Method != http.MethodPost {
+		return decode(r, maxBody, v)
+	}
+	data, err := readBody(r, maxBody)
+	if err != nil {
+		return err
+	}
+	if fd.parseFast(data) {
+		return nil
 	}
 	return decodeBytes(data, v)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -15,36 +16,36 @@ import (
 // registerTracking registers the tracking service's endpoints.
 func (s *Server) registerTracking() {
 	const get, post = http.MethodGet, http.MethodPost
-	s.handle(post, "/experiments/create", true, (*Server).createExperiment)
-	s.handle(get, "/experiments/get", false, (*Server).getExperiment)
-	s.handle(get, "/experiments/get-by-name", false, (*Server).getExperimentByName)
-	s.handle(post, "/experiments/search", false, (*Server).searchExperiments)
-	s.handle(get, "/experiments/search", false, (*Server).searchExperiments)
-	s.handle(post, "/experiments/update", true, (*Server).updateExperiment)
-	s.handle(post, "/experiments/delete", true, (*Server).deleteExperiment)
-	s.handle(post, "/experiments/restore", true, (*Server).restoreExperiment)
-	s.handle(post, "/experiments/set-experiment-tag", true, (*Server).setExperimentTag)
-	s.handle(post, "/experiments/delete-experiment-tag", true, (*Server).deleteExperimentTag)
+	s.handle(post, "/experiments/create", true, jsonHandler((*Server).createExperiment))
+	s.handle(get, "/experiments/get", false, jsonHandler((*Server).getExperiment))
+	s.handle(get, "/experiments/get-by-name", false, jsonHandler((*Server).getExperimentByName))
+	s.handle(post, "/experiments/search", false, jsonHandler((*Server).searchExperiments))
+	s.handle(get, "/experiments/search", false, jsonHandler((*Server).searchExperiments))
+	s.handle(post, "/experiments/update", true, jsonHandler((*Server).updateExperiment))
+	s.handle(post, "/experiments/delete", true, jsonHandler((*Server).deleteExperiment))
+	s.handle(post, "/experiments/restore", true, jsonHandler((*Server).restoreExperiment))
+	s.handle(post, "/experiments/set-experiment-tag", true, jsonHandler((*Server).setExperimentTag))
+	s.handle(post, "/experiments/delete-experiment-tag", true, jsonHandler((*Server).deleteExperimentTag))
 
-	s.handle(post, "/runs/create", true, (*Server).createRun)
-	s.handle(get, "/runs/get", false, (*Server).getRun)
-	s.handle(post, "/runs/update", true, (*Server).updateRun)
-	s.handle(post, "/runs/delete", true, (*Server).deleteRun)
-	s.handle(post, "/runs/restore", true, (*Server).restoreRun)
-	s.handle(post, "/runs/log-metric", true, (*Server).logMetric)
-	s.handle(post, "/runs/log-parameter", true, (*Server).logParam)
-	s.handle(post, "/runs/log-batch", true, (*Server).logBatch)
-	s.handle(post, "/runs/set-tag", true, (*Server).setTag)
-	s.handle(post, "/runs/delete-tag", true, (*Server).deleteTag)
-	s.handle(post, "/runs/log-inputs", true, (*Server).logInputs)
-	s.handle(post, "/runs/log-model", true, (*Server).logModel)
-	s.handle(post, "/runs/search", false, (*Server).searchRuns)
-	s.handle(get, "/runs/search", false, (*Server).searchRuns)
+	s.handle(post, "/runs/create", true, jsonHandler((*Server).createRun))
+	s.handle(get, "/runs/get", false, jsonHandler((*Server).getRun))
+	s.handle(post, "/runs/update", true, jsonHandler((*Server).updateRun))
+	s.handle(post, "/runs/delete", true, jsonHandler((*Server).deleteRun))
+	s.handle(post, "/runs/restore", true, jsonHandler((*Server).restoreRun))
+	s.handle(post, "/runs/log-metric", true, jsonHandler((*Server).logMetric))
+	s.handle(post, "/runs/log-parameter", true, jsonHandler((*Server).logParam))
+	s.handle(post, "/runs/log-batch", true, jsonHandler((*Server).logBatch))
+	s.handle(post, "/runs/set-tag", true, jsonHandler((*Server).setTag))
+	s.handle(post, "/runs/delete-tag", true, jsonHandler((*Server).deleteTag))
+	s.handle(post, "/runs/log-inputs", true, jsonHandler((*Server).logInputs))
+	s.handle(post, "/runs/log-model", true, jsonHandler((*Server).logModel))
+	s.handle(post, "/runs/search", false, jsonHandler((*Server).searchRuns))
+	s.handle(get, "/runs/search", false, jsonHandler((*Server).searchRuns))
 
-	s.handle(get, "/metrics/get-history", false, (*Server).getMetricHistory)
-	s.handle(get, "/metrics/get-history-bulk", false, (*Server).getMetricHistoryBulk)
-	s.handle(get, "/metrics/get-history-bulk-interval", false, (*Server).getMetricHistoryBulkInterval)
-	s.handle(get, "/artifacts/list", false, (*Server).listRunArtifacts)
+	s.handle(get, "/metrics/get-history", false, jsonHandler((*Server).getMetricHistory))
+	s.handle(get, "/metrics/get-history-bulk", false, jsonHandler((*Server).getMetricHistoryBulk))
+	s.handle(get, "/metrics/get-history-bulk-interval", false, jsonHandler((*Server).getMetricHistoryBulkInterval))
+	s.handle(get, "/artifacts/list", false, jsonHandler((*Server).listRunArtifacts))
 }
 
 type tagsReq []struct {
@@ -52,15 +53,13 @@ type tagsReq []struct {
 	Value string `json:"value"`
 }
 
-func (s *Server) createExperiment(r *http.Request) (any, error) {
-	var req struct {
-		Name             string  `json:"name"`
-		ArtifactLocation string  `json:"artifact_location"`
-		Tags             tagsReq `json:"tags"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type createExperimentReq struct {
+	Name             string  `json:"name"`
+	ArtifactLocation string  `json:"artifact_location"`
+	Tags             tagsReq `json:"tags"`
+}
+
+func (s *Server) createExperiment(ctx context.Context, req *createExperimentReq) (any, error) {
 	if req.Name == "" {
 		return nil, missing("name")
 	}
@@ -91,13 +90,11 @@ type experimentResp struct {
 	Experiment experimentJSON `json:"experiment"`
 }
 
-func (s *Server) getExperiment(r *http.Request) (any, error) {
-	var req struct {
-		ID string `json:"experiment_id"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type getExperimentReq struct {
+	ID string `json:"experiment_id"`
+}
+
+func (s *Server) getExperiment(ctx context.Context, req *getExperimentReq) (any, error) {
 	if req.ID == "" {
 		return nil, missing("experiment_id")
 	}
@@ -108,13 +105,11 @@ func (s *Server) getExperiment(r *http.Request) (any, error) {
 	return experimentResp{toExperiment(e)}, nil
 }
 
-func (s *Server) getExperimentByName(r *http.Request) (any, error) {
-	var req struct {
-		Name string `json:"experiment_name"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type getExperimentByNameReq struct {
+	Name string `json:"experiment_name"`
+}
+
+func (s *Server) getExperimentByName(ctx context.Context, req *getExperimentByNameReq) (any, error) {
 	if req.Name == "" {
 		return nil, missing("experiment_name")
 	}
@@ -170,23 +165,18 @@ func viewOf(v ViewType) repo.ViewType {
 	return repo.ViewActive
 }
 
-func (s *Server) searchExperiments(r *http.Request) (any, error) {
-	var req struct {
-		MaxResults Int64    `json:"max_results"`
-		PageToken  string   `json:"page_token"`
-		Filter     string   `json:"filter"`
-		OrderBy    []string `json:"order_by"`
-		ViewType   ViewType `json:"view_type"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+type searchExperimentsReq struct {
+	MaxResults Int64    `json:"max_results"`
+	PageToken  string   `json:"page_token"`
+	Filter     string   `json:"filter"`
+	OrderBy    []string `json:"order_by"`
+	ViewType   ViewType `json:"view_type"`
+}
+
+func (s *Server) searchExperiments(ctx context.Context, req *searchExperimentsReq) (any, error) {
+	max, err := searchMax(req.MaxResults)
+	if err != nil {
 		return nil, err
-	}
-	max := int64(1000)
-	if req.MaxResults.Set {
-		max = req.MaxResults.V
-		if max < 1 || max > repo.MaxSearchResults {
-			return nil, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", max, repo.MaxSearchResults)
-		}
 	}
 	f, err := query.ParseFilter(query.Experiments, req.Filter)
 	if err != nil {
@@ -251,14 +241,12 @@ func decodeOffset(tok string) (int, error) {
 	return *v.Offset, nil
 }
 
-func (s *Server) updateExperiment(r *http.Request) (any, error) {
-	var req struct {
-		ID      string `json:"experiment_id"`
-		NewName string `json:"new_name"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type updateExperimentReq struct {
+	ID      string `json:"experiment_id"`
+	NewName string `json:"new_name"`
+}
+
+func (s *Server) updateExperiment(ctx context.Context, req *updateExperimentReq) (any, error) {
 	if req.ID == "" {
 		return nil, missing("experiment_id")
 	}
@@ -284,13 +272,11 @@ func (s *Server) activeExperiment(id string) error {
 	return nil
 }
 
-func (s *Server) setLifecycle(r *http.Request, stage string) (any, error) {
-	var req struct {
-		ID string `json:"experiment_id"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type experimentIDReq struct {
+	ID string `json:"experiment_id"`
+}
+
+func (s *Server) setLifecycle(req *experimentIDReq, stage string) (any, error) {
 	if req.ID == "" {
 		return nil, missing("experiment_id")
 	}
@@ -326,23 +312,21 @@ func (s *Server) setLifecycle(r *http.Request, stage string) (any, error) {
 	}
 }
 
-func (s *Server) deleteExperiment(r *http.Request) (any, error) {
-	return s.setLifecycle(r, manifest.LifecycleDeleted)
+func (s *Server) deleteExperiment(ctx context.Context, req *experimentIDReq) (any, error) {
+	return s.setLifecycle(req, manifest.LifecycleDeleted)
 }
 
-func (s *Server) restoreExperiment(r *http.Request) (any, error) {
-	return s.setLifecycle(r, manifest.LifecycleActive)
+func (s *Server) restoreExperiment(ctx context.Context, req *experimentIDReq) (any, error) {
+	return s.setLifecycle(req, manifest.LifecycleActive)
 }
 
-func (s *Server) setExperimentTag(r *http.Request) (any, error) {
-	var req struct {
-		ID    string `json:"experiment_id"`
-		Key   string `json:"key"`
-		Value string `json:"value"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type setExperimentTagReq struct {
+	ID    string `json:"experiment_id"`
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (s *Server) setExperimentTag(ctx context.Context, req *setExperimentTagReq) (any, error) {
 	if req.ID == "" {
 		return nil, missing("experiment_id")
 	}
@@ -356,14 +340,12 @@ func (s *Server) setExperimentTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) deleteExperimentTag(r *http.Request) (any, error) {
-	var req struct {
-		ID  string `json:"experiment_id"`
-		Key string `json:"key"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type deleteExperimentTagReq struct {
+	ID  string `json:"experiment_id"`
+	Key string `json:"key"`
+}
+
+func (s *Server) deleteExperimentTag(ctx context.Context, req *deleteExperimentTagReq) (any, error) {
 	if req.ID == "" {
 		return nil, missing("experiment_id")
 	}

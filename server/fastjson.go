@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -34,21 +33,9 @@ type logBatchReq struct {
 	Tags    tagsReq     `json:"tags"`
 }
 
-// decodeFast is decode for POST bodies that fast may parse; fast returns
-// false to leave the body to decode's rules.
-func decodeFast(r *http.Request, maxBody int64, v any, fast func([]byte) bool) error {
-	if r.Method != http.MethodPost {
-		return decode(r, maxBody, v)
-	}
-	data, err := readBody(r, maxBody)
-	if err != nil {
-		return err
-	}
-	if fast(data) {
-		return nil
-	}
-	return decodeBytes(data, v)
-}
+func (q *logMetricReq) parseFast(b []byte) bool { return parseLogMetric(b, q) }
+
+func (q *logBatchReq) parseFast(b []byte) bool { return parseLogBatch(b, q) }
 
 type jscan struct {
 	b []byte

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -24,37 +25,16 @@ const (
 
 func (s *Server) registerLoggedModels() {
 	const get, post, patch, del = http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete
-	s.handle(post, "/logged-models", true, (*Server).createLoggedModel)
-	s.handle(post, "/logged-models/search", false, (*Server).searchLoggedModels)
-	s.handle(get, "/logged-models/{model_id}", false, (*Server).getLoggedModel)
-	s.handle(patch, "/logged-models/{model_id}", true, (*Server).finalizeLoggedModel)
-	s.handle(del, "/logged-models/{model_id}", true, (*Server).deleteLoggedModel)
-	s.handle(patch, "/logged-models/{model_id}/tags", true, (*Server).setLoggedModelTags)
-	s.handle(del, "/logged-models/{model_id}/tags/{tag_key}", true, (*Server).deleteLoggedModelTag)
-	s.handle(post, "/logged-models/{model_id}/params", true, (*Server).logLoggedModelParams)
-	s.handle(get, "/logged-models/{model_id}/artifacts/directories", false, (*Server).listLoggedModelArtifacts)
-	s.handle(post, "/runs/outputs", true, (*Server).logOutputs)
-}
-
-// loggedModelRoute maps /logged-models/<id>[/...] to its route pattern and
-// sets the path values model_id and tag_key.
-func loggedModelRoute(r *http.Request, rel string) string {
-	rest, ok := strings.CutPrefix(rel, "/logged-models/")
-	if !ok || rest == "search" {
-		return rel
-	}
-	id, sub, _ := strings.Cut(rest, "/")
-	r.SetPathValue("model_id", id)
-	switch {
-	case sub == "":
-		return "/logged-models/{model_id}"
-	case sub == "tags", sub == "params", sub == "artifacts/directories":
-		return "/logged-models/{model_id}/" + sub
-	case strings.HasPrefix(sub, "tags/"):
-		r.SetPathValue("tag_key", sub[len("tags/"):])
-		return "/logged-models/{model_id}/tags/{tag_key}"
-	}
-	return rel
+	s.handle(post, "/logged-models", true, jsonHandler((*Server).createLoggedModel))
+	s.handle(post, "/logged-models/search", false, jsonHandler((*Server).searchLoggedModels))
+	s.handle(get, "/logged-models/{model_id}", false, jsonHandler((*Server).getLoggedModel))
+	s.handle(patch, "/logged-models/{model_id}", true, jsonHandler((*Server).finalizeLoggedModel))
+	s.handle(del, "/logged-models/{model_id}", true, jsonHandler((*Server).deleteLoggedModel))
+	s.handle(patch, "/logged-models/{model_id}/tags", true, jsonHandler((*Server).setLoggedModelTags))
+	s.handle(del, "/logged-models/{model_id}/tags/{tag_key...}", true, jsonHandler((*Server).deleteLoggedModelTag))
+	s.handle(post, "/logged-models/{model_id}/params", true, jsonHandler((*Server).logLoggedModelParams))
+	s.handle(get, "/logged-models/{model_id}/artifacts/directories", false, jsonHandler((*Server).listLoggedModelArtifacts))
+	s.handle(post, "/runs/outputs", true, jsonHandler((*Server).logOutputs))
 }
 
 type loggedModelInfoJSON struct {
@@ -94,10 +74,14 @@ type loggedModelResp struct {
 	Model loggedModelJSON `json:"model"`
 }
 
-// activeLoggedModel returns the logged model of the request path; deleted
-// ones do not exist for the API.
-func (s *Server) activeLoggedModel(r *http.Request) (*manifest.LoggedModel, error) {
-	id := r.PathValue("model_id")
+// loggedModelPath is the logged model a request's path names.
+type loggedModelPath struct {
+	ModelID string `path:"model_id" json:"-"`
+}
+
+// activeLoggedModel returns the logged model id; deleted ones do not exist
+// for the API.
+func (s *Server) activeLoggedModel(id string) (*manifest.LoggedModel, error) {
 	m, err := s.r.GetLoggedModel(id)
 	if err != nil {
 		return nil, err
@@ -122,18 +106,16 @@ func kvMap(what string, kvs tagsReq) (map[string]string, error) {
 	return out, nil
 }
 
-func (s *Server) createLoggedModel(r *http.Request) (any, error) {
-	var req struct {
-		ExperimentID string  `json:"experiment_id"`
-		Name         string  `json:"name"`
-		ModelType    string  `json:"model_type"`
-		SourceRunID  string  `json:"source_run_id"`
-		Params       tagsReq `json:"params"`
-		Tags         tagsReq `json:"tags"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type createLoggedModelReq struct {
+	ExperimentID string  `json:"experiment_id"`
+	Name         string  `json:"name"`
+	ModelType    string  `json:"model_type"`
+	SourceRunID  string  `json:"source_run_id"`
+	Params       tagsReq `json:"params"`
+	Tags         tagsReq `json:"tags"`
+}
+
+func (s *Server) createLoggedModel(ctx context.Context, req *createLoggedModelReq) (any, error) {
 	if req.ExperimentID == "" {
 		return nil, missing("experiment_id")
 	}
@@ -171,21 +153,20 @@ func (s *Server) createLoggedModel(r *http.Request) (any, error) {
 	return loggedModelResp{toLoggedModel(m)}, nil
 }
 
-func (s *Server) getLoggedModel(r *http.Request) (any, error) {
-	m, err := s.activeLoggedModel(r)
+func (s *Server) getLoggedModel(ctx context.Context, req *loggedModelPath) (any, error) {
+	m, err := s.activeLoggedModel(req.ModelID)
 	if err != nil {
 		return nil, err
 	}
 	return loggedModelResp{toLoggedModel(m)}, nil
 }
 
-func (s *Server) finalizeLoggedModel(r *http.Request) (any, error) {
-	var req struct {
-		Status string `json:"status"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type finalizeLoggedModelReq struct {
+	loggedModelPath
+	Status string `json:"status"`
+}
+
+func (s *Server) finalizeLoggedModel(ctx context.Context, req *finalizeLoggedModelReq) (any, error) {
 	switch strings.ToUpper(req.Status) {
 	case lmReady, "2":
 		req.Status = lmReady
@@ -196,10 +177,10 @@ func (s *Server) finalizeLoggedModel(r *http.Request) (any, error) {
 	default:
 		return nil, invalidf("Invalid status %q: a logged model is finalized as %s or %s", req.Status, lmReady, lmUploadFailed)
 	}
-	if _, err := s.activeLoggedModel(r); err != nil {
+	if _, err := s.activeLoggedModel(req.ModelID); err != nil {
 		return nil, err
 	}
-	m, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "finalized ("+req.Status+")", func(m *manifest.LoggedModel) error {
+	m, err := s.r.UpdateLoggedModel(req.ModelID, "finalized ("+req.Status+")", func(m *manifest.LoggedModel) error {
 		m.Status = req.Status
 		return nil
 	})
@@ -209,32 +190,31 @@ func (s *Server) finalizeLoggedModel(r *http.Request) (any, error) {
 	return loggedModelResp{toLoggedModel(m)}, nil
 }
 
-func (s *Server) deleteLoggedModel(r *http.Request) (any, error) {
-	if _, err := s.activeLoggedModel(r); err != nil {
+func (s *Server) deleteLoggedModel(ctx context.Context, req *loggedModelPath) (any, error) {
+	if _, err := s.activeLoggedModel(req.ModelID); err != nil {
 		return nil, err
 	}
-	_, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "deleted", func(m *manifest.LoggedModel) error {
+	_, err := s.r.UpdateLoggedModel(req.ModelID, "deleted", func(m *manifest.LoggedModel) error {
 		m.LifecycleStage = manifest.LifecycleDeleted
 		return nil
 	})
 	return nil, err
 }
 
-func (s *Server) setLoggedModelTags(r *http.Request) (any, error) {
-	var req struct {
-		Tags tagsReq `json:"tags"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type setLoggedModelTagsReq struct {
+	loggedModelPath
+	Tags tagsReq `json:"tags"`
+}
+
+func (s *Server) setLoggedModelTags(ctx context.Context, req *setLoggedModelTagsReq) (any, error) {
 	tags, err := kvMap("tags", req.Tags)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.activeLoggedModel(r); err != nil {
+	if _, err := s.activeLoggedModel(req.ModelID); err != nil {
 		return nil, err
 	}
-	m, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "tags set", func(m *manifest.LoggedModel) error {
+	m, err := s.r.UpdateLoggedModel(req.ModelID, "tags set", func(m *manifest.LoggedModel) error {
 		for k, v := range tags {
 			if m.Tags == nil {
 				m.Tags = map[string]string{}
@@ -249,12 +229,17 @@ func (s *Server) setLoggedModelTags(r *http.Request) (any, error) {
 	return loggedModelResp{toLoggedModel(m)}, nil
 }
 
-func (s *Server) deleteLoggedModelTag(r *http.Request) (any, error) {
-	key := r.PathValue("tag_key")
-	if _, err := s.activeLoggedModel(r); err != nil {
+type deleteLoggedModelTagReq struct {
+	loggedModelPath
+	Key string `path:"tag_key" json:"-"`
+}
+
+func (s *Server) deleteLoggedModelTag(ctx context.Context, req *deleteLoggedModelTagReq) (any, error) {
+	key := req.Key
+	if _, err := s.activeLoggedModel(req.ModelID); err != nil {
 		return nil, err
 	}
-	_, err := s.r.UpdateLoggedModel(r.PathValue("model_id"), "tag "+key+" deleted", func(m *manifest.LoggedModel) error {
+	_, err := s.r.UpdateLoggedModel(req.ModelID, "tag "+key+" deleted", func(m *manifest.LoggedModel) error {
 		if _, ok := m.Tags[key]; !ok {
 			return errorf(codeDoesNotExist, "logged model %s has no tag %q", m.ID, key)
 		}
@@ -267,21 +252,20 @@ func (s *Server) deleteLoggedModelTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) logLoggedModelParams(r *http.Request) (any, error) {
-	var req struct {
-		Params tagsReq `json:"params"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type logLoggedModelParamsReq struct {
+	loggedModelPath
+	Params tagsReq `json:"params"`
+}
+
+func (s *Server) logLoggedModelParams(ctx context.Context, req *logLoggedModelParamsReq) (any, error) {
 	params, err := kvMap("params", req.Params)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.activeLoggedModel(r); err != nil {
+	if _, err := s.activeLoggedModel(req.ModelID); err != nil {
 		return nil, err
 	}
-	_, err = s.r.UpdateLoggedModel(r.PathValue("model_id"), "params logged", func(m *manifest.LoggedModel) error {
+	_, err = s.r.UpdateLoggedModel(req.ModelID, "params logged", func(m *manifest.LoggedModel) error {
 		for k, v := range params {
 			v, _ = manifest.Truncate(v, manifest.MaxParamValue)
 			if old, ok := m.Params[k]; ok && old != v {
@@ -297,38 +281,35 @@ func (s *Server) logLoggedModelParams(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) listLoggedModelArtifacts(r *http.Request) (any, error) {
-	var req struct {
-		Path      string `json:"artifact_directory_path"`
-		PageToken string `json:"page_token"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type listLoggedModelArtifactsReq struct {
+	loggedModelPath
+	Path      string `json:"artifact_directory_path"`
+	PageToken string `json:"page_token"`
+}
+
+func (s *Server) listLoggedModelArtifacts(ctx context.Context, req *listLoggedModelArtifactsReq) (any, error) {
 	p, err := checkPath(strings.TrimSuffix(req.Path, "/"), true)
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.activeLoggedModel(r)
+	m, err := s.activeLoggedModel(req.ModelID)
 	if err != nil {
 		return nil, err
 	}
 	return filesResp{RootURI: m.ArtifactLocation, Files: listEntries(m.Artifacts, p, true)}, nil
 }
 
+type logOutputsReq struct {
+	runIDReq
+	Models []struct {
+		ModelID string `json:"model_id"`
+		Step    Int64  `json:"step"`
+	} `json:"models"`
+}
+
 // logOutputs records MLflow 3's run → model links (runs/outputs) in the
 // run's manifest (outputs), through the journal like every run write.
-func (s *Server) logOutputs(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Models []struct {
-			ModelID string `json:"model_id"`
-			Step    Int64  `json:"step"`
-		} `json:"models"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) logOutputs(ctx context.Context, req *logOutputsReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -389,20 +370,18 @@ func (m loggedModelRow) Attr(name string) (query.Value, bool) {
 	return query.Value{}, false
 }
 
-func (s *Server) searchLoggedModels(r *http.Request) (any, error) {
-	var req struct {
-		ExperimentIDs []string `json:"experiment_ids"`
-		Filter        string   `json:"filter"`
-		MaxResults    Int64    `json:"max_results"`
-		OrderBy       []struct {
-			FieldName string `json:"field_name"`
-			Ascending *bool  `json:"ascending"`
-		} `json:"order_by"`
-		PageToken string `json:"page_token"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type searchLoggedModelsReq struct {
+	ExperimentIDs []string `json:"experiment_ids"`
+	Filter        string   `json:"filter"`
+	MaxResults    Int64    `json:"max_results"`
+	OrderBy       []struct {
+		FieldName string `json:"field_name"`
+		Ascending *bool  `json:"ascending"`
+	} `json:"order_by"`
+	PageToken string `json:"page_token"`
+}
+
+func (s *Server) searchLoggedModels(ctx context.Context, req *searchLoggedModelsReq) (any, error) {
 	a := searchArgs{Filter: req.Filter, MaxResults: req.MaxResults, PageToken: req.PageToken}
 	for i, o := range req.OrderBy {
 		if o.FieldName == "" {

@@ -1,7 +1,7 @@
 package server
 
 import (
-	"net/http"
+	"context"
 	"sort"
 
 	"github.com/mlgit/mlgit/manifest"
@@ -14,16 +14,14 @@ const (
 	defaultBulkInterval    = 320
 )
 
-func (s *Server) getMetricHistory(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		MetricKey  string `json:"metric_key"`
-		PageToken  string `json:"page_token"`
-		MaxResults Int64  `json:"max_results"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type getMetricHistoryReq struct {
+	runIDReq
+	MetricKey  string `json:"metric_key"`
+	PageToken  string `json:"page_token"`
+	MaxResults Int64  `json:"max_results"`
+}
+
+func (s *Server) getMetricHistory(ctx context.Context, req *getMetricHistoryReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -70,22 +68,20 @@ func toMetric(p manifest.MetricPoint, run string) metricJSON {
 	return metricJSON{Key: p.Key, Value: manifest.JSONFloat(p.Value), Timestamp: p.Timestamp, Step: p.Step, RunID: run}
 }
 
+type getMetricHistoryBulkIntervalReq struct {
+	RunIDs     []string `json:"run_ids"`
+	MetricKey  string   `json:"metric_key"`
+	StartStep  Int64    `json:"start_step"`
+	EndStep    Int64    `json:"end_step"`
+	MaxResults Int64    `json:"max_results"`
+}
+
 // getMetricHistoryBulkInterval returns the points of one metric of up to 100
 // runs, sampled to at most max_results steps: the steps kept are spread
 // evenly over the distinct steps of all the runs in [start_step, end_step],
 // always keeping the first and the last, and every point at a kept step is
 // returned.
-func (s *Server) getMetricHistoryBulkInterval(r *http.Request) (any, error) {
-	var req struct {
-		RunIDs     []string `json:"run_ids"`
-		MetricKey  string   `json:"metric_key"`
-		StartStep  Int64    `json:"start_step"`
-		EndStep    Int64    `json:"end_step"`
-		MaxResults Int64    `json:"max_results"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getMetricHistoryBulkInterval(ctx context.Context, req *getMetricHistoryBulkIntervalReq) (any, error) {
 	if len(req.RunIDs) == 0 {
 		return nil, missing("run_ids")
 	}
@@ -165,18 +161,16 @@ func (s *Server) getMetricHistoryBulkInterval(r *http.Request) (any, error) {
 	return resp, nil
 }
 
+type getMetricHistoryBulkReq struct {
+	RunIDs     []string `json:"run_id"`
+	MetricKey  string   `json:"metric_key"`
+	MaxResults Int64    `json:"max_results"`
+}
+
 // getMetricHistoryBulk serves the UI's get-history-bulk: the history of one
 // metric for up to 100 runs (run_id repeated), at most max_results points
 // in all (default and limit 25000), each with its run_id.
-func (s *Server) getMetricHistoryBulk(r *http.Request) (any, error) {
-	var req struct {
-		RunIDs     []string `json:"run_id"`
-		MetricKey  string   `json:"metric_key"`
-		MaxResults Int64    `json:"max_results"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getMetricHistoryBulk(ctx context.Context, req *getMetricHistoryBulkReq) (any, error) {
 	if len(req.RunIDs) == 0 {
 		return nil, invalidf("GetMetricHistoryBulk request must specify at least one run_id.")
 	}

@@ -42,7 +42,8 @@ import (
 // the Origin check and the size bounds.
 //
 // Parts are streamed to disk under <git-dir>/mlgit/mpu/<sha256(upload_id)>/
-// (local state, DESIGN.md §3), one file per part named
+// (local state: like everything under <git-dir>/mlgit/, never committed nor
+// shared with clones), one file per part named
 // <n>-<sha256 hex>-<size> (the hex is the part's ETag; with the size in the
 // name, a listing without a stat per file sums what is staged), beside
 // upload.json (destination, number of

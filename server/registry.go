@@ -31,29 +31,29 @@ const (
 
 func (s *Server) registerRegistry() {
 	const get, post, patch, del = http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete
-	s.handle(post, "/registered-models/create", true, (*Server).createModel)
-	s.handle(get, "/registered-models/get", false, (*Server).getModel)
-	s.handle(post, "/registered-models/rename", true, (*Server).renameModel)
-	s.handle(patch, "/registered-models/update", true, (*Server).updateModel)
-	s.handle(del, "/registered-models/delete", true, (*Server).deleteModel)
-	s.handle(get, "/registered-models/search", false, (*Server).searchModels)
-	s.handle(post, "/registered-models/get-latest-versions", false, (*Server).latestVersions)
-	s.handle(get, "/registered-models/get-latest-versions", false, (*Server).latestVersions)
-	s.handle(post, "/registered-models/set-tag", true, (*Server).setModelTag)
-	s.handle(del, "/registered-models/delete-tag", true, (*Server).deleteModelTag)
-	s.handle(post, "/registered-models/alias", true, (*Server).setAlias)
-	s.handle(del, "/registered-models/alias", true, (*Server).deleteAlias)
-	s.handle(get, "/registered-models/alias", false, (*Server).getByAlias)
+	s.handle(post, "/registered-models/create", true, jsonHandler((*Server).createModel))
+	s.handle(get, "/registered-models/get", false, jsonHandler((*Server).getModel))
+	s.handle(post, "/registered-models/rename", true, jsonHandler((*Server).renameModel))
+	s.handle(patch, "/registered-models/update", true, jsonHandler((*Server).updateModel))
+	s.handle(del, "/registered-models/delete", true, jsonHandler((*Server).deleteModel))
+	s.handle(get, "/registered-models/search", false, jsonHandler((*Server).searchModels))
+	s.handle(post, "/registered-models/get-latest-versions", false, jsonHandler((*Server).latestVersions))
+	s.handle(get, "/registered-models/get-latest-versions", false, jsonHandler((*Server).latestVersions))
+	s.handle(post, "/registered-models/set-tag", true, jsonHandler((*Server).setModelTag))
+	s.handle(del, "/registered-models/delete-tag", true, jsonHandler((*Server).deleteModelTag))
+	s.handle(post, "/registered-models/alias", true, jsonHandler((*Server).setAlias))
+	s.handle(del, "/registered-models/alias", true, jsonHandler((*Server).deleteAlias))
+	s.handle(get, "/registered-models/alias", false, jsonHandler((*Server).getByAlias))
 
-	s.handle(post, "/model-versions/create", true, (*Server).createVersion)
-	s.handle(get, "/model-versions/get", false, (*Server).getVersion)
-	s.handle(patch, "/model-versions/update", true, (*Server).updateVersion)
-	s.handle(del, "/model-versions/delete", true, (*Server).deleteVersion)
-	s.handle(post, "/model-versions/transition-stage", true, (*Server).transitionStage)
-	s.handle(get, "/model-versions/search", false, (*Server).searchVersions)
-	s.handle(get, "/model-versions/get-download-uri", false, (*Server).downloadURI)
-	s.handle(post, "/model-versions/set-tag", true, (*Server).setVersionTag)
-	s.handle(del, "/model-versions/delete-tag", true, (*Server).deleteVersionTag)
+	s.handle(post, "/model-versions/create", true, jsonHandler((*Server).createVersion))
+	s.handle(get, "/model-versions/get", false, jsonHandler((*Server).getVersion))
+	s.handle(patch, "/model-versions/update", true, jsonHandler((*Server).updateVersion))
+	s.handle(del, "/model-versions/delete", true, jsonHandler((*Server).deleteVersion))
+	s.handle(post, "/model-versions/transition-stage", true, jsonHandler((*Server).transitionStage))
+	s.handle(get, "/model-versions/search", false, jsonHandler((*Server).searchVersions))
+	s.handle(get, "/model-versions/get-download-uri", false, jsonHandler((*Server).downloadURI))
+	s.handle(post, "/model-versions/set-tag", true, jsonHandler((*Server).setVersionTag))
+	s.handle(del, "/model-versions/delete-tag", true, jsonHandler((*Server).deleteVersionTag))
 }
 
 type aliasJSON struct {
@@ -201,15 +201,13 @@ func (q versionReq) parse() (string, int64, error) {
 	return name, n, nil
 }
 
-func (s *Server) createModel(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Tags        tagsReq `json:"tags"`
-		Description string  `json:"description"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type createModelReq struct {
+	nameReq
+	Tags        tagsReq `json:"tags"`
+	Description string  `json:"description"`
+}
+
+func (s *Server) createModel(ctx context.Context, req *createModelReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -230,11 +228,7 @@ func (s *Server) createModel(r *http.Request) (any, error) {
 	return s.modelResp(name)
 }
 
-func (s *Server) getModel(r *http.Request) (any, error) {
-	var req nameReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getModel(ctx context.Context, req *nameReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -242,14 +236,12 @@ func (s *Server) getModel(r *http.Request) (any, error) {
 	return s.modelResp(name)
 }
 
-func (s *Server) renameModel(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		NewName string `json:"new_name"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type renameModelReq struct {
+	nameReq
+	NewName string `json:"new_name"`
+}
+
+func (s *Server) renameModel(ctx context.Context, req *renameModelReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -263,14 +255,12 @@ func (s *Server) renameModel(r *http.Request) (any, error) {
 	return s.modelResp(req.NewName)
 }
 
-func (s *Server) updateModel(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Description *string `json:"description"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type updateModelReq struct {
+	nameReq
+	Description *string `json:"description"`
+}
+
+func (s *Server) updateModel(ctx context.Context, req *updateModelReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -281,11 +271,7 @@ func (s *Server) updateModel(r *http.Request) (any, error) {
 	return s.modelResp(name)
 }
 
-func (s *Server) deleteModel(r *http.Request) (any, error) {
-	var req nameReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) deleteModel(ctx context.Context, req *nameReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -293,15 +279,13 @@ func (s *Server) deleteModel(r *http.Request) (any, error) {
 	return nil, s.tagSyncOK(s.r.DeleteModel(name))
 }
 
-func (s *Server) setModelTag(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Key   string `json:"key"`
-		Value string `json:"value"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type setModelTagReq struct {
+	nameReq
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (s *Server) setModelTag(ctx context.Context, req *setModelTagReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -313,14 +297,12 @@ func (s *Server) setModelTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) deleteModelTag(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Key string `json:"key"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type deleteModelTagReq struct {
+	nameReq
+	Key string `json:"key"`
+}
+
+func (s *Server) deleteModelTag(ctx context.Context, req *deleteModelTagReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -332,14 +314,12 @@ func (s *Server) deleteModelTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) latestVersions(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Stages []string `json:"stages"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type latestVersionsReq struct {
+	nameReq
+	Stages []string `json:"stages"`
+}
+
+func (s *Server) latestVersions(ctx context.Context, req *latestVersionsReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -429,19 +409,17 @@ func loggedModelSource(source string) (string, bool) {
 	return id, true
 }
 
-func (s *Server) createVersion(r *http.Request) (any, error) {
-	var req struct {
-		nameReq
-		Source      string  `json:"source"`
-		RunID       string  `json:"run_id"`
-		Tags        tagsReq `json:"tags"`
-		RunLink     string  `json:"run_link"`
-		Description string  `json:"description"`
-		ModelID     string  `json:"model_id"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type createVersionReq struct {
+	nameReq
+	Source      string  `json:"source"`
+	RunID       string  `json:"run_id"`
+	Tags        tagsReq `json:"tags"`
+	RunLink     string  `json:"run_link"`
+	Description string  `json:"description"`
+	ModelID     string  `json:"model_id"`
+}
+
+func (s *Server) createVersion(ctx context.Context, req *createVersionReq) (any, error) {
 	name, err := req.name()
 	if err != nil {
 		return nil, err
@@ -517,11 +495,7 @@ func (s *Server) readBlob(digest string) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(rc, 16<<20))
 }
 
-func (s *Server) getVersion(r *http.Request) (any, error) {
-	var req versionReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getVersion(ctx context.Context, req *versionReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -529,14 +503,12 @@ func (s *Server) getVersion(r *http.Request) (any, error) {
 	return s.versionResp(name, n)
 }
 
-func (s *Server) updateVersion(r *http.Request) (any, error) {
-	var req struct {
-		versionReq
-		Description *string `json:"description"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type updateVersionReq struct {
+	versionReq
+	Description *string `json:"description"`
+}
+
+func (s *Server) updateVersion(ctx context.Context, req *updateVersionReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -547,11 +519,7 @@ func (s *Server) updateVersion(r *http.Request) (any, error) {
 	return s.versionResp(name, n)
 }
 
-func (s *Server) deleteVersion(r *http.Request) (any, error) {
-	var req versionReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) deleteVersion(ctx context.Context, req *versionReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -589,6 +557,14 @@ type proposalJSON struct {
 	PushError string `json:"push_error,omitempty"`
 }
 
+type transitionStageReq struct {
+	versionReq
+	Stage   string `json:"stage"`
+	Archive Bool   `json:"archive_existing_versions"`
+	Comment string `json:"comment"`
+	Propose Bool   `json:"propose"`
+}
+
 // transitionStage is MLflow's transition-stage, with two mlgit extensions
 // (docs/server.md): comment, the reason recorded in the tag message (else
 // "MLflow API"), and propose: true, which does what mlgit model promote
@@ -596,17 +572,7 @@ type proposalJSON struct {
 // that remote exists) instead of changing the stage, and answers the
 // version as it is with the proposal. Without propose, a stage whose
 // policy says review: true is refused, as before.
-func (s *Server) transitionStage(r *http.Request) (any, error) {
-	var req struct {
-		versionReq
-		Stage   string `json:"stage"`
-		Archive Bool   `json:"archive_existing_versions"`
-		Comment string `json:"comment"`
-		Propose Bool   `json:"propose"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) transitionStage(ctx context.Context, req *transitionStageReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -616,7 +582,7 @@ func (s *Server) transitionStage(r *http.Request) (any, error) {
 	}
 	spec := repo.PromoteSpec{Name: name, Version: n, Stage: req.Stage, ArchiveExisting: req.Archive.V, Reason: reasonOr(req.Comment)}
 	if req.Propose.V {
-		return s.proposeStage(r.Context(), spec)
+		return s.proposeStage(ctx, spec)
 	}
 	res, err := s.r.Promote(spec)
 	if res == nil && err != nil {
@@ -659,15 +625,13 @@ func (s *Server) proposeStage(ctx context.Context, spec repo.PromoteSpec) (any, 
 	}{v.(versionResp).ModelVersion, out}, nil
 }
 
-func (s *Server) setVersionTag(r *http.Request) (any, error) {
-	var req struct {
-		versionReq
-		Key   string `json:"key"`
-		Value string `json:"value"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type setVersionTagReq struct {
+	versionReq
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (s *Server) setVersionTag(ctx context.Context, req *setVersionTagReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -679,14 +643,12 @@ func (s *Server) setVersionTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) deleteVersionTag(r *http.Request) (any, error) {
-	var req struct {
-		versionReq
-		Key string `json:"key"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type deleteVersionTagReq struct {
+	versionReq
+	Key string `json:"key"`
+}
+
+func (s *Server) deleteVersionTag(ctx context.Context, req *deleteVersionTagReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -702,11 +664,7 @@ func (s *Server) deleteVersionTag(r *http.Request) (any, error) {
 // which the client downloads through the artifact proxy: the run's or the
 // logged model's, or for a version registered from files its own
 // mlflow-artifacts:/_registry/... folder.
-func (s *Server) downloadURI(r *http.Request) (any, error) {
-	var req versionReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) downloadURI(ctx context.Context, req *versionReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -739,15 +697,13 @@ func (s *Server) downloadURI(r *http.Request) (any, error) {
 	return map[string]string{"artifact_uri": uri}, nil
 }
 
-func (s *Server) setAlias(r *http.Request) (any, error) {
-	var req struct {
-		versionReq
-		Alias   string `json:"alias"`
-		Comment string `json:"comment"` // mlgit: the reason (reasonOr)
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type setAliasReq struct {
+	versionReq
+	Alias   string `json:"alias"`
+	Comment string `json:"comment"` // mlgit: the reason (reasonOr)
+}
+
+func (s *Server) setAlias(ctx context.Context, req *setAliasReq) (any, error) {
 	if req.Alias == "" {
 		return nil, missing("alias")
 	}
@@ -779,14 +735,12 @@ func (q aliasReq) parse() (string, error) {
 	return name, nil
 }
 
-func (s *Server) deleteAlias(r *http.Request) (any, error) {
-	var req struct {
-		aliasReq
-		Comment string `json:"comment"` // mlgit: the reason (reasonOr)
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type deleteAliasReq struct {
+	aliasReq
+	Comment string `json:"comment"` // mlgit: the reason (reasonOr)
+}
+
+func (s *Server) deleteAlias(ctx context.Context, req *deleteAliasReq) (any, error) {
 	name, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -798,11 +752,7 @@ func (s *Server) deleteAlias(r *http.Request) (any, error) {
 	return nil, s.tagSyncOK(err)
 }
 
-func (s *Server) getByAlias(r *http.Request) (any, error) {
-	var req aliasReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getByAlias(ctx context.Context, req *aliasReq) (any, error) {
 	name, err := req.parse()
 	if err != nil {
 		return nil, err
@@ -912,11 +862,7 @@ func page[T query.Row](kind query.Kind, a searchArgs, def, max int64, rows []T) 
 	return kept[offset:end], next, nil
 }
 
-func (s *Server) searchModels(r *http.Request) (any, error) {
-	var a searchArgs
-	if err := decode(r, s.cfg.MaxJSONBody, &a); err != nil {
-		return nil, err
-	}
+func (s *Server) searchModels(ctx context.Context, a *searchArgs) (any, error) {
 	ms, err := s.r.ListModels()
 	if err != nil {
 		return nil, err
@@ -925,7 +871,7 @@ func (s *Server) searchModels(r *http.Request) (any, error) {
 	for i, m := range ms {
 		rows[i] = modelRow{m}
 	}
-	got, next, err := page(query.RegisteredModels, a, defaultModelSearch, maxModelSearch, rows)
+	got, next, err := page(query.RegisteredModels, *a, defaultModelSearch, maxModelSearch, rows)
 	if err != nil {
 		return nil, err
 	}
@@ -944,11 +890,7 @@ func (s *Server) searchModels(r *http.Request) (any, error) {
 	return resp, nil
 }
 
-func (s *Server) searchVersions(r *http.Request) (any, error) {
-	var a searchArgs
-	if err := decode(r, s.cfg.MaxJSONBody, &a); err != nil {
-		return nil, err
-	}
+func (s *Server) searchVersions(ctx context.Context, a *searchArgs) (any, error) {
 	ms, err := s.r.ListModels()
 	if err != nil {
 		return nil, err
@@ -965,7 +907,7 @@ func (s *Server) searchVersions(r *http.Request) (any, error) {
 			rows = append(rows, versionRow{v})
 		}
 	}
-	got, next, err := page(query.ModelVersions, a, defaultVersionSearch, maxVersionSearch, rows)
+	got, next, err := page(query.ModelVersions, *a, defaultVersionSearch, maxVersionSearch, rows)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,9 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -54,17 +54,15 @@ type runResp struct {
 	Run runJSON `json:"run"`
 }
 
-func (s *Server) createRun(r *http.Request) (any, error) {
-	var req struct {
-		ExperimentID string  `json:"experiment_id"`
-		UserID       string  `json:"user_id"`
-		RunName      string  `json:"run_name"`
-		StartTime    Int64   `json:"start_time"`
-		Tags         tagsReq `json:"tags"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type createRunReq struct {
+	ExperimentID string  `json:"experiment_id"`
+	UserID       string  `json:"user_id"`
+	RunName      string  `json:"run_name"`
+	StartTime    Int64   `json:"start_time"`
+	Tags         tagsReq `json:"tags"`
+}
+
+func (s *Server) createRun(ctx context.Context, req *createRunReq) (any, error) {
 	spec := repo.RunSpec{ExperimentID: req.ExperimentID, Name: req.RunName, User: req.UserID, StartTime: req.StartTime.V}
 	if req.StartTime.V < 0 {
 		return nil, invalidf("start_time %d must be non-negative (milliseconds since the epoch)", req.StartTime.V)
@@ -91,11 +89,7 @@ func (s *Server) createRun(r *http.Request) (any, error) {
 	return runResp{toRun(d)}, nil
 }
 
-func (s *Server) getRun(r *http.Request) (any, error) {
-	var req runIDReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) getRun(ctx context.Context, req *runIDReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -107,16 +101,14 @@ func (s *Server) getRun(r *http.Request) (any, error) {
 	return runResp{toRun(d)}, nil
 }
 
-func (s *Server) updateRun(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Status  string `json:"status"`
-		EndTime Int64  `json:"end_time"`
-		RunName string `json:"run_name"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type updateRunReq struct {
+	runIDReq
+	Status  string `json:"status"`
+	EndTime Int64  `json:"end_time"`
+	RunName string `json:"run_name"`
+}
+
+func (s *Server) updateRun(ctx context.Context, req *updateRunReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -132,11 +124,7 @@ func (s *Server) updateRun(r *http.Request) (any, error) {
 	return map[string]runInfoJSON{"run_info": toRunInfo(d)}, nil
 }
 
-func (s *Server) deleteRun(r *http.Request) (any, error) {
-	var req runIDReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) deleteRun(ctx context.Context, req *runIDReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -144,11 +132,7 @@ func (s *Server) deleteRun(r *http.Request) (any, error) {
 	return nil, s.r.DeleteRun(id)
 }
 
-func (s *Server) restoreRun(r *http.Request) (any, error) {
-	var req runIDReq
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) restoreRun(ctx context.Context, req *runIDReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -176,11 +160,7 @@ func (m metricReq) point(field string) (manifest.MetricPoint, error) {
 	return manifest.MetricPoint{Key: m.Key, Value: m.Value.V, Timestamp: m.Timestamp.V, Step: m.Step.V}, nil
 }
 
-func (s *Server) logMetric(r *http.Request) (any, error) {
-	var req logMetricReq
-	if err := decodeFast(r, s.cfg.MaxJSONBody, &req, func(b []byte) bool { return parseLogMetric(b, &req) }); err != nil {
-		return nil, err
-	}
+func (s *Server) logMetric(ctx context.Context, req *logMetricReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -193,15 +173,15 @@ func (s *Server) logMetric(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) logParam(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Key   string `json:"key"`
-		Value string `json:"value"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+// runKVReq is the request of log-parameter and set-tag: a key and its
+// value for a run.
+type runKVReq struct {
+	runIDReq
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+func (s *Server) logParam(ctx context.Context, req *runKVReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -213,15 +193,7 @@ func (s *Server) logParam(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) setTag(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Key   string `json:"key"`
-		Value string `json:"value"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) setTag(ctx context.Context, req *runKVReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -233,14 +205,12 @@ func (s *Server) setTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) deleteTag(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Key string `json:"key"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type deleteTagReq struct {
+	runIDReq
+	Key string `json:"key"`
+}
+
+func (s *Server) deleteTag(ctx context.Context, req *deleteTagReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -252,11 +222,7 @@ func (s *Server) deleteTag(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) logBatch(r *http.Request) (any, error) {
-	var req logBatchReq
-	if err := decodeFast(r, s.cfg.MaxJSONBody, &req, func(b []byte) bool { return parseLogBatch(b, &req) }); err != nil {
-		return nil, err
-	}
+func (s *Server) logBatch(ctx context.Context, req *logBatchReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -309,24 +275,22 @@ func (s *Server) logBatch(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) logInputs(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		Datasets []struct {
-			Tags    tagsReq `json:"tags"`
-			Dataset *struct {
-				Name       string `json:"name"`
-				Digest     string `json:"digest"`
-				SourceType string `json:"source_type"`
-				Source     string `json:"source"`
-				Schema     string `json:"schema"`
-				Profile    string `json:"profile"`
-			} `json:"dataset"`
-		} `json:"datasets"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+type logInputsReq struct {
+	runIDReq
+	Datasets []struct {
+		Tags    tagsReq `json:"tags"`
+		Dataset *struct {
+			Name       string `json:"name"`
+			Digest     string `json:"digest"`
+			SourceType string `json:"source_type"`
+			Source     string `json:"source"`
+			Schema     string `json:"schema"`
+			Profile    string `json:"profile"`
+		} `json:"dataset"`
+	} `json:"datasets"`
+}
+
+func (s *Server) logInputs(ctx context.Context, req *logInputsReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -371,16 +335,14 @@ func (s *Server) logInputs(r *http.Request) (any, error) {
 	return nil, err
 }
 
+type logModelReq struct {
+	runIDReq
+	ModelJSON string `json:"model_json"`
+}
+
 // logModel records an MLflow 2.x model (the MLmodel file as JSON) in the
 // run's mlflow.log-model.history tag, a JSON list, as MLflow's stores do.
-func (s *Server) logModel(r *http.Request) (any, error) {
-	var req struct {
-		runIDReq
-		ModelJSON string `json:"model_json"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
-		return nil, err
-	}
+func (s *Server) logModel(ctx context.Context, req *logModelReq) (any, error) {
 	id, err := req.id()
 	if err != nil {
 		return nil, err
@@ -433,24 +395,19 @@ func (s *Server) logModel(r *http.Request) (any, error) {
 	return nil, err
 }
 
-func (s *Server) searchRuns(r *http.Request) (any, error) {
-	var req struct {
-		ExperimentIDs []string `json:"experiment_ids"`
-		Filter        string   `json:"filter"`
-		RunViewType   ViewType `json:"run_view_type"`
-		MaxResults    Int64    `json:"max_results"`
-		OrderBy       []string `json:"order_by"`
-		PageToken     string   `json:"page_token"`
-	}
-	if err := decode(r, s.cfg.MaxJSONBody, &req); err != nil {
+type searchRunsReq struct {
+	ExperimentIDs []string `json:"experiment_ids"`
+	Filter        string   `json:"filter"`
+	RunViewType   ViewType `json:"run_view_type"`
+	MaxResults    Int64    `json:"max_results"`
+	OrderBy       []string `json:"order_by"`
+	PageToken     string   `json:"page_token"`
+}
+
+func (s *Server) searchRuns(ctx context.Context, req *searchRunsReq) (any, error) {
+	max, err := searchMax(req.MaxResults)
+	if err != nil {
 		return nil, err
-	}
-	max := int64(1000)
-	if req.MaxResults.Set {
-		max = req.MaxResults.V
-		if max < 1 || max > repo.MaxSearchResults {
-			return nil, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", max, repo.MaxSearchResults)
-		}
 	}
 	page, err := s.r.SearchRuns(repo.RunSearch{
 		ExperimentIDs: req.ExperimentIDs,
@@ -464,6 +421,18 @@ func (s *Server) searchRuns(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return s.runsPageJSON(page.Runs, page.NextPageToken)
+}
+
+// searchMax is the max_results of a runs or experiments search: 1,000
+// when absent, at least 1 and at most repo.MaxSearchResults.
+func searchMax(n Int64) (int64, error) {
+	if !n.Set {
+		return 1000, nil
+	}
+	if n.V < 1 || n.V > repo.MaxSearchResults {
+		return 0, invalidf("Invalid value %d for parameter 'max_results' supplied. It must be at most %d and at least 1.", n.V, repo.MaxSearchResults)
+	}
+	return n.V, nil
 }
 
 // runsPageJSON encodes a runs/search response: what json.Marshal gives for

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	pathpkg "path"
 	"strings"
 	"sync"
 	"time"
@@ -63,11 +64,14 @@ type Config struct {
 // Server serves the MLflow REST API over a repository. It is an
 // http.Handler; create it with New.
 type Server struct {
-	cfg    Config
-	r      *repo.Repo
-	blobs  blob.Store
-	log    *slog.Logger
-	routes map[string]*route
+	cfg   Config
+	r     *repo.Repo
+	blobs blob.Store
+	log   *slog.Logger
+
+	// api routes the MLflow JSON endpoints; endpoints lists them.
+	api       *http.ServeMux
+	endpoints []endpoint
 
 	// runLocks serialize read-modify-write updates of one run's tag
 	// (mlflow.log-model.history).
@@ -83,13 +87,18 @@ type Server struct {
 	ui *ui.Handler
 }
 
-// handlerFunc handles a JSON API request and returns the response value
-// (nil means {}).
-type handlerFunc func(s *Server, r *http.Request) (any, error)
+// apiFunc handles a JSON API request and returns the response value (nil
+// means {}; a rawJSON is sent as it is). jsonHandler makes one from a
+// function of the decoded request.
+type apiFunc func(s *Server, r *http.Request) (any, error)
 
-type route struct {
-	methods map[string]handlerFunc
-	write   map[string]bool
+// endpoint is one MLflow JSON endpoint: a method on a path relative to
+// /api/2.0/mlflow (served under /ajax-api/2.0/mlflow too), whose {name}
+// segments are path values.
+type endpoint struct {
+	method, path string
+	write        bool
+	h            apiFunc
 }
 
 // New returns a Server for cfg.
@@ -123,10 +132,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("load the store: %w", err)
 	}
 	s := &Server{cfg: cfg, r: cfg.Repo, blobs: cfg.Blobs, log: cfg.Logger, runLocks: map[string]*sync.Mutex{}, uploadSlots: make(chan struct{}, maxConcurrentUploads)}
-	s.routes = map[string]*route{}
 	s.registerTracking()
 	s.registerRegistry()
 	s.registerLoggedModels()
+	s.api = s.apiMux()
 	h, err := ui.New(ui.Config{Repo: cfg.Repo, OpenBlob: s.openBlob, ReadOnly: cfg.ReadOnly, Version: cfg.Version, Logger: cfg.Logger, NoVendor: cfg.NoUIVendor})
 	if err != nil {
 		return nil, err
@@ -135,15 +144,93 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// handle registers h for method on path (relative to /api/2.0/mlflow).
-func (s *Server) handle(method, path string, write bool, h handlerFunc) {
-	rt := s.routes[path]
-	if rt == nil {
-		rt = &route{methods: map[string]handlerFunc{}, write: map[string]bool{}}
-		s.routes[path] = rt
+// handle registers h for method on path (relative to /api/2.0/mlflow);
+// write marks the endpoints read-only mode refuses.
+func (s *Server) handle(method, path string, write bool, h apiFunc) {
+	s.endpoints = append(s.endpoints, endpoint{method, path, write, h})
+}
+
+// apiMux routes the endpoints under both prefixes with method patterns
+// ("POST /api/2.0/mlflow/runs/create"). The mux's own 404 and 405 answers
+// are not MLflow's, so every request it does not route to an endpoint
+// lands on a handler that answers ENDPOINT_NOT_FOUND (404), as MLflow
+// does: "endpoint P does not accept M" when P is an endpoint's path, "no
+// endpoint M P" otherwise. Besides the catch-all "/", that takes a pattern
+// for each method some endpoint accepts on each path that does not accept
+// it, as a wildcard path would take what its literal sibling refuses (GET
+// /logged-models/search is not GET /logged-models/{model_id}). A GET
+// pattern also matches HEAD, which no endpoint accepts: serveAPI refuses
+// it.
+func (s *Server) apiMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	paths := http.NewServeMux() // the endpoints' paths, any method
+	accepts := map[string]map[string]bool{}
+	methods := map[string]bool{}
+	var order []string
+	for _, e := range s.endpoints {
+		if accepts[e.path] == nil {
+			accepts[e.path] = map[string]bool{}
+			order = append(order, e.path)
+		}
+		accepts[e.path][e.method] = true
+		methods[e.method] = true
 	}
-	rt.methods[method] = h
-	rt.write[method] = write
+	notAccepted := s.notAccepted
+	for _, prefix := range []string{apiPrefix, ajaxPrefix} {
+		for _, e := range s.endpoints {
+			mux.Handle(e.method+" "+prefix+e.path[1:], s.serveAPI(e))
+		}
+		for _, p := range order {
+			paths.HandleFunc(prefix+p[1:], notAccepted)
+			for m := range methods {
+				if !accepts[p][m] {
+					mux.HandleFunc(m+" "+prefix+p[1:], notAccepted)
+				}
+			}
+		}
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			notAccepted(w, r)
+			return
+		}
+		s.writeError(w, r, errorf(codeEndpointNotFound, "no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return mux
+}
+
+func (s *Server) notAccepted(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errorf(codeEndpointNotFound, "endpoint %s does not accept %s", r.URL.Path, r.Method))
+}
+
+// serveAPI serves endpoint e once the mux has routed the request to it:
+// read-only mode, the JSON content type, the body's read deadline, then
+// the handler and its response or MLflow error.
+func (s *Server) serveAPI(e endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != e.method { // HEAD on a GET endpoint
+			s.notAccepted(w, r)
+			return
+		}
+		if e.write && s.cfg.ReadOnly {
+			s.writeError(w, r, errorf(codePermissionDenied, "the server is read-only (started with --read-only); writes are refused"))
+			return
+		}
+		if err := checkJSONContentType(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Bound the time a client may take to send its JSON body.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(DefaultJSONReadTimeout))
+		}
+		resp, err := e.h(s, r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeJSON(w, http.StatusOK, resp)
+	}
 }
 
 const (
@@ -253,44 +340,27 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.ui.ServeHTTP(w, r)
 		return
 	}
-	var rel string
-	switch {
-	case strings.HasPrefix(path, apiPrefix):
-		rel = path[len(apiPrefix)-1:]
-	case strings.HasPrefix(path, ajaxPrefix):
-		rel = path[len(ajaxPrefix)-1:]
-	default:
+	if !isCleanPath(raw) {
+		// The mux would redirect to the cleaned path; no endpoint has
+		// such a path.
 		s.writeError(w, r, errorf(codeEndpointNotFound, "no endpoint %s %s", r.Method, path))
 		return
 	}
-	rt := s.routes[loggedModelRoute(r, rel)]
-	if rt == nil {
-		s.writeError(w, r, errorf(codeEndpointNotFound, "no endpoint %s %s", r.Method, path))
-		return
+	s.api.ServeHTTP(w, r)
+}
+
+// isCleanPath tells whether p is its own clean form (no empty, . or ..
+// segments; a trailing slash is kept), the form ServeMux routes without
+// redirecting.
+func isCleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
 	}
-	h := rt.methods[r.Method]
-	if h == nil {
-		s.writeError(w, r, errorf(codeEndpointNotFound, "endpoint %s does not accept %s", path, r.Method))
-		return
+	c := pathpkg.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
 	}
-	if rt.write[r.Method] && s.cfg.ReadOnly {
-		s.writeError(w, r, errorf(codePermissionDenied, "the server is read-only (started with --read-only); writes are refused"))
-		return
-	}
-	if err := checkJSONContentType(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// Bound the time a client may take to send its JSON body.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(DefaultJSONReadTimeout))
-	}
-	resp, err := h(s, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, resp)
+	return c == p
 }
 
 // checkJSONContentType refuses POST and PUT on API routes unless the body is
