@@ -221,5 +221,5 @@ func (a *app) hookBlobPush(ctx context.Context, revs []string) error {
 	if err != nil {
 		return err
 	}
-	return a.uploadBlobsFor(ctx, r, revs, "the pushed commits reference", "push without uploading with MLGIT_SKIP_BLOB_PUSH=1 git push")
+	return a.uploadBlobsFor(ctx, r, revs, "", "", "the pushed commits reference", "push without uploading with MLGIT_SKIP_BLOB_PUSH=1 git push")
 }

@@ -13,8 +13,9 @@ import (
 
 // syncFlags are the flags push, pull and fetch share.
 type syncFlags struct {
-	asJSON  bool
-	noBlobs bool
+	asJSON     bool
+	noBlobs    bool
+	blobRemote string // push: where blobs go (default: the configured blob remote)
 }
 
 func newPushCmd(a *app) *cobra.Command {
@@ -30,7 +31,7 @@ meantime, this clone's unpushed commits are re-applied on the remote's tip
 another clone registered first under the same number is renumbered, with its
 tags, and the command says so; nothing already pushed is ever renumbered.
 Then the blobs the new commits reference are uploaded to the blob remote
-(blobs.remote in mlgit.yaml, or $MLGIT_BLOB_REMOTE), and finally the branch
+(--blob-remote, $MLGIT_BLOB_REMOTE, or blobs.remote in mlgit.yaml), and finally the branch
 and tags are pushed in one atomic push (in two steps, branch first, where the
 server cannot do atomic pushes). If the remote moved again, it starts over.
 It never force-pushes.
@@ -41,7 +42,8 @@ GIT_SSH_COMMAND apply. Exit code 4 when the remote cannot be reached or
 refuses; nothing local is lost and the command can simply be run again.`,
 		Example: `  mlgit push
   mlgit push origin --json
-  mlgit push /srv/git/team.git`,
+  mlgit push /srv/git/team.git
+  mlgit push --blob-remote s3://ml-artifacts/team`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSync(cmd.Context(), a, "push", first(args), f)
@@ -49,6 +51,7 @@ refuses; nothing local is lost and the command can simply be run again.`,
 	}
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&f.noBlobs, "no-blobs", false, "do not upload blobs (others will not be able to fetch those files)")
+	cmd.Flags().StringVar(&f.blobRemote, "blob-remote", "", "upload blobs to `URL` (a folder, file:///path or s3://bucket/prefix) instead of the configured blob remote")
 	return cmd
 }
 
@@ -126,7 +129,7 @@ func runSync(ctx context.Context, a *app, op, remote string, f syncFlags) error 
 		res, err = r.Pull(ctx, o)
 	case "push":
 		if !f.noBlobs {
-			o.UploadBlobs = func(ctx context.Context, rev string) error { return a.pushBlobsFor(ctx, r, rev) }
+			o.UploadBlobs = func(ctx context.Context, rev string) error { return a.pushBlobsFor(ctx, r, rev, f.blobRemote) }
 		}
 		res, err = r.Push(ctx, o)
 	}
@@ -143,15 +146,19 @@ func runSync(ctx context.Context, a *app, op, remote string, f syncFlags) error 
 	return nil
 }
 
-// pushBlobsFor uploads the blobs that the commits in rev reference.
-func (a *app) pushBlobsFor(ctx context.Context, r *repo.Repo, rev string) error {
-	return a.uploadBlobsFor(ctx, r, []string{rev}, "the commits to push reference", "push without them with --no-blobs")
+// pushBlobsFor uploads the blobs that the commits in rev reference, to
+// remote or the configured blob remote.
+func (a *app) pushBlobsFor(ctx context.Context, r *repo.Repo, rev, remote string) error {
+	return a.uploadBlobsFor(ctx, r, []string{rev}, remote, "--blob-remote", "the commits to push reference", "push without them with --no-blobs")
 }
 
 // uploadBlobsFor uploads the blobs that revs reference to the blob remote,
 // as mlgit blob push does. With no blob remote configured it fails only if
 // revs reference blobs, saying what to set or how to skip.
-func (a *app) uploadBlobsFor(ctx context.Context, r *repo.Repo, revs []string, what, skip string) error {
+//
+// remote overrides the configured blob remote; flag is the option that sets
+// it, named in the message when there is none.
+func (a *app) uploadBlobsFor(ctx context.Context, r *repo.Repo, revs []string, remote, flag, what, skip string) error {
 	refs, err := r.ArtifactRefsFor(revs...)
 	if err != nil {
 		return err
@@ -159,14 +166,20 @@ func (a *app) uploadBlobsFor(ctx context.Context, r *repo.Repo, revs []string, w
 	if len(refs) == 0 {
 		return nil
 	}
-	if _, _, err := a.blobRemoteURL(r, ""); err != nil {
+	if _, _, err := a.blobRemoteURL(r, remote); err != nil {
 		var ue *usageError
 		if errors.As(err, &ue) {
-			return fmt.Errorf("%s %d %s, but %s; or %s (others will not be able to fetch those files)", what, len(refs), plural(len(refs), "artifact", "artifacts"), ue.msg, skip)
+			msg := ue.msg
+			if flag != "" {
+				msg = strings.Replace(msg, "pass --remote URL", "pass "+flag+" URL", 1)
+			} else {
+				msg = strings.Replace(msg, "pass --remote URL, set", "set", 1)
+			}
+			return fmt.Errorf("%s %d %s, but %s; or %s (others will not be able to fetch those files)", what, len(refs), plural(len(refs), "artifact", "artifacts"), msg, skip)
 		}
 		return err
 	}
-	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Refs: revs, Jobs: 8})
+	return runBlobTransfer(ctx, a, &blobTransferOptions{Push: true, Remote: remote, Refs: revs, Jobs: 8})
 }
 
 func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
