@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -44,21 +45,7 @@ func TestServerServesAndCommitsOnShutdown(t *testing.T) {
 	dir := gittest.NewRepo(t)
 	mustCLI(t, dir, "init")
 	a, _, errb := testApp(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runServer(ctx, a, &serverOptions{Host: "127.0.0.1", Port: 0, Ready: func(addr string) { ready <- addr }})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server exited: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr, stop := startTestServer(t, a, &serverOptions{Host: "127.0.0.1", Port: 0})
 	base := "http://" + addr
 	post := func(path, body string) map[string]any {
 		t.Helper()
@@ -83,14 +70,8 @@ func TestServerServesAndCommitsOnShutdown(t *testing.T) {
 	}
 	res.Body.Close()
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("server: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not stop")
+	if err := stop(); err != nil {
+		t.Fatalf("server: %v", err)
 	}
 	show := gittest.Git(t, dir, "show", "mlgit:runs/"+id[:2]+"/"+id+"/run.yaml")
 	if !strings.Contains(show, "name: served") || !strings.Contains(show, "loss") {
@@ -109,21 +90,7 @@ func TestServerAllInterfacesSaysHowToReachIt(t *testing.T) {
 	dir := gittest.NewRepo(t)
 	mustCLI(t, dir, "init")
 	a, _, errb := testApp(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- runServer(ctx, a, &serverOptions{Host: "0.0.0.0", Port: 0, Ready: func(addr string) { ready <- addr }})
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case err := <-done:
-		t.Fatalf("server exited: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server did not start")
-	}
+	addr, stop := startTestServer(t, a, &serverOptions{Host: "0.0.0.0", Port: 0})
 	_, port, _ := net.SplitHostPort(addr)
 	msg := errb.String()
 	if !strings.Contains(msg, "http://127.0.0.1:"+port+" on this machine") || !strings.Contains(msg, "--allowed-hosts") || strings.Contains(msg, "http://0.0.0.0") {
@@ -142,6 +109,42 @@ func TestServerAllInterfacesSaysHowToReachIt(t *testing.T) {
 		t.Fatalf("health by another host name: %v %v", res, err)
 	}
 	res.Body.Close()
-	cancel()
-	<-done
+	stop()
+}
+
+// startTestServer runs runServer with o until stop is called (or the test
+// ends) and returns the address it listens on.
+func startTestServer(t *testing.T, a *app, o *serverOptions) (addr string, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	o.Ready = func(addr string) { ready <- addr }
+	go func() { done <- runServer(ctx, a, o) }()
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("server exited: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("server did not start")
+	}
+	stopped := false
+	var err error
+	stop = func() error {
+		if stopped {
+			return err
+		}
+		stopped = true
+		cancel()
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			err = errors.New("server did not stop")
+		}
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return addr, stop
 }
