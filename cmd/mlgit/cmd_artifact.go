@@ -605,7 +605,7 @@ func runArtifactLs(a *app, o *artifactLsOptions) error {
 	if err != nil {
 		return err
 	}
-	_, arts, err := selectRunArtifacts(r, o.Run, o.Path)
+	_, arts, err := a.selectRunArtifacts(r, o.Run, o.Path)
 	if err != nil {
 		return err
 	}
@@ -626,8 +626,8 @@ func runArtifactLs(a *app, o *artifactLsOptions) error {
 // selectRunArtifacts returns the run's artifacts at or below p ("" for
 // all). A p that matches nothing is ErrNotFound (exit 3), naming what the
 // run has.
-func selectRunArtifacts(r *repo.Repo, run, p string) (string, []manifest.Artifact, error) {
-	id, err := r.ResolveRunID(run)
+func (a *app) selectRunArtifacts(r *repo.Repo, run, p string) (string, []manifest.Artifact, error) {
+	id, err := a.resolveRun(r, run)
 	if err != nil {
 		return "", nil, err
 	}
@@ -727,7 +727,7 @@ func runArtifactGet(ctx context.Context, a *app, o *artifactGetOptions) error {
 	if err != nil {
 		return err
 	}
-	id, arts, err := selectRunArtifacts(r, o.Run, o.Path)
+	id, arts, err := a.selectRunArtifacts(r, o.Run, o.Path)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func runModelRegister(ctx context.Context, a *app, o *modelRegisterOptions) erro
 		return err
 	}
 	if o.run != "" {
-		id, err := r.ResolveRunID(o.run)
+		id, err := a.resolveRun(r, o.run)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +21,9 @@ func newRunCmd(a *app) *cobra.Command {
 		Short: "Start, log to, end, list and show runs",
 		Long: `Runs record params, metrics, tags and artifacts of one training.
 Commands that act on one run take --run ID or the MLGIT_RUN_ID environment
-variable (set by mlgit run exec for the wrapped command).`,
+variable (set by mlgit run exec for the wrapped command). Wherever a run is
+asked for, its id, a unique prefix of the id (at least 4 characters) or its
+name (when no other run, deleted ones included, has that name) will do.`,
 		Example: `  export MLGIT_RUN_ID=$(mlgit run start --exp churn --param lr=0.1)
   mlgit run log --metric loss=0.31@7 --tag stage=warmup
   mlgit run end --status FINISHED`,
@@ -40,7 +43,78 @@ func (a *app) runID(r *repo.Repo, flag string) (string, error) {
 	if id == "" {
 		return "", usagef("no run given: pass --run ID or set MLGIT_RUN_ID (mlgit run start prints the id)")
 	}
-	return r.ResolveRunID(id)
+	return a.resolveRun(r, id)
+}
+
+// resolveRun turns what a user typed for a run into its id: the id, a
+// unique prefix of it (at least 4 characters), or the run's name where no
+// other run has it (deleted runs included, so that restore finds them).
+func (a *app) resolveRun(r *repo.Repo, ref string) (string, error) {
+	if manifest.ValidRunID(ref) {
+		return ref, nil
+	}
+	id, prefixErr := r.ResolveRunID(ref)
+	if prefixErr == nil {
+		return id, nil
+	}
+	if errors.Is(prefixErr, repo.ErrInvalid) && isHexPrefix(ref) {
+		return "", prefixErr // an ambiguous id prefix
+	}
+	byName, err := runsNamed(r, ref)
+	if err != nil {
+		return "", err
+	}
+	switch len(byName) {
+	case 1:
+		return byName[0].ID, nil
+	case 0:
+		if isHexPrefix(ref) {
+			return "", prefixErr
+		}
+		return "", fmt.Errorf("%w: no run is named %q, and it is not a run id (mlgit run list shows names and ids)", repo.ErrNotFound, ref)
+	}
+	exps := map[string]string{}
+	if list, err := r.ListExperiments(repo.ViewAll); err == nil {
+		for _, e := range list {
+			exps[e.ID] = e.Name
+		}
+	}
+	var b strings.Builder
+	for _, run := range byName {
+		fmt.Fprintf(&b, "\n  %s  in %s", run.ID, exps[run.ExperimentID])
+	}
+	return "", fmt.Errorf("%w: %d runs are named %q; give the id of one:%s", repo.ErrInvalid, len(byName), ref, b.String())
+}
+
+// runsNamed returns the runs named name, in every experiment.
+func runsNamed(r *repo.Repo, name string) ([]*manifest.Run, error) {
+	if name == "" || manifest.ValidateKey("run name", name) != nil && strings.ContainsAny(name, "'\"") {
+		return nil, nil
+	}
+	q := "'"
+	if strings.Contains(name, "'") {
+		q = "\""
+	}
+	page, err := r.SearchRuns(repo.RunSearch{Filter: "attributes.run_name = " + q + name + q, View: repo.ViewAll, MaxResults: 50})
+	if err != nil {
+		if errors.Is(err, repo.ErrInvalid) {
+			return nil, nil // not a name the filter grammar can hold
+		}
+		return nil, err
+	}
+	return page.Runs, nil
+}
+
+func isHexPrefix(s string) bool {
+	if len(s) < 4 || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *app) experimentID(r *repo.Repo, nameOrID string) (string, error) {
@@ -536,7 +610,7 @@ func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
 				return err
 			}
 			for _, arg := range args {
-				id, err := r.ResolveRunID(arg)
+				id, err := a.resolveRun(r, arg)
 				if err != nil {
 					return err
 				}

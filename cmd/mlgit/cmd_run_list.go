@@ -20,6 +20,8 @@ type runListOptions struct {
 	max          int
 	all, deleted bool
 	asJSON       bool
+	columns      []string
+	onlyChanged  bool
 }
 
 func newRunListCmd(a *app) *cobra.Command {
@@ -37,8 +39,17 @@ and start_time, end_time (numbers, ms). Quote keys with special characters in
 backticks: tags.` + "`team-x`" + `. IS NULL / IS NOT NULL test for presence.
 
 Order: <entity>.<key> [ASC|DESC], repeatable; runs without the key come last.
-Default: start_time DESC.`,
+Default: start_time DESC.
+
+Columns: the run's id, name, experiment, status and start, then the metrics
+the filter and order name (else the first four), or those --columns lists
+(params.<key>, metrics.<key>, tags.<key>). --only-changed keeps the columns
+whose value is not the same in every run listed; alone it considers every
+param and metric, like dvc exp show --only-changed. --json prints every field
+of every run whatever the columns.`,
 		Example: `  mlgit run list --filter "metrics.acc > 0.9 and params.optimizer = 'adam'" --order-by "metrics.acc DESC" --max 10
+  mlgit run list --exp churn --columns params.lr,params.l2,metrics.val_acc
+  mlgit run list --exp churn --only-changed
   mlgit run list --exp churn --filter "attributes.status = 'FINISHED'" --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,7 +62,74 @@ Default: start_time DESC.`,
 	cmd.Flags().IntVar(&o.max, "max", 100, "show at most `N` runs")
 	viewFlags(cmd, &o.all, &o.deleted)
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	cmd.Flags().StringSliceVar(&o.columns, "columns", nil, "columns to show: `params.K,metrics.K,tags.K,...`")
+	cmd.Flags().BoolVar(&o.onlyChanged, "only-changed", false, "show only the columns whose value differs between the runs listed")
 	return cmd
+}
+
+// listColumn is an extra column of run list: a param, metric or tag.
+type listColumn struct {
+	entity, key, header string
+}
+
+func (c listColumn) value(run *manifest.Run) string {
+	switch c.entity {
+	case "params":
+		if v, ok := run.Params[c.key]; ok {
+			return v
+		}
+	case "tags":
+		if v, ok := run.Tags[c.key]; ok {
+			return v
+		}
+	default:
+		if m, ok := run.Metrics[c.key]; ok {
+			return fmtFloat(m.Value)
+		}
+	}
+	return "-"
+}
+
+// parseColumns reads --columns: params.K, metrics.K or tags.K (param.,
+// metric., tag. too).
+func parseColumns(specs []string) ([]listColumn, error) {
+	var cols []listColumn
+	for _, s := range specs {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		ent, key, ok := strings.Cut(s, ".")
+		switch ent {
+		case "param", "params":
+			ent = "params"
+		case "metric", "metrics":
+			ent = "metrics"
+		case "tag", "tags":
+			ent = "tags"
+		default:
+			ok = false
+		}
+		if !ok || key == "" {
+			return nil, usagef("--columns %q: want params.<key>, metrics.<key> or tags.<key>", s)
+		}
+		cols = append(cols, listColumn{entity: ent, key: key, header: ent + "." + key})
+	}
+	return cols, nil
+}
+
+// changedColumns keeps the columns whose value is not the same in every run.
+func changedColumns(cols []listColumn, runs []*manifest.Run) []listColumn {
+	var out []listColumn
+	for _, c := range cols {
+		for _, run := range runs[1:] {
+			if c.value(run) != c.value(runs[0]) {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
 }
 
 var metricRefRe = regexp.MustCompile("(?i)\\bmetrics?\\.(`[^`]+`|\"[^\"]+\"|[\\w./:-]+)")
@@ -59,6 +137,10 @@ var metricRefRe = regexp.MustCompile("(?i)\\bmetrics?\\.(`[^`]+`|\"[^\"]+\"|[\\w
 func runList(a *app, o runListOptions) error {
 	if o.max <= 0 {
 		return usagef("--max must be positive")
+	}
+	chosen, err := parseColumns(o.columns)
+	if err != nil {
+		return err
 	}
 	r, err := a.OpenRepo()
 	if err != nil {
@@ -83,44 +165,27 @@ func runList(a *app, o runListOptions) error {
 		}
 		return printJSON(a.Out, runs)
 	}
-	// Metric columns: those the filter and order mention, else a few.
-	var cols []string
-	seen := map[string]bool{}
-	for _, s := range append([]string{o.filter}, o.orderBy...) {
-		for _, m := range metricRefRe.FindAllStringSubmatch(s, -1) {
-			k := strings.Trim(m[1], "`\"")
-			if !seen[k] {
-				seen[k] = true
-				cols = append(cols, k)
-			}
-		}
-	}
-	if len(cols) == 0 {
-		keys := map[string]bool{}
-		for _, run := range page.Runs {
-			for k := range run.Metrics {
-				keys[k] = true
-			}
-		}
-		cols = sortedKeys(keys)
-		if len(cols) > 4 {
-			cols = cols[:4]
+	cols := listColumns(o, chosen, page.Runs)
+	expNames := map[string]string{}
+	if exps, err := r.ListExperiments(repo.ViewAll); err == nil {
+		for _, e := range exps {
+			expNames[e.ID] = e.Name
 		}
 	}
 	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "RUN ID\tNAME\tEXP\tSTATUS\tSTARTED")
+	fmt.Fprintf(tw, "RUN ID\tNAME\tEXPERIMENT\tSTATUS\tSTARTED")
 	for _, c := range cols {
-		fmt.Fprintf(tw, "\t%s", c)
+		fmt.Fprintf(tw, "\t%s", c.header)
 	}
 	fmt.Fprintln(tw)
 	for _, run := range page.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", run.ID, run.Name, run.ExperimentID, run.Status, fmtTime(run.StartTime))
+		exp := expNames[run.ExperimentID]
+		if exp == "" {
+			exp = run.ExperimentID
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", run.ID, run.Name, exp, run.Status, fmtTime(run.StartTime))
 		for _, c := range cols {
-			if m, ok := run.Metrics[c]; ok {
-				fmt.Fprintf(tw, "\t%s", fmtFloat(m.Value))
-			} else {
-				fmt.Fprintf(tw, "\t-")
-			}
+			fmt.Fprintf(tw, "\t%s", c.value(run))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -131,6 +196,52 @@ func runList(a *app, o runListOptions) error {
 		fmt.Fprintf(a.Err, "Showing %d of %d matching runs (use --max).\n", len(page.Runs), page.Total)
 	}
 	return nil
+}
+
+// listColumns picks run list's extra columns: --columns, else the metrics
+// the filter and order name, else (--only-changed) every param and metric,
+// else the first four metrics; --only-changed drops those equal everywhere.
+func listColumns(o runListOptions, chosen []listColumn, runs []*manifest.Run) []listColumn {
+	cols := chosen
+	if len(cols) == 0 {
+		seen := map[string]bool{}
+		for _, s := range append([]string{o.filter}, o.orderBy...) {
+			for _, m := range metricRefRe.FindAllStringSubmatch(s, -1) {
+				k := strings.Trim(m[1], "`\"")
+				if !seen[k] {
+					seen[k] = true
+					cols = append(cols, listColumn{entity: "metrics", key: k, header: k})
+				}
+			}
+		}
+	}
+	if len(cols) == 0 {
+		params, metrics := map[string]bool{}, map[string]bool{}
+		for _, run := range runs {
+			for k := range run.Params {
+				params[k] = true
+			}
+			for k := range run.Metrics {
+				metrics[k] = true
+			}
+		}
+		if o.onlyChanged {
+			for _, k := range sortedKeys(params) {
+				cols = append(cols, listColumn{entity: "params", key: k, header: "params." + k})
+			}
+		}
+		mk := sortedKeys(metrics)
+		if !o.onlyChanged && len(mk) > 4 {
+			mk = mk[:4]
+		}
+		for _, k := range mk {
+			cols = append(cols, listColumn{entity: "metrics", key: k, header: k})
+		}
+	}
+	if o.onlyChanged && len(runs) > 1 {
+		cols = changedColumns(cols, runs)
+	}
+	return cols
 }
 
 func fmtFloat(v float64) string {
@@ -151,9 +262,11 @@ func newRunShowCmd(a *app) *cobra.Command {
 		Use:   "show [<id>] [--json]",
 		Short: "Show a run: params, tags, metrics with min/max/count",
 		Long: `Show a run as acknowledged (including writes not yet committed). On a
-terminal each metric gets a sparkline of its history. The id may be a unique
-prefix of at least 4 characters; without it, $MLGIT_RUN_ID is used.`,
+terminal each metric gets a sparkline of its history. A run is given by its id,
+a unique prefix of it (at least 4 characters), or its name when no other run
+has that name; without it, $MLGIT_RUN_ID is used.`,
 		Example: `  mlgit run show 3f2a9c1e
+  mlgit run show lr-0.05
   mlgit run show 3f2a9c1e --json | jq .metrics.acc.value`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -304,7 +417,7 @@ func newRunMetricsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			id, err := r.ResolveRunID(args[0])
+			id, err := a.resolveRun(r, args[0])
 			if err != nil {
 				return err
 			}
