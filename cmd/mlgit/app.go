@@ -233,6 +233,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
 	)
 	refuseUnknownSubcommands(root)
+	addCompletion(a, root)
 	return root
 }
 
