@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -78,6 +79,27 @@ type streams struct {
 
 func defaultStreams() streams {
 	return streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutTTY: isTerminal(os.Stdout), ErrTTY: isTerminal(os.Stderr)}
+}
+
+// confirm asks before a command that deletes: yes (--yes) goes ahead; on
+// a terminal the question what + "? [y/N]" is asked; anything else is a
+// usage error (exit 2, nothing changed) saying to pass --yes, so a script
+// never deletes by accident.
+func (a *app) confirm(yes bool, what string) error {
+	if yes {
+		return nil
+	}
+	f, ok := a.In.(*os.File)
+	if !ok || !isTerminal(f) {
+		return usagef("%s: pass --yes to confirm (there is no terminal to ask)", what)
+	}
+	fmt.Fprintf(a.Err, "%s? [y/N] ", what)
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("not confirmed: nothing changed")
 }
 
 // isTerminal reports whether f is a terminal (not merely a character

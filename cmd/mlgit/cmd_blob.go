@@ -569,6 +569,7 @@ func printVerifyReport(w io.Writer, rep blobVerifyReport, existsOnly bool) {
 type blobGCOptions struct {
 	Remote string
 	DryRun bool
+	Yes    bool // --yes: no question asked
 	AsJSON bool
 	// OpenCache and OpenRemote open the stores (defaults: the local cache,
 	// blob.OpenStore).
@@ -603,9 +604,10 @@ Without --remote it cleans the local cache (waiting for running adds to
 finish). With --remote URL it cleans that store; it never picks a remote from
 $MLGIT_BLOB_REMOTE or mlgit.yaml by itself. Before cleaning a shared remote,
 git fetch so that every clone's pushed runs are known, and avoid running it
-while others push. --dry-run reports what would be removed.`,
+while others push. --dry-run reports what would be removed. It asks first on
+a terminal; elsewhere (a script, cron, CI) it needs --yes.`,
 		Example: `  mlgit blob gc --dry-run
-  mlgit blob gc
+  mlgit blob gc --yes
   mlgit blob gc --remote s3://ml-artifacts/churn --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -618,6 +620,7 @@ while others push. --dry-run reports what would be removed.`,
 	cmd.Flags().BoolVarP(&o.DryRun, "dry-run", "n", false, "report what would be removed; remove nothing")
 	cmd.Flags().StringVar(&o.Remote, "remote", "", "clean the blob store at `URL` instead of the local cache")
 	cmd.Flags().BoolVar(&o.AsJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "remove without asking")
 	return cmd
 }
 
@@ -625,6 +628,15 @@ func runBlobGC(ctx context.Context, a *app, o *blobGCOptions) error {
 	r, err := a.OpenRepo()
 	if err != nil {
 		return err
+	}
+	if !o.DryRun {
+		where := "the local blob cache"
+		if o.Remote != "" {
+			where = o.Remote
+		}
+		if err := a.confirm(o.Yes, "Remove every blob nothing references from "+where+" (mlgit blob gc --dry-run lists them)"); err != nil {
+			return err
+		}
 	}
 	var st blob.Store
 	if o.Remote == "" {

@@ -173,7 +173,8 @@ func newExpLifecycleCmd(a *app, del bool) *cobra.Command {
 	if !del {
 		use, short, stage = "restore", "Restore a deleted experiment", manifest.LifecycleActive
 	}
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:     use + " <name|id>",
 		Short:   short,
 		Example: "  mlgit exp " + use + " churn",
@@ -187,6 +188,15 @@ func newExpLifecycleCmd(a *app, del bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if del {
+				q := fmt.Sprintf("Delete experiment %s", e.Name)
+				if page, err := r.SearchRuns(repo.RunSearch{ExperimentIDs: []string{e.ID}, MaxResults: 1}); err == nil {
+					q += fmt.Sprintf(" and hide its %d %s (exp restore brings them back)", page.Total, plural(page.Total, "run", "runs"))
+				}
+				if err := a.confirm(yes, q); err != nil {
+					return err
+				}
+			}
 			_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{Lifecycle: &stage})
 			if err == nil {
 				fmt.Fprintf(a.Err, "Experiment %s (%s) is now %s\n", e.ID, e.Name, stage)
@@ -194,6 +204,11 @@ func newExpLifecycleCmd(a *app, del bool) *cobra.Command {
 			return err
 		},
 	}
+	if del {
+		cmd.Long = short + ".\n\nIt asks first on a terminal; elsewhere (a script, CI) it needs --yes."
+		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	}
+	return cmd
 }
 
 func newExpTagCmd(a *app) *cobra.Command {

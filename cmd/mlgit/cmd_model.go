@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -449,16 +450,20 @@ deregistered, so the old name resolves to nothing.`,
 }
 
 func newModelDeleteCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:   "delete <name> [version]",
 		Short: "Delete a model, or one version of it",
 		Long: `Delete a model and all its versions (MLflow's delete_registered_model), or
 one version (delete_model_version; its aliases go with it). The manifests are
 removed in one commit and stay in Git history. Version numbers are never
 reused. Tags stay: a deregistration tag <key>@v<n>! marks each deleted version,
-so the deleted versions no longer resolve.`,
+so the deleted versions no longer resolve.
+
+It asks first on a terminal, saying which versions are in a stage or have an
+alias; elsewhere (a script, CI) it needs --yes.`,
 		Example: `  mlgit model delete churn 3
-  mlgit model delete churn`,
+  mlgit model delete churn --yes`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var n int64
@@ -470,6 +475,13 @@ so the deleted versions no longer resolve.`,
 			}
 			r, err := a.OpenRepo()
 			if err != nil {
+				return err
+			}
+			what, err := deleteModelQuestion(r, args[0], n)
+			if err != nil {
+				return err
+			}
+			if err := a.confirm(yes, what); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -486,6 +498,57 @@ so the deleted versions no longer resolve.`,
 			return nil
 		},
 	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	return cmd
+}
+
+// deleteModelQuestion says what model delete would remove: the versions,
+// and those in a stage or with an alias (a deployment may read them).
+func deleteModelQuestion(r *repo.Repo, name string, n int64) (string, error) {
+	m, err := r.GetModel(name)
+	if err != nil {
+		return "", err
+	}
+	aliases := map[int64][]string{}
+	for al, v := range m.Aliases {
+		aliases[v] = append(aliases[v], al)
+	}
+	note := func(v *manifest.ModelVersion) string {
+		var parts []string
+		if v.Stage != "" && v.Stage != "None" {
+			parts = append(parts, "in "+v.Stage)
+		}
+		if al := aliases[v.Version]; len(al) > 0 {
+			sort.Strings(al)
+			parts = append(parts, "alias "+strings.Join(al, ", "))
+		}
+		return strings.Join(parts, ", ")
+	}
+	if n > 0 {
+		v, err := r.GetVersion(name, n)
+		if err != nil {
+			return "", err
+		}
+		if s := note(v); s != "" {
+			return fmt.Sprintf("Delete %s v%d (%s)", name, n, s), nil
+		}
+		return fmt.Sprintf("Delete %s v%d", name, n), nil
+	}
+	vs, err := r.ListVersions(name, "")
+	if err != nil {
+		return "", err
+	}
+	var live []string
+	for _, v := range vs {
+		if s := note(v); s != "" {
+			live = append(live, fmt.Sprintf("v%d %s", v.Version, s))
+		}
+	}
+	q := fmt.Sprintf("Delete model %s and its %d %s", name, len(vs), plural(len(vs), "version", "versions"))
+	if len(live) > 0 {
+		q += " (" + strings.Join(live, "; ") + ")"
+	}
+	return q, nil
 }
 
 func newModelDescribeCmd(a *app) *cobra.Command {

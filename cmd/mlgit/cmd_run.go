@@ -599,7 +599,8 @@ func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
 	if !del {
 		use, short = "restore", "Restore a deleted run"
 	}
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:     use + " <id>...",
 		Short:   short,
 		Example: "  mlgit run " + use + " 3f2a9c1e",
@@ -608,6 +609,11 @@ func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
 			r, err := a.OpenRepo()
 			if err != nil {
 				return err
+			}
+			if del && len(args) > 1 {
+				if err := a.confirm(yes, fmt.Sprintf("Delete %d runs (run restore brings them back)", len(args))); err != nil {
+					return err
+				}
 			}
 			for _, arg := range args {
 				id, err := a.resolveRun(r, arg)
@@ -635,4 +641,9 @@ func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
 			return nil
 		},
 	}
+	if del {
+		cmd.Long = short + ". Deleting several runs at once asks first on a terminal;\nelsewhere (a script, CI) it needs --yes."
+		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete several runs without asking")
+	}
+	return cmd
 }
