@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -274,10 +275,16 @@ points per second into one process:
 To see the program's output and capture its metrics in one command, use
 mlgit run exec --metrics-from-output.
 
---input records a dataset the run used: name=NAME,digest=DIGEST[,source=URI][,context=training].`,
+--input records a dataset the run used. Given a file or folder (PATH, or
+PATH,context=training), mlgit computes its digest from the bytes: sha256 of a
+file's content, and for a folder sha256 of the "<sha256>  <path>" lines of its
+files sorted by path (what sha256sum prints), files hashed in parallel; the
+name is the base name and the source the absolute path. Or give it all:
+name=NAME,digest=DIGEST[,source=URI][,context=training].`,
 		Example: `  mlgit run log --metric loss=0.31@7 --metric acc=0.9@7
   mlgit run log --param optimizer=adam --tag team=vision
   mlgit run log --metrics-from metrics.txt
+  mlgit run log --input data/train.csv,context=training
   mlgit run log --input name=train.csv,digest=sha256:ab12...,source=s3://data/train.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -291,16 +298,33 @@ mlgit run exec --metrics-from-output.
 	cmd.Flags().StringArrayVar(&o.deleteTags, "delete-tag", nil, "remove tag `key` (repeatable)")
 	cmd.Flags().StringVar(&o.metricsFrom, "metrics-from", "", "read metric lines from `FILE` (- for stdin)")
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "with --metrics-from: a line that is not a metric line is an error (the input is still read to its end)")
-	cmd.Flags().StringArrayVar(&o.inputs, "input", nil, "dataset input `name=N,digest=D[,source=S][,context=C]` (repeatable)")
+	cmd.Flags().StringArrayVar(&o.inputs, "input", nil, "dataset input `PATH[,context=C]` (digest computed) or name=N,digest=D[,source=S][,context=C] (repeatable)")
 	return cmd
 }
 
+// parseInput reads an --input: PATH[,k=v]... (the digest computed from
+// the file or folder, name its base name, source the path) or
+// name=N,digest=D[,source=S][,context=C].
 func parseInput(s string) (manifest.Dataset, error) {
 	var d manifest.Dataset
-	for _, part := range strings.Split(s, ",") {
+	parts := strings.Split(s, ",")
+	if isPathInput(s) {
+		p := parts[0]
+		digest, _, err := datasetDigest(p)
+		if err != nil {
+			return d, usagef("--input %s: %v", p, err)
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			abs = p
+		}
+		d.Name, d.Digest, d.Source, d.SourceType = filepath.Base(filepath.Clean(p)), digest, abs, "local"
+		parts = parts[1:]
+	}
+	for _, part := range parts {
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return d, usagef("--input %q: want name=N,digest=D[,source=S][,context=C]", s)
+			return d, usagef("--input %q: want PATH[,context=C] or name=N,digest=D[,source=S][,context=C]", s)
 		}
 		switch k {
 		case "name":
