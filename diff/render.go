@@ -50,6 +50,7 @@ var (
 	_ Diff = (*RunDiff)(nil)
 	_ Diff = (*VersionDiff)(nil)
 	_ Diff = (*ChangeSet)(nil)
+	_ Diff = (*RunTable)(nil)
 )
 
 // Write renders d to w in format f.
