@@ -553,11 +553,23 @@ func truncateRunes(s string, n int) string {
 
 func newRunEndCmd(a *app) *cobra.Command {
 	var id, status string
+	var force, stale bool
 	cmd := &cobra.Command{
-		Use:   "end [--run ID] [--status FINISHED|FAILED|KILLED]",
+		Use:   "end [--run ID] [--status FINISHED|FAILED|KILLED] [--force] | end --stale",
 		Short: "End a run and commit everything logged to it",
+		Long: `End a run: its status (FINISHED by default), its end time, and a commit of
+everything logged to it.
+
+A run that has already ended is left as it is (mlgit says so; --force sets the
+new status anyway); of two run ends racing in this clone, the first one's
+status stays.
+
+--stale ends, as KILLED, every run of this clone that mlgit run exec was
+supervising when its mlgit process died without ending it (kill -9, a power
+loss, the OOM killer): run list and run show mark those runs stale.`,
 		Example: `  mlgit run end
-  mlgit run end --status FAILED`,
+  mlgit run end --status FAILED
+  mlgit run end --stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st := strings.ToUpper(status)
@@ -568,17 +580,62 @@ func newRunEndCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			unlock, err := lockRunEnds(r)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			if stale {
+				if id != "" || cmd.Flags().Changed("status") {
+					return usagef("--stale ends every stale run as KILLED: no --run or --status with it")
+				}
+				return endStaleRuns(a, r)
+			}
 			rid, err := a.runID(r, id)
 			if err != nil {
 				return err
 			}
-			_, err = r.UpdateRun(rid, repo.RunUpdate{Status: st})
-			return err
+			run, err := r.GetRun(rid)
+			if err != nil {
+				return err
+			}
+			if run.Status != manifest.StatusRunning && run.Status != manifest.StatusScheduled && !force {
+				fmt.Fprintf(a.Err, "mlgit: run %s already ended %s at %s; nothing changed (--force sets %s)\n", rid, run.Status, fmtTime(run.EndTime), st)
+				return nil
+			}
+			if _, err = r.UpdateRun(rid, repo.RunUpdate{Status: st}); err != nil {
+				return err
+			}
+			os.Remove(heartbeatPath(r, rid))
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&id, "run", "", "run `ID` (default $MLGIT_RUN_ID)")
 	cmd.Flags().StringVar(&status, "status", "FINISHED", "final status: FINISHED, FAILED or KILLED")
+	cmd.Flags().BoolVar(&force, "force", false, "set the status of a run that has already ended")
+	cmd.Flags().BoolVar(&stale, "stale", false, "end every stale run of this clone as KILLED")
 	return cmd
+}
+
+// endStaleRuns ends the runs whose supervising mlgit process is gone.
+func endStaleRuns(a *app, r *repo.Repo) error {
+	runs, why, err := staleRuns(r)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(a.Out, "No stale runs.")
+		return nil
+	}
+	for i, run := range runs {
+		exit := -1
+		if _, err := r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusKilled, Exit: &exit}); err != nil {
+			return err
+		}
+		os.Remove(heartbeatPath(r, run.ID))
+		fmt.Fprintf(a.Out, "Ended run %s (%s) KILLED: %s\n", run.ID, run.Name, why[i])
+	}
+	return nil
 }
 
 func newRunFlushCmd(a *app) *cobra.Command {

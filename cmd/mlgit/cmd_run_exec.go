@@ -162,6 +162,12 @@ func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) er
 		return err
 	}
 	fmt.Fprintf(a.Err, "mlgit: run %s (%s) started\n", run.ID, run.Name)
+	stopHeartbeat := a.startHeartbeat(r, run.ID)
+	defer func() {
+		if stopHeartbeat != nil {
+			stopHeartbeat()
+		}
+	}()
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.In, a.Out, a.Err
@@ -342,6 +348,8 @@ wait:
 	if _, err := r.UpdateRun(run.ID, repo.RunUpdate{Status: status, Exit: &exitCodeVal}); err != nil {
 		return err
 	}
+	stopHeartbeat()
+	stopHeartbeat = nil
 	fmt.Fprintf(a.Err, "mlgit: run %s ended %s\n", run.ID, status)
 	if code != 0 {
 		return &exitError{code: code}

@@ -173,6 +173,7 @@ func runList(a *app, o runListOptions) error {
 		}
 	}
 	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	nStale := 0
 	fmt.Fprintf(tw, "RUN ID\tNAME\tEXPERIMENT\tSTATUS\tSTARTED")
 	for _, c := range cols {
 		fmt.Fprintf(tw, "\t%s", c.header)
@@ -183,7 +184,12 @@ func runList(a *app, o runListOptions) error {
 		if exp == "" {
 			exp = run.ExperimentID
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", run.ID, run.Name, exp, run.Status, fmtTime(run.StartTime))
+		status := run.Status
+		if s, _ := staleness(r, run); s {
+			status += " (stale)"
+			nStale++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", run.ID, run.Name, exp, status, fmtTime(run.StartTime))
 		for _, c := range cols {
 			fmt.Fprintf(tw, "\t%s", c.value(run))
 		}
@@ -194,6 +200,10 @@ func runList(a *app, o runListOptions) error {
 	}
 	if page.Total > len(page.Runs) {
 		fmt.Fprintf(a.Err, "Showing %d of %d matching runs (use --max).\n", len(page.Runs), page.Total)
+	}
+	if nStale > 0 {
+		fmt.Fprintf(a.Err, "%d %s stale: the mlgit process that ran %s is gone; mlgit run end --stale ends %s KILLED.\n",
+			nStale, plural(nStale, "run is", "runs are"), plural(nStale, "it", "them"), plural(nStale, "it", "them"))
 	}
 	return nil
 }
@@ -254,6 +264,8 @@ func fmtFloat(v float64) string {
 // runShow is the JSON form of mlgit run show.
 type runShow struct {
 	*manifest.Run
+	// Stale says why a RUNNING run's supervising mlgit process is gone.
+	Stale string `json:"stale,omitempty"`
 }
 
 func newRunShowCmd(a *app) *cobra.Command {
@@ -286,14 +298,15 @@ has that name; without it, $MLGIT_RUN_ID is used.`,
 			if err != nil {
 				return err
 			}
+			_, stale := staleness(r, run)
 			if asJSON {
-				return printJSON(a.Out, runShow{run})
+				return printJSON(a.Out, runShow{Run: run, Stale: stale})
 			}
 			var hist map[string][]manifest.MetricPoint
 			if a.OutTTY && len(run.Metrics) > 0 {
 				hist, _ = r.AllMetricHistory(id)
 			}
-			printRun(a, run, hist)
+			printRun(a, run, hist, stale)
 			return nil
 		},
 	}
@@ -301,7 +314,7 @@ has that name; without it, $MLGIT_RUN_ID is used.`,
 	return cmd
 }
 
-func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint) {
+func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint, stale string) {
 	w := a.Out
 	fmt.Fprintf(w, "Run %s\n", run.ID)
 	fmt.Fprintf(w, "  Name:        %s\n", run.Name)
@@ -309,6 +322,9 @@ func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint)
 	fmt.Fprintf(w, "  Status:      %s", run.Status)
 	if run.LifecycleStage != manifest.LifecycleActive {
 		fmt.Fprintf(w, " (%s)", run.LifecycleStage)
+	}
+	if stale != "" {
+		fmt.Fprintf(w, ", stale: %s; mlgit run end --stale ends it KILLED", stale)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  User:        %s\n", run.User)
