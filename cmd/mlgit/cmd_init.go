@@ -1,7 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -21,18 +27,76 @@ func newInitCmd(a *app) *cobra.Command {
 experiment (id 0). Your working tree, index and HEAD are not touched.
 Running it again is harmless.
 
+In a clone whose remote already has the tracking branch (origin, or the only
+remote), the local branch is set up from it, as mlgit pull does, rather than
+started anew: the clone then shares the team's history.
+
 With --bare-repo PATH, create (or reuse) a dedicated bare tracking repository.`,
 		Example: `  mlgit init
   mlgit init --branch experiments
   mlgit init --bare-repo /srv/git/tracking.git`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.bare == "" {
+				if remote, ok := a.remoteTrackingBranch(cmd.Context()); ok {
+					if err := runSync(cmd.Context(), a, "pull", remote, syncFlags{asJSON: o.json}); err != nil {
+						return err
+					}
+					if !o.json {
+						fmt.Fprintf(a.Out, "mlgit tracking branch set up from %s: this clone shares its runs, models and tags\n", remote)
+					}
+					return nil
+				}
+			}
 			return runInit(a, o)
 		},
 	}
 	cmd.Flags().StringVar(&o.bare, "bare-repo", "", "create a dedicated bare tracking repository at `PATH`")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// remoteTrackingBranch reports the remote to set the tracking branch up
+// from: when this repository has no local tracking branch and its remote
+// (origin, or the only one) has one, already fetched or found by a quick
+// git ls-remote (a remote that does not answer in 15 s is not waited for).
+func (a *app) remoteTrackingBranch(ctx context.Context) (string, bool) {
+	branch := a.repoOptions().Branch
+	if branch == "" {
+		branch = "mlgit"
+	}
+	git := func(timeout time.Duration, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", a.repoPath}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	if _, err := git(5*time.Second, "rev-parse", "--verify", "-q", "refs/heads/"+branch); err == nil {
+		return "", false // initialized already, or to be
+	}
+	remotes, err := git(5*time.Second, "remote")
+	if err != nil || remotes == "" {
+		return "", false
+	}
+	list := strings.Fields(remotes)
+	remote := list[0]
+	if len(list) > 1 {
+		if !slices.Contains(list, "origin") {
+			return "", false
+		}
+		remote = "origin"
+	}
+	if _, err := git(5*time.Second, "rev-parse", "--verify", "-q", "refs/remotes/"+remote+"/"+branch); err == nil {
+		return remote, true
+	}
+	out, err := git(15*time.Second, "ls-remote", "--heads", remote, "refs/heads/"+branch)
+	if err != nil {
+		fmt.Fprintf(a.Err, "mlgit: warning: could not ask %s whether it has a %s branch (%v); creating a new one\n", remote, branch, err)
+		return "", false
+	}
+	return remote, out != ""
 }
 
 func runInit(a *app, o initOptions) error {
