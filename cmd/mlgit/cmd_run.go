@@ -169,6 +169,7 @@ journal grows past its threshold).`,
 			if err != nil {
 				return err
 			}
+			a.warnTruncated(overLimits(kvMap(params), kvMap(tags)))
 			run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: kvMap(tags), Source: r.SourceInfo(), ParentModel: o.parentModel})
 			if err != nil {
 				return err
@@ -384,9 +385,7 @@ func runLog(a *app, o runLogOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range res.Truncated {
-		fmt.Fprintf(a.Err, "mlgit: warning: %s was truncated to MLflow's length limit\n", t)
-	}
+	a.warnTruncated(res.Truncated)
 	if o.metricsFrom == "" {
 		return nil
 	}
@@ -407,6 +406,32 @@ func runLog(a *app, o runLogOptions) error {
 		return fmt.Errorf("%w (%d points before it were logged)", err, st.logged)
 	}
 	return nil
+}
+
+// warnTruncated says which values were cut to MLflow's length limits: the
+// one warning every command gives (MLflow truncates such values rather than
+// refusing them).
+func (a *app) warnTruncated(keys []string) {
+	for _, k := range keys {
+		fmt.Fprintf(a.Err, "mlgit: warning: %s was truncated to MLflow's length limit\n", k)
+	}
+}
+
+// overLimits lists the params and tags a new run would get truncated
+// (MLflow's limits: manifest.MaxParamValue, manifest.MaxTagValue).
+func overLimits(params, tags map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(params) {
+		if _, cut := manifest.Truncate(params[k], manifest.MaxParamValue); cut {
+			out = append(out, "params."+k)
+		}
+	}
+	for _, k := range sortedKeys(tags) {
+		if _, cut := manifest.Truncate(tags[k], manifest.MaxTagValue); cut {
+			out = append(out, "tags."+k)
+		}
+	}
+	return out
 }
 
 // streamStats counts what streamMetrics read.

@@ -157,6 +157,7 @@ func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) er
 	}
 	allTags["mlflow.source.type"] = "LOCAL"
 	allTags["mlflow.source.name"] = argv[0]
+	a.warnTruncated(overLimits(kvMap(params), allTags))
 	run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: allTags, Source: src, ParentModel: o.parentModel})
 	if err != nil {
 		return err
@@ -320,8 +321,10 @@ wait:
 		}
 	}
 	if len(b.Params)+len(b.Metrics) > 0 {
-		if _, err := r.LogBatch(run.ID, b); err != nil {
+		if res, err := r.LogBatch(run.ID, b); err != nil {
 			fmt.Fprintf(a.Err, "mlgit: warning: logging params/metrics files: %v\n", err)
+		} else {
+			a.warnTruncated(res.Truncated)
 		}
 	}
 	artifactsFailed := false
