@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/hooks"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // mlgit check: everything a pull request to the tracking branch changes,
@@ -129,9 +130,9 @@ func OpenRepository(path string, opts Options) (*Repo, error) {
 func (r *Repo) CheckRefs(base, head string) (string, string, error) {
 	if head == "" {
 		head = r.branch
-		if h, err := r.refs.read("HEAD"); err == nil && !h.IsZero() {
-			if c, err := r.readCommit(h); err == nil {
-				if _, ok, err := r.readPath(treeCache{}, c.TreeHash, "mlgit.yaml"); err == nil && ok {
+		if h, err := r.refs.Read("HEAD"); err == nil && !h.IsZero() {
+			if c, err := r.objects.ReadCommit(h); err == nil {
+				if _, ok, err := r.objects.ReadPath(gitobj.TreeCache{}, c.TreeHash, "mlgit.yaml"); err == nil && ok {
 					head = "HEAD"
 				}
 			}
@@ -141,7 +142,7 @@ func (r *Repo) CheckRefs(base, head string) (string, string, error) {
 		return base, head, nil
 	}
 	origin := "origin/" + r.branch
-	if h, err := r.refs.read("refs/remotes/" + origin); err == nil && !h.IsZero() {
+	if h, err := r.refs.Read("refs/remotes/" + origin); err == nil && !h.IsZero() {
 		return origin, head, nil
 	}
 	tip, err := r.tip()
@@ -203,21 +204,21 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckReport, erro
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s and %s share no history: every file of %s is checked", baseRef, headRef, headRef))
 	} else {
 		rep.MergeBase = mb.String()
-		c, err := r.readCommit(mb)
+		c, err := r.objects.ReadCommit(mb)
 		if err != nil {
 			return nil, err
 		}
 		mbTree = c.TreeHash
 	}
-	hc, err := r.readCommit(head)
+	hc, err := r.objects.ReadCommit(head)
 	if err != nil {
 		return nil, err
 	}
-	bc, err := r.readCommit(base)
+	bc, err := r.objects.ReadCommit(base)
 	if err != nil {
 		return nil, err
 	}
-	ck := &checker{r: r, rep: rep, headTree: hc.TreeHash, mbTree: mbTree, tc: treeCache{}}
+	ck := &checker{r: r, rep: rep, headTree: hc.TreeHash, mbTree: mbTree, tc: gitobj.TreeCache{}}
 	ck.headCfg = ck.config(hc.TreeHash, "head")
 	ck.policyCfg = ck.config(bc.TreeHash, "base")
 	rep.PolicyFrom = baseRef
@@ -266,7 +267,7 @@ type checker struct {
 	rep       *CheckReport
 	headTree  plumbing.Hash
 	mbTree    plumbing.Hash
-	tc        treeCache
+	tc        gitobj.TreeCache
 	headCfg   *manifest.Config
 	policyCfg *manifest.Config
 	// refs are the blob references of the changed manifests, with the
@@ -288,7 +289,7 @@ func (ck *checker) problem(p string, line int, kind, format string, args ...any)
 // does not decode (a warning says so for which "base"; the manifest check
 // reports it for head).
 func (ck *checker) config(tree plumbing.Hash, which string) *manifest.Config {
-	data, ok, err := ck.r.readPath(ck.tc, tree, "mlgit.yaml")
+	data, ok, err := ck.r.objects.ReadPath(ck.tc, tree, "mlgit.yaml")
 	if err != nil || !ok {
 		return nil
 	}
@@ -318,7 +319,7 @@ func (ck *checker) file(c treeChange) error {
 	switch {
 	case hooks.IsManifestPath(p):
 		ck.rep.Manifests++
-		data, err := ck.r.readObject(plumbing.BlobObject, c.New)
+		data, err := ck.r.objects.ReadObject(plumbing.BlobObject, c.New)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
@@ -332,7 +333,7 @@ func (ck *checker) file(c treeChange) error {
 			ck.problem(p, 0, ProblemSegment, "metric segment rewritten: segments are append-only, a checkpoint adds a new one (restore this file as it was at the base)")
 			return nil
 		}
-		data, err := ck.r.readObject(plumbing.BlobObject, c.New)
+		data, err := ck.r.objects.ReadObject(plumbing.BlobObject, c.New)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
@@ -434,7 +435,7 @@ func (ck *checker) stageChange(p string, data []byte, v *manifest.ModelVersion) 
 	}
 	from := StageNone
 	if !ck.mbTree.IsZero() {
-		old, ok, err := ck.r.readPath(ck.tc, ck.mbTree, p)
+		old, ok, err := ck.r.objects.ReadPath(ck.tc, ck.mbTree, p)
 		if err != nil {
 			return err
 		}
@@ -449,7 +450,7 @@ func (ck *checker) stageChange(p string, data []byte, v *manifest.ModelVersion) 
 	}
 	var run *manifest.Run
 	if v.RunID != "" && manifest.ValidRunID(v.RunID) {
-		data, ok, err := ck.r.readPath(ck.tc, ck.headTree, runPath(v.RunID))
+		data, ok, err := ck.r.objects.ReadPath(ck.tc, ck.headTree, runPath(v.RunID))
 		if err != nil {
 			return err
 		}
@@ -593,11 +594,11 @@ func (r *Repo) diffTrees(oldT, newT plumbing.Hash, dir string, fn func(treeChang
 	if oldT == newT {
 		return nil
 	}
-	oldEs, err := r.readTree(oldT)
+	oldEs, err := r.objects.ReadTree(oldT)
 	if err != nil {
 		return err
 	}
-	newEs, err := r.readTree(newT)
+	newEs, err := r.objects.ReadTree(newT)
 	if err != nil {
 		return err
 	}
@@ -688,7 +689,7 @@ func (r *Repo) mergeBase(a, b plumbing.Hash) (base plumbing.Hash, incomplete boo
 		c := commits[h]
 		if c == nil {
 			var err error
-			if c, err = r.readCommit(h); err != nil {
+			if c, err = r.objects.ReadCommit(h); err != nil {
 				return err
 			}
 			commits[h] = c

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // Group commit. Concurrent journal appends of one process share one file
@@ -269,7 +270,7 @@ func (r *Repo) writeGroup(batch []*groupReq) error {
 	if journalSyncHook != nil {
 		journalSyncHook()
 	}
-	return syncDir(dir)
+	return gitobj.SyncDir(dir)
 }
 
 // openTemp opens the temporary file a journal file is written to: a spare

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // A live Repo (StartLive; the server is one) keeps the acknowledged state
@@ -183,12 +184,12 @@ func (ls *liveState) checkpointer() {
 		case <-ls.stop:
 			return
 		case <-ls.kick:
-			l, err := lockFile(ls.r.checkpointLockPath(), true, false, 0)
+			l, err := gitobj.LockFile(ls.r.checkpointLockPath(), true, false, 0)
 			if err != nil {
 				continue // another process is checkpointing
 			}
 			ls.r.checkpointLocked()
-			l.unlock()
+			l.Unlock()
 		}
 	}
 }
@@ -351,7 +352,7 @@ func (ls *liveState) doSync() error {
 		}
 		return ls.lockedSync(evs) // a file went before we read it
 	}
-	l, err := lockFile(ls.r.pendingLockPath(), false, false, 0)
+	l, err := gitobj.LockFile(ls.r.pendingLockPath(), false, false, 0)
 	if err == nil {
 		return ls.lockedSyncHeld(l, evs)
 	}
@@ -429,14 +430,14 @@ func (ls *liveState) applyAdds(evs []watchEvent) (complete bool, err error) {
 // lockedSync applies evs and everything queued since under the pending
 // lock, waiting for it.
 func (ls *liveState) lockedSync(evs []watchEvent) error {
-	l, err := lockFile(ls.r.pendingLockPath(), false, true, lockTimeout)
+	l, err := gitobj.LockFile(ls.r.pendingLockPath(), false, true, gitobj.LockTimeout)
 	if err != nil {
 		return err
 	}
 	return ls.lockedSyncHeld(l, evs)
 }
 
-func (ls *liveState) lockedSyncHeld(l *fileLock, evs []watchEvent) error {
+func (ls *liveState) lockedSyncHeld(l *gitobj.FileLock, evs []watchEvent) error {
 	// Under the lock no checkpoint is between moving the branch and
 	// deleting its files: everything queued until now is a consistent
 	// change.
@@ -448,12 +449,12 @@ func (ls *liveState) lockedSyncHeld(l *fileLock, evs []watchEvent) error {
 			ls.w = nil
 			fallthrough
 		case evLost:
-			l.unlock()
+			l.Unlock()
 			return ls.fullSync()
 		}
 	}
 	retry, err := ls.applyEvents(evs, true)
-	l.unlock()
+	l.Unlock()
 	if err != nil || !retry {
 		return err
 	}
@@ -525,7 +526,7 @@ func (ls *liveState) applyEvents(evs []watchEvent, locked bool) (retry bool, err
 // lock: at start, without a watcher, or when events were lost.
 func (ls *liveState) fullSync() error {
 	for attempt := 0; ; attempt++ {
-		l, err := lockFile(ls.r.pendingLockPath(), false, true, lockTimeout)
+		l, err := gitobj.LockFile(ls.r.pendingLockPath(), false, true, gitobj.LockTimeout)
 		if err != nil {
 			return err
 		}
@@ -534,7 +535,7 @@ func (ls *liveState) fullSync() error {
 		}
 		ls.stash = ls.stash[:0]
 		retry, err := ls.syncLocked(attempt == 0)
-		l.unlock()
+		l.Unlock()
 		if err != nil || !retry {
 			return err
 		}
@@ -546,9 +547,9 @@ func (ls *liveState) fullSync() error {
 // branch and deleting the files it folded (or waits briefly for the
 // checkpoint that does).
 func (ls *liveState) recoverCheckpoint() {
-	if cl, err := lockFile(ls.r.checkpointLockPath(), true, true, 200*time.Millisecond); err == nil {
+	if cl, err := gitobj.LockFile(ls.r.checkpointLockPath(), true, true, 200*time.Millisecond); err == nil {
 		ls.r.recoverIntent()
-		cl.unlock()
+		cl.Unlock()
 	}
 }
 
@@ -556,7 +557,7 @@ func (r *Repo) commitTree(commit plumbing.Hash) (plumbing.Hash, error) {
 	if commit.IsZero() {
 		return plumbing.ZeroHash, nil
 	}
-	c, err := r.readCommit(commit)
+	c, err := r.objects.ReadCommit(commit)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -785,7 +786,7 @@ func (ls *liveState) runLocked(id string) (*liveRun, error) {
 		var base *manifest.Run
 		var err error
 		if !tree.IsZero() {
-			tx := &Tx{r: ls.r, base: tip, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+			tx := ls.r.txOnTree(tip, tree)
 			base, err = readRunTx(tx, id)
 			if errors.Is(err, ErrNotFound) {
 				base, err = nil, nil
@@ -879,7 +880,7 @@ func (ls *liveState) experiment(id string) (*manifest.Experiment, error) {
 	if e != nil {
 		return e, nil
 	}
-	tx := &Tx{r: ls.r, base: tip, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+	tx := ls.r.txOnTree(tip, tree)
 	e, err := readExperimentTx(tx, id)
 	if err != nil {
 		return nil, err

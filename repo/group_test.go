@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // liveTestRepo is newTestRepo made live; StopLive runs at cleanup.
@@ -420,7 +421,7 @@ func TestLiveDoesNotWaitForCheckpoint(t *testing.T) {
 	}
 	defer other.Close()
 	before, _ := r.Tip()
-	l, err := lockFile(r.pendingLockPath(), true, true, lockTimeout)
+	l, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +451,7 @@ func TestLiveDoesNotWaitForCheckpoint(t *testing.T) {
 	if !stale {
 		t.Fatal("the view moved to the new tip while the lock was held")
 	}
-	l.unlock()
+	l.Unlock()
 	if _, err := r.GetRun(run.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -358,16 +358,16 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 	}
 	idx := &runIndex{commit: tip, shards: map[string]*idxShard{}}
 	if !tip.IsZero() {
-		c, err := r.readCommit(tip)
+		c, err := r.objects.ReadCommit(tip)
 		if err != nil {
 			return nil, err
 		}
-		runsEntry, ok, err := r.lookup(nil, c.TreeHash, "runs")
+		runsEntry, ok, err := r.objects.Lookup(nil, c.TreeHash, "runs")
 		if err != nil {
 			return nil, err
 		}
 		if ok && runsEntry.Mode == filemode.Dir {
-			shards, err := r.readTree(runsEntry.Hash)
+			shards, err := r.objects.ReadTree(runsEntry.Hash)
 			if err != nil {
 				return nil, err
 			}
@@ -426,9 +426,9 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					defer rw.objects.close()
+					defer rw.objects.Close()
 					for k := i; k < len(jobs); k += n {
-						trees[k], errs[k] = rw.readTree(jobs[k].tree)
+						trees[k], errs[k] = rw.objects.ReadTree(jobs[k].tree)
 					}
 				}()
 			}
@@ -458,7 +458,7 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 			}
 			inPackOrder := func(key func(*task) plumbing.Hash) {
 				for _, t := range tasks {
-					t.key = r.objects.packOrder(key(t))
+					t.key = r.objects.PackOrder(key(t))
 				}
 				sort.Slice(tasks, func(a, b int) bool { return tasks[a].key < tasks[b].key })
 			}
@@ -477,7 +477,7 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						defer rw.objects.close()
+						defer rw.objects.Close()
 						for {
 							lo := int(next.Add(chunk)) - chunk
 							if lo >= len(tasks) {
@@ -493,7 +493,7 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 			}
 			inPackOrder(func(t *task) plumbing.Hash { return t.sh.runs[t.pos].tree })
 			parallel(func(rw *Repo, _ *recordBuf, t *task) {
-				raw, err := rw.readObjectOnce(plumbing.TreeObject, t.sh.runs[t.pos].tree)
+				raw, err := rw.objects.ReadObjectOnce(plumbing.TreeObject, t.sh.runs[t.pos].tree)
 				if err != nil {
 					t.err = err
 					return
@@ -505,7 +505,7 @@ func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error)
 				if t.err != nil || t.yaml.IsZero() {
 					return
 				}
-				data, err := rw.readObjectOnce(plumbing.BlobObject, t.yaml)
+				data, err := rw.objects.ReadObjectOnce(plumbing.BlobObject, t.yaml)
 				if err != nil {
 					t.err = err
 					return
@@ -654,7 +654,7 @@ func (row *idxRow) lifecycleStage() string { return ustr(row.lifecycle) }
 
 // decode returns the full run manifest.
 func (row *idxRow) decode() (*manifest.Run, error) {
-	data, err := row.r.readObject(plumbing.BlobObject, row.yaml)
+	data, err := row.r.objects.ReadObject(plumbing.BlobObject, row.yaml)
 	if err != nil {
 		return nil, err
 	}

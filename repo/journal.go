@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // The journal is a folder of immutable files, <git-dir>/mlgit/journal/*.jnl.
@@ -242,11 +243,11 @@ func (r *Repo) snapshot(run string) (plumbing.Hash, []jop, error) {
 }
 
 func (r *Repo) snapshotOpts(run string, skipMetrics bool) (plumbing.Hash, []jop, error) {
-	l, err := lockFile(r.pendingLockPath(), false, true, lockTimeout)
+	l, err := gitobj.LockFile(r.pendingLockPath(), false, true, gitobj.LockTimeout)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	tip, err := r.tip()
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
@@ -306,22 +307,22 @@ func (r *Repo) maybeCheckpoint() {
 	if len(files) < CheckpointMaxFiles && size < CheckpointMaxBytes && time.Since(files[0].mod) < CheckpointMaxAge {
 		return
 	}
-	l, err := lockFile(r.checkpointLockPath(), true, false, 0)
+	l, err := gitobj.LockFile(r.checkpointLockPath(), true, false, 0)
 	if err != nil {
 		return // someone else is checkpointing
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	r.checkpointLocked()
 }
 
 // Checkpoint folds every pending journal record into one commit on the
 // tracking branch. It is safe to run at any time from any process.
 func (r *Repo) Checkpoint() (CheckpointResult, error) {
-	l, err := lockFile(r.checkpointLockPath(), true, true, 2*lockTimeout)
+	l, err := gitobj.LockFile(r.checkpointLockPath(), true, true, 2*gitobj.LockTimeout)
 	if err != nil {
 		return CheckpointResult{}, err
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	return r.checkpointLocked()
 }
 
@@ -347,11 +348,11 @@ func (r *Repo) recoverIntent() error {
 		if applied {
 			// Readers must not see the files next to the commit that
 			// holds their records.
-			pl, err := lockFile(r.pendingLockPath(), true, true, lockTimeout)
+			pl, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
 			if err != nil {
 				return err
 			}
-			defer pl.unlock()
+			defer pl.Unlock()
 			for _, f := range lines[2:] {
 				if err := os.Remove(filepath.Join(r.journalDir(), f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
@@ -376,7 +377,7 @@ func (r *Repo) reachedBranch(commit, parent plumbing.Hash) (bool, error) {
 		if h == parent {
 			return false, nil
 		}
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return false, err
 		}
@@ -413,8 +414,8 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	var stats foldStats
 	// pl is the pending lock, taken exclusive just before the branch moves
 	// and released once the folded files are gone.
-	var pl *fileLock
-	defer func() { pl.unlock() }()
+	var pl *gitobj.FileLock
+	defer func() { pl.Unlock() }()
 	commit, err := r.update(func(tx *Tx) error {
 		var err error
 		stats, err = foldJournal(tx, recs)
@@ -427,12 +428,12 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		// never lost.
 		if pl == nil {
 			var err error
-			if pl, err = lockFile(r.pendingLockPath(), true, true, lockTimeout); err != nil {
+			if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
 				return err
 			}
 		}
 		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
-		return writeFileRename(r.intentPath(), []byte(intent))
+		return gitobj.WriteFileRename(r.intentPath(), []byte(intent))
 	})
 	if err != nil {
 		return res, err
@@ -443,7 +444,7 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		res.Commit = commit.String()
 	}
 	if pl == nil { // nothing committed: the records changed nothing
-		if pl, err = lockFile(r.pendingLockPath(), true, true, lockTimeout); err != nil {
+		if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
 			return res, err
 		}
 	}
@@ -456,7 +457,7 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		return res, err
 	}
 	if !commit.IsZero() {
-		r.maybeGC()
+		gitobj.MaybeGC(r.gitDir)
 	}
 	return res, nil
 }
@@ -629,8 +630,7 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 	if len(subjects) == 0 {
 		subject = "checkpoint"
 	}
-	tx.subject = subject
-	tx.trailers = append([]string{"Mlgit-Op: checkpoint"}, tx.trailers...)
+	tx.SetMessage(subject, append([]string{"Mlgit-Op: checkpoint"}, tx.Trailers()...)...)
 	return st, nil
 }
 

@@ -694,7 +694,7 @@ func (mi *memIndex) decode(row *memRow) (*manifest.Run, error) {
 	if d := mi.docs.get(row.yaml); d != nil {
 		return d, nil
 	}
-	data, err := mi.r.readObject(plumbing.BlobObject, row.yaml)
+	data, err := mi.r.objects.ReadObject(plumbing.BlobObject, row.yaml)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 var (
@@ -51,11 +52,11 @@ var (
 func compareSearch(t *testing.T, live, disk *Repo, rng *rand.Rand, exps []string, searches int) {
 	t.Helper()
 	// Hold off background checkpoints, so both read the same state.
-	l, err := lockFile(live.checkpointLockPath(), true, true, lockTimeout)
+	l, err := gitobj.LockFile(live.checkpointLockPath(), true, true, gitobj.LockTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	for i := 0; i < searches; i++ {
 		s := RunSearch{
 			Filter:     memFilters[rng.Intn(len(memFilters))],

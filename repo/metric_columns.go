@@ -101,7 +101,7 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 	}
 	hashes := make([]plumbing.Hash, n)
 	for seq := 1; seq <= n; seq++ {
-		e, ok, err := r.lookup(tx.tc, tx.baseTree, segmentPath(id, seq))
+		e, ok, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), segmentPath(id, seq))
 		if err != nil {
 			return err
 		}
@@ -169,7 +169,7 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 
 // parseSegmentPart reads and parses one segment blob into columns per key.
 func (r *Repo) parseSegmentPart(h plumbing.Hash, want func(string) bool) segmentPart {
-	data, err := r.readObjectOnce(plumbing.BlobObject, h)
+	data, err := r.objects.ReadObjectOnce(plumbing.BlobObject, h)
 	if err != nil {
 		return segmentPart{err: err}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // Promotion through review (DESIGN.md §6): instead of changing the tracking
@@ -86,26 +87,26 @@ func (r *Repo) Propose(spec PromoteSpec) (*Proposal, error) {
 			p.Branch = ""
 			return p, nil
 		}
-		existing, err := r.refs.read(ref)
+		existing, err := r.refs.Read(ref)
 		if err != nil {
 			return nil, err
 		}
 		if !existing.IsZero() {
 			return r.existingProposal(spec, stage, p, existing)
 		}
-		subject := tx.subject
+		subject := tx.Subject()
 		if reason := strings.TrimSpace(spec.Reason); reason != "" {
-			tx.subject += "\n\n" + reason
+			tx.SetMessage(subject+"\n\n"+reason, tx.Trailers()...)
 		}
 		tx.AddTrailer("Mlgit-Proposal: " + branch)
-		commit, err := tx.writeCommit()
+		commit, err := tx.Commit(r.signature())
 		if err != nil {
 			return nil, err
 		}
 		id := r.identity()
 		who := fmt.Sprintf("%s <%s> %d %s", id.name, id.email, r.now().Unix(), r.now().Format("-0700"))
-		err = r.refs.cas(ref, plumbing.ZeroHash, commit, who, "mlgit: propose "+subject)
-		if errors.Is(err, errCASMismatch) {
+		err = r.refs.CAS(ref, plumbing.ZeroHash, commit, who, "mlgit: propose "+subject)
+		if errors.Is(err, gitobj.ErrCASMismatch) {
 			continue // created meanwhile: compare with it
 		}
 		if err != nil {
@@ -127,7 +128,7 @@ func (r *Repo) existingProposal(spec PromoteSpec, stage string, p *Proposal, tip
 	res := &Promoted{}
 	err = applyPromotion(tx, spec, stage, nowMillis(r.now()), true, res)
 	if err == nil && len(res.Changes) == 0 {
-		c, err := r.readCommit(tip)
+		c, err := r.objects.ReadCommit(tip)
 		if err != nil {
 			return nil, err
 		}
@@ -213,13 +214,13 @@ func (r *Repo) PushProposal(ctx context.Context, remote string, p *Proposal) (*P
 // which applies insteadOf), or remote itself when it is a URL or a path;
 // ok is false when it is neither.
 func remoteURL(ctx context.Context, dir, remote string) (string, bool, error) {
-	names, err := systemGit(ctx, dir, "remote")
+	names, err := gitobj.Git(ctx, dir, "remote")
 	if err != nil {
 		return "", false, fmt.Errorf("git remote: %w", err)
 	}
 	for _, n := range strings.Fields(string(names)) {
 		if n == remote {
-			out, err := systemGit(ctx, dir, "remote", "get-url", remote)
+			out, err := gitobj.Git(ctx, dir, "remote", "get-url", remote)
 			if err != nil {
 				return "", false, fmt.Errorf("git remote get-url %s: %w", remote, err)
 			}

@@ -454,7 +454,7 @@ func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	st, err := r.modelTagState(key, NewStages())
 	if err != nil {
 		return nil, err
@@ -653,7 +653,7 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	res := &Promoted{}
 	commit, err := r.Update(func(tx *Tx) error {
 		return applyPromotion(tx, spec, stage, nowMillis(r.now()), false, res)
@@ -949,7 +949,7 @@ func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	res := &AliasResult{Alias: spec.Alias, Version: spec.Version}
 	commit, err := r.Update(func(tx *Tx) error {
 		m, err := readModelTx(tx, spec.Name)
@@ -1010,7 +1010,7 @@ func (r *Repo) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	res := &AliasResult{Alias: alias}
 	commit, err := r.Update(func(tx *Tx) error {
 		m, err := readModelTx(tx, name)
@@ -1060,7 +1060,7 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 	if err != nil {
 		return err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	var removed []string
 	commit, err := r.Update(func(tx *Tx) error {
 		removed = nil
@@ -1135,7 +1135,7 @@ func (r *Repo) DeleteModel(name string) error {
 	if err != nil {
 		return err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	commit, err := r.Update(func(tx *Tx) error {
 		if _, err := readModelTx(tx, name); err != nil {
 			return err
@@ -1189,7 +1189,7 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 		if err != nil {
 			return nil, err
 		}
-		defer lock.unlock()
+		defer lock.Unlock()
 	}
 	stages, err := r.Stages()
 	if err != nil {

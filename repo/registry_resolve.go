@@ -1,17 +1,16 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/exec"
 	"sort"
 	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // ParseModelRef splits a model reference into the model name and the
@@ -272,9 +271,9 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	if opts.Git == nil {
 		// A local remote is asked with protocol v2 ls-refs, so the
 		// serving side filters by this model's prefixes.
-		if p := localRemotePath(ctx, opts.Dir, remote); p != "" {
-			out, err = lsRefsLocal(ctx, p, []string{"refs/tags/" + key + "@", "refs/tags/" + key + "#"})
-			if err != nil && !errors.Is(err, errNoV2) {
+		if p := gitobj.LocalRemotePath(ctx, opts.Dir, remote); p != "" {
+			out, err = gitobj.LsRefsLocal(ctx, p, []string{"refs/tags/" + key + "@", "refs/tags/" + key + "#"})
+			if err != nil && !errors.Is(err, gitobj.ErrNoV2) {
 				return nil, err
 			}
 		}
@@ -282,7 +281,7 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	if out == nil {
 		run := opts.Git
 		if run == nil {
-			run = systemGit
+			run = gitobj.Git
 		}
 		out, err = run(ctx, opts.Dir, LsRemoteArgs(remote, key)...)
 		if err != nil {
@@ -303,23 +302,6 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	}
 	sort.Strings(res.Aliases)
 	return res, nil
-}
-
-// systemGit runs the system git, returning stdout; stderr goes into the error.
-func systemGit(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
-		}
-		return nil, err
-	}
-	return out, nil
 }
 
 // TagEventInfo is what a registry tag name says, for CI jobs triggered by
@@ -370,7 +352,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 		return ev, nil
 	}
 	defer r.Close()
-	h, err := r.refs.read("refs/tags/" + tag)
+	h, err := r.refs.Read("refs/tags/" + tag)
 	if err != nil || h.IsZero() {
 		return ev, fmt.Errorf("%w: tag %s is not in this repository, so the version of the event is unknown: fetch it (git fetch --force --tags origin)", ErrNotFound, tag)
 	}

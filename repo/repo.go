@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // DefaultBranch is the tracking branch's default name.
@@ -40,9 +41,10 @@ type Repo struct {
 
 	mu sync.Mutex
 	st *filesystem.Storage
-	// objects reads objects; st writes them.
-	objects *objectReader
-	refs    refFiles
+	// objects reads and writes objects; st reads the Git configuration
+	// and writes the objects that go-git encodes.
+	objects *gitobj.DB
+	refs    gitobj.Refs
 	ident   *identity
 
 	runCache map[plumbing.Hash]*manifest.Run
@@ -146,10 +148,10 @@ func openAt(path string, opts Options) (*Repo, error) {
 	if err := checkBranchName(r.branch); err != nil {
 		return nil, err
 	}
-	r.refs = refFiles{gitDir: gd}
+	r.refs = gitobj.NewRefs(gd)
 	r.stateDir = filepath.Join(gd, "mlgit")
 	r.st = newStorage(gd)
-	r.objects = newObjectReader(gd)
+	r.objects = gitobj.Open(gd)
 	return r, nil
 }
 
@@ -185,7 +187,7 @@ func Open(path string, opts Options) (*Repo, error) {
 // Close releases the store's resources.
 func (r *Repo) Close() error {
 	r.saves.Wait()
-	r.objects.close()
+	r.objects.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.Close()
@@ -193,7 +195,7 @@ func (r *Repo) Close() error {
 
 // tip returns the commit the tracking branch points at (zero if none).
 func (r *Repo) tip() (plumbing.Hash, error) {
-	return r.refs.read(r.BranchRef())
+	return r.refs.Read(r.BranchRef())
 }
 
 // Tip returns the commit id the tracking branch points at.
@@ -303,7 +305,7 @@ func (r *Repo) BlobCacheDir() string { return filepath.Join(r.stateDir, "blobs")
 // goroutine that reads objects in parallel with others.
 func (r *Repo) forkReader() *Repo {
 	return &Repo{workTree: r.workTree, gitDir: r.gitDir, branch: r.branch, now: r.now, st: r.st, refs: r.refs,
-		stateDir: r.stateDir, objects: newObjectReader(r.gitDir)}
+		stateDir: r.stateDir, objects: r.objects.Fork()}
 }
 
 // branchState is where the journal, checkpoint lock and run index of the

@@ -25,17 +25,17 @@ func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
 	p := runPath(id)
-	if c, pending := tx.changes[p]; pending || tx.deletedAbove(p) {
-		if !pending || c.del {
+	if c, pending := tx.Pending(p); pending || tx.DeletedAbove(p) {
+		if !pending || c.Del {
 			return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
 		}
-		doc, err := manifest.DecodeRun(c.data)
+		doc, err := manifest.DecodeRun(c.Data)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 		return doc, nil
 	}
-	e, ok, err := tx.r.lookup(tx.tc, tx.baseTree, p)
+	e, ok, err := tx.r.objects.Lookup(tx.Trees(), tx.BaseTree(), p)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
 	if doc := tx.r.cachedRun(e.Hash); doc != nil {
 		return doc, nil
 	}
-	data, err := tx.r.readObject(plumbing.BlobObject, e.Hash)
+	data, err := tx.r.objects.ReadObject(plumbing.BlobObject, e.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +499,7 @@ func (r *Repo) historyState(id string, want func(string) bool) (*historyState, e
 		}
 		st.pending, st.created = pts, c
 		if !tree.IsZero() {
-			st.tx = &Tx{r: r, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+			st.tx = r.txOnTree(plumbing.ZeroHash, tree)
 		}
 		return st, nil
 	}

@@ -1,22 +1,21 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 
 	"errors"
 	"fmt"
-	"github.com/mlgit/mlgit/internal/gittest"
 	"math/rand"
 	"os/exec"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/internal/gittest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -332,62 +331,6 @@ func TestParseModelRef(t *testing.T) {
 	}
 }
 
-// TestPackedRefsPrefixSearch checks the binary search against a linear
-// filter on packed-refs files with peeled lines and near-miss names.
-func TestPackedRefsPrefixSearch(t *testing.T) {
-	rng := rand.New(rand.NewSource(3))
-	var names []string
-	keys := []string{"a", "a%20b", "a-b", "ab", "churn", "churn2", "churn%40x", "z"}
-	for i := 0; i < 3000; i++ {
-		k := keys[rng.Intn(len(keys))]
-		if rng.Intn(2) == 0 {
-			names = append(names, fmt.Sprintf("refs/tags/%s@v%d", k, i))
-		} else {
-			names = append(names, fmt.Sprintf("refs/tags/%s#production#%d", k, i))
-		}
-	}
-	names = append(names, "refs/heads/main", "refs/remotes/origin/x", "refs/tags/v1.0", "refs/tagsz")
-	sort.Strings(names)
-	var buf bytes.Buffer
-	buf.WriteString("# pack-refs with: peeled fully-peeled sorted \n")
-	peeled := map[string]bool{}
-	for i, n := range names {
-		fmt.Fprintf(&buf, "%s %s\n", hx(i+1), n)
-		if strings.HasPrefix(n, "refs/tags/") && i%3 != 0 {
-			fmt.Fprintf(&buf, "^%s\n", hx(100000+i))
-			peeled[n] = true
-		}
-	}
-	data := buf.Bytes()
-	start, sorted := packedHeader(data)
-	if !sorted {
-		t.Fatal("header not sorted")
-	}
-	for _, k := range keys {
-		for _, sep := range []string{"@", "#"} {
-			p := "refs/tags/" + k + sep
-			got := scanPacked(data, searchPacked(data, start, p), len(data), p, true)
-			lin := scanPacked(data, start, len(data), p, false)
-			if len(got) != len(lin) || len(got) == 0 {
-				t.Fatalf("prefix %s: binary %d refs, linear %d", p, len(got), len(lin))
-			}
-			for i := range got {
-				if got[i] != lin[i] {
-					t.Fatalf("prefix %s: %v != %v", p, got[i], lin[i])
-				}
-				if peeled[got[i].name] == got[i].peeled.IsZero() {
-					t.Fatalf("%s: peeled %v", got[i].name, got[i].peeled)
-				}
-			}
-		}
-	}
-	p := "refs/tags/nothing@"
-	if got := scanPacked(data, searchPacked(data, start, p), len(data), p, true); len(got) != 0 {
-		t.Fatalf("found %v", got)
-	}
-	_ = plumbing.ZeroHash
-}
-
 // TestLsRefsLocalAsksOnlyForOneModel: against a local bare remote, the
 // v2 ls-refs exchange carries only the asked model's tags (checked with
 // git's own packet trace of the serving upload-pack).
@@ -404,7 +347,7 @@ func TestLsRefsLocalAsksOnlyForOneModel(t *testing.T) {
 	gittest.Git(t, dir, "push", "-q", remote, "--tags")
 	trace := filepath.Join(t.TempDir(), "trace")
 	t.Setenv("GIT_TRACE_PACKET", trace)
-	out, err := lsRefsLocal(context.Background(), remote, []string{"refs/tags/churn@", "refs/tags/churn#"})
+	out, err := gitobj.LsRefsLocal(context.Background(), remote, []string{"refs/tags/churn@", "refs/tags/churn#"})
 	if err != nil {
 		t.Fatal(err)
 	}

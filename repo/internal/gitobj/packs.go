@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"bytes"
@@ -493,7 +493,7 @@ func (ix *mappedIndex) loadReverse(gitRev, cacheRev string) error {
 	binary.BigEndian.PutUint32(buf[4:], 1)
 	binary.BigEndian.PutUint32(buf[8:], 1)
 	copy(buf[12:], rev)
-	_ = writeFileAtomic(cacheRev, buf)
+	_ = WriteFileAtomic(cacheRev, buf)
 	ix.rev = rev
 	return nil
 }
