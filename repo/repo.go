@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/runindex"
 )
 
 // DefaultBranch is the tracking branch's default name.
@@ -48,7 +49,7 @@ type Repo struct {
 	ident   *identity
 
 	runCache map[plumbing.Hash]*manifest.Run
-	memIndex *runIndex
+	memIndex *runindex.Index
 	saves    sync.WaitGroup // run index caches being written
 
 	// group batches concurrent journal appends (group.go); live, when
