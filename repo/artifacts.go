@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // Which blobs does the tracking branch need? Artifacts live in the blob
@@ -285,7 +286,7 @@ func (r *Repo) treeRefs(commit plumbing.Hash) ([]ArtifactRef, error) {
 }
 
 // journalRefs returns the references that pending journal records add.
-func journalRefs(ops []jop) []ArtifactRef {
+func journalRefs(ops []journal.Op) []ArtifactRef {
 	var out []ArtifactRef
 	add := func(run string, arts []manifest.Artifact) {
 		for _, a := range arts {
@@ -294,9 +295,9 @@ func journalRefs(ops []jop) []ArtifactRef {
 	}
 	for _, o := range ops {
 		switch {
-		case o.Op == opArtifacts:
+		case o.Op == journal.OpArtifacts:
 			add(o.Run, o.Artifacts)
-		case o.Op == opCreate && o.Doc != nil:
+		case o.Op == journal.OpCreate && o.Doc != nil:
 			add(o.Run, o.Doc.Artifacts)
 		}
 	}

@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // Group commit. Concurrent journal appends of one process share one file
@@ -96,7 +94,7 @@ func (r *Repo) makeSpares(n int, stop <-chan struct{}) {
 }
 
 type groupReq struct {
-	ops    []jop                  // records other than metric points
+	ops    []journal.Op           // records other than metric points
 	run    string                 // the run of points
 	points []manifest.MetricPoint // metric points, after ops
 	seg    []byte                 // points as metric-segment lines
@@ -123,24 +121,24 @@ func (r *Repo) JournalStats() JournalStats {
 // the records of concurrent callers, to a new journal file through a
 // temporary name, fsyncs, renames and fsyncs the folder. When it returns
 // nil the ops are acknowledged.
-func (r *Repo) appendJournal(ops []jop) error {
+func (r *Repo) appendJournal(ops []journal.Op) error {
 	return r.appendJournalPoints(ops, "", nil)
 }
 
 // appendJournalPoints is appendJournal for ops followed by metric points
 // of one run (records in that order).
-func (r *Repo) appendJournalPoints(ops []jop, run string, points []manifest.MetricPoint) error {
+func (r *Repo) appendJournalPoints(ops []journal.Op, run string, points []manifest.MetricPoint) error {
 	if len(ops)+len(points) == 0 {
 		return nil
 	}
-	body, err := encodeRecords(make([]byte, 0, len(ops)*64+len(points)*(len(run)+40)), ops)
+	body, err := journal.EncodeRecords(make([]byte, 0, len(ops)*64+len(points)*(len(run)+40)), ops)
 	if err != nil {
 		return err
 	}
 	// Points are encoded once, as segment lines: the records are these
 	// lines behind "M<TAB>run<TAB>", and a checkpoint writes them as they
 	// are into the run's new segment.
-	seg := encodeSegment(points)
+	seg := journal.EncodeSegment(points)
 	for rest := seg; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n') + 1
 		body = append(body, 'M', '\t')
@@ -216,12 +214,12 @@ func (r *Repo) writeGroup(batch []*groupReq) error {
 			tag = "multi"
 		}
 	}
-	data := make([]byte, 0, len(journalMagic)+size+32)
-	data = append(data, journalMagic...)
+	data := make([]byte, 0, len(journal.Magic)+size+32)
+	data = append(data, journal.Magic...)
 	for _, q := range batch {
 		data = append(data, q.body...)
 	}
-	data = appendJournalFooter(data, n)
+	data = journal.AppendFooter(data, n)
 
 	dir := r.journalDir()
 	tmpDir := filepath.Join(dir, "tmp")
@@ -358,111 +356,4 @@ func groupFile(name string, size int64, batch []*groupReq) *liveFile {
 		}
 	}
 	return f
-}
-
-// appendPointRecord appends the record of a metric point.
-func appendPointRecord(b []byte, run string, p manifest.MetricPoint) []byte {
-	b = append(b, 'M', '\t')
-	b = append(b, run...)
-	b = append(b, '\t')
-	return appendSegmentLine(b, p)
-}
-
-// appendSegmentLine is manifest.AppendSegmentLine without allocating
-// (TestAppendSegmentLine checks they agree).
-func appendSegmentLine(b []byte, p manifest.MetricPoint) []byte {
-	b = append(b, p.Key...)
-	b = append(b, '\t')
-	b = strconv.AppendInt(b, p.Step, 10)
-	b = append(b, '\t')
-	b = strconv.AppendInt(b, p.Timestamp, 10)
-	b = append(b, '\t')
-	switch v := p.Value; {
-	case math.IsNaN(v):
-		b = append(b, "NaN"...)
-	case math.IsInf(v, 1):
-		b = append(b, "Inf"...)
-	case math.IsInf(v, -1):
-		b = append(b, "-Inf"...)
-	default:
-		b = strconv.AppendFloat(b, v, 'g', -1, 64)
-	}
-	return append(b, '\n')
-}
-
-// encodeSegment is manifest.EncodeSegment without allocating per point.
-func encodeSegment(points []manifest.MetricPoint) []byte {
-	b := make([]byte, 0, len(points)*32)
-	for _, p := range points {
-		b = appendSegmentLine(b, p)
-	}
-	return b
-}
-
-// addPoints adds points to the metric summaries in m, in order, as
-// addPoint does one by one.
-func addPoints(m map[string]manifest.MetricSummary, points []manifest.MetricPoint) map[string]manifest.MetricSummary {
-	if len(points) == 0 {
-		return m
-	}
-	if m == nil {
-		m = map[string]manifest.MetricSummary{}
-	}
-	// A batch repeats a few keys: summarize in a small slice first.
-	type acc struct {
-		key string
-		sum manifest.MetricSummary
-		ok  bool
-	}
-	var accs []acc
-	for _, p := range points {
-		i := 0
-		for i < len(accs) && accs[i].key != p.Key {
-			i++
-		}
-		if i == len(accs) {
-			if len(accs) >= 32 {
-				m = addPoint(m, p)
-				continue
-			}
-			cur, ok := m[p.Key]
-			accs = append(accs, acc{key: p.Key, sum: cur, ok: ok})
-		}
-		a := &accs[i]
-		if a.ok {
-			a.sum = a.sum.Add(p)
-		} else {
-			a.sum = (*manifest.MetricSummary)(nil).Add(p)
-			a.ok = true
-		}
-	}
-	for _, a := range accs {
-		m[a.key] = a.sum
-	}
-	return m
-}
-
-// encodeRecords appends the record lines of ops to b.
-func encodeRecords(b []byte, ops []jop) ([]byte, error) {
-	if b == nil {
-		b = make([]byte, 0, len(ops)*48)
-	}
-	for _, o := range ops {
-		var err error
-		if b, err = appendRecord(b, o); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
-}
-
-// appendJournalFooter appends the end record: the count of records and
-// the CRC32 of everything before it.
-func appendJournalFooter(b []byte, n int) []byte {
-	sum := crc32.ChecksumIEEE(b)
-	b = append(b, 'E', '\t')
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, '\t')
-	b = strconv.AppendUint(b, uint64(sum), 16)
-	return append(b, '\n')
 }

@@ -2,8 +2,6 @@ package repo
 
 import (
 	"fmt"
-	"math"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // liveTestRepo is newTestRepo made live; StopLive runs at cleanup.
@@ -116,11 +115,11 @@ func TestGroupFileFormat(t *testing.T) {
 	r, _ := newTestRepo(t)
 	a, b := NewRunID(), NewRunID()
 	reqs := []*groupReq{}
-	for _, ops := range [][]jop{
-		{{Op: opMetric, Run: a, Point: manifest.MetricPoint{Key: "x", Value: 1, Step: 1, Timestamp: 2}}},
-		{{Op: opParam, Run: b, Key: "k", Value: "v"}, {Op: opMetric, Run: b, Point: manifest.MetricPoint{Key: "y", Value: 2}}},
+	for _, ops := range [][]journal.Op{
+		{{Op: journal.OpMetric, Run: a, Point: manifest.MetricPoint{Key: "x", Value: 1, Step: 1, Timestamp: 2}}},
+		{{Op: journal.OpParam, Run: b, Key: "k", Value: "v"}, {Op: journal.OpMetric, Run: b, Point: manifest.MetricPoint{Key: "y", Value: 2}}},
 	} {
-		body, err := encodeRecords(nil, ops)
+		body, err := journal.EncodeRecords(nil, ops)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,14 +142,14 @@ func TestGroupFileFormat(t *testing.T) {
 	if err != nil || len(warn) > 0 || len(ops) != 3 {
 		t.Fatalf("%d records, warnings %v, %v", len(ops), warn, err)
 	}
-	if ops[0].Run != a || ops[1].Op != opParam || ops[2].Point.Key != "y" {
+	if ops[0].Run != a || ops[1].Op != journal.OpParam || ops[2].Point.Key != "y" {
 		t.Fatalf("records %+v", ops)
 	}
 	// The whole file is one checksum: one flipped byte rejects it all.
 	p := filepath.Join(r.journalDir(), files[0].name)
 	data, _ := os.ReadFile(p)
-	data[len(journalMagic)+3] ^= 1
-	if _, err := decodeJournal(data); err == nil {
+	data[len(journal.Magic)+3] ^= 1
+	if _, err := journal.Decode(data); err == nil {
 		t.Fatal("corrupt group file decoded")
 	}
 }
@@ -365,39 +364,6 @@ func TestSparesRecycled(t *testing.T) {
 	for _, p := range hist {
 		if p.Value != float64(p.Step) {
 			t.Fatalf("point %+v", p)
-		}
-	}
-}
-
-// TestAppendSegmentLine: the journal's and the fold's own encoders write
-// the bytes of manifest's, and addPoints sums as addPoint one by one.
-func TestAppendSegmentLine(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	specials := []float64{0, math.Copysign(0, -1), math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64, 1e21, 1e-7, 123456789, -0.1}
-	var pts []manifest.MetricPoint
-	for i := 0; i < 5000; i++ {
-		v := rng.NormFloat64() * math.Pow(10, float64(rng.Intn(40)-20))
-		if i < len(specials) {
-			v = specials[i]
-		}
-		p := manifest.MetricPoint{Key: fmt.Sprintf("k%d", rng.Intn(40)), Value: v, Step: rng.Int63n(1<<40) - 5, Timestamp: rng.Int63()}
-		pts = append(pts, p)
-		if got, want := appendSegmentLine(nil, p), manifest.AppendSegmentLine(nil, p); string(got) != string(want) {
-			t.Fatalf("%+v: %q, want %q", p, got, want)
-		}
-	}
-	if string(encodeSegment(pts)) != string(manifest.EncodeSegment(pts)) {
-		t.Fatal("encodeSegment differs")
-	}
-	for _, n := range []int{0, 1, 7, 500, 5000} {
-		base := map[string]manifest.MetricSummary{"k1": {Value: 3, Step: 100, Count: 4, Min: -1, Max: 9}}
-		want := map[string]manifest.MetricSummary{"k1": base["k1"]}
-		for _, p := range pts[:n] {
-			want = addPoint(want, p)
-		}
-		got := addPoints(base, pts[:n])
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("%d points: %v, want %v", n, got, want)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo/journal"
 	"github.com/mlgit/mlgit/repo/runindex"
 )
 
@@ -96,7 +97,7 @@ func (r *Repo) runRows() ([]runRow, error) {
 			}
 			pendingOrder = append(pendingOrder, o.Run)
 		}
-		pending[o.Run] = overlay(doc, o)
+		pending[o.Run] = journal.Overlay(doc, o)
 	}
 	rows, err := idx.Rows(r.objects, func(id string) bool { _, ok := pending[id]; return ok })
 	if err != nil {

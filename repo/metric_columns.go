@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // MetricColumns is one metric's history as columns, in logging order:
@@ -69,10 +70,10 @@ func (r *Repo) MetricHistoryColumns(id string, want func(string) bool) (map[stri
 		}
 	}
 	for _, o := range st.ops {
-		if o.Op == opCreate {
+		if o.Op == journal.OpCreate {
 			found = true
 		}
-		if o.Op == opMetric && want(o.Point.Key) {
+		if o.Op == journal.OpMetric && want(o.Point.Key) {
 			get(o.Point.Key).add(o.Point)
 		}
 	}

@@ -12,11 +12,12 @@ import (
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
-// Promotion through review (DESIGN.md §6): instead of changing the tracking
-// branch, Propose commits the same manifest change on a branch of its own,
-// off the tip of the tracking branch, and PushProposal pushes it and derives
-// the page that opens a pull request. No tag is created: after the merge,
-// mlgit tags sync creates them from the merged manifests.
+// Promotion through review (docs/registry.md, "Proposing a promotion"):
+// instead of changing the tracking branch, Propose commits the same
+// manifest change on a branch of its own, off the tip of the tracking
+// branch, and PushProposal pushes it and derives the page that opens a pull
+// request. No tag is created: after the merge, mlgit tags sync creates
+// them from the merged manifests.
 
 // ProposalBranchPrefix starts the name of every proposal branch.
 const ProposalBranchPrefix = "mlgit-propose/"

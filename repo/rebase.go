@@ -17,16 +17,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// This file re-applies local, unpushed commits of the tracking branch onto
-// a remote tip (DESIGN.md §8). Runs, experiments and logged models have
-// random ids, so their paths are disjoint between clones and their changes
-// re-apply as they are. Model versions are numbered per model, so two
-// clones can register the same number: the unpushed one is renumbered to
-// the next free number, and every later local reference to it (its
-// manifest, aliases in model.yaml, tag names and messages) follows. A file
-// that both sides changed is merged field by field, the local change
-// winning where both changed the same field, as if it were made after the
-// remote's.
+// This file re-applies local, unpushed commits of the tracking branch onto a
+// remote tip (docs/sharing.md, "Pull"). Runs, experiments and logged models
+// have random ids, so their paths are disjoint between clones and their
+// changes re-apply as they are. Model versions are numbered per model, so
+// two clones can register the same number: the unpushed one is renumbered to
+// the next free number, and every later local reference to it (its manifest,
+// aliases in model.yaml, tag names and messages) follows. A file that both
+// sides changed is merged field by field, the local change winning where
+// both changed the same field, as if it were made after the remote's.
 
 // fileChange is one file that differs between two trees (zero hash: absent).
 type fileChange struct {

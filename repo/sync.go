@@ -22,7 +22,7 @@ import (
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
-// Sharing (DESIGN.md §8). The network part goes through the system git, so
+// Sharing (docs/sharing.md). The network part goes through the system git, so
 // every transport and credential the user's git knows (credential helpers,
 // SSH agent, GIT_SSH_COMMAND, http.* settings) works unchanged; everything
 // local (what is unpushed, re-applying it on the remote tip, renumbering,
