@@ -17,6 +17,7 @@ import (
 	"github.com/mlgit/mlgit/hooks"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // mlgit check: everything a pull request to the tracking branch changes,
@@ -375,7 +376,7 @@ func (ck *checker) manifest(p string, data []byte) error {
 	switch kind {
 	case manifest.KindConfig:
 		cfg, _ := manifest.DecodeConfig(data)
-		for _, is := range policyIssues(cfg) {
+		for _, is := range registry.PolicyIssues(cfg) {
 			ck.problem(p, policyLine(data, is), ProblemConfig, "%s", is)
 		}
 	case manifest.KindExperiment:
@@ -552,7 +553,7 @@ func lineOf(data []byte, prefix string, also ...string) int {
 // policyLine finds the line of mlgit.yaml that a policy issue is about:
 // the stage's key under promotion:, or its from or require line (the
 // layout mlgit and most people write: two-space indentation).
-func policyLine(data []byte, is policyIssue) int {
+func policyLine(data []byte, is registry.PolicyIssue) int {
 	lines := strings.Split(string(data), "\n")
 	start := lineOf(data, "promotion:")
 	if start == 0 {
@@ -567,13 +568,13 @@ func policyLine(data []byte, is policyIssue) int {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   ") {
 			key := strings.Trim(strings.SplitN(t, ":", 2)[0], `"'`)
-			inStage = key == is.stage
-			if inStage && is.field == "" {
+			inStage = key == is.Stage
+			if inStage && is.Field == "" {
 				return i + 1
 			}
 			continue
 		}
-		if inStage && strings.HasPrefix(t, is.field+":") {
+		if inStage && strings.HasPrefix(t, is.Field+":") {
 			return i + 1
 		}
 	}

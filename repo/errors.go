@@ -5,13 +5,14 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // Errors of the store. Callers test them with errors.Is; the wrapped
 // message names the thing and what to do.
 var (
 	// ErrNotFound marks a run, experiment or object that does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = registry.ErrNotFound
 	// ErrExists marks a create that collides with an existing name or id.
 	ErrExists = gitobj.ErrExists
 	// ErrInvalid marks bad input: a value that breaks a rule. It is the same

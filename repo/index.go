@@ -60,10 +60,13 @@ type runRow interface {
 	decode() (*manifest.Run, error)
 }
 
-func (r RunRow) runID() string                  { return r.ID }
-func (r RunRow) experimentID() string           { return r.ExperimentID }
-func (r RunRow) lifecycleStage() string         { return r.LifecycleStage }
-func (r RunRow) decode() (*manifest.Run, error) { return r.Run, nil }
+// decodedRow is a run with pending journal records applied.
+type decodedRow struct{ RunRow }
+
+func (r decodedRow) runID() string                  { return r.ID }
+func (r decodedRow) experimentID() string           { return r.ExperimentID }
+func (r decodedRow) lifecycleStage() string         { return r.LifecycleStage }
+func (r decodedRow) decode() (*manifest.Run, error) { return r.Run, nil }
 
 // indexedRow is a run read in place from the run index.
 type indexedRow struct{ *runindex.Row }
@@ -109,7 +112,7 @@ func (r *Repo) runRows() ([]runRow, error) {
 	}
 	for _, id := range pendingOrder {
 		if d := pending[id]; d != nil {
-			out = append(out, RunRow{d})
+			out = append(out, decodedRow{RunRow{Run: d}})
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // Promotion through review (docs/registry.md, "Proposing a promotion"):
@@ -27,7 +28,7 @@ const ProposalBranchPrefix = "mlgit-propose/"
 // The key and the stage label are valid ref components, so the name is a
 // valid branch name.
 func ProposalBranch(name string, version int64, stage string) string {
-	return fmt.Sprintf("%s%s-v%d-%s", ProposalBranchPrefix, ModelKey(name), version, stageLabel(stage))
+	return fmt.Sprintf("%s%s-v%d-%s", ProposalBranchPrefix, ModelKey(name), version, registry.StageLabel(stage))
 }
 
 // Proposal is the result of Propose.

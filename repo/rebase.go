@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -114,7 +115,7 @@ func versionFilePath(p string) (key string, n int64, ok bool) {
 	if !found || strings.Contains(file, "/") || !strings.HasSuffix(file, ".yaml") {
 		return "", 0, false
 	}
-	n, ok = parsePositive(strings.TrimSuffix(file, ".yaml"))
+	n, ok = registry.ParsePositive(strings.TrimSuffix(file, ".yaml"))
 	return key, n, ok
 }
 
@@ -254,7 +255,7 @@ func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
 		return 0, err
 	}
 	for _, name := range names {
-		if n, ok := parsePositive(strings.TrimSuffix(name, ".yaml")); ok && n > highest {
+		if n, ok := registry.ParsePositive(strings.TrimSuffix(name, ".yaml")); ok && n > highest {
 			highest = n
 		}
 	}
@@ -516,7 +517,7 @@ func renumberMessage(msg string, rn renumbering) string {
 			key = ModelKey(strings.TrimSpace(v))
 		}
 		if v, ok := strings.CutPrefix(l, "Mlgit-Version: "); ok {
-			n, _ = parsePositive(strings.TrimSpace(v))
+			n, _ = registry.ParsePositive(strings.TrimSpace(v))
 			vline = i
 		}
 	}

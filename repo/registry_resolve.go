@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // ParseModelRef splits a model reference into the model name and the
@@ -28,7 +29,7 @@ func ParseModelRef(ref string) (name, selector string, err error) {
 			return "", "", fmt.Errorf("%w: model URI %q: want models:/<name>/<version|stage|latest> or models:/<name>@<alias>", ErrInvalid, ref)
 		}
 		sel := rest[i+1:]
-		if _, ok := parsePositive(sel); ok {
+		if _, ok := registry.ParsePositive(sel); ok {
 			sel = "v" + sel
 		}
 		return rest[:i], sel, nil
@@ -168,7 +169,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 				want = fmt.Sprintf("v%d", mv.Version)
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("tags and manifests disagree: the tags say v%d, the manifests %s; run mlgit fsck and mlgit tags sync", tv.Version, want))
-		} else if stageLabel(v.Stage) != tagStage {
+		} else if registry.StageLabel(v.Stage) != tagStage {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("v%d is %s in its manifest but %s by its tags; run mlgit tags sync", tv.Version, v.Stage, tagStage))
 		}
 		return nil
@@ -206,7 +207,7 @@ func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*mani
 	case SelectAlias:
 		n, ok := m.Aliases[sel.Alias]
 		if !ok {
-			return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, m.Name, sel.Alias, aliasList(m.Aliases))
+			return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, m.Name, sel.Alias, registry.AliasList(m.Aliases))
 		}
 		return readVersionTx(tx, m, n)
 	}
@@ -215,7 +216,7 @@ func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*mani
 		return nil, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		if sel.Kind == SelectLatest || stageLabel(all[i].Stage) == sel.Stage {
+		if sel.Kind == SelectLatest || registry.StageLabel(all[i].Stage) == sel.Stage {
 			return all[i], nil
 		}
 	}
@@ -332,7 +333,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	t, err := ParseTagName(tag)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not a registry tag (<model>@v<n>, <model>@v<n>!, <model>#<label>#<counter>): %v", ErrNotFound, tag,
-			strings.TrimPrefix(err.Error(), errNotRegistryTag.Error()+": "))
+			strings.TrimPrefix(err.Error(), registry.ErrNotRegistryTag.Error()+": "))
 	}
 	name, _ := ModelName(t.Key)
 	ev := &TagEventInfo{Tag: tag, Model: name, Key: t.Key, Version: t.Version, Counter: t.Counter}
@@ -342,7 +343,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	case strings.HasPrefix(t.Label, "!"):
 		ev.Event, ev.Alias = EventAliasRemoved, t.Label[1:]
 	case stages.IsStage(t.Label):
-		ev.Event, ev.Stage = EventStage, stageLabel(t.Label)
+		ev.Event, ev.Stage = EventStage, registry.StageLabel(t.Label)
 	default:
 		ev.Event, ev.Alias = EventAlias, t.Label
 	}
@@ -384,7 +385,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 		}
 	}
 	if ev.Version == 0 {
-		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, shortHash(ev.Commit), tag)
+		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, registry.ShortHash(ev.Commit), tag)
 	}
 	return ev, nil
 }

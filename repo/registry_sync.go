@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // findRegistrationCommits walks the first-parent history of the tracking
@@ -505,7 +506,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	}
 	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
 	for _, n := range nums {
-		want := stageLabel(mv.versions[n].Stage)
+		want := registry.StageLabel(mv.versions[n].Stage)
 		if tv := st.Versions[n]; tv != nil && tv.Stage != want {
 			if err := event(n, want, EventStage, tv.Stage); err != nil {
 				return err
@@ -678,7 +679,7 @@ func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc 
 			problem("deregistered", "version %d has a manifest but tag %s@v%d! says it was deleted", n, key, n)
 			continue
 		}
-		if want := stageLabel(v.Stage); tv.Stage != want {
+		if want := registry.StageLabel(v.Stage); tv.Stage != want {
 			problem("stage", "version %d is %s in its manifest but %s by its tags; run mlgit tags sync", n, v.Stage, tv.Stage)
 		}
 	}

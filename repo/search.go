@@ -13,37 +13,7 @@ import (
 )
 
 // RunRow adapts a run manifest to query.Row.
-type RunRow struct{ *manifest.Run }
-
-// Metric returns the latest value of a metric.
-func (r RunRow) Metric(key string) (float64, bool) {
-	m, ok := r.Metrics[key]
-	return m.Value, ok
-}
-
-// Param returns a param.
-func (r RunRow) Param(key string) (string, bool) { v, ok := r.Params[key]; return v, ok }
-
-// Tag returns a tag.
-func (r RunRow) Tag(key string) (string, bool) { v, ok := r.Tags[key]; return v, ok }
-
-// Attr returns a run attribute by its canonical name.
-func (r RunRow) Attr(name string) (query.Value, bool) {
-	a := runindex.Attrs{ID: r.ID, Experiment: r.ExperimentID, Name: r.Name, Status: r.Status, Lifecycle: r.LifecycleStage, User: r.User, URI: r.ArtifactURI, Start: r.StartTime, End: r.EndTime}
-	return a.Attr(name)
-}
-
-// Datasets returns the run's dataset inputs.
-func (r RunRow) Datasets() []query.DatasetInput {
-	if len(r.Inputs) == 0 {
-		return nil
-	}
-	out := make([]query.DatasetInput, len(r.Inputs))
-	for i, d := range r.Inputs {
-		out[i] = query.DatasetInput{Name: d.Name, Digest: d.Digest, Context: d.Context}
-	}
-	return out
-}
+type RunRow = runindex.RunRow
 
 // RunSearch is a search over runs (mlgit run list, MLflow's search-runs).
 type RunSearch struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // Sharing (docs/sharing.md). The network part goes through the system git, so
@@ -852,7 +853,7 @@ func (r *Repo) planTags(mirror, local map[string]plumbing.Hash, moved map[plumbi
 			m := t.msg
 			m.Version = rn.version(key, m.Version)
 			if strings.HasPrefix(m.Previous, "v") {
-				if pv, ok := parsePositive(m.Previous[1:]); ok {
+				if pv, ok := registry.ParsePositive(m.Previous[1:]); ok {
 					m.Previous = fmt.Sprintf("v%d", rn.version(key, pv))
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -112,8 +113,8 @@ func (r *Repo) writeTag(t *object.Tag) (plumbing.Hash, error) {
 // createAnnotatedTag creates refs/tags/<name> as an annotated tag of
 // target. It fails with ErrExists when the tag exists.
 func (r *Repo) createAnnotatedTag(name string, target plumbing.Hash, msg string) error {
-	if len(name) > maxTagNameLength {
-		return fmt.Errorf("%w: tag name %q is %d bytes; the limit is %d", ErrInvalid, abbrevName(name), len(name), maxTagNameLength)
+	if len(name) > registry.MaxTagNameLength {
+		return fmt.Errorf("%w: tag name %q is %d bytes; the limit is %d", ErrInvalid, registry.AbbrevName(name), len(name), registry.MaxTagNameLength)
 	}
 	h, err := r.writeTagObject(name, target, msg)
 	if err != nil {
