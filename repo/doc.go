@@ -8,10 +8,13 @@
 // The store is built in layers; each imports only the ones below it:
 //
 //	repo                   front door: Open/Init, experiments, runs, models,
-//	                       registry, artifacts, sync, check; the journal's
-//	                       group commit, live view and checkpoints
+//	                       registry operations, artifacts, sync, check; the
+//	                       journal's live view, locks and checkpoints
+//	repo/registry          registry rules: model keys, tag grammar, stages,
+//	                       tag state, selectors, promotion policy
 //	repo/runindex          the run index: cache file, refresh, in-memory rows
-//	repo/journal           journal record format, record semantics, watcher
+//	repo/journal           journal format, record semantics, group commit,
+//	                       folder watcher
 //	repo/internal/gitobj   objects, packs, refs and Git's lock protocol,
 //	                       transactions, ls-refs, gc; knows nothing of mlgit
 //
@@ -33,7 +36,7 @@
 // High-frequency logging (params, tags, metric points, status) does not
 // commit: it appends to the write-ahead journal, acknowledged once the
 // file is fsynced and renamed into place, and concurrent appends of one
-// process share a file (group commit, group.go). Readers see committed
+// process share a file (group commit, package journal). Readers see committed
 // data plus pending records; a checkpoint folds the journal into one
 // commit, exactly once even across crashes (journal.go). A long-lived
 // process (the server) keeps the pending state in memory and follows the

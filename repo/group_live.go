@@ -140,7 +140,7 @@ func (r *Repo) StartLive(o LiveOptions) error {
 	if err := os.MkdirAll(filepath.Join(r.journalDir(), "tmp"), 0o755); err != nil {
 		return err
 	}
-	r.removeDeadSpares()
+	r.group.RemoveDeadSpares()
 	ls.w = journal.NewWatcher(r.journalDir(), r.gitDir, filepath.Join(r.gitDir, filepath.FromSlash(r.BranchRef())))
 	if err := ls.sync(); err != nil {
 		ls.w.Close()
@@ -154,6 +154,7 @@ func (r *Repo) StartLive(o LiveOptions) error {
 		ls.index = mi
 	}
 	r.live = ls
+	r.group.SetObserver(ls)
 	go ls.checkpointer()
 	return nil
 }
@@ -169,6 +170,7 @@ func (r *Repo) StopLive() error {
 	close(ls.stop)
 	<-ls.done
 	r.live = nil
+	r.group.SetObserver(nil)
 	ls.w.Close()
 	if ls.index != nil {
 		return ls.index.saveCache()
@@ -179,7 +181,7 @@ func (r *Repo) StopLive() error {
 // checkpointer runs the checkpoints that writes ask for.
 func (ls *liveState) checkpointer() {
 	defer close(ls.done)
-	ls.r.makeSpares(initialSpares, ls.stop)
+	ls.r.group.MakeSpares(initialSpares, ls.stop)
 	for {
 		select {
 		case <-ls.stop:

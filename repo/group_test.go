@@ -2,7 +2,6 @@ package repo
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -32,11 +31,11 @@ func liveTestRepo(t *testing.T, o LiveOptions) (*Repo, string) {
 // counts the files.
 func slowFsync(t *testing.T, d time.Duration) *atomic.Int64 {
 	var n atomic.Int64
-	journalSyncHook = func() {
+	journal.SyncHook = func() {
 		n.Add(1)
 		time.Sleep(d)
 	}
-	t.Cleanup(func() { journalSyncHook = nil })
+	t.Cleanup(func() { journal.SyncHook = nil })
 	return &n
 }
 
@@ -106,51 +105,6 @@ func TestGroupCommit(t *testing.T) {
 				t.Fatalf("%d params, want %d", len(got.Params), workers*n)
 			}
 		})
-	}
-}
-
-// TestGroupFileFormat: records of several requests in one file decode with
-// the single-writer format; a file of one run is named after it.
-func TestGroupFileFormat(t *testing.T) {
-	r, _ := newTestRepo(t)
-	a, b := NewRunID(), NewRunID()
-	reqs := []*groupReq{}
-	for _, ops := range [][]journal.Op{
-		{{Op: journal.OpMetric, Run: a, Point: manifest.MetricPoint{Key: "x", Value: 1, Step: 1, Timestamp: 2}}},
-		{{Op: journal.OpParam, Run: b, Key: "k", Value: "v"}, {Op: journal.OpMetric, Run: b, Point: manifest.MetricPoint{Key: "y", Value: 2}}},
-	} {
-		body, err := journal.EncodeRecords(nil, ops)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs = append(reqs, &groupReq{ops: ops, n: len(ops), body: body})
-	}
-	if err := r.writeGroup(reqs); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.writeGroup(reqs[:1]); err != nil {
-		t.Fatal(err)
-	}
-	files, err := r.pendingFiles("")
-	if err != nil || len(files) != 2 {
-		t.Fatalf("%d files, %v", len(files), err)
-	}
-	if !strings.HasSuffix(files[0].name, "-multi.jnl") || !strings.HasSuffix(files[1].name, "-"+a+".jnl") {
-		t.Fatalf("names %s, %s", files[0].name, files[1].name)
-	}
-	ops, warn, err := r.readPending(files[:1])
-	if err != nil || len(warn) > 0 || len(ops) != 3 {
-		t.Fatalf("%d records, warnings %v, %v", len(ops), warn, err)
-	}
-	if ops[0].Run != a || ops[1].Op != journal.OpParam || ops[2].Point.Key != "y" {
-		t.Fatalf("records %+v", ops)
-	}
-	// The whole file is one checksum: one flipped byte rejects it all.
-	p := filepath.Join(r.journalDir(), files[0].name)
-	data, _ := os.ReadFile(p)
-	data[len(journal.Magic)+3] ^= 1
-	if _, err := journal.Decode(data); err == nil {
-		t.Fatal("corrupt group file decoded")
 	}
 }
 
@@ -307,9 +261,8 @@ func TestLiveReadsDuringCheckpoints(t *testing.T) {
 func TestSparesRecycled(t *testing.T) {
 	r, _ := liveTestRepo(t, LiveOptions{})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		r.group.spareMu.Lock()
-		n := len(r.group.spares)
-		r.group.spareMu.Unlock()
+		_, held := r.group.Spares()
+		n := len(held)
 		if n >= initialSpares {
 			break
 		}
@@ -335,19 +288,18 @@ func TestSparesRecycled(t *testing.T) {
 	if err := r.StopLive(); err != nil { // waits for the spares made at start
 		t.Fatal(err)
 	}
-	r.group.spareMu.Lock()
-	parked, left := r.group.spareSeq, len(r.group.spares)
+	parked, held := r.group.Spares()
+	left := len(held)
 	spares := map[string]bool{}
-	for _, p := range r.group.spares {
+	for _, p := range held {
 		spares[filepath.Base(p)] = true
 	}
-	r.group.spareMu.Unlock()
 	// Every write took a spare and every checkpoint parked what it folded
 	// (31 files: the run's creation and 30 writes); nothing else was made.
 	if parked != initialSpares+31 || left != initialSpares {
 		t.Fatalf("%d spares made or parked, %d left; want %d and %d", parked, left, initialSpares+31, initialSpares)
 	}
-	names, _ := listDir(filepath.Join(r.journalDir(), "tmp"))
+	names, _ := journal.ListDir(filepath.Join(r.journalDir(), "tmp"))
 	for _, n := range names {
 		if !spares[n] {
 			t.Fatalf("journal/tmp holds %s, not a spare", n)

@@ -313,7 +313,7 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		}
 	}
 	for _, n := range names {
-		if err := r.retireJournalFile(n); err != nil {
+		if err := r.group.Retire(n); err != nil {
 			return res, err
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 	"github.com/mlgit/mlgit/repo/runindex"
 )
 
@@ -52,9 +53,9 @@ type Repo struct {
 	memIndex *runindex.Index
 	saves    sync.WaitGroup // run index caches being written
 
-	// group batches concurrent journal appends (group.go); live, when
+	// group batches concurrent journal appends (package journal); live, when
 	// set by StartLive, keeps the pending state in memory (group_live.go).
-	group groupCommitter
+	group *journal.Writer
 	live  *liveState
 
 	stateDir string
@@ -151,6 +152,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	}
 	r.refs = gitobj.NewRefs(gd)
 	r.stateDir = filepath.Join(gd, "mlgit")
+	r.group = journal.NewWriter(r.journalDir(), maxSpares())
 	r.st = newStorage(gd)
 	r.objects = gitobj.Open(gd)
 	return r, nil
@@ -301,13 +303,6 @@ func NewExperimentID() string {
 // BlobCacheDir is the local blob cache shared by all runs of this
 // repository: <git-dir>/mlgit/blobs, a blob store root (see package blob).
 func (r *Repo) BlobCacheDir() string { return filepath.Join(r.stateDir, "blobs") }
-
-// forkReader returns a view of r with its own object reader, for a
-// goroutine that reads objects in parallel with others.
-func (r *Repo) forkReader() *Repo {
-	return &Repo{workTree: r.workTree, gitDir: r.gitDir, branch: r.branch, now: r.now, st: r.st, refs: r.refs,
-		stateDir: r.stateDir, objects: r.objects.Fork()}
-}
 
 // branchState is where the journal, checkpoint lock and run index of the
 // tracking branch live: <git-dir>/mlgit for the default branch, and

@@ -186,7 +186,7 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 	if err := doc.Validate(); err != nil {
 		return nil, err
 	}
-	if err := r.appendJournal([]journal.Op{{Op: journal.OpCreate, Run: id, Doc: doc}}); err != nil {
+	if err := r.group.Append([]journal.Op{{Op: journal.OpCreate, Run: id, Doc: doc}}); err != nil {
 		return nil, err
 	}
 	r.maybeCheckpoint()
@@ -385,7 +385,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 		}
 		ops = append(ops, journal.Op{Op: journal.OpArtifacts, Run: id, Artifacts: b.Artifacts})
 	}
-	if err := r.appendJournalPoints(ops, id, b.Metrics); err != nil {
+	if err := r.group.AppendPoints(ops, id, b.Metrics); err != nil {
 		return res, err
 	}
 	r.maybeCheckpoint()
@@ -428,7 +428,7 @@ func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
 		}
 	}
 	op := journal.Op{Op: journal.OpUpdate, Run: id, Status: u.Status, EndTime: u.EndTime, Name: u.Name, Exit: u.Exit}
-	if err := r.appendJournal([]journal.Op{op}); err != nil {
+	if err := r.group.Append([]journal.Op{op}); err != nil {
 		return nil, err
 	}
 	journal.Apply(doc, op)
@@ -456,7 +456,7 @@ func (r *Repo) setRunLifecycle(id string, del bool) error {
 	if del {
 		op = journal.Op{Op: journal.OpDelete, Run: id, Time: nowMillis(r.now())}
 	}
-	if err := r.appendJournal([]journal.Op{op}); err != nil {
+	if err := r.group.Append([]journal.Op{op}); err != nil {
 		return err
 	}
 	_, err := r.Checkpoint()

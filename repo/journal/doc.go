@@ -11,11 +11,16 @@
 //   - what a record does to a run (Overlay, Apply, AddPoint, AddPoints),
 //     which readers, the run index and the checkpoint all use, so they
 //     never disagree about pending data;
+//   - Writer, which appends files with group commit: concurrent appends of
+//     one process share one file and one fsync, and consumed files are
+//     parked as spares for reuse; an Observer (the live view) learns each
+//     file's records before any reader can list it;
 //   - Watcher, the inotify watch of the journal folder and branch ref that
 //     keeps a live store's view current without listing the folder.
 //
-// Writing files (group commit), the live view, locks and checkpoints are
-// package repo's, which knows the store's layout and moves the branch. This
+// The live view, the locks that order readers and checkpoints, and the
+// checkpoints themselves are package repo's, which knows the store's
+// layout and moves the branch. This
 // package may import manifest and the standard library; never package repo
 // or go-git.
 package journal
