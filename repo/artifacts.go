@@ -17,6 +17,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // Which blobs does the tracking branch need? Artifacts live in the blob
@@ -140,7 +142,7 @@ func (r *Repo) walkManifests(root plumbing.Hash, seen map[plumbing.Hash]bool, fn
 			}
 			seen[tree] = true
 		}
-		es, err := r.readTree(tree)
+		es, err := r.objects.ReadTree(tree)
 		if err != nil {
 			return err
 		}
@@ -183,11 +185,11 @@ func (r *Repo) diffManifests(oldRoot, newRoot plumbing.Hash, fn func(p string, h
 		if oldT.IsZero() {
 			return r.walkSub(newT, dir, depth, fn)
 		}
-		oldEs, err := r.readTree(oldT)
+		oldEs, err := r.objects.ReadTree(oldT)
 		if err != nil {
 			return err
 		}
-		newEs, err := r.readTree(newT)
+		newEs, err := r.objects.ReadTree(newT)
 		if err != nil {
 			return err
 		}
@@ -232,7 +234,7 @@ func (r *Repo) walkSub(tree plumbing.Hash, dir string, depth int, fn func(p stri
 	if depth == 0 {
 		return r.walkManifests(tree, nil, fn)
 	}
-	es, err := r.readTree(tree)
+	es, err := r.objects.ReadTree(tree)
 	if err != nil {
 		return err
 	}
@@ -255,7 +257,7 @@ func (r *Repo) walkSub(tree plumbing.Hash, dir string, depth int, fn func(p stri
 // readManifestRefs reads the manifest blob h found at p and returns its
 // references.
 func (r *Repo) readManifestRefs(p string, h plumbing.Hash) ([]ArtifactRef, error) {
-	data, err := r.readObject(plumbing.BlobObject, h)
+	data, err := r.objects.ReadObject(plumbing.BlobObject, h)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
@@ -267,7 +269,7 @@ func (r *Repo) treeRefs(commit plumbing.Hash) ([]ArtifactRef, error) {
 	if commit.IsZero() {
 		return nil, nil
 	}
-	c, err := r.readCommit(commit)
+	c, err := r.objects.ReadCommit(commit)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +286,7 @@ func (r *Repo) treeRefs(commit plumbing.Hash) ([]ArtifactRef, error) {
 }
 
 // journalRefs returns the references that pending journal records add.
-func journalRefs(ops []jop) []ArtifactRef {
+func journalRefs(ops []journal.Op) []ArtifactRef {
 	var out []ArtifactRef
 	add := func(run string, arts []manifest.Artifact) {
 		for _, a := range arts {
@@ -293,9 +295,9 @@ func journalRefs(ops []jop) []ArtifactRef {
 	}
 	for _, o := range ops {
 		switch {
-		case o.Op == opArtifacts:
+		case o.Op == journal.OpArtifacts:
 			add(o.Run, o.Artifacts)
-		case o.Op == opCreate && o.Doc != nil:
+		case o.Op == journal.OpCreate && o.Doc != nil:
 			add(o.Run, o.Doc.Artifacts)
 		}
 	}
@@ -371,13 +373,13 @@ func (r *Repo) RangeArtifactRefs(from, to string) ([]ArtifactRef, error) {
 	var out []ArtifactRef
 	seen := map[plumbing.Hash]bool{}
 	for _, h := range commits {
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return nil, err
 		}
 		var parentTree plumbing.Hash
 		if len(c.ParentHashes) > 0 {
-			pc, err := r.readCommit(c.ParentHashes[0])
+			pc, err := r.objects.ReadCommit(c.ParentHashes[0])
 			if err != nil {
 				return nil, err
 			}
@@ -532,7 +534,7 @@ func (r *Repo) HistoryArtifactRefs() (refs []ArtifactRef, warnings []string, err
 			continue
 		}
 		seenCommit[h] = true
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -542,7 +544,7 @@ func (r *Repo) HistoryArtifactRefs() (refs []ArtifactRef, warnings []string, err
 				return nil
 			}
 			seenBlob[bh] = true
-			data, err := r.readObject(plumbing.BlobObject, bh)
+			data, err := r.objects.ReadObject(plumbing.BlobObject, bh)
 			if err != nil {
 				return fmt.Errorf("read %s at %s: %w", p, short(h.String()), err)
 			}
@@ -593,7 +595,7 @@ func (r *Repo) remoteTrackingTips() ([]plumbing.Hash, error) {
 	}
 	var out []plumbing.Hash
 	for _, n := range sortedRefNames(names) {
-		h, err := r.refs.read(n)
+		h, err := r.refs.Read(n)
 		if err != nil {
 			return nil, err
 		}
@@ -633,7 +635,7 @@ func (r *Repo) ResolveCommit(rev string) (plumbing.Hash, error) {
 			if op.n == 0 {
 				continue // ^0 is the commit itself
 			}
-			c, err := r.readCommit(h)
+			c, err := r.objects.ReadCommit(h)
 			if err != nil {
 				return plumbing.ZeroHash, err
 			}
@@ -644,7 +646,7 @@ func (r *Repo) ResolveCommit(rev string) (plumbing.Hash, error) {
 			continue
 		}
 		for range op.n {
-			c, err := r.readCommit(h)
+			c, err := r.objects.ReadCommit(h)
 			if err != nil {
 				return plumbing.ZeroHash, err
 			}
@@ -709,7 +711,7 @@ func (r *Repo) resolveBase(base string) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, fmt.Errorf("%w: %q is not a revision", ErrInvalid, base)
 	}
 	for _, name := range candidates {
-		h, err := r.refs.read(name)
+		h, err := r.refs.Read(name)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("ref %s: %w", name, err)
 		}
@@ -726,7 +728,7 @@ func (r *Repo) resolveBase(base string) (plumbing.Hash, error) {
 // peelToCommit follows annotated tags to the commit they point at.
 func (r *Repo) peelToCommit(h plumbing.Hash, name string) (plumbing.Hash, error) {
 	for range 10 {
-		obj, err := r.encodedObject(plumbing.AnyObject, h)
+		obj, err := r.objects.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("%w: %s: no object %s", ErrNotFound, name, h)
 		}
@@ -772,7 +774,7 @@ func (r *Repo) abbreviatedCommit(prefix string) (plumbing.Hash, error) {
 		if strings.HasPrefix(h.String(), prefix) {
 			found = append(found, h)
 		}
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
@@ -809,7 +811,7 @@ func (r *Repo) rangeCommits(from, to plumbing.Hash) ([]plumbing.Hash, error) {
 		}
 		flags[h] |= f
 		if _, ok := times[h]; !ok {
-			c, err := r.readCommit(h)
+			c, err := r.objects.ReadCommit(h)
 			if err != nil {
 				return err
 			}
@@ -843,7 +845,7 @@ func (r *Repo) rangeCommits(from, to plumbing.Hash) ([]plumbing.Hash, error) {
 			extra--
 		}
 		it := heap.Pop(q).(queuedCommit)
-		c, err := r.readCommit(it.h)
+		c, err := r.objects.ReadCommit(it.h)
 		if err != nil {
 			return nil, err
 		}
@@ -895,10 +897,10 @@ func (q *commitTimeQueue) Pop() any {
 }
 
 // BlobCacheLock is a held lock on the local blob cache.
-type BlobCacheLock struct{ l *fileLock }
+type BlobCacheLock struct{ l *gitobj.FileLock }
 
 // Unlock releases the lock.
-func (l *BlobCacheLock) Unlock() { l.l.unlock() }
+func (l *BlobCacheLock) Unlock() { l.l.Unlock() }
 
 // LockBlobCache takes the lock that serializes blob gc of the local cache
 // with adds to it: adds hold it shared, gc exclusive (an add that finds a
@@ -906,7 +908,7 @@ func (l *BlobCacheLock) Unlock() { l.l.unlock() }
 // it). It waits up to timeout and then fails with ErrLocked, saying who
 // holds it.
 func (r *Repo) LockBlobCache(exclusive bool, timeout time.Duration) (*BlobCacheLock, error) {
-	l, err := lockFile(filepath.Join(r.stateDir, "blobs.lock"), exclusive, true, timeout)
+	l, err := gitobj.LockFile(filepath.Join(r.stateDir, "blobs.lock"), exclusive, true, timeout)
 	if err != nil {
 		if errors.Is(err, ErrLocked) {
 			if exclusive {

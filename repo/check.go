@@ -16,6 +16,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/hooks"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // mlgit check: everything a pull request to the tracking branch changes,
@@ -129,9 +131,9 @@ func OpenRepository(path string, opts Options) (*Repo, error) {
 func (r *Repo) CheckRefs(base, head string) (string, string, error) {
 	if head == "" {
 		head = r.branch
-		if h, err := r.refs.read("HEAD"); err == nil && !h.IsZero() {
-			if c, err := r.readCommit(h); err == nil {
-				if _, ok, err := r.readPath(treeCache{}, c.TreeHash, "mlgit.yaml"); err == nil && ok {
+		if h, err := r.refs.Read("HEAD"); err == nil && !h.IsZero() {
+			if c, err := r.objects.ReadCommit(h); err == nil {
+				if _, ok, err := r.objects.ReadPath(gitobj.TreeCache{}, c.TreeHash, "mlgit.yaml"); err == nil && ok {
 					head = "HEAD"
 				}
 			}
@@ -141,7 +143,7 @@ func (r *Repo) CheckRefs(base, head string) (string, string, error) {
 		return base, head, nil
 	}
 	origin := "origin/" + r.branch
-	if h, err := r.refs.read("refs/remotes/" + origin); err == nil && !h.IsZero() {
+	if h, err := r.refs.Read("refs/remotes/" + origin); err == nil && !h.IsZero() {
 		return origin, head, nil
 	}
 	tip, err := r.tip()
@@ -203,21 +205,21 @@ func (r *Repo) Check(ctx context.Context, opts CheckOptions) (*CheckReport, erro
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s and %s share no history: every file of %s is checked", baseRef, headRef, headRef))
 	} else {
 		rep.MergeBase = mb.String()
-		c, err := r.readCommit(mb)
+		c, err := r.objects.ReadCommit(mb)
 		if err != nil {
 			return nil, err
 		}
 		mbTree = c.TreeHash
 	}
-	hc, err := r.readCommit(head)
+	hc, err := r.objects.ReadCommit(head)
 	if err != nil {
 		return nil, err
 	}
-	bc, err := r.readCommit(base)
+	bc, err := r.objects.ReadCommit(base)
 	if err != nil {
 		return nil, err
 	}
-	ck := &checker{r: r, rep: rep, headTree: hc.TreeHash, mbTree: mbTree, tc: treeCache{}}
+	ck := &checker{r: r, rep: rep, headTree: hc.TreeHash, mbTree: mbTree, tc: gitobj.TreeCache{}}
 	ck.headCfg = ck.config(hc.TreeHash, "head")
 	ck.policyCfg = ck.config(bc.TreeHash, "base")
 	rep.PolicyFrom = baseRef
@@ -266,7 +268,7 @@ type checker struct {
 	rep       *CheckReport
 	headTree  plumbing.Hash
 	mbTree    plumbing.Hash
-	tc        treeCache
+	tc        gitobj.TreeCache
 	headCfg   *manifest.Config
 	policyCfg *manifest.Config
 	// refs are the blob references of the changed manifests, with the
@@ -288,7 +290,7 @@ func (ck *checker) problem(p string, line int, kind, format string, args ...any)
 // does not decode (a warning says so for which "base"; the manifest check
 // reports it for head).
 func (ck *checker) config(tree plumbing.Hash, which string) *manifest.Config {
-	data, ok, err := ck.r.readPath(ck.tc, tree, "mlgit.yaml")
+	data, ok, err := ck.r.objects.ReadPath(ck.tc, tree, "mlgit.yaml")
 	if err != nil || !ok {
 		return nil
 	}
@@ -318,7 +320,7 @@ func (ck *checker) file(c treeChange) error {
 	switch {
 	case hooks.IsManifestPath(p):
 		ck.rep.Manifests++
-		data, err := ck.r.readObject(plumbing.BlobObject, c.New)
+		data, err := ck.r.objects.ReadObject(plumbing.BlobObject, c.New)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
@@ -332,7 +334,7 @@ func (ck *checker) file(c treeChange) error {
 			ck.problem(p, 0, ProblemSegment, "metric segment rewritten: segments are append-only, a checkpoint adds a new one (restore this file as it was at the base)")
 			return nil
 		}
-		data, err := ck.r.readObject(plumbing.BlobObject, c.New)
+		data, err := ck.r.objects.ReadObject(plumbing.BlobObject, c.New)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
@@ -374,7 +376,7 @@ func (ck *checker) manifest(p string, data []byte) error {
 	switch kind {
 	case manifest.KindConfig:
 		cfg, _ := manifest.DecodeConfig(data)
-		for _, is := range policyIssues(cfg) {
+		for _, is := range registry.PolicyIssues(cfg) {
 			ck.problem(p, policyLine(data, is), ProblemConfig, "%s", is)
 		}
 	case manifest.KindExperiment:
@@ -434,7 +436,7 @@ func (ck *checker) stageChange(p string, data []byte, v *manifest.ModelVersion) 
 	}
 	from := StageNone
 	if !ck.mbTree.IsZero() {
-		old, ok, err := ck.r.readPath(ck.tc, ck.mbTree, p)
+		old, ok, err := ck.r.objects.ReadPath(ck.tc, ck.mbTree, p)
 		if err != nil {
 			return err
 		}
@@ -449,7 +451,7 @@ func (ck *checker) stageChange(p string, data []byte, v *manifest.ModelVersion) 
 	}
 	var run *manifest.Run
 	if v.RunID != "" && manifest.ValidRunID(v.RunID) {
-		data, ok, err := ck.r.readPath(ck.tc, ck.headTree, runPath(v.RunID))
+		data, ok, err := ck.r.objects.ReadPath(ck.tc, ck.headTree, runPath(v.RunID))
 		if err != nil {
 			return err
 		}
@@ -551,7 +553,7 @@ func lineOf(data []byte, prefix string, also ...string) int {
 // policyLine finds the line of mlgit.yaml that a policy issue is about:
 // the stage's key under promotion:, or its from or require line (the
 // layout mlgit and most people write: two-space indentation).
-func policyLine(data []byte, is policyIssue) int {
+func policyLine(data []byte, is registry.PolicyIssue) int {
 	lines := strings.Split(string(data), "\n")
 	start := lineOf(data, "promotion:")
 	if start == 0 {
@@ -566,13 +568,13 @@ func policyLine(data []byte, is policyIssue) int {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "   ") {
 			key := strings.Trim(strings.SplitN(t, ":", 2)[0], `"'`)
-			inStage = key == is.stage
-			if inStage && is.field == "" {
+			inStage = key == is.Stage
+			if inStage && is.Field == "" {
 				return i + 1
 			}
 			continue
 		}
-		if inStage && strings.HasPrefix(t, is.field+":") {
+		if inStage && strings.HasPrefix(t, is.Field+":") {
 			return i + 1
 		}
 	}
@@ -593,11 +595,11 @@ func (r *Repo) diffTrees(oldT, newT plumbing.Hash, dir string, fn func(treeChang
 	if oldT == newT {
 		return nil
 	}
-	oldEs, err := r.readTree(oldT)
+	oldEs, err := r.objects.ReadTree(oldT)
 	if err != nil {
 		return err
 	}
-	newEs, err := r.readTree(newT)
+	newEs, err := r.objects.ReadTree(newT)
 	if err != nil {
 		return err
 	}
@@ -688,7 +690,7 @@ func (r *Repo) mergeBase(a, b plumbing.Hash) (base plumbing.Hash, incomplete boo
 		c := commits[h]
 		if c == nil {
 			var err error
-			if c, err = r.readCommit(h); err != nil {
+			if c, err = r.objects.ReadCommit(h); err != nil {
 				return err
 			}
 			commits[h] = c

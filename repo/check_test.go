@@ -36,7 +36,7 @@ func (f *fakeBlobs) open(context.Context, *manifest.Config) (BlobChecker, error)
 // branch ref (created from parent when missing) and returns the commit.
 func commitOn(t *testing.T, r *Repo, ref, parent string, files map[string][]byte) string {
 	t.Helper()
-	base, err := r.refs.read(ref)
+	base, err := r.refs.Read(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +58,11 @@ func commitOn(t *testing.T, r *Repo, ref, parent string, files map[string][]byte
 		}
 	}
 	tx.SetMessage("hand edit")
-	c, err := tx.writeCommit()
+	c, err := tx.Commit(r.signature())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.refs.cas(ref, old, c, "", ""); err != nil {
+	if err := r.refs.CAS(ref, old, c, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	return c.String()

@@ -1,14 +1,55 @@
-// Package repo is mlgit's store: the tracking branch of a Git repository,
-// the transactions that change it, the write-ahead journal that makes
-// high-frequency logging cheap, experiments, runs, and the run index.
+// Package repo is mlgit's store: the front door that opens a Git
+// repository's tracking branch (default "mlgit") and reads and changes
+// experiments, runs, logged models, the model registry, artifacts and
+// history on it, shares it with remotes and checks pull requests.
 //
-// It is the only package that imports go-git. It never touches the user's
-// working tree, index or HEAD: it writes objects with go-git and moves the
-// tracking branch with Git's own <ref>.lock protocol, compare-and-swap, so
-// concurrent mlgit processes and concurrent git commands (gc, pack-refs) on
-// the same repository never lose a write.
+// # Layers
+//
+// The store is built in layers; each imports only the ones below it:
+//
+//	repo                   front door: Open/Init, experiments, runs, models,
+//	                       registry operations, artifacts, sync, check; the
+//	                       journal's live view, locks and checkpoints
+//	repo/registry          registry rules: model keys, tag grammar, stages,
+//	                       tag state, selectors, promotion policy
+//	repo/runindex          the run index: cache file, refresh, in-memory rows
+//	repo/journal           journal format, record semantics, group commit,
+//	                       folder watcher
+//	repo/internal/gitobj   objects, packs, refs and Git's lock protocol,
+//	                       transactions, ls-refs, gc; knows nothing of mlgit
+//
+// Package repo and its subpackages are the only code that imports go-git;
+// nothing outside repo/ may import repo/internal/gitobj, and no subpackage
+// imports repo. What a subpackage needs from the store (the object
+// database, who signs commits and when, the rows of pending runs) is passed
+// in, never reached for.
+//
+// # Writes
+//
+// The store never touches the user's working tree, index or HEAD. A change
+// of the tracking branch is a transaction (Tx, Update): it writes objects
+// directly and moves the branch with Git's own <ref>.lock protocol,
+// compare-and-swap, re-applying the change on a tip that moved, so
+// concurrent mlgit processes and concurrent git commands (gc, pack-refs)
+// on the same repository never lose a write.
+//
+// High-frequency logging (params, tags, metric points, status) does not
+// commit: it appends to the write-ahead journal, acknowledged once the
+// file is fsynced and renamed into place, and concurrent appends of one
+// process share a file (group commit, package journal). Readers see committed
+// data plus pending records; a checkpoint folds the journal into one
+// commit, exactly once even across crashes (journal.go). A long-lived
+// process (the server) keeps the pending state in memory and follows the
+// folder with inotify instead of re-reading it (StartLive, group_live.go).
+//
+// # Local state
 //
 // Local state that is not shared lives in <git-dir>/mlgit/: the journal,
-// the checkpoint lock, the run index cache. All of it can be deleted (after
-// a checkpoint) and rebuilt from the branch.
+// the checkpoint and pending locks, the run index cache, the pack reverse
+// indexes and the blob cache. All of it but the journal can be deleted at
+// any time, and the journal after a checkpoint; everything else is rebuilt
+// from the branch.
+//
+// The on-branch format is specified in docs/spec/manifests.md; sharing in
+// docs/sharing.md; the registry's tags and resolution in docs/registry.md.
 package repo

@@ -4,15 +4,17 @@ import (
 	"errors"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // Errors of the store. Callers test them with errors.Is; the wrapped
 // message names the thing and what to do.
 var (
 	// ErrNotFound marks a run, experiment or object that does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = registry.ErrNotFound
 	// ErrExists marks a create that collides with an existing name or id.
-	ErrExists = errors.New("already exists")
+	ErrExists = gitobj.ErrExists
 	// ErrInvalid marks bad input: a value that breaks a rule. It is the same
 	// sentinel as manifest.ErrInvalid.
 	ErrInvalid = manifest.ErrInvalid
@@ -21,7 +23,7 @@ var (
 	// ErrNotGitRepo marks a path that is not inside a Git repository.
 	ErrNotGitRepo = errors.New("not a git repository")
 	// ErrConflict marks a compare-and-swap that lost and could not be retried.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = gitobj.ErrConflict
 	// ErrLocked marks a lock held by another process for too long.
-	ErrLocked = errors.New("locked")
+	ErrLocked = gitobj.ErrLocked
 )

@@ -13,6 +13,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // A live Repo (StartLive; the server is one) keeps the acknowledged state
@@ -70,9 +72,9 @@ type liveState struct {
 	exps     map[string]*manifest.Experiment
 	verSeq   uint64
 
-	w     *dirWatcher // nil: list and read on every sync
-	evs   []watchEvent
-	stash []watchEvent // events to apply at the next sync
+	w     *journal.Watcher // nil: list and read on every sync
+	evs   []journal.Event
+	stash []journal.Event // events to apply at the next sync
 
 	kick chan struct{}
 	stop chan struct{}
@@ -94,7 +96,7 @@ type liveFile struct {
 }
 
 type fileRecs struct {
-	ops    []jop // every record but metric points, in order
+	ops    []journal.Op // every record but metric points, in order
 	points []manifest.MetricPoint
 	// seg is points encoded as segment lines, when this process wrote
 	// them (noSeg: it did not).
@@ -138,10 +140,10 @@ func (r *Repo) StartLive(o LiveOptions) error {
 	if err := os.MkdirAll(filepath.Join(r.journalDir(), "tmp"), 0o755); err != nil {
 		return err
 	}
-	r.removeDeadSpares()
-	ls.w = newDirWatcher(r.journalDir(), r.gitDir, filepath.Join(r.gitDir, filepath.FromSlash(r.BranchRef())))
+	r.group.RemoveDeadSpares()
+	ls.w = journal.NewWatcher(r.journalDir(), r.gitDir, filepath.Join(r.gitDir, filepath.FromSlash(r.BranchRef())))
 	if err := ls.sync(); err != nil {
-		ls.w.close()
+		ls.w.Close()
 		return err
 	}
 	if o.Index {
@@ -152,6 +154,7 @@ func (r *Repo) StartLive(o LiveOptions) error {
 		ls.index = mi
 	}
 	r.live = ls
+	r.group.SetObserver(ls)
 	go ls.checkpointer()
 	return nil
 }
@@ -167,7 +170,8 @@ func (r *Repo) StopLive() error {
 	close(ls.stop)
 	<-ls.done
 	r.live = nil
-	ls.w.close()
+	r.group.SetObserver(nil)
+	ls.w.Close()
 	if ls.index != nil {
 		return ls.index.saveCache()
 	}
@@ -177,18 +181,18 @@ func (r *Repo) StopLive() error {
 // checkpointer runs the checkpoints that writes ask for.
 func (ls *liveState) checkpointer() {
 	defer close(ls.done)
-	ls.r.makeSpares(initialSpares, ls.stop)
+	ls.r.group.MakeSpares(initialSpares, ls.stop)
 	for {
 		select {
 		case <-ls.stop:
 			return
 		case <-ls.kick:
-			l, err := lockFile(ls.r.checkpointLockPath(), true, false, 0)
+			l, err := gitobj.LockFile(ls.r.checkpointLockPath(), true, false, 0)
 			if err != nil {
 				continue // another process is checkpointing
 			}
 			ls.r.checkpointLocked()
-			l.unlock()
+			l.Unlock()
 		}
 	}
 }
@@ -240,7 +244,7 @@ func (ls *liveState) dropOwn(name string) {
 	ls.mu.Unlock()
 }
 
-func newLiveFile(name string, size int64, ops []jop) *liveFile {
+func newLiveFile(name string, size int64, ops []journal.Op) *liveFile {
 	f := &liveFile{name: name, size: size, runs: map[string]*fileRecs{}}
 	if i := strings.IndexByte(name, '-'); i > 0 {
 		f.nanos, _ = strconv.ParseInt(name[:i], 10, 64)
@@ -261,7 +265,7 @@ func (f *liveFile) recs(run string) *fileRecs {
 }
 
 // add adds records in order.
-func (f *liveFile) add(ops []jop) {
+func (f *liveFile) add(ops []journal.Op) {
 	var last *fileRecs
 	lastRun := ""
 	for _, o := range ops {
@@ -270,7 +274,7 @@ func (f *liveFile) add(ops []jop) {
 			fr = f.recs(o.Run)
 			last, lastRun = fr, o.Run
 		}
-		if o.Op == opMetric {
+		if o.Op == journal.OpMetric {
 			fr.points = append(fr.points, o.Point)
 			fr.noSeg = true
 		} else {
@@ -285,18 +289,18 @@ func (f *liveFile) add(ops []jop) {
 // order, then the file's metric points.
 func applyRecs(doc *manifest.Run, fr *fileRecs) *manifest.Run {
 	for _, o := range fr.ops {
-		if o.Op == opCreate {
+		if o.Op == journal.OpCreate {
 			if doc == nil && o.Doc != nil {
 				doc = cloneRun(o.Doc)
 			}
 			continue
 		}
 		if doc != nil {
-			applyOp(doc, o)
+			journal.Apply(doc, o)
 		}
 	}
 	if doc != nil {
-		doc.Metrics = addPoints(doc.Metrics, fr.points)
+		doc.Metrics = journal.AddPoints(doc.Metrics, fr.points)
 	}
 	return doc
 }
@@ -330,7 +334,7 @@ func (ls *liveState) doSync() error {
 		return ls.fullSync()
 	}
 	// Events a previous sync could not apply yet come first.
-	evs := ls.w.poll(append(ls.evs[:0], ls.stash...))
+	evs := ls.w.Poll(append(ls.evs[:0], ls.stash...))
 	ls.evs, ls.stash = evs[:0], ls.stash[:0]
 	if len(evs) == 0 {
 		return nil // nothing changed
@@ -341,7 +345,7 @@ func (ls *liveState) doSync() error {
 	// files must be applied together, under the pending lock.
 	onlyAdds := true
 	for _, e := range evs {
-		if e.kind != evOther && e.kind != evJournalAdd {
+		if e.Kind != journal.EvOther && e.Kind != journal.EvJournalAdd {
 			onlyAdds = false
 		}
 	}
@@ -351,7 +355,7 @@ func (ls *liveState) doSync() error {
 		}
 		return ls.lockedSync(evs) // a file went before we read it
 	}
-	l, err := lockFile(ls.r.pendingLockPath(), false, false, 0)
+	l, err := gitobj.LockFile(ls.r.pendingLockPath(), false, false, 0)
 	if err == nil {
 		return ls.lockedSyncHeld(l, evs)
 	}
@@ -362,7 +366,7 @@ func (ls *liveState) doSync() error {
 	// folded. Rather than wait for its ref update, keep the view at the
 	// tip it has, add the new files, and apply the rest next time.
 	for _, e := range evs {
-		if e.kind == evLost || e.kind == evBroken {
+		if e.Kind == journal.EvLost || e.Kind == journal.EvBroken {
 			return ls.lockedSync(evs)
 		}
 	}
@@ -397,12 +401,12 @@ func (ls *liveState) newFile(n string) (f *liveFile, gone bool, err error) {
 // applyAdds applies the new journal files among evs, without a lock. It
 // returns complete false when a file was gone before it could be read
 // (its records are in a commit the view does not have yet).
-func (ls *liveState) applyAdds(evs []watchEvent) (complete bool, err error) {
+func (ls *liveState) applyAdds(evs []journal.Event) (complete bool, err error) {
 	var added []*liveFile
 	var names []string
 	for _, e := range evs {
-		if e.kind == evJournalAdd {
-			names = append(names, e.name)
+		if e.Kind == journal.EvJournalAdd {
+			names = append(names, e.Name)
 		}
 	}
 	sort.Strings(names)
@@ -428,32 +432,32 @@ func (ls *liveState) applyAdds(evs []watchEvent) (complete bool, err error) {
 
 // lockedSync applies evs and everything queued since under the pending
 // lock, waiting for it.
-func (ls *liveState) lockedSync(evs []watchEvent) error {
-	l, err := lockFile(ls.r.pendingLockPath(), false, true, lockTimeout)
+func (ls *liveState) lockedSync(evs []journal.Event) error {
+	l, err := gitobj.LockFile(ls.r.pendingLockPath(), false, true, gitobj.LockTimeout)
 	if err != nil {
 		return err
 	}
 	return ls.lockedSyncHeld(l, evs)
 }
 
-func (ls *liveState) lockedSyncHeld(l *fileLock, evs []watchEvent) error {
+func (ls *liveState) lockedSyncHeld(l *gitobj.FileLock, evs []journal.Event) error {
 	// Under the lock no checkpoint is between moving the branch and
 	// deleting its files: everything queued until now is a consistent
 	// change.
-	evs = ls.w.poll(evs)
+	evs = ls.w.Poll(evs)
 	for _, e := range evs {
-		switch e.kind {
-		case evBroken:
-			ls.w.close()
+		switch e.Kind {
+		case journal.EvBroken:
+			ls.w.Close()
 			ls.w = nil
 			fallthrough
-		case evLost:
-			l.unlock()
+		case journal.EvLost:
+			l.Unlock()
 			return ls.fullSync()
 		}
 	}
 	retry, err := ls.applyEvents(evs, true)
-	l.unlock()
+	l.Unlock()
 	if err != nil || !retry {
 		return err
 	}
@@ -465,23 +469,23 @@ func (ls *liveState) lockedSyncHeld(l *fileLock, evs []watchEvent) error {
 // pending lock (needed for anything but this process's own new files). It
 // returns retry when the branch moved and an interrupted checkpoint must
 // be recovered first.
-func (ls *liveState) applyEvents(evs []watchEvent, locked bool) (retry bool, err error) {
+func (ls *liveState) applyEvents(evs []journal.Event, locked bool) (retry bool, err error) {
 	r := ls.r
 	refMoved := false
 	adds := map[string]bool{}
 	var addOrder []string
 	gone := map[string]bool{}
 	for _, e := range evs {
-		switch e.kind {
-		case evRef:
+		switch e.Kind {
+		case journal.EvRef:
 			refMoved = true
-		case evJournalAdd:
-			if !adds[e.name] {
-				adds[e.name] = true
-				addOrder = append(addOrder, e.name)
+		case journal.EvJournalAdd:
+			if !adds[e.Name] {
+				adds[e.Name] = true
+				addOrder = append(addOrder, e.Name)
 			}
-		case evJournalGone:
-			gone[e.name] = true
+		case journal.EvJournalGone:
+			gone[e.Name] = true
 		}
 	}
 	// A file added and gone is not added; gone, it is removed if the view
@@ -525,16 +529,16 @@ func (ls *liveState) applyEvents(evs []watchEvent, locked bool) (retry bool, err
 // lock: at start, without a watcher, or when events were lost.
 func (ls *liveState) fullSync() error {
 	for attempt := 0; ; attempt++ {
-		l, err := lockFile(ls.r.pendingLockPath(), false, true, lockTimeout)
+		l, err := gitobj.LockFile(ls.r.pendingLockPath(), false, true, gitobj.LockTimeout)
 		if err != nil {
 			return err
 		}
 		if ls.w != nil {
-			ls.evs = ls.w.poll(ls.evs[:0])[:0] // the listing below covers them
+			ls.evs = ls.w.Poll(ls.evs[:0])[:0] // the listing below covers them
 		}
 		ls.stash = ls.stash[:0]
 		retry, err := ls.syncLocked(attempt == 0)
-		l.unlock()
+		l.Unlock()
 		if err != nil || !retry {
 			return err
 		}
@@ -546,9 +550,9 @@ func (ls *liveState) fullSync() error {
 // branch and deleting the files it folded (or waits briefly for the
 // checkpoint that does).
 func (ls *liveState) recoverCheckpoint() {
-	if cl, err := lockFile(ls.r.checkpointLockPath(), true, true, 200*time.Millisecond); err == nil {
+	if cl, err := gitobj.LockFile(ls.r.checkpointLockPath(), true, true, 200*time.Millisecond); err == nil {
 		ls.r.recoverIntent()
-		cl.unlock()
+		cl.Unlock()
 	}
 }
 
@@ -556,7 +560,7 @@ func (r *Repo) commitTree(commit plumbing.Hash) (plumbing.Hash, error) {
 	if commit.IsZero() {
 		return plumbing.ZeroHash, nil
 	}
-	c, err := r.readCommit(commit)
+	c, err := r.objects.ReadCommit(commit)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -578,7 +582,7 @@ func (ls *liveState) readFile(name string) (*liveFile, error) {
 // parseLiveFile decodes a journal file; a corrupt one has no records and
 // says why (a checkpoint skips it).
 func parseLiveFile(name string, data []byte) *liveFile {
-	ops, err := decodeJournal(data)
+	ops, err := journal.Decode(data)
 	f := newLiveFile(name, int64(len(data)), ops)
 	if err != nil {
 		f.bad = err.Error()
@@ -785,7 +789,7 @@ func (ls *liveState) runLocked(id string) (*liveRun, error) {
 		var base *manifest.Run
 		var err error
 		if !tree.IsZero() {
-			tx := &Tx{r: ls.r, base: tip, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+			tx := ls.r.txOnTree(tip, tree)
 			base, err = readRunTx(tx, id)
 			if errors.Is(err, ErrNotFound) {
 				base, err = nil, nil
@@ -857,7 +861,7 @@ func (ls *liveState) pendingPoints(id string, want func(string) bool) (plumbing.
 			continue
 		}
 		for _, o := range fr.ops {
-			created = created || o.Op == opCreate
+			created = created || o.Op == journal.OpCreate
 		}
 		for _, p := range fr.points {
 			if want(p.Key) {
@@ -879,7 +883,7 @@ func (ls *liveState) experiment(id string) (*manifest.Experiment, error) {
 	if e != nil {
 		return e, nil
 	}
-	tx := &Tx{r: ls.r, base: tip, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+	tx := ls.r.txOnTree(tip, tree)
 	e, err := readExperimentTx(tx, id)
 	if err != nil {
 		return nil, err

@@ -2,9 +2,6 @@ package repo
 
 import (
 	"fmt"
-	"math"
-	"math/rand"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -15,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // liveTestRepo is newTestRepo made live; StopLive runs at cleanup.
@@ -32,11 +31,11 @@ func liveTestRepo(t *testing.T, o LiveOptions) (*Repo, string) {
 // counts the files.
 func slowFsync(t *testing.T, d time.Duration) *atomic.Int64 {
 	var n atomic.Int64
-	journalSyncHook = func() {
+	journal.SyncHook = func() {
 		n.Add(1)
 		time.Sleep(d)
 	}
-	t.Cleanup(func() { journalSyncHook = nil })
+	t.Cleanup(func() { journal.SyncHook = nil })
 	return &n
 }
 
@@ -106,51 +105,6 @@ func TestGroupCommit(t *testing.T) {
 				t.Fatalf("%d params, want %d", len(got.Params), workers*n)
 			}
 		})
-	}
-}
-
-// TestGroupFileFormat: records of several requests in one file decode with
-// the single-writer format; a file of one run is named after it.
-func TestGroupFileFormat(t *testing.T) {
-	r, _ := newTestRepo(t)
-	a, b := NewRunID(), NewRunID()
-	reqs := []*groupReq{}
-	for _, ops := range [][]jop{
-		{{Op: opMetric, Run: a, Point: manifest.MetricPoint{Key: "x", Value: 1, Step: 1, Timestamp: 2}}},
-		{{Op: opParam, Run: b, Key: "k", Value: "v"}, {Op: opMetric, Run: b, Point: manifest.MetricPoint{Key: "y", Value: 2}}},
-	} {
-		body, err := encodeRecords(nil, ops)
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs = append(reqs, &groupReq{ops: ops, n: len(ops), body: body})
-	}
-	if err := r.writeGroup(reqs); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.writeGroup(reqs[:1]); err != nil {
-		t.Fatal(err)
-	}
-	files, err := r.pendingFiles("")
-	if err != nil || len(files) != 2 {
-		t.Fatalf("%d files, %v", len(files), err)
-	}
-	if !strings.HasSuffix(files[0].name, "-multi.jnl") || !strings.HasSuffix(files[1].name, "-"+a+".jnl") {
-		t.Fatalf("names %s, %s", files[0].name, files[1].name)
-	}
-	ops, warn, err := r.readPending(files[:1])
-	if err != nil || len(warn) > 0 || len(ops) != 3 {
-		t.Fatalf("%d records, warnings %v, %v", len(ops), warn, err)
-	}
-	if ops[0].Run != a || ops[1].Op != opParam || ops[2].Point.Key != "y" {
-		t.Fatalf("records %+v", ops)
-	}
-	// The whole file is one checksum: one flipped byte rejects it all.
-	p := filepath.Join(r.journalDir(), files[0].name)
-	data, _ := os.ReadFile(p)
-	data[len(journalMagic)+3] ^= 1
-	if _, err := decodeJournal(data); err == nil {
-		t.Fatal("corrupt group file decoded")
 	}
 }
 
@@ -307,9 +261,8 @@ func TestLiveReadsDuringCheckpoints(t *testing.T) {
 func TestSparesRecycled(t *testing.T) {
 	r, _ := liveTestRepo(t, LiveOptions{})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		r.group.spareMu.Lock()
-		n := len(r.group.spares)
-		r.group.spareMu.Unlock()
+		_, held := r.group.Spares()
+		n := len(held)
 		if n >= initialSpares {
 			break
 		}
@@ -335,19 +288,18 @@ func TestSparesRecycled(t *testing.T) {
 	if err := r.StopLive(); err != nil { // waits for the spares made at start
 		t.Fatal(err)
 	}
-	r.group.spareMu.Lock()
-	parked, left := r.group.spareSeq, len(r.group.spares)
+	parked, held := r.group.Spares()
+	left := len(held)
 	spares := map[string]bool{}
-	for _, p := range r.group.spares {
+	for _, p := range held {
 		spares[filepath.Base(p)] = true
 	}
-	r.group.spareMu.Unlock()
 	// Every write took a spare and every checkpoint parked what it folded
 	// (31 files: the run's creation and 30 writes); nothing else was made.
 	if parked != initialSpares+31 || left != initialSpares {
 		t.Fatalf("%d spares made or parked, %d left; want %d and %d", parked, left, initialSpares+31, initialSpares)
 	}
-	names, _ := listDir(filepath.Join(r.journalDir(), "tmp"))
+	names, _ := journal.ListDir(filepath.Join(r.journalDir(), "tmp"))
 	for _, n := range names {
 		if !spares[n] {
 			t.Fatalf("journal/tmp holds %s, not a spare", n)
@@ -364,39 +316,6 @@ func TestSparesRecycled(t *testing.T) {
 	for _, p := range hist {
 		if p.Value != float64(p.Step) {
 			t.Fatalf("point %+v", p)
-		}
-	}
-}
-
-// TestAppendSegmentLine: the journal's and the fold's own encoders write
-// the bytes of manifest's, and addPoints sums as addPoint one by one.
-func TestAppendSegmentLine(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	specials := []float64{0, math.Copysign(0, -1), math.NaN(), math.Inf(1), math.Inf(-1), math.MaxFloat64, math.SmallestNonzeroFloat64, 1e21, 1e-7, 123456789, -0.1}
-	var pts []manifest.MetricPoint
-	for i := 0; i < 5000; i++ {
-		v := rng.NormFloat64() * math.Pow(10, float64(rng.Intn(40)-20))
-		if i < len(specials) {
-			v = specials[i]
-		}
-		p := manifest.MetricPoint{Key: fmt.Sprintf("k%d", rng.Intn(40)), Value: v, Step: rng.Int63n(1<<40) - 5, Timestamp: rng.Int63()}
-		pts = append(pts, p)
-		if got, want := appendSegmentLine(nil, p), manifest.AppendSegmentLine(nil, p); string(got) != string(want) {
-			t.Fatalf("%+v: %q, want %q", p, got, want)
-		}
-	}
-	if string(encodeSegment(pts)) != string(manifest.EncodeSegment(pts)) {
-		t.Fatal("encodeSegment differs")
-	}
-	for _, n := range []int{0, 1, 7, 500, 5000} {
-		base := map[string]manifest.MetricSummary{"k1": {Value: 3, Step: 100, Count: 4, Min: -1, Max: 9}}
-		want := map[string]manifest.MetricSummary{"k1": base["k1"]}
-		for _, p := range pts[:n] {
-			want = addPoint(want, p)
-		}
-		got := addPoints(base, pts[:n])
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("%d points: %v, want %v", n, got, want)
 		}
 	}
 }
@@ -420,7 +339,7 @@ func TestLiveDoesNotWaitForCheckpoint(t *testing.T) {
 	}
 	defer other.Close()
 	before, _ := r.Tip()
-	l, err := lockFile(r.pendingLockPath(), true, true, lockTimeout)
+	l, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +369,7 @@ func TestLiveDoesNotWaitForCheckpoint(t *testing.T) {
 	if !stale {
 		t.Fatal("the view moved to the new tip while the lock was held")
 	}
-	l.unlock()
+	l.Unlock()
 	if _, err := r.GetRun(run.ID); err != nil {
 		t.Fatal(err)
 	}

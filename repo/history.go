@@ -32,7 +32,7 @@ func (r *Repo) History(max int) ([]Event, error) {
 func (r *Repo) historyFrom(h plumbing.Hash, max int) ([]Event, error) {
 	var out []Event
 	for !h.IsZero() && (max <= 0 || len(out) < max) {
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // HistoryPage returns up to max commits of the tracking branch (first
@@ -30,7 +31,7 @@ func (r *Repo) HistoryPage(before string, max int) (evs []Event, more bool, err 
 		if len(before) != 40 || !plumbing.IsHash(before) {
 			return nil, false, fmt.Errorf("%w: %q is not a full commit id", ErrInvalid, before)
 		}
-		c, err := r.readCommit(plumbing.NewHash(before))
+		c, err := r.objects.ReadCommit(plumbing.NewHash(before))
 		if err != nil {
 			return nil, false, fmt.Errorf("%w: commit %s: %v", ErrNotFound, before, err)
 		}
@@ -83,7 +84,7 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 	n := strconv.FormatInt(version, 10)
 	suffix := ProposalBranchPrefix + key + "-v" + n + "-"
 	read := func(ref string, h plumbing.Hash) (ProposalInfo, bool) {
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return ProposalInfo{}, false
 		}
@@ -103,34 +104,34 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 		}
 		return p, true
 	}
-	vals, err := r.refs.listRefsWithPrefixes("refs/heads/" + suffix)
+	vals, err := r.refs.ListWithPrefixes("refs/heads/" + suffix)
 	if err != nil {
 		return nil, err
 	}
 	out := []ProposalInfo{}
 	local := map[string]int{}
 	for _, v := range vals {
-		if p, ok := read(v.name, v.hash); ok {
-			p.Branch = strings.TrimPrefix(v.name, "refs/heads/")
+		if p, ok := read(v.Name, v.Hash); ok {
+			p.Branch = strings.TrimPrefix(v.Name, "refs/heads/")
 			local[p.Branch] = len(out)
 			out = append(out, p)
 		}
 	}
 	for _, rem := range r.remoteNames() {
 		prefix := "refs/remotes/" + rem + "/"
-		vals, err := r.refs.listRefsWithPrefixes(prefix + suffix)
+		vals, err := r.refs.ListWithPrefixes(prefix + suffix)
 		if err != nil {
 			return nil, err
 		}
 		for _, v := range vals {
-			branch := strings.TrimPrefix(v.name, prefix)
+			branch := strings.TrimPrefix(v.Name, prefix)
 			if i, ok := local[branch]; ok {
-				if out[i].Commit == v.hash.String() {
+				if out[i].Commit == v.Hash.String() {
 					out[i].PushedTo = append(out[i].PushedTo, rem)
 				}
 				continue
 			}
-			if p, ok := read(v.name, v.hash); ok {
+			if p, ok := read(v.Name, v.Hash); ok {
 				p.Branch, p.Remote = branch, rem
 				out = append(out, p)
 			}
@@ -154,7 +155,7 @@ func (r *Repo) remoteNames() []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := systemGit(ctx, dir, "remote")
+	out, err := gitobj.Git(ctx, dir, "remote")
 	if err != nil {
 		return nil
 	}

@@ -1,333 +1,35 @@
 package repo
 
 import (
-	"bytes"
-	"encoding/binary"
-	"errors"
-	"fmt"
-	"math"
-	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"slices"
-	"sort"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"syscall"
-	"unsafe"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
-	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo/journal"
+	"github.com/mlgit/mlgit/repo/runindex"
 )
-
-// The run index is every run of one commit of the tracking branch, cached
-// in <git-dir>/mlgit/index/runs.idx and memory-mapped by readers. Each run
-// has a compact search record (attributes, params, tags, latest metric
-// values, dataset inputs) that filters and sorts read in place, plus its
-// run.yaml blob id, read and decoded only for the runs a command prints. Refreshing
-// the cache for a new tip reads only the shards whose tree id changed, and
-// in them only the runs whose tree id changed: cost follows the change.
-// The file is derived data: deleting it is always safe.
-//
-// Layout (all integers uvarint unless noted):
-//
-//	"MLGITIDX4\n" commit[20]
-//	nkeys { len key }                  key table for params, tags, metrics
-//	nshards { name[2] tree[20] nruns { tree[20] len record } }
-//	record: id[32] strings{exp name status lifecycle user artifactUri}
-//	        start end (zigzag varints)
-//	        nparams {key val} ntags {key val} nmetrics {key float64(le)}
-//	        ninputs {name digest context} yamlBlob[20]
-
-const indexMagic = "MLGITIDX4\n"
-
-type runIndex struct {
-	commit plumbing.Hash
-	keys   []string
-	keyID  map[string]uint32
-	shards map[string]*idxShard
-	data   []byte // mapping to keep alive, if mapped
-}
-
-type idxShard struct {
-	tree plumbing.Hash
-	runs []idxRun
-}
-
-type idxRun struct {
-	tree plumbing.Hash
-	rec  []byte
-}
 
 func (r *Repo) indexPath() string { return filepath.Join(r.branchState(), "index", "runs.idx") }
 
-func ustr(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
-
-type byteReader struct {
-	b   []byte
-	err bool
-}
-
-func (br *byteReader) uvarint() uint64 {
-	v, n := binary.Uvarint(br.b)
-	if n <= 0 {
-		br.err = true
-		br.b = nil
-		return 0
-	}
-	br.b = br.b[n:]
-	return v
-}
-
-func (br *byteReader) bytes(n int) []byte {
-	if n < 0 || n > len(br.b) {
-		br.err = true
-		br.b = nil
-		return nil
-	}
-	v := br.b[:n]
-	br.b = br.b[n:]
-	return v
-}
-
-func (br *byteReader) str() []byte { return br.bytes(int(br.uvarint())) }
-
-// loadRunIndex maps the cache file; nil when absent or unreadable.
-func (r *Repo) loadRunIndex() *runIndex {
-	f, err := os.Open(r.indexPath())
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() < int64(len(indexMagic)+20) {
-		return nil
-	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
-	if err != nil {
-		return nil
-	}
-	idx, ok := parseRunIndex(data)
-	if !ok {
-		syscall.Munmap(data)
-		return nil
-	}
-	idx.data = data
-	return idx
-}
-
-func parseRunIndex(data []byte) (*runIndex, bool) {
-	if !bytes.HasPrefix(data, []byte(indexMagic)) {
-		return nil, false
-	}
-	br := &byteReader{b: data[len(indexMagic):]}
-	idx := &runIndex{keyID: map[string]uint32{}, shards: map[string]*idxShard{}}
-	copy(idx.commit[:], br.bytes(20))
-	nk := int(br.uvarint())
-	if br.err || nk > len(br.b) {
-		return nil, false
-	}
-	idx.keys = make([]string, nk)
-	for i := range idx.keys {
-		k := ustr(br.str())
-		idx.keys[i] = k
-		idx.keyID[k] = uint32(i)
-	}
-	ns := int(br.uvarint())
-	for s := 0; s < ns && !br.err; s++ {
-		sh := &idxShard{}
-		name := string(br.bytes(2))
-		copy(sh.tree[:], br.bytes(20))
-		nr := int(br.uvarint())
-		if br.err || nr > len(br.b) {
-			return nil, false
-		}
-		sh.runs = make([]idxRun, nr)
-		for i := range sh.runs {
-			copy(sh.runs[i].tree[:], br.bytes(20))
-			sh.runs[i].rec = br.str()
-		}
-		idx.shards[name] = sh
-	}
-	return idx, !br.err
-}
-
-// indexWriter encodes records with a key table that extends an old one,
-// so records of unchanged runs can be copied byte for byte.
-type indexWriter struct {
-	mu    sync.Mutex
-	keys  []string
-	keyID map[string]uint32
-}
-
-func (w *indexWriter) key(k string) uint64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if id, ok := w.keyID[k]; ok {
-		return uint64(id)
-	}
-	id := uint32(len(w.keys))
-	w.keys = append(w.keys, k)
-	w.keyID[k] = id
-	return uint64(id)
-}
-
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-func (w *indexWriter) record(doc *manifest.Run, yaml plumbing.Hash) []byte {
-	return w.recordWith(doc, yaml, nil)
-}
-
-// recordBuf is one worker's scratch space for records: its own cache of
-// key ids (the writer's table is shared under a lock) and a key slice.
-type recordBuf struct {
-	ids  map[string]uint64
-	keys []string
-}
-
-func (w *indexWriter) cachedKey(rb *recordBuf, k string) uint64 {
-	if rb == nil {
-		return w.key(k)
-	}
-	if id, ok := rb.ids[k]; ok {
-		return id
-	}
-	id := w.key(k)
-	if rb.ids == nil {
-		rb.ids = map[string]uint64{}
-	}
-	rb.ids[k] = id
-	return id
-}
-
-// recordWith is record with a worker's scratch space (nil for none).
-func (w *indexWriter) recordWith(doc *manifest.Run, yaml plumbing.Hash, rb *recordBuf) []byte {
-	b := make([]byte, 0, 512)
-	b = append(b, doc.ID...)
-	for _, s := range [...]string{doc.ExperimentID, doc.Name, doc.Status, doc.LifecycleStage, doc.User, doc.ArtifactURI} {
-		b = appendStr(b, s)
-	}
-	b = binary.AppendVarint(b, doc.StartTime)
-	b = binary.AppendVarint(b, doc.EndTime)
-	var scratch []string
-	if rb != nil {
-		scratch = rb.keys[:0]
-	}
-	for _, m := range [...]map[string]string{doc.Params, doc.Tags} {
-		b = binary.AppendUvarint(b, uint64(len(m)))
-		scratch = appendSortedKeys(scratch[:0], m)
-		for _, k := range scratch {
-			b = binary.AppendUvarint(b, w.cachedKey(rb, k))
-			b = appendStr(b, m[k])
-		}
-	}
-	b = binary.AppendUvarint(b, uint64(len(doc.Metrics)))
-	scratch = appendSortedKeys(scratch[:0], doc.Metrics)
-	for _, k := range scratch {
-		b = binary.AppendUvarint(b, w.cachedKey(rb, k))
-		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(doc.Metrics[k].Value))
-	}
-	if rb != nil {
-		rb.keys = scratch[:0]
-	}
-	b = binary.AppendUvarint(b, uint64(len(doc.Inputs)))
-	for _, d := range doc.Inputs {
-		b = appendStr(b, d.Name)
-		b = appendStr(b, d.Digest)
-		b = appendStr(b, d.Context)
-	}
-	return append(b, yaml[:]...)
-}
-
-// appendSortedKeys appends m's keys to ks, sorted.
-func appendSortedKeys[V any](ks []string, m map[string]V) []string {
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
-func sortedMapKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
-func (r *Repo) saveRunIndex(idx *runIndex) error {
-	var b bytes.Buffer
-	b.WriteString(indexMagic)
-	b.Write(idx.commit[:])
-	var tmp []byte
-	tmp = binary.AppendUvarint(tmp[:0], uint64(len(idx.keys)))
-	b.Write(tmp)
-	for _, k := range idx.keys {
-		b.Write(appendStr(tmp[:0], k))
-	}
-	names := sortedMapKeys(idx.shards)
-	b.Write(binary.AppendUvarint(tmp[:0], uint64(len(names))))
-	for _, n := range names {
-		sh := idx.shards[n]
-		b.WriteString(n)
-		b.Write(sh.tree[:])
-		b.Write(binary.AppendUvarint(tmp[:0], uint64(len(sh.runs))))
-		for _, ru := range sh.runs {
-			b.Write(ru.tree[:])
-			b.Write(binary.AppendUvarint(tmp[:0], uint64(len(ru.rec))))
-			b.Write(ru.rec)
-		}
-	}
-	dir := filepath.Dir(r.indexPath())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	f.Close()
-	return os.Rename(f.Name(), r.indexPath())
-}
-
 // runIndexAt returns the index of commit tip, from the cache when it
 // matches, else refreshed from the cache's commit.
-func (r *Repo) runIndexAt(tip plumbing.Hash) (*runIndex, error) {
+func (r *Repo) runIndexAt(tip plumbing.Hash) (*runindex.Index, error) {
 	r.mu.Lock()
 	mem := r.memIndex
 	r.mu.Unlock()
-	if mem != nil && mem.commit == tip {
+	if mem != nil && mem.Commit() == tip {
 		return mem, nil
 	}
-	old := r.loadRunIndex()
-	if old != nil && old.commit == tip {
+	old := runindex.Load(r.indexPath())
+	if old != nil && old.Commit() == tip {
 		r.setMemIndex(old)
 		return old, nil
 	}
 	if old == nil {
 		old = mem
 	}
-	idx, err := r.refreshIndex(old, tip)
+	idx, err := runindex.Refresh(r.objects, old, tip)
 	if err != nil {
 		return nil, err
 	}
@@ -336,329 +38,16 @@ func (r *Repo) runIndexAt(tip plumbing.Hash) (*runIndex, error) {
 	r.saves.Add(1)
 	go func() {
 		defer r.saves.Done()
-		_ = r.saveRunIndex(idx)
+		_ = idx.Save(r.indexPath())
 	}()
 	r.setMemIndex(idx)
 	return idx, nil
 }
 
-func (r *Repo) setMemIndex(idx *runIndex) {
+func (r *Repo) setMemIndex(idx *runindex.Index) {
 	r.mu.Lock()
 	r.memIndex = idx
 	r.mu.Unlock()
-}
-
-func (r *Repo) refreshIndex(old *runIndex, tip plumbing.Hash) (*runIndex, error) {
-	w := &indexWriter{keyID: map[string]uint32{}}
-	if old != nil {
-		w.keys = append(w.keys, old.keys...)
-		for k, v := range old.keyID {
-			w.keyID[k] = v
-		}
-	}
-	idx := &runIndex{commit: tip, shards: map[string]*idxShard{}}
-	if !tip.IsZero() {
-		c, err := r.readCommit(tip)
-		if err != nil {
-			return nil, err
-		}
-		runsEntry, ok, err := r.lookup(nil, c.TreeHash, "runs")
-		if err != nil {
-			return nil, err
-		}
-		if ok && runsEntry.Mode == filemode.Dir {
-			shards, err := r.readTree(runsEntry.Hash)
-			if err != nil {
-				return nil, err
-			}
-			// Changed shards; only compact records are kept, never all
-			// decoded manifests.
-			type job struct {
-				name string
-				tree plumbing.Hash
-				old  *idxShard
-			}
-			var jobs []*job
-			for _, se := range shards {
-				if se.Mode != filemode.Dir {
-					continue
-				}
-				var os *idxShard
-				if old != nil {
-					os = old.shards[se.Name]
-				}
-				if os != nil && os.tree == se.Hash {
-					idx.shards[se.Name] = os
-					continue
-				}
-				jobs = append(jobs, &job{name: se.Name, tree: se.Hash, old: os})
-			}
-			// A cold build allocates a lot of short-lived YAML nodes;
-			// collecting less often saves time at a bounded memory cost.
-			if len(jobs) > 16 {
-				defer debug.SetGCPercent(debug.SetGCPercent(gcPercentCold))
-				// The pack and index are mmapped (~120 MB of page cache
-				// at 100k runs counts as resident); keep the heap under a
-				// soft limit so the whole stays within the memory budget.
-				defer debug.SetMemoryLimit(debug.SetMemoryLimit(coldHeapLimit))
-			}
-			// Shard trees first; then the changed runs' trees and their
-			// run.yaml blobs, each read in pack order (delta bases stay
-			// cached) by workers with their own pack readers.
-			type task struct {
-				sh   *idxShard
-				pos  int
-				yaml plumbing.Hash
-				key  int64
-				err  error
-			}
-			var tasks []*task
-			// The shard trees, read by the workers. (Each phase forks its
-			// own readers and closes them after: readers kept for all
-			// phases hold their tree and delta-base caches, which raised
-			// the cold list's peak RSS from ~362 to ~405 MB.)
-			n := indexWorkers()
-			trees := make([][]object.TreeEntry, len(jobs))
-			errs := make([]error, len(jobs))
-			var wg sync.WaitGroup
-			for i := 0; i < n; i++ {
-				rw := r.forkReader()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer rw.objects.close()
-					for k := i; k < len(jobs); k += n {
-						trees[k], errs[k] = rw.readTree(jobs[k].tree)
-					}
-				}()
-			}
-			wg.Wait()
-			for k, j := range jobs {
-				es, err := trees[k], errs[k]
-				if err != nil {
-					return nil, fmt.Errorf("runs/%s: %w", j.name, err)
-				}
-				oldByTree := map[plumbing.Hash][]byte{}
-				if j.old != nil {
-					for _, ru := range j.old.runs {
-						oldByTree[ru.tree] = ru.rec
-					}
-				}
-				sh := &idxShard{tree: j.tree}
-				for _, e := range es {
-					if e.Mode != filemode.Dir {
-						continue
-					}
-					sh.runs = append(sh.runs, idxRun{tree: e.Hash, rec: oldByTree[e.Hash]})
-					if sh.runs[len(sh.runs)-1].rec == nil {
-						tasks = append(tasks, &task{sh: sh, pos: len(sh.runs) - 1})
-					}
-				}
-				idx.shards[j.name] = sh
-			}
-			inPackOrder := func(key func(*task) plumbing.Hash) {
-				for _, t := range tasks {
-					t.key = r.objects.packOrder(key(t))
-				}
-				sort.Slice(tasks, func(a, b int) bool { return tasks[a].key < tasks[b].key })
-			}
-			bufs := make([]recordBuf, n)
-			// Workers take runs of tasks in pack order (so that a delta
-			// base read by one stays in its cache for the next) from a
-			// shared counter, so that a worker slowed down (another
-			// process on its core) does not leave the other idle at the
-			// end.
-			const chunk = 512
-			parallel := func(fn func(rw *Repo, rb *recordBuf, t *task)) {
-				var wg sync.WaitGroup
-				var next atomic.Int64
-				for i := 0; i < n; i++ {
-					rw, rb := r.forkReader(), &bufs[i]
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						defer rw.objects.close()
-						for {
-							lo := int(next.Add(chunk)) - chunk
-							if lo >= len(tasks) {
-								return
-							}
-							for _, t := range tasks[lo:min(lo+chunk, len(tasks))] {
-								fn(rw, rb, t)
-							}
-						}
-					}()
-				}
-				wg.Wait()
-			}
-			inPackOrder(func(t *task) plumbing.Hash { return t.sh.runs[t.pos].tree })
-			parallel(func(rw *Repo, _ *recordBuf, t *task) {
-				raw, err := rw.readObjectOnce(plumbing.TreeObject, t.sh.runs[t.pos].tree)
-				if err != nil {
-					t.err = err
-					return
-				}
-				t.yaml, t.err = treeEntryHash(raw, "run.yaml")
-			})
-			inPackOrder(func(t *task) plumbing.Hash { return t.yaml })
-			parallel(func(rw *Repo, rb *recordBuf, t *task) {
-				if t.err != nil || t.yaml.IsZero() {
-					return
-				}
-				data, err := rw.readObjectOnce(plumbing.BlobObject, t.yaml)
-				if err != nil {
-					t.err = err
-					return
-				}
-				doc, err := manifest.DecodeRun(data)
-				if err != nil {
-					t.err = fmt.Errorf("run in %s: %w", t.sh.runs[t.pos].tree, err)
-					return
-				}
-				t.sh.runs[t.pos].rec = w.recordWith(doc, t.yaml, rb)
-			})
-			for _, t := range tasks {
-				if t.err != nil {
-					return nil, t.err
-				}
-			}
-			// Run folders without a run.yaml are not runs.
-			for _, sh := range idx.shards {
-				kept := sh.runs[:0]
-				for _, ru := range sh.runs {
-					if ru.rec != nil {
-						kept = append(kept, ru)
-					}
-				}
-				sh.runs = kept
-			}
-		}
-	}
-	idx.keys, idx.keyID = w.keys, w.keyID
-	return idx, nil
-}
-
-// idxRow is a run read in place from an index record; it implements
-// query.Row without decoding the run's YAML.
-type idxRow struct {
-	r   *Repo
-	idx *runIndex
-	rec []byte
-	// offsets into rec, parsed once
-	id, exp, name, status, lifecycle, user, uri []byte
-	start, end                                  int64
-	params, tags, metrics, inputs               []byte // section starts
-	yaml                                        plumbing.Hash
-}
-
-func newIdxRow(r *Repo, idx *runIndex, rec []byte) (*idxRow, error) {
-	row := &idxRow{r: r, idx: idx, rec: rec}
-	br := &byteReader{b: rec}
-	row.id = br.bytes(32)
-	row.exp, row.name, row.status, row.lifecycle, row.user, row.uri = br.str(), br.str(), br.str(), br.str(), br.str(), br.str()
-	var n int
-	row.start, n = binary.Varint(br.b)
-	br.bytes(n)
-	row.end, n = binary.Varint(br.b)
-	br.bytes(n)
-	row.params = br.b
-	skipKV(br)
-	row.tags = br.b
-	skipKV(br)
-	row.metrics = br.b
-	nm := int(br.uvarint())
-	for i := 0; i < nm && !br.err; i++ {
-		br.uvarint()
-		br.bytes(8)
-	}
-	row.inputs = br.b
-	ni := int(br.uvarint())
-	for i := 0; i < ni && !br.err; i++ {
-		br.str()
-		br.str()
-		br.str()
-	}
-	copy(row.yaml[:], br.bytes(20))
-	if br.err {
-		return nil, errors.New("corrupt run index record")
-	}
-	return row, nil
-}
-
-func skipKV(br *byteReader) {
-	n := int(br.uvarint())
-	for i := 0; i < n && !br.err; i++ {
-		br.uvarint()
-		br.str()
-	}
-}
-
-func (row *idxRow) findKV(sec []byte, key string) (string, bool) {
-	id, ok := row.idx.keyID[key]
-	if !ok {
-		return "", false
-	}
-	br := &byteReader{b: sec}
-	n := int(br.uvarint())
-	for i := 0; i < n && !br.err; i++ {
-		k := br.uvarint()
-		v := br.str()
-		if uint32(k) == id {
-			return ustr(v), true
-		}
-	}
-	return "", false
-}
-
-func (row *idxRow) Metric(key string) (float64, bool) {
-	id, ok := row.idx.keyID[key]
-	if !ok {
-		return 0, false
-	}
-	br := &byteReader{b: row.metrics}
-	n := int(br.uvarint())
-	for i := 0; i < n && !br.err; i++ {
-		k := br.uvarint()
-		v := br.bytes(8)
-		if uint32(k) == id && len(v) == 8 {
-			return math.Float64frombits(binary.LittleEndian.Uint64(v)), true
-		}
-	}
-	return 0, false
-}
-
-func (row *idxRow) Param(key string) (string, bool) { return row.findKV(row.params, key) }
-func (row *idxRow) Tag(key string) (string, bool)   { return row.findKV(row.tags, key) }
-
-func (row *idxRow) Attr(name string) (query.Value, bool) {
-	a := runAttrs{ustr(row.id), ustr(row.exp), ustr(row.name), ustr(row.status), ustr(row.lifecycle), ustr(row.user), ustr(row.uri), row.start, row.end}
-	return a.attr(name)
-}
-
-func (row *idxRow) Datasets() []query.DatasetInput {
-	br := &byteReader{b: row.inputs}
-	n := int(br.uvarint())
-	if n == 0 {
-		return nil
-	}
-	out := make([]query.DatasetInput, 0, n)
-	for i := 0; i < n && !br.err; i++ {
-		out = append(out, query.DatasetInput{Name: ustr(br.str()), Digest: ustr(br.str()), Context: ustr(br.str())})
-	}
-	return out
-}
-
-func (row *idxRow) runID() string          { return ustr(row.id) }
-func (row *idxRow) experimentID() string   { return ustr(row.exp) }
-func (row *idxRow) lifecycleStage() string { return ustr(row.lifecycle) }
-
-// decode returns the full run manifest.
-func (row *idxRow) decode() (*manifest.Run, error) {
-	data, err := row.r.readObject(plumbing.BlobObject, row.yaml)
-	if err != nil {
-		return nil, err
-	}
-	return manifest.DecodeRun(data)
 }
 
 // runRow is what a search sees: a lazily read indexed run, or a run with
@@ -671,10 +60,21 @@ type runRow interface {
 	decode() (*manifest.Run, error)
 }
 
-func (r RunRow) runID() string                  { return r.ID }
-func (r RunRow) experimentID() string           { return r.ExperimentID }
-func (r RunRow) lifecycleStage() string         { return r.LifecycleStage }
-func (r RunRow) decode() (*manifest.Run, error) { return r.Run, nil }
+// decodedRow is a run with pending journal records applied.
+type decodedRow struct{ RunRow }
+
+func (r decodedRow) runID() string                  { return r.ID }
+func (r decodedRow) experimentID() string           { return r.ExperimentID }
+func (r decodedRow) lifecycleStage() string         { return r.LifecycleStage }
+func (r decodedRow) decode() (*manifest.Run, error) { return r.Run, nil }
+
+// indexedRow is a run read in place from the run index.
+type indexedRow struct{ *runindex.Row }
+
+func (r indexedRow) runID() string                  { return r.RunID() }
+func (r indexedRow) experimentID() string           { return r.ExperimentID() }
+func (r indexedRow) lifecycleStage() string         { return r.LifecycleStage() }
+func (r indexedRow) decode() (*manifest.Run, error) { return r.Decode() }
 
 // runRows returns every run as acknowledged: committed runs read in place
 // from the index, and runs with pending journal records materialized with
@@ -693,60 +93,29 @@ func (r *Repo) runRows() ([]runRow, error) {
 	for _, o := range ops {
 		doc, ok := pending[o.Run]
 		if !ok {
-			if row := idx.row(r, o.Run); row != nil {
-				if doc, err = row.decode(); err != nil {
+			if row := idx.Row(r.objects, o.Run); row != nil {
+				if doc, err = row.Decode(); err != nil {
 					return nil, err
 				}
 			}
 			pendingOrder = append(pendingOrder, o.Run)
 		}
-		pending[o.Run] = overlay(doc, o)
+		pending[o.Run] = journal.Overlay(doc, o)
 	}
-	n := 0
-	for _, sh := range idx.shards {
-		n += len(sh.runs)
+	rows, err := idx.Rows(r.objects, func(id string) bool { _, ok := pending[id]; return ok })
+	if err != nil {
+		return nil, err
 	}
-	out := make([]runRow, 0, n+len(pending))
-	for _, sh := range idx.shards {
-		for _, ru := range sh.runs {
-			if len(ru.rec) >= 32 {
-				if _, ok := pending[ustr(ru.rec[:32])]; ok {
-					continue
-				}
-			}
-			row, err := newIdxRow(r, idx, ru.rec)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, row)
-		}
+	out := make([]runRow, 0, len(rows)+len(pending))
+	for _, row := range rows {
+		out = append(out, indexedRow{row})
 	}
 	for _, id := range pendingOrder {
 		if d := pending[id]; d != nil {
-			out = append(out, RunRow{d})
+			out = append(out, decodedRow{RunRow{Run: d}})
 		}
 	}
 	return out, nil
-}
-
-func (idx *runIndex) row(r *Repo, id string) *idxRow {
-	if len(id) < 2 {
-		return nil
-	}
-	sh := idx.shards[id[:2]]
-	if sh == nil {
-		return nil
-	}
-	for _, ru := range sh.runs {
-		if len(ru.rec) >= 32 && ustr(ru.rec[:32]) == id {
-			row, err := newIdxRow(r, idx, ru.rec)
-			if err != nil {
-				return nil
-			}
-			return row
-		}
-	}
-	return nil
 }
 
 // AllRuns returns every run as acknowledged (committed plus pending
@@ -788,44 +157,4 @@ func cloneMetrics(m map[string]manifest.MetricSummary) map[string]manifest.Metri
 		out[k] = v
 	}
 	return out
-}
-
-// indexWorkers is how many goroutines read shards in a cold index build.
-func indexWorkers() int {
-	if n, err := strconv.Atoi(os.Getenv("MLGIT_INDEX_WORKERS")); err == nil && n > 0 {
-		return n
-	}
-	return runtime.NumCPU()
-}
-
-// gcPercentCold is the GC target during a cold index build: collecting
-// less often saves time, at a memory cost kept under the 400 MB budget.
-var gcPercentCold = func() int {
-	if n, err := strconv.Atoi(os.Getenv("MLGIT_INDEX_GOGC")); err == nil && n > 0 {
-		return n
-	}
-	return 150
-}()
-
-// coldHeapLimit is the soft heap limit during a cold index build.
-const coldHeapLimit = 224 << 20
-
-// treeEntryHash finds the object id of the entry called name in a raw tree
-// object ("<mode> <name>\x00<20-byte id>" entries), without decoding the
-// whole tree; zero when there is none.
-func treeEntryHash(raw []byte, name string) (plumbing.Hash, error) {
-	for len(raw) > 0 {
-		sp := bytes.IndexByte(raw, ' ')
-		nul := bytes.IndexByte(raw, 0)
-		if sp < 0 || nul < sp || nul+21 > len(raw) {
-			return plumbing.ZeroHash, fmt.Errorf("malformed tree object")
-		}
-		if string(raw[sp+1:nul]) == name {
-			var h plumbing.Hash
-			copy(h[:], raw[nul+1:nul+21])
-			return h, nil
-		}
-		raw = raw[nul+21:]
-	}
-	return plumbing.ZeroHash, nil
 }

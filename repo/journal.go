@@ -1,75 +1,19 @@
 package repo
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
 )
-
-// The journal is a folder of immutable files, <git-dir>/mlgit/journal/*.jnl.
-// A write is acknowledged once its file is fsynced and renamed into the
-// folder (and the folder fsynced), so it survives kill -9 at any instant; a
-// reader never sees a partial file. A checkpoint folds all files into one
-// commit; before moving the branch it records an intent (the new commit
-// and the files it consumes), and after the move it deletes the files. On
-// the next checkpoint an intent whose commit reached the branch deletes its
-// files, one that did not is discarded: every write is applied exactly once.
-//
-// File format, one record a line:
-//
-//	mlgit-journal v1
-//	M<TAB>run<TAB>key<TAB>step<TAB>timestamp<TAB>value   a metric point
-//	J<TAB>{json}                                        any other op
-//	E<TAB>count<TAB>crc32                               end: records and checksum of all lines above
-//
-// File names are <unix-nanos>-<random>-<run id or "multi">.jnl, so they sort
-// in write order and a reader of one run opens only its files.
-const journalMagic = "mlgit-journal v1\n"
-
-// Op names of journal records (and of the JSON field "op").
-const (
-	opCreate    = "create"
-	opParam     = "param"
-	opTag       = "tag"
-	opDelTag    = "deltag"
-	opUpdate    = "update"
-	opDelete    = "delete"
-	opRestore   = "restore"
-	opInputs    = "inputs"
-	opOutputs   = "outputs"
-	opArtifacts = "artifacts"
-	opMetric    = "metric"
-)
-
-// jop is one journal record.
-type jop struct {
-	Op        string                 `json:"op"`
-	Run       string                 `json:"run"`
-	Doc       *manifest.Run          `json:"doc,omitempty"`
-	Key       string                 `json:"key,omitempty"`
-	Value     string                 `json:"value,omitempty"`
-	Status    string                 `json:"status,omitempty"`
-	EndTime   int64                  `json:"end_time,omitempty"`
-	Name      *string                `json:"name,omitempty"`
-	Exit      *int                   `json:"exit,omitempty"`
-	Time      int64                  `json:"time,omitempty"`
-	Inputs    []manifest.Dataset     `json:"inputs,omitempty"`
-	Outputs   []manifest.ModelOutput `json:"outputs,omitempty"`
-	Artifacts []manifest.Artifact    `json:"artifacts,omitempty"`
-	Point     manifest.MetricPoint   `json:"-"`
-}
 
 func (r *Repo) journalDir() string { return filepath.Join(r.branchState(), "journal") }
 
@@ -90,85 +34,6 @@ func (r *Repo) journalDir() string { return filepath.Join(r.branchState(), "jour
 func (r *Repo) checkpointLockPath() string { return filepath.Join(r.branchState(), "checkpoint.lock") }
 
 func (r *Repo) pendingLockPath() string { return filepath.Join(r.branchState(), "pending.lock") }
-
-// appendRecord appends one record line.
-func appendRecord(b []byte, o jop) ([]byte, error) {
-	if o.Op == opMetric {
-		return appendPointRecord(b, o.Run, o.Point), nil
-	}
-	j, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	b = append(b, 'J', '\t')
-	b = append(b, j...)
-	return append(b, '\n'), nil
-}
-
-var errJournalCorrupt = errors.New("corrupt journal file")
-
-func decodeJournal(data []byte) ([]jop, error) { return decodeJournalOpts(data, false) }
-
-// decodeJournalOpts decodes a journal file; with skipMetrics, metric
-// records are checked by the file checksum but not parsed or returned
-// (validating a write needs params and tags, not the metric history).
-func decodeJournalOpts(data []byte, skipMetrics bool) ([]jop, error) {
-	if !bytes.HasPrefix(data, []byte(journalMagic)) {
-		return nil, fmt.Errorf("%w: bad header", errJournalCorrupt)
-	}
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return nil, fmt.Errorf("%w: truncated", errJournalCorrupt)
-	}
-	end := bytes.LastIndexByte(data[:len(data)-1], '\n') + 1
-	footer := strings.Split(strings.TrimSuffix(string(data[end:]), "\n"), "\t")
-	if len(footer) != 3 || footer[0] != "E" {
-		return nil, fmt.Errorf("%w: no end record", errJournalCorrupt)
-	}
-	n, err1 := strconv.Atoi(footer[1])
-	sum, err2 := strconv.ParseUint(footer[2], 16, 32)
-	if err1 != nil || err2 != nil || uint32(sum) != crc32.ChecksumIEEE(data[:end]) {
-		return nil, fmt.Errorf("%w: checksum mismatch", errJournalCorrupt)
-	}
-	ops := make([]jop, 0, n)
-	body := data[len(journalMagic):end]
-	for len(body) > 0 {
-		i := bytes.IndexByte(body, '\n')
-		line := body[:i]
-		body = body[i+1:]
-		if len(line) < 2 || line[1] != '\t' {
-			return nil, fmt.Errorf("%w: bad record", errJournalCorrupt)
-		}
-		switch line[0] {
-		case 'M':
-			if skipMetrics {
-				n--
-				continue
-			}
-			rest := line[2:]
-			t := bytes.IndexByte(rest, '\t')
-			if t < 0 {
-				return nil, fmt.Errorf("%w: bad metric record", errJournalCorrupt)
-			}
-			p, err := manifest.ParseSegmentLine(rest[t+1:])
-			if err != nil {
-				return nil, fmt.Errorf("%w: %v", errJournalCorrupt, err)
-			}
-			ops = append(ops, jop{Op: opMetric, Run: string(rest[:t]), Point: p})
-		case 'J':
-			var o jop
-			if err := json.Unmarshal(line[2:], &o); err != nil {
-				return nil, fmt.Errorf("%w: %v", errJournalCorrupt, err)
-			}
-			ops = append(ops, o)
-		default:
-			return nil, fmt.Errorf("%w: unknown record %q", errJournalCorrupt, line[0])
-		}
-	}
-	if len(ops) != n {
-		return nil, fmt.Errorf("%w: %d records, footer says %d", errJournalCorrupt, len(ops), n)
-	}
-	return ops, nil
-}
 
 // journalFile is one pending journal file.
 type journalFile struct {
@@ -208,12 +73,12 @@ func (r *Repo) pendingFiles(run string) ([]journalFile, error) {
 
 // readPending reads the records of the given files in order. Corrupt files
 // are moved to journal/corrupt and reported in warnings.
-func (r *Repo) readPending(files []journalFile) ([]jop, []string, error) {
+func (r *Repo) readPending(files []journalFile) ([]journal.Op, []string, error) {
 	return r.readPendingOpts(files, false)
 }
 
-func (r *Repo) readPendingOpts(files []journalFile, skipMetrics bool) ([]jop, []string, error) {
-	var ops []jop
+func (r *Repo) readPendingOpts(files []journalFile, skipMetrics bool) ([]journal.Op, []string, error) {
+	var ops []journal.Op
 	var warnings []string
 	for _, f := range files {
 		p := filepath.Join(r.journalDir(), f.name)
@@ -224,7 +89,7 @@ func (r *Repo) readPendingOpts(files []journalFile, skipMetrics bool) ([]jop, []
 		if err != nil {
 			return nil, nil, err
 		}
-		fops, err := decodeJournalOpts(data, skipMetrics)
+		fops, err := journal.DecodeOpts(data, skipMetrics)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("journal file %s: %v", f.name, err))
 			continue
@@ -237,16 +102,16 @@ func (r *Repo) readPendingOpts(files []journalFile, skipMetrics bool) ([]jop, []
 // snapshot returns the branch tip and the pending journal records (of one
 // run, or all when run is ""), read together under a shared lock so a
 // concurrent checkpoint can never make a record appear twice or not at all.
-func (r *Repo) snapshot(run string) (plumbing.Hash, []jop, error) {
+func (r *Repo) snapshot(run string) (plumbing.Hash, []journal.Op, error) {
 	return r.snapshotOpts(run, false)
 }
 
-func (r *Repo) snapshotOpts(run string, skipMetrics bool) (plumbing.Hash, []jop, error) {
-	l, err := lockFile(r.pendingLockPath(), false, true, lockTimeout)
+func (r *Repo) snapshotOpts(run string, skipMetrics bool) (plumbing.Hash, []journal.Op, error) {
+	l, err := gitobj.LockFile(r.pendingLockPath(), false, true, gitobj.LockTimeout)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	tip, err := r.tip()
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
@@ -306,22 +171,22 @@ func (r *Repo) maybeCheckpoint() {
 	if len(files) < CheckpointMaxFiles && size < CheckpointMaxBytes && time.Since(files[0].mod) < CheckpointMaxAge {
 		return
 	}
-	l, err := lockFile(r.checkpointLockPath(), true, false, 0)
+	l, err := gitobj.LockFile(r.checkpointLockPath(), true, false, 0)
 	if err != nil {
 		return // someone else is checkpointing
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	r.checkpointLocked()
 }
 
 // Checkpoint folds every pending journal record into one commit on the
 // tracking branch. It is safe to run at any time from any process.
 func (r *Repo) Checkpoint() (CheckpointResult, error) {
-	l, err := lockFile(r.checkpointLockPath(), true, true, 2*lockTimeout)
+	l, err := gitobj.LockFile(r.checkpointLockPath(), true, true, 2*gitobj.LockTimeout)
 	if err != nil {
 		return CheckpointResult{}, err
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	return r.checkpointLocked()
 }
 
@@ -347,11 +212,11 @@ func (r *Repo) recoverIntent() error {
 		if applied {
 			// Readers must not see the files next to the commit that
 			// holds their records.
-			pl, err := lockFile(r.pendingLockPath(), true, true, lockTimeout)
+			pl, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
 			if err != nil {
 				return err
 			}
-			defer pl.unlock()
+			defer pl.Unlock()
 			for _, f := range lines[2:] {
 				if err := os.Remove(filepath.Join(r.journalDir(), f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 					return err
@@ -376,7 +241,7 @@ func (r *Repo) reachedBranch(commit, parent plumbing.Hash) (bool, error) {
 		if h == parent {
 			return false, nil
 		}
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return false, err
 		}
@@ -413,8 +278,8 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	var stats foldStats
 	// pl is the pending lock, taken exclusive just before the branch moves
 	// and released once the folded files are gone.
-	var pl *fileLock
-	defer func() { pl.unlock() }()
+	var pl *gitobj.FileLock
+	defer func() { pl.Unlock() }()
 	commit, err := r.update(func(tx *Tx) error {
 		var err error
 		stats, err = foldJournal(tx, recs)
@@ -427,12 +292,12 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		// never lost.
 		if pl == nil {
 			var err error
-			if pl, err = lockFile(r.pendingLockPath(), true, true, lockTimeout); err != nil {
+			if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
 				return err
 			}
 		}
 		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
-		return writeFileRename(r.intentPath(), []byte(intent))
+		return gitobj.WriteFileRename(r.intentPath(), []byte(intent))
 	})
 	if err != nil {
 		return res, err
@@ -443,12 +308,12 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		res.Commit = commit.String()
 	}
 	if pl == nil { // nothing committed: the records changed nothing
-		if pl, err = lockFile(r.pendingLockPath(), true, true, lockTimeout); err != nil {
+		if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
 			return res, err
 		}
 	}
 	for _, n := range names {
-		if err := r.retireJournalFile(n); err != nil {
+		if err := r.group.Retire(n); err != nil {
 			return res, err
 		}
 	}
@@ -456,7 +321,7 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		return res, err
 	}
 	if !commit.IsZero() {
-		r.maybeGC()
+		gitobj.MaybeGC(r.gitDir)
 	}
 	return res, nil
 }
@@ -538,7 +403,7 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 				return st, err
 			}
 			for _, o := range fr.ops {
-				if o.Op == opCreate {
+				if o.Op == journal.OpCreate {
 					if s.doc == nil && o.Doc != nil {
 						s.doc = cloneRun(o.Doc) // the record may be shared
 						s.created = true
@@ -550,10 +415,10 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 					st.warnings = append(st.warnings, fmt.Sprintf("run %s: %s record for a run that does not exist; skipped", id, o.Op))
 					continue
 				}
-				if w := applyOp(s.doc, o); w != "" {
+				if w := journal.Apply(s.doc, o); w != "" {
 					st.warnings = append(st.warnings, w)
 				}
-				if o.Op == opUpdate && o.Status != "" && o.Status != manifest.StatusRunning {
+				if o.Op == journal.OpUpdate && o.Status != "" && o.Status != manifest.StatusRunning {
 					s.ended = o.Status
 				}
 				s.n++
@@ -564,7 +429,7 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 					continue
 				}
 				// Summaries take points in order; ops never touch them.
-				s.doc.Metrics = addPoints(s.doc.Metrics, fr.points)
+				s.doc.Metrics = journal.AddPoints(s.doc.Metrics, fr.points)
 				s.points = append(s.points, fr.points)
 				s.segs = append(s.segs, fr.seg)
 				s.noSeg = s.noSeg || fr.noSeg
@@ -586,7 +451,7 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 				for _, p := range s.points {
 					all = append(all, p...)
 				}
-				seg = encodeSegment(all)
+				seg = journal.EncodeSegment(all)
 			} else {
 				size := 0
 				for _, b := range s.segs {
@@ -629,115 +494,8 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 	if len(subjects) == 0 {
 		subject = "checkpoint"
 	}
-	tx.subject = subject
-	tx.trailers = append([]string{"Mlgit-Op: checkpoint"}, tx.trailers...)
+	tx.SetMessage(subject, append([]string{"Mlgit-Op: checkpoint"}, tx.Trailers()...)...)
 	return st, nil
-}
-
-// overlay applies one pending record to a run as readers see it (doc nil:
-// the run is not known yet) and returns the run. Readers and the run index
-// share it, so they never disagree about pending data.
-func overlay(doc *manifest.Run, o jop) *manifest.Run {
-	switch {
-	case o.Op == opCreate:
-		if doc == nil && o.Doc != nil {
-			d := *o.Doc
-			doc = &d
-		}
-	case doc == nil:
-	case o.Op == opMetric:
-		doc.Metrics = addPoint(doc.Metrics, o.Point)
-	default:
-		applyOp(doc, o)
-	}
-	return doc
-}
-
-func addPoint(m map[string]manifest.MetricSummary, p manifest.MetricPoint) map[string]manifest.MetricSummary {
-	if m == nil {
-		m = map[string]manifest.MetricSummary{}
-	}
-	cur, ok := m[p.Key]
-	if ok {
-		m[p.Key] = cur.Add(p)
-	} else {
-		m[p.Key] = (*manifest.MetricSummary)(nil).Add(p)
-	}
-	return m
-}
-
-// applyOp applies one non-metric record to a run. It returns a warning when
-// the record cannot apply (a param logged twice with different values by
-// racing writers: the first one wins, as MLflow's write-once rule).
-func applyOp(doc *manifest.Run, o jop) string {
-	switch o.Op {
-	case opParam:
-		if old, ok := doc.Params[o.Key]; ok && old != o.Value {
-			return fmt.Sprintf("run %s: param %q already has value %q; the value %q was not applied", doc.ID, o.Key, old, o.Value)
-		}
-		if doc.Params == nil {
-			doc.Params = map[string]string{}
-		}
-		doc.Params[o.Key] = o.Value
-	case opTag:
-		if doc.Tags == nil {
-			doc.Tags = map[string]string{}
-		}
-		doc.Tags[o.Key] = o.Value
-		if o.Key == "mlflow.runName" {
-			doc.Name = o.Value
-		}
-	case opDelTag:
-		delete(doc.Tags, o.Key)
-	case opUpdate:
-		if o.Status != "" {
-			doc.Status = o.Status
-		}
-		if o.EndTime != 0 {
-			doc.EndTime = o.EndTime
-		}
-		if o.Exit != nil {
-			if doc.Source == nil {
-				doc.Source = &manifest.Source{}
-			}
-			doc.Source.Exit = o.Exit
-		}
-		if o.Name != nil {
-			doc.Name = *o.Name
-			if doc.Tags == nil {
-				doc.Tags = map[string]string{}
-			}
-			doc.Tags["mlflow.runName"] = *o.Name
-		}
-	case opDelete:
-		doc.LifecycleStage = manifest.LifecycleDeleted
-		doc.DeletedTime = o.Time
-	case opRestore:
-		doc.LifecycleStage = manifest.LifecycleActive
-		doc.DeletedTime = 0
-	case opInputs:
-		for _, in := range o.Inputs {
-			dup := false
-			for _, have := range doc.Inputs {
-				if have.Name == in.Name && have.Digest == in.Digest && have.Context == in.Context {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				doc.Inputs = append(doc.Inputs, in)
-			}
-		}
-	case opOutputs:
-		for _, out := range o.Outputs {
-			if !slices.Contains(doc.Outputs, out) {
-				doc.Outputs = append(doc.Outputs, out)
-			}
-		}
-	case opArtifacts:
-		doc.Artifacts = manifest.SortArtifacts(append(doc.Artifacts, o.Artifacts...))
-	}
-	return ""
 }
 
 func short(id string) string {

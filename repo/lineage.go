@@ -153,7 +153,7 @@ func (r *Repo) lineageRun(run *manifest.Run) *LineageRun {
 	if s := run.Source; s != nil && s.Commit != "" {
 		lr.Code = &LineageCode{Commit: s.Commit, Branch: s.Branch, Dirty: s.Dirty, Command: s.Command}
 		if plumbing.IsHash(s.Commit) {
-			if c, err := r.readCommit(plumbing.NewHash(s.Commit)); err == nil {
+			if c, err := r.objects.ReadCommit(plumbing.NewHash(s.Commit)); err == nil {
 				lr.Code.Subject, _, _ = strings.Cut(c.Message, "\n")
 			}
 		}

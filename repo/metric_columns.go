@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // MetricColumns is one metric's history as columns, in logging order:
@@ -69,10 +70,10 @@ func (r *Repo) MetricHistoryColumns(id string, want func(string) bool) (map[stri
 		}
 	}
 	for _, o := range st.ops {
-		if o.Op == opCreate {
+		if o.Op == journal.OpCreate {
 			found = true
 		}
-		if o.Op == opMetric && want(o.Point.Key) {
+		if o.Op == journal.OpMetric && want(o.Point.Key) {
 			get(o.Point.Key).add(o.Point)
 		}
 	}
@@ -101,7 +102,7 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 	}
 	hashes := make([]plumbing.Hash, n)
 	for seq := 1; seq <= n; seq++ {
-		e, ok, err := r.lookup(tx.tc, tx.baseTree, segmentPath(id, seq))
+		e, ok, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), segmentPath(id, seq))
 		if err != nil {
 			return err
 		}
@@ -169,7 +170,7 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 
 // parseSegmentPart reads and parses one segment blob into columns per key.
 func (r *Repo) parseSegmentPart(h plumbing.Hash, want func(string) bool) segmentPart {
-	data, err := r.readObjectOnce(plumbing.BlobObject, h)
+	data, err := r.objects.ReadObjectOnce(plumbing.BlobObject, h)
 	if err != nil {
 		return segmentPart{err: err}
 	}

@@ -9,13 +9,16 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
-// Promotion through review (DESIGN.md §6): instead of changing the tracking
-// branch, Propose commits the same manifest change on a branch of its own,
-// off the tip of the tracking branch, and PushProposal pushes it and derives
-// the page that opens a pull request. No tag is created: after the merge,
-// mlgit tags sync creates them from the merged manifests.
+// Promotion through review (docs/registry.md, "Proposing a promotion"):
+// instead of changing the tracking branch, Propose commits the same
+// manifest change on a branch of its own, off the tip of the tracking
+// branch, and PushProposal pushes it and derives the page that opens a pull
+// request. No tag is created: after the merge, mlgit tags sync creates
+// them from the merged manifests.
 
 // ProposalBranchPrefix starts the name of every proposal branch.
 const ProposalBranchPrefix = "mlgit-propose/"
@@ -25,7 +28,7 @@ const ProposalBranchPrefix = "mlgit-propose/"
 // The key and the stage label are valid ref components, so the name is a
 // valid branch name.
 func ProposalBranch(name string, version int64, stage string) string {
-	return fmt.Sprintf("%s%s-v%d-%s", ProposalBranchPrefix, ModelKey(name), version, stageLabel(stage))
+	return fmt.Sprintf("%s%s-v%d-%s", ProposalBranchPrefix, ModelKey(name), version, registry.StageLabel(stage))
 }
 
 // Proposal is the result of Propose.
@@ -86,26 +89,26 @@ func (r *Repo) Propose(spec PromoteSpec) (*Proposal, error) {
 			p.Branch = ""
 			return p, nil
 		}
-		existing, err := r.refs.read(ref)
+		existing, err := r.refs.Read(ref)
 		if err != nil {
 			return nil, err
 		}
 		if !existing.IsZero() {
 			return r.existingProposal(spec, stage, p, existing)
 		}
-		subject := tx.subject
+		subject := tx.Subject()
 		if reason := strings.TrimSpace(spec.Reason); reason != "" {
-			tx.subject += "\n\n" + reason
+			tx.SetMessage(subject+"\n\n"+reason, tx.Trailers()...)
 		}
 		tx.AddTrailer("Mlgit-Proposal: " + branch)
-		commit, err := tx.writeCommit()
+		commit, err := tx.Commit(r.signature())
 		if err != nil {
 			return nil, err
 		}
 		id := r.identity()
 		who := fmt.Sprintf("%s <%s> %d %s", id.name, id.email, r.now().Unix(), r.now().Format("-0700"))
-		err = r.refs.cas(ref, plumbing.ZeroHash, commit, who, "mlgit: propose "+subject)
-		if errors.Is(err, errCASMismatch) {
+		err = r.refs.CAS(ref, plumbing.ZeroHash, commit, who, "mlgit: propose "+subject)
+		if errors.Is(err, gitobj.ErrCASMismatch) {
 			continue // created meanwhile: compare with it
 		}
 		if err != nil {
@@ -127,7 +130,7 @@ func (r *Repo) existingProposal(spec PromoteSpec, stage string, p *Proposal, tip
 	res := &Promoted{}
 	err = applyPromotion(tx, spec, stage, nowMillis(r.now()), true, res)
 	if err == nil && len(res.Changes) == 0 {
-		c, err := r.readCommit(tip)
+		c, err := r.objects.ReadCommit(tip)
 		if err != nil {
 			return nil, err
 		}
@@ -213,13 +216,13 @@ func (r *Repo) PushProposal(ctx context.Context, remote string, p *Proposal) (*P
 // which applies insteadOf), or remote itself when it is a URL or a path;
 // ok is false when it is neither.
 func remoteURL(ctx context.Context, dir, remote string) (string, bool, error) {
-	names, err := systemGit(ctx, dir, "remote")
+	names, err := gitobj.Git(ctx, dir, "remote")
 	if err != nil {
 		return "", false, fmt.Errorf("git remote: %w", err)
 	}
 	for _, n := range strings.Fields(string(names)) {
 		if n == remote {
-			out, err := systemGit(ctx, dir, "remote", "get-url", remote)
+			out, err := gitobj.Git(ctx, dir, "remote", "get-url", remote)
 			if err != nil {
 				return "", false, fmt.Errorf("git remote get-url %s: %w", remote, err)
 			}

@@ -13,19 +13,20 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
-// This file re-applies local, unpushed commits of the tracking branch onto
-// a remote tip (DESIGN.md §8). Runs, experiments and logged models have
-// random ids, so their paths are disjoint between clones and their changes
-// re-apply as they are. Model versions are numbered per model, so two
-// clones can register the same number: the unpushed one is renumbered to
-// the next free number, and every later local reference to it (its
-// manifest, aliases in model.yaml, tag names and messages) follows. A file
-// that both sides changed is merged field by field, the local change
-// winning where both changed the same field, as if it were made after the
-// remote's.
+// This file re-applies local, unpushed commits of the tracking branch onto a
+// remote tip (docs/sharing.md, "Pull"). Runs, experiments and logged models
+// have random ids, so their paths are disjoint between clones and their
+// changes re-apply as they are. Model versions are numbered per model, so
+// two clones can register the same number: the unpushed one is renumbered to
+// the next free number, and every later local reference to it (its manifest,
+// aliases in model.yaml, tag names and messages) follows. A file that both
+// sides changed is merged field by field, the local change winning where
+// both changed the same field, as if it were made after the remote's.
 
 // fileChange is one file that differs between two trees (zero hash: absent).
 type fileChange struct {
@@ -35,19 +36,19 @@ type fileChange struct {
 
 // diffFiles lists the files that differ between two trees, reading only
 // the subtrees whose hashes differ.
-func (r *Repo) diffFiles(tc treeCache, oldT, newT plumbing.Hash, dir string, out []fileChange) ([]fileChange, error) {
+func (r *Repo) diffFiles(tc gitobj.TreeCache, oldT, newT plumbing.Hash, dir string, out []fileChange) ([]fileChange, error) {
 	if oldT == newT {
 		return out, nil
 	}
 	var oldEs, newEs []object.TreeEntry
 	var err error
 	if !oldT.IsZero() {
-		if oldEs, err = r.cachedTree(tc, oldT); err != nil {
+		if oldEs, err = r.objects.CachedTree(tc, oldT); err != nil {
 			return nil, err
 		}
 	}
 	if !newT.IsZero() {
-		if newEs, err = r.cachedTree(tc, newT); err != nil {
+		if newEs, err = r.objects.CachedTree(tc, newT); err != nil {
 			return nil, err
 		}
 	}
@@ -114,7 +115,7 @@ func versionFilePath(p string) (key string, n int64, ok bool) {
 	if !found || strings.Contains(file, "/") || !strings.HasSuffix(file, ".yaml") {
 		return "", 0, false
 	}
-	n, ok = parsePositive(strings.TrimSuffix(file, ".yaml"))
+	n, ok = registry.ParsePositive(strings.TrimSuffix(file, ".yaml"))
 	return key, n, ok
 }
 
@@ -155,15 +156,15 @@ func (r *Repo) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Has
 	tip := onto
 	moved := map[plumbing.Hash]plumbing.Hash{}
 	rn := renumbering{}
-	tc := treeCache{}
+	tc := gitobj.TreeCache{}
 	for _, h := range commits {
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
 		var parentTree plumbing.Hash
 		if len(c.ParentHashes) > 0 {
-			pc, err := r.readCommit(c.ParentHashes[0])
+			pc, err := r.objects.ReadCommit(c.ParentHashes[0])
 			if err != nil {
 				return plumbing.ZeroHash, nil, nil, err
 			}
@@ -177,7 +178,7 @@ func (r *Repo) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Has
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
-		tx.tc = tc
+		tx.ShareTrees(tc)
 		if err := r.allocateVersions(tx, changes, rn); err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
@@ -192,7 +193,7 @@ func (r *Repo) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Has
 		}
 		id := r.identity()
 		committer := object.Signature{Name: id.name, Email: id.email, When: r.now()}
-		nc, err := tx.writeCommitAs(c.Author, committer, renumberMessage(c.Message, rn))
+		nc, err := tx.CommitAs(c.Author, committer, renumberMessage(c.Message, rn))
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
@@ -254,7 +255,7 @@ func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
 		return 0, err
 	}
 	for _, name := range names {
-		if n, ok := parsePositive(strings.TrimSuffix(name, ".yaml")); ok && n > highest {
+		if n, ok := registry.ParsePositive(strings.TrimSuffix(name, ".yaml")); ok && n > highest {
 			highest = n
 		}
 	}
@@ -279,15 +280,15 @@ func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 	if err != nil {
 		return err
 	}
-	e, found, err := r.lookup(tx.tc, tx.baseTree, target)
+	e, found, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), target)
 	if err != nil {
 		return err
 	}
 	var ours []byte
-	if c, pending := tx.changes[target]; pending && c.data != nil {
-		ours, found = c.data, true
+	if c, pending := tx.Pending(target); pending && c.Data != nil {
+		ours, found = c.Data, true
 	} else if found {
-		if ours, err = r.readObject(plumbing.BlobObject, e.Hash); err != nil {
+		if ours, err = r.objects.ReadObject(plumbing.BlobObject, e.Hash); err != nil {
 			return err
 		}
 	}
@@ -297,7 +298,7 @@ func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 		if theirs == nil {
 			tx.Delete(target)
 		} else if !needsRewrite {
-			tx.writeBlob(target, ch.new)
+			tx.WriteBlob(target, ch.new)
 		} else {
 			tx.Write(target, theirs)
 		}
@@ -332,7 +333,7 @@ func (r *Repo) localContent(p string, h plumbing.Hash, rn renumbering, rewrite b
 	if h.IsZero() {
 		return nil, nil
 	}
-	data, err := r.readObject(plumbing.BlobObject, h)
+	data, err := r.objects.ReadObject(plumbing.BlobObject, h)
 	if err != nil || !rewrite {
 		return data, err
 	}
@@ -516,7 +517,7 @@ func renumberMessage(msg string, rn renumbering) string {
 			key = ModelKey(strings.TrimSpace(v))
 		}
 		if v, ok := strings.CutPrefix(l, "Mlgit-Version: "); ok {
-			n, _ = parsePositive(strings.TrimSpace(v))
+			n, _ = registry.ParsePositive(strings.TrimSpace(v))
 			vline = i
 		}
 	}

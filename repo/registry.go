@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // The model registry: registered models and their versions as manifests
@@ -50,16 +51,6 @@ func (r *Repo) Stages() (Stages, error) {
 		return err
 	})
 	return s, err
-}
-
-// CanonicalStage returns a stage's canonical spelling, or an error wrapping
-// ErrInvalid that lists the stages.
-func (s Stages) canonicalOrErr(stage string) (string, error) {
-	c, ok := s.Canonical(stage)
-	if !ok {
-		return "", fmt.Errorf("%w: stage %q is not one of %s (declare custom stages under stages: in mlgit.yaml)", ErrInvalid, stage, s)
-	}
-	return c, nil
 }
 
 // listModelKeysTx returns the keys of all models.
@@ -114,7 +105,7 @@ func modelNotFound(tx *Tx, name string) error {
 		}
 	}
 	sort.Strings(names)
-	return fmt.Errorf("%w: model %q does not exist (models: %s)", ErrNotFound, name, listOrNone(names))
+	return fmt.Errorf("%w: model %q does not exist (models: %s)", ErrNotFound, name, registry.ListOrNone(names))
 }
 
 // versionNumbersTx returns the numbers of a model's versions that exist.
@@ -126,7 +117,7 @@ func versionNumbersTx(tx *Tx, key string) ([]int64, error) {
 	var out []int64
 	for _, n := range names {
 		if s, ok := strings.CutSuffix(n, ".yaml"); ok {
-			if v, ok := parsePositive(s); ok {
+			if v, ok := registry.ParsePositive(s); ok {
 				out = append(out, v)
 			}
 		}
@@ -140,7 +131,7 @@ func joinVersions(vs []int64) string {
 	for i, v := range vs {
 		parts[i] = strconv.FormatInt(v, 10)
 	}
-	return listOrNone(parts)
+	return registry.ListOrNone(parts)
 }
 
 // readVersionTx reads version n of model m. A number never issued and a
@@ -230,7 +221,7 @@ type ModelSpec struct {
 // name whose tags remain from a deleted or renamed model continues that
 // name's version numbers, so no tag is ever reused.
 func (r *Repo) CreateModel(spec ModelSpec) (*manifest.RegisteredModel, error) {
-	if err := checkModelName(spec.Name); err != nil {
+	if err := registry.CheckModelName(spec.Name); err != nil {
 		return nil, err
 	}
 	if err := checkRegistryTags("model tag", spec.Tags); err != nil {
@@ -321,7 +312,7 @@ func applyChange(what string, desc *string, tags *map[string]string, ch ModelCha
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			return fmt.Errorf("%w: no %s %q (tags: %s)", ErrNotFound, what, k, listOrNone(keys))
+			return fmt.Errorf("%w: no %s %q (tags: %s)", ErrNotFound, what, k, registry.ListOrNone(keys))
 		}
 		delete(*tags, k)
 	}
@@ -440,7 +431,7 @@ type Registered struct {
 // tag <key>@v<n> on that commit. If the commit succeeds and the tag does
 // not, the error wraps ErrTagSync and the result is still returned.
 func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
-	if err := checkModelName(spec.Name); err != nil {
+	if err := registry.CheckModelName(spec.Name); err != nil {
 		return nil, err
 	}
 	if err := checkRegistryTags("model version tag", spec.Tags); err != nil {
@@ -454,7 +445,7 @@ func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	st, err := r.modelTagState(key, NewStages())
 	if err != nil {
 		return nil, err
@@ -555,7 +546,7 @@ func (r *Repo) ListVersions(name, stage string) ([]*manifest.ModelVersion, error
 			if err != nil {
 				return err
 			}
-			if stage, err = stages.canonicalOrErr(stage); err != nil {
+			if stage, err = stages.CanonicalOrErr(stage); err != nil {
 				return err
 			}
 		}
@@ -653,7 +644,7 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	res := &Promoted{}
 	commit, err := r.Update(func(tx *Tx) error {
 		return applyPromotion(tx, spec, stage, nowMillis(r.now()), false, res)
@@ -671,7 +662,7 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 		if err != nil {
 			return res, err
 		}
-		if tv := st.Versions[spec.Version]; tv == nil || tv.Stage != stageLabel(stage) {
+		if tv := st.Versions[spec.Version]; tv == nil || tv.Stage != registry.StageLabel(stage) {
 			prev := ""
 			if tv != nil {
 				prev = tv.Stage
@@ -680,12 +671,12 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 		}
 	}
 	for i, c := range todo {
-		m := &TagMessage{Model: spec.Name, Version: c.Version, Kind: EventStage, Label: stageLabel(c.To),
-			Previous: stageLabel(c.From), Actor: r.actor(), Reason: spec.Reason, Commit: res.Commit}
+		m := &TagMessage{Model: spec.Name, Version: c.Version, Kind: EventStage, Label: registry.StageLabel(c.To),
+			Previous: registry.StageLabel(c.From), Actor: r.actor(), Reason: spec.Reason, Commit: res.Commit}
 		if c.Version != spec.Version && m.Reason == "" {
 			m.Reason = fmt.Sprintf("archived when v%d entered %s", spec.Version, stage)
 		}
-		name, err := r.tagEvent(key, spec.Name, c.Version, stageLabel(c.To), m)
+		name, err := r.tagEvent(key, spec.Name, c.Version, registry.StageLabel(c.To), m)
 		if err != nil {
 			return res, fmt.Errorf("%w: %s v%d -> %s was committed but its tag was not created: %v; run mlgit tags sync", ErrTagSync, spec.Name, c.Version, c.To, err)
 		}
@@ -706,7 +697,7 @@ func (r *Repo) preparePromotion(spec PromoteSpec) (Stages, string, string, error
 	if err != nil {
 		return Stages{}, "", "", err
 	}
-	stage, err := stages.canonicalOrErr(spec.Stage)
+	stage, err := stages.CanonicalOrErr(spec.Stage)
 	if err != nil {
 		return Stages{}, "", "", err
 	}
@@ -820,7 +811,7 @@ func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*m
 			return err
 		}
 		if !reviewed && ReviewRequired(cfg, c.To) {
-			vs = append(vs, reviewViolation(c.To, proposeCommand(spec)))
+			vs = append(vs, registry.ReviewViolation(c.To, proposeCommand(spec)))
 		}
 	}
 	if len(vs) == 0 {
@@ -848,7 +839,7 @@ func readConfigTx(tx *Tx) (*manifest.Config, error) {
 
 // proposeCommand is the command that proposes spec instead.
 func proposeCommand(spec PromoteSpec) string {
-	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shellQuote(spec.Name), spec.Version, stageLabel(spec.Stage))
+	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shellQuote(spec.Name), spec.Version, registry.StageLabel(spec.Stage))
 	if spec.ArchiveExisting {
 		cmd += " --archive-existing"
 	}
@@ -924,8 +915,8 @@ func checkAlias(key, alias string, stages Stages) error {
 	if stages.IsStage(alias) {
 		return fmt.Errorf("%w: alias %q is also a stage name (stages: %s); pick another alias", ErrInvalid, alias, stages)
 	}
-	if n := len(key) + len(alias) + 22; n > maxTagNameLength {
-		return fmt.Errorf("%w: alias %q is too long for this model's tag names (%d bytes; the limit is %d)", ErrInvalid, alias, n, maxTagNameLength)
+	if n := len(key) + len(alias) + 22; n > registry.MaxTagNameLength {
+		return fmt.Errorf("%w: alias %q is too long for this model's tag names (%d bytes; the limit is %d)", ErrInvalid, alias, n, registry.MaxTagNameLength)
 	}
 	return nil
 }
@@ -949,7 +940,7 @@ func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	res := &AliasResult{Alias: spec.Alias, Version: spec.Version}
 	commit, err := r.Update(func(tx *Tx) error {
 		m, err := readModelTx(tx, spec.Name)
@@ -1010,7 +1001,7 @@ func (r *Repo) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	res := &AliasResult{Alias: alias}
 	commit, err := r.Update(func(tx *Tx) error {
 		m, err := readModelTx(tx, name)
@@ -1019,7 +1010,7 @@ func (r *Repo) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
 		}
 		v, ok := m.Aliases[alias]
 		if !ok {
-			return fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, name, alias, aliasList(m.Aliases))
+			return fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, name, alias, registry.AliasList(m.Aliases))
 		}
 		res.Version, res.Previous = v, v
 		delete(m.Aliases, alias)
@@ -1060,7 +1051,7 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 	if err != nil {
 		return err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	var removed []string
 	commit, err := r.Update(func(tx *Tx) error {
 		removed = nil
@@ -1135,7 +1126,7 @@ func (r *Repo) DeleteModel(name string) error {
 	if err != nil {
 		return err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	commit, err := r.Update(func(tx *Tx) error {
 		if _, err := readModelTx(tx, name); err != nil {
 			return err
@@ -1177,7 +1168,7 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 	if err := manifest.ValidateModelName(name); err != nil {
 		return nil, err
 	}
-	if err := checkModelName(newName); err != nil {
+	if err := registry.CheckModelName(newName); err != nil {
 		return nil, err
 	}
 	if name == newName {
@@ -1189,7 +1180,7 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 		if err != nil {
 			return nil, err
 		}
-		defer lock.unlock()
+		defer lock.Unlock()
 	}
 	stages, err := r.Stages()
 	if err != nil {
@@ -1253,8 +1244,8 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 		if v.Stage == StageNone {
 			continue
 		}
-		m := &TagMessage{Model: newName, Version: v.Version, Kind: EventStage, Label: stageLabel(v.Stage), Previous: "none", Actor: r.actor(), Reason: "renamed from " + name, Commit: commit.String()}
-		if _, err := r.tagEvent(newKey, newName, v.Version, stageLabel(v.Stage), m); err != nil {
+		m := &TagMessage{Model: newName, Version: v.Version, Kind: EventStage, Label: registry.StageLabel(v.Stage), Previous: "none", Actor: r.actor(), Reason: "renamed from " + name, Commit: commit.String()}
+		if _, err := r.tagEvent(newKey, newName, v.Version, registry.StageLabel(v.Stage), m); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}

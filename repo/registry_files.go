@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -65,7 +66,7 @@ func topLevel(arts []manifest.Artifact) string {
 	if len(out) == 0 {
 		return "no artifacts"
 	}
-	return listOrNone(out)
+	return registry.ListOrNone(out)
 }
 
 // AddFunc stores the file at path in the blob store and returns its digest

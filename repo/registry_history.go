@@ -52,7 +52,7 @@ func (r *Repo) ModelHistory(name string) ([]HistoryEntry, []string, error) {
 		return nil, nil, err
 	}
 	key := ModelKey(name)
-	vals, err := r.refs.listRefsWithPrefixes(modelTagPrefixes(key)...)
+	vals, err := r.refs.ListWithPrefixes(modelTagPrefixes(key)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,8 +73,8 @@ func (r *Repo) ModelHistory(name string) ([]HistoryEntry, []string, error) {
 	var refs []TagRef
 	var warnings []string
 	for _, v := range vals {
-		short := strings.TrimPrefix(v.name, "refs/tags/")
-		c, tag, err := r.peel(v.hash)
+		short := strings.TrimPrefix(v.Name, "refs/tags/")
+		c, tag, err := r.peel(v.Hash)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("ignoring tag %s: %v", short, err))
 			continue
@@ -88,7 +88,7 @@ func (r *Repo) ModelHistory(name string) ([]HistoryEntry, []string, error) {
 			in.actor = "(lightweight tag)"
 		}
 		infos[short] = in
-		refs = append(refs, TagRef{Name: short, Object: v.hash.String(), Commit: c.String()})
+		refs = append(refs, TagRef{Name: short, Object: v.Hash.String(), Commit: c.String()})
 	}
 	st := StateFromTags(key, refs, stages)
 	warnings = append(warnings, st.Warnings...)

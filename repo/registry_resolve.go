@@ -1,17 +1,17 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/exec"
 	"sort"
 	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // ParseModelRef splits a model reference into the model name and the
@@ -29,7 +29,7 @@ func ParseModelRef(ref string) (name, selector string, err error) {
 			return "", "", fmt.Errorf("%w: model URI %q: want models:/<name>/<version|stage|latest> or models:/<name>@<alias>", ErrInvalid, ref)
 		}
 		sel := rest[i+1:]
-		if _, ok := parsePositive(sel); ok {
+		if _, ok := registry.ParsePositive(sel); ok {
 			sel = "v" + sel
 		}
 		return rest[:i], sel, nil
@@ -169,7 +169,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 				want = fmt.Sprintf("v%d", mv.Version)
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("tags and manifests disagree: the tags say v%d, the manifests %s; run mlgit fsck and mlgit tags sync", tv.Version, want))
-		} else if stageLabel(v.Stage) != tagStage {
+		} else if registry.StageLabel(v.Stage) != tagStage {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("v%d is %s in its manifest but %s by its tags; run mlgit tags sync", tv.Version, v.Stage, tagStage))
 		}
 		return nil
@@ -207,7 +207,7 @@ func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*mani
 	case SelectAlias:
 		n, ok := m.Aliases[sel.Alias]
 		if !ok {
-			return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, m.Name, sel.Alias, aliasList(m.Aliases))
+			return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, m.Name, sel.Alias, registry.AliasList(m.Aliases))
 		}
 		return readVersionTx(tx, m, n)
 	}
@@ -216,7 +216,7 @@ func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*mani
 		return nil, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		if sel.Kind == SelectLatest || stageLabel(all[i].Stage) == sel.Stage {
+		if sel.Kind == SelectLatest || registry.StageLabel(all[i].Stage) == sel.Stage {
 			return all[i], nil
 		}
 	}
@@ -272,9 +272,9 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	if opts.Git == nil {
 		// A local remote is asked with protocol v2 ls-refs, so the
 		// serving side filters by this model's prefixes.
-		if p := localRemotePath(ctx, opts.Dir, remote); p != "" {
-			out, err = lsRefsLocal(ctx, p, []string{"refs/tags/" + key + "@", "refs/tags/" + key + "#"})
-			if err != nil && !errors.Is(err, errNoV2) {
+		if p := gitobj.LocalRemotePath(ctx, opts.Dir, remote); p != "" {
+			out, err = gitobj.LsRefsLocal(ctx, p, []string{"refs/tags/" + key + "@", "refs/tags/" + key + "#"})
+			if err != nil && !errors.Is(err, gitobj.ErrNoV2) {
 				return nil, err
 			}
 		}
@@ -282,7 +282,7 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	if out == nil {
 		run := opts.Git
 		if run == nil {
-			run = systemGit
+			run = gitobj.Git
 		}
 		out, err = run(ctx, opts.Dir, LsRemoteArgs(remote, key)...)
 		if err != nil {
@@ -303,23 +303,6 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	}
 	sort.Strings(res.Aliases)
 	return res, nil
-}
-
-// systemGit runs the system git, returning stdout; stderr goes into the error.
-func systemGit(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
-		}
-		return nil, err
-	}
-	return out, nil
 }
 
 // TagEventInfo is what a registry tag name says, for CI jobs triggered by
@@ -350,7 +333,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	t, err := ParseTagName(tag)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not a registry tag (<model>@v<n>, <model>@v<n>!, <model>#<label>#<counter>): %v", ErrNotFound, tag,
-			strings.TrimPrefix(err.Error(), errNotRegistryTag.Error()+": "))
+			strings.TrimPrefix(err.Error(), registry.ErrNotRegistryTag.Error()+": "))
 	}
 	name, _ := ModelName(t.Key)
 	ev := &TagEventInfo{Tag: tag, Model: name, Key: t.Key, Version: t.Version, Counter: t.Counter}
@@ -360,7 +343,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	case strings.HasPrefix(t.Label, "!"):
 		ev.Event, ev.Alias = EventAliasRemoved, t.Label[1:]
 	case stages.IsStage(t.Label):
-		ev.Event, ev.Stage = EventStage, stageLabel(t.Label)
+		ev.Event, ev.Stage = EventStage, registry.StageLabel(t.Label)
 	default:
 		ev.Event, ev.Alias = EventAlias, t.Label
 	}
@@ -370,7 +353,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 		return ev, nil
 	}
 	defer r.Close()
-	h, err := r.refs.read("refs/tags/" + tag)
+	h, err := r.refs.Read("refs/tags/" + tag)
 	if err != nil || h.IsZero() {
 		return ev, fmt.Errorf("%w: tag %s is not in this repository, so the version of the event is unknown: fetch it (git fetch --force --tags origin)", ErrNotFound, tag)
 	}
@@ -402,7 +385,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 		}
 	}
 	if ev.Version == 0 {
-		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, shortHash(ev.Commit), tag)
+		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, registry.ShortHash(ev.Commit), tag)
 	}
 	return ev, nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // findRegistrationCommits walks the first-parent history of the tracking
@@ -45,7 +47,7 @@ func (r *Repo) chainAt(ch *fpChain, i int) (commit, tree plumbing.Hash, ok bool,
 			ch.end = true
 			break
 		}
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return plumbing.ZeroHash, plumbing.ZeroHash, false, err
 		}
@@ -74,7 +76,7 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 	}
 	found := map[int64]plumbing.Hash{}
 	pending := len(ws)
-	tc := treeCache{}
+	tc := gitobj.TreeCache{}
 	for i := 0; pending > 0; i++ {
 		h, tree, ok, err := r.chainAt(ch, i)
 		if err != nil {
@@ -113,7 +115,7 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 		}
 		// Trees of old commits are not needed again.
 		if len(tc) > 4096 {
-			tc = treeCache{}
+			tc = gitobj.TreeCache{}
 		}
 	}
 	for n, w := range ws {
@@ -124,14 +126,14 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 	return found, nil
 }
 
-func (r *Repo) pathExists(tc treeCache, root plumbing.Hash, p string) (bool, error) {
-	_, ok, err := r.lookup(tc, root, p)
+func (r *Repo) pathExists(tc gitobj.TreeCache, root plumbing.Hash, p string) (bool, error) {
+	_, ok, err := r.objects.Lookup(tc, root, p)
 	return ok, err
 }
 
 // renamedFrom returns the old key when commit h renamed a model to key.
 func (r *Repo) renamedFrom(h plumbing.Hash, key string) string {
-	c, err := r.readCommit(h)
+	c, err := r.objects.ReadCommit(h)
 	if err != nil {
 		return ""
 	}
@@ -154,7 +156,7 @@ func first(s []string) string {
 // base with the same tree, authored as base was committed, so every clone
 // that makes it makes the same object. The tag keeps it reachable.
 func (r *Repo) anchorCommit(base plumbing.Hash, key string, n int64) (plumbing.Hash, error) {
-	c, err := r.readCommit(base)
+	c, err := r.objects.ReadCommit(base)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -217,7 +219,7 @@ func (r *Repo) SyncTags(names []string, dryRun bool) (*SyncReport, error) {
 		if _, err := r.GetModel(name); err == nil {
 			continue
 		}
-		vals, err := r.refs.listRefsWithPrefixes(modelTagPrefixes(ModelKey(name))...)
+		vals, err := r.refs.ListWithPrefixes(modelTagPrefixes(ModelKey(name))...)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +263,7 @@ func (r *Repo) registryKeys(names []string) ([]string, error) {
 			return nil, err
 		}
 		for _, v := range all {
-			if k := tagKeyOf(strings.TrimPrefix(v.name, "refs/tags/")); k != "" {
+			if k := tagKeyOf(strings.TrimPrefix(v.Name, "refs/tags/")); k != "" {
 				set[k] = true
 			}
 		}
@@ -349,7 +351,7 @@ func (a *ancestry) contains(h plumbing.Hash) (bool, error) {
 				continue
 			}
 			a.set[c] = true
-			cm, err := a.r.readCommit(c)
+			cm, err := a.r.objects.ReadCommit(c)
 			if err != nil {
 				return false, err
 			}
@@ -360,7 +362,7 @@ func (a *ancestry) contains(h plumbing.Hash) (bool, error) {
 		return true, nil
 	}
 	// An anchor commit is not on the branch; its parent is.
-	if c, err := a.r.readCommit(h); err == nil && len(c.ParentHashes) == 1 {
+	if c, err := a.r.objects.ReadCommit(h); err == nil && len(c.ParentHashes) == 1 {
 		if _, tr := parseMessage(c.Message); first(tr["Mlgit-Op"]) == "model-anchor" {
 			return a.set[c.ParentHashes[0]], nil
 		}
@@ -377,7 +379,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	if err != nil {
 		return err
 	}
-	defer lock.unlock()
+	defer lock.Unlock()
 	mv, err := r.readManifestView(key)
 	if err != nil {
 		return err
@@ -504,7 +506,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	}
 	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
 	for _, n := range nums {
-		want := stageLabel(mv.versions[n].Stage)
+		want := registry.StageLabel(mv.versions[n].Stage)
 		if tv := st.Versions[n]; tv != nil && tv.Stage != want {
 			if err := event(n, want, EventStage, tv.Stage); err != nil {
 				return err
@@ -570,9 +572,9 @@ func (r *Repo) Fsck() (*FsckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	byKey := map[string][]refValue{}
+	byKey := map[string][]gitobj.RefValue{}
 	for _, v := range all {
-		if k := tagKeyOf(strings.TrimPrefix(v.name, "refs/tags/")); k != "" {
+		if k := tagKeyOf(strings.TrimPrefix(v.Name, "refs/tags/")); k != "" {
 			byKey[k] = append(byKey[k], v)
 			rep.Tags++
 		}
@@ -602,7 +604,7 @@ func (r *Repo) Fsck() (*FsckReport, error) {
 	return rep, nil
 }
 
-func (r *Repo) fsckModel(key string, vals []refValue, stages Stages, anc *ancestry, rep *FsckReport) error {
+func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc *ancestry, rep *FsckReport) error {
 	name, err := ModelName(key)
 	problem := func(kind, format string, args ...any) {
 		rep.Problems = append(rep.Problems, FsckProblem{Model: name, Kind: kind, Message: fmt.Sprintf(format, args...)})
@@ -677,7 +679,7 @@ func (r *Repo) fsckModel(key string, vals []refValue, stages Stages, anc *ancest
 			problem("deregistered", "version %d has a manifest but tag %s@v%d! says it was deleted", n, key, n)
 			continue
 		}
-		if want := stageLabel(v.Stage); tv.Stage != want {
+		if want := registry.StageLabel(v.Stage); tv.Stage != want {
 			problem("stage", "version %d is %s in its manifest but %s by its tags; run mlgit tags sync", n, v.Stage, tv.Stage)
 		}
 	}

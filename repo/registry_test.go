@@ -17,6 +17,7 @@ import (
 
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 func digestOf(b []byte) string {
@@ -660,7 +661,7 @@ func TestResolveFromLsRemote(t *testing.T) {
 	var got []byte
 	gitSpy := func(ctx context.Context, d string, args ...string) ([]byte, error) {
 		asked = append(asked, args)
-		b, err := systemGit(ctx, d, args...)
+		b, err := gitobj.Git(ctx, d, args...)
 		got = b
 		return b, err
 	}

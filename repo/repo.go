@@ -18,6 +18,9 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/journal"
+	"github.com/mlgit/mlgit/repo/runindex"
 )
 
 // DefaultBranch is the tracking branch's default name.
@@ -40,18 +43,19 @@ type Repo struct {
 
 	mu sync.Mutex
 	st *filesystem.Storage
-	// objects reads objects; st writes them.
-	objects *objectReader
-	refs    refFiles
+	// objects reads and writes objects; st reads the Git configuration
+	// and writes the objects that go-git encodes.
+	objects *gitobj.DB
+	refs    gitobj.Refs
 	ident   *identity
 
 	runCache map[plumbing.Hash]*manifest.Run
-	memIndex *runIndex
+	memIndex *runindex.Index
 	saves    sync.WaitGroup // run index caches being written
 
-	// group batches concurrent journal appends (group.go); live, when
+	// group batches concurrent journal appends (package journal); live, when
 	// set by StartLive, keeps the pending state in memory (group_live.go).
-	group groupCommitter
+	group *journal.Writer
 	live  *liveState
 
 	stateDir string
@@ -146,10 +150,11 @@ func openAt(path string, opts Options) (*Repo, error) {
 	if err := checkBranchName(r.branch); err != nil {
 		return nil, err
 	}
-	r.refs = refFiles{gitDir: gd}
+	r.refs = gitobj.NewRefs(gd)
 	r.stateDir = filepath.Join(gd, "mlgit")
+	r.group = journal.NewWriter(r.journalDir(), maxSpares())
 	r.st = newStorage(gd)
-	r.objects = newObjectReader(gd)
+	r.objects = gitobj.Open(gd)
 	return r, nil
 }
 
@@ -185,7 +190,7 @@ func Open(path string, opts Options) (*Repo, error) {
 // Close releases the store's resources.
 func (r *Repo) Close() error {
 	r.saves.Wait()
-	r.objects.close()
+	r.objects.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.Close()
@@ -193,7 +198,7 @@ func (r *Repo) Close() error {
 
 // tip returns the commit the tracking branch points at (zero if none).
 func (r *Repo) tip() (plumbing.Hash, error) {
-	return r.refs.read(r.BranchRef())
+	return r.refs.Read(r.BranchRef())
 }
 
 // Tip returns the commit id the tracking branch points at.
@@ -298,13 +303,6 @@ func NewExperimentID() string {
 // BlobCacheDir is the local blob cache shared by all runs of this
 // repository: <git-dir>/mlgit/blobs, a blob store root (see package blob).
 func (r *Repo) BlobCacheDir() string { return filepath.Join(r.stateDir, "blobs") }
-
-// forkReader returns a view of r with its own object reader, for a
-// goroutine that reads objects in parallel with others.
-func (r *Repo) forkReader() *Repo {
-	return &Repo{workTree: r.workTree, gitDir: r.gitDir, branch: r.branch, now: r.now, st: r.st, refs: r.refs,
-		stateDir: r.stateDir, objects: newObjectReader(r.gitDir)}
-}
 
 // branchState is where the journal, checkpoint lock and run index of the
 // tracking branch live: <git-dir>/mlgit for the default branch, and

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 func runDir(id string) string { return "runs/" + id[:2] + "/" + id }
@@ -25,17 +26,17 @@ func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
 	p := runPath(id)
-	if c, pending := tx.changes[p]; pending || tx.deletedAbove(p) {
-		if !pending || c.del {
+	if c, pending := tx.Pending(p); pending || tx.DeletedAbove(p) {
+		if !pending || c.Del {
 			return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
 		}
-		doc, err := manifest.DecodeRun(c.data)
+		doc, err := manifest.DecodeRun(c.Data)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 		return doc, nil
 	}
-	e, ok, err := tx.r.lookup(tx.tc, tx.baseTree, p)
+	e, ok, err := tx.r.objects.Lookup(tx.Trees(), tx.BaseTree(), p)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
 	if doc := tx.r.cachedRun(e.Hash); doc != nil {
 		return doc, nil
 	}
-	data, err := tx.r.readObject(plumbing.BlobObject, e.Hash)
+	data, err := tx.r.objects.ReadObject(plumbing.BlobObject, e.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +186,7 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 	if err := doc.Validate(); err != nil {
 		return nil, err
 	}
-	if err := r.appendJournal([]jop{{Op: opCreate, Run: id, Doc: doc}}); err != nil {
+	if err := r.group.Append([]journal.Op{{Op: journal.OpCreate, Run: id, Doc: doc}}); err != nil {
 		return nil, err
 	}
 	r.maybeCheckpoint()
@@ -249,7 +250,7 @@ func (r *Repo) getRun(id string, skipMetrics bool) (*manifest.Run, error) {
 		}
 	}
 	for _, o := range ops {
-		doc = overlay(doc, o)
+		doc = journal.Overlay(doc, o)
 	}
 	if doc == nil {
 		return nil, fmt.Errorf("%w: run %s does not exist (list runs with mlgit run list)", ErrNotFound, id)
@@ -302,7 +303,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 	if lifecycle != manifest.LifecycleActive {
 		return res, fmt.Errorf("%w: the run %s must be in 'active' lifecycle_stage (restore it with mlgit run restore)", ErrInvalid, id)
 	}
-	ops := make([]jop, 0, len(b.Params)+len(b.Tags)+len(b.DeleteTags)+2)
+	ops := make([]journal.Op, 0, len(b.Params)+len(b.Tags)+len(b.DeleteTags)+2)
 	seen := map[string]string{}
 	for _, p := range b.Params {
 		if err := manifest.ValidateKey("param", p.Key); err != nil {
@@ -322,7 +323,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 			}
 			continue
 		}
-		ops = append(ops, jop{Op: opParam, Run: id, Key: p.Key, Value: v})
+		ops = append(ops, journal.Op{Op: journal.OpParam, Run: id, Key: p.Key, Value: v})
 	}
 	for _, t := range b.Tags {
 		if err := manifest.ValidateKey("tag", t.Key); err != nil {
@@ -332,13 +333,13 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 		if cut {
 			res.Truncated = append(res.Truncated, "tags."+t.Key)
 		}
-		ops = append(ops, jop{Op: opTag, Run: id, Key: t.Key, Value: v})
+		ops = append(ops, journal.Op{Op: journal.OpTag, Run: id, Key: t.Key, Value: v})
 	}
 	for _, k := range b.DeleteTags {
 		if !hasTag[k] {
 			return res, fmt.Errorf("%w: no tag with key %q on run %s", ErrNotFound, k, id)
 		}
-		ops = append(ops, jop{Op: opDelTag, Run: id, Key: k})
+		ops = append(ops, journal.Op{Op: journal.OpDelTag, Run: id, Key: k})
 	}
 	// Points are journaled after the other records (the order a
 	// checkpoint applies them in anyway); a batch repeats few keys.
@@ -363,7 +364,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 				return res, fmt.Errorf("%w: a dataset input needs a name and a digest", ErrInvalid)
 			}
 		}
-		ops = append(ops, jop{Op: opInputs, Run: id, Inputs: b.Inputs})
+		ops = append(ops, journal.Op{Op: journal.OpInputs, Run: id, Inputs: b.Inputs})
 	}
 	if len(b.Outputs) > 0 {
 		for _, o := range b.Outputs {
@@ -371,7 +372,7 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 				return res, fmt.Errorf("%w: output model %q at step %d: want an m-<32 hex> logged model id and a step of 0 or more", ErrInvalid, o.ModelID, o.Step)
 			}
 		}
-		ops = append(ops, jop{Op: opOutputs, Run: id, Outputs: b.Outputs})
+		ops = append(ops, journal.Op{Op: journal.OpOutputs, Run: id, Outputs: b.Outputs})
 	}
 	if len(b.Artifacts) > 0 {
 		for _, a := range b.Artifacts {
@@ -382,9 +383,9 @@ func (r *Repo) LogBatch(id string, b Batch) (LogResult, error) {
 				return res, fmt.Errorf("%w: artifact %q: digest %q is not sha256:<64 hex>", ErrInvalid, a.Path, a.Digest)
 			}
 		}
-		ops = append(ops, jop{Op: opArtifacts, Run: id, Artifacts: b.Artifacts})
+		ops = append(ops, journal.Op{Op: journal.OpArtifacts, Run: id, Artifacts: b.Artifacts})
 	}
-	if err := r.appendJournalPoints(ops, id, b.Metrics); err != nil {
+	if err := r.group.AppendPoints(ops, id, b.Metrics); err != nil {
 		return res, err
 	}
 	r.maybeCheckpoint()
@@ -426,11 +427,11 @@ func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
 			u.EndTime = nowMillis(r.now())
 		}
 	}
-	op := jop{Op: opUpdate, Run: id, Status: u.Status, EndTime: u.EndTime, Name: u.Name, Exit: u.Exit}
-	if err := r.appendJournal([]jop{op}); err != nil {
+	op := journal.Op{Op: journal.OpUpdate, Run: id, Status: u.Status, EndTime: u.EndTime, Name: u.Name, Exit: u.Exit}
+	if err := r.group.Append([]journal.Op{op}); err != nil {
 		return nil, err
 	}
-	applyOp(doc, op)
+	journal.Apply(doc, op)
 	if u.Status != "" && u.Status != manifest.StatusRunning && u.Status != manifest.StatusScheduled {
 		if _, err := r.Checkpoint(); err != nil {
 			return doc, fmt.Errorf("run %s ended and journaled, but the checkpoint failed (run mlgit run flush): %w", id, err)
@@ -451,11 +452,11 @@ func (r *Repo) setRunLifecycle(id string, del bool) error {
 	if err := r.withRunForWrite(id, func(*manifest.Run) error { return nil }); err != nil {
 		return err
 	}
-	op := jop{Op: opRestore, Run: id}
+	op := journal.Op{Op: journal.OpRestore, Run: id}
 	if del {
-		op = jop{Op: opDelete, Run: id, Time: nowMillis(r.now())}
+		op = journal.Op{Op: journal.OpDelete, Run: id, Time: nowMillis(r.now())}
 	}
-	if err := r.appendJournal([]jop{op}); err != nil {
+	if err := r.group.Append([]journal.Op{op}); err != nil {
 		return err
 	}
 	_, err := r.Checkpoint()
@@ -482,7 +483,7 @@ func (r *Repo) AllMetricHistory(id string) (map[string][]manifest.MetricPoint, e
 // the journal, or pending points of the live view).
 type historyState struct {
 	tx      *Tx
-	ops     []jop
+	ops     []journal.Op
 	pending []manifest.MetricPoint
 	created bool
 }
@@ -499,7 +500,7 @@ func (r *Repo) historyState(id string, want func(string) bool) (*historyState, e
 		}
 		st.pending, st.created = pts, c
 		if !tree.IsZero() {
-			st.tx = &Tx{r: r, baseTree: tree, tc: treeCache{}, changes: map[string]*change{}}
+			st.tx = r.txOnTree(plumbing.ZeroHash, tree)
 		}
 		return st, nil
 	}
@@ -582,10 +583,10 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 		}
 	}
 	for _, o := range ops {
-		if o.Op == opCreate {
+		if o.Op == journal.OpCreate {
 			found = true
 		}
-		if o.Op == opMetric && want(o.Point.Key) {
+		if o.Op == journal.OpMetric && want(o.Point.Key) {
 			out[o.Point.Key] = append(out[o.Point.Key], o.Point)
 		}
 	}

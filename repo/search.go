@@ -9,74 +9,11 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo/runindex"
 )
 
 // RunRow adapts a run manifest to query.Row.
-type RunRow struct{ *manifest.Run }
-
-// Metric returns the latest value of a metric.
-func (r RunRow) Metric(key string) (float64, bool) {
-	m, ok := r.Metrics[key]
-	return m.Value, ok
-}
-
-// Param returns a param.
-func (r RunRow) Param(key string) (string, bool) { v, ok := r.Params[key]; return v, ok }
-
-// Tag returns a tag.
-func (r RunRow) Tag(key string) (string, bool) { v, ok := r.Tags[key]; return v, ok }
-
-// Attr returns a run attribute by its canonical name.
-func (r RunRow) Attr(name string) (query.Value, bool) {
-	a := runAttrs{r.ID, r.ExperimentID, r.Name, r.Status, r.LifecycleStage, r.User, r.ArtifactURI, r.StartTime, r.EndTime}
-	return a.attr(name)
-}
-
-// runAttrs are a run's attributes as filters and orders name them; every
-// row type (decoded run, index record, in-memory row) answers Attr with it.
-type runAttrs struct {
-	id, exp, name, status, lifecycle, user, uri string
-	start, end                                  int64
-}
-
-func (a *runAttrs) attr(name string) (query.Value, bool) {
-	switch name {
-	case "run_id":
-		return query.StrValue(a.id), true
-	case "run_name":
-		return query.StrValue(a.name), true
-	case "status":
-		return query.StrValue(a.status), true
-	case "artifact_uri":
-		return query.StrValue(a.uri), true
-	case "user_id":
-		return query.StrValue(a.user), true
-	case "experiment_id":
-		return query.StrValue(a.exp), true
-	case "lifecycle_stage":
-		return query.StrValue(a.lifecycle), true
-	case "start_time":
-		return query.NumValue(float64(a.start)), true
-	case "end_time":
-		if a.end == 0 {
-			return query.Value{}, false
-		}
-		return query.NumValue(float64(a.end)), true
-	}
-	return query.Value{}, false
-}
-
-// Datasets returns the run's dataset inputs.
-func (r RunRow) Datasets() []query.DatasetInput {
-	if len(r.Inputs) == 0 {
-		return nil
-	}
-	out := make([]query.DatasetInput, len(r.Inputs))
-	for i, d := range r.Inputs {
-		out[i] = query.DatasetInput{Name: d.Name, Digest: d.Digest, Context: d.Context}
-	}
-	return out
-}
+type RunRow = runindex.RunRow
 
 // RunSearch is a search over runs (mlgit run list, MLflow's search-runs).
 type RunSearch struct {

@@ -24,7 +24,7 @@ func (r *Repo) SourceInfo() *manifest.Source {
 	if strings.HasPrefix(hs, "ref: ") {
 		ref := strings.TrimPrefix(hs, "ref: ")
 		src.Branch = strings.TrimPrefix(ref, "refs/heads/")
-		if h, err := r.refs.read(ref); err == nil && !h.IsZero() {
+		if h, err := r.refs.Read(ref); err == nil && !h.IsZero() {
 			src.Commit = h.String()
 		}
 	} else if len(hs) == 40 {

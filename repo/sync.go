@@ -19,9 +19,11 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
-// Sharing (DESIGN.md §8). The network part goes through the system git, so
+// Sharing (docs/sharing.md). The network part goes through the system git, so
 // every transport and credential the user's git knows (credential helpers,
 // SSH agent, GIT_SSH_COMMAND, http.* settings) works unchanged; everything
 // local (what is unpushed, re-applying it on the remote tip, renumbering,
@@ -182,8 +184,8 @@ func (r *Repo) fetch(ctx context.Context, rs *remoteSpec, o *SyncOptions) (plumb
 		// No tracking branch there yet (a first push): the tags only.
 		_, stderr, err = r.gitNet(ctx, o.Progress, append(args, rs.name, tagSpec)...)
 		if err == nil {
-			if cur, _ := r.refs.read(rs.trackRef); !cur.IsZero() {
-				r.refs.deleteRef(rs.trackRef, cur)
+			if cur, _ := r.refs.Read(rs.trackRef); !cur.IsZero() {
+				r.refs.Delete(rs.trackRef, cur)
 			}
 			return plumbing.ZeroHash, nil
 		}
@@ -191,22 +193,22 @@ func (r *Repo) fetch(ctx context.Context, rs *remoteSpec, o *SyncOptions) (plumb
 	if err != nil {
 		return plumbing.ZeroHash, gitFailure("fetch from", rs, stderr, err, "nothing local was changed")
 	}
-	return r.refs.read(rs.trackRef)
+	return r.refs.Read(rs.trackRef)
 }
 
 // registryTags returns the registry tags below prefix (name → value).
 func (r *Repo) registryTags(prefix string) (map[string]plumbing.Hash, error) {
-	vals, err := r.refs.listRefsWithPrefixes(prefix)
+	vals, err := r.refs.ListWithPrefixes(prefix)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]plumbing.Hash, len(vals))
 	for _, v := range vals {
-		name := strings.TrimPrefix(v.name, prefix)
+		name := strings.TrimPrefix(v.Name, prefix)
 		if _, err := ParseTagName(name); err != nil {
 			continue
 		}
-		out[name] = v.hash
+		out[name] = v.Hash
 	}
 	return out, nil
 }
@@ -220,8 +222,8 @@ func (r *Repo) importTags(mirror, local map[string]plumbing.Hash) (int, error) {
 		if _, ok := local[name]; ok {
 			continue
 		}
-		err := r.refs.cas("refs/tags/"+name, plumbing.ZeroHash, h, "", "")
-		if errors.Is(err, errCASMismatch) {
+		err := r.refs.CAS("refs/tags/"+name, plumbing.ZeroHash, h, "", "")
+		if errors.Is(err, gitobj.ErrCASMismatch) {
 			continue // created meanwhile; the next sync looks again
 		}
 		if err != nil {
@@ -290,19 +292,19 @@ func (r *Repo) Pull(ctx context.Context, o SyncOptions) (*SyncResult, error) {
 // is being replaced and every acknowledged record is in a commit that gets
 // re-applied. It also finishes a sync that a crash interrupted.
 func (r *Repo) lockForSync() (func(), error) {
-	l, err := lockFile(r.checkpointLockPath(), true, true, 2*lockTimeout)
+	l, err := gitobj.LockFile(r.checkpointLockPath(), true, true, 2*gitobj.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.finishSyncIntent(); err != nil {
-		l.unlock()
+		l.Unlock()
 		return nil, err
 	}
 	if _, err := r.checkpointLocked(); err != nil {
-		l.unlock()
+		l.Unlock()
 		return nil, err
 	}
-	return l.unlock, nil
+	return l.Unlock, nil
 }
 
 // pullLocked fetches and integrates; it returns the remote's tip.
@@ -334,7 +336,7 @@ func (r *Repo) pullLocked(ctx context.Context, rs *remoteSpec, o *SyncOptions, r
 // integrate brings the local branch onto remoteTip and moves the local,
 // unpushed tags with it.
 func (r *Repo) integrate(remoteTip plumbing.Hash, mirror, local map[string]plumbing.Hash, res *SyncResult) error {
-	for attempt := 0; attempt < maxCASRetries; attempt++ {
+	for attempt := 0; attempt < gitobj.MaxCASRetries; attempt++ {
 		localTip, err := r.tip()
 		if err != nil {
 			return err
@@ -373,13 +375,13 @@ func (r *Repo) integrate(remoteTip plumbing.Hash, mirror, local map[string]plumb
 		}
 		plan.Tip = newTip.String()
 		if len(plan.Ops) > 0 {
-			if err := writeFileRename(r.syncIntentPath(), plan.encode()); err != nil {
+			if err := gitobj.WriteFileRename(r.syncIntentPath(), plan.encode()); err != nil {
 				return err
 			}
 		}
 		if newTip != localTip {
-			err := r.refs.cas(r.BranchRef(), localTip, newTip, r.actor()+" "+fmt.Sprint(r.now().Unix())+" +0000", "mlgit: sync with "+res.Remote)
-			if errors.Is(err, errCASMismatch) {
+			err := r.refs.CAS(r.BranchRef(), localTip, newTip, r.actor()+" "+fmt.Sprint(r.now().Unix())+" +0000", "mlgit: sync with "+res.Remote)
+			if errors.Is(err, gitobj.ErrCASMismatch) {
 				os.Remove(r.syncIntentPath())
 				continue // a local writer committed meanwhile: again
 			}
@@ -444,7 +446,7 @@ func (r *Repo) firstParentChain(base, tip plumbing.Hash) ([]plumbing.Hash, error
 	var chain []plumbing.Hash
 	for h := tip; in[h]; {
 		chain = append(chain, h)
-		c, err := r.readCommit(h)
+		c, err := r.objects.ReadCommit(h)
 		if err != nil {
 			return nil, err
 		}
@@ -511,7 +513,7 @@ func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res
 	if optimistic {
 		// Only when the branch contains what the remote had at the last
 		// fetch; otherwise the push would be refused anyway.
-		remoteTip, err = r.refs.read(rs.trackRef)
+		remoteTip, err = r.refs.Read(rs.trackRef)
 		if err != nil {
 			return false, err
 		}
@@ -602,11 +604,11 @@ func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res
 	}
 	// Record what the remote now has, as the next fetch would.
 	if tip != remoteTip {
-		r.refs.cas(rs.trackRef, remoteTip, tip, "", "")
+		r.refs.CAS(rs.trackRef, remoteTip, tip, "", "")
 	}
 	for _, t := range tags {
-		cur, _ := r.refs.read(rs.tagNS + t)
-		r.refs.cas(rs.tagNS+t, cur, local[t], "", "")
+		cur, _ := r.refs.Read(rs.tagNS + t)
+		r.refs.CAS(rs.tagNS+t, cur, local[t], "", "")
 	}
 	res.Pushed += len(commits)
 	res.TagsPushed = append(res.TagsPushed, tags...)
@@ -733,7 +735,7 @@ func (r *Repo) applyTagPlan(p *tagPlan) error {
 	for _, op := range p.Ops {
 		ref := "refs/tags/" + op.Name
 		old, nw := plumbing.NewHash(op.Old), plumbing.NewHash(op.New)
-		cur, err := r.refs.read(ref)
+		cur, err := r.refs.Read(ref)
 		if err != nil {
 			return err
 		}
@@ -744,11 +746,11 @@ func (r *Repo) applyTagPlan(p *tagPlan) error {
 			continue
 		}
 		if nw.IsZero() {
-			err = r.refs.deleteRef(ref, old)
+			err = r.refs.Delete(ref, old)
 		} else {
-			err = r.refs.cas(ref, old, nw, "", "")
+			err = r.refs.CAS(ref, old, nw, "", "")
 		}
-		if err != nil && !errors.Is(err, errCASMismatch) {
+		if err != nil && !errors.Is(err, gitobj.ErrCASMismatch) {
 			return err
 		}
 	}
@@ -851,7 +853,7 @@ func (r *Repo) planTags(mirror, local map[string]plumbing.Hash, moved map[plumbi
 			m := t.msg
 			m.Version = rn.version(key, m.Version)
 			if strings.HasPrefix(m.Previous, "v") {
-				if pv, ok := parsePositive(m.Previous[1:]); ok {
+				if pv, ok := registry.ParsePositive(m.Previous[1:]); ok {
 					m.Previous = fmt.Sprintf("v%d", rn.version(key, pv))
 				}
 			}
@@ -921,7 +923,7 @@ type tagObject struct {
 
 // readTagObject reads an annotated tag of a commit.
 func (r *Repo) readTagObject(h plumbing.Hash) (*tagObject, error) {
-	obj, err := r.encodedObject(plumbing.TagObject, h)
+	obj, err := r.objects.EncodedObject(plumbing.TagObject, h)
 	if err != nil {
 		return nil, err
 	}

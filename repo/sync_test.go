@@ -8,41 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
 )
-
-func TestDeleteRefPackedAndLoose(t *testing.T) {
-	gittest.Setenv(t)
-	dir := gittest.NewRepo(t)
-	for _, tag := range []string{"a", "b", "c"} {
-		gittest.Git(t, dir, "tag", "-a", "-m", tag, tag)
-	}
-	gittest.Git(t, dir, "pack-refs", "--all")
-	gittest.Git(t, dir, "tag", "d") // loose
-	rf := refFiles{gitDir: filepath.Join(dir, ".git")}
-	for _, name := range []string{"refs/tags/b", "refs/tags/d"} {
-		h, err := rf.read(name)
-		if err != nil || h.IsZero() {
-			t.Fatalf("read %s: %v %v", name, h, err)
-		}
-		if err := rf.deleteRef(name, plumbing.ZeroHash); !errors.Is(err, errCASMismatch) {
-			t.Fatalf("delete %s with a wrong old value: %v", name, err)
-		}
-		if err := rf.deleteRef(name, h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := gittest.Git(t, dir, "tag", "-l"); got != "a\nc" {
-		t.Fatalf("tags after delete: %q", got)
-	}
-	// The peeled line of b went with it: packed-refs still parses for git.
-	gittest.Git(t, dir, "fsck", "--strict")
-	if out := gittest.Git(t, dir, "show-ref", "--dereference", "c"); !strings.Contains(out, "refs/tags/c^{}") {
-		t.Fatalf("show-ref: %s", out)
-	}
-}
 
 func TestMergeManifestModel(t *testing.T) {
 	base := &manifest.RegisteredModel{Header: manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindRegisteredModel},

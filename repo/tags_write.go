@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -101,18 +103,18 @@ func (r *Repo) writeTag(t *object.Tag) (plumbing.Hash, error) {
 	if err := t.Encode(obj); err != nil {
 		return plumbing.ZeroHash, err
 	}
-	data, err := readAll(obj)
+	data, err := gitobj.ReadAll(obj)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
-	return r.writeObject(plumbing.TagObject, data)
+	return r.objects.WriteObject(plumbing.TagObject, data)
 }
 
 // createAnnotatedTag creates refs/tags/<name> as an annotated tag of
 // target. It fails with ErrExists when the tag exists.
 func (r *Repo) createAnnotatedTag(name string, target plumbing.Hash, msg string) error {
-	if len(name) > maxTagNameLength {
-		return fmt.Errorf("%w: tag name %q is %d bytes; the limit is %d", ErrInvalid, abbrevName(name), len(name), maxTagNameLength)
+	if len(name) > registry.MaxTagNameLength {
+		return fmt.Errorf("%w: tag name %q is %d bytes; the limit is %d", ErrInvalid, registry.AbbrevName(name), len(name), registry.MaxTagNameLength)
 	}
 	h, err := r.writeTagObject(name, target, msg)
 	if err != nil {
@@ -121,7 +123,7 @@ func (r *Repo) createAnnotatedTag(name string, target plumbing.Hash, msg string)
 	if beforeTagCreate != nil {
 		beforeTagCreate(name)
 	}
-	return r.refs.createTag(name, h)
+	return r.refs.CreateTag(name, h)
 }
 
 func (r *Repo) actor() string {
@@ -132,13 +134,13 @@ func (r *Repo) actor() string {
 // maxEventCounter returns the highest counter among a model's event tags,
 // reading ref names only.
 func (r *Repo) maxEventCounter(key string) (int64, error) {
-	vals, err := r.refs.listRefsWithPrefixes("refs/tags/" + key + "#")
+	vals, err := r.refs.ListWithPrefixes("refs/tags/" + key + "#")
 	if err != nil {
 		return 0, err
 	}
 	var max int64
 	for _, v := range vals {
-		t, err := ParseTagName(strings.TrimPrefix(v.name, "refs/tags/"))
+		t, err := ParseTagName(strings.TrimPrefix(v.Name, "refs/tags/"))
 		if err == nil && t.Key == key && t.Kind == TagEvent && t.Counter > max {
 			max = t.Counter
 		}
@@ -195,7 +197,7 @@ func (r *Repo) createVersionTag(key string, version int64, dereg bool, target pl
 // registrationCommit returns the commit the version's @v tag peels to
 // (zero when the tag does not exist).
 func (r *Repo) registrationCommit(key string, version int64) (plumbing.Hash, error) {
-	h, err := r.refs.read("refs/tags/" + TagName{Key: key, Kind: TagRegistration, Version: version}.String())
+	h, err := r.refs.Read("refs/tags/" + TagName{Key: key, Kind: TagRegistration, Version: version}.String())
 	if err != nil || h.IsZero() {
 		return plumbing.ZeroHash, err
 	}
@@ -209,8 +211,8 @@ const modelLockTimeout = 30 * time.Second
 
 // lockModel serializes registry writes to one model within this clone, so
 // that the order of commits and the order of tag counters agree.
-func (r *Repo) lockModel(key string) (*fileLock, error) {
-	l, err := lockFile(filepath.Join(r.stateDir, "locks", "model-"+key+".lock"), true, true, modelLockTimeout)
+func (r *Repo) lockModel(key string) (*gitobj.FileLock, error) {
+	l, err := gitobj.LockFile(filepath.Join(r.stateDir, "locks", "model-"+key+".lock"), true, true, modelLockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("another mlgit process is changing this model: %w", err)
 	}

@@ -1,9 +1,10 @@
-package repo
+package gitobj
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,14 +15,14 @@ import (
 	"strings"
 )
 
-// lsRefsLocal lists refs with the given prefixes from a repository on this
+// LsRefsLocal lists refs with the given prefixes from a repository on this
 // machine by speaking Git's protocol v2 ls-refs to `git upload-pack`,
 // which filters by ref-prefix on the serving side: the exchange carries
 // only the asked-for refs, however many other tags the remote holds.
 // (git ls-remote sends only "refs/tags/" as prefix and filters patterns on
 // the client.) The output has git ls-remote's format, peeled tags as
 // "<oid>\t<ref>^{}" lines.
-func lsRefsLocal(ctx context.Context, path string, prefixes []string) ([]byte, error) {
+func LsRefsLocal(ctx context.Context, path string, prefixes []string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", "upload-pack", "--strict", path)
 	cmd.Env = append(os.Environ(), "GIT_PROTOCOL=version=2")
 	var stderr bytes.Buffer
@@ -46,7 +47,7 @@ func lsRefsLocal(ctx context.Context, path string, prefixes []string) ([]byte, e
 		return nil, fmt.Errorf("upload-pack %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
 	if len(caps) == 0 || caps[0] != "version 2" || !hasCap(caps, "ls-refs") {
-		return nil, errNoV2
+		return nil, ErrNoV2
 	}
 	var req bytes.Buffer
 	writePkt(&req, "command=ls-refs\n")
@@ -80,7 +81,9 @@ func lsRefsLocal(ctx context.Context, path string, prefixes []string) ([]byte, e
 	return out.Bytes(), nil
 }
 
-var errNoV2 = fmt.Errorf("remote does not speak protocol v2 ls-refs")
+// ErrNoV2 is what LsRefsLocal returns when the remote cannot filter refs on
+// its side; callers fall back to git ls-remote.
+var ErrNoV2 = fmt.Errorf("remote does not speak protocol v2 ls-refs")
 
 func hasCap(caps []string, c string) bool {
 	for _, x := range caps {
@@ -121,13 +124,13 @@ func readPkts(rd *bufio.Reader) ([]string, error) {
 	}
 }
 
-// localRemotePath returns the filesystem path of remote when it is a local
+// LocalRemotePath returns the filesystem path of remote when it is a local
 // repository (a path, a file:// URL, or a configured remote with such a
 // URL), else "".
-func localRemotePath(ctx context.Context, dir, remote string) string {
+func LocalRemotePath(ctx context.Context, dir, remote string) string {
 	u := remote
 	if !strings.ContainsAny(remote, "/:\\") {
-		out, err := systemGit(ctx, dir, "config", "--get", "remote."+remote+".url")
+		out, err := Git(ctx, dir, "config", "--get", "remote."+remote+".url")
 		if err != nil {
 			return ""
 		}
@@ -149,4 +152,22 @@ func localRemotePath(ctx context.Context, dir, remote string) string {
 		return ""
 	}
 	return u
+}
+
+// Git runs the system git in dir, returning stdout; stderr goes into the
+// error.
+func Git(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return nil, err
+	}
+	return out, nil
 }

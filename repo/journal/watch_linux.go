@@ -1,6 +1,6 @@
 //go:build linux
 
-package repo
+package journal
 
 import (
 	"path/filepath"
@@ -8,12 +8,12 @@ import (
 	"unsafe"
 )
 
-// dirWatcher reports changes of the journal folder and of the branch ref
+// Watcher reports changes of the journal folder and of the branch ref
 // with inotify, so that a live Repo learns what changed without listing the
 // folder or reading the ref on every request. The kernel queues an event
 // before the system call that caused it returns: a change another process
 // made before it acknowledged anything is always in the queue.
-type dirWatcher struct {
+type Watcher struct {
 	fd      int
 	journal int32 // watch descriptors
 	refDir  int32
@@ -25,15 +25,15 @@ type dirWatcher struct {
 const watchMask = syscall.IN_MOVED_TO | syscall.IN_MOVED_FROM | syscall.IN_CREATE | syscall.IN_DELETE |
 	syscall.IN_CLOSE_WRITE | syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF
 
-// newDirWatcher watches the journal folder, the folder of the branch ref
+// NewWatcher watches the journal folder, the folder of the branch ref
 // and the Git directory (for packed-refs). It returns nil when inotify is
 // not available; callers then list and read everything on each sync.
-func newDirWatcher(journalDir, gitDir, refPath string) *dirWatcher {
+func NewWatcher(journalDir, gitDir, refPath string) *Watcher {
 	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
 	if err != nil {
 		return nil
 	}
-	w := &dirWatcher{fd: fd, refName: filepath.Base(refPath), buf: make([]byte, 64<<10)}
+	w := &Watcher{fd: fd, refName: filepath.Base(refPath), buf: make([]byte, 64<<10)}
 	add := func(p string) (int32, bool) {
 		wd, err := syscall.InotifyAddWatch(fd, p, watchMask)
 		return int32(wd), err == nil
@@ -49,29 +49,32 @@ func newDirWatcher(journalDir, gitDir, refPath string) *dirWatcher {
 	return w
 }
 
-func (w *dirWatcher) close() {
+// Close stops watching; a nil Watcher is a no-op.
+func (w *Watcher) Close() {
 	if w != nil {
 		syscall.Close(w.fd)
 	}
 }
 
-// Kinds of watchEvent.
+// Kinds of Event.
 const (
-	evJournalAdd  = iota // a file appeared in the journal folder (renamed in)
-	evJournalGone        // a file left it (deleted, or renamed away)
-	evRef                // the branch ref or packed-refs changed
-	evLost               // events were lost (queue overflow)
-	evBroken             // a watched folder went away
-	evOther              // anything else: irrelevant
+	EvJournalAdd  = iota // a file appeared in the journal folder (renamed in)
+	EvJournalGone        // a file left it (deleted, or renamed away)
+	EvRef                // the branch ref or packed-refs changed
+	EvLost               // events were lost (queue overflow)
+	EvBroken             // a watched folder went away
+	EvOther              // anything else: irrelevant
 )
 
-type watchEvent struct {
-	kind int
-	name string
+// Event is one change Poll reports: its kind (Ev*) and, for journal files
+// and refs, the file name.
+type Event struct {
+	Kind int
+	Name string
 }
 
-// poll appends every queued event to evs without blocking.
-func (w *dirWatcher) poll(evs []watchEvent) []watchEvent {
+// Poll appends every queued event to evs without blocking.
+func (w *Watcher) Poll(evs []Event) []Event {
 	for {
 		n, err := syscall.Read(w.fd, w.buf)
 		if err != nil || n <= 0 {
@@ -92,20 +95,20 @@ func (w *dirWatcher) poll(evs []watchEvent) []watchEvent {
 			m := ev.Mask
 			switch {
 			case m&syscall.IN_Q_OVERFLOW != 0:
-				evs = append(evs, watchEvent{kind: evLost})
+				evs = append(evs, Event{Kind: EvLost})
 			case m&(syscall.IN_IGNORED|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF|syscall.IN_UNMOUNT) != 0:
-				evs = append(evs, watchEvent{kind: evBroken})
+				evs = append(evs, Event{Kind: EvBroken})
 			case ev.Wd == w.journal && filepath.Ext(name) == ".jnl":
 				switch {
 				case m&(syscall.IN_MOVED_TO|syscall.IN_CREATE|syscall.IN_CLOSE_WRITE) != 0:
-					evs = append(evs, watchEvent{kind: evJournalAdd, name: name})
+					evs = append(evs, Event{Kind: EvJournalAdd, Name: name})
 				case m&(syscall.IN_MOVED_FROM|syscall.IN_DELETE) != 0:
-					evs = append(evs, watchEvent{kind: evJournalGone, name: name})
+					evs = append(evs, Event{Kind: EvJournalGone, Name: name})
 				}
 			case ev.Wd == w.refDir && name == w.refName, ev.Wd == w.gitDir && name == "packed-refs":
-				evs = append(evs, watchEvent{kind: evRef, name: name})
+				evs = append(evs, Event{Kind: EvRef, Name: name})
 			default:
-				evs = append(evs, watchEvent{kind: evOther})
+				evs = append(evs, Event{Kind: EvOther})
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"bytes"
@@ -18,16 +18,46 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// encodedObject finds an object, fully read into memory. The object
+// DB is the object database of one Git directory: loose objects and packs,
+// read through a reader of its own (see objectReader) and written as loose
+// objects. A DB is safe for concurrent use; Fork gives a goroutine that
+// reads many objects in parallel with others a reader of its own.
+type DB struct {
+	gitDir string
+	rd     *objectReader
+}
+
+// Open returns the object database of gitDir.
+func Open(gitDir string) *DB {
+	return &DB{gitDir: gitDir, rd: newObjectReader(gitDir)}
+}
+
+// Fork returns a DB on the same Git directory with its own reader and
+// caches. Close it when done.
+func (db *DB) Fork() *DB { return Open(db.gitDir) }
+
+// Close unmaps the packs. The DB stays usable: it maps them again on the
+// next read.
+func (db *DB) Close() { db.rd.close() }
+
+// GitDir returns the Git directory.
+func (db *DB) GitDir() string { return db.gitDir }
+
+// PackOrder returns a sort key that follows the physical order of object
+// h in the packs (pack number, offset), or -1 when it is loose or unknown.
+// Reading many objects in this order keeps delta bases in the caches.
+func (db *DB) PackOrder(h plumbing.Hash) int64 { return db.rd.packOrder(h) }
+
+// EncodedObject finds an object, fully read into memory. The object
 // reader rescans the pack folder when an object is missing, since a
 // concurrent git gc may have packed loose objects into a new pack; one
 // more try after a short pause covers a gc caught between writing the
 // pack and removing the loose files.
-func (r *Repo) encodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
-	obj, err := r.objects.get(h)
+func (db *DB) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := db.rd.get(h)
 	if err != nil {
 		time.Sleep(5 * time.Millisecond)
-		obj, err = r.objects.get(h)
+		obj, err = db.rd.get(h)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", t, h, err)
@@ -38,22 +68,22 @@ func (r *Repo) encodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.E
 	return obj, nil
 }
 
-// readObject returns the raw content of an object.
-func (r *Repo) readObject(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
-	obj, err := r.encodedObject(t, h)
+// ReadObject returns the raw content of an object.
+func (db *DB) ReadObject(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	obj, err := db.EncodedObject(t, h)
 	if err != nil {
 		return nil, err
 	}
-	return readAll(obj)
+	return ReadAll(obj)
 }
 
-// readObjectOnce is readObject for scans that read each object once (a
+// ReadObjectOnce is ReadObject for scans that read each object once (a
 // cold index build): a packed object's bytes come straight from the
 // decoder, neither copied into an object nor cached.
-func (r *Repo) readObjectOnce(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
-	typ, data, found, err := r.objects.packedRaw(h)
+func (db *DB) ReadObjectOnce(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
+	typ, data, found, err := db.rd.packedRaw(h)
 	if !found || err != nil {
-		return r.readObject(t, h) // loose, moved by a gc, or an error to report as usual
+		return db.ReadObject(t, h) // loose, moved by a gc, or an error to report as usual
 	}
 	if t != plumbing.AnyObject && typ != t {
 		return nil, fmt.Errorf("object %s is a %s, not a %s", h, typ, t)
@@ -61,7 +91,8 @@ func (r *Repo) readObjectOnce(t plumbing.ObjectType, h plumbing.Hash) ([]byte, e
 	return data, nil
 }
 
-func readAll(obj plumbing.EncodedObject) ([]byte, error) {
+// ReadAll returns the content of an object.
+func ReadAll(obj plumbing.EncodedObject) ([]byte, error) {
 	rd, err := obj.Reader()
 	if err != nil {
 		return nil, err
@@ -70,12 +101,12 @@ func readAll(obj plumbing.EncodedObject) ([]byte, error) {
 	return io.ReadAll(rd)
 }
 
-// readTree decodes a tree object.
-func (r *Repo) readTree(h plumbing.Hash) ([]object.TreeEntry, error) {
+// ReadTree decodes a tree object.
+func (db *DB) ReadTree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
-	obj, err := r.encodedObject(plumbing.TreeObject, h)
+	obj, err := db.EncodedObject(plumbing.TreeObject, h)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +117,11 @@ func (r *Repo) readTree(h plumbing.Hash) ([]object.TreeEntry, error) {
 	return t.Entries, nil
 }
 
-// readCommit decodes a commit object.
-func (r *Repo) readCommit(h plumbing.Hash) (*object.Commit, error) {
-	obj, err := r.encodedObject(plumbing.CommitObject, h)
+// ReadCommit decodes a commit object.
+func (db *DB) ReadCommit(h plumbing.Hash) (*object.Commit, error) {
+	obj, err := db.EncodedObject(plumbing.CommitObject, h)
 	if err != nil {
-		return nil, r.shallowHint(err)
+		return nil, db.shallowHint(err)
 	}
 	var c object.Commit
 	if err := c.Decode(obj); err != nil {
@@ -101,8 +132,8 @@ func (r *Repo) readCommit(h plumbing.Hash) (*object.Commit, error) {
 
 // shallowHint explains a missing commit in a shallow clone, where history
 // is cut off on purpose (a CI checkout of depth 1).
-func (r *Repo) shallowHint(err error) error {
-	if _, serr := os.Stat(filepath.Join(r.gitDir, "shallow")); serr != nil {
+func (db *DB) shallowHint(err error) error {
+	if _, serr := os.Stat(filepath.Join(db.gitDir, "shallow")); serr != nil {
 		return err
 	}
 	return fmt.Errorf("%w (this clone is shallow and mlgit needs the tracking branch's history: git fetch --unshallow; in CI, fetch-depth: 0 or GIT_DEPTH: 0)", err)
@@ -114,13 +145,13 @@ var zlibPool = sync.Pool{New: func() any {
 	return w
 }}
 
-// writeObject writes a loose object (zlib at BestSpeed: git gc
+// WriteObject writes a loose object (zlib at BestSpeed: git gc
 // recompresses everything into packs later) through a temporary file and a
 // rename; an object that exists is not rewritten.
-func (r *Repo) writeObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
+func (db *DB) WriteObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
 	h := plumbing.ComputeHash(t, data)
 	hs := h.String()
-	dir := filepath.Join(r.gitDir, "objects", hs[:2])
+	dir := filepath.Join(db.gitDir, "objects", hs[:2])
 	path := filepath.Join(dir, hs[2:])
 	if _, err := os.Stat(path); err == nil {
 		return h, nil
@@ -151,7 +182,8 @@ func (r *Repo) writeObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, e
 	return h, nil
 }
 
-func (r *Repo) writeTree(entries []object.TreeEntry) (plumbing.Hash, error) {
+// WriteTree writes a tree object of entries, sorted as Git sorts them.
+func (db *DB) WriteTree(entries []object.TreeEntry) (plumbing.Hash, error) {
 	sortEntries(entries)
 	var buf bytes.Buffer
 	for _, e := range entries {
@@ -159,7 +191,7 @@ func (r *Repo) writeTree(entries []object.TreeEntry) (plumbing.Hash, error) {
 		buf.WriteByte(0)
 		buf.Write(e.Hash[:])
 	}
-	return r.writeObject(plumbing.TreeObject, buf.Bytes())
+	return db.WriteObject(plumbing.TreeObject, buf.Bytes())
 }
 
 // sortEntries orders tree entries as Git does: by name, with directories
@@ -174,14 +206,15 @@ func sortEntries(es []object.TreeEntry) {
 	sort.Slice(es, func(i, j int) bool { return key(es[i]) < key(es[j]) })
 }
 
-// treeCache memoizes decoded trees by hash within one operation.
-type treeCache map[plumbing.Hash][]object.TreeEntry
+// TreeCache memoizes decoded trees by hash within one operation.
+type TreeCache map[plumbing.Hash][]object.TreeEntry
 
-func (r *Repo) cachedTree(tc treeCache, h plumbing.Hash) ([]object.TreeEntry, error) {
+// CachedTree is ReadTree through tc (which may be nil).
+func (db *DB) CachedTree(tc TreeCache, h plumbing.Hash) ([]object.TreeEntry, error) {
 	if es, ok := tc[h]; ok {
 		return es, nil
 	}
-	es, err := r.readTree(h)
+	es, err := db.ReadTree(h)
 	if err != nil {
 		return nil, err
 	}
@@ -191,13 +224,13 @@ func (r *Repo) cachedTree(tc treeCache, h plumbing.Hash) ([]object.TreeEntry, er
 	return es, nil
 }
 
-// lookup finds the entry at slash path p below tree root. ok is false when
+// Lookup finds the entry at slash path p below tree root. ok is false when
 // no such entry exists.
-func (r *Repo) lookup(tc treeCache, root plumbing.Hash, p string) (e object.TreeEntry, ok bool, err error) {
+func (db *DB) Lookup(tc TreeCache, root plumbing.Hash, p string) (e object.TreeEntry, ok bool, err error) {
 	cur := root
 	parts := strings.Split(p, "/")
 	for i, name := range parts {
-		es, err := r.cachedTree(tc, cur)
+		es, err := db.CachedTree(tc, cur)
 		if err != nil {
 			return e, false, err
 		}
@@ -221,42 +254,42 @@ func (r *Repo) lookup(tc treeCache, root plumbing.Hash, p string) (e object.Tree
 	return e, true, nil
 }
 
-// readPath returns the content of the file at p in tree root.
-func (r *Repo) readPath(tc treeCache, root plumbing.Hash, p string) ([]byte, bool, error) {
-	e, ok, err := r.lookup(tc, root, p)
+// ReadPath returns the content of the file at p in tree root.
+func (db *DB) ReadPath(tc TreeCache, root plumbing.Hash, p string) ([]byte, bool, error) {
+	e, ok, err := db.Lookup(tc, root, p)
 	if err != nil || !ok || e.Mode == filemode.Dir {
 		return nil, false, err
 	}
-	b, err := r.readObject(plumbing.BlobObject, e.Hash)
+	b, err := db.ReadObject(plumbing.BlobObject, e.Hash)
 	return b, err == nil, err
 }
 
-// listDir returns the entries of the directory at p in tree root (nil if
+// ListDir returns the entries of the directory at p in tree root (nil if
 // there is none). p "" is the root.
-func (r *Repo) listDir(tc treeCache, root plumbing.Hash, p string) ([]object.TreeEntry, error) {
+func (db *DB) ListDir(tc TreeCache, root plumbing.Hash, p string) ([]object.TreeEntry, error) {
 	if p == "" {
-		return r.cachedTree(tc, root)
+		return db.CachedTree(tc, root)
 	}
-	e, ok, err := r.lookup(tc, root, p)
+	e, ok, err := db.Lookup(tc, root, p)
 	if err != nil || !ok || e.Mode != filemode.Dir {
 		return nil, err
 	}
-	return r.cachedTree(tc, e.Hash)
+	return db.CachedTree(tc, e.Hash)
 }
 
-// change is one pending edit of a transaction: new content, or deletion of
+// Change is one pending edit of a transaction: new content, or deletion of
 // a file or a whole directory.
-type change struct {
-	data []byte
-	del  bool
-	hash plumbing.Hash // an existing blob to use instead of data
+type Change struct {
+	Data []byte
+	Del  bool
+	Hash plumbing.Hash // an existing blob to use instead of Data
 }
 
-// buildTree applies changes (paths relative to this tree) to the tree base
+// BuildTree applies changes (paths relative to this tree) to the tree base
 // and writes the new trees bottom-up. Only trees on changed paths are read
 // and written, so the cost grows with the change, not with the tree.
-func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*change) (plumbing.Hash, bool, error) {
-	es, err := r.cachedTree(tc, base)
+func (db *DB) BuildTree(tc TreeCache, base plumbing.Hash, changes map[string]*Change) (plumbing.Hash, bool, error) {
+	es, err := db.CachedTree(tc, base)
 	if err != nil {
 		return plumbing.ZeroHash, false, err
 	}
@@ -264,18 +297,18 @@ func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*c
 	for _, e := range es {
 		entries[e.Name] = e
 	}
-	sub := map[string]map[string]*change{}
+	sub := map[string]map[string]*Change{}
 	for p, c := range changes {
 		name, rest, nested := strings.Cut(p, "/")
 		if !nested {
-			if c.del {
+			if c.Del {
 				delete(entries, name)
 				continue
 			}
-			h := c.hash
+			h := c.Hash
 			if h.IsZero() {
 				var err error
-				if h, err = r.writeObject(plumbing.BlobObject, c.data); err != nil {
+				if h, err = db.WriteObject(plumbing.BlobObject, c.Data); err != nil {
 					return plumbing.ZeroHash, false, err
 				}
 			}
@@ -283,7 +316,7 @@ func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*c
 			continue
 		}
 		if sub[name] == nil {
-			sub[name] = map[string]*change{}
+			sub[name] = map[string]*Change{}
 		}
 		sub[name][rest] = c
 	}
@@ -292,7 +325,7 @@ func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*c
 		if e, ok := entries[name]; ok && e.Mode == filemode.Dir {
 			childBase = e.Hash
 		}
-		h, empty, err := r.buildTree(tc, childBase, cs)
+		h, empty, err := db.BuildTree(tc, childBase, cs)
 		if err != nil {
 			return plumbing.ZeroHash, false, err
 		}
@@ -309,6 +342,6 @@ func (r *Repo) buildTree(tc treeCache, base plumbing.Hash, changes map[string]*c
 	for _, e := range entries {
 		out = append(out, e)
 	}
-	h, err := r.writeTree(out)
+	h, err := db.WriteTree(out)
 	return h, false, err
 }

@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"errors"
@@ -9,12 +9,15 @@ import (
 	"time"
 )
 
-// fileLock is an advisory flock(2) on a file under the state directory.
+// FileLock is an advisory flock(2) on a file under the state directory.
 // The kernel drops it when the process dies, so a kill -9 never leaves a
 // stale lock behind.
-type fileLock struct{ f *os.File }
+type FileLock struct{ f *os.File }
 
-func lockFile(path string, exclusive, wait bool, timeout time.Duration) (*fileLock, error) {
+// LockFile takes a shared or exclusive flock on path, creating it. With
+// wait it retries until timeout; it fails with ErrLocked when the lock stays
+// held.
+func LockFile(path string, exclusive, wait bool, timeout time.Duration) (*FileLock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
@@ -30,7 +33,7 @@ func lockFile(path string, exclusive, wait bool, timeout time.Duration) (*fileLo
 	for {
 		err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
-			return &fileLock{f: f}, nil
+			return &FileLock{f: f}, nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
@@ -44,7 +47,8 @@ func lockFile(path string, exclusive, wait bool, timeout time.Duration) (*fileLo
 	}
 }
 
-func (l *fileLock) unlock() {
+// Unlock releases the lock; a nil lock is a no-op.
+func (l *FileLock) Unlock() {
 	if l == nil || l.f == nil {
 		return
 	}
@@ -53,9 +57,9 @@ func (l *fileLock) unlock() {
 	l.f = nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
+// WriteFileAtomic writes data to path through a temporary file in the same
 // folder, fsyncs it, renames it into place and fsyncs the folder.
-func writeFileAtomic(path string, data []byte) error {
+func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -85,10 +89,11 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	ok = true
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a folder, making renames in it durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -97,10 +102,10 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// writeFileRename writes data to path through a temporary file and a
+// WriteFileRename writes data to path through a temporary file and a
 // rename, without fsync: atomic for readers and process crashes, not for
 // power loss.
-func writeFileRename(path string, data []byte) error {
+func WriteFileRename(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

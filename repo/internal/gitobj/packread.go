@@ -1,9 +1,10 @@
-package repo
+package gitobj
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"syscall"
 
@@ -66,7 +67,14 @@ func inflater(src io.Reader) (io.ReadCloser, error) {
 	return zlib.NewReader(src)
 }
 
+// maxDeflateRatio bounds how much deflate can expand its input (1032:1
+// for a stream of repeated bytes); a declared size beyond it is corrupt.
+const maxDeflateRatio = 1032
+
 func inflate(src []byte, size int64) ([]byte, error) {
+	if size < 0 || size > int64(len(src))*maxDeflateRatio+64 {
+		return nil, fmt.Errorf("inflate: declared size %d does not fit %d compressed bytes", size, len(src))
+	}
 	zr, err := inflater(bytes.NewReader(src))
 	if err != nil {
 		return nil, err
@@ -94,7 +102,7 @@ func (p *mappedPack) get(off int64, depth int) (*packedObj, error) {
 	shift := uint(4)
 	i := 1
 	for c&0x80 != 0 {
-		if i >= len(b) {
+		if i >= len(b) || shift > 56 {
 			return nil, fmt.Errorf("truncated pack object header at %d", off)
 		}
 		c = b[i]
@@ -112,16 +120,28 @@ func (p *mappedPack) get(off int64, depth int) (*packedObj, error) {
 	case plumbing.OFSDeltaObject, plumbing.REFDeltaObject:
 		var baseOff int64
 		if typ == plumbing.OFSDeltaObject {
+			if i >= len(b) {
+				return nil, fmt.Errorf("truncated delta base offset at %d", off)
+			}
 			c = b[i]
 			i++
 			rel := int64(c & 0x7f)
 			for c&0x80 != 0 {
+				if i >= len(b) || rel > math.MaxInt64>>8 {
+					return nil, fmt.Errorf("bad delta base offset at %d", off)
+				}
 				c = b[i]
 				i++
 				rel = ((rel + 1) << 7) | int64(c&0x7f)
 			}
+			if rel <= 0 {
+				return nil, fmt.Errorf("delta at %d is its own base", off)
+			}
 			baseOff = off - rel
 		} else {
+			if i+20 > len(b) {
+				return nil, fmt.Errorf("truncated delta base id at %d", off)
+			}
 			var h plumbing.Hash
 			copy(h[:], b[i:i+20])
 			i += 20

@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"bytes"
@@ -320,6 +320,12 @@ func openMappedIndex(path string) (*mappedIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseIndex(path, data)
+}
+
+// parseIndex reads the layout of a version-2 .idx file held in data
+// (unmapped on failure).
+func parseIndex(path string, data []byte) (*mappedIndex, error) {
 	ix := &mappedIndex{data: data}
 	if len(data) < 8+256*4 || !bytes.Equal(data[:4], []byte{0xff, 't', 'O', 'c'}) || binary.BigEndian.Uint32(data[4:8]) != 2 {
 		ix.close()
@@ -493,7 +499,7 @@ func (ix *mappedIndex) loadReverse(gitRev, cacheRev string) error {
 	binary.BigEndian.PutUint32(buf[4:], 1)
 	binary.BigEndian.PutUint32(buf[8:], 1)
 	copy(buf[12:], rev)
-	_ = writeFileAtomic(cacheRev, buf)
+	_ = WriteFileAtomic(cacheRev, buf)
 	ix.rev = rev
 	return nil
 }

@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo/runindex"
 )
 
 // The promotion policy: mlgit.yaml's promotion: map says, per target stage
@@ -20,12 +21,12 @@ import (
 
 var (
 	// ErrPolicy marks a stage change that the promotion policy of
-	// mlgit.yaml refuses. Errors that match it also match ErrInvalid
+	// mlgit.yaml refuses. Errors that match it also match manifest.ErrInvalid
 	// (nothing was written).
 	ErrPolicy = errors.New("promotion policy not met")
 	// ErrReviewRequired marks a direct promotion into a stage whose policy
 	// says review: true; propose it instead (Propose). Errors that match it
-	// also match ErrPolicy and ErrInvalid.
+	// also match ErrPolicy and manifest.ErrInvalid.
 	ErrReviewRequired = errors.New("promotion needs review")
 )
 
@@ -49,7 +50,7 @@ type PolicyViolation struct {
 func (v PolicyViolation) String() string { return "policy for " + v.Stage + ": " + v.Message }
 
 // PolicyError is a refusal by the promotion policy: one or more violations.
-// errors.Is matches ErrPolicy and ErrInvalid, and ErrReviewRequired when a
+// errors.Is matches ErrPolicy and manifest.ErrInvalid, and ErrReviewRequired when a
 // violation is of the review rule.
 type PolicyError struct {
 	Violations []PolicyViolation
@@ -63,11 +64,11 @@ func (e *PolicyError) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-// Is makes errors.Is match ErrPolicy, ErrInvalid and, for the review
+// Is makes errors.Is match ErrPolicy, manifest.ErrInvalid and, for the review
 // rule, ErrReviewRequired.
 func (e *PolicyError) Is(target error) bool {
 	switch target {
-	case ErrPolicy, ErrInvalid:
+	case ErrPolicy, manifest.ErrInvalid:
 		return true
 	case ErrReviewRequired:
 		for _, v := range e.Violations {
@@ -99,30 +100,31 @@ func ReviewRequired(cfg *manifest.Config, stage string) bool {
 // ValidatePolicy checks what manifest.Config.Validate cannot: every stage the
 // promotion policy names (as a target or in from) is a stage of this
 // configuration, and every require filter parses in the search grammar for
-// runs. The error wraps ErrInvalid and names the stage and field.
+// runs. The error wraps manifest.ErrInvalid and names the stage and field.
 func ValidatePolicy(cfg *manifest.Config) error {
-	if is := policyIssues(cfg); len(is) > 0 {
-		return fmt.Errorf("%w: mlgit.yaml: %s", ErrInvalid, is[0])
+	if is := PolicyIssues(cfg); len(is) > 0 {
+		return fmt.Errorf("%w: mlgit.yaml: %s", manifest.ErrInvalid, is[0])
 	}
 	return nil
 }
 
-// policyIssue is one reason a promotion policy does not apply.
-type policyIssue struct {
-	stage string // the key under promotion:
-	field string // "", "from" or "require"
-	msg   string
+// PolicyIssue is one reason a promotion policy does not apply.
+type PolicyIssue struct {
+	Stage string // the key under promotion:
+	Field string // "", "from" or "require"
+	Msg   string
 }
 
-func (i policyIssue) String() string {
-	if i.field == "" {
-		return "promotion: " + i.msg
+// String says where in mlgit.yaml the issue is and what it is.
+func (i PolicyIssue) String() string {
+	if i.Field == "" {
+		return "promotion: " + i.Msg
 	}
-	return "promotion." + i.stage + "." + i.field + ": " + i.msg
+	return "promotion." + i.Stage + "." + i.Field + ": " + i.Msg
 }
 
-// policyIssues lists what ValidatePolicy reports, in stage order.
-func policyIssues(cfg *manifest.Config) []policyIssue {
+// PolicyIssues lists what ValidatePolicy reports, in stage order.
+func PolicyIssues(cfg *manifest.Config) []PolicyIssue {
 	if cfg == nil || len(cfg.Promotion) == 0 {
 		return nil
 	}
@@ -132,19 +134,19 @@ func policyIssues(cfg *manifest.Config) []policyIssue {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var out []policyIssue
+	var out []PolicyIssue
 	for _, k := range keys {
 		p := cfg.Promotion[k]
 		if !stages.IsStage(k) {
-			out = append(out, policyIssue{stage: k, msg: fmt.Sprintf("%q is not a stage (stages: %s; declare custom stages under stages:)", k, stages)})
+			out = append(out, PolicyIssue{Stage: k, Msg: fmt.Sprintf("%q is not a stage (stages: %s; declare custom stages under stages:)", k, stages)})
 		}
 		for _, f := range p.From {
 			if !stages.IsStage(f) {
-				out = append(out, policyIssue{stage: k, field: "from", msg: fmt.Sprintf("%q is not a stage (stages: %s)", f, stages)})
+				out = append(out, PolicyIssue{Stage: k, Field: "from", Msg: fmt.Sprintf("%q is not a stage (stages: %s)", f, stages)})
 			}
 		}
 		if _, err := query.ParseFilter(query.Runs, p.Require); err != nil {
-			out = append(out, policyIssue{stage: k, field: "require", msg: err.Error()})
+			out = append(out, PolicyIssue{Stage: k, Field: "require", Msg: err.Error()})
 		}
 	}
 	return out
@@ -157,14 +159,14 @@ func policyIssues(cfg *manifest.Config) []policyIssue {
 // not checked here: it is a property of how the change is made (see
 // ReviewRequired). It returns nil when the change is allowed or when there
 // is no policy for to; a *PolicyError listing every broken rule; or an
-// error wrapping ErrInvalid when the policy itself does not parse.
+// error wrapping manifest.ErrInvalid when the policy itself does not parse.
 func CheckPromotion(cfg *manifest.Config, from, to string, run *manifest.Run) error {
 	p, ok := PolicyFor(cfg, to)
 	if !ok {
 		return nil
 	}
 	stages := NewStages(cfg.Stages...)
-	label := stageLabel(to)
+	label := StageLabel(to)
 	toName := canonicalStage(stages, to)
 	var vs []PolicyViolation
 	if len(p.From) > 0 && !containsFold(p.From, from) {
@@ -178,13 +180,13 @@ func CheckPromotion(cfg *manifest.Config, from, to string, run *manifest.Run) er
 	if strings.TrimSpace(p.Require) != "" {
 		f, err := query.ParseFilter(query.Runs, p.Require)
 		if err != nil {
-			return fmt.Errorf("%w: mlgit.yaml: promotion.%s.require: %v", ErrInvalid, label, err)
+			return fmt.Errorf("%w: mlgit.yaml: promotion.%s.require: %v", manifest.ErrInvalid, label, err)
 		}
 		if run == nil {
 			vs = append(vs, PolicyViolation{Stage: label, Rule: RuleRequire,
 				Message: fmt.Sprintf("%s cannot be checked: the version has no source run on the tracking branch", f)})
 		} else {
-			row := RunRow{run}
+			row := runindex.RunRow{Run: run}
 			var failed, actual []string
 			for _, c := range f.Clauses {
 				one := &query.Filter{Clauses: []query.Clause{c}}
@@ -195,7 +197,7 @@ func CheckPromotion(cfg *manifest.Config, from, to string, run *manifest.Run) er
 			}
 			if len(failed) > 0 {
 				vs = append(vs, PolicyViolation{Stage: label, Rule: RuleRequire,
-					Message: fmt.Sprintf("%s not met by run %s… (%s)", strings.Join(failed, " AND "), short(run.ID), strings.Join(actual, "; "))})
+					Message: fmt.Sprintf("%s not met by run %s… (%s)", strings.Join(failed, " AND "), run.ID[:min(8, len(run.ID))], strings.Join(actual, "; "))})
 			}
 		}
 	}
@@ -205,16 +207,16 @@ func CheckPromotion(cfg *manifest.Config, from, to string, run *manifest.Run) er
 	return &PolicyError{Violations: vs}
 }
 
-// reviewViolation is the violation of a direct promotion into a stage that
+// ReviewViolation is the violation of a direct promotion into a stage that
 // needs review; command is what to run instead.
-func reviewViolation(stage, command string) PolicyViolation {
-	return PolicyViolation{Stage: stageLabel(stage), Rule: RuleReview,
+func ReviewViolation(stage, command string) PolicyViolation {
+	return PolicyViolation{Stage: StageLabel(stage), Rule: RuleReview,
 		Message: fmt.Sprintf("changes to %s need review: propose it as a pull request with\n  %s", stage, command)}
 }
 
 // actualValue describes what the run has for the clause's identifier.
 func actualValue(c query.Clause, run *manifest.Run) string {
-	row := RunRow{run}
+	row := runindex.RunRow{Run: run}
 	switch c.Entity {
 	case query.Metric:
 		if m, ok := run.Metrics[c.Key]; ok {

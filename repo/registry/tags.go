@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"fmt"
@@ -20,8 +20,8 @@ import (
 // bytes, which loose refs need.
 const MaxModelKeyLength = 200
 
-// maxTagNameLength is the longest tag name we create: a loose ref is a file.
-const maxTagNameLength = 255
+// MaxTagNameLength is the longest tag name we create: a loose ref is a file.
+const MaxTagNameLength = 255
 
 func isKeyByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
@@ -65,7 +65,7 @@ func ModelKey(name string) string {
 // ModelKey produces for a valid model name), so one name has one key.
 func ModelName(key string) (string, error) {
 	if key == "" {
-		return "", fmt.Errorf("%w: empty model key", ErrInvalid)
+		return "", fmt.Errorf("%w: empty model key", manifest.ErrInvalid)
 	}
 	var b strings.Builder
 	b.Grow(len(key))
@@ -74,23 +74,23 @@ func ModelName(key string) (string, error) {
 		switch {
 		case c == '%':
 			if i+2 >= len(key) {
-				return "", fmt.Errorf("%w: model key %q: truncated escape", ErrInvalid, key)
+				return "", fmt.Errorf("%w: model key %q: truncated escape", manifest.ErrInvalid, key)
 			}
 			hi, lo := unhex(key[i+1]), unhex(key[i+2])
 			if hi < 0 || lo < 0 {
-				return "", fmt.Errorf("%w: model key %q: bad escape %q (want %%XX, upper-case hex)", ErrInvalid, key, key[i:i+3])
+				return "", fmt.Errorf("%w: model key %q: bad escape %q (want %%XX, upper-case hex)", manifest.ErrInvalid, key, key[i:i+3])
 			}
 			b.WriteByte(byte(hi<<4 | lo))
 			i += 2
 		case isKeyByte(c):
 			b.WriteByte(c)
 		default:
-			return "", fmt.Errorf("%w: model key %q: byte %q must be escaped", ErrInvalid, key, c)
+			return "", fmt.Errorf("%w: model key %q: byte %q must be escaped", manifest.ErrInvalid, key, c)
 		}
 	}
 	name := b.String()
 	if !utf8.ValidString(name) || ModelKey(name) != key {
-		return "", fmt.Errorf("%w: %q is not the canonical key of a model name", ErrInvalid, key)
+		return "", fmt.Errorf("%w: %q is not the canonical key of a model name", manifest.ErrInvalid, key)
 	}
 	if err := manifest.ValidateModelName(name); err != nil {
 		return "", err
@@ -108,19 +108,19 @@ func unhex(c byte) int {
 	return -1
 }
 
-// checkModelName validates a model name for creation: MLflow's rules plus a
+// CheckModelName validates a model name for creation: MLflow's rules plus a
 // key short enough for tag names.
-func checkModelName(name string) error {
+func CheckModelName(name string) error {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return err
 	}
 	if k := ModelKey(name); len(k) > MaxModelKeyLength {
-		return fmt.Errorf("%w: model name %q escapes to a %d-byte key; the limit is %d bytes (non-ASCII characters take 6 to 12 bytes each)", ErrInvalid, abbrevName(name), len(k), MaxModelKeyLength)
+		return fmt.Errorf("%w: model name %q escapes to a %d-byte key; the limit is %d bytes (non-ASCII characters take 6 to 12 bytes each)", manifest.ErrInvalid, AbbrevName(name), len(k), MaxModelKeyLength)
 	}
 	return nil
 }
 
-func abbrevName(s string) string {
+func AbbrevName(s string) string {
 	if len(s) <= 60 {
 		return s
 	}
@@ -172,21 +172,21 @@ func (t TagName) String() string {
 	return t.Key + "#" + t.Label + "#" + strconv.FormatInt(t.Counter, 10)
 }
 
-// errNotRegistryTag marks a tag name outside the registry's grammar.
-var errNotRegistryTag = fmt.Errorf("%w: not a registry tag", ErrInvalid)
+// ErrNotRegistryTag marks a tag name outside the registry's grammar.
+var ErrNotRegistryTag = fmt.Errorf("%w: not a registry tag", manifest.ErrInvalid)
 
 // ParseTagName parses a registry tag name; a "refs/tags/" prefix is
 // allowed. Names outside the grammar fail with an error wrapping
-// ErrInvalid that says what is wrong.
+// manifest.ErrInvalid that says what is wrong.
 func ParseTagName(s string) (TagName, error) {
 	s = strings.TrimPrefix(s, "refs/tags/")
 	i := strings.IndexAny(s, "@#")
 	if i <= 0 {
-		return TagName{}, fmt.Errorf("%w: %q has no <model>@ or <model># part", errNotRegistryTag, s)
+		return TagName{}, fmt.Errorf("%w: %q has no <model>@ or <model># part", ErrNotRegistryTag, s)
 	}
 	t := TagName{Key: s[:i]}
 	if _, err := ModelName(t.Key); err != nil {
-		return TagName{}, fmt.Errorf("%w: %q: %v", errNotRegistryTag, s, err)
+		return TagName{}, fmt.Errorf("%w: %q: %v", ErrNotRegistryTag, s, err)
 	}
 	rest := s[i+1:]
 	if s[i] == '@' {
@@ -195,9 +195,9 @@ func ParseTagName(s string) (TagName, error) {
 			t.Kind = TagDeregistration
 			rest = rest[:len(rest)-1]
 		}
-		n, ok := parsePositive(strings.TrimPrefix(rest, "v"))
+		n, ok := ParsePositive(strings.TrimPrefix(rest, "v"))
 		if !strings.HasPrefix(rest, "v") || !ok {
-			return TagName{}, fmt.Errorf("%w: %q: want %s@v<n> with n a positive decimal number", errNotRegistryTag, s, t.Key)
+			return TagName{}, fmt.Errorf("%w: %q: want %s@v<n> with n a positive decimal number", ErrNotRegistryTag, s, t.Key)
 		}
 		t.Version = n
 		return t, nil
@@ -205,16 +205,16 @@ func ParseTagName(s string) (TagName, error) {
 	t.Kind = TagEvent
 	j := strings.LastIndexByte(rest, '#')
 	if j < 0 {
-		return TagName{}, fmt.Errorf("%w: %q: want %s#<label>#<counter>", errNotRegistryTag, s, t.Key)
+		return TagName{}, fmt.Errorf("%w: %q: want %s#<label>#<counter>", ErrNotRegistryTag, s, t.Key)
 	}
 	t.Label = rest[:j]
-	n, ok := parsePositive(rest[j+1:])
+	n, ok := ParsePositive(rest[j+1:])
 	if !ok {
-		return TagName{}, fmt.Errorf("%w: %q: counter %q is not a positive decimal number", errNotRegistryTag, s, rest[j+1:])
+		return TagName{}, fmt.Errorf("%w: %q: counter %q is not a positive decimal number", ErrNotRegistryTag, s, rest[j+1:])
 	}
 	t.Counter = n
 	if err := checkLabel(t.Label); err != nil {
-		return TagName{}, fmt.Errorf("%w: %q: %v", errNotRegistryTag, s, err)
+		return TagName{}, fmt.Errorf("%w: %q: %v", ErrNotRegistryTag, s, err)
 	}
 	return t, nil
 }
@@ -231,8 +231,8 @@ func checkLabel(l string) error {
 	return nil
 }
 
-// parsePositive parses a decimal number >= 1 without sign or leading zeros.
-func parsePositive(s string) (int64, bool) {
+// ParsePositive parses a decimal number >= 1 without sign or leading zeros.
+func ParsePositive(s string) (int64, bool) {
 	if s == "" || s[0] == '0' || len(s) > 18 {
 		return 0, false
 	}
@@ -293,7 +293,7 @@ func (s Stages) Names() []string { return append([]string(nil), s.names...) }
 func (s Stages) String() string { return strings.Join(s.names, ", ") }
 
 // Label returns the tag label of a stage: its lower-case name.
-func stageLabel(stage string) string { return strings.ToLower(stage) }
+func StageLabel(stage string) string { return strings.ToLower(stage) }
 
 // TagRef is one tag of a model as plain Git shows it: the name (without
 // "refs/tags/") and the commit it peels to. Object is the tag object id for
@@ -375,7 +375,7 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 	for _, ref := range sorted {
 		t, err := ParseTagName(ref.Name)
 		if err != nil {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("ignoring tag %s: %v", ref.Name, strings.TrimPrefix(err.Error(), errNotRegistryTag.Error()+": ")))
+			st.Warnings = append(st.Warnings, fmt.Sprintf("ignoring tag %s: %v", ref.Name, strings.TrimPrefix(err.Error(), ErrNotRegistryTag.Error()+": ")))
 			continue
 		}
 		if t.Key != key {
@@ -391,7 +391,7 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 			}
 			if other, dup := byCommit[ref.Commit]; dup {
 				ambiguous[ref.Commit] = true
-				st.Warnings = append(st.Warnings, fmt.Sprintf("tags %s@v%d and %s both point at commit %s; events on that commit are ignored", key, other, ref.Name, shortHash(ref.Commit)))
+				st.Warnings = append(st.Warnings, fmt.Sprintf("tags %s@v%d and %s both point at commit %s; events on that commit are ignored", key, other, ref.Name, ShortHash(ref.Commit)))
 			}
 			byCommit[ref.Commit] = t.Version
 		case TagDeregistration:
@@ -404,7 +404,7 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 				e.Kind = EventAliasRemoved
 			case stages.IsStage(t.Label):
 				e.Kind = EventStage
-				e.Label = stageLabel(t.Label)
+				e.Label = StageLabel(t.Label)
 			default:
 				e.Kind = EventAlias
 			}
@@ -445,7 +445,7 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 			continue
 		}
 		if e.Version == 0 {
-			st.Warnings = append(st.Warnings, fmt.Sprintf("ignoring tag %s: its commit %s is no version's registration commit", e.Name, shortHash(e.Commit)))
+			st.Warnings = append(st.Warnings, fmt.Sprintf("ignoring tag %s: its commit %s is no version's registration commit", e.Name, ShortHash(e.Commit)))
 			continue
 		}
 		switch e.Kind {
@@ -465,7 +465,7 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 	return st
 }
 
-func shortHash(h string) string {
+func ShortHash(h string) string {
 	if len(h) > 10 {
 		return h[:10]
 	}
@@ -517,17 +517,17 @@ func (s Selector) String() string {
 func ParseSelector(sel string, stages Stages) (Selector, error) {
 	switch {
 	case sel == "":
-		return Selector{}, fmt.Errorf("%w: empty selector after '@': want v<n>, latest, a stage or an alias", ErrInvalid)
+		return Selector{}, fmt.Errorf("%w: empty selector after '@': want v<n>, latest, a stage or an alias", manifest.ErrInvalid)
 	case strings.EqualFold(sel, "latest"):
 		return Selector{Kind: SelectLatest}, nil
 	case (sel[0] == 'v' || sel[0] == 'V') && len(sel) > 1 && strings.Trim(sel[1:], "0123456789") == "":
-		n, ok := parsePositive(strings.TrimLeft(sel[1:], "0"))
+		n, ok := ParsePositive(strings.TrimLeft(sel[1:], "0"))
 		if !ok {
-			return Selector{}, fmt.Errorf("%w: version %q is not a positive number", ErrInvalid, sel)
+			return Selector{}, fmt.Errorf("%w: version %q is not a positive number", manifest.ErrInvalid, sel)
 		}
 		return Selector{Kind: SelectVersion, Version: n}, nil
 	case stages.IsStage(sel):
-		return Selector{Kind: SelectStage, Stage: stageLabel(sel)}, nil
+		return Selector{Kind: SelectStage, Stage: StageLabel(sel)}, nil
 	}
 	if err := manifest.ValidateAlias(sel); err != nil {
 		return Selector{}, fmt.Errorf("%q is not a version (v3), latest, a stage (%s) or an alias: %w", sel, stages, err)
@@ -568,7 +568,7 @@ func (st *TagState) Resolve(name string, sel Selector) (*TagVersion, error) {
 	if v, ok := st.Aliases[sel.Alias]; ok {
 		return st.Versions[v], nil
 	}
-	return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, name, sel.Alias, aliasList(st.Aliases))
+	return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, name, sel.Alias, AliasList(st.Aliases))
 }
 
 func versionList(vs []*TagVersion) string {
@@ -576,7 +576,7 @@ func versionList(vs []*TagVersion) string {
 	for i, v := range vs {
 		parts[i] = strconv.FormatInt(v.Version, 10)
 	}
-	return listOrNone(parts)
+	return ListOrNone(parts)
 }
 
 func stagesInUse(vs []*TagVersion) string {
@@ -593,19 +593,19 @@ func stagesInUse(vs []*TagVersion) string {
 	for i, s := range order {
 		parts[i] = s + " (" + strings.Join(seen[s], ", ") + ")"
 	}
-	return listOrNone(parts)
+	return ListOrNone(parts)
 }
 
-func aliasList(m map[string]int64) string {
+func AliasList(m map[string]int64) string {
 	parts := make([]string, 0, len(m))
 	for a, v := range m {
 		parts = append(parts, fmt.Sprintf("%s -> v%d", a, v))
 	}
 	sort.Strings(parts)
-	return listOrNone(parts)
+	return ListOrNone(parts)
 }
 
-func listOrNone(parts []string) string {
+func ListOrNone(parts []string) string {
 	if len(parts) == 0 {
 		return "none"
 	}
@@ -648,4 +648,14 @@ func ParseLsRemote(out string) []TagRef {
 		out2 = append(out2, TagRef{Name: n, Object: objs[n], Commit: c})
 	}
 	return out2
+}
+
+// CanonicalOrErr returns a stage's canonical spelling, or an error wrapping
+// manifest.ErrInvalid that lists the stages.
+func (s Stages) CanonicalOrErr(stage string) (string, error) {
+	c, ok := s.Canonical(stage)
+	if !ok {
+		return "", fmt.Errorf("%w: stage %q is not one of %s (declare custom stages under stages: in mlgit.yaml)", manifest.ErrInvalid, stage, s)
+	}
+	return c, nil
 }

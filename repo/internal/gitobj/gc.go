@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"os"
@@ -10,13 +10,13 @@ import (
 // the count from one fan-out folder, objects/17, as we do.
 const looseObjectLimit = 6700
 
-// maybeGC starts a detached `git gc --auto` when the repository holds more
+// MaybeGC starts a detached `git gc --auto` when the repository holds more
 // loose objects than Git's own threshold. Each checkpoint leaves a few loose
 // objects behind; packing them keeps the repository small and refs packed.
 // It never blocks logging: git daemonizes itself (gc.autoDetach) and takes
 // its own locks, which our ref updates honour.
-func (r *Repo) maybeGC() {
-	ents, err := os.ReadDir(filepath.Join(r.gitDir, "objects", "17"))
+func MaybeGC(gitDir string) {
+	ents, err := os.ReadDir(filepath.Join(gitDir, "objects", "17"))
 	if err != nil || len(ents)*256 < looseObjectLimit {
 		return
 	}
@@ -27,7 +27,7 @@ func (r *Repo) maybeGC() {
 	if err != nil {
 		return
 	}
-	cmd := exec.Command(git, "--git-dir", r.gitDir, "gc", "--auto", "--quiet")
+	cmd := exec.Command(git, "--git-dir", gitDir, "gc", "--auto", "--quiet")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
 	if err := cmd.Start(); err == nil {
 		go cmd.Wait()

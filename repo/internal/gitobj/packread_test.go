@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"fmt"
@@ -31,21 +31,18 @@ func TestPackReaderMatchesGit(t *testing.T) {
 	if loose := gittest.Git(t, dir, "count-objects"); !strings.HasPrefix(loose, "0 objects") {
 		t.Fatalf("objects still loose: %s", loose)
 	}
-	r, err := openAt(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	db := Open(filepath.Join(dir, ".git"))
+	defer db.Close()
 	list := gittest.Git(t, dir, "rev-list", "--objects", "--all")
 	n, deltas := 0, 0
 	for _, line := range strings.Split(list, "\n") {
 		id, _, _ := strings.Cut(line, " ")
 		h := plumbing.NewHash(id)
-		obj, err := r.encodedObject(plumbing.AnyObject, h)
+		obj, err := db.EncodedObject(plumbing.AnyObject, h)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}
-		got, err := readAll(obj)
+		got, err := ReadAll(obj)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package repo
+package gitobj
 
 import (
 	"bufio"
@@ -14,25 +14,28 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// refFiles reads and updates refs directly in the Git directory, honouring
+// Refs reads and updates refs directly in the Git directory, honouring
 // Git's locking protocol: a writer creates <ref>.lock with O_EXCL, checks the
 // current value, writes the new value into the lock file, fsyncs it and
 // renames it over the ref. git pack-refs and git gc take the same lock
 // before deleting a loose ref, so neither side can lose the other's update.
-type refFiles struct {
+type Refs struct {
 	gitDir string
 }
 
-// read returns the value of a ref (loose, then packed-refs). It returns the
+// NewRefs returns the refs of gitDir.
+func NewRefs(gitDir string) Refs { return Refs{gitDir: gitDir} }
+
+// Read returns the value of a ref (loose, then packed-refs). It returns the
 // zero hash and no error when the ref does not exist.
-func (rf refFiles) read(name string) (plumbing.Hash, error) {
+func (rf Refs) Read(name string) (plumbing.Hash, error) {
 	// A concurrent pack-refs may delete the loose ref between our two reads;
 	// it writes packed-refs first, so loose-then-packed never misses a value.
 	b, err := os.ReadFile(filepath.Join(rf.gitDir, filepath.FromSlash(name)))
 	if err == nil {
 		s := strings.TrimSpace(string(b))
 		if strings.HasPrefix(s, "ref: ") {
-			return rf.read(strings.TrimPrefix(s, "ref: "))
+			return rf.Read(strings.TrimPrefix(s, "ref: "))
 		}
 		if !plumbing.IsHash(s) {
 			return plumbing.ZeroHash, fmt.Errorf("ref %s holds %q, not an object id", name, s)
@@ -51,7 +54,7 @@ func isNotDir(err error) bool {
 	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
 }
 
-func (rf refFiles) readPacked(name string) (plumbing.Hash, error) {
+func (rf Refs) readPacked(name string) (plumbing.Hash, error) {
 	f, err := os.Open(filepath.Join(rf.gitDir, "packed-refs"))
 	if errors.Is(err, os.ErrNotExist) {
 		return plumbing.ZeroHash, nil
@@ -72,13 +75,13 @@ func (rf refFiles) readPacked(name string) (plumbing.Hash, error) {
 	return plumbing.ZeroHash, sc.Err()
 }
 
-// lockTimeout bounds how long an update waits for another process's lock.
-const lockTimeout = 10 * time.Second
+// LockTimeout bounds how long an update waits for another process's lock.
+const LockTimeout = 10 * time.Second
 
 // cas moves ref name from old to new (old zero: the ref must not exist).
-// It returns errCASMismatch when the ref moved, so the caller can re-apply
+// It returns ErrCASMismatch when the ref moved, so the caller can re-apply
 // its change to the new tip. A reflog line is appended as git does.
-func (rf refFiles) cas(name string, old, new plumbing.Hash, who, msg string) error {
+func (rf Refs) CAS(name string, old, new plumbing.Hash, who, msg string) error {
 	f, lock, err := rf.lockRef(name)
 	if err != nil {
 		return err
@@ -90,12 +93,12 @@ func (rf refFiles) cas(name string, old, new plumbing.Hash, who, msg string) err
 			os.Remove(lock)
 		}
 	}()
-	cur, err := rf.read(name)
+	cur, err := rf.Read(name)
 	if err != nil {
 		return err
 	}
 	if cur != old {
-		return errCASMismatch
+		return ErrCASMismatch
 	}
 	if _, err := f.WriteString(new.String() + "\n"); err != nil {
 		return err
@@ -115,14 +118,14 @@ func (rf refFiles) cas(name string, old, new plumbing.Hash, who, msg string) err
 }
 
 // lockRef takes Git's lock on ref name: it creates <ref>.lock with O_EXCL,
-// waiting up to lockTimeout and removing a lock left by a dead process.
-func (rf refFiles) lockRef(name string) (*os.File, string, error) {
+// waiting up to LockTimeout and removing a lock left by a dead process.
+func (rf Refs) lockRef(name string) (*os.File, string, error) {
 	path := filepath.Join(rf.gitDir, filepath.FromSlash(name))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, "", err
 	}
 	lock := path + ".lock"
-	deadline := time.Now().Add(lockTimeout)
+	deadline := time.Now().Add(LockTimeout)
 	for {
 		f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
@@ -144,10 +147,10 @@ func (rf refFiles) lockRef(name string) (*os.File, string, error) {
 	}
 }
 
-// deleteRef removes ref name if it still holds old, as git update-ref -d
+// Delete removes ref name if it still holds old, as git update-ref -d
 // does: under the ref's lock, it drops the entry from packed-refs (under
 // packed-refs.lock) and then the loose file and its reflog.
-func (rf refFiles) deleteRef(name string, old plumbing.Hash) error {
+func (rf Refs) Delete(name string, old plumbing.Hash) error {
 	f, lock, err := rf.lockRef(name)
 	if err != nil {
 		return err
@@ -156,12 +159,12 @@ func (rf refFiles) deleteRef(name string, old plumbing.Hash) error {
 		f.Close()
 		os.Remove(lock)
 	}()
-	cur, err := rf.read(name)
+	cur, err := rf.Read(name)
 	if err != nil {
 		return err
 	}
 	if cur != old {
-		return errCASMismatch
+		return ErrCASMismatch
 	}
 	if err := rf.removePacked(name); err != nil {
 		return err
@@ -175,7 +178,7 @@ func (rf refFiles) deleteRef(name string, old plumbing.Hash) error {
 }
 
 // removePacked rewrites packed-refs without name (and its peeled line).
-func (rf refFiles) removePacked(name string) error {
+func (rf Refs) removePacked(name string) error {
 	path := filepath.Join(rf.gitDir, "packed-refs")
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -234,7 +237,9 @@ func (rf refFiles) removePacked(name string) error {
 	return os.Rename(lock, path)
 }
 
-var errCASMismatch = errors.New("ref moved")
+// ErrCASMismatch is what CAS and Delete return when the ref no longer
+// holds the expected value.
+var ErrCASMismatch = errors.New("ref moved")
 
 // staleLockAge is how old a ref lock must be before it can be stale. Git
 // and mlgit hold ref locks for milliseconds.
@@ -266,7 +271,7 @@ func removeStaleLock(lock string) bool {
 
 // appendReflog records the update in logs/<ref>, as git update-ref does.
 // It is best effort: a failure here never fails the update.
-func (rf refFiles) appendReflog(name string, old, new plumbing.Hash, who, msg string) {
+func (rf Refs) appendReflog(name string, old, new plumbing.Hash, who, msg string) {
 	if who == "" {
 		return
 	}
@@ -285,11 +290,11 @@ func (rf refFiles) appendReflog(name string, old, new plumbing.Hash, who, msg st
 	fmt.Fprintf(f, "%s %s %s\t%s\n", old, new, who, msg)
 }
 
-// createTag creates refs/tags/<name> pointing at h; it fails with ErrExists
+// CreateTag creates refs/tags/<name> pointing at h; it fails with ErrExists
 // if the tag exists.
-func (rf refFiles) createTag(name string, h plumbing.Hash) error {
-	err := rf.cas("refs/tags/"+name, plumbing.ZeroHash, h, "", "")
-	if errors.Is(err, errCASMismatch) {
+func (rf Refs) CreateTag(name string, h plumbing.Hash) error {
+	err := rf.CAS("refs/tags/"+name, plumbing.ZeroHash, h, "", "")
+	if errors.Is(err, ErrCASMismatch) {
 		return fmt.Errorf("tag %s: %w", name, ErrExists)
 	}
 	return err

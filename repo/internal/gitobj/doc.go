@@ -1,0 +1,24 @@
+// Package gitobj is mlgit's Git layer: it reads and writes a Git
+// repository's objects and refs directly, and knows nothing of runs,
+// experiments or models.
+//
+// It owns:
+//   - the object database (DB): loose objects written through a temporary
+//     file and a rename, and a pack reader that maps .idx and .pack files
+//     instead of decoding them, so a process answers its first read in
+//     microseconds on a large repository;
+//   - trees: path lookups with a per-operation tree cache, and BuildTree,
+//     which rewrites only the trees on changed paths;
+//   - refs (Refs): loose and packed refs, compare-and-swap through Git's
+//     own <ref>.lock protocol with a reflog line, deletes that also edit
+//     packed-refs, and prefix listings that binary-search packed-refs;
+//   - transactions (Tx, Branch): one commit of a set of file changes on a
+//     branch tip, re-applied when another writer moved the tip; the caller
+//     passes in who signs and when (Branch.Sign);
+//   - advisory file locks and atomic file writes for local state;
+//   - protocol v2 ls-refs against a local remote, and git gc --auto.
+//
+// It never touches a working tree, index or HEAD. It may import go-git and
+// the standard library, nothing of mlgit: package repo and its
+// subpackages build on it, never the other way round.
+package gitobj

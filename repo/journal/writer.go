@@ -1,0 +1,366 @@
+package journal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mlgit/mlgit/manifest"
+)
+
+// Group commit. Concurrent journal appends of one process share one file
+// and one fsync: the first writer to arrive becomes the leader and writes
+// its records; writers arriving while it writes queue up; when the leader
+// is done it acknowledges its own request and hands leadership to the first
+// queued writer, which writes everything queued so far as one journal file
+// (records in queue order, one footer and checksum), fsyncs it, renames it
+// into the folder, fsyncs the folder and acknowledges every request in it.
+// So the number of fsyncs follows the number of waves of concurrent writes,
+// not the number of writes, and a writer waits for at most the write in
+// flight plus its own.
+//
+// The file format, the all-or-nothing rename and therefore crash recovery
+// and exactly-once replay are those of a single writer: a file holds the
+// records of several acknowledged requests, all durable together or (if the
+// process dies before the rename) none of them acknowledged.
+
+// maxGroupBytes bounds the records of one group file; a larger queue is
+// written as several files, one after the other.
+const maxGroupBytes = 16 << 20
+
+// Writer appends journal files to one journal folder with group commit.
+type Writer struct {
+	dir       string
+	maxSpares int
+	obs       Observer
+
+	mu      sync.Mutex
+	queue   []*Request
+	leading bool
+
+	// requests counts appends written, files the journal files (each
+	// one fsync of the file and one of the folder).
+	requests atomic.Int64
+	files    atomic.Int64
+
+	// spares are journal files this process's checkpoints consumed,
+	// parked in journal/tmp to be written again: creating a file costs
+	// an inode allocation, which on a busy ext4 costs more than the fsync.
+	spareMu  sync.Mutex
+	spares   []string
+	spareSeq int
+}
+
+// Observer learns of the journal files a Writer writes, before any reader
+// can list them (a live view keeps their records in memory).
+type Observer interface {
+	// Written is told of a file's records after it is written and before
+	// it is renamed into the folder.
+	Written(name string, size int64, reqs []*Request)
+	// Unwritten is told when that rename failed.
+	Unwritten(name string)
+}
+
+// NewWriter returns a Writer of journal folder dir that parks up to
+// maxSpares consumed files for reuse while observed.
+func NewWriter(dir string, maxSpares int) *Writer {
+	return &Writer{dir: dir, maxSpares: maxSpares}
+}
+
+// SetObserver sets (nil: clears) who learns of written files. While a
+// Writer is observed, Retire parks files as spares.
+func (g *Writer) SetObserver(o Observer) { g.obs = o }
+
+// MakeSpares creates n empty spares, unless stop closes.
+func (g *Writer) MakeSpares(n int, stop <-chan struct{}) {
+	for i := 0; i < n; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		g.spareMu.Lock()
+		full := len(g.spares) >= g.maxSpares
+		g.spareSeq++
+		spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
+		g.spareMu.Unlock()
+		if full {
+			return
+		}
+		f, err := os.OpenFile(spare, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return
+		}
+		f.Close()
+		g.spareMu.Lock()
+		g.spares = append(g.spares, spare)
+		g.spareMu.Unlock()
+	}
+}
+
+// Request is one append: records, then metric points of one run.
+type Request struct {
+	Ops    []Op                   // records other than metric points
+	Run    string                 // the run of points
+	Points []manifest.MetricPoint // metric points, after Ops
+	Seg    []byte                 // Points as metric-segment lines
+	n      int                    // records
+	body   []byte                 // encoded records, without header and footer
+	done   chan struct{}
+	lead   bool // woken to lead rather than acknowledged
+	err    error
+}
+
+// Counts returns how many appends this Writer wrote and to how many files
+// (each one fsync); with concurrent writers files < appends.
+func (g *Writer) Counts() (appends, files int64) { return g.requests.Load(), g.files.Load() }
+
+// Append makes ops durable: it writes them, possibly together with the
+// records of concurrent callers, to a new journal file through a temporary
+// name, fsyncs, renames and fsyncs the folder. When it returns nil the ops
+// are acknowledged.
+func (g *Writer) Append(ops []Op) error {
+	return g.AppendPoints(ops, "", nil)
+}
+
+// AppendPoints is Append for ops followed by metric points of one run
+// (records in that order).
+func (g *Writer) AppendPoints(ops []Op, run string, points []manifest.MetricPoint) error {
+	if len(ops)+len(points) == 0 {
+		return nil
+	}
+	body, err := EncodeRecords(make([]byte, 0, len(ops)*64+len(points)*(len(run)+40)), ops)
+	if err != nil {
+		return err
+	}
+	// Points are encoded once, as segment lines: the records are these
+	// lines behind "M<TAB>run<TAB>", and a checkpoint writes them as they
+	// are into the run's new segment.
+	seg := EncodeSegment(points)
+	for rest := seg; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n') + 1
+		body = append(body, 'M', '\t')
+		body = append(body, run...)
+		body = append(body, '\t')
+		body = append(body, rest[:i]...)
+		rest = rest[i:]
+	}
+	req := &Request{Ops: ops, Run: run, Points: points, Seg: seg, n: len(ops) + len(points), body: body, done: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, req)
+	if g.leading {
+		g.mu.Unlock()
+		<-req.done
+		if !req.lead {
+			return req.err
+		}
+		g.mu.Lock()
+	} else {
+		g.leading = true
+	}
+	// Lead: write what is queued (this request is first in the queue).
+	var batch []*Request
+	size := 0
+	for len(g.queue) > 0 && (len(batch) == 0 || size+len(g.queue[0].body) <= maxGroupBytes) {
+		size += len(g.queue[0].body)
+		batch = append(batch, g.queue[0])
+		g.queue = g.queue[1:]
+	}
+	if len(g.queue) == 0 {
+		g.queue = nil
+	}
+	g.mu.Unlock()
+
+	err = g.writeGroup(batch)
+	g.requests.Add(int64(len(batch)))
+	for _, q := range batch {
+		q.err = err
+		if q != req {
+			close(q.done)
+		}
+	}
+
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		next := g.queue[0]
+		next.lead = true
+		close(next.done)
+	} else {
+		g.leading = false
+	}
+	g.mu.Unlock()
+	return req.err
+}
+
+// writeGroup writes the records of batch as one journal file.
+func (g *Writer) writeGroup(batch []*Request) error {
+	n, size := 0, 0
+	tag := batch[0].Run
+	if len(batch[0].Ops) > 0 {
+		tag = batch[0].Ops[0].Run
+	}
+	for _, q := range batch {
+		n += q.n
+		size += len(q.body)
+		for _, o := range q.Ops {
+			if o.Run != tag {
+				tag = "multi"
+			}
+		}
+		if len(q.Points) > 0 && q.Run != tag {
+			tag = "multi"
+		}
+	}
+	data := make([]byte, 0, len(Magic)+size+32)
+	data = append(data, Magic...)
+	for _, q := range batch {
+		data = append(data, q.body...)
+	}
+	data = AppendFooter(data, n)
+
+	dir := g.dir
+	tmpDir := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+		return err
+	}
+	var rb [4]byte
+	rand.Read(rb[:])
+	name := fmt.Sprintf("%020d-%s-%s.jnl", time.Now().UnixNano(), hex.EncodeToString(rb[:]), tag)
+	tmp, f, err := g.openTemp(tmpDir, name)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Truncate(int64(len(data))) // a spare may have been longer
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write journal: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync journal: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// A live view learns the file's records from memory, not from disk;
+	// it must know them before any reader can list the file.
+	obs := g.obs
+	if obs != nil {
+		obs.Written(name, int64(len(data)), batch)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		if obs != nil {
+			obs.Unwritten(name)
+		}
+		return err
+	}
+	g.files.Add(1)
+	if SyncHook != nil {
+		SyncHook()
+	}
+	return syncDir(dir)
+}
+
+// openTemp opens the temporary file a journal file is written to: a spare
+// if there is one, else a new file.
+func (g *Writer) openTemp(tmpDir, name string) (string, *os.File, error) {
+	g.spareMu.Lock()
+	var spare string
+	if n := len(g.spares); n > 0 {
+		spare = g.spares[n-1]
+		g.spares = g.spares[:n-1]
+	}
+	g.spareMu.Unlock()
+	if spare != "" {
+		if f, err := os.OpenFile(spare, os.O_WRONLY, 0); err == nil {
+			return spare, f, nil
+		}
+	}
+	tmp := filepath.Join(tmpDir, name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	return tmp, f, err
+}
+
+// Retire removes a journal file a checkpoint consumed; an observed Writer
+// parks it as a spare instead (still gone from the journal folder for
+// every reader: the rename is as atomic as the unlink).
+func (g *Writer) Retire(name string) error {
+	p := filepath.Join(g.dir, name)
+	if g.obs != nil {
+		g.spareMu.Lock()
+		if len(g.spares) < g.maxSpares {
+			g.spareSeq++
+			spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
+			if err := os.Rename(p, spare); err == nil {
+				g.spares = append(g.spares, spare)
+				g.spareMu.Unlock()
+				return nil
+			}
+		}
+		g.spareMu.Unlock()
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// RemoveDeadSpares deletes the spares of processes that no longer run.
+func (g *Writer) RemoveDeadSpares() {
+	dir := filepath.Join(g.dir, "tmp")
+	names, _ := ListDir(dir)
+	for _, n := range names {
+		var pid, seq int
+		if _, err := fmt.Sscanf(n, "spare-%d-%d", &pid, &seq); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// ListDir lists a folder without sorting.
+func ListDir(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Readdirnames(-1)
+}
+
+// SyncHook, if set (tests), runs after each journal file is written.
+var SyncHook func()
+
+// Spares returns how many spares this Writer has made or parked, and the
+// ones it holds now.
+func (g *Writer) Spares() (made int, held []string) {
+	g.spareMu.Lock()
+	defer g.spareMu.Unlock()
+	return g.spareSeq, append([]string(nil), g.spares...)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
