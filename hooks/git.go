@@ -59,11 +59,7 @@ func gitConfig(ctx context.Context, dir, key string, extra ...string) ([]string,
 		}
 		return nil, err
 	}
-	var vals []string
-	for _, l := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		vals = append(vals, l)
-	}
-	return vals, nil
+	return strings.Split(strings.TrimRight(string(out), "\n"), "\n"), nil
 }
 
 // splitZ splits NUL-terminated output.

@@ -128,7 +128,7 @@ func (d *directDecoder) mapping(indent int, v reflect.Value) bool {
 func (d *directDecoder) entry(text []byte, indent int, v reflect.Value, fields map[string]fieldInfo, seen *uint64) bool {
 	var key, rest []byte
 	block := false
-	if bytes.HasSuffix(text, []byte{':'}) && bytes.Index(text, []byte(": ")) < 0 {
+	if bytes.HasSuffix(text, []byte{':'}) && !bytes.Contains(text, []byte(": ")) {
 		key, block = text[:len(text)-1], true
 	} else {
 		i := bytes.Index(text, []byte(": "))

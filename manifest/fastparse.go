@@ -80,7 +80,7 @@ func (p *fastParser) mapping(indent int) (*yaml.Node, bool) {
 // the line without its indentation. It advances past what it consumed.
 func (p *fastParser) entry(text []byte, indent int) (*yaml.Node, *yaml.Node, bool) {
 	var key, rest []byte
-	if bytes.HasSuffix(text, []byte{':'}) && bytes.Index(text, []byte(": ")) < 0 {
+	if bytes.HasSuffix(text, []byte{':'}) && !bytes.Contains(text, []byte(": ")) {
 		key = text[:len(text)-1]
 	} else {
 		i := bytes.Index(text, []byte(": "))

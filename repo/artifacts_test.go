@@ -298,15 +298,14 @@ func TestUndecodableManifestInHistory(t *testing.T) {
 // the branch, loose or packed, and count for gc.
 func TestHistoryIncludesRemoteTrackingBranch(t *testing.T) {
 	r, dir := newTestRepo(t)
-	other, err := Open(dir, Options{Branch: "elsewhere"})
-	if err == nil {
+	if _, err := Open(dir, Options{Branch: "elsewhere"}); err == nil {
 		t.Fatal("branch elsewhere should not exist yet")
 	}
-	_, _, err = Init(dir, Options{Branch: "elsewhere", Now: func() time.Time { return time.Unix(1800000000, 0) }}, false)
+	_, _, err := Init(dir, Options{Branch: "elsewhere", Now: func() time.Time { return time.Unix(1800000000, 0) }}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err = Open(dir, Options{Branch: "elsewhere"})
+	other, err := Open(dir, Options{Branch: "elsewhere"})
 	if err != nil {
 		t.Fatal(err)
 	}

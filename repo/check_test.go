@@ -71,15 +71,15 @@ func commitOn(t *testing.T, r *Repo, ref, parent string, files map[string][]byte
 func TestMergeBase(t *testing.T) {
 	r, dir := proposeRepo(t)
 	t0, _ := r.Tip()
-	side := commitOn(t, r, "refs/heads/side", "mlgit", map[string][]byte{"notes/a.txt": []byte("a\n")})
+	commitOn(t, r, "refs/heads/side", "mlgit", map[string][]byte{"notes/a.txt": []byte("a\n")})
 	bs := blobs{}
 	register(t, r, bs, "churn", newRunWithModel(t, r, bs, "3"))
-	side = commitOn(t, r, "refs/heads/side", "", map[string][]byte{"notes/b.txt": []byte("b\n")})
+	commitOn(t, r, "refs/heads/side", "", map[string][]byte{"notes/b.txt": []byte("b\n")})
 	t2, _ := r.Tip()
 	// A merge of the tracking branch into side, then more on both.
 	gittest.Git(t, dir, "update-ref", "refs/heads/side",
 		gittest.Git(t, dir, "commit-tree", "side^{tree}", "-p", "side", "-p", "mlgit", "-m", "merge"))
-	side = commitOn(t, r, "refs/heads/side", "", map[string][]byte{"notes/c.txt": []byte("c\n")})
+	side := commitOn(t, r, "refs/heads/side", "", map[string][]byte{"notes/c.txt": []byte("c\n")})
 	register(t, r, bs, "churn", newRunWithModel(t, r, bs, "4"))
 	t4, _ := r.Tip()
 	orphan := gittest.Git(t, dir, "commit-tree", "mlgit^{tree}", "-m", "orphan")

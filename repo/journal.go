@@ -71,12 +71,9 @@ func (r *Repo) pendingFiles(run string) ([]journalFile, error) {
 	return out, nil
 }
 
-// readPending reads the records of the given files in order. Corrupt files
-// are moved to journal/corrupt and reported in warnings.
-func (r *Repo) readPending(files []journalFile) ([]journal.Op, []string, error) {
-	return r.readPendingOpts(files, false)
-}
-
+// readPendingOpts reads the records of the given files in order (without
+// metric points when skipMetrics). Corrupt files are moved to
+// journal/corrupt and reported in warnings.
 func (r *Repo) readPendingOpts(files []journalFile, skipMetrics bool) ([]journal.Op, []string, error) {
 	var ops []journal.Op
 	var warnings []string

@@ -93,12 +93,11 @@ func proposeRepo(t *testing.T) (*Repo, string) {
 
 func TestProposeBranchOffTip(t *testing.T) {
 	r, dir := proposeRepo(t)
-	tip, _ := r.Tip()
 	tagsBefore := gittest.Git(t, dir, "tag", "-l")
 	setConfig(t, r, policyConfig(map[string]manifest.PromotionPolicy{
 		"production": {From: []string{"staging"}, Require: "metrics.acc >= 0.9", Review: true},
 	}))
-	tip, _ = r.Tip()
+	tip, _ := r.Tip()
 
 	p, err := r.Propose(PromoteSpec{Name: "churn", Version: 2, Stage: "Production", ArchiveExisting: true, Reason: "AUC 0.91 > 0.89"})
 	if err != nil {

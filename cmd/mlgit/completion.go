@@ -91,7 +91,7 @@ func addCompletion(a *app, root *cobra.Command) {
 				continue
 			}
 			kind := kind
-			c.RegisterFlagCompletionFunc(name, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			_ = c.RegisterFlagCompletionFunc(name, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				return a.candidates(kind, nil), cobra.ShellCompDirectiveNoFileComp
 			})
 		}

@@ -57,10 +57,12 @@ func (a *app) startHeartbeat(r *repo.Repo, runID string) (stop func()) {
 	write := func() {
 		hb.Beat = time.Now().UnixMilli()
 		data, _ := json.Marshal(hb)
-		os.MkdirAll(filepath.Dir(path), 0o755)
+		// Best effort: a heartbeat that cannot be written only means the
+		// run cannot be told stale later.
+		_ = os.MkdirAll(filepath.Dir(path), 0o755)
 		tmp := path + ".tmp"
 		if os.WriteFile(tmp, data, 0o644) == nil {
-			os.Rename(tmp, path)
+			_ = os.Rename(tmp, path)
 		}
 	}
 	write()
@@ -160,7 +162,9 @@ func staleRuns(r *repo.Repo) ([]*manifest.Run, []string, error) {
 // lockRunEnds serializes run end in this clone: the status is read and
 // changed under it, so of two ends racing the first one's status stays.
 func lockRunEnds(r *repo.Repo) (unlock func(), err error) {
-	os.MkdirAll(r.StateDir(), 0o755)
+	if err := os.MkdirAll(r.StateDir(), 0o755); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(filepath.Join(r.StateDir(), "run-end.lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err

@@ -186,10 +186,6 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func (w *indexWriter) record(doc *manifest.Run, yaml plumbing.Hash) []byte {
-	return w.recordWith(doc, yaml, nil)
-}
-
 // recordBuf is one worker's scratch space for records: its own cache of
 // key ids (the writer's table is shared under a lock) and a key slice.
 type recordBuf struct {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/mlgit/mlgit/repo"
 )
@@ -239,6 +238,3 @@ func queryList(r *http.Request, key string) []string {
 	}
 	return out
 }
-
-// ms turns MLflow's milliseconds into a time.
-func ms(v int64) time.Time { return time.UnixMilli(v) }

@@ -174,7 +174,7 @@ func (db *DB) WriteObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, er
 		os.Remove(f.Name())
 		return h, fmt.Errorf("write object %s: %v", hs, errors.Join(werr, cerr, ferr))
 	}
-	os.Chmod(f.Name(), 0o444)
+	_ = os.Chmod(f.Name(), 0o444) // read-only as git makes them; best effort
 	if err := os.Rename(f.Name(), path); err != nil {
 		os.Remove(f.Name())
 		return h, err
