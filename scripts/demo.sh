@@ -97,9 +97,8 @@ echo "\$ mlgit run list --exp churn --filter \"params.alpha = '0.5'\""
 
 step "Share through a Git remote: blobs to the blob store, branch and tags to the remote"
 git init -q --bare --initial-branch=main "$WORK/team.git"
-export MLGIT_BLOB_REMOTE="$WORK/blobs"   # a folder here; s3://bucket/prefix for a team
-echo "\$ export MLGIT_BLOB_REMOTE=$MLGIT_BLOB_REMOTE"
 as ada "$WORK/project"
+mg config set blobs.remote "$WORK/blobs"   # a folder here; s3://bucket/prefix for a team
 sh_ git remote add origin "$WORK/team.git"
 sh_ git push -q origin main
 mg push
@@ -128,20 +127,10 @@ as ada "$WORK/project"
 mg pull
 
 step "A promotion policy on the tracking branch: Production through review, from Staging, val_acc >= 0.75"
-sh_ git worktree add -q "$WORK/policy" mlgit
-cat > "$WORK/policy/mlgit.yaml" <<'YAML'
-apiVersion: mlgit/v1
-kind: Config
-promotion:
-  production:
-    from:
-      - staging
-    require: metrics.val_acc >= 0.75
-    review: true
-YAML
-sh_ cat "$WORK/policy/mlgit.yaml"
-sh_ git -C "$WORK/policy" commit -q -am "promotion policy: Production through review"
-sh_ git worktree remove "$WORK/policy"
+mg config set promotion.production.from Staging
+mg config set promotion.production.require "metrics.val_acc >= 0.75"
+mg config set promotion.production.review true
+sh_ git show mlgit:mlgit.yaml
 mg push
 
 step "Bob registers his model and proposes it for Production: a branch pushed for review"

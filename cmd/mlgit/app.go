@@ -253,6 +253,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newServerCmd(a, nil), newUICmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
 		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
+		newConfigCmd(a),
 	)
 	refuseUnknownSubcommands(root)
 	addCompletion(a, root)

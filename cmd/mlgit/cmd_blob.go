@@ -56,6 +56,11 @@ func (a *app) blobRemoteURL(r *repo.Repo, flag string) (url, from string, err er
 	if env := a.Getenv("MLGIT_BLOB_REMOTE"); env != "" {
 		return env, "$MLGIT_BLOB_REMOTE", nil
 	}
+	if lc, err := readLocalConfig(r); err != nil {
+		return "", "", err
+	} else if lc.Blobs.Remote != "" {
+		return lc.Blobs.Remote, "blobs.remote of this clone (mlgit config --local)", nil
+	}
 	cfg, err := r.Config()
 	if err != nil {
 		return "", "", err
@@ -70,7 +75,7 @@ func (a *app) blobRemoteURL(r *repo.Repo, flag string) (url, from string, err er
 		}
 		return u, "blobs.remote in mlgit.yaml", nil
 	}
-	return "", "", usagef("no blob remote: pass --remote URL, set MLGIT_BLOB_REMOTE, or set blobs.remote in mlgit.yaml on the tracking branch (a folder, file:///path or s3://bucket/prefix)")
+	return "", "", usagef("no blob remote: pass --remote URL, set MLGIT_BLOB_REMOTE, or mlgit config set blobs.remote URL (a folder, file:///path or s3://bucket/prefix)")
 }
 
 // openBlobStore opens a store URL, turning a malformed URL into a usage
