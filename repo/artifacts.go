@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/journal"
 )
 
@@ -74,11 +75,11 @@ func manifestKind(p string) string {
 		return ""
 	}
 	switch {
-	case parts[0] == "runs" && parts[3] == "run.yaml":
+	case parts[0] == layout.Runs && parts[3] == "run.yaml":
 		return "run"
-	case parts[0] == "logged-models" && parts[3] == "model.yaml":
+	case parts[0] == layout.LoggedModels && parts[3] == "model.yaml":
 		return "logged-model"
-	case parts[0] == "models" && parts[2] == "versions" && versionFileRe.MatchString(parts[3]):
+	case parts[0] == layout.Models && parts[2] == "versions" && versionFileRe.MatchString(parts[3]):
 		return "version"
 	}
 	return ""
@@ -88,7 +89,7 @@ var versionFileRe = regexp.MustCompile(`^[1-9][0-9]*\.yaml$`)
 
 // manifestRoots are the top-level folders that hold manifests with
 // artifacts; tree walks descend into nothing else.
-var manifestRoots = map[string]bool{"runs": true, "models": true, "logged-models": true}
+var manifestRoots = map[string]bool{layout.Runs: true, layout.Models: true, layout.LoggedModels: true}
 
 // manifestRefs decodes the manifest at p and returns its artifact
 // references. A manifest without the word "artifacts" is not decoded.

@@ -17,6 +17,7 @@ import (
 	"github.com/mlgit/mlgit/hooks"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/registry"
 )
 
@@ -133,7 +134,7 @@ func (r *Repo) CheckRefs(base, head string) (string, string, error) {
 		head = r.branch
 		if h, err := r.refs.Read("HEAD"); err == nil && !h.IsZero() {
 			if c, err := r.objects.ReadCommit(h); err == nil {
-				if _, ok, err := r.objects.ReadPath(gitobj.TreeCache{}, c.TreeHash, "mlgit.yaml"); err == nil && ok {
+				if _, ok, err := r.objects.ReadPath(gitobj.TreeCache{}, c.TreeHash, layout.Config); err == nil && ok {
 					head = "HEAD"
 				}
 			}
@@ -290,7 +291,7 @@ func (ck *checker) problem(p string, line int, kind, format string, args ...any)
 // does not decode (a warning says so for which "base"; the manifest check
 // reports it for head).
 func (ck *checker) config(tree plumbing.Hash, which string) *manifest.Config {
-	data, ok, err := ck.r.objects.ReadPath(ck.tc, tree, "mlgit.yaml")
+	data, ok, err := ck.r.objects.ReadPath(ck.tc, tree, layout.Config)
 	if err != nil || !ok {
 		return nil
 	}
@@ -311,7 +312,7 @@ func (ck *checker) file(c treeChange) error {
 	p := c.Path
 	if c.New.IsZero() {
 		ck.rep.Deleted++
-		if p == "mlgit.yaml" {
+		if p == layout.Config {
 			ck.problem(p, 0, ProblemConfig, "mlgit.yaml is deleted; the tracking branch needs it (stages, promotion policy, blob remote)")
 		}
 		return nil
@@ -386,27 +387,27 @@ func (ck *checker) manifest(p string, data []byte) error {
 		}
 	case manifest.KindRun:
 		run, _ := manifest.DecodeRun(data)
-		if runPath(run.ID) != p {
-			ck.problem(p, lineOf(data, "id:"), ProblemManifest, "run %s belongs at %s", run.ID, runPath(run.ID))
+		if layout.Run(run.ID) != p {
+			ck.problem(p, lineOf(data, "id:"), ProblemManifest, "run %s belongs at %s", run.ID, layout.Run(run.ID))
 			return nil
 		}
 		ck.addRefs(p, data)
 	case manifest.KindLoggedModel:
 		m, _ := manifest.DecodeLoggedModel(data)
-		if loggedModelPath(m.ID) != p {
-			ck.problem(p, lineOf(data, "id:"), ProblemManifest, "logged model %s belongs at %s", m.ID, loggedModelPath(m.ID))
+		if layout.LoggedModel(m.ID) != p {
+			ck.problem(p, lineOf(data, "id:"), ProblemManifest, "logged model %s belongs at %s", m.ID, layout.LoggedModel(m.ID))
 			return nil
 		}
 		ck.addRefs(p, data)
 	case manifest.KindRegisteredModel:
 		m, _ := manifest.DecodeRegisteredModel(data)
 		if ModelKey(m.Name) != parts[1] {
-			ck.problem(p, lineOf(data, "name:"), ProblemManifest, "model %q belongs at %s", m.Name, modelPath(ModelKey(m.Name)))
+			ck.problem(p, lineOf(data, "name:"), ProblemManifest, "model %q belongs at %s", m.Name, layout.Model(ModelKey(m.Name)))
 		}
 	case manifest.KindModelVersion:
 		v, _ := manifest.DecodeModelVersion(data)
-		if versionPath(ModelKey(v.Name), v.Version) != p {
-			ck.problem(p, lineOf(data, "version:"), ProblemManifest, "%s v%d belongs at %s", v.Name, v.Version, versionPath(ModelKey(v.Name), v.Version))
+		if layout.Version(ModelKey(v.Name), v.Version) != p {
+			ck.problem(p, lineOf(data, "version:"), ProblemManifest, "%s v%d belongs at %s", v.Name, v.Version, layout.Version(ModelKey(v.Name), v.Version))
 			return nil
 		}
 		ck.addRefs(p, data)
@@ -451,7 +452,7 @@ func (ck *checker) stageChange(p string, data []byte, v *manifest.ModelVersion) 
 	}
 	var run *manifest.Run
 	if v.RunID != "" && manifest.ValidRunID(v.RunID) {
-		data, ok, err := ck.r.objects.ReadPath(ck.tc, ck.headTree, runPath(v.RunID))
+		data, ok, err := ck.r.objects.ReadPath(ck.tc, ck.headTree, layout.Run(v.RunID))
 		if err != nil {
 			return err
 		}
