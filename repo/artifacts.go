@@ -2,7 +2,6 @@ package repo
 
 import (
 	"bytes"
-	"container/heap"
 	"errors"
 	"fmt"
 	"os"
@@ -367,7 +366,7 @@ func (r *Repo) RangeArtifactRefs(from, to string) ([]ArtifactRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	commits, err := r.rangeCommits(fh, th)
+	commits, err := r.objects.RangeCommits(fh, th)
 	if err != nil {
 		return nil, err
 	}
@@ -788,113 +787,6 @@ func (r *Repo) abbreviatedCommit(prefix string) (plumbing.Hash, error) {
 		return found[0], nil
 	}
 	return plumbing.ZeroHash, fmt.Errorf("%w: commit prefix %q is ambiguous (%d commits)", ErrInvalid, prefix, len(found))
-}
-
-// rangeCommits returns the commits reachable from to and not from from (as
-// git rev-list from..to), oldest first. It walks both histories newest
-// first (by committer time; among equal times, children before parents) and
-// stops a few commits after every commit still queued is reachable from
-// from, so it reads about as many commits as the range holds, not the whole
-// history. The extra commits absorb small clock skew between machines.
-func (r *Repo) rangeCommits(from, to plumbing.Hash) ([]plumbing.Hash, error) {
-	const (
-		fromFlag = 1
-		toFlag   = 2
-		slop     = 64
-	)
-	flags := map[plumbing.Hash]uint8{}
-	times := map[plumbing.Hash]time.Time{}
-	q := &commitTimeQueue{}
-	seq := 0
-	push := func(h plumbing.Hash, f uint8) error {
-		if flags[h]|f == flags[h] {
-			return nil
-		}
-		flags[h] |= f
-		if _, ok := times[h]; !ok {
-			c, err := r.objects.ReadCommit(h)
-			if err != nil {
-				return err
-			}
-			times[h] = c.Committer.When
-		}
-		seq++
-		heap.Push(q, queuedCommit{h: h, when: times[h], seq: seq})
-		return nil
-	}
-	if err := push(to, toFlag); err != nil {
-		return nil, err
-	}
-	if !from.IsZero() {
-		if err := push(from, fromFlag); err != nil {
-			return nil, err
-		}
-	}
-	extra := slop
-	for q.Len() > 0 {
-		interesting := false
-		for _, it := range *q {
-			if flags[it.h]&fromFlag == 0 {
-				interesting = true
-				break
-			}
-		}
-		if !interesting {
-			if extra == 0 {
-				break
-			}
-			extra--
-		}
-		it := heap.Pop(q).(queuedCommit)
-		c, err := r.objects.ReadCommit(it.h)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range c.ParentHashes {
-			if err := push(p, flags[it.h]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var out []plumbing.Hash
-	for h, f := range flags {
-		if f&toFlag != 0 && f&fromFlag == 0 {
-			out = append(out, h)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !times[out[i]].Equal(times[out[j]]) {
-			return times[out[i]].Before(times[out[j]])
-		}
-		return out[i].String() < out[j].String()
-	})
-	return out, nil
-}
-
-type queuedCommit struct {
-	h    plumbing.Hash
-	when time.Time
-	seq  int // order of discovery: a child is queued before its parents
-}
-
-// commitTimeQueue is a max-heap of commits by committer time, first
-// discovered first among equal times.
-type commitTimeQueue []queuedCommit
-
-func (q commitTimeQueue) Len() int { return len(q) }
-func (q commitTimeQueue) Less(i, j int) bool {
-	if !q[i].when.Equal(q[j].when) {
-		return q[i].when.After(q[j].when)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q commitTimeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *commitTimeQueue) Push(x any)   { *q = append(*q, x.(queuedCommit)) }
-func (q *commitTimeQueue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return it
 }
 
 // BlobCacheLock is a held lock on the local blob cache.
