@@ -1,24 +1,20 @@
 package repo
 
 import (
-	"bytes"
-	"container/heap"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/artifacts"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
-	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // Which blobs does the tracking branch need? Artifacts live in the blob
@@ -30,278 +26,28 @@ import (
 // whole history (for blob gc) reads each distinct manifest version once,
 // skipping subtrees already seen.
 //
-// Three kinds of manifest reference blobs:
-//
-//	runs/<xx>/<run-id>/run.yaml                 run artifacts
-//	models/<key>/versions/<n>.yaml              model version files
-//	logged-models/<xx>/<model-id>/model.yaml    MLflow 3 logged models
+// The manifest side (which manifests hold references, decoding them, the
+// tree walks) is package repo/internal/artifacts; this file resolves what a
+// command names and adds the pending journal records.
 
-// ArtifactRef is one reference from a manifest to a blob.
-type ArtifactRef struct {
-	// Digest is the blob's "sha256:<hex>".
-	Digest string `json:"digest"`
-	// Size is the size the manifest records, in bytes.
-	Size int64 `json:"size"`
-	// Owner names the manifest: "run <id>", "model <name> v<n>" or
-	// "logged-model <id>".
-	Owner string `json:"owner"`
-	// Path is the artifact's path inside its owner.
-	Path string `json:"path"`
-}
-
-// String describes the reference for messages: "run 3f2a… model.bin".
-func (a ArtifactRef) String() string { return a.Owner + " " + a.Path }
+// ArtifactRef is one reference from a manifest to a blob: Digest
+// ("sha256:<hex>"), Size (bytes, as the manifest records), Owner ("run
+// <id>", "model <name> v<n>" or "logged-model <id>") and Path (inside its
+// owner).
+type ArtifactRef = artifacts.Ref
 
 // ArtifactDigests returns the distinct digests of refs, sorted.
-func ArtifactDigests(refs []ArtifactRef) []string {
-	seen := make(map[string]bool, len(refs))
-	var out []string
-	for _, a := range refs {
-		if !seen[a.Digest] {
-			seen[a.Digest] = true
-			out = append(out, a.Digest)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// manifestKind tells which kind of manifest lives at slash path p, if any:
-// "run", "version", "logged-model" or "".
-func manifestKind(p string) string {
-	parts := strings.Split(p, "/")
-	if len(parts) != 4 {
-		return ""
-	}
-	switch {
-	case parts[0] == "runs" && parts[3] == "run.yaml":
-		return "run"
-	case parts[0] == "logged-models" && parts[3] == "model.yaml":
-		return "logged-model"
-	case parts[0] == "models" && parts[2] == "versions" && versionFileRe.MatchString(parts[3]):
-		return "version"
-	}
-	return ""
-}
-
-var versionFileRe = regexp.MustCompile(`^[1-9][0-9]*\.yaml$`)
-
-// manifestRoots are the top-level folders that hold manifests with
-// artifacts; tree walks descend into nothing else.
-var manifestRoots = map[string]bool{"runs": true, "models": true, "logged-models": true}
+func ArtifactDigests(refs []ArtifactRef) []string { return artifacts.Digests(refs) }
 
 // manifestRefs decodes the manifest at p and returns its artifact
-// references. A manifest without the word "artifacts" is not decoded.
-func manifestRefs(p string, data []byte) ([]ArtifactRef, error) {
-	if !bytes.Contains(data, []byte("artifacts")) {
-		return nil, nil
-	}
-	var owner string
-	var arts []manifest.Artifact
-	switch manifestKind(p) {
-	case "run":
-		doc, err := manifest.DecodeRun(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		owner, arts = "run "+doc.ID, doc.Artifacts
-	case "version":
-		doc, err := manifest.DecodeModelVersion(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		owner, arts = fmt.Sprintf("model %s v%d", doc.Name, doc.Version), doc.Artifacts
-	case "logged-model":
-		doc, err := manifest.DecodeLoggedModel(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		owner, arts = "logged-model "+doc.ID, doc.Artifacts
-	default:
-		return nil, nil
-	}
-	out := make([]ArtifactRef, len(arts))
-	for i, a := range arts {
-		out[i] = ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: owner, Path: a.Path}
-	}
-	return out, nil
-}
-
-// manifestDigestRe finds digests in a manifest that does not decode (gc's fallback).
-var manifestDigestRe = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
-
-// walkManifests calls fn for every manifest file below tree root. Trees in
-// seen (if not nil) are skipped, and every tree walked is added to it, so a
-// walk over many commits reads each distinct tree once.
-func (r *Repo) walkManifests(root plumbing.Hash, seen map[plumbing.Hash]bool, fn func(p string, h plumbing.Hash) error) error {
-	var walk func(tree plumbing.Hash, dir string, depth int) error
-	walk = func(tree plumbing.Hash, dir string, depth int) error {
-		if seen != nil {
-			if seen[tree] {
-				return nil
-			}
-			seen[tree] = true
-		}
-		es, err := r.objects.ReadTree(tree)
-		if err != nil {
-			return err
-		}
-		for _, e := range es {
-			p := e.Name
-			if dir != "" {
-				p = dir + "/" + e.Name
-			}
-			switch {
-			case e.Mode == filemode.Dir:
-				if (depth == 0 && !manifestRoots[e.Name]) || depth >= 3 {
-					continue
-				}
-				if err := walk(e.Hash, p, depth+1); err != nil {
-					return err
-				}
-			case depth == 3 && e.Mode.IsFile() && manifestKind(p) != "":
-				if err := fn(p, e.Hash); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if root.IsZero() {
-		return nil
-	}
-	return walk(root, "", 0)
-}
-
-// diffManifests calls fn for every manifest file of tree newRoot that is
-// absent from oldRoot or differs from it, descending only into subtrees
-// whose ids differ.
-func (r *Repo) diffManifests(oldRoot, newRoot plumbing.Hash, fn func(p string, h plumbing.Hash) error) error {
-	var diff func(oldT, newT plumbing.Hash, dir string, depth int) error
-	diff = func(oldT, newT plumbing.Hash, dir string, depth int) error {
-		if oldT == newT {
-			return nil
-		}
-		if oldT.IsZero() {
-			return r.walkSub(newT, dir, depth, fn)
-		}
-		oldEs, err := r.objects.ReadTree(oldT)
-		if err != nil {
-			return err
-		}
-		newEs, err := r.objects.ReadTree(newT)
-		if err != nil {
-			return err
-		}
-		old := make(map[string]object.TreeEntry, len(oldEs))
-		for _, e := range oldEs {
-			old[e.Name] = e
-		}
-		for _, e := range newEs {
-			p := e.Name
-			if dir != "" {
-				p = dir + "/" + e.Name
-			}
-			o, had := old[e.Name]
-			if had && o.Hash == e.Hash && o.Mode == e.Mode {
-				continue
-			}
-			switch {
-			case e.Mode == filemode.Dir:
-				if (depth == 0 && !manifestRoots[e.Name]) || depth >= 3 {
-					continue
-				}
-				var sub plumbing.Hash
-				if had && o.Mode == filemode.Dir {
-					sub = o.Hash
-				}
-				if err := diff(sub, e.Hash, p, depth+1); err != nil {
-					return err
-				}
-			case depth == 3 && e.Mode.IsFile() && manifestKind(p) != "":
-				if err := fn(p, e.Hash); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return diff(oldRoot, newRoot, "", 0)
-}
-
-// walkSub walks the subtree tree found at dir (depth levels below the root).
-func (r *Repo) walkSub(tree plumbing.Hash, dir string, depth int, fn func(p string, h plumbing.Hash) error) error {
-	if depth == 0 {
-		return r.walkManifests(tree, nil, fn)
-	}
-	es, err := r.objects.ReadTree(tree)
-	if err != nil {
-		return err
-	}
-	for _, e := range es {
-		p := dir + "/" + e.Name
-		switch {
-		case e.Mode == filemode.Dir && depth < 3:
-			if err := r.walkSub(e.Hash, p, depth+1, fn); err != nil {
-				return err
-			}
-		case depth == 3 && e.Mode.IsFile() && manifestKind(p) != "":
-			if err := fn(p, e.Hash); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// readManifestRefs reads the manifest blob h found at p and returns its
 // references.
-func (r *Repo) readManifestRefs(p string, h plumbing.Hash) ([]ArtifactRef, error) {
-	data, err := r.objects.ReadObject(plumbing.BlobObject, h)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	return manifestRefs(p, data)
+func manifestRefs(p string, data []byte) ([]ArtifactRef, error) {
+	return artifacts.FromManifest(p, data)
 }
 
 // treeRefs returns the references of every manifest in a commit's tree.
 func (r *Repo) treeRefs(commit plumbing.Hash) ([]ArtifactRef, error) {
-	if commit.IsZero() {
-		return nil, nil
-	}
-	c, err := r.objects.ReadCommit(commit)
-	if err != nil {
-		return nil, err
-	}
-	var out []ArtifactRef
-	err = r.walkManifests(c.TreeHash, nil, func(p string, h plumbing.Hash) error {
-		refs, err := r.readManifestRefs(p, h)
-		if err != nil {
-			return fmt.Errorf("commit %s: %w", short(commit.String()), err)
-		}
-		out = append(out, refs...)
-		return nil
-	})
-	return out, err
-}
-
-// journalRefs returns the references that pending journal records add.
-func journalRefs(ops []journal.Op) []ArtifactRef {
-	var out []ArtifactRef
-	add := func(run string, arts []manifest.Artifact) {
-		for _, a := range arts {
-			out = append(out, ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: "run " + run, Path: a.Path})
-		}
-	}
-	for _, o := range ops {
-		switch {
-		case o.Op == journal.OpArtifacts:
-			add(o.Run, o.Artifacts)
-		case o.Op == journal.OpCreate && o.Doc != nil:
-			add(o.Run, o.Doc.Artifacts)
-		}
-	}
-	return out
+	return artifacts.Tree(r.objects, commit)
 }
 
 // TipArtifactRefs returns the references of every manifest at the tip of
@@ -316,7 +62,7 @@ func (r *Repo) TipArtifactRefs() ([]ArtifactRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, journalRefs(ops)...), nil
+	return append(out, artifacts.FromJournal(ops)...), nil
 }
 
 // RunArtifactRefs returns the artifacts of the given runs as acknowledged
@@ -329,9 +75,7 @@ func (r *Repo) RunArtifactRefs(ids ...string) ([]ArtifactRef, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, a := range run.Artifacts {
-			out = append(out, ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: "run " + run.ID, Path: a.Path})
-		}
+		out = append(out, artifacts.FromArtifacts("run "+run.ID, run.Artifacts)...)
 	}
 	return out, nil
 }
@@ -366,42 +110,7 @@ func (r *Repo) RangeArtifactRefs(from, to string) ([]ArtifactRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	commits, err := r.rangeCommits(fh, th)
-	if err != nil {
-		return nil, err
-	}
-	var out []ArtifactRef
-	seen := map[plumbing.Hash]bool{}
-	for _, h := range commits {
-		c, err := r.objects.ReadCommit(h)
-		if err != nil {
-			return nil, err
-		}
-		var parentTree plumbing.Hash
-		if len(c.ParentHashes) > 0 {
-			pc, err := r.objects.ReadCommit(c.ParentHashes[0])
-			if err != nil {
-				return nil, err
-			}
-			parentTree = pc.TreeHash
-		}
-		err = r.diffManifests(parentTree, c.TreeHash, func(p string, bh plumbing.Hash) error {
-			if seen[bh] {
-				return nil
-			}
-			seen[bh] = true
-			refs, err := r.readManifestRefs(p, bh)
-			if err != nil {
-				return fmt.Errorf("commit %s: %w", short(h.String()), err)
-			}
-			out = append(out, refs...)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return artifacts.Range(r.objects, fh, th)
 }
 
 // ModelArtifactRefs returns the files of the model version a reference
@@ -415,12 +124,7 @@ func (r *Repo) ModelArtifactRefs(ref string) ([]ArtifactRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]ArtifactRef, len(v.Artifacts))
-	owner := fmt.Sprintf("model %s v%d", v.Name, v.Version)
-	for i, a := range v.Artifacts {
-		out[i] = ArtifactRef{Digest: a.Digest, Size: a.Size, Owner: owner, Path: a.Path}
-	}
-	return out, nil
+	return artifacts.FromArtifacts(fmt.Sprintf("model %s v%d", v.Name, v.Version), v.Artifacts), nil
 }
 
 // ArtifactRefsFor returns the references that specs name. A spec is one of:
@@ -513,59 +217,7 @@ func (r *Repo) HistoryArtifactRefs() (refs []ArtifactRef, warnings []string, err
 		return nil, nil, err
 	}
 	roots = append(roots, remotes...)
-	seenDigest := map[string]bool{}
-	add := func(a ArtifactRef) {
-		if !seenDigest[a.Digest] {
-			seenDigest[a.Digest] = true
-			refs = append(refs, a)
-		}
-	}
-	for _, a := range journalRefs(ops) {
-		add(a)
-	}
-	seenCommit := map[plumbing.Hash]bool{}
-	seenTree := map[plumbing.Hash]bool{}
-	seenBlob := map[plumbing.Hash]bool{}
-	queue := append([]plumbing.Hash(nil), roots...)
-	for len(queue) > 0 {
-		h := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		if seenCommit[h] {
-			continue
-		}
-		seenCommit[h] = true
-		c, err := r.objects.ReadCommit(h)
-		if err != nil {
-			return nil, nil, err
-		}
-		queue = append(queue, c.ParentHashes...)
-		err = r.walkManifests(c.TreeHash, seenTree, func(p string, bh plumbing.Hash) error {
-			if seenBlob[bh] {
-				return nil
-			}
-			seenBlob[bh] = true
-			data, err := r.objects.ReadObject(plumbing.BlobObject, bh)
-			if err != nil {
-				return fmt.Errorf("read %s at %s: %w", p, short(h.String()), err)
-			}
-			mrefs, err := manifestRefs(p, data)
-			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("commit %s: %v; keeping every digest it mentions", short(h.String()), err))
-				for _, d := range manifestDigestRe.FindAll(data, -1) {
-					add(ArtifactRef{Digest: string(d), Owner: "undecodable " + p})
-				}
-				return nil
-			}
-			for _, a := range mrefs {
-				add(a)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	return refs, warnings, nil
+	return artifacts.History(r.objects, roots, artifacts.FromJournal(ops))
 }
 
 // remoteTrackingTips returns the commits of refs/remotes/<remote>/<branch>
@@ -787,113 +439,6 @@ func (r *Repo) abbreviatedCommit(prefix string) (plumbing.Hash, error) {
 		return found[0], nil
 	}
 	return plumbing.ZeroHash, fmt.Errorf("%w: commit prefix %q is ambiguous (%d commits)", ErrInvalid, prefix, len(found))
-}
-
-// rangeCommits returns the commits reachable from to and not from from (as
-// git rev-list from..to), oldest first. It walks both histories newest
-// first (by committer time; among equal times, children before parents) and
-// stops a few commits after every commit still queued is reachable from
-// from, so it reads about as many commits as the range holds, not the whole
-// history. The extra commits absorb small clock skew between machines.
-func (r *Repo) rangeCommits(from, to plumbing.Hash) ([]plumbing.Hash, error) {
-	const (
-		fromFlag = 1
-		toFlag   = 2
-		slop     = 64
-	)
-	flags := map[plumbing.Hash]uint8{}
-	times := map[plumbing.Hash]time.Time{}
-	q := &commitTimeQueue{}
-	seq := 0
-	push := func(h plumbing.Hash, f uint8) error {
-		if flags[h]|f == flags[h] {
-			return nil
-		}
-		flags[h] |= f
-		if _, ok := times[h]; !ok {
-			c, err := r.objects.ReadCommit(h)
-			if err != nil {
-				return err
-			}
-			times[h] = c.Committer.When
-		}
-		seq++
-		heap.Push(q, queuedCommit{h: h, when: times[h], seq: seq})
-		return nil
-	}
-	if err := push(to, toFlag); err != nil {
-		return nil, err
-	}
-	if !from.IsZero() {
-		if err := push(from, fromFlag); err != nil {
-			return nil, err
-		}
-	}
-	extra := slop
-	for q.Len() > 0 {
-		interesting := false
-		for _, it := range *q {
-			if flags[it.h]&fromFlag == 0 {
-				interesting = true
-				break
-			}
-		}
-		if !interesting {
-			if extra == 0 {
-				break
-			}
-			extra--
-		}
-		it := heap.Pop(q).(queuedCommit)
-		c, err := r.objects.ReadCommit(it.h)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range c.ParentHashes {
-			if err := push(p, flags[it.h]); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var out []plumbing.Hash
-	for h, f := range flags {
-		if f&toFlag != 0 && f&fromFlag == 0 {
-			out = append(out, h)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if !times[out[i]].Equal(times[out[j]]) {
-			return times[out[i]].Before(times[out[j]])
-		}
-		return out[i].String() < out[j].String()
-	})
-	return out, nil
-}
-
-type queuedCommit struct {
-	h    plumbing.Hash
-	when time.Time
-	seq  int // order of discovery: a child is queued before its parents
-}
-
-// commitTimeQueue is a max-heap of commits by committer time, first
-// discovered first among equal times.
-type commitTimeQueue []queuedCommit
-
-func (q commitTimeQueue) Len() int { return len(q) }
-func (q commitTimeQueue) Less(i, j int) bool {
-	if !q[i].when.Equal(q[j].when) {
-		return q[i].when.After(q[j].when)
-	}
-	return q[i].seq < q[j].seq
-}
-func (q commitTimeQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *commitTimeQueue) Push(x any)   { *q = append(*q, x.(queuedCommit)) }
-func (q *commitTimeQueue) Pop() any {
-	old := *q
-	it := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return it
 }
 
 // BlobCacheLock is a held lock on the local blob cache.

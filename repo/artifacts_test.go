@@ -224,7 +224,7 @@ func TestRangeCommitsWithMergesAndEqualTimes(t *testing.T) {
 	} {
 		fh, _ := r.ResolveCommit(tc.from)
 		th, _ := r.ResolveCommit(tc.to)
-		got, err := r.rangeCommits(fh, th)
+		got, err := r.objects.RangeCommits(fh, th)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,7 +92,7 @@ func TestMergeBase(t *testing.T) {
 		{side, t4, t2},
 		{orphan, t4, ""},
 	} {
-		got, incomplete, err := r.mergeBase(plumbing.NewHash(c.a), plumbing.NewHash(c.b))
+		got, incomplete, err := r.objects.MergeBase(plumbing.NewHash(c.a), plumbing.NewHash(c.b))
 		if err != nil || incomplete {
 			t.Fatalf("mergeBase: %v %v", err, incomplete)
 		}

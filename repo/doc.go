@@ -7,22 +7,39 @@
 //
 // The store is built in layers; each imports only the ones below it:
 //
-//	repo                   front door: Open/Init, experiments, runs, models,
-//	                       registry operations, artifacts, sync, check; the
-//	                       journal's live view, locks and checkpoints
-//	repo/registry          registry rules: model keys, tag grammar, stages,
-//	                       tag state, selectors, promotion policy
-//	repo/runindex          the run index: cache file, refresh, in-memory rows
-//	repo/journal           journal format, record semantics, group commit,
-//	                       folder watcher
-//	repo/internal/gitobj   objects, packs, refs and Git's lock protocol,
-//	                       transactions, ls-refs, gc; knows nothing of mlgit
+//	repo                     front door: Open/Init, experiments, runs, models,
+//	                         registry operations, revisions, sync; the
+//	                         journal's live view, locks and checkpoints; what
+//	                         a check compares and which artifacts a command
+//	                         names (Check, CheckRefs, ...ArtifactRefs)
+//	repo/internal/check      mlgit check: a pull request's changes validated
+//	                         (manifests, segments, promotion policy, blobs)
+//	                         through a narrow Objects interface
+//	repo/internal/artifacts  which blobs manifests reference: manifest
+//	                         kinds, references, walks of a commit, a range,
+//	                         a whole history (blob gc)
+//	repo/registry            registry rules: model keys, tag grammar, stages,
+//	                         tag state, selectors, promotion policy
+//	repo/runindex            the run index: cache file, refresh, in-memory rows
+//	repo/journal             journal format, record semantics, group commit,
+//	                         folder watcher
+//	repo/internal/layout     the on-branch paths (mlgit.yaml, experiments,
+//	                         runs, segments, models, versions, logged models)
+//	repo/internal/gitobj     objects, packs, refs and Git's lock protocol,
+//	                         transactions, tree diff, merge base, commit
+//	                         ranges, ls-refs, gc; knows nothing of mlgit
 //
 // Package repo and its subpackages are the only code that imports go-git;
-// nothing outside repo/ may import repo/internal/gitobj, and no subpackage
-// imports repo. What a subpackage needs from the store (the object
-// database, who signs commits and when, the rows of pending runs) is passed
-// in, never reached for.
+// nothing outside repo/ may import repo/internal/..., and no subpackage
+// imports repo. The on-branch paths are named in repo/internal/layout,
+// which imports nothing of mlgit; repo/internal/check may import manifest,
+// hooks, repo/registry, layout and gitobj, and repo re-exports the types of
+// its report (CheckReport, CheckProblem, ...); repo/internal/artifacts may
+// import manifest, repo/journal and layout (repo.ArtifactRef is its Ref).
+// Both read objects through an interface of their own that gitobj.DB
+// implements. What a subpackage needs from
+// the store (the object database, who signs commits and when, the rows of
+// pending runs) is passed in, never reached for.
 //
 // # Writes
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 // InitResult says what Init did.
@@ -48,13 +49,13 @@ func Init(path string, opts Options, bare bool) (*Repo, InitResult, error) {
 	res := InitResult{GitDir: r.gitDir, Branch: r.branch}
 	commit, err := r.Update(func(tx *Tx) error {
 		created := false
-		if _, ok, err := tx.Read("mlgit.yaml"); err != nil {
+		if _, ok, err := tx.Read(layout.Config); err != nil {
 			return err
 		} else if !ok {
-			tx.Write("mlgit.yaml", manifest.NewConfig().Encode())
+			tx.Write(layout.Config, manifest.NewConfig().Encode())
 			created = true
 		}
-		if _, ok, err := tx.Read(experimentPath(manifest.DefaultExperimentID)); err != nil {
+		if _, ok, err := tx.Read(layout.Experiment(manifest.DefaultExperimentID)); err != nil {
 			return err
 		} else if !ok {
 			now := nowMillis(r.now())
@@ -66,7 +67,7 @@ func Init(path string, opts Options, bare bool) (*Repo, InitResult, error) {
 				CreationTime:   now,
 				LastUpdateTime: now,
 			}
-			tx.Write(experimentPath(e.ID), e.Encode())
+			tx.Write(layout.Experiment(e.ID), e.Encode())
 		}
 		subject := "mlgit: add missing configuration"
 		if created {
@@ -94,7 +95,7 @@ func isEmptyDir(p string) bool {
 func (r *Repo) Config() (*manifest.Config, error) {
 	var cfg *manifest.Config
 	err := r.View(func(tx *Tx) error {
-		data, ok, err := tx.Read("mlgit.yaml")
+		data, ok, err := tx.Read(layout.Config)
 		if err != nil {
 			return err
 		}
@@ -115,7 +116,7 @@ func readExperimentTx(tx *Tx, id string) (*manifest.Experiment, error) {
 	if !manifest.ValidExperimentID(id) {
 		return nil, fmt.Errorf("%w: experiment %q does not exist", ErrNotFound, id)
 	}
-	data, ok, err := tx.Read(experimentPath(id))
+	data, ok, err := tx.Read(layout.Experiment(id))
 	if err != nil {
 		return nil, err
 	}
@@ -124,13 +125,13 @@ func readExperimentTx(tx *Tx, id string) (*manifest.Experiment, error) {
 	}
 	e, err := manifest.DecodeExperiment(data)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", experimentPath(id), err)
+		return nil, fmt.Errorf("read %s: %w", layout.Experiment(id), err)
 	}
 	return e, nil
 }
 
 func listExperimentsTx(tx *Tx) ([]*manifest.Experiment, error) {
-	names, err := tx.List("experiments")
+	names, err := tx.List(layout.Experiments)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +279,7 @@ func (r *Repo) CreateExperiment(name, artifactLocation string, tags map[string]s
 				e.Tags[k] = v
 			}
 		}
-		tx.Write(experimentPath(id), e.Encode())
+		tx.Write(layout.Experiment(id), e.Encode())
 		tx.SetMessage(fmt.Sprintf("experiment %s created (%s)", id, name), "Mlgit-Op: experiment-create", "Mlgit-Experiment: "+id)
 		return nil
 	})
@@ -365,7 +366,7 @@ func (r *Repo) UpdateExperiment(id string, ch ExperimentChange) (*manifest.Exper
 			return nil
 		}
 		e.LastUpdateTime = nowMillis(r.now())
-		tx.Write(experimentPath(id), e.Encode())
+		tx.Write(layout.Experiment(id), e.Encode())
 		tx.SetMessage(fmt.Sprintf("experiment %s %s", id, strings.Join(what, ", ")), "Mlgit-Op: "+op, "Mlgit-Experiment: "+id)
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/journal"
 )
 
@@ -460,14 +461,14 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 				}
 			}
 			s.doc.MetricSegments++
-			tx.Write(segmentPath(id, s.doc.MetricSegments), seg)
+			tx.Write(layout.Segment(id, s.doc.MetricSegments), seg)
 			st.points += s.npoints
 		}
 		if err := s.doc.Validate(); err != nil {
 			st.warnings = append(st.warnings, fmt.Sprintf("run %s: %v; its pending changes were skipped", id, err))
 			continue
 		}
-		tx.Write(runPath(id), s.doc.Encode())
+		tx.Write(layout.Run(id), s.doc.Encode())
 		tx.AddTrailer("Mlgit-Run: " + id)
 		st.runs++
 		switch {

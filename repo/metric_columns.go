@@ -9,6 +9,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/journal"
 )
 
@@ -102,7 +103,7 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 	}
 	hashes := make([]plumbing.Hash, n)
 	for seq := 1; seq <= n; seq++ {
-		e, ok, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), segmentPath(id, seq))
+		e, ok, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), layout.Segment(id, seq))
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 func policyConfig(p map[string]manifest.PromotionPolicy, stages ...string) *manifest.Config {
@@ -20,7 +21,7 @@ func policyConfig(p map[string]manifest.PromotionPolicy, stages ...string) *mani
 func setConfig(t *testing.T, r *Repo, cfg *manifest.Config) {
 	t.Helper()
 	if _, err := r.Update(func(tx *Tx) error {
-		tx.Write("mlgit.yaml", cfg.Encode())
+		tx.Write(layout.Config, cfg.Encode())
 		tx.SetMessage("mlgit.yaml: policy")
 		return nil
 	}); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
@@ -105,30 +106,6 @@ func (r *Repo) diffFiles(tc gitobj.TreeCache, oldT, newT plumbing.Hash, dir stri
 	return out, nil
 }
 
-// versionFilePath parses models/<key>/versions/<n>.yaml.
-func versionFilePath(p string) (key string, n int64, ok bool) {
-	rest, found := strings.CutPrefix(p, "models/")
-	if !found {
-		return "", 0, false
-	}
-	key, file, found := strings.Cut(rest, "/versions/")
-	if !found || strings.Contains(file, "/") || !strings.HasSuffix(file, ".yaml") {
-		return "", 0, false
-	}
-	n, ok = registry.ParsePositive(strings.TrimSuffix(file, ".yaml"))
-	return key, n, ok
-}
-
-// modelFileKey parses models/<key>/model.yaml.
-func modelFileKey(p string) (string, bool) {
-	rest, found := strings.CutPrefix(p, "models/")
-	if !found {
-		return "", false
-	}
-	key, found := strings.CutSuffix(rest, "/model.yaml")
-	return key, found && !strings.Contains(key, "/")
-}
-
 // renumbering maps local version numbers to the numbers they get on the
 // remote's history, per model key.
 type renumbering map[string]map[int64]int64
@@ -213,7 +190,7 @@ func firstLine(s string) string {
 // number the model has issued there.
 func (r *Repo) allocateVersions(tx *Tx, changes []fileChange, rn renumbering) error {
 	for _, ch := range changes {
-		key, n, ok := versionFilePath(ch.path)
+		key, n, ok := layout.ParseVersion(ch.path)
 		if !ok || !ch.old.IsZero() || ch.new.IsZero() {
 			continue
 		}
@@ -231,7 +208,7 @@ func (r *Repo) allocateVersions(tx *Tx, changes []fileChange, rn renumbering) er
 			rn[key][n] = highest + 1
 			// The model.yaml merge raises latestVersion; until then the
 			// next allocation must see this number as taken.
-			tx.Write(fmt.Sprintf("models/%s/versions/%d.yaml", key, highest+1), nil)
+			tx.Write(layout.Version(key, highest+1), nil)
 		}
 	}
 	return nil
@@ -241,7 +218,7 @@ func (r *Repo) allocateVersions(tx *Tx, changes []fileChange, rn renumbering) er
 // transaction's tree: its latestVersion, or a higher version file.
 func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
 	var highest int64
-	data, ok, err := tx.Read("models/" + key + "/model.yaml")
+	data, ok, err := tx.Read(layout.Model(key))
 	if err != nil {
 		return 0, err
 	}
@@ -250,7 +227,7 @@ func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
 			highest = m.LatestVersion
 		}
 	}
-	names, err := tx.List("models/" + key + "/versions")
+	names, err := tx.List(layout.VersionsDir(key))
 	if err != nil {
 		return 0, err
 	}
@@ -266,11 +243,11 @@ func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
 // the new tip.
 func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 	target := ch.path
-	key, n, isVersion := versionFilePath(ch.path)
+	key, n, isVersion := layout.ParseVersion(ch.path)
 	if isVersion {
-		target = fmt.Sprintf("models/%s/versions/%d.yaml", key, rn.version(key, n))
+		target = layout.Version(key, rn.version(key, n))
 	}
-	mkey, isModel := modelFileKey(ch.path)
+	mkey, isModel := layout.ParseModel(ch.path)
 	needsRewrite := (isVersion && len(rn[key]) > 0) || (isModel && len(rn[mkey]) > 0)
 	base, err := r.localContent(ch.path, ch.old, rn, needsRewrite)
 	if err != nil {
@@ -337,7 +314,7 @@ func (r *Repo) localContent(p string, h plumbing.Hash, rn renumbering, rewrite b
 	if err != nil || !rewrite {
 		return data, err
 	}
-	if key, _, ok := versionFilePath(p); ok {
+	if key, _, ok := layout.ParseVersion(p); ok {
 		v, err := manifest.DecodeModelVersion(data)
 		if err != nil {
 			return data, nil // merged or refused later, as is
@@ -345,7 +322,7 @@ func (r *Repo) localContent(p string, h plumbing.Hash, rn renumbering, rewrite b
 		v.Version = rn.version(key, v.Version)
 		return v.Encode(), nil
 	}
-	if key, ok := modelFileKey(p); ok {
+	if key, ok := layout.ParseModel(p); ok {
 		m, err := manifest.DecodeRegisteredModel(data)
 		if err != nil {
 			return data, nil
@@ -360,7 +337,7 @@ func (r *Repo) localContent(p string, h plumbing.Hash, rn renumbering, rewrite b
 }
 
 func isSegment(p string) bool {
-	return strings.HasPrefix(p, "runs/") && path.Base(path.Dir(p)) == "metrics" && strings.HasSuffix(p, ".tsv")
+	return strings.HasPrefix(p, layout.Runs+"/") && path.Base(path.Dir(p)) == "metrics" && strings.HasSuffix(p, ".tsv")
 }
 
 // appendSegment stores a metric segment under the next free sequence

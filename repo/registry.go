@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/registry"
 )
 
@@ -22,16 +23,9 @@ import (
 // tags failed; mlgit tags sync creates them.
 var ErrTagSync = errors.New("tags not created")
 
-func modelDir(key string) string    { return "models/" + key }
-func modelPath(key string) string   { return modelDir(key) + "/model.yaml" }
-func versionsDir(key string) string { return modelDir(key) + "/versions" }
-func versionPath(key string, n int64) string {
-	return versionsDir(key) + "/" + strconv.FormatInt(n, 10) + ".yaml"
-}
-
 // stagesTx returns the repository's stages (built-in plus mlgit.yaml).
 func stagesTx(tx *Tx) (Stages, error) {
-	data, ok, err := tx.Read("mlgit.yaml")
+	data, ok, err := tx.Read(layout.Config)
 	if err != nil || !ok {
 		return NewStages(), err
 	}
@@ -55,7 +49,7 @@ func (r *Repo) Stages() (Stages, error) {
 
 // listModelKeysTx returns the keys of all models.
 func listModelKeysTx(tx *Tx) ([]string, error) {
-	names, err := tx.List("models")
+	names, err := tx.List(layout.Models)
 	if err != nil {
 		return nil, err
 	}
@@ -69,13 +63,13 @@ func listModelKeysTx(tx *Tx) ([]string, error) {
 }
 
 func decodeModelAt(tx *Tx, key string) (*manifest.RegisteredModel, bool, error) {
-	data, ok, err := tx.Read(modelPath(key))
+	data, ok, err := tx.Read(layout.Model(key))
 	if err != nil || !ok {
 		return nil, false, err
 	}
 	m, err := manifest.DecodeRegisteredModel(data)
 	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", modelPath(key), err)
+		return nil, false, fmt.Errorf("read %s: %w", layout.Model(key), err)
 	}
 	return m, true, nil
 }
@@ -110,7 +104,7 @@ func modelNotFound(tx *Tx, name string) error {
 
 // versionNumbersTx returns the numbers of a model's versions that exist.
 func versionNumbersTx(tx *Tx, key string) ([]int64, error) {
-	names, err := tx.List(versionsDir(key))
+	names, err := tx.List(layout.VersionsDir(key))
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +132,7 @@ func joinVersions(vs []int64) string {
 // deleted version both fail with ErrNotFound, saying which and what exists.
 func readVersionTx(tx *Tx, m *manifest.RegisteredModel, n int64) (*manifest.ModelVersion, error) {
 	key := ModelKey(m.Name)
-	data, ok, err := tx.Read(versionPath(key, n))
+	data, ok, err := tx.Read(layout.Version(key, n))
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +145,7 @@ func readVersionTx(tx *Tx, m *manifest.RegisteredModel, n int64) (*manifest.Mode
 	}
 	v, err := manifest.DecodeModelVersion(data)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", versionPath(key, n), err)
+		return nil, fmt.Errorf("read %s: %w", layout.Version(key, n), err)
 	}
 	return v, nil
 }
@@ -163,7 +157,7 @@ func listVersionsTx(tx *Tx, key string) ([]*manifest.ModelVersion, error) {
 	}
 	out := make([]*manifest.ModelVersion, 0, len(nums))
 	for _, n := range nums {
-		data, ok, err := tx.Read(versionPath(key, n))
+		data, ok, err := tx.Read(layout.Version(key, n))
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +166,7 @@ func listVersionsTx(tx *Tx, key string) ([]*manifest.ModelVersion, error) {
 		}
 		v, err := manifest.DecodeModelVersion(data)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", versionPath(key, n), err)
+			return nil, fmt.Errorf("read %s: %w", layout.Version(key, n), err)
 		}
 		out = append(out, v)
 	}
@@ -183,7 +177,7 @@ func writeModelTx(tx *Tx, m *manifest.RegisteredModel) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	tx.Write(modelPath(ModelKey(m.Name)), m.Encode())
+	tx.Write(layout.Model(ModelKey(m.Name)), m.Encode())
 	return nil
 }
 
@@ -191,7 +185,7 @@ func writeVersionTx(tx *Tx, v *manifest.ModelVersion) error {
 	if err := v.Validate(); err != nil {
 		return err
 	}
-	tx.Write(versionPath(ModelKey(v.Name), v.Version), v.Encode())
+	tx.Write(layout.Version(ModelKey(v.Name), v.Version), v.Encode())
 	return nil
 }
 
@@ -823,7 +817,7 @@ func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*m
 // readConfigTx reads mlgit.yaml in tx (the default configuration when the
 // branch has none).
 func readConfigTx(tx *Tx) (*manifest.Config, error) {
-	data, ok, err := tx.Read("mlgit.yaml")
+	data, ok, err := tx.Read(layout.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -879,7 +873,7 @@ func (r *Repo) ensureRegistrationTag(key, name string, version int64) (plumbing.
 	}
 	target = found[version]
 	if target.IsZero() {
-		return plumbing.ZeroHash, fmt.Errorf("no commit on %s adds %s", r.branch, versionPath(key, version))
+		return plumbing.ZeroHash, fmt.Errorf("no commit on %s adds %s", r.branch, layout.Version(key, version))
 	}
 	m := &TagMessage{Model: name, Version: version, Kind: TagRegistration, Actor: r.actor(), Commit: target.String(), Synced: true}
 	if _, err := r.createVersionTag(key, version, false, target, m); err != nil && !errors.Is(err, ErrExists) {
@@ -1062,7 +1056,7 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 		if _, err := readVersionTx(tx, m, version); err != nil {
 			return err
 		}
-		tx.Delete(versionPath(key, version))
+		tx.Delete(layout.Version(key, version))
 		for a, v := range m.Aliases {
 			if v == version {
 				delete(m.Aliases, a)
@@ -1131,7 +1125,7 @@ func (r *Repo) DeleteModel(name string) error {
 		if _, err := readModelTx(tx, name); err != nil {
 			return err
 		}
-		tx.Delete(modelDir(key))
+		tx.Delete(layout.ModelDir(key))
 		tx.SetMessage(fmt.Sprintf("model %s deleted", name), "Mlgit-Op: model-delete", "Mlgit-Model: "+key)
 		return nil
 	})
@@ -1219,7 +1213,7 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 				return err
 			}
 		}
-		tx.Delete(modelDir(key))
+		tx.Delete(layout.ModelDir(key))
 		tx.SetMessage(fmt.Sprintf("model %s renamed to %s", name, newName), "Mlgit-Op: model-rename", "Mlgit-Model: "+newKey, "Mlgit-Renamed-From: "+key)
 		out = m
 		return nil

@@ -21,6 +21,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 // The registry benchmarks run on a repository with 100 models, 10 versions
@@ -140,7 +141,7 @@ func buildRegistryFixture(tb testing.TB, dir string, nModels, runs int) {
 		if len(m.state.Aliases) > 0 {
 			rm.Aliases = m.state.Aliases
 		}
-		fmt.Fprintf(f.w, "M 100644 inline %s\n", modelPath(m.name))
+		fmt.Fprintf(f.w, "M 100644 inline %s\n", layout.Model(m.name))
 		f.data(string(rm.Encode()))
 		for v := int64(1); v <= benchVersions; v++ {
 			stage, _ := stages.Canonical(m.state.Versions[v].Stage)
@@ -148,7 +149,7 @@ func buildRegistryFixture(tb testing.TB, dir string, nModels, runs int) {
 				Name: m.name, Version: v, Stage: stage, Status: "READY", Source: "runs:/" + fmt.Sprintf("%032x", v) + "/model",
 				RunID: fmt.Sprintf("%032x", v), CreationTimestamp: now, LastUpdatedTimestamp: now,
 				Artifacts: []manifest.Artifact{{Path: "model.pkl", Digest: "sha256:" + strings.Repeat("ab", 32), Size: 1 << 20, Mode: "0644"}}}
-			fmt.Fprintf(f.w, "M 100644 inline %s\n", versionPath(m.name, v))
+			fmt.Fprintf(f.w, "M 100644 inline %s\n", layout.Version(m.name, v))
 			f.data(string(mv.Encode()))
 		}
 		models[i] = m

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/registry"
 )
 
@@ -149,7 +150,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("model %q has tags but no manifest on branch %s (deleted, renamed, or not pulled)", name, r.branch))
 			return nil
 		}
-		data, ok, err := tx.Read(versionPath(key, tv.Version))
+		data, ok, err := tx.Read(layout.Version(key, tv.Version))
 		if err != nil {
 			return err
 		}
@@ -159,7 +160,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 		}
 		v, err := manifest.DecodeModelVersion(data)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", versionPath(key, tv.Version), err)
+			return fmt.Errorf("read %s: %w", layout.Version(key, tv.Version), err)
 		}
 		tagStage := res.Stage
 		res.fill(v, m)

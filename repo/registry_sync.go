@@ -11,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/registry"
 )
 
@@ -89,7 +90,7 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 			if w.done {
 				continue
 			}
-			present, err := r.pathExists(tc, tree, versionPath(w.key, n))
+			present, err := r.pathExists(tc, tree, layout.Version(w.key, n))
 			if err != nil {
 				return nil, err
 			}
@@ -104,7 +105,7 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 			}
 			// w.lastSeen added the file. Follow a rename back.
 			if old := r.renamedFrom(w.lastSeen, w.key); old != "" {
-				if ok, err := r.pathExists(tc, tree, versionPath(old, n)); err == nil && ok {
+				if ok, err := r.pathExists(tc, tree, layout.Version(old, n)); err == nil && ok {
 					w.key, w.lastSeen = old, h
 					continue
 				}
@@ -312,13 +313,13 @@ func (r *Repo) readManifestView(key string) (*manifestView, error) {
 			return err
 		}
 		for _, n := range nums {
-			data, _, err := tx.Read(versionPath(key, n))
+			data, _, err := tx.Read(layout.Version(key, n))
 			if err != nil {
 				return err
 			}
 			v, err := manifest.DecodeModelVersion(data)
 			if err != nil {
-				mv.problems = append(mv.problems, fmt.Sprintf("read %s: %v", versionPath(key, n), err))
+				mv.problems = append(mv.problems, fmt.Sprintf("read %s: %v", layout.Version(key, n), err))
 				continue
 			}
 			mv.versions[n] = v
@@ -421,7 +422,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 		for _, n := range missing {
 			target := found[n]
 			if target.IsZero() {
-				rep.Warnings = append(rep.Warnings, fmt.Sprintf("model %s: no commit adds %s", name, versionPath(key, n)))
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("model %s: no commit adds %s", name, layout.Version(key, n)))
 				continue
 			}
 			if used[target] {
@@ -650,11 +651,11 @@ func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc 
 	rep.Models++
 	rep.Versions += len(mv.versions)
 	if m.Name != name {
-		problem("bad-manifest", "%s names model %q, but its folder is the key of %q", modelPath(key), m.Name, name)
+		problem("bad-manifest", "%s names model %q, but its folder is the key of %q", layout.Model(key), m.Name, name)
 	}
 	for n, v := range mv.versions {
 		if v.Name != m.Name || v.Version != n {
-			problem("bad-manifest", "%s says model %q version %d", versionPath(key, n), v.Name, v.Version)
+			problem("bad-manifest", "%s says model %q version %d", layout.Version(key, n), v.Name, v.Version)
 		}
 		if n > m.LatestVersion {
 			problem("bad-manifest", "version %d is above latestVersion %d", n, m.LatestVersion)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 func newTestRepo(t *testing.T) (*Repo, string) {
@@ -110,11 +111,11 @@ func TestRunLifecycle(t *testing.T) {
 	if err != nil || len(hist) != 10 || hist[3].Value != 0.25 {
 		t.Fatalf("history %v %v", hist, err)
 	}
-	show := gittest.Git(t, dir, "show", "mlgit:"+runPath(run.ID))
+	show := gittest.Git(t, dir, "show", "mlgit:"+layout.Run(run.ID))
 	if !strings.Contains(show, "status: FINISHED") || !strings.Contains(show, "lr: \"0.1\"") {
 		t.Fatalf("run.yaml:\n%s", show)
 	}
-	seg := gittest.Git(t, dir, "show", "mlgit:"+segmentPath(run.ID, 1))
+	seg := gittest.Git(t, dir, "show", "mlgit:"+layout.Segment(run.ID, 1))
 	if !strings.HasPrefix(seg, "loss\t0\t1000\t1\n") || !strings.Contains(seg, "acc\t0\t5\tNaN") {
 		t.Fatalf("segment:\n%s", seg)
 	}

@@ -7,25 +7,16 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/journal"
 )
-
-func runDir(id string) string { return "runs/" + id[:2] + "/" + id }
-
-func runPath(id string) string { return runDir(id) + "/run.yaml" }
-
-func segmentPath(id string, seq int) string {
-	return fmt.Sprintf("%s/metrics/%06d.tsv", runDir(id), seq)
-}
-
-func experimentPath(id string) string { return "experiments/" + id + "/experiment.yaml" }
 
 // readRunTx reads a committed run manifest in tx.
 func readRunTx(tx *Tx, id string) (*manifest.Run, error) {
 	if !manifest.ValidRunID(id) {
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
-	p := runPath(id)
+	p := layout.Run(id)
 	if c, pending := tx.Pending(p); pending || tx.DeletedAbove(p) {
 		if !pending || c.Del {
 			return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
@@ -535,7 +526,7 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 			segs := make([][]byte, 0, doc.MetricSegments)
 			counts := map[string]int{}
 			for seq := 1; seq <= doc.MetricSegments; seq++ {
-				data, ok, err := tx.Read(segmentPath(id, seq))
+				data, ok, err := tx.Read(layout.Segment(id, seq))
 				if err != nil {
 					return nil, err
 				}

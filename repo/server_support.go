@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 // DeleteRunArtifacts removes from run id's artifact index the file p, or
@@ -49,7 +50,7 @@ func (r *Repo) DeleteRunArtifacts(id, p string) (int, error) {
 			kept = nil
 		}
 		doc.Artifacts = kept
-		tx.Write(runPath(id), doc.Encode())
+		tx.Write(layout.Run(id), doc.Encode())
 		tx.SetMessage(fmt.Sprintf("run %s: %d artifact(s) deleted under %s", short(id), removed, p),
 			"Mlgit-Op: artifact-delete", "Mlgit-Run: "+id)
 		return nil
@@ -65,10 +66,6 @@ func (r *Repo) DeleteRunArtifacts(id, p string) (int, error) {
 // Logged models change rarely (create, a few artifact uploads, finalize), so
 // each change is one commit through Update rather than a journal record.
 
-func loggedModelPath(id string) string {
-	return "logged-models/" + id[2:4] + "/" + id + "/model.yaml"
-}
-
 // NewLoggedModelID returns a new logged-model id: "m-" and 32 hex.
 func NewLoggedModelID() string { return "m-" + NewRunID() }
 
@@ -76,7 +73,7 @@ func readLoggedModelTx(tx *Tx, id string) (*manifest.LoggedModel, error) {
 	if !manifest.ValidLoggedModelID(id) {
 		return nil, fmt.Errorf("%w: logged model id %q is not m-<32 hex>", ErrInvalid, id)
 	}
-	data, ok, err := tx.Read(loggedModelPath(id))
+	data, ok, err := tx.Read(layout.LoggedModel(id))
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +82,7 @@ func readLoggedModelTx(tx *Tx, id string) (*manifest.LoggedModel, error) {
 	}
 	m, err := manifest.DecodeLoggedModel(data)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", loggedModelPath(id), err)
+		return nil, fmt.Errorf("read %s: %w", layout.LoggedModel(id), err)
 	}
 	return m, nil
 }
@@ -116,12 +113,12 @@ func (r *Repo) CreateLoggedModel(m *manifest.LoggedModel) (*manifest.LoggedModel
 		return nil, err
 	}
 	_, err = r.Update(func(tx *Tx) error {
-		if _, ok, err := tx.Read(loggedModelPath(m.ID)); err != nil {
+		if _, ok, err := tx.Read(layout.LoggedModel(m.ID)); err != nil {
 			return err
 		} else if ok {
 			return fmt.Errorf("%w: logged model %s", ErrExists, m.ID)
 		}
-		tx.Write(loggedModelPath(m.ID), m.Encode())
+		tx.Write(layout.LoggedModel(m.ID), m.Encode())
 		tx.SetMessage(fmt.Sprintf("logged model %s created (%s)", m.ID, m.Name),
 			"Mlgit-Op: logged-model-create", "Mlgit-Model: "+m.ID)
 		return nil
@@ -160,7 +157,7 @@ func (r *Repo) UpdateLoggedModel(id, what string, fn func(*manifest.LoggedModel)
 			return err
 		}
 		out = m
-		tx.Write(loggedModelPath(id), m.Encode())
+		tx.Write(layout.LoggedModel(id), m.Encode())
 		tx.SetMessage(fmt.Sprintf("logged model %s: %s", id, what), "Mlgit-Op: logged-model-update", "Mlgit-Model: "+id)
 		return nil
 	})
@@ -171,7 +168,7 @@ func (r *Repo) UpdateLoggedModel(id, what string, fn func(*manifest.LoggedModel)
 func (r *Repo) ListLoggedModels() ([]*manifest.LoggedModel, error) {
 	var out []*manifest.LoggedModel
 	err := r.View(func(tx *Tx) error {
-		shards, err := tx.List("logged-models")
+		shards, err := tx.List(layout.LoggedModels)
 		if err != nil {
 			return err
 		}
@@ -179,7 +176,7 @@ func (r *Repo) ListLoggedModels() ([]*manifest.LoggedModel, error) {
 			if !strings.HasSuffix(s, "/") {
 				continue
 			}
-			ids, err := tx.List("logged-models/" + strings.TrimSuffix(s, "/"))
+			ids, err := tx.List(layout.LoggedModels + "/" + strings.TrimSuffix(s, "/"))
 			if err != nil {
 				return err
 			}

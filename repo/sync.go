@@ -354,7 +354,7 @@ func (r *Repo) integrate(remoteTip plumbing.Hash, mirror, local map[string]plumb
 			if err != nil {
 				return err
 			}
-			behind, err := r.rangeCommits(localTip, remoteTip)
+			behind, err := r.objects.RangeCommits(localTip, remoteTip)
 			if err != nil {
 				return err
 			}
@@ -435,7 +435,7 @@ var afterSyncCAS func() error
 // that are not reachable from base, oldest first: the local changes to
 // re-apply.
 func (r *Repo) firstParentChain(base, tip plumbing.Hash) ([]plumbing.Hash, error) {
-	only, err := r.rangeCommits(base, tip)
+	only, err := r.objects.RangeCommits(base, tip)
 	if err != nil {
 		return nil, err
 	}
@@ -519,7 +519,7 @@ func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res
 		}
 		if remoteTip.IsZero() || tip.IsZero() {
 			optimistic = false
-		} else if behind, err := r.rangeCommits(tip, remoteTip); err != nil || len(behind) > 0 {
+		} else if behind, err := r.objects.RangeCommits(tip, remoteTip); err != nil || len(behind) > 0 {
 			optimistic = false
 		}
 	}
@@ -575,7 +575,7 @@ func (r *Repo) pushOnce(ctx context.Context, rs *remoteSpec, o *SyncOptions, res
 	}
 	var commits []plumbing.Hash
 	if tip != remoteTip {
-		if commits, err = r.rangeCommits(remoteTip, tip); err != nil {
+		if commits, err = r.objects.RangeCommits(remoteTip, tip); err != nil {
 			return false, err
 		}
 		if o.UploadBlobs != nil {
@@ -721,7 +721,7 @@ func (r *Repo) finishSyncIntent() error {
 		if err := r.applyTagPlan(&p); err != nil {
 			return err
 		}
-	} else if only, err := r.rangeCommits(tip, plumbing.NewHash(p.Tip)); err == nil && len(only) == 0 {
+	} else if only, err := r.objects.RangeCommits(tip, plumbing.NewHash(p.Tip)); err == nil && len(only) == 0 {
 		if err := r.applyTagPlan(&p); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 // The run index is every run of one commit of the tracking branch, cached
@@ -309,7 +310,7 @@ func Refresh(db *gitobj.DB, old *Index, tip plumbing.Hash) (*Index, error) {
 		if err != nil {
 			return nil, err
 		}
-		runsEntry, ok, err := db.Lookup(nil, c.TreeHash, "runs")
+		runsEntry, ok, err := db.Lookup(nil, c.TreeHash, layout.Runs)
 		if err != nil {
 			return nil, err
 		}

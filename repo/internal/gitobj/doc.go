@@ -16,6 +16,10 @@
 //     branch tip, re-applied when another writer moved the tip; the caller
 //     passes in who signs and when (Branch.Sign);
 //   - advisory file locks and atomic file writes for local state;
+//   - history (history.go): the files that differ between two trees
+//     (DiffTrees), the merge base of two commits (MergeBase) and the
+//     commits of a range (RangeCommits), walked newest first by committer
+//     time as git does;
 //   - protocol v2 ls-refs against a local remote, and git gc --auto.
 //
 // It never touches a working tree, index or HEAD. It may import go-git and
