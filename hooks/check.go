@@ -359,38 +359,6 @@ func blobSizes(ctx context.Context, dir string, fs []staged) ([]int64, error) {
 	return sizes, nil
 }
 
-// readBlobs reads objects (a blob id or <rev>:<path> each) with one
-// git cat-file --batch.
-func readBlobs(ctx context.Context, dir string, names []string) ([][]byte, error) {
-	var in bytes.Buffer
-	for _, n := range names {
-		in.WriteString(n + "\n")
-	}
-	out, err := git(ctx, dir, in.Bytes(), "cat-file", "--batch")
-	if err != nil {
-		return nil, err
-	}
-	res := make([][]byte, 0, len(names))
-	for _, n := range names {
-		nl := bytes.IndexByte(out, '\n')
-		if nl < 0 {
-			return nil, fmt.Errorf("git cat-file --batch: truncated output at %s", n)
-		}
-		hdr := strings.Fields(string(out[:nl]))
-		if len(hdr) != 3 {
-			return nil, fmt.Errorf("git cat-file --batch: %s: %s", n, out[:nl])
-		}
-		size, err := strconv.Atoi(hdr[2])
-		if err != nil || nl+1+size > len(out) {
-			return nil, fmt.Errorf("git cat-file --batch: bad header %q", out[:nl])
-		}
-		res = append(res, out[nl+1:nl+1+size])
-		out = out[nl+1+size:]
-		out = bytes.TrimPrefix(out, []byte("\n"))
-	}
-	return res, nil
-}
-
 func humanSize(n int64) string {
 	const unit = 1024
 	if n < unit {

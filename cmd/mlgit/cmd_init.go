@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mlgit/mlgit/internal/gitexec"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
@@ -65,13 +65,15 @@ func (a *app) remoteTrackingBranch(ctx context.Context) (string, bool) {
 	if branch == "" {
 		branch = "mlgit"
 	}
+	g := gitexec.In(a.repoPath).NoPrompt()
 	git := func(timeout time.Duration, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", a.repoPath}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-		out, err := cmd.Output()
-		return strings.TrimSpace(string(out)), err
+		out, err := g.Output(ctx, args...)
+		if ge := (*gitexec.Error)(nil); errors.As(err, &ge) {
+			err = ge.Err // the warning names how git failed, as before
+		}
+		return out, err
 	}
 	if _, err := git(5*time.Second, "rev-parse", "--verify", "-q", "refs/heads/"+branch); err == nil {
 		return "", false // initialized already, or to be
