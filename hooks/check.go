@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -280,7 +281,7 @@ func PreCommit(ctx context.Context, dir string, c Config) (*Report, error) {
 	var manifests []staged
 	for i, f := range files {
 		if c.MaxFileSize > 0 && sizes[i] > c.MaxFileSize && !c.allowed(f.path) {
-			rep.Problems = append(rep.Problems, Problem{Path: f.path, Message: fmt.Sprintf("file is %s, over the %s limit", humanSize(sizes[i]), humanSize(c.MaxFileSize))})
+			rep.Problems = append(rep.Problems, Problem{Path: f.path, Message: fmt.Sprintf("file is %s, over the %s limit", units.Bytes(sizes[i]), units.Bytes(c.MaxFileSize))})
 		}
 		if IsManifestPath(f.path) && sizes[i] <= 16<<20 {
 			manifests = append(manifests, f)
@@ -357,19 +358,6 @@ func blobSizes(ctx context.Context, dir string, fs []staged) ([]int64, error) {
 		sizes[i] = n
 	}
 	return sizes, nil
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // sortProblems orders problems by path, then line.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -470,13 +471,8 @@ func newRunMetricsCmd(a *app) *cobra.Command {
 // jsonFloat makes NaN and infinities printable in JSON the way MLflow's
 // API does ("NaN", "Infinity", "-Infinity").
 func jsonFloat(v float64) any {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "Infinity"
-	case math.IsInf(v, -1):
-		return "-Infinity"
+	if s, ok := units.MLflowSpecial(v); ok {
+		return s
 	}
 	return v
 }

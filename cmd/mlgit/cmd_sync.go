@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
@@ -216,7 +217,7 @@ func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
 		}
 		size := ""
 		if res.Bytes > 0 {
-			size = ", " + formatBytes(res.Bytes)
+			size = ", " + units.Bytes(res.Bytes)
 		}
 		fmt.Fprintf(w, "pushed %s to %s (%s at %s%s)\n", strings.Join(parts, " and "), res.Remote, res.Branch, shortHash(res.Tip), size)
 	case "pull":
