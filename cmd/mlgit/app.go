@@ -244,7 +244,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		return &usageError{msg: err.Error() + "\nSee '" + c.CommandPath() + " --help'."}
 	})
 	root.AddCommand(
-		newInitCmd(a),
+		newInitCmd(a, nil),
 		newExpCmd(a),
 		newRunCmd(a),
 		newLogCmd(a),
@@ -252,7 +252,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newBlobCmd(a),
 		newServerCmd(a, nil), newUICmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
-		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
+		newPushCmd(a, nil), newPullCmd(a, nil), newFetchCmd(a, nil),
 		newConfigCmd(a),
 	)
 	refuseUnknownSubcommands(root)
