@@ -30,7 +30,7 @@ name (when no other run, deleted ones included, has that name) will do.`,
   mlgit run end --status FINISHED`,
 	}
 	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a), newRunExecCmd(a),
-		newRunListCmd(a), newRunShowCmd(a), newRunMetricsCmd(a), newRunFlushCmd(a),
+		newRunListCmd(a, nil), newRunShowCmd(a, nil), newRunMetricsCmd(a, nil), newRunFlushCmd(a),
 		newRunLifecycleCmd(a, true), newRunLifecycleCmd(a, false), newRunArtifactCmd(a))
 	return cmd
 }
