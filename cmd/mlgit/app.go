@@ -248,7 +248,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newExpCmd(a),
 		newRunCmd(a),
 		newLogCmd(a, nil),
-		newModelCmd(a), newLineageCmd(a), newFsckCmd(a, nil), newTagsCmd(a),
+		newModelCmd(a), newLineageCmd(a, nil), newFsckCmd(a, nil), newTagsCmd(a),
 		newBlobCmd(a),
 		newServerCmd(a, nil), newUICmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
