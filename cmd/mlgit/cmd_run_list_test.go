@@ -41,3 +41,34 @@ func TestRunReadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunEndFlushFlags checks that the flags of run end and run flush
+// reach their options.
+func TestRunEndFlushFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
+		{"end", newRunEndCmd(a, func(_ context.Context, o *runEndOptions) error { got = *o; return nil }),
+			[]string{"--run", "3f2a", "--status", "failed", "--force"}, runEndOptions{run: "3f2a", status: "failed", statusChanged: true, force: true}},
+		{"end defaults", newRunEndCmd(a, func(_ context.Context, o *runEndOptions) error { got = *o; return nil }),
+			[]string{}, runEndOptions{status: "FINISHED"}},
+		{"end stale", newRunEndCmd(a, func(_ context.Context, o *runEndOptions) error { got = *o; return nil }),
+			[]string{"--stale"}, runEndOptions{status: "FINISHED", stale: true}},
+		{"flush", newRunFlushCmd(a, func(_ context.Context, o *runFlushOptions) error { got = *o; return nil }),
+			[]string{"--json"}, runFlushOptions{asJSON: true}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
