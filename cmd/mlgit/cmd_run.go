@@ -32,7 +32,7 @@ name (when no other run, deleted ones included, has that name) will do.`,
 	}
 	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a, nil), newRunExecCmd(a),
 		newRunListCmd(a, nil), newRunShowCmd(a, nil), newRunMetricsCmd(a, nil), newRunFlushCmd(a, nil),
-		newRunLifecycleCmd(a, true), newRunLifecycleCmd(a, false), newRunArtifactCmd(a))
+		newRunLifecycleCmd(a, true, nil), newRunLifecycleCmd(a, false, nil), newRunArtifactCmd(a))
 	return cmd
 }
 
@@ -726,56 +726,71 @@ func runRunFlush(_ context.Context, a *app, o *runFlushOptions) error {
 	return nil
 }
 
-func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
+// runLifecycleOptions are those of run delete (Delete) and run restore.
+type runLifecycleOptions struct {
+	runs   []string
+	delete bool
+	yes    bool
+}
+
+func newRunLifecycleCmd(a *app, del bool, runF func(context.Context, *runLifecycleOptions) error) *cobra.Command {
 	use, short := "delete", "Soft-delete a run (restore it with run restore)"
 	if !del {
 		use, short = "restore", "Restore a deleted run"
 	}
-	var yes bool
+	o := runLifecycleOptions{delete: del}
 	cmd := &cobra.Command{
 		Use:     use + " <id>...",
 		Short:   short,
 		Example: "  mlgit run " + use + " 3f2a9c1e",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.runs = args
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			if del && len(args) > 1 {
-				if err := a.confirm(yes, fmt.Sprintf("Delete %d runs (run restore brings them back)", len(args))); err != nil {
-					return err
-				}
-			}
-			for _, arg := range args {
-				id, err := a.resolveRun(r, arg)
-				if err != nil {
-					return err
-				}
-				if del {
-					err = r.DeleteRun(id)
-				} else {
-					err = r.RestoreRun(id)
-				}
-				if err != nil {
-					return err
-				}
-				name := ""
-				if run, err := r.GetRun(id); err == nil && run.Name != "" {
-					name = " (" + run.Name + ")"
-				}
-				if del {
-					fmt.Fprintf(a.Out, "Deleted run %s%s; mlgit run restore %s brings it back\n", id, name, id)
-				} else {
-					fmt.Fprintf(a.Out, "Restored run %s%s\n", id, name)
-				}
-			}
-			return nil
+			return runRunLifecycle(cmd.Context(), a, &o)
 		},
 	}
 	if del {
 		cmd.Long = short + ". Deleting several runs at once asks first on a terminal;\nelsewhere (a script, CI) it needs --yes."
-		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete several runs without asking")
+		cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete several runs without asking")
 	}
 	return cmd
+}
+
+func runRunLifecycle(_ context.Context, a *app, o *runLifecycleOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	if o.delete && len(o.runs) > 1 {
+		if err := a.confirm(o.yes, fmt.Sprintf("Delete %d runs (run restore brings them back)", len(o.runs))); err != nil {
+			return err
+		}
+	}
+	for _, arg := range o.runs {
+		id, err := a.resolveRun(r, arg)
+		if err != nil {
+			return err
+		}
+		if o.delete {
+			err = r.DeleteRun(id)
+		} else {
+			err = r.RestoreRun(id)
+		}
+		if err != nil {
+			return err
+		}
+		name := ""
+		if run, err := r.GetRun(id); err == nil && run.Name != "" {
+			name = " (" + run.Name + ")"
+		}
+		if o.delete {
+			fmt.Fprintf(a.Out, "Deleted run %s%s; mlgit run restore %s brings it back\n", id, name, id)
+		} else {
+			fmt.Fprintf(a.Out, "Restored run %s%s\n", id, name)
+		}
+	}
+	return nil
 }

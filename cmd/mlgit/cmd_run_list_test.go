@@ -72,3 +72,30 @@ func TestRunEndFlushFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLifecycleFlags checks that the arguments and flags of run delete
+// and run restore reach their options.
+func TestRunLifecycleFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
+		{"delete", newRunLifecycleCmd(a, true, func(_ context.Context, o *runLifecycleOptions) error { got = *o; return nil }),
+			[]string{"3f2a", "9c1e", "-y"}, runLifecycleOptions{runs: []string{"3f2a", "9c1e"}, delete: true, yes: true}},
+		{"restore", newRunLifecycleCmd(a, false, func(_ context.Context, o *runLifecycleOptions) error { got = *o; return nil }),
+			[]string{"3f2a"}, runLifecycleOptions{runs: []string{"3f2a"}}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
