@@ -161,32 +161,42 @@ func datasets(ds []manifest.Dataset) string {
 
 // Strings compares two string maps (params or tags), sorted by key.
 func Strings(a, b map[string]string, opt Options) []StringChange {
+	return compareMaps(a, b, opt, func(k string, ch Change, old, new *string) StringChange {
+		return StringChange{Key: k, Change: ch, Old: old, New: new}
+	})
+}
+
+// compareMaps lists the keys of a and b, sorted, with what became of each
+// (the unchanged ones only with opt.All): mk makes a key's row, with
+// the old and new values where they are present.
+func compareMaps[V comparable, C any](a, b map[string]V, opt Options, mk func(k string, ch Change, old, new *V) C) []C {
 	keys := unionKeys(a, b)
-	out := make([]StringChange, 0, len(keys))
+	out := make([]C, 0, len(keys))
 	for _, k := range keys {
 		o, inA := a[k]
 		n, inB := b[k]
-		c := StringChange{Key: k}
+		var ch Change
 		switch {
 		case inA && inB && o == n:
 			if !opt.All {
 				continue
 			}
-			c.Change = Unchanged
+			ch = Unchanged
 		case inA && inB:
-			c.Change = Changed
+			ch = Changed
 		case inA:
-			c.Change = Removed
+			ch = Removed
 		default:
-			c.Change = Added
+			ch = Added
 		}
+		var op, np *V
 		if inA {
-			c.Old = &o
+			op = &o
 		}
 		if inB {
-			c.New = &n
+			np = &n
 		}
-		out = append(out, c)
+		out = append(out, mk(k, ch, op, np))
 	}
 	return out
 }
@@ -279,34 +289,9 @@ func Artifacts(a, b []manifest.Artifact, opt Options) []ArtifactChange {
 	for _, x := range b {
 		bm[x.Path] = ArtifactInfo{Digest: x.Digest, Size: x.Size, Mode: x.Mode}
 	}
-	keys := unionKeys(am, bm)
-	out := make([]ArtifactChange, 0, len(keys))
-	for _, k := range keys {
-		o, inA := am[k]
-		n, inB := bm[k]
-		c := ArtifactChange{Path: k}
-		switch {
-		case inA && inB && o == n:
-			if !opt.All {
-				continue
-			}
-			c.Change = Unchanged
-		case inA && inB:
-			c.Change = Changed
-		case inA:
-			c.Change = Removed
-		default:
-			c.Change = Added
-		}
-		if inA {
-			c.Old = &o
-		}
-		if inB {
-			c.New = &n
-		}
-		out = append(out, c)
-	}
-	return out
+	return compareMaps(am, bm, opt, func(k string, ch Change, old, new *ArtifactInfo) ArtifactChange {
+		return ArtifactChange{Path: k, Change: ch, Old: old, New: new}
+	})
 }
 
 func anyStringChange(cs []StringChange) bool {

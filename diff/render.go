@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mlgit/mlgit/internal/units"
+	"github.com/mlgit/mlgit/manifest"
 )
 
 // Format is an output format of Write.
@@ -192,13 +195,8 @@ func strOr(p *string) string {
 // Num formats a metric value for people: six significant digits, and
 // NaN, Inf, -Inf for the special values.
 func Num(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return manifest.FormatFloat(v)
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
@@ -236,18 +234,7 @@ func metricCells(c MetricChange) (old, new, delta, pct string) {
 }
 
 // Size formats a byte count with binary units (1.5 MiB).
-func Size(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func Size(n int64) string { return units.Bytes(n) }
 
 func shortDigest(d string) string {
 	const keep = len("sha256:") + 12

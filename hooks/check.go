@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -280,7 +281,7 @@ func PreCommit(ctx context.Context, dir string, c Config) (*Report, error) {
 	var manifests []staged
 	for i, f := range files {
 		if c.MaxFileSize > 0 && sizes[i] > c.MaxFileSize && !c.allowed(f.path) {
-			rep.Problems = append(rep.Problems, Problem{Path: f.path, Message: fmt.Sprintf("file is %s, over the %s limit", humanSize(sizes[i]), humanSize(c.MaxFileSize))})
+			rep.Problems = append(rep.Problems, Problem{Path: f.path, Message: fmt.Sprintf("file is %s, over the %s limit", units.Bytes(sizes[i]), units.Bytes(c.MaxFileSize))})
 		}
 		if IsManifestPath(f.path) && sizes[i] <= 16<<20 {
 			manifests = append(manifests, f)
@@ -357,51 +358,6 @@ func blobSizes(ctx context.Context, dir string, fs []staged) ([]int64, error) {
 		sizes[i] = n
 	}
 	return sizes, nil
-}
-
-// readBlobs reads objects (a blob id or <rev>:<path> each) with one
-// git cat-file --batch.
-func readBlobs(ctx context.Context, dir string, names []string) ([][]byte, error) {
-	var in bytes.Buffer
-	for _, n := range names {
-		in.WriteString(n + "\n")
-	}
-	out, err := git(ctx, dir, in.Bytes(), "cat-file", "--batch")
-	if err != nil {
-		return nil, err
-	}
-	res := make([][]byte, 0, len(names))
-	for _, n := range names {
-		nl := bytes.IndexByte(out, '\n')
-		if nl < 0 {
-			return nil, fmt.Errorf("git cat-file --batch: truncated output at %s", n)
-		}
-		hdr := strings.Fields(string(out[:nl]))
-		if len(hdr) != 3 {
-			return nil, fmt.Errorf("git cat-file --batch: %s: %s", n, out[:nl])
-		}
-		size, err := strconv.Atoi(hdr[2])
-		if err != nil || nl+1+size > len(out) {
-			return nil, fmt.Errorf("git cat-file --batch: bad header %q", out[:nl])
-		}
-		res = append(res, out[nl+1:nl+1+size])
-		out = out[nl+1+size:]
-		out = bytes.TrimPrefix(out, []byte("\n"))
-	}
-	return res, nil
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // sortProblems orders problems by path, then line.

@@ -1,50 +1,32 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
+
+	"github.com/mlgit/mlgit/internal/gitexec"
 )
 
 // git runs the git command in dir and returns its standard output. A
 // failure carries git's standard error.
 func git(ctx context.Context, dir string, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+	return gitexec.In(dir).Run(ctx, stdin, args...)
+}
+
+// readBlobs reads objects (a blob id or <rev>:<path> each) with one
+// git cat-file --batch; each must exist.
+func readBlobs(ctx context.Context, dir string, names []string) ([][]byte, error) {
+	res, err := gitexec.In(dir).CatFileBatch(ctx, names)
+	if err != nil {
+		return nil, err
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(errb.String())
-		if msg == "" {
-			msg = err.Error()
+	for i, b := range res {
+		if b == nil {
+			return nil, fmt.Errorf("git cat-file --batch: %s: missing", names[i])
 		}
-		return out.Bytes(), &gitError{args: args, msg: msg, err: err}
 	}
-	return out.Bytes(), nil
-}
-
-type gitError struct {
-	args []string
-	msg  string
-	err  error
-}
-
-func (e *gitError) Error() string { return fmt.Sprintf("git %s: %s", strings.Join(e.args, " "), e.msg) }
-func (e *gitError) Unwrap() error { return e.err }
-
-// exitCode is git's exit status, or -1 when it did not run.
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
+	return res, nil
 }
 
 // gitConfig returns the values of a multi-valued config key (none when
@@ -54,7 +36,7 @@ func gitConfig(ctx context.Context, dir, key string, extra ...string) ([]string,
 	args = append(args, "--get-all", key)
 	out, err := git(ctx, dir, nil, args...)
 	if err != nil {
-		if exitCode(err) == 1 {
+		if gitexec.ExitCode(err) == 1 {
 			return nil, nil
 		}
 		return nil, err

@@ -244,15 +244,15 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		return &usageError{msg: err.Error() + "\nSee '" + c.CommandPath() + " --help'."}
 	})
 	root.AddCommand(
-		newInitCmd(a),
+		newInitCmd(a, nil),
 		newExpCmd(a),
 		newRunCmd(a),
-		newLogCmd(a),
-		newModelCmd(a), newLineageCmd(a), newFsckCmd(a), newTagsCmd(a),
+		newLogCmd(a, nil),
+		newModelCmd(a), newLineageCmd(a, nil), newFsckCmd(a, nil), newTagsCmd(a),
 		newBlobCmd(a),
 		newServerCmd(a, nil), newUICmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
-		newPushCmd(a), newPullCmd(a), newFetchCmd(a),
+		newPushCmd(a, nil), newPullCmd(a, nil), newFetchCmd(a, nil),
 		newConfigCmd(a),
 	)
 	refuseUnknownSubcommands(root)

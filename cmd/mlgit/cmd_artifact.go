@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -40,6 +41,15 @@ file's path, sha256 digest, size and mode.`,
 }
 
 // openLocalBlobCache opens the repository's local blob cache.
+// openCacheOr opens the blob cache with open (tests inject failing
+// stores), or the local one when open is nil.
+func openCacheOr(open func(*repo.Repo) (blob.Store, error), r *repo.Repo) (blob.Store, error) {
+	if open == nil {
+		open = openLocalBlobCache
+	}
+	return open(r)
+}
+
 func openLocalBlobCache(r *repo.Repo) (blob.Store, error) {
 	return blob.NewLocal(r.BlobCacheDir())
 }
@@ -116,7 +126,7 @@ func runArtifactAdd(ctx context.Context, a *app, o *artifactAddOptions) error {
 		total += x.Size
 	}
 	fmt.Fprintf(a.Err, "Added %d %s (%s; %s new in the blob cache) to run %s\n",
-		len(arts), plural(len(arts), "file", "files"), formatBytes(total), formatBytes(st.stored), id)
+		len(arts), plural(len(arts), "file", "files"), units.Bytes(total), units.Bytes(st.stored), id)
 	return nil
 }
 
@@ -162,10 +172,7 @@ func (a *app) addArtifacts(ctx context.Context, r *repo.Repo, id string, paths [
 	if err := checkArtifactConflicts(run.Artifacts, files); err != nil {
 		return nil, st, err
 	}
-	if openCache == nil {
-		openCache = openLocalBlobCache
-	}
-	cache, err := openCache(r)
+	cache, err := openCacheOr(openCache, r)
 	if err != nil {
 		return nil, st, err
 	}
@@ -618,7 +625,7 @@ func runArtifactLs(a *app, o *artifactLsOptions) error {
 	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODE\tSIZE\tDIGEST\tPATH")
 	for _, x := range arts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Mode, formatBytes(x.Size), strings.TrimPrefix(x.Digest, "sha256:")[:12], x.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Mode, units.Bytes(x.Size), strings.TrimPrefix(x.Digest, "sha256:")[:12], x.Path)
 	}
 	return tw.Flush()
 }
@@ -731,11 +738,7 @@ func runArtifactGet(ctx context.Context, a *app, o *artifactGetOptions) error {
 	if err != nil {
 		return err
 	}
-	openCache := o.OpenCache
-	if openCache == nil {
-		openCache = openLocalBlobCache
-	}
-	cache, err := openCache(r)
+	cache, err := openCacheOr(o.OpenCache, r)
 	if err != nil {
 		return err
 	}
@@ -758,7 +761,7 @@ func runArtifactGet(ctx context.Context, a *app, o *artifactGetOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Err, "Wrote %d %s (%s) of run %s to %s\n", len(arts), plural(len(arts), "file", "files"), formatBytes(total), id, o.Out)
+	fmt.Fprintf(a.Err, "Wrote %d %s (%s) of run %s to %s\n", len(arts), plural(len(arts), "file", "files"), units.Bytes(total), id, o.Out)
 	return nil
 }
 

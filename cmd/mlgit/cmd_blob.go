@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
@@ -240,11 +241,7 @@ func runBlobTransfer(ctx context.Context, a *app, o *blobTransferOptions) error 
 	if err != nil {
 		return err
 	}
-	openCache := o.OpenCache
-	if openCache == nil {
-		openCache = openLocalBlobCache
-	}
-	cache, err := openCache(r)
+	cache, err := openCacheOr(o.OpenCache, r)
 	if err != nil {
 		return err
 	}
@@ -292,7 +289,7 @@ func runBlobTransfer(ctx context.Context, a *app, o *blobTransferOptions) error 
 		fmt.Fprintf(a.Err, "All %d %s already in %s.\n", len(ds), plural(len(ds), "blob is", "blobs are"), dstName)
 	default:
 		fmt.Fprintf(a.Err, "%s %d %s (%d %s, %s) %s %s", verb, stats.Files, plural(stats.Files, "blob", "blobs"),
-			stats.Chunks, plural(stats.Chunks, "chunk", "chunks"), formatBytes(stats.Bytes), where, remote.Location())
+			stats.Chunks, plural(stats.Chunks, "chunk", "chunks"), units.Bytes(stats.Bytes), where, remote.Location())
 		if stats.FilesSkipped > 0 {
 			fmt.Fprintf(a.Err, "; %d %s already in %s", stats.FilesSkipped, plural(stats.FilesSkipped, "was", "were"), dstName)
 		}
@@ -532,7 +529,7 @@ func printVerifyReport(w io.Writer, rep blobVerifyReport, existsOnly bool) {
 	}
 	if len(rep.Problems) == 0 {
 		fmt.Fprintf(w, "All %d %s (%s) referenced by %s %s %s in %s.\n", rep.Checked, plural(rep.Checked, "blob", "blobs"),
-			formatBytes(rep.Bytes), rep.Scope, plural(rep.Checked, "is", "are"), what, rep.Store)
+			units.Bytes(rep.Bytes), rep.Scope, plural(rep.Checked, "is", "are"), what, rep.Store)
 		return
 	}
 	counts := map[string]int{}
@@ -547,7 +544,7 @@ func printVerifyReport(w io.Writer, rep blobVerifyReport, existsOnly bool) {
 		}
 	}
 	fmt.Fprintf(w, "Checked %d %s (%s) referenced by %s in %s: %s.\n\n", rep.Checked, plural(rep.Checked, "blob", "blobs"),
-		formatBytes(rep.Bytes), rep.Scope, rep.Store, strings.Join(parts, ", "))
+		units.Bytes(rep.Bytes), rep.Scope, rep.Store, strings.Join(parts, ", "))
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "%-13s %s\n", strings.ToUpper(p.Status), p.Digest)
 		for i, x := range p.Refs {
@@ -690,7 +687,7 @@ func runBlobGC(ctx context.Context, a *app, o *blobGCOptions) error {
 		verb = "Would remove"
 	}
 	fmt.Fprintf(a.Out, "%s %d %s and %d %s (%s) from %s.\n", verb, stats.FilesDeleted, plural(stats.FilesDeleted, "blob", "blobs"),
-		stats.ChunksDeleted, plural(stats.ChunksDeleted, "chunk", "chunks"), formatBytes(stats.BytesDeleted), st.Location())
+		stats.ChunksDeleted, plural(stats.ChunksDeleted, "chunk", "chunks"), units.Bytes(stats.BytesDeleted), st.Location())
 	fmt.Fprintf(a.Out, "Kept %d %s and %d %s", stats.FilesKept, plural(stats.FilesKept, "blob", "blobs"), stats.ChunksKept, plural(stats.ChunksKept, "chunk", "chunks"))
 	if stats.Young > 0 {
 		fmt.Fprintf(a.Out, " (%d unreferenced %s less than an hour old)", stats.Young, plural(stats.Young, "object is", "objects are"))

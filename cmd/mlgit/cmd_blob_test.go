@@ -16,6 +16,7 @@ import (
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/internal/s3test"
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/repo"
 )
 
@@ -364,8 +365,8 @@ func TestProgressBar(t *testing.T) {
 		n    int64
 		want string
 	}{{0, "0 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {5 << 30, "5.0 GiB"}} {
-		if got := formatBytes(tc.n); got != tc.want {
-			t.Errorf("formatBytes(%d) = %q, want %q", tc.n, got, tc.want)
+		if got := units.Bytes(tc.n); got != tc.want {
+			t.Errorf("units.Bytes(%d) = %q, want %q", tc.n, got, tc.want)
 		}
 	}
 	for _, tc := range []struct {

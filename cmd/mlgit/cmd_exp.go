@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -21,44 +22,70 @@ func newExpCmd(a *app) *cobra.Command {
   mlgit exp list
   mlgit exp rename churn churn-v2`,
 	}
-	cmd.AddCommand(newExpCreateCmd(a), newExpListCmd(a), newExpShowCmd(a), newExpRenameCmd(a),
-		newExpLifecycleCmd(a, true), newExpLifecycleCmd(a, false), newExpTagCmd(a))
+	cmd.AddCommand(newExpCreateCmd(a, nil), newExpListCmd(a, nil), newExpShowCmd(a, nil), newExpRenameCmd(a, nil),
+		newExpLifecycleCmd(a, true, nil), newExpLifecycleCmd(a, false, nil), newExpTagCmd(a, nil, nil))
 	return cmd
 }
 
-func newExpCreateCmd(a *app) *cobra.Command {
-	var tags []string
-	var location string
-	var asJSON bool
+// openExperiment opens the store and resolves an experiment by name or id.
+func (a *app) openExperiment(ref string) (*repo.Repo, *manifest.Experiment, error) {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := r.ResolveExperiment(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, e, nil
+}
+
+type expCreateOptions struct {
+	Name             string
+	Tags             []string
+	ArtifactLocation string
+	AsJSON           bool
+}
+
+func newExpCreateCmd(a *app, runF func(context.Context, *expCreateOptions) error) *cobra.Command {
+	o := &expCreateOptions{}
 	cmd := &cobra.Command{
 		Use:     "create <name> [--tag k=v]...",
 		Short:   "Create an experiment",
 		Example: `  mlgit exp create churn --tag team=ml`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kv, err := parseKV("tag", tags)
-			if err != nil {
-				return err
+			o.Name = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
-			}
-			e, err := r.CreateExperiment(args[0], location, kvMap(kv))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, e)
-			}
-			fmt.Fprintln(a.Out, e.ID)
-			return nil
+			return runExpCreate(cmd.Context(), a, o)
 		},
 	}
-	cmd.Flags().StringArrayVar(&tags, "tag", nil, "experiment tag `key=value` (repeatable)")
-	cmd.Flags().StringVar(&location, "artifact-location", "", "artifact location recorded on the experiment")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the experiment as JSON")
+	cmd.Flags().StringArrayVar(&o.Tags, "tag", nil, "experiment tag `key=value` (repeatable)")
+	cmd.Flags().StringVar(&o.ArtifactLocation, "artifact-location", "", "artifact location recorded on the experiment")
+	cmd.Flags().BoolVar(&o.AsJSON, "json", false, "print the experiment as JSON")
 	return cmd
+}
+
+func runExpCreate(_ context.Context, a *app, o *expCreateOptions) error {
+	kv, err := parseKV("tag", o.Tags)
+	if err != nil {
+		return err
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	e, err := r.CreateExperiment(o.Name, o.ArtifactLocation, kvMap(kv))
+	if err != nil {
+		return err
+	}
+	if o.AsJSON {
+		return printJSON(a.Out, e)
+	}
+	fmt.Fprintln(a.Out, e.ID)
+	return nil
 }
 
 func viewFlags(cmd *cobra.Command, all, deleted *bool) {
@@ -77,8 +104,12 @@ func viewType(all, deleted bool) repo.ViewType {
 	return repo.ViewActive
 }
 
-func newExpListCmd(a *app) *cobra.Command {
-	var all, deleted, asJSON bool
+type expListOptions struct {
+	All, Deleted, AsJSON bool
+}
+
+func newExpListCmd(a *app, runF func(context.Context, *expListOptions) error) *cobra.Command {
+	o := &expListOptions{}
 	cmd := &cobra.Command{
 		Use:     "list [--all|--deleted] [--json]",
 		Aliases: []string{"ls"},
@@ -86,175 +117,235 @@ func newExpListCmd(a *app) *cobra.Command {
 		Example: `  mlgit exp list --all --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			exps, err := r.ListExperiments(viewType(all, deleted))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if exps == nil {
-					exps = []*manifest.Experiment{}
-				}
-				return printJSON(a.Out, exps)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSTAGE\tCREATED\tTAGS")
-			for _, e := range exps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.LifecycleStage, fmtTime(e.CreationTime), fmtTags(e.Tags))
-			}
-			return tw.Flush()
+			return runExpList(cmd.Context(), a, o)
 		},
 	}
-	viewFlags(cmd, &all, &deleted)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	viewFlags(cmd, &o.All, &o.Deleted)
+	cmd.Flags().BoolVar(&o.AsJSON, "json", false, "print JSON")
 	return cmd
 }
 
-func newExpShowCmd(a *app) *cobra.Command {
-	var asJSON bool
+func runExpList(_ context.Context, a *app, o *expListOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	exps, err := r.ListExperiments(viewType(o.All, o.Deleted))
+	if err != nil {
+		return err
+	}
+	if o.AsJSON {
+		if exps == nil {
+			exps = []*manifest.Experiment{}
+		}
+		return printJSON(a.Out, exps)
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTAGE\tCREATED\tTAGS")
+	for _, e := range exps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Name, e.LifecycleStage, fmtTime(e.CreationTime), fmtTags(e.Tags))
+	}
+	return tw.Flush()
+}
+
+type expShowOptions struct {
+	Experiment string
+	AsJSON     bool
+}
+
+func newExpShowCmd(a *app, runF func(context.Context, *expShowOptions) error) *cobra.Command {
+	o := &expShowOptions{}
 	cmd := &cobra.Command{
 		Use:     "show <name|id> [--json]",
 		Short:   "Show an experiment",
 		Example: `  mlgit exp show churn`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.Experiment = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			e, err := r.ResolveExperiment(args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, e)
-			}
-			fmt.Fprintf(a.Out, "Experiment %s\n  Name:     %s\n  Stage:    %s\n  Created:  %s\n  Updated:  %s\n", e.ID, e.Name, e.LifecycleStage, fmtTime(e.CreationTime), fmtTime(e.LastUpdateTime))
-			if e.ArtifactLocation != "" {
-				fmt.Fprintf(a.Out, "  Artifacts: %s\n", e.ArtifactLocation)
-			}
-			printMap(a, "Tags", e.Tags)
-			return nil
+			return runExpShow(cmd.Context(), a, o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.AsJSON, "json", false, "print JSON")
 	return cmd
 }
 
-func newExpRenameCmd(a *app) *cobra.Command {
+func runExpShow(_ context.Context, a *app, o *expShowOptions) error {
+	_, e, err := a.openExperiment(o.Experiment)
+	if err != nil {
+		return err
+	}
+	if o.AsJSON {
+		return printJSON(a.Out, e)
+	}
+	fmt.Fprintf(a.Out, "Experiment %s\n  Name:     %s\n  Stage:    %s\n  Created:  %s\n  Updated:  %s\n", e.ID, e.Name, e.LifecycleStage, fmtTime(e.CreationTime), fmtTime(e.LastUpdateTime))
+	if e.ArtifactLocation != "" {
+		fmt.Fprintf(a.Out, "  Artifacts: %s\n", e.ArtifactLocation)
+	}
+	printMap(a, "Tags", e.Tags)
+	return nil
+}
+
+type expRenameOptions struct {
+	Experiment, NewName string
+}
+
+func newExpRenameCmd(a *app, runF func(context.Context, *expRenameOptions) error) *cobra.Command {
+	o := &expRenameOptions{}
 	return &cobra.Command{
 		Use:     "rename <name|id> <new-name>",
 		Short:   "Rename an experiment",
 		Example: `  mlgit exp rename churn churn-v2`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.Experiment, o.NewName = args[0], args[1]
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			e, err := r.ResolveExperiment(args[0])
-			if err != nil {
-				return err
-			}
-			_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{Name: &args[1]})
-			if err == nil {
-				fmt.Fprintf(a.Err, "Renamed experiment %s: %q -> %q\n", e.ID, e.Name, args[1])
-			}
-			return err
+			return runExpRename(cmd.Context(), a, o)
 		},
 	}
 }
 
-func newExpLifecycleCmd(a *app, del bool) *cobra.Command {
-	use, short, stage := "delete", "Soft-delete an experiment (restore it with exp restore)", manifest.LifecycleDeleted
-	if !del {
-		use, short, stage = "restore", "Restore a deleted experiment", manifest.LifecycleActive
+func runExpRename(_ context.Context, a *app, o *expRenameOptions) error {
+	r, e, err := a.openExperiment(o.Experiment)
+	if err != nil {
+		return err
 	}
-	var yes bool
+	_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{Name: &o.NewName})
+	if err == nil {
+		fmt.Fprintf(a.Err, "Renamed experiment %s: %q -> %q\n", e.ID, e.Name, o.NewName)
+	}
+	return err
+}
+
+// expLifecycleOptions are those of exp delete (Delete) and exp restore.
+type expLifecycleOptions struct {
+	Experiment string
+	Delete     bool
+	Yes        bool
+}
+
+func newExpLifecycleCmd(a *app, del bool, runF func(context.Context, *expLifecycleOptions) error) *cobra.Command {
+	use, short := "delete", "Soft-delete an experiment (restore it with exp restore)"
+	if !del {
+		use, short = "restore", "Restore a deleted experiment"
+	}
+	o := &expLifecycleOptions{Delete: del}
 	cmd := &cobra.Command{
 		Use:     use + " <name|id>",
 		Short:   short,
 		Example: "  mlgit exp " + use + " churn",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.Experiment = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			e, err := r.ResolveExperiment(args[0])
-			if err != nil {
-				return err
-			}
-			if del {
-				q := fmt.Sprintf("Delete experiment %s", e.Name)
-				if page, err := r.SearchRuns(repo.RunSearch{ExperimentIDs: []string{e.ID}, MaxResults: 1}); err == nil {
-					q += fmt.Sprintf(" and hide its %d %s (exp restore brings them back)", page.Total, plural(page.Total, "run", "runs"))
-				}
-				if err := a.confirm(yes, q); err != nil {
-					return err
-				}
-			}
-			_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{Lifecycle: &stage})
-			if err == nil {
-				fmt.Fprintf(a.Err, "Experiment %s (%s) is now %s\n", e.ID, e.Name, stage)
-			}
-			return err
+			return runExpLifecycle(cmd.Context(), a, o)
 		},
 	}
 	if del {
 		cmd.Long = short + ".\n\nIt asks first on a terminal; elsewhere (a script, CI) it needs --yes."
-		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+		cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "delete without asking")
 	}
 	return cmd
 }
 
-func newExpTagCmd(a *app) *cobra.Command {
+func runExpLifecycle(_ context.Context, a *app, o *expLifecycleOptions) error {
+	stage := manifest.LifecycleActive
+	if o.Delete {
+		stage = manifest.LifecycleDeleted
+	}
+	r, e, err := a.openExperiment(o.Experiment)
+	if err != nil {
+		return err
+	}
+	if o.Delete {
+		q := fmt.Sprintf("Delete experiment %s", e.Name)
+		if page, err := r.SearchRuns(repo.RunSearch{ExperimentIDs: []string{e.ID}, MaxResults: 1}); err == nil {
+			q += fmt.Sprintf(" and hide its %d %s (exp restore brings them back)", page.Total, plural(page.Total, "run", "runs"))
+		}
+		if err := a.confirm(o.Yes, q); err != nil {
+			return err
+		}
+	}
+	_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{Lifecycle: &stage})
+	if err == nil {
+		fmt.Fprintf(a.Err, "Experiment %s (%s) is now %s\n", e.ID, e.Name, stage)
+	}
+	return err
+}
+
+type expTagSetOptions struct {
+	Experiment string
+	Tags       []string // key=value
+}
+
+type expTagRmOptions struct {
+	Experiment string
+	Keys       []string
+}
+
+func newExpTagCmd(a *app, setF func(context.Context, *expTagSetOptions) error, rmF func(context.Context, *expTagRmOptions) error) *cobra.Command {
 	cmd := &cobra.Command{Use: "tag <command>", Short: "Set or remove experiment tags"}
+	so := &expTagSetOptions{}
 	set := &cobra.Command{
 		Use:     "set <name|id> <key=value>...",
 		Short:   "Set experiment tags",
 		Example: `  mlgit exp tag set churn team=ml owner=ana`,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kv, err := parseKV("tag", args[1:])
-			if err != nil {
-				return err
+			so.Experiment, so.Tags = args[0], args[1:]
+			if setF != nil {
+				return setF(cmd.Context(), so)
 			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
-			}
-			e, err := r.ResolveExperiment(args[0])
-			if err != nil {
-				return err
-			}
-			_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{SetTags: kvMap(kv)})
-			return err
+			return runExpTagSet(cmd.Context(), a, so)
 		},
 	}
+	ro := &expTagRmOptions{}
 	rm := &cobra.Command{
 		Use:     "rm <name|id> <key>...",
 		Short:   "Remove experiment tags",
 		Example: `  mlgit exp tag rm churn owner`,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			ro.Experiment, ro.Keys = args[0], args[1:]
+			if rmF != nil {
+				return rmF(cmd.Context(), ro)
 			}
-			e, err := r.ResolveExperiment(args[0])
-			if err != nil {
-				return err
-			}
-			_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{DeleteTags: args[1:]})
-			return err
+			return runExpTagRm(cmd.Context(), a, ro)
 		},
 	}
 	cmd.AddCommand(set, rm)
 	return cmd
+}
+
+func runExpTagSet(_ context.Context, a *app, o *expTagSetOptions) error {
+	kv, err := parseKV("tag", o.Tags)
+	if err != nil {
+		return err
+	}
+	r, e, err := a.openExperiment(o.Experiment)
+	if err != nil {
+		return err
+	}
+	_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{SetTags: kvMap(kv)})
+	return err
+}
+
+func runExpTagRm(_ context.Context, a *app, o *expTagRmOptions) error {
+	r, e, err := a.openExperiment(o.Experiment)
+	if err != nil {
+		return err
+	}
+	_, err = r.UpdateExperiment(e.ID, repo.ExperimentChange{DeleteTags: o.Keys})
+	return err
 }
 
 func fmtTime(ms int64) string {

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 )
 
-func newFsckCmd(a *app) *cobra.Command {
-	var asJSON bool
+type fsckOptions struct {
+	asJSON bool
+}
+
+func newFsckCmd(a *app, runF func(context.Context, *fsckOptions) error) *cobra.Command {
+	var o fsckOptions
 	cmd := &cobra.Command{
 		Use:   "fsck [--json]",
 		Short: "Check the registry: manifests valid, and manifests and tags in agreement",
@@ -23,30 +28,37 @@ Exit status 1 when there is any problem.`,
   mlgit fsck --json | jq '.problems[]'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			rep, err := r.Fsck()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := printJSON(a.Out, rep); err != nil {
-					return err
-				}
-			} else {
-				for _, p := range rep.Problems {
-					fmt.Fprintf(a.Out, "%s: %s: %s\n", p.Model, p.Kind, p.Message)
-				}
-				fmt.Fprintf(a.Out, "%d %s, %d %s, %d registry %s: %d %s\n", rep.Models, plural(rep.Models, "model", "models"), rep.Versions, plural(rep.Versions, "version", "versions"), rep.Tags, plural(rep.Tags, "tag", "tags"), len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))
-			}
-			if len(rep.Problems) > 0 {
-				return &exitError{code: exitFailure}
-			}
-			return nil
+			return runFsck(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runFsck(_ context.Context, a *app, o *fsckOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	rep, err := r.Fsck()
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		if err := printJSON(a.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintf(a.Out, "%s: %s: %s\n", p.Model, p.Kind, p.Message)
+		}
+		fmt.Fprintf(a.Out, "%d %s, %d %s, %d registry %s: %d %s\n", rep.Models, plural(rep.Models, "model", "models"), rep.Versions, plural(rep.Versions, "version", "versions"), rep.Tags, plural(rep.Tags, "tag", "tags"), len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))
+	}
+	if len(rep.Problems) > 0 {
+		return &exitError{code: exitFailure}
+	}
+	return nil
 }

@@ -29,12 +29,16 @@ func newHooksCmd(a *app) *cobra.Command {
 
 See docs/hooks.md, also for the pre-commit framework (.pre-commit-hooks.yaml).`,
 	}
-	cmd.AddCommand(newHooksInstallCmd(a), newHooksUninstallCmd(a), newHooksRunCmd(a))
+	cmd.AddCommand(newHooksInstallCmd(a, nil), newHooksUninstallCmd(a, nil), newHooksRunCmd(a))
 	return cmd
 }
 
-func newHooksInstallCmd(a *app) *cobra.Command {
-	var force, asJSON bool
+type hooksInstallOptions struct {
+	force, asJSON bool
+}
+
+func newHooksInstallCmd(a *app, runF func(context.Context, *hooksInstallOptions) error) *cobra.Command {
+	var o hooksInstallOptions
 	cmd := &cobra.Command{
 		Use:   "install [--force]",
 		Short: "Install the pre-commit and pre-push hooks in this repository",
@@ -51,38 +55,56 @@ it.`,
   git config core.hooksPath .githooks && mlgit hooks install`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			acts, err := hooks.Install(cmd.Context(), a.repoPath, hooks.InstallOptions{Force: force})
-			if errors.Is(err, hooks.ErrUserHook) {
-				return usagef("%v", err)
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			if err != nil {
-				return err
-			}
-			return printHookActions(a, acts, asJSON)
+			return runHooksInstall(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "chain to a pre-commit-framework hook too; rewrite up-to-date hooks")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.force, "force", false, "chain to a pre-commit-framework hook too; rewrite up-to-date hooks")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-func newHooksUninstallCmd(a *app) *cobra.Command {
-	var asJSON bool
+func runHooksInstall(ctx context.Context, a *app, o *hooksInstallOptions) error {
+	acts, err := hooks.Install(ctx, a.repoPath, hooks.InstallOptions{Force: o.force})
+	if errors.Is(err, hooks.ErrUserHook) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	return printHookActions(a, acts, o.asJSON)
+}
+
+type hooksUninstallOptions struct {
+	asJSON bool
+}
+
+func newHooksUninstallCmd(a *app, runF func(context.Context, *hooksUninstallOptions) error) *cobra.Command {
+	var o hooksUninstallOptions
 	cmd := &cobra.Command{
 		Use:     "uninstall",
 		Short:   "Remove mlgit's hooks and restore the hooks they chained to",
 		Example: `  mlgit hooks uninstall`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			acts, err := hooks.Uninstall(cmd.Context(), a.repoPath)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			return printHookActions(a, acts, asJSON)
+			return runHooksUninstall(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runHooksUninstall(ctx context.Context, a *app, o *hooksUninstallOptions) error {
+	acts, err := hooks.Uninstall(ctx, a.repoPath)
+	if err != nil {
+		return err
+	}
+	return printHookActions(a, acts, o.asJSON)
 }
 
 func printHookActions(a *app, acts []hooks.Action, asJSON bool) error {

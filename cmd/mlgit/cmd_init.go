@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mlgit/mlgit/internal/gitexec"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
@@ -18,7 +18,7 @@ type initOptions struct {
 	json bool
 }
 
-func newInitCmd(a *app) *cobra.Command {
+func newInitCmd(a *app, runF func(context.Context, *initOptions) error) *cobra.Command {
 	var o initOptions
 	cmd := &cobra.Command{
 		Use:   "init [--bare-repo PATH]",
@@ -37,18 +37,10 @@ With --bare-repo PATH, create (or reuse) a dedicated bare tracking repository.`,
   mlgit init --bare-repo /srv/git/tracking.git`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.bare == "" {
-				if remote, ok := a.remoteTrackingBranch(cmd.Context()); ok {
-					if err := runSync(cmd.Context(), a, "pull", remote, syncFlags{asJSON: o.json}); err != nil {
-						return err
-					}
-					if !o.json {
-						fmt.Fprintf(a.Out, "mlgit tracking branch set up from %s: this clone shares its runs, models and tags\n", remote)
-					}
-					return nil
-				}
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			return runInit(a, o)
+			return runInit(cmd.Context(), a, &o)
 		},
 	}
 	cmd.Flags().StringVar(&o.bare, "bare-repo", "", "create a dedicated bare tracking repository at `PATH`")
@@ -65,13 +57,15 @@ func (a *app) remoteTrackingBranch(ctx context.Context) (string, bool) {
 	if branch == "" {
 		branch = "mlgit"
 	}
+	g := gitexec.In(a.repoPath).NoPrompt()
 	git := func(timeout time.Duration, args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", a.repoPath}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-		out, err := cmd.Output()
-		return strings.TrimSpace(string(out)), err
+		out, err := g.Output(ctx, args...)
+		if ge := (*gitexec.Error)(nil); errors.As(err, &ge) {
+			err = ge.Err // the warning names how git failed, as before
+		}
+		return out, err
 	}
 	if _, err := git(5*time.Second, "rev-parse", "--verify", "-q", "refs/heads/"+branch); err == nil {
 		return "", false // initialized already, or to be
@@ -99,7 +93,24 @@ func (a *app) remoteTrackingBranch(ctx context.Context) (string, bool) {
 	return remote, out != ""
 }
 
-func runInit(a *app, o initOptions) error {
+// runInit sets the tracking branch up from the remote's when the remote
+// has one (and no bare repository is asked for), else creates it.
+func runInit(ctx context.Context, a *app, o *initOptions) error {
+	if o.bare == "" {
+		if remote, ok := a.remoteTrackingBranch(ctx); ok {
+			if err := runSync(ctx, a, "pull", remote, syncFlags{asJSON: o.json}); err != nil {
+				return err
+			}
+			if !o.json {
+				fmt.Fprintf(a.Out, "mlgit tracking branch set up from %s: this clone shares its runs, models and tags\n", remote)
+			}
+			return nil
+		}
+	}
+	return initTrackingBranch(a, o)
+}
+
+func initTrackingBranch(a *app, o *initOptions) error {
 	path, bare := a.repoPath, false
 	if o.bare != "" {
 		path, bare = o.bare, true

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -10,8 +11,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newLineageCmd(a *app) *cobra.Command {
-	var asJSON bool
+type lineageOptions struct {
+	ref    string // a model reference or a run
+	asJSON bool
+}
+
+func newLineageCmd(a *app, runF func(context.Context, *lineageOptions) error) *cobra.Command {
+	var o lineageOptions
 	cmd := &cobra.Command{
 		Use:   "lineage <ref|run> [--json]",
 		Short: "Trace a model version or run back to its run, code, data and parent model",
@@ -24,23 +30,31 @@ digest, source); and the model version it fine-tuned (mlgit run start
   mlgit lineage 3f2a9c1e --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.ref = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			l, err := r.Lineage(args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, l)
-			}
-			drawLineage(a.Out, l, a.OutTTY)
-			return nil
+			return runLineage(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runLineage(_ context.Context, a *app, o *lineageOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	l, err := r.Lineage(o.ref)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		return printJSON(a.Out, l)
+	}
+	drawLineage(a.Out, l, a.OutTTY)
+	return nil
 }
 
 // treeNode is one line of a drawn tree and its children.

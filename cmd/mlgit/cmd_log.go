@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
 
-func newLogCmd(a *app) *cobra.Command {
-	var asJSON bool
-	var max int
+type logOptions struct {
+	max    int // 0: all
+	asJSON bool
+}
+
+func newLogCmd(a *app, runF func(context.Context, *logOptions) error) *cobra.Command {
+	var o logOptions
 	cmd := &cobra.Command{
 		Use:   "log [-n N] [--json]",
 		Short: "Show the tracking branch's history in human terms",
@@ -20,27 +25,34 @@ in the journal appear after the next checkpoint (mlgit run flush).`,
   mlgit log --json | jq '.[] | select(.op == "checkpoint")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			evs, err := r.History(max)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if evs == nil {
-					evs = []repo.Event{}
-				}
-				return printJSON(a.Out, evs)
-			}
-			for _, e := range evs {
-				fmt.Fprintf(a.Out, "%s  %s  %-16s %s\n", e.Commit[:10], e.Time.UTC().Format("2006-01-02 15:04:05"), e.Author, e.Subject)
-			}
-			return nil
+			return runBranchLog(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().IntVarP(&max, "max-count", "n", 0, "show at most `N` entries (0: all)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVarP(&o.max, "max-count", "n", 0, "show at most `N` entries (0: all)")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runBranchLog(_ context.Context, a *app, o *logOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	evs, err := r.History(o.max)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		if evs == nil {
+			evs = []repo.Event{}
+		}
+		return printJSON(a.Out, evs)
+	}
+	for _, e := range evs {
+		fmt.Fprintf(a.Out, "%s  %s  %-16s %s\n", e.Commit[:10], e.Time.UTC().Format("2006-01-02 15:04:05"), e.Author, e.Subject)
+	}
+	return nil
 }

@@ -37,8 +37,8 @@ See docs/registry.md.`,
   mlgit model alias set churn champion 4
   mlgit model resolve churn@production --field digest`,
 	}
-	cmd.AddCommand(newModelCreateCmd(a, nil), newModelListCmd(a), newModelShowCmd(a), newModelRenameCmd(a),
-		newModelDeleteCmd(a), newModelDescribeCmd(a), newModelTagCmd(a),
+	cmd.AddCommand(newModelCreateCmd(a, nil), newModelListCmd(a, nil), newModelShowCmd(a, nil), newModelRenameCmd(a, nil),
+		newModelDeleteCmd(a, nil), newModelDescribeCmd(a, nil), newModelTagCmd(a, nil, nil),
 		newModelRegisterCmd(a, nil), newModelVersionsCmd(a), newModelPromoteCmd(a, nil), newModelAliasCmd(a),
 		newModelResolveCmd(a, nil), newModelGetCmd(a), newModelCheckRefCmd(a), newModelHistoryCmd(a))
 	return cmd
@@ -162,8 +162,12 @@ type modelRow struct {
 	LatestVersions []*manifest.ModelVersion `json:"latest_versions"`
 }
 
-func newModelListCmd(a *app) *cobra.Command {
-	var asJSON bool
+type modelListOptions struct {
+	asJSON bool
+}
+
+func newModelListCmd(a *app, runF func(*modelListOptions) error) *cobra.Command {
+	var o modelListOptions
 	cmd := &cobra.Command{
 		Use:     "list [--json]",
 		Aliases: []string{"ls"},
@@ -171,38 +175,45 @@ func newModelListCmd(a *app) *cobra.Command {
 		Example: `  mlgit model list --json | jq '.[].name'`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(&o)
 			}
-			models, err := r.ListModels()
-			if err != nil {
-				return err
-			}
-			rows := make([]modelRow, 0, len(models))
-			for _, m := range models {
-				lv, err := r.LatestVersions(m.Name)
-				if err != nil {
-					return err
-				}
-				if lv == nil {
-					lv = []*manifest.ModelVersion{}
-				}
-				rows = append(rows, modelRow{m, lv})
-			}
-			if asJSON {
-				return printJSON(a.Out, rows)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSIONS\tSTAGES\tALIASES\tUPDATED")
-			for _, m := range rows {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.Name, m.LatestVersion, fmtLatest(m.LatestVersions), fmtAliases(m.Aliases), fmtTime(m.LastUpdatedTimestamp))
-			}
-			return tw.Flush()
+			return runModelList(a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runModelList(a *app, o *modelListOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	models, err := r.ListModels()
+	if err != nil {
+		return err
+	}
+	rows := make([]modelRow, 0, len(models))
+	for _, m := range models {
+		lv, err := r.LatestVersions(m.Name)
+		if err != nil {
+			return err
+		}
+		if lv == nil {
+			lv = []*manifest.ModelVersion{}
+		}
+		rows = append(rows, modelRow{m, lv})
+	}
+	if o.asJSON {
+		return printJSON(a.Out, rows)
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSIONS\tSTAGES\tALIASES\tUPDATED")
+	for _, m := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", m.Name, m.LatestVersion, fmtLatest(m.LatestVersions), fmtAliases(m.Aliases), fmtTime(m.LastUpdatedTimestamp))
+	}
+	return tw.Flush()
 }
 
 func fmtLatest(vs []*manifest.ModelVersion) string {
@@ -236,8 +247,14 @@ type modelDetail struct {
 	Versions       []*manifest.ModelVersion `json:"versions"`
 }
 
-func newModelShowCmd(a *app) *cobra.Command {
-	var asJSON bool
+type modelShowOptions struct {
+	name    string
+	version string // empty: the model
+	asJSON  bool
+}
+
+func newModelShowCmd(a *app, runF func(*modelShowOptions) error) *cobra.Command {
+	var o modelShowOptions
 	cmd := &cobra.Command{
 		Use:   "show <name> [version] [--json]",
 		Short: "Show a model (description, tags, aliases, versions) or one version",
@@ -248,50 +265,61 @@ full: source, run, signature, files.`,
   mlgit model show churn 4 --json`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
-			}
+			o.name = args[0]
 			if len(args) == 2 {
-				n, err := parseVersion(args[1])
-				if err != nil {
-					return err
-				}
-				v, err := r.GetVersion(args[0], n)
-				if err != nil {
-					return err
-				}
-				m, err := r.GetModel(args[0])
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return printJSON(a.Out, v)
-				}
-				printVersion(a, v, m)
-				return nil
+				o.version = args[1]
 			}
-			m, err := r.GetModel(args[0])
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(&o)
 			}
-			vs, err := r.ListVersions(args[0], "")
-			if err != nil {
-				return err
-			}
-			if vs == nil {
-				vs = []*manifest.ModelVersion{}
-			}
-			d := modelDetail{m, repoLatest(vs), vs}
-			if asJSON {
-				return printJSON(a.Out, d)
-			}
-			printModel(a, d)
-			return nil
+			return runModelShow(a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runModelShow(a *app, o *modelShowOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	if o.version != "" {
+		n, err := parseVersion(o.version)
+		if err != nil {
+			return err
+		}
+		v, err := r.GetVersion(o.name, n)
+		if err != nil {
+			return err
+		}
+		m, err := r.GetModel(o.name)
+		if err != nil {
+			return err
+		}
+		if o.asJSON {
+			return printJSON(a.Out, v)
+		}
+		printVersion(a, v, m)
+		return nil
+	}
+	m, err := r.GetModel(o.name)
+	if err != nil {
+		return err
+	}
+	vs, err := r.ListVersions(o.name, "")
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []*manifest.ModelVersion{}
+	}
+	d := modelDetail{m, repoLatest(vs), vs}
+	if o.asJSON {
+		return printJSON(a.Out, d)
+	}
+	printModel(a, d)
+	return nil
 }
 
 // repoLatest is the highest version per stage, as MLflow's latest_versions.
@@ -425,7 +453,12 @@ func fmtSize(n int64) string {
 	return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 }
 
-func newModelRenameCmd(a *app) *cobra.Command {
+type modelRenameOptions struct {
+	name, newName string
+}
+
+func newModelRenameCmd(a *app, runF func(*modelRenameOptions) error) *cobra.Command {
+	var o modelRenameOptions
 	return &cobra.Command{
 		Use:   "rename <name> <new-name>",
 		Short: "Rename a model",
@@ -436,21 +469,35 @@ deregistered, so the old name resolves to nothing.`,
 		Example: `  mlgit model rename churn churn-classifier`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.name, o.newName = args[0], args[1]
+			if runF != nil {
+				return runF(&o)
 			}
-			if _, err := r.RenameModel(args[0], args[1]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Out, "Renamed model %q to %q\n", args[0], args[1])
-			return nil
+			return runModelRename(a, &o)
 		},
 	}
 }
 
-func newModelDeleteCmd(a *app) *cobra.Command {
-	var yes bool
+func runModelRename(a *app, o *modelRenameOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	if _, err := r.RenameModel(o.name, o.newName); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Out, "Renamed model %q to %q\n", o.name, o.newName)
+	return nil
+}
+
+type modelDeleteOptions struct {
+	name    string
+	version string // empty: the model
+	yes     bool
+}
+
+func newModelDeleteCmd(a *app, runF func(*modelDeleteOptions) error) *cobra.Command {
+	var o modelDeleteOptions
 	cmd := &cobra.Command{
 		Use:   "delete <name> [version]",
 		Short: "Delete a model, or one version of it",
@@ -466,40 +513,51 @@ alias; elsewhere (a script, CI) it needs --yes.`,
   mlgit model delete churn --yes`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var n int64
+			o.name = args[0]
 			if len(args) == 2 {
-				var err error
-				if n, err = parseVersion(args[1]); err != nil {
-					return err
-				}
+				o.version = args[1]
 			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(&o)
 			}
-			what, err := deleteModelQuestion(r, args[0], n)
-			if err != nil {
-				return err
-			}
-			if err := a.confirm(yes, what); err != nil {
-				return err
-			}
-			if n > 0 {
-				if err := r.DeleteVersion(args[0], n); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.Out, "Deleted %s v%d\n", args[0], n)
-				return nil
-			}
-			if err := r.DeleteModel(args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.Out, "Deleted model %q\n", args[0])
-			return nil
+			return runModelDelete(a, &o)
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete without asking")
 	return cmd
+}
+
+func runModelDelete(a *app, o *modelDeleteOptions) error {
+	var n int64
+	if o.version != "" {
+		var err error
+		if n, err = parseVersion(o.version); err != nil {
+			return err
+		}
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	what, err := deleteModelQuestion(r, o.name, n)
+	if err != nil {
+		return err
+	}
+	if err := a.confirm(o.yes, what); err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := r.DeleteVersion(o.name, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.Out, "Deleted %s v%d\n", o.name, n)
+		return nil
+	}
+	if err := r.DeleteModel(o.name); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.Out, "Deleted model %q\n", o.name)
+	return nil
 }
 
 // deleteModelQuestion says what model delete would remove: the versions,
@@ -551,8 +609,13 @@ func deleteModelQuestion(r *repo.Repo, name string, n int64) (string, error) {
 	return q, nil
 }
 
-func newModelDescribeCmd(a *app) *cobra.Command {
-	var version string
+type modelDescribeOptions struct {
+	name, text string
+	version    string // empty: the model
+}
+
+func newModelDescribeCmd(a *app, runF func(*modelDescribeOptions) error) *cobra.Command {
+	var o modelDescribeOptions
 	cmd := &cobra.Command{
 		Use:   "describe <name> <text> [--version N]",
 		Short: "Set the description of a model or of one version",
@@ -560,12 +623,14 @@ func newModelDescribeCmd(a *app) *cobra.Command {
   mlgit model describe churn "Trained on the June snapshot" --version 4`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text := args[1]
-			ch := repo.ModelChange{Description: &text}
-			return updateModelOrVersion(a, args[0], version, ch)
+			o.name, o.text = args[0], args[1]
+			if runF != nil {
+				return runF(&o)
+			}
+			return updateModelOrVersion(a, o.name, o.version, repo.ModelChange{Description: &o.text})
 		},
 	}
-	cmd.Flags().StringVar(&version, "version", "", "describe version `N` instead of the model")
+	cmd.Flags().StringVar(&o.version, "version", "", "describe version `N` instead of the model")
 	return cmd
 }
 
@@ -589,7 +654,15 @@ func updateModelOrVersion(a *app, name, version string, ch repo.ModelChange) err
 	return err
 }
 
-func newModelTagCmd(a *app) *cobra.Command {
+// modelTagOptions are those of model tag set (tags are key=value) and
+// model tag rm (tags are keys).
+type modelTagOptions struct {
+	name    string
+	tags    []string
+	version string // empty: the model
+}
+
+func newModelTagCmd(a *app, setF, rmF func(*modelTagOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tag <command>",
 		Short: "Set or remove tags of a model or version (key=value metadata, not Git tags)",
@@ -597,31 +670,39 @@ func newModelTagCmd(a *app) *cobra.Command {
   mlgit model tag set churn validated=true --version 4
   mlgit model tag rm churn team`,
 	}
-	var setVersion, rmVersion string
+	var so, ro modelTagOptions
 	set := &cobra.Command{
 		Use:     "set <name> <key=value>... [--version N]",
 		Short:   "Set model (or version) tags",
 		Example: `  mlgit model tag set churn validated=true --version 4`,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kv, err := parseKV("tag", args[1:])
+			so.name, so.tags = args[0], args[1:]
+			if setF != nil {
+				return setF(&so)
+			}
+			kv, err := parseKV("tag", so.tags)
 			if err != nil {
 				return err
 			}
-			return updateModelOrVersion(a, args[0], setVersion, repo.ModelChange{SetTags: kvMap(kv)})
+			return updateModelOrVersion(a, so.name, so.version, repo.ModelChange{SetTags: kvMap(kv)})
 		},
 	}
-	set.Flags().StringVar(&setVersion, "version", "", "tag version `N` instead of the model")
+	set.Flags().StringVar(&so.version, "version", "", "tag version `N` instead of the model")
 	rm := &cobra.Command{
 		Use:     "rm <name> <key>... [--version N]",
 		Short:   "Remove model (or version) tags",
 		Example: `  mlgit model tag rm churn team`,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return updateModelOrVersion(a, args[0], rmVersion, repo.ModelChange{DeleteTags: args[1:]})
+			ro.name, ro.tags = args[0], args[1:]
+			if rmF != nil {
+				return rmF(&ro)
+			}
+			return updateModelOrVersion(a, ro.name, ro.version, repo.ModelChange{DeleteTags: ro.tags})
 		},
 	}
-	rm.Flags().StringVar(&rmVersion, "version", "", "untag version `N` instead of the model")
+	rm.Flags().StringVar(&ro.version, "version", "", "untag version `N` instead of the model")
 	cmd.AddCommand(set, rm)
 	return cmd
 }

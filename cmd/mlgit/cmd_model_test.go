@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
+	"github.com/spf13/cobra"
 )
 
 // mlgit runs the CLI in-process and returns stdout, stderr and the code.
@@ -241,5 +243,45 @@ func TestModelRegisterFromWaitsForBlobGC(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("register --from still waiting after the lock was released")
+	}
+}
+
+// TestModelCommandOptions checks that the flags and arguments of the
+// model list, show, rename, delete, describe and tag commands reach their
+// options.
+func TestModelCommandOptions(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
+		{"list", newModelListCmd(a, func(o *modelListOptions) error { got = *o; return nil }),
+			[]string{"--json"}, modelListOptions{asJSON: true}},
+		{"show", newModelShowCmd(a, func(o *modelShowOptions) error { got = *o; return nil }),
+			[]string{"churn", "4", "--json"}, modelShowOptions{name: "churn", version: "4", asJSON: true}},
+		{"show model", newModelShowCmd(a, func(o *modelShowOptions) error { got = *o; return nil }),
+			[]string{"churn"}, modelShowOptions{name: "churn"}},
+		{"rename", newModelRenameCmd(a, func(o *modelRenameOptions) error { got = *o; return nil }),
+			[]string{"churn", "churn-classifier"}, modelRenameOptions{name: "churn", newName: "churn-classifier"}},
+		{"delete", newModelDeleteCmd(a, func(o *modelDeleteOptions) error { got = *o; return nil }),
+			[]string{"churn", "3", "--yes"}, modelDeleteOptions{name: "churn", version: "3", yes: true}},
+		{"describe", newModelDescribeCmd(a, func(o *modelDescribeOptions) error { got = *o; return nil }),
+			[]string{"churn", "June snapshot", "--version", "4"}, modelDescribeOptions{name: "churn", text: "June snapshot", version: "4"}},
+		{"tag set", newModelTagCmd(a, func(o *modelTagOptions) error { got = *o; return nil }, nil),
+			[]string{"set", "churn", "validated=true", "--version", "4"}, modelTagOptions{name: "churn", tags: []string{"validated=true"}, version: "4"}},
+		{"tag rm", newModelTagCmd(a, nil, func(o *modelTagOptions) error { got = *o; return nil }),
+			[]string{"rm", "churn", "team", "tier"}, modelTagOptions{name: "churn", tags: []string{"team", "tier"}}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,9 +30,9 @@ name (when no other run, deleted ones included, has that name) will do.`,
   mlgit run log --metric loss=0.31@7 --tag stage=warmup
   mlgit run end --status FINISHED`,
 	}
-	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a), newRunExecCmd(a),
-		newRunListCmd(a), newRunShowCmd(a), newRunMetricsCmd(a), newRunFlushCmd(a),
-		newRunLifecycleCmd(a, true), newRunLifecycleCmd(a, false), newRunArtifactCmd(a))
+	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a, nil), newRunExecCmd(a),
+		newRunListCmd(a, nil), newRunShowCmd(a, nil), newRunMetricsCmd(a, nil), newRunFlushCmd(a, nil),
+		newRunLifecycleCmd(a, true, nil), newRunLifecycleCmd(a, false, nil), newRunArtifactCmd(a))
 	return cmd
 }
 
@@ -576,9 +577,15 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-func newRunEndCmd(a *app) *cobra.Command {
-	var id, status string
-	var force, stale bool
+type runEndOptions struct {
+	run           string // id (default $MLGIT_RUN_ID)
+	status        string
+	statusChanged bool // --status was given
+	force, stale  bool
+}
+
+func newRunEndCmd(a *app, runF func(context.Context, *runEndOptions) error) *cobra.Command {
+	var o runEndOptions
 	cmd := &cobra.Command{
 		Use:   "end [--run ID] [--status FINISHED|FAILED|KILLED] [--force] | end --stale",
 		Short: "End a run and commit everything logged to it",
@@ -597,49 +604,57 @@ loss, the OOM killer): run list and run show mark those runs stale.`,
   mlgit run end --stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st := strings.ToUpper(status)
-			if st != manifest.StatusFinished && st != manifest.StatusFailed && st != manifest.StatusKilled {
-				return usagef("--status %q: want FINISHED, FAILED or KILLED", status)
+			o.statusChanged = cmd.Flags().Changed("status")
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
-			}
-			unlock, err := lockRunEnds(r)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			if stale {
-				if id != "" || cmd.Flags().Changed("status") {
-					return usagef("--stale ends every stale run as KILLED: no --run or --status with it")
-				}
-				return endStaleRuns(a, r)
-			}
-			rid, err := a.runID(r, id)
-			if err != nil {
-				return err
-			}
-			run, err := r.GetRun(rid)
-			if err != nil {
-				return err
-			}
-			if run.Status != manifest.StatusRunning && run.Status != manifest.StatusScheduled && !force {
-				fmt.Fprintf(a.Err, "mlgit: run %s already ended %s at %s; nothing changed (--force sets %s)\n", rid, run.Status, fmtTime(run.EndTime), st)
-				return nil
-			}
-			if _, err = r.UpdateRun(rid, repo.RunUpdate{Status: st}); err != nil {
-				return err
-			}
-			os.Remove(heartbeatPath(r, rid))
-			return nil
+			return runRunEnd(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().StringVar(&id, "run", "", "run `ID` (default $MLGIT_RUN_ID)")
-	cmd.Flags().StringVar(&status, "status", "FINISHED", "final status: FINISHED, FAILED or KILLED")
-	cmd.Flags().BoolVar(&force, "force", false, "set the status of a run that has already ended")
-	cmd.Flags().BoolVar(&stale, "stale", false, "end every stale run of this clone as KILLED")
+	cmd.Flags().StringVar(&o.run, "run", "", "run `ID` (default $MLGIT_RUN_ID)")
+	cmd.Flags().StringVar(&o.status, "status", "FINISHED", "final status: FINISHED, FAILED or KILLED")
+	cmd.Flags().BoolVar(&o.force, "force", false, "set the status of a run that has already ended")
+	cmd.Flags().BoolVar(&o.stale, "stale", false, "end every stale run of this clone as KILLED")
 	return cmd
+}
+
+func runRunEnd(_ context.Context, a *app, o *runEndOptions) error {
+	st := strings.ToUpper(o.status)
+	if st != manifest.StatusFinished && st != manifest.StatusFailed && st != manifest.StatusKilled {
+		return usagef("--status %q: want FINISHED, FAILED or KILLED", o.status)
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	unlock, err := lockRunEnds(r)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if o.stale {
+		if o.run != "" || o.statusChanged {
+			return usagef("--stale ends every stale run as KILLED: no --run or --status with it")
+		}
+		return endStaleRuns(a, r)
+	}
+	rid, err := a.runID(r, o.run)
+	if err != nil {
+		return err
+	}
+	run, err := r.GetRun(rid)
+	if err != nil {
+		return err
+	}
+	if run.Status != manifest.StatusRunning && run.Status != manifest.StatusScheduled && !o.force {
+		fmt.Fprintf(a.Err, "mlgit: run %s already ended %s at %s; nothing changed (--force sets %s)\n", rid, run.Status, fmtTime(run.EndTime), st)
+		return nil
+	}
+	if _, err = r.UpdateRun(rid, repo.RunUpdate{Status: st}); err != nil {
+		return err
+	}
+	os.Remove(heartbeatPath(r, rid))
+	return nil
 }
 
 // endStaleRuns ends the runs whose supervising mlgit process is gone.
@@ -663,8 +678,12 @@ func endStaleRuns(a *app, r *repo.Repo) error {
 	return nil
 }
 
-func newRunFlushCmd(a *app) *cobra.Command {
-	var asJSON bool
+type runFlushOptions struct {
+	asJSON bool
+}
+
+func newRunFlushCmd(a *app, runF func(context.Context, *runFlushOptions) error) *cobra.Command {
+	var o runFlushOptions
 	cmd := &cobra.Command{
 		Use:   "flush [--json]",
 		Short: "Commit every acknowledged write in the journal now",
@@ -674,82 +693,104 @@ or age threshold; flush is for when you want git log to show everything now.`,
 		Example: `  mlgit run flush`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			res, err := r.Flush()
-			if err != nil {
-				return err
-			}
-			for _, w := range res.Warnings {
-				fmt.Fprintf(a.Err, "mlgit: warning: %s\n", w)
-			}
-			if asJSON {
-				return printJSON(a.Out, res)
-			}
-			if res.Commit == "" {
-				fmt.Fprintln(a.Err, "Nothing to commit.")
-				return nil
-			}
-			fmt.Fprintf(a.Err, "Committed %d records from %d journal files (%d runs) as %s\n", res.Records, res.Files, res.Runs, res.Commit[:10])
-			return nil
+			return runRunFlush(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
 }
 
-func newRunLifecycleCmd(a *app, del bool) *cobra.Command {
+func runRunFlush(_ context.Context, a *app, o *runFlushOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	res, err := r.Flush()
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(a.Err, "mlgit: warning: %s\n", w)
+	}
+	if o.asJSON {
+		return printJSON(a.Out, res)
+	}
+	if res.Commit == "" {
+		fmt.Fprintln(a.Err, "Nothing to commit.")
+		return nil
+	}
+	fmt.Fprintf(a.Err, "Committed %d records from %d journal files (%d runs) as %s\n", res.Records, res.Files, res.Runs, res.Commit[:10])
+	return nil
+}
+
+// runLifecycleOptions are those of run delete (Delete) and run restore.
+type runLifecycleOptions struct {
+	runs   []string
+	delete bool
+	yes    bool
+}
+
+func newRunLifecycleCmd(a *app, del bool, runF func(context.Context, *runLifecycleOptions) error) *cobra.Command {
 	use, short := "delete", "Soft-delete a run (restore it with run restore)"
 	if !del {
 		use, short = "restore", "Restore a deleted run"
 	}
-	var yes bool
+	o := runLifecycleOptions{delete: del}
 	cmd := &cobra.Command{
 		Use:     use + " <id>...",
 		Short:   short,
 		Example: "  mlgit run " + use + " 3f2a9c1e",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.runs = args
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			if del && len(args) > 1 {
-				if err := a.confirm(yes, fmt.Sprintf("Delete %d runs (run restore brings them back)", len(args))); err != nil {
-					return err
-				}
-			}
-			for _, arg := range args {
-				id, err := a.resolveRun(r, arg)
-				if err != nil {
-					return err
-				}
-				if del {
-					err = r.DeleteRun(id)
-				} else {
-					err = r.RestoreRun(id)
-				}
-				if err != nil {
-					return err
-				}
-				name := ""
-				if run, err := r.GetRun(id); err == nil && run.Name != "" {
-					name = " (" + run.Name + ")"
-				}
-				if del {
-					fmt.Fprintf(a.Out, "Deleted run %s%s; mlgit run restore %s brings it back\n", id, name, id)
-				} else {
-					fmt.Fprintf(a.Out, "Restored run %s%s\n", id, name)
-				}
-			}
-			return nil
+			return runRunLifecycle(cmd.Context(), a, &o)
 		},
 	}
 	if del {
 		cmd.Long = short + ". Deleting several runs at once asks first on a terminal;\nelsewhere (a script, CI) it needs --yes."
-		cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete several runs without asking")
+		cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "delete several runs without asking")
 	}
 	return cmd
+}
+
+func runRunLifecycle(_ context.Context, a *app, o *runLifecycleOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	if o.delete && len(o.runs) > 1 {
+		if err := a.confirm(o.yes, fmt.Sprintf("Delete %d runs (run restore brings them back)", len(o.runs))); err != nil {
+			return err
+		}
+	}
+	for _, arg := range o.runs {
+		id, err := a.resolveRun(r, arg)
+		if err != nil {
+			return err
+		}
+		if o.delete {
+			err = r.DeleteRun(id)
+		} else {
+			err = r.RestoreRun(id)
+		}
+		if err != nil {
+			return err
+		}
+		name := ""
+		if run, err := r.GetRun(id); err == nil && run.Name != "" {
+			name = " (" + run.Name + ")"
+		}
+		if o.delete {
+			fmt.Fprintf(a.Out, "Deleted run %s%s; mlgit run restore %s brings it back\n", id, name, id)
+		} else {
+			fmt.Fprintf(a.Out, "Restored run %s%s\n", id, name)
+		}
+	}
+	return nil
 }

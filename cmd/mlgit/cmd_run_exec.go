@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -340,7 +341,7 @@ wait:
 			fmt.Fprintf(a.Err, "mlgit: error: artifacts from %s: %v\n", o.artifacts, err)
 			artifactsFailed = true
 		} else {
-			fmt.Fprintf(a.Err, "mlgit: %d %s from %s recorded (%s new in the blob cache)\n", len(arts), plural(len(arts), "artifact", "artifacts"), o.artifacts, formatBytes(st.stored))
+			fmt.Fprintf(a.Err, "mlgit: %d %s from %s recorded (%s new in the blob cache)\n", len(arts), plural(len(arts), "artifact", "artifacts"), o.artifacts, units.Bytes(st.stored))
 		}
 	}
 	// Everything the command logged through MLflow is committed before

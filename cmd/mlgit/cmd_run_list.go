@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"regexp"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -24,7 +26,7 @@ type runListOptions struct {
 	onlyChanged  bool
 }
 
-func newRunListCmd(a *app) *cobra.Command {
+func newRunListCmd(a *app, runF func(context.Context, *runListOptions) error) *cobra.Command {
 	var o runListOptions
 	cmd := &cobra.Command{
 		Use:     "list [--exp NAME]... [--filter EXPR] [--order-by EXPR]... [--max N] [--all|--deleted] [--json]",
@@ -53,7 +55,10 @@ of every run whatever the columns.`,
   mlgit run list --exp churn --filter "attributes.status = 'FINISHED'" --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runList(a, o)
+			if runF != nil {
+				return runF(cmd.Context(), &o)
+			}
+			return runList(cmd.Context(), a, &o)
 		},
 	}
 	cmd.Flags().StringArrayVar(&o.exps, "exp", nil, "only runs of experiment `NAME` or id (repeatable)")
@@ -134,7 +139,7 @@ func changedColumns(cols []listColumn, runs []*manifest.Run) []listColumn {
 
 var metricRefRe = regexp.MustCompile("(?i)\\bmetrics?\\.(`[^`]+`|\"[^\"]+\"|[\\w./:-]+)")
 
-func runList(a *app, o runListOptions) error {
+func runList(_ context.Context, a *app, o *runListOptions) error {
 	if o.max <= 0 {
 		return usagef("--max must be positive")
 	}
@@ -165,7 +170,7 @@ func runList(a *app, o runListOptions) error {
 		}
 		return printJSON(a.Out, runs)
 	}
-	cols := listColumns(o, chosen, page.Runs)
+	cols := listColumns(*o, chosen, page.Runs)
 	expNames := map[string]string{}
 	if exps, err := r.ListExperiments(repo.ViewAll); err == nil {
 		for _, e := range exps {
@@ -268,8 +273,13 @@ type runShow struct {
 	Stale string `json:"stale,omitempty"`
 }
 
-func newRunShowCmd(a *app) *cobra.Command {
-	var asJSON bool
+type runShowOptions struct {
+	run    string // id, prefix or name (default $MLGIT_RUN_ID)
+	asJSON bool
+}
+
+func newRunShowCmd(a *app, runF func(context.Context, *runShowOptions) error) *cobra.Command {
+	var o runShowOptions
 	cmd := &cobra.Command{
 		Use:   "show [<id>] [--json]",
 		Short: "Show a run: params, tags, metrics with min/max/count",
@@ -282,36 +292,40 @@ has that name; without it, $MLGIT_RUN_ID is used.`,
   mlgit run show 3f2a9c1e --json | jq .metrics.acc.value`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.run = first(args)
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			flag := ""
-			if len(args) == 1 {
-				flag = args[0]
-			}
-			id, err := a.runID(r, flag)
-			if err != nil {
-				return err
-			}
-			run, err := r.GetRun(id)
-			if err != nil {
-				return err
-			}
-			_, stale := staleness(r, run)
-			if asJSON {
-				return printJSON(a.Out, runShow{Run: run, Stale: stale})
-			}
-			var hist map[string][]manifest.MetricPoint
-			if a.OutTTY && len(run.Metrics) > 0 {
-				hist, _ = r.AllMetricHistory(id)
-			}
-			printRun(a, run, hist, stale)
-			return nil
+			return runRunShow(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runRunShow(_ context.Context, a *app, o *runShowOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	id, err := a.runID(r, o.run)
+	if err != nil {
+		return err
+	}
+	run, err := r.GetRun(id)
+	if err != nil {
+		return err
+	}
+	_, stale := staleness(r, run)
+	if o.asJSON {
+		return printJSON(a.Out, runShow{Run: run, Stale: stale})
+	}
+	var hist map[string][]manifest.MetricPoint
+	if a.OutTTY && len(run.Metrics) > 0 {
+		hist, _ = r.AllMetricHistory(id)
+	}
+	printRun(a, run, hist, stale)
+	return nil
 }
 
 func printRun(a *app, run *manifest.Run, hist map[string][]manifest.MetricPoint, stale string) {
@@ -421,62 +435,70 @@ func sparkline(points []manifest.MetricPoint, width int) string {
 	return b.String()
 }
 
-func newRunMetricsCmd(a *app) *cobra.Command {
-	var asJSON bool
+type runMetricsOptions struct {
+	run, key string
+	asJSON   bool
+}
+
+func newRunMetricsCmd(a *app, runF func(context.Context, *runMetricsOptions) error) *cobra.Command {
+	var o runMetricsOptions
 	cmd := &cobra.Command{
 		Use:     "metrics <id> <key> [--json]",
 		Short:   "Print the full history of one metric",
 		Example: `  mlgit run metrics 3f2a9c1e loss --json`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.run, o.key = args[0], args[1]
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			id, err := a.resolveRun(r, args[0])
-			if err != nil {
-				return err
-			}
-			pts, err := r.MetricHistory(id, args[1])
-			if err != nil {
-				return err
-			}
-			if len(pts) == 0 {
-				run, err := r.GetRun(id)
-				if err != nil {
-					return err
-				}
-				return fmt.Errorf("%w: run %s has no metric %q (it has: %s)", repo.ErrNotFound, id, args[1], strings.Join(sortedKeys(run.Metrics), ", "))
-			}
-			if asJSON {
-				out := make([]map[string]any, len(pts))
-				for i, p := range pts {
-					out[i] = map[string]any{"key": p.Key, "step": p.Step, "timestamp": p.Timestamp, "value": jsonFloat(p.Value)}
-				}
-				return printJSON(a.Out, out)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STEP\tTIMESTAMP\tVALUE")
-			for _, p := range pts {
-				fmt.Fprintf(tw, "%d\t%d\t%s\n", p.Step, p.Timestamp, manifest.FormatFloat(p.Value))
-			}
-			return tw.Flush()
+			return runRunMetrics(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runRunMetrics(_ context.Context, a *app, o *runMetricsOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	id, err := a.resolveRun(r, o.run)
+	if err != nil {
+		return err
+	}
+	pts, err := r.MetricHistory(id, o.key)
+	if err != nil {
+		return err
+	}
+	if len(pts) == 0 {
+		run, err := r.GetRun(id)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: run %s has no metric %q (it has: %s)", repo.ErrNotFound, id, o.key, strings.Join(sortedKeys(run.Metrics), ", "))
+	}
+	if o.asJSON {
+		out := make([]map[string]any, len(pts))
+		for i, p := range pts {
+			out[i] = map[string]any{"key": p.Key, "step": p.Step, "timestamp": p.Timestamp, "value": jsonFloat(p.Value)}
+		}
+		return printJSON(a.Out, out)
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tTIMESTAMP\tVALUE")
+	for _, p := range pts {
+		fmt.Fprintf(tw, "%d\t%d\t%s\n", p.Step, p.Timestamp, manifest.FormatFloat(p.Value))
+	}
+	return tw.Flush()
 }
 
 // jsonFloat makes NaN and infinities printable in JSON the way MLflow's
 // API does ("NaN", "Infinity", "-Infinity").
 func jsonFloat(v float64) any {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "Infinity"
-	case math.IsInf(v, -1):
-		return "-Infinity"
+	if s, ok := units.MLflowSpecial(v); ok {
+		return s
 	}
 	return v
 }

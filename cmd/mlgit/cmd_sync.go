@@ -7,18 +7,21 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
 
 // syncFlags are the flags push, pull and fetch share.
+// syncFlags are the options of push, pull and fetch.
 type syncFlags struct {
+	remote     string // REMOTE (default: origin)
 	asJSON     bool
 	noBlobs    bool
 	blobRemote string // push: where blobs go (default: the configured blob remote)
 }
 
-func newPushCmd(a *app) *cobra.Command {
+func newPushCmd(a *app, runF func(context.Context, *syncFlags) error) *cobra.Command {
 	var f syncFlags
 	cmd := &cobra.Command{
 		Use:   "push [REMOTE] [--json]",
@@ -46,7 +49,11 @@ refuses; nothing local is lost and the command can simply be run again.`,
   mlgit push --blob-remote s3://ml-artifacts/team`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSync(cmd.Context(), a, "push", first(args), f)
+			f.remote = first(args)
+			if runF != nil {
+				return runF(cmd.Context(), &f)
+			}
+			return runSync(cmd.Context(), a, "push", f.remote, f)
 		},
 	}
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
@@ -55,7 +62,7 @@ refuses; nothing local is lost and the command can simply be run again.`,
 	return cmd
 }
 
-func newPullCmd(a *app) *cobra.Command {
+func newPullCmd(a *app, runF func(context.Context, *syncFlags) error) *cobra.Command {
 	var f syncFlags
 	cmd := &cobra.Command{
 		Use:   "pull [REMOTE] [--json]",
@@ -70,14 +77,18 @@ mlgit blob pull, or mlgit run artifact get, for the files you need.`,
   mlgit pull origin --json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSync(cmd.Context(), a, "pull", first(args), f)
+			f.remote = first(args)
+			if runF != nil {
+				return runF(cmd.Context(), &f)
+			}
+			return runSync(cmd.Context(), a, "pull", f.remote, f)
 		},
 	}
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 
-func newFetchCmd(a *app) *cobra.Command {
+func newFetchCmd(a *app, runF func(context.Context, *syncFlags) error) *cobra.Command {
 	var f syncFlags
 	cmd := &cobra.Command{
 		Use:   "fetch [REMOTE] [--json]",
@@ -89,7 +100,11 @@ clone lacks. The local branch does not move; mlgit pull does that.`,
   mlgit diff mlgit origin/mlgit`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSync(cmd.Context(), a, "fetch", first(args), f)
+			f.remote = first(args)
+			if runF != nil {
+				return runF(cmd.Context(), &f)
+			}
+			return runSync(cmd.Context(), a, "fetch", f.remote, f)
 		},
 	}
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
@@ -216,7 +231,7 @@ func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
 		}
 		size := ""
 		if res.Bytes > 0 {
-			size = ", " + formatBytes(res.Bytes)
+			size = ", " + units.Bytes(res.Bytes)
 		}
 		fmt.Fprintf(w, "pushed %s to %s (%s at %s%s)\n", strings.Join(parts, " and "), res.Remote, res.Branch, shortHash(res.Tip), size)
 	case "pull":

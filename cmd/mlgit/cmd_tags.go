@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/mlgit/mlgit/repo"
@@ -14,13 +15,18 @@ func newTagsCmd(a *app) *cobra.Command {
 		Example: `  mlgit tags sync
   mlgit tags sync churn --dry-run`,
 	}
-	cmd.AddCommand(newTagsSyncCmd(a))
+	cmd.AddCommand(newTagsSyncCmd(a, nil))
 	return cmd
 }
 
-func newTagsSyncCmd(a *app) *cobra.Command {
-	var dryRun, asJSON, push bool
-	var remote string
+type tagsSyncOptions struct {
+	names                []string // models (default: all)
+	dryRun, asJSON, push bool
+	remote               string
+}
+
+func newTagsSyncCmd(a *app, runF func(context.Context, *tagsSyncOptions) error) *cobra.Command {
+	var o tagsSyncOptions
 	cmd := &cobra.Command{
 		Use:   "sync [name...] [--dry-run] [--json]",
 		Short: "Create the registry tags the manifests imply and that are missing",
@@ -46,61 +52,69 @@ the command to run in CI after a promotion pull request is merged.`,
   mlgit tags sync churn --dry-run --json
   mlgit tags sync --push            # CI, after a merge to the tracking branch`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if push && dryRun {
+			if o.push && o.dryRun {
 				return usagef("give --push or --dry-run, not both")
 			}
-			open := a.OpenRepo
-			if push {
-				open = a.OpenRepoForPull
+			o.names = args
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			r, err := open()
-			if err != nil {
-				return err
-			}
-			if push {
-				if _, err := r.Pull(cmd.Context(), a.syncOptions(remote)); err != nil {
-					return err
-				}
-			}
-			rep, err := r.SyncTags(args, dryRun)
-			if rep != nil {
-				a.warn(rep.Warnings...)
-			}
-			if err != nil {
-				return err
-			}
-			var pushed *repo.SyncResult
-			if push {
-				if pushed, err = r.Push(cmd.Context(), a.syncOptions(remote)); err != nil {
-					return err
-				}
-			}
-			if asJSON {
-				if push {
-					return printJSON(a.Out, struct {
-						*repo.SyncReport
-						Push *repo.SyncResult `json:"push"`
-					}{rep, pushed})
-				}
-				return printJSON(a.Out, rep)
-			}
-			verb, summary := "created", "%d tags created\n"
-			if dryRun {
-				verb, summary = "would create", "%d tags to create (dry run)\n"
-			}
-			for _, c := range rep.Created {
-				fmt.Fprintf(a.Out, "%s %s (%s v%d)\n", verb, c.Tag, c.Kind, c.Version)
-			}
-			fmt.Fprintf(a.Out, summary, len(rep.Created))
-			if pushed != nil {
-				printSyncResult(a.Out, "push", pushed)
-			}
-			return nil
+			return runTagsSync(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be created, create nothing")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().BoolVar(&push, "push", false, "pull first, then push the created tags (CI after a merge)")
-	cmd.Flags().StringVar(&remote, "remote", "", "remote for --push (default origin)")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would be created, create nothing")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.push, "push", false, "pull first, then push the created tags (CI after a merge)")
+	cmd.Flags().StringVar(&o.remote, "remote", "", "remote for --push (default origin)")
 	return cmd
+}
+
+func runTagsSync(ctx context.Context, a *app, o *tagsSyncOptions) error {
+	open := a.OpenRepo
+	if o.push {
+		open = a.OpenRepoForPull
+	}
+	r, err := open()
+	if err != nil {
+		return err
+	}
+	if o.push {
+		if _, err := r.Pull(ctx, a.syncOptions(o.remote)); err != nil {
+			return err
+		}
+	}
+	rep, err := r.SyncTags(o.names, o.dryRun)
+	if rep != nil {
+		a.warn(rep.Warnings...)
+	}
+	if err != nil {
+		return err
+	}
+	var pushed *repo.SyncResult
+	if o.push {
+		if pushed, err = r.Push(ctx, a.syncOptions(o.remote)); err != nil {
+			return err
+		}
+	}
+	if o.asJSON {
+		if o.push {
+			return printJSON(a.Out, struct {
+				*repo.SyncReport
+				Push *repo.SyncResult `json:"push"`
+			}{rep, pushed})
+		}
+		return printJSON(a.Out, rep)
+	}
+	verb, summary := "created", "%d tags created\n"
+	if o.dryRun {
+		verb, summary = "would create", "%d tags to create (dry run)\n"
+	}
+	for _, c := range rep.Created {
+		fmt.Fprintf(a.Out, "%s %s (%s v%d)\n", verb, c.Tag, c.Kind, c.Version)
+	}
+	fmt.Fprintf(a.Out, summary, len(rep.Created))
+	if pushed != nil {
+		printSyncResult(a.Out, "push", pushed)
+	}
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mlgit/mlgit/internal/units"
 )
 
 // progressDelay is how long a transfer runs before its bar appears: quick
@@ -131,11 +133,11 @@ func (p *progressBar) render(now time.Time, final bool) string {
 	if fill < width {
 		bar += ">" + strings.Repeat(" ", width-fill-1)
 	}
-	fmt.Fprintf(&b, "  [%s] %3d%%  %s / %s", bar, int(frac*100), formatBytes(done), formatBytes(total))
+	fmt.Fprintf(&b, "  [%s] %3d%%  %s / %s", bar, int(frac*100), units.Bytes(done), units.Bytes(total))
 	secs := elapsed.Seconds()
 	if secs > 0 {
 		rate := float64(done) / secs
-		fmt.Fprintf(&b, "  %s/s", formatBytes(int64(rate)))
+		fmt.Fprintf(&b, "  %s/s", units.Bytes(int64(rate)))
 		switch {
 		case final:
 			fmt.Fprintf(&b, "  in %s", formatDuration(elapsed))
@@ -144,21 +146,6 @@ func (p *progressBar) render(now time.Time, final bool) string {
 		}
 	}
 	return b.String()
-}
-
-// formatBytes formats a byte count with binary units: "512 B", "1.5 KiB",
-// "450.0 MiB", "1.0 GiB".
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // formatDuration formats an ETA or elapsed time: "850ms", "42s", "3m07s",

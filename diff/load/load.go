@@ -9,18 +9,16 @@
 package load
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/mlgit/mlgit/diff"
+	"github.com/mlgit/mlgit/internal/gitexec"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 )
@@ -199,16 +197,7 @@ func VersionInput(r *repo.Repo, ref string, warn func(...string)) (diff.VersionI
 
 // gitIn runs the system git on the store's Git directory.
 func gitIn(ctx context.Context, r *repo.Repo, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"--git-dir=" + r.GitDir()}, args...)...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("git %s: %s", strings.Join(args, " "), strings.TrimSpace(errb.String()+" "+err.Error()))
-	}
-	return out.Bytes(), nil
+	return gitexec.OnGitDir(r.GitDir()).Run(ctx, stdin, args...)
 }
 
 func isCommitish(ctx context.Context, r *repo.Repo, rev string) bool {
@@ -268,7 +257,7 @@ func Revisions(ctx context.Context, r *repo.Repo, from, to string, threeDot bool
 	for _, p := range paths {
 		names = append(names, base+":"+p, toC+":"+p)
 	}
-	blobs, err := catFileBatch(ctx, r, names)
+	blobs, err := gitexec.OnGitDir(r.GitDir()).CatFileBatch(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -303,43 +292,4 @@ func decodeOpt[T any](data []byte, dec func([]byte) (*T, error)) (*T, error) {
 		return nil, nil
 	}
 	return dec(data)
-}
-
-// catFileBatch reads <rev>:<path> objects with one git cat-file --batch;
-// a missing object reads as nil.
-func catFileBatch(ctx context.Context, r *repo.Repo, names []string) ([][]byte, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	var in bytes.Buffer
-	for _, n := range names {
-		in.WriteString(n + "\n")
-	}
-	out, err := gitIn(ctx, r, in.Bytes(), "cat-file", "--batch")
-	if err != nil {
-		return nil, err
-	}
-	res := make([][]byte, 0, len(names))
-	for _, n := range names {
-		nl := bytes.IndexByte(out, '\n')
-		if nl < 0 {
-			return nil, fmt.Errorf("git cat-file --batch: truncated output at %s", n)
-		}
-		hdr := strings.Fields(string(out[:nl]))
-		out = out[nl+1:]
-		if len(hdr) == 2 && hdr[1] == "missing" {
-			res = append(res, nil)
-			continue
-		}
-		if len(hdr) != 3 {
-			return nil, fmt.Errorf("git cat-file --batch: %s: %q", n, hdr)
-		}
-		size, err := strconv.Atoi(hdr[2])
-		if err != nil || size+1 > len(out) {
-			return nil, fmt.Errorf("git cat-file --batch: bad header %q", hdr)
-		}
-		res = append(res, out[:size])
-		out = out[size+1:]
-	}
-	return res, nil
 }

@@ -2,10 +2,11 @@ package ui
 
 import (
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/mlgit/mlgit/internal/units"
 )
 
 // shortHash is the 10-character abbreviation of a commit or digest.
@@ -60,29 +61,13 @@ func duration(start, end int64) string {
 }
 
 // humanBytes formats a size in bytes with binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return units.Bytes(n) }
 
 // formatNum formats a metric value: up to 6 significant digits, NaN and
 // infinities spelled as MLflow's JSON does.
 func formatNum(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "Infinity"
-	case math.IsInf(v, -1):
-		return "-Infinity"
+	if s, ok := units.MLflowSpecial(v); ok {
+		return s
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// TestHooksFsckLogFlags checks that the flags of hooks install and
+// uninstall, fsck and log reach their options.
+func TestHooksFsckLogFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
+		{"install", newHooksInstallCmd(a, func(_ context.Context, o *hooksInstallOptions) error { got = *o; return nil }),
+			[]string{"--force", "--json"}, hooksInstallOptions{force: true, asJSON: true}},
+		{"install defaults", newHooksInstallCmd(a, func(_ context.Context, o *hooksInstallOptions) error { got = *o; return nil }),
+			[]string{}, hooksInstallOptions{}},
+		{"uninstall", newHooksUninstallCmd(a, func(_ context.Context, o *hooksUninstallOptions) error { got = *o; return nil }),
+			[]string{"--json"}, hooksUninstallOptions{asJSON: true}},
+		{"fsck", newFsckCmd(a, func(_ context.Context, o *fsckOptions) error { got = *o; return nil }),
+			[]string{"--json"}, fsckOptions{asJSON: true}},
+		{"log", newLogCmd(a, func(_ context.Context, o *logOptions) error { got = *o; return nil }),
+			[]string{"-n", "20", "--json"}, logOptions{max: 20, asJSON: true}},
+		{"log long", newLogCmd(a, func(_ context.Context, o *logOptions) error { got = *o; return nil }),
+			[]string{"--max-count", "3"}, logOptions{max: 3}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
