@@ -320,15 +320,18 @@ func openMappedIndex(path string) (*mappedIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseIndex(path, data)
+	ix, err := parseIndex(path, data)
+	if err != nil {
+		_ = syscall.Munmap(data)
+		return nil, err
+	}
+	return ix, nil
 }
 
-// parseIndex reads the layout of a version-2 .idx file held in data
-// (unmapped on failure).
+// parseIndex reads the layout of a version-2 .idx file held in data.
 func parseIndex(path string, data []byte) (*mappedIndex, error) {
 	ix := &mappedIndex{data: data}
 	if len(data) < 8+256*4 || !bytes.Equal(data[:4], []byte{0xff, 't', 'O', 'c'}) || binary.BigEndian.Uint32(data[4:8]) != 2 {
-		ix.close()
 		return nil, fmt.Errorf("%s: not a version 2 pack index", path)
 	}
 	fan := data[8 : 8+256*4]
@@ -336,7 +339,6 @@ func parseIndex(path string, data []byte) (*mappedIndex, error) {
 	pos := 8 + 256*4
 	need := pos + n*(20+4+4) + 40
 	if len(data) < need {
-		ix.close()
 		return nil, fmt.Errorf("%s: truncated pack index", path)
 	}
 	ix.n = n
@@ -347,6 +349,23 @@ func parseIndex(path string, data []byte) (*mappedIndex, error) {
 	ix.off32 = data[pos : pos+n*4]
 	pos += n * 4
 	ix.off64 = data[pos : len(data)-40]
+	// A corrupt index must give an error, not a panic at a lookup: the
+	// fan-out never decreases (the last entry is n), and every large
+	// offset points inside the 64-bit table.
+	prev := uint32(0)
+	for b := 0; b < 256; b++ {
+		v := binary.BigEndian.Uint32(fan[b*4:])
+		if v < prev {
+			return nil, fmt.Errorf("%s: corrupt pack index (fan-out decreases at %02x)", path, b)
+		}
+		prev = v
+	}
+	large := len(ix.off64) / 8
+	for i := 0; i < n; i++ {
+		if o := binary.BigEndian.Uint32(ix.off32[i*4:]); o&0x80000000 != 0 && int(o&0x7fffffff) >= large {
+			return nil, fmt.Errorf("%s: corrupt pack index (entry %d points past the 64-bit offsets)", path, i)
+		}
+	}
 	return ix, nil
 }
 
