@@ -82,7 +82,7 @@ func RunsTable(runs []*manifest.Run, labels []string, opt Options) *RunTable {
 				}
 			}
 		}
-		sortStrings(out)
+		sort.Strings(out)
 		return out
 	}
 	for _, k := range keys(func(r *manifest.Run) []string { return mapKeys(r.Params) }) {
@@ -113,8 +113,6 @@ func mapKeys[V any](m map[string]V) []string {
 	}
 	return out
 }
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 func (t *RunTable) header() []string {
 	h := []string{""}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/mlgit/mlgit/internal/par"
 	"io/fs"
 	"net/url"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -588,27 +588,5 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// parallel runs f(0..n-1) on a few goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(n, max(4, 2*runtime.GOMAXPROCS(0)))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	next := 0
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
+// parallel runs f(0..n-1) on a few goroutines (reading many small files).
+func parallel(n int, f func(i int)) { par.Each(n, max(4, 2*runtime.GOMAXPROCS(0)), f) }

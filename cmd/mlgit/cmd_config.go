@@ -106,11 +106,11 @@ Keys:
 			if err != nil {
 				return err
 			}
-			all, err := configValues(r, local)
-			if err != nil {
+			if _, err := parseConfigKey(args[0], local); err != nil {
 				return err
 			}
-			if _, err := parseConfigKey(args[0], local); err != nil {
+			all, err := configValues(r, local)
+			if err != nil {
 				return err
 			}
 			v, ok := all[args[0]]

@@ -90,8 +90,8 @@ func (a *app) resolveRun(r *repo.Repo, ref string) (string, error) {
 
 // runsNamed returns the runs named name, in every experiment.
 func runsNamed(r *repo.Repo, name string) ([]*manifest.Run, error) {
-	if name == "" || manifest.ValidateKey("run name", name) != nil && strings.ContainsAny(name, "'\"") {
-		return nil, nil
+	if name == "" || strings.Contains(name, "'") && strings.Contains(name, "\"") {
+		return nil, nil // the filter grammar cannot quote it
 	}
 	q := "'"
 	if strings.Contains(name, "'") {

@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/mlgit/mlgit/internal/par"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/mlgit/mlgit/blob"
 )
@@ -61,26 +61,9 @@ func datasetDigest(path string) (string, int64, error) {
 	sums := make([]blob.Digest, len(files))
 	sizes := make([]int64, len(files))
 	errs := make([]error, len(files))
-	var next sync.Mutex
-	i := 0
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				next.Lock()
-				k := i
-				i++
-				next.Unlock()
-				if k >= len(files) {
-					return
-				}
-				sums[k], sizes[k], errs[k] = hashFile(filepath.Join(path, filepath.FromSlash(files[k])))
-			}
-		}()
-	}
-	wg.Wait()
+	par.Each(len(files), runtime.GOMAXPROCS(0), func(k int) {
+		sums[k], sizes[k], errs[k] = hashFile(filepath.Join(path, filepath.FromSlash(files[k])))
+	})
 	h := sha256.New()
 	var total int64
 	for k, f := range files {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mlgit/mlgit/internal/par"
 	"math"
 	"net/http"
 	"runtime"
@@ -360,38 +361,6 @@ func (f *flights) do(k flightKey, fn func() (map[string]*columns, error)) (map[s
 	return c.res, c.err
 }
 
-// parallel calls fn(0..n-1) on at most GOMAXPROCS+2 goroutines (reading
-// a history is part I/O, part parsing).
-func parallel(n int, fn func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0)+2)
-	if workers <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	var next int
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
-}
-
 // writeSeries writes the response by hand: numbers in their shortest
 // form, non-finite values as strings, no reflection over millions of
 // values.
@@ -550,3 +519,7 @@ func seriesError(w http.ResponseWriter, err error) {
 	w.Write(b)
 	fmt.Fprintln(w)
 }
+
+// parallel calls fn(0..n-1) on at most GOMAXPROCS+2 goroutines (reading
+// a history is part I/O, part parsing).
+func parallel(n int, fn func(i int)) { par.Each(n, runtime.GOMAXPROCS(0)+2, fn) }
