@@ -220,6 +220,10 @@ var (
 	lifecycles = map[string]bool{LifecycleActive: true, LifecycleDeleted: true}
 )
 
+// ValidCommit reports whether s is a full commit id: 40 (SHA-1) or 64
+// (SHA-256) lower-case hex characters.
+func ValidCommit(s string) bool { return commitRe.MatchString(s) }
+
 // ValidRunID reports whether id is a run id: 32 lower-case hex characters.
 func ValidRunID(id string) bool { return runIDRe.MatchString(id) }
 

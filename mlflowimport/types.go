@@ -1,11 +1,13 @@
-// Package mlflowimport reads what an MLflow store holds — experiments, runs
-// with their params, tags, metric histories, datasets and artifacts, MLflow 3
-// logged models, and the model registry with stages and aliases — in
-// MLflow's own terms, ready to be brought into an mlgit repository with the
-// same ids. ReadFileStore reads an mlruns folder (MLflow 2.x and 3.x
-// layouts).
+// Package mlflowimport brings an MLflow store into an mlgit repository
+// with the same ids (mlgit import mlflow).
 //
-// It imports nothing of mlgit's store: what it returns is plain data.
+// Reading (filestore.go) returns what an MLflow store holds — experiments,
+// runs with their params, tags, metric histories, datasets and artifacts,
+// MLflow 3 logged models, and the model registry with stages and aliases —
+// in MLflow's own terms, as plain data: ReadFileStore reads an mlruns folder
+// (MLflow 2.x and 3.x layouts). Writing (into.go) turns that into manifests
+// and commits them in batches through repo.Import, streaming artifacts into
+// the blob store; Verify (verify.go) compares the two afterwards.
 package mlflowimport
 
 import "sync"

@@ -253,7 +253,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		newServerCmd(a, nil), newUICmd(a, nil),
 		newDiffCmd(a, nil), newHooksCmd(a), newCheckCmd(a, nil),
 		newPushCmd(a, nil), newPullCmd(a, nil), newFetchCmd(a, nil),
-		newConfigCmd(a),
+		newConfigCmd(a), newImportCmd(a),
 	)
 	refuseUnknownSubcommands(root)
 	addCompletion(a, root)

@@ -32,6 +32,10 @@ type progressBar struct {
 	start time.Time
 	total atomic.Int64
 	done  atomic.Int64
+	// noun, when set, counts items ("runs") rather than bytes; note is
+	// shown after the counts.
+	noun string
+	note atomic.Pointer[string]
 
 	mu    sync.Mutex
 	drawn bool
@@ -48,6 +52,16 @@ func (a *app) startProgress(label string, total int64) *progressBar {
 	}
 	return newProgressBar(w, label, total, a.Now)
 }
+
+// startCountProgress starts a bar that counts items (noun: "runs").
+func (a *app) startCountProgress(label string, total int64, noun string) *progressBar {
+	p := a.startProgress(label, total)
+	p.noun = noun
+	return p
+}
+
+// SetNote sets a short text shown after the counts ("12,000 points").
+func (p *progressBar) SetNote(s string) { p.note.Store(&s) }
 
 func newProgressBar(w io.Writer, label string, total int64, now func() time.Time) *progressBar {
 	if now == nil {
@@ -133,9 +147,23 @@ func (p *progressBar) render(now time.Time, final bool) string {
 	if fill < width {
 		bar += ">" + strings.Repeat(" ", width-fill-1)
 	}
-	fmt.Fprintf(&b, "  [%s] %3d%%  %s / %s", bar, int(frac*100), units.Bytes(done), units.Bytes(total))
+	if p.noun != "" {
+		fmt.Fprintf(&b, "  [%s] %3d%%  %d / %d %s", bar, int(frac*100), done, total, p.noun)
+		if n := p.note.Load(); n != nil {
+			b.WriteString("  " + *n)
+		}
+	} else {
+		fmt.Fprintf(&b, "  [%s] %3d%%  %s / %s", bar, int(frac*100), units.Bytes(done), units.Bytes(total))
+	}
 	secs := elapsed.Seconds()
-	if secs > 0 {
+	if secs > 0 && p.noun != "" {
+		switch {
+		case final:
+			fmt.Fprintf(&b, "  in %s", formatDuration(elapsed))
+		case done > 0 && total > done:
+			fmt.Fprintf(&b, "  ETA %s", formatDuration(time.Duration(float64(total-done)/float64(done)*float64(elapsed))))
+		}
+	} else if secs > 0 {
 		rate := float64(done) / secs
 		fmt.Fprintf(&b, "  %s/s", units.Bytes(int64(rate)))
 		switch {

@@ -1,0 +1,455 @@
+package mlflowimport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/par"
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+// Options tune Import.
+type Options struct {
+	// Experiments limits the import to these experiments (names or ids);
+	// empty means all.
+	Experiments []string
+	// DryRun counts what would come across and writes nothing.
+	DryRun bool
+	// BatchPoints bounds the metric points of one commit (default 2,000,000);
+	// BatchRuns the runs (default 2,000).
+	BatchPoints int
+	BatchRuns   int
+	// Progress, when set, is called as items are done.
+	Progress func(Progress)
+}
+
+// Progress is how far an import is.
+type Progress struct {
+	Runs, RunsTotal int
+	Points          int64
+	ArtifactBytes   int64
+}
+
+// Summary is what an import did (or, dry, would do).
+type Summary struct {
+	Source        string  `json:"source"`
+	DryRun        bool    `json:"dry_run,omitempty"`
+	Experiments   int     `json:"experiments"`    // created or changed
+	Runs          int     `json:"runs"`           // created or changed
+	RunsUnchanged int     `json:"runs_unchanged"` // already on the branch as in the source
+	Points        int64   `json:"points"`         // new metric points
+	LoggedModels  int     `json:"logged_models"`  // created or changed
+	Artifacts     int     `json:"artifacts"`      // files read into the blob store
+	ArtifactBytes int64   `json:"artifact_bytes"`
+	Commits       int     `json:"commits"`
+	Skipped       []Skip  `json:"skipped,omitempty"`
+	Seconds       float64 `json:"seconds"`
+}
+
+// NothingToDo reports whether the branch already held everything.
+func (s *Summary) NothingToDo() bool {
+	return s.Experiments+s.Runs+s.LoggedModels == 0
+}
+
+// Import brings src into the repository: experiments, runs with every
+// metric point, their artifacts (into blobs, the repository's blob cache,
+// streamed file by file) and MLflow 3 logged models, with MLflow's ids and
+// times. Runs are written in batches, one commit each, so an import that is
+// stopped at any point and started again writes each item exactly once;
+// a second import of the same source changes nothing.
+func Import(ctx context.Context, r *repo.Repo, blobs blob.Store, src *Store, o Options) (*Summary, error) {
+	start := time.Now()
+	if o.BatchPoints <= 0 {
+		o.BatchPoints = 2_000_000
+	}
+	if o.BatchRuns <= 0 {
+		o.BatchRuns = 2000
+	}
+	sum := &Summary{Source: src.Root, DryRun: o.DryRun}
+	sum.Skipped = append(sum.Skipped, src.Skipped...)
+	exps, err := selectExperiments(src.Experiments, o.Experiments)
+	if err != nil {
+		return nil, err
+	}
+	w := &writer{ctx: ctx, r: r, blobs: blobs, src: src, o: o, sum: sum}
+	if !o.DryRun {
+		// Shared, until the last batch is committed: a blob gc (exclusive)
+		// cannot remove a chunk this import found present.
+		lock, err := r.LockBlobCache(false, time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+	}
+	var docs []*manifest.Experiment
+	for _, e := range exps {
+		docs = append(docs, experimentDoc(e))
+	}
+	w.expDocs = docs
+	if err := w.commit(repo.ImportBatch{Experiments: docs, Message: "import from mlflow: experiments"}); err != nil {
+		return nil, err
+	}
+	var runs []*Run
+	var models []*LoggedModel
+	for _, e := range exps {
+		runs = append(runs, e.Runs...)
+		models = append(models, e.LoggedModels...)
+	}
+	if err := w.runs(runs); err != nil {
+		return nil, err
+	}
+	if err := w.loggedModels(models); err != nil {
+		return nil, err
+	}
+	sum.Skipped = dedupSkips(sum.Skipped)
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, nil
+}
+
+// dedupSkips drops repeated entries (a dry run meets a skipped experiment
+// in every batch), keeping the first of each.
+func dedupSkips(in []Skip) []Skip {
+	seen := map[Skip]bool{}
+	out := in[:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// selectExperiments picks the experiments named (by name or id).
+func selectExperiments(all []*Experiment, want []string) ([]*Experiment, error) {
+	if len(want) == 0 {
+		return all, nil
+	}
+	var out []*Experiment
+	for _, w := range want {
+		var hit *Experiment
+		for _, e := range all {
+			if e.ID == w || e.Name == w {
+				hit = e
+				break
+			}
+		}
+		if hit == nil {
+			var names []string
+			for _, e := range all {
+				names = append(names, fmt.Sprintf("%s (%s)", e.Name, e.ID))
+			}
+			return nil, fmt.Errorf("%w: experiment %q is not in the MLflow store; it has: %s", repo.ErrNotFound, w, strings.Join(names, ", "))
+		}
+		out = append(out, hit)
+	}
+	return out, nil
+}
+
+func experimentDoc(e *Experiment) *manifest.Experiment {
+	lc := manifest.LifecycleActive
+	if e.Lifecycle == "deleted" {
+		lc = manifest.LifecycleDeleted
+	}
+	return &manifest.Experiment{ID: e.ID, Name: e.Name, LifecycleStage: lc, CreationTime: e.Created,
+		LastUpdateTime: max(e.Updated, e.Created), Tags: nonEmpty(e.Tags)}
+}
+
+func nonEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+type writer struct {
+	ctx   context.Context
+	r     *repo.Repo
+	blobs blob.Store
+	src   *Store
+	o     Options
+	sum   *Summary
+	// expDocs are the experiments imported (dry runs repeat them).
+	expDocs []*manifest.Experiment
+	read    int64 // artifact bytes read so far
+
+	mu sync.Mutex
+}
+
+func (w *writer) skip(item string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sum.Skipped = append(w.sum.Skipped, Skip{Item: item, Reason: err.Error()})
+}
+
+// commit writes a batch (or, dry, counts what it would change).
+func (w *writer) commit(b repo.ImportBatch) error {
+	b.DryRun = w.o.DryRun
+	counted := b.Experiments != nil
+	if w.o.DryRun && !counted {
+		// Nothing was written: the batches of runs bring the experiments
+		// the first batch would have created.
+		b.Experiments = w.expDocs
+	}
+	st, err := w.r.Import(b)
+	if err != nil {
+		return err
+	}
+	if counted {
+		w.sum.Experiments += st.Experiments
+	}
+	w.sum.Runs += st.Runs
+	w.sum.RunsUnchanged += st.RunsUnchanged
+	w.sum.Points += int64(st.Points)
+	w.sum.LoggedModels += st.LoggedModels
+	w.sum.Artifacts += st.Artifacts
+	w.sum.ArtifactBytes += st.ArtifactBytes
+	for _, s := range st.Skipped {
+		w.sum.Skipped = append(w.sum.Skipped, Skip{Item: s.Item, Reason: s.Reason})
+	}
+	if st.Changed() && !w.o.DryRun {
+		w.sum.Commits++
+	}
+	return nil
+}
+
+// runs reads runs with several in flight (metric files, artifact hashing)
+// and commits them in batches bounded by runs and points.
+func (w *writer) runs(runs []*Run) error {
+	total := len(runs)
+	var (
+		batch  []repo.ImportRun
+		points int
+		done   int
+	)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := w.commit(repo.ImportBatch{Runs: batch, Message: fmt.Sprintf("import from mlflow: runs %d-%d of %d", done-len(batch)+1, done, total)})
+		batch, points = nil, 0
+		return err
+	}
+	// Read a window of runs in parallel, then append them in order.
+	window := min(max(w.o.BatchRuns, 16), 256)
+	for lo := 0; lo < len(runs); lo += window {
+		hi := min(lo+window, len(runs))
+		got := make([]*repo.ImportRun, hi-lo)
+
+		par.Each(hi-lo, max(4, 2*runtime.GOMAXPROCS(0)), func(i int) {
+			ir, err := w.readRun(runs[lo+i])
+			if err != nil {
+				w.skip("run "+runs[lo+i].ID, err)
+				return
+			}
+			got[i] = ir
+		})
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		for _, ir := range got {
+			done++
+			if ir == nil {
+				continue
+			}
+			batch = append(batch, *ir)
+			points += len(ir.Points)
+			if len(batch) >= w.o.BatchRuns || points >= w.o.BatchPoints {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		w.progress(done, total)
+	}
+	return flush()
+}
+
+func (w *writer) progress(done, total int) {
+	if w.o.Progress != nil {
+		w.mu.Lock()
+		read := w.read
+		w.mu.Unlock()
+		w.o.Progress(Progress{Runs: done, RunsTotal: total, Points: w.sum.Points, ArtifactBytes: read})
+	}
+}
+
+// readRun reads one run's metric points and artifacts into an ImportRun.
+func (w *writer) readRun(sr *Run) (*repo.ImportRun, error) {
+	doc := runDoc(sr)
+	ms, err := w.src.Metrics(sr.MetricsDir(), sr.MetricKeys)
+	if err != nil {
+		return nil, err
+	}
+	var pts []manifest.MetricPoint
+	for _, k := range sr.MetricKeys {
+		for _, p := range ms[k] {
+			pts = append(pts, manifest.MetricPoint{Key: k, Value: p.Value, Timestamp: p.Timestamp, Step: p.Step})
+		}
+	}
+	if sr.ArtifactDir != "" {
+		arts, err := w.artifacts(sr.ArtifactDir)
+		if err != nil {
+			return nil, fmt.Errorf("artifacts: %w", err)
+		}
+		doc.Artifacts = arts
+		if w.o.DryRun {
+			// Nothing was hashed: a file the branch holds at the same path
+			// with the same size counts as the same.
+			if old, err := w.r.GetRun(sr.ID); err == nil {
+				sameDigests(doc.Artifacts, old.Artifacts)
+			}
+		}
+	}
+	return &repo.ImportRun{Doc: doc, Points: pts}, nil
+}
+
+// runDoc is a run's manifest from MLflow's fields; the system tags stay as
+// they are and also fill mlgit's own fields where it has them.
+func runDoc(sr *Run) *manifest.Run {
+	lc := manifest.LifecycleActive
+	if sr.Lifecycle == "deleted" {
+		lc = manifest.LifecycleDeleted
+	}
+	doc := &manifest.Run{ID: sr.ID, ExperimentID: sr.ExperimentID, Name: sr.Name, Status: sr.Status, LifecycleStage: lc,
+		User: sr.User, StartTime: sr.Start, EndTime: sr.End, Params: nonEmpty(sr.Params), Tags: nonEmpty(sr.Tags),
+		ArtifactURI: fmt.Sprintf("mlflow-artifacts:/%s/%s/artifacts", sr.ExperimentID, sr.ID)}
+	if c := sr.Tags["mlflow.source.git.commit"]; manifest.ValidCommit(c) {
+		doc.Source = &manifest.Source{Commit: c, Branch: sr.Tags["mlflow.source.git.branch"]}
+	}
+	for _, in := range sr.Inputs {
+		doc.Inputs = append(doc.Inputs, manifest.Dataset{Name: in.Name, Digest: in.Digest, SourceType: in.SourceType,
+			Source: in.Source, Schema: in.Schema, Profile: in.Profile, Context: in.Context})
+	}
+	for _, m := range sr.OutputModels {
+		doc.Outputs = append(doc.Outputs, manifest.ModelOutput{ModelID: m})
+	}
+	return doc
+}
+
+// artifacts streams every file below dir into the blob store (dry: hashes
+// nothing and lists paths and sizes only, with no digest).
+func (w *writer) artifacts(dir string) ([]manifest.Artifact, error) {
+	var out []manifest.Artifact
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if err := manifest.ValidateArtifactPath(rel); err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := "0644"
+		if info.Mode().Perm()&0o111 != 0 {
+			mode = "0755"
+		}
+		a := manifest.Artifact{Path: rel, Size: info.Size(), Mode: mode}
+		if !w.o.DryRun {
+			dg, n, err := blob.AddFile(w.ctx, w.blobs, p)
+			if err != nil {
+				return err
+			}
+			a.Digest, a.Size = dg.String(), n
+		} else {
+			a.Digest = "sha256:" + strings.Repeat("0", 64)
+		}
+		w.mu.Lock()
+		w.read += a.Size
+		w.mu.Unlock()
+		out = append(out, a)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the artifact folder %s is missing", dir)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, err
+}
+
+// sameDigests gives the entries of arts the digest of the entry of had with
+// the same path and size.
+func sameDigests(arts, had []manifest.Artifact) {
+	by := make(map[string]manifest.Artifact, len(had))
+	for _, a := range had {
+		by[a.Path] = a
+	}
+	for i, a := range arts {
+		if h, ok := by[a.Path]; ok && h.Size == a.Size {
+			arts[i].Digest = h.Digest
+		}
+	}
+}
+
+// loggedModels imports MLflow 3 logged models, with their metrics'
+// summaries and artifacts, in one commit.
+func (w *writer) loggedModels(ms []*LoggedModel) error {
+	var docs []*manifest.LoggedModel
+	for _, m := range ms {
+		doc, err := w.loggedModelDoc(m)
+		if err != nil {
+			w.skip("logged model "+m.ID, err)
+			continue
+		}
+		docs = append(docs, doc)
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	return w.commit(repo.ImportBatch{LoggedModels: docs, Message: "import from mlflow: logged models"})
+}
+
+func (w *writer) loggedModelDoc(m *LoggedModel) (*manifest.LoggedModel, error) {
+	doc := &manifest.LoggedModel{ID: m.ID, ExperimentID: m.ExperimentID, Name: m.Name, SourceRunID: m.SourceRunID,
+		ModelType: m.ModelType, Status: m.Status, LifecycleStage: manifest.LifecycleActive,
+		CreationTimestamp: m.Created, LastUpdatedTimestamp: max(m.Updated, m.Created),
+		ArtifactLocation: fmt.Sprintf("mlflow-artifacts:/%s/models/%s/artifacts", m.ExperimentID, m.ID),
+		Params:           nonEmpty(m.Params), Tags: nonEmpty(m.Tags)}
+	ms, err := w.src.Metrics(m.MetricsDir(), m.MetricKeys)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range m.MetricKeys {
+		for _, p := range ms[k] {
+			if doc.Metrics == nil {
+				doc.Metrics = map[string]manifest.MetricSummary{}
+			}
+			s := doc.Metrics[k]
+			doc.Metrics[k] = s.Add(manifest.MetricPoint{Key: k, Value: p.Value, Timestamp: p.Timestamp, Step: p.Step})
+		}
+	}
+	if m.ArtifactDir != "" {
+		if doc.Artifacts, err = w.artifacts(m.ArtifactDir); err != nil {
+			return nil, fmt.Errorf("artifacts: %w", err)
+		}
+		if w.o.DryRun {
+			if old, err := w.r.GetLoggedModel(m.ID); err == nil {
+				sameDigests(doc.Artifacts, old.Artifacts)
+			}
+		}
+	}
+	return doc, nil
+}

@@ -1,0 +1,387 @@
+package mlflowimport
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/benchfix"
+	"github.com/mlgit/mlgit/internal/gittest"
+	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo"
+)
+
+func newRepo(t testing.TB) (*repo.Repo, blob.Store) {
+	t.Helper()
+	gittest.Setenv(t)
+	dir := t.TempDir()
+	gittest.Git(t, dir, "init", "-q")
+	r, _, err := repo.Init(dir, repo.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := blob.NewLocal(r.BlobCacheDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, st
+}
+
+func importFixture(t *testing.T, r *repo.Repo, st blob.Store, dir string, o Options) *Summary {
+	t.Helper()
+	src, err := ReadFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Import(context.Background(), r, st, src, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// TestImportFileStore imports both fixtures and checks what came across
+// against the files, field by field; a second import changes nothing.
+func TestImportFileStore(t *testing.T) {
+	for _, fx := range fixtures {
+		t.Run(filepath.Base(fx.dir), func(t *testing.T) {
+			r, st := newRepo(t)
+			src, err := ReadFileStore(fx.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := importFixture(t, r, st, fx.dir, Options{})
+			if len(sum.Skipped) > 0 {
+				t.Errorf("skipped: %+v", sum.Skipped)
+			}
+			nruns := 0
+			for _, e := range src.Experiments {
+				nruns += len(e.Runs)
+			}
+			if sum.Runs != nruns || sum.Experiments != 4 || sum.Commits < 2 || sum.Points == 0 {
+				t.Errorf("summary %+v, want %d runs, 4 experiments", sum, nruns)
+			}
+			// Experiments with their ids, names, tags and lifecycle.
+			for _, e := range src.Experiments {
+				got, err := r.GetExperiment(e.ID)
+				if err != nil {
+					t.Fatalf("experiment %s: %v", e.ID, err)
+				}
+				wantLC := manifest.LifecycleActive
+				if e.Lifecycle == "deleted" {
+					wantLC = manifest.LifecycleDeleted
+				}
+				if got.Name != e.Name || got.LifecycleStage != wantLC || got.CreationTime != e.Created || got.Tags["team"] != e.Tags["team"] {
+					t.Errorf("experiment %s: got %+v, source %+v", e.ID, got, e)
+				}
+				for _, sr := range e.Runs {
+					checkRun(t, r, src, sr)
+				}
+			}
+			// The same source again: nothing to do, no commit.
+			again := importFixture(t, r, st, fx.dir, Options{})
+			if !again.NothingToDo() || again.Commits != 0 || again.RunsUnchanged != nruns {
+				t.Errorf("second import: %+v", again)
+			}
+			if out := gittest.Git(t, r.GitDir(), "fsck", "--no-dangling"); strings.Contains(out, "error") {
+				t.Errorf("git fsck: %s", out)
+			}
+		})
+	}
+}
+
+func checkRun(t *testing.T, r *repo.Repo, src *Store, sr *Run) {
+	t.Helper()
+	got, err := r.GetRun(sr.ID)
+	if err != nil {
+		t.Fatalf("run %s (%s): %v", sr.ID, sr.Name, err)
+	}
+	if got.ExperimentID != sr.ExperimentID || got.Name != sr.Name || got.Status != sr.Status || got.StartTime != sr.Start ||
+		got.EndTime != sr.End || got.User != sr.User || (got.LifecycleStage == manifest.LifecycleDeleted) != (sr.Lifecycle == "deleted") {
+		t.Errorf("run %s: got %+v, source %+v", sr.ID, got, sr)
+	}
+	if len(got.Params) != len(sr.Params) || len(got.Tags) != len(sr.Tags) {
+		t.Errorf("run %s: %d params %d tags, source %d %d", sr.Name, len(got.Params), len(got.Tags), len(sr.Params), len(sr.Tags))
+	}
+	for k, v := range sr.Params {
+		if got.Params[k] != v {
+			t.Errorf("run %s param %s = %q, source %q", sr.Name, k, got.Params[k], v)
+		}
+	}
+	for k, v := range sr.Tags {
+		if got.Tags[k] != v {
+			t.Errorf("run %s tag %s = %q, source %q", sr.Name, k, got.Tags[k], v)
+		}
+	}
+	if len(got.Inputs) != len(sr.Inputs) || len(got.Outputs) != len(sr.OutputModels) {
+		t.Errorf("run %s: inputs %v outputs %v, source %v %v", sr.Name, got.Inputs, got.Outputs, sr.Inputs, sr.OutputModels)
+	}
+	hist, err := r.AllMetricHistory(sr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := src.Metrics(sr.MetricsDir(), sr.MetricKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range sr.MetricKeys {
+		g, w := hist[k], want[k]
+		if len(g) != len(w) {
+			t.Errorf("run %s metric %s: %d points, source %d", sr.Name, k, len(g), len(w))
+			continue
+		}
+		for i := range w {
+			same := g[i].Value == w[i].Value || math.IsNaN(g[i].Value) && math.IsNaN(w[i].Value)
+			if !same || g[i].Step != w[i].Step || g[i].Timestamp != w[i].Timestamp {
+				t.Errorf("run %s metric %s point %d: %+v, source %+v", sr.Name, k, i, g[i], w[i])
+				break
+			}
+		}
+	}
+	// Every artifact file, with the digest of its content.
+	var files []string
+	if sr.ArtifactDir != "" {
+		filepath.WalkDir(sr.ArtifactDir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				rel, _ := filepath.Rel(sr.ArtifactDir, p)
+				files = append(files, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+	}
+	sort.Strings(files)
+	if len(got.Artifacts) != len(files) {
+		t.Fatalf("run %s: artifacts %v, source files %v", sr.Name, got.Artifacts, files)
+	}
+	for i, a := range got.Artifacts {
+		data, err := os.ReadFile(filepath.Join(sr.ArtifactDir, files[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Path != files[i] || a.Digest != blob.Sum(data).String() || a.Size != int64(len(data)) {
+			t.Errorf("run %s artifact %d: %+v, source %s (%d bytes, %s)", sr.Name, i, a, files[i], len(data), blob.Sum(data))
+		}
+	}
+}
+
+// TestImportAppendsNewPoints: points logged in the source after an import
+// come across on the next one, as one new segment, and nothing else moves.
+func TestImportAppendsNewPoints(t *testing.T) {
+	src := copyFixture(t, fixtures[0].dir)
+	r, st := newRepo(t)
+	importFixture(t, r, st, src, Options{})
+	s, _ := ReadFileStore(src)
+	run := runNamed(byName(s, "churn"), "lr-0.1")
+	f, err := os.OpenFile(filepath.Join(run.MetricsDir(), "loss"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("1700000000000 0.125 50\n1700000000001 0.0625 51\n")
+	f.Close()
+	before, _ := r.AllMetricHistory(run.ID)
+	sum := importFixture(t, r, st, src, Options{})
+	if sum.Runs != 1 || sum.Points != 2 || sum.Commits != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	after, _ := r.AllMetricHistory(run.ID)
+	if len(after["loss"]) != len(before["loss"])+2 || after["loss"][len(after["loss"])-1].Value != 0.0625 || len(after["acc"]) != len(before["acc"]) {
+		t.Errorf("loss %d → %d points", len(before["loss"]), len(after["loss"]))
+	}
+	doc, _ := r.GetRun(run.ID)
+	if doc.Metrics["loss"].Step != 51 || doc.Metrics["loss"].Count != int64(len(after["loss"])) {
+		t.Errorf("summary %+v", doc.Metrics["loss"])
+	}
+}
+
+// TestImportDryRun counts and writes nothing.
+func TestImportDryRun(t *testing.T) {
+	r, st := newRepo(t)
+	before := gittest.Git(t, r.GitDir(), "rev-parse", "refs/heads/mlgit")
+	sum := importFixture(t, r, st, fixtures[1].dir, Options{DryRun: true})
+	if sum.Runs == 0 || sum.Experiments != 4 || sum.Commits != 0 {
+		t.Errorf("dry run: %+v", sum)
+	}
+	if after := gittest.Git(t, r.GitDir(), "rev-parse", "refs/heads/mlgit"); after != before {
+		t.Errorf("dry run moved the branch %s → %s", before, after)
+	}
+	if _, err := r.GetExperiment(byNameOf(t, fixtures[1].dir, "churn")); err == nil {
+		t.Error("dry run created an experiment")
+	}
+}
+
+func byNameOf(t *testing.T, dir, name string) string {
+	s, err := ReadFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return byName(s, name).ID
+}
+
+// copyFixture copies a fixture store into a temporary folder (tests that
+// change the source).
+func copyFixture(t *testing.T, dir string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "mlruns")
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// TestImportChild is the import that TestImportResumesAfterKill kills: it
+// runs only as that test's child process.
+func TestImportChild(t *testing.T) {
+	dir, store := os.Getenv("MLGIT_IMPORT_CHILD_REPO"), os.Getenv("MLGIT_IMPORT_CHILD_STORE")
+	if dir == "" {
+		t.Skip("child of TestImportResumesAfterKill")
+	}
+	r, err := repo.Open(dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := blob.NewLocal(r.BlobCacheDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := ReadFileStore(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(context.Background(), r, st, src, Options{BatchRuns: 7}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImportResumesAfterKill kills an import (SIGKILL) at random points,
+// again and again, then lets one finish: every run and point is there
+// exactly once and Git finds nothing wrong.
+func TestImportResumesAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills child processes; not in -short")
+	}
+	store := filepath.Join(t.TempDir(), "mlruns")
+	if err := benchfix.MLflowStore(store, 150, 4, 40); err != nil {
+		t.Fatal(err)
+	}
+	r, st := newRepo(t)
+	dir := r.WorkTree()
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	count := func() int {
+		r, err := repo.Open(dir, repo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		page, err := r.SearchRuns(repo.RunSearch{View: repo.ViewAll})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page.Runs)
+	}
+	partial := 0
+	for i := 0; i < 12; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestImportChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "MLGIT_IMPORT_CHILD_REPO="+dir, "MLGIT_IMPORT_CHILD_STORE="+store)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
+		cmd.Process.Kill()
+		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Logf("child %d was not killed (%v): %s", i, err, out.String())
+		}
+		n := count()
+		t.Logf("kill %d: %d runs imported", i, n)
+		if n == 150 {
+			break
+		}
+		if n > 0 {
+			partial++
+		}
+	}
+	if partial == 0 {
+		t.Error("no kill landed in the middle of the import")
+	}
+	r2, err := repo.Open(dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	src, err := ReadFileStore(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Import(context.Background(), r2, st, src, Options{BatchRuns: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the kills: %+v", sum)
+	diffs, err := Verify(context.Background(), r2, src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	again, err := Import(context.Background(), r2, st, src, Options{})
+	if err != nil || !again.NothingToDo() || again.RunsUnchanged != 150 {
+		t.Errorf("import after completion: %+v, %v", again, err)
+	}
+	if out := gittest.Git(t, dir, "fsck", "--no-dangling"); strings.Contains(out, "error") {
+		t.Errorf("git fsck: %s", out)
+	}
+}
+
+// BenchmarkImportFileStore imports a file store of 10,000 runs × 10
+// metrics × 100 steps (10 million points, one artifact each) into a new
+// repository: b.N imports, each of the whole store.
+func BenchmarkImportFileStore(b *testing.B) {
+	store := filepath.Join(b.TempDir(), "mlruns")
+	if err := benchfix.MLflowStore(store, 10000, 10, 100); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		r, st := newRepo(b)
+		b.StartTimer()
+		src, err := ReadFileStore(store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := Import(context.Background(), r, st, src, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sum.Runs != 10000 || sum.Points != 10_000_000 {
+			b.Fatalf("%+v", sum)
+		}
+		b.ReportMetric(float64(sum.Runs)/b.Elapsed().Seconds(), "runs/s")
+		r.Close()
+	}
+}
