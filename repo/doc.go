@@ -7,19 +7,24 @@
 //
 // The store is built in layers; each imports only the ones below it:
 //
-//	repo                     front door: Open/Init, experiments, runs, models,
-//	                         registry operations, revisions, sync; the
-//	                         journal's live view, locks and checkpoints; what
-//	                         a check compares and which artifacts a command
-//	                         names (Check, CheckRefs, ...ArtifactRefs)
+//	repo                     front door: Open/Init, experiments, runs, logged
+//	                         models, revisions, sync; the journal's live
+//	                         view, locks and checkpoints; what a check
+//	                         compares and which artifacts a command names
+//	                         (Check, CheckRefs, ...ArtifactRefs); the
+//	                         registry's methods, forwarded (registry_api.go)
 //	repo/internal/check      mlgit check: a pull request's changes validated
 //	                         (manifests, segments, promotion policy, blobs)
 //	                         through a narrow Objects interface
 //	repo/internal/artifacts  which blobs manifests reference: manifest
 //	                         kinds, references, walks of a commit, a range,
 //	                         a whole history (blob gc)
-//	repo/registry            registry rules: model keys, tag grammar, stages,
-//	                         tag state, selectors, promotion policy
+//	repo/registry            the model registry: its rules (model keys, tag
+//	                         grammar, stages, tag state, selectors, promotion
+//	                         policy) and its operations (register, promote,
+//	                         alias, delete, rename, propose, resolve,
+//	                         history, lineage, tags sync, fsck) on a
+//	                         registry.Store
 //	repo/runindex            the run index: cache file, refresh, in-memory rows
 //	repo/journal             journal format, record semantics, group commit,
 //	                         folder watcher
@@ -37,9 +42,15 @@
 // its report (CheckReport, CheckProblem, ...); repo/internal/artifacts may
 // import manifest, repo/journal and layout (repo.ArtifactRef is its Ref).
 // Both read objects through an interface of their own that gitobj.DB
-// implements. What a subpackage needs from
-// the store (the object database, who signs commits and when, the rows of
-// pending runs) is passed in, never reached for.
+// implements. repo/registry may import manifest, query, repo/runindex,
+// layout and gitobj: its operations are methods of registry.Store, which
+// Repo builds (reg, registry_api.go) from its tracking branch, identity,
+// clock, state folder and run lookups; Repo's CreateModel, Promote,
+// SyncTags, ... are one-line forwarders there, next to the re-exported
+// registry types (PromoteSpec, SyncReport, ...). What a subpackage needs
+// from the store (the object database, who signs commits and when, the
+// rows of pending runs, the runs a policy or a lineage reads) is passed
+// in, never reached for.
 //
 // # Writes
 //

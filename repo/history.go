@@ -1,10 +1,10 @@
 package repo
 
 import (
-	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
 // Event is one commit of the tracking branch in human terms.
@@ -37,7 +37,7 @@ func (r *Repo) historyFrom(h plumbing.Hash, max int) ([]Event, error) {
 			return nil, err
 		}
 		ev := Event{Commit: h.String(), Author: c.Author.Name, Email: c.Author.Email, Time: c.Author.When}
-		ev.Subject, ev.Trailers = parseMessage(c.Message)
+		ev.Subject, ev.Trailers = gitobj.ParseMessage(c.Message)
 		if ops := ev.Trailers["Mlgit-Op"]; len(ops) > 0 {
 			ev.Op = ops[0]
 		}
@@ -48,24 +48,4 @@ func (r *Repo) historyFrom(h plumbing.Hash, max int) ([]Event, error) {
 		h = c.ParentHashes[0]
 	}
 	return out, nil
-}
-
-// parseMessage splits a commit message into its subject and the trailers
-// of its last paragraph.
-func parseMessage(msg string) (string, map[string][]string) {
-	msg = strings.TrimRight(msg, "\n")
-	subject, _, _ := strings.Cut(msg, "\n")
-	paras := strings.Split(msg, "\n\n")
-	if len(paras) < 2 {
-		return subject, nil
-	}
-	tr := map[string][]string{}
-	for _, l := range strings.Split(paras[len(paras)-1], "\n") {
-		k, v, ok := strings.Cut(l, ": ")
-		if !ok || strings.ContainsAny(k, " \t") {
-			return subject, nil
-		}
-		tr[k] = append(tr[k], v)
-	}
-	return subject, tr
 }

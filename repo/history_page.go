@@ -88,7 +88,7 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 		if err != nil {
 			return ProposalInfo{}, false
 		}
-		subject, tr := parseMessage(c.Message)
+		subject, tr := gitobj.ParseMessage(c.Message)
 		if first(tr["Mlgit-Model"]) != key || first(tr["Mlgit-Version"]) != n {
 			return ProposalInfo{}, false
 		}
@@ -160,4 +160,11 @@ func (r *Repo) remoteNames() []string {
 		return nil
 	}
 	return strings.Fields(string(out))
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/layout"
+	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // The registry benchmarks run on a repository with 100 models, 10 versions
@@ -172,7 +173,7 @@ func buildRegistryFixture(tb testing.TB, dir string, nModels, runs int) {
 			tag := fmt.Sprintf("%s@v%d", m.name, v)
 			msg := &TagMessage{Model: m.name, Version: int64(v), Kind: TagRegistration, Actor: "Bench <bench@example.com>"}
 			fmt.Fprintf(f.w, "tag %s\nfrom :%d\ntagger %s\n", tag, regCommit[tag], who)
-			f.data(msg.encode(tagSubject(msg)))
+			f.data(msg.Encode(registry.TagSubject(msg)))
 		}
 		for e, ev := range m.events {
 			tag := fmt.Sprintf("%s#%s#%d", m.name, ev.label, e+1)
@@ -184,7 +185,7 @@ func buildRegistryFixture(tb testing.TB, dir string, nModels, runs int) {
 			}
 			msg := &TagMessage{Model: m.name, Version: ev.version, Kind: kind, Label: strings.TrimPrefix(ev.label, "!"), Actor: "Bench <bench@example.com>", Reason: "benchmark"}
 			fmt.Fprintf(f.w, "tag %s\nfrom :%d\ntagger %s\n", tag, regCommit[fmt.Sprintf("%s@v%d", m.name, ev.version)], who)
-			f.data(msg.encode(tagSubject(msg)))
+			f.data(msg.Encode(registry.TagSubject(msg)))
 		}
 	}
 	if err := f.w.Flush(); err != nil {

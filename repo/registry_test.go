@@ -18,6 +18,7 @@ import (
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 func digestOf(b []byte) string {
@@ -724,15 +725,19 @@ func TestPackedAndLooseTagsResolveAlike(t *testing.T) {
 func TestSyncAnchorsSquashedRegistrations(t *testing.T) {
 	r, dir := newTestRepo(t)
 	squash, err := r.Update(func(tx *Tx) error {
-		if err := writeModelTx(tx, newModel(ModelSpec{Name: "churn"}, 1, 2)); err != nil {
+		m := &manifest.RegisteredModel{Header: manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindRegisteredModel},
+			Name: "churn", CreationTimestamp: 1, LastUpdatedTimestamp: 1, LatestVersion: 2}
+		if err := m.Validate(); err != nil {
 			return err
 		}
+		tx.Write(layout.Model(ModelKey("churn")), m.Encode())
 		for n := int64(1); n <= 2; n++ {
 			v := &manifest.ModelVersion{Header: manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindModelVersion},
 				Name: "churn", Version: n, Stage: StageNone, Status: "READY", Source: "file:///m", CreationTimestamp: 1, LastUpdatedTimestamp: 1}
-			if err := writeVersionTx(tx, v); err != nil {
+			if err := v.Validate(); err != nil {
 				return err
 			}
+			tx.Write(layout.Version(ModelKey("churn"), n), v.Encode())
 		}
 		tx.SetMessage("Merge pull request #7 (squashed)", "Mlgit-Op: merge")
 		return nil

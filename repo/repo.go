@@ -20,6 +20,7 @@ import (
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 	"github.com/mlgit/mlgit/repo/journal"
+	"github.com/mlgit/mlgit/repo/registry"
 	"github.com/mlgit/mlgit/repo/runindex"
 )
 
@@ -147,7 +148,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if err := checkBranchName(r.branch); err != nil {
+	if err := registry.CheckBranchName(r.branch); err != nil {
 		return nil, err
 	}
 	r.refs = gitobj.NewRefs(gd)
@@ -160,14 +161,6 @@ func openAt(path string, opts Options) (*Repo, error) {
 
 func newStorage(gitDir string) *filesystem.Storage {
 	return filesystem.NewStorageWithOptions(osfs.New(gitDir), cache.NewObjectLRU(32*cache.MiByte), filesystem.Options{})
-}
-
-func checkBranchName(b string) error {
-	if b == "" || strings.ContainsAny(b, " ~^:?*[\\") || strings.Contains(b, "..") || strings.HasPrefix(b, "-") ||
-		strings.HasSuffix(b, ".lock") || strings.HasSuffix(b, "/") || strings.HasPrefix(b, "/") {
-		return fmt.Errorf("%w: %q is not a valid branch name", ErrInvalid, b)
-	}
-	return nil
 }
 
 // Open opens the store of the Git repository containing path. It fails with

@@ -168,7 +168,7 @@ func gitFailure(what string, rs *remoteSpec, stderr string, err error, after str
 }
 
 // ErrRemote marks a failure of the remote (unreachable, refused, denied).
-var ErrRemote = errors.New("remote error")
+var ErrRemote = gitobj.ErrRemote
 
 // fetch brings the remote's branch and tags here. It returns the remote's
 // tip (zero when the remote has no tracking branch).
@@ -789,14 +789,14 @@ func (r *Repo) planTags(mirror, local map[string]plumbing.Hash, moved map[plumbi
 			// replaced by the real one; others are left alone (fsck
 			// reports them).
 			if m, ok := mirror[name]; ok {
-				if c, _, perr := r.peel(h); perr == nil && r.peeledEqual(m, c) {
+				if c, _, perr := r.objects.Peel(h); perr == nil && r.peeledEqual(m, c) {
 					plan.Ops = append(plan.Ops, tagOp{Name: name, Old: h.String(), New: m.String()})
 				}
 			}
 			continue
 		}
 		lt := &localTag{name: tn, value: h, target: to.target, raw: to}
-		lt.msg, lt.ours = decodeTagMessage(to.message)
+		lt.msg, lt.ours = registry.DecodeTagMessage(to.message)
 		unpushed = append(unpushed, lt)
 	}
 	if len(unpushed) == 0 {
@@ -875,7 +875,7 @@ func (r *Repo) planTags(mirror, local map[string]plumbing.Hash, moved map[plumbi
 				m.After = after
 			}
 			if m != t.msg {
-				msg = m.encode(tagSubject(&m))
+				msg = m.Encode(registry.TagSubject(&m))
 			}
 		}
 		newName := nn.String()
@@ -940,11 +940,18 @@ func (r *Repo) readTagObject(h plumbing.Hash) (*tagObject, error) {
 // writeTagObjectAs writes a tag object like orig (same tagger and date)
 // with a new name, target and message.
 func (r *Repo) writeTagObjectAs(name string, target plumbing.Hash, msg string, orig *tagObject) (plumbing.Hash, error) {
-	return r.writeTag(&object.Tag{Name: name, Tagger: orig.tagger, Message: msg, TargetType: plumbing.CommitObject, Target: target})
+	return r.objects.WriteTag(&object.Tag{Name: name, Tagger: orig.tagger, Message: msg, TargetType: plumbing.CommitObject, Target: target})
 }
 
 // peeledEqual reports whether tag value h points at commit c.
 func (r *Repo) peeledEqual(h, c plumbing.Hash) bool {
-	p, _, err := r.peel(h)
+	p, _, err := r.objects.Peel(h)
 	return err == nil && p == c
+}
+
+func hashOrEmpty(h plumbing.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.String()
 }

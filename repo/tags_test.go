@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,27 +12,6 @@ import (
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
-
-func TestParseModelRef(t *testing.T) {
-	for ref, want := range map[string][2]string{
-		"churn@production":         {"churn", "production"},
-		"team@x@v3":                {"team@x", "v3"},
-		"models:/churn/3":          {"churn", "v3"},
-		"models:/churn/Production": {"churn", "Production"},
-		"models:/churn@champion":   {"churn", "champion"},
-		"models:/a/b/latest":       {"a/b", "latest"},
-	} {
-		n, s, err := ParseModelRef(ref)
-		if err != nil || n != want[0] || s != want[1] {
-			t.Errorf("ParseModelRef(%q) = %q, %q, %v", ref, n, s, err)
-		}
-	}
-	for _, ref := range []string{"churn", "churn@", "@v1", "models:/churn", "models:/churn/"} {
-		if _, _, err := ParseModelRef(ref); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ParseModelRef(%q): %v, want ErrInvalid", ref, err)
-		}
-	}
-}
 
 // TestLsRefsLocalAsksOnlyForOneModel: against a local bare remote, the
 // v2 ls-refs exchange carries only the asked model's tags (checked with

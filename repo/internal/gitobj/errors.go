@@ -11,4 +11,6 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrLocked marks a lock held by another process for too long.
 	ErrLocked = errors.New("locked")
+	// ErrRemote marks a failure of the remote (unreachable, refused, denied).
+	ErrRemote = errors.New("remote error")
 )

@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"crypto/sha256"
@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
-	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -27,8 +26,8 @@ import (
 // model/MLmodel, model/model.pkl...), with paths relative to p; p naming
 // one file takes that file under its base name, and "" or "." takes all.
 // A path with no artifacts fails with ErrNotFound listing what the run has.
-func (r *Repo) RunModelFiles(runID, p string) (*manifest.Run, []manifest.Artifact, error) {
-	run, err := r.GetRun(runID)
+func (s *Store) RunModelFiles(runID, p string) (*manifest.Run, []manifest.Artifact, error) {
+	run, err := s.Runs.GetRun(runID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -66,7 +65,7 @@ func topLevel(arts []manifest.Artifact) string {
 	if len(out) == 0 {
 		return "no artifacts"
 	}
-	return registry.ListOrNone(out)
+	return ListOrNone(out)
 }
 
 // AddFunc stores the file at path in the blob store and returns its digest
@@ -80,10 +79,10 @@ type AddFunc func(path string) (digest string, size int64, err error)
 func ScanModelDir(dir string, add AddFunc) ([]manifest.Artifact, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", manifest.ErrInvalid, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s is not a folder", ErrInvalid, dir)
+		return nil, fmt.Errorf("%w: %s is not a folder", manifest.ErrInvalid, dir)
 	}
 	var out []manifest.Artifact
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -99,7 +98,7 @@ func ScanModelDir(dir string, add AddFunc) ([]manifest.Artifact, error) {
 		}
 		rel = filepath.ToSlash(rel)
 		if !d.Type().IsRegular() {
-			return fmt.Errorf("%w: %s is not a regular file (symbolic links and special files are not supported)", ErrInvalid, p)
+			return fmt.Errorf("%w: %s is not a regular file (symbolic links and special files are not supported)", manifest.ErrInvalid, p)
 		}
 		if err := manifest.ValidateArtifactPath(rel); err != nil {
 			return err
@@ -123,7 +122,7 @@ func ScanModelDir(dir string, add AddFunc) ([]manifest.Artifact, error) {
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: folder %s has no files", ErrInvalid, dir)
+		return nil, fmt.Errorf("%w: folder %s has no files", manifest.ErrInvalid, dir)
 	}
 	return manifest.SortArtifacts(out), nil
 }
@@ -146,7 +145,7 @@ func ParseMLmodel(data []byte) (MLmodelInfo, error) {
 	}
 	var info MLmodelInfo
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return info, fmt.Errorf("%w: MLmodel is not valid YAML: %v", ErrInvalid, err)
+		return info, fmt.Errorf("%w: MLmodel is not valid YAML: %v", manifest.ErrInvalid, err)
 	}
 	for f := range doc.Flavors {
 		info.Flavors = append(info.Flavors, f)
@@ -155,7 +154,7 @@ func ParseMLmodel(data []byte) (MLmodelInfo, error) {
 	if doc.Signature != nil {
 		b, err := json.Marshal(doc.Signature)
 		if err != nil {
-			return info, fmt.Errorf("%w: MLmodel signature: %v", ErrInvalid, err)
+			return info, fmt.Errorf("%w: MLmodel signature: %v", manifest.ErrInvalid, err)
 		}
 		info.Signature = string(b)
 	}

@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"errors"
@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
-	"github.com/mlgit/mlgit/repo/registry"
 	"gopkg.in/yaml.v3"
 )
 
@@ -42,7 +42,9 @@ type TagMessage struct {
 	Synced bool `yaml:"synced,omitempty" json:"synced,omitempty"`
 }
 
-func (m *TagMessage) encode(subject string) string {
+// Encode returns the tag message: subject as a YAML comment line, then m
+// as YAML.
+func (m *TagMessage) Encode(subject string) string {
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		panic(err) // plain struct of strings and numbers
@@ -50,9 +52,9 @@ func (m *TagMessage) encode(subject string) string {
 	return "# " + subject + "\n" + string(b)
 }
 
-// decodeTagMessage parses a tag message; ok is false for messages that are
-// not ours (hand-made tags).
-func decodeTagMessage(msg string) (TagMessage, bool) {
+// DecodeTagMessage parses a tag message; ok is false for messages that are
+// not ours (hand-made tags). A sync that re-numbers tags rewrites them.
+func DecodeTagMessage(msg string) (TagMessage, bool) {
 	var m TagMessage
 	if err := yaml.Unmarshal([]byte(msg), &m); err != nil || m.Model == "" || m.Kind == "" {
 		return TagMessage{}, false
@@ -60,8 +62,9 @@ func decodeTagMessage(msg string) (TagMessage, bool) {
 	return m, true
 }
 
-// tagSubject is the one-line description of an event in the tag message.
-func tagSubject(m *TagMessage) string {
+// TagSubject is the one-line description of an event, the first line of
+// its tag message (Encode).
+func TagSubject(m *TagMessage) string {
 	v := "v" + strconv.FormatInt(m.Version, 10)
 	switch m.Kind {
 	case TagRegistration:
@@ -81,60 +84,38 @@ func tagSubject(m *TagMessage) string {
 	return m.Model + " " + m.Kind
 }
 
-// beforeTagCreate, when set by tests, runs between choosing a tag name and
-// creating it, to simulate another process taking the name first.
-var beforeTagCreate func(name string)
-
 // writeTagObject writes an annotated tag object for target.
-func (r *Repo) writeTagObject(name string, target plumbing.Hash, msg string) (plumbing.Hash, error) {
-	id := r.identity()
-	return r.writeTag(&object.Tag{
+func (s *Store) writeTagObject(name string, target plumbing.Hash, msg string) (plumbing.Hash, error) {
+	tagger, email := s.Identity()
+	return s.Branch.DB.WriteTag(&object.Tag{
 		Name:       name,
-		Tagger:     object.Signature{Name: id.name, Email: id.email, When: r.now()},
+		Tagger:     object.Signature{Name: tagger, Email: email, When: s.Now()},
 		Message:    msg,
 		TargetType: plumbing.CommitObject,
 		Target:     target,
 	})
 }
 
-// writeTag writes an annotated tag object.
-func (r *Repo) writeTag(t *object.Tag) (plumbing.Hash, error) {
-	obj := &plumbing.MemoryObject{}
-	if err := t.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	data, err := gitobj.ReadAll(obj)
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return r.objects.WriteObject(plumbing.TagObject, data)
-}
-
 // createAnnotatedTag creates refs/tags/<name> as an annotated tag of
-// target. It fails with ErrExists when the tag exists.
-func (r *Repo) createAnnotatedTag(name string, target plumbing.Hash, msg string) error {
-	if len(name) > registry.MaxTagNameLength {
-		return fmt.Errorf("%w: tag name %q is %d bytes; the limit is %d", ErrInvalid, registry.AbbrevName(name), len(name), registry.MaxTagNameLength)
+// target. It fails with gitobj.ErrExists when the tag exists.
+func (s *Store) createAnnotatedTag(name string, target plumbing.Hash, msg string) error {
+	if len(name) > MaxTagNameLength {
+		return fmt.Errorf("%w: tag name %q is %d bytes; the limit is %d", manifest.ErrInvalid, AbbrevName(name), len(name), MaxTagNameLength)
 	}
-	h, err := r.writeTagObject(name, target, msg)
+	h, err := s.writeTagObject(name, target, msg)
 	if err != nil {
 		return err
 	}
-	if beforeTagCreate != nil {
-		beforeTagCreate(name)
+	if s.BeforeTagCreate != nil {
+		s.BeforeTagCreate(name)
 	}
-	return r.refs.CreateTag(name, h)
-}
-
-func (r *Repo) actor() string {
-	id := r.identity()
-	return id.name + " <" + id.email + ">"
+	return s.Branch.Refs.CreateTag(name, h)
 }
 
 // maxEventCounter returns the highest counter among a model's event tags,
 // reading ref names only.
-func (r *Repo) maxEventCounter(key string) (int64, error) {
-	vals, err := r.refs.ListWithPrefixes("refs/tags/" + key + "#")
+func (s *Store) maxEventCounter(key string) (int64, error) {
+	vals, err := s.Branch.Refs.ListWithPrefixes("refs/tags/" + key + "#")
 	if err != nil {
 		return 0, err
 	}
@@ -152,15 +133,15 @@ func (r *Repo) maxEventCounter(key string) (int64, error) {
 // more than the model's highest. When another process takes that name
 // first, it recomputes the counter and tries again, so concurrent events
 // all end up recorded with distinct counters.
-func (r *Repo) createEventTag(key, label string, target plumbing.Hash, m *TagMessage) (string, error) {
+func (s *Store) createEventTag(key, label string, target plumbing.Hash, m *TagMessage) (string, error) {
 	for attempt := 0; attempt < 100; attempt++ {
-		max, err := r.maxEventCounter(key)
+		max, err := s.maxEventCounter(key)
 		if err != nil {
 			return "", err
 		}
 		name := TagName{Key: key, Kind: TagEvent, Label: label, Counter: max + 1}.String()
-		err = r.createAnnotatedTag(name, target, m.encode(tagSubject(m)))
-		if errors.Is(err, ErrExists) {
+		err = s.createAnnotatedTag(name, target, m.Encode(TagSubject(m)))
+		if errors.Is(err, gitobj.ErrExists) {
 			time.Sleep(time.Duration(attempt) * time.Millisecond)
 			continue
 		}
@@ -169,24 +150,24 @@ func (r *Repo) createEventTag(key, label string, target plumbing.Hash, m *TagMes
 		}
 		return name, nil
 	}
-	return "", fmt.Errorf("%w: could not create an event tag for %s: the counter kept moving", ErrConflict, key)
+	return "", fmt.Errorf("%w: could not create an event tag for %s: the counter kept moving", gitobj.ErrConflict, key)
 }
 
 // createVersionTag creates the registration (or, with dereg, the
-// deregistration) tag of a version. It returns ErrExists when present.
-func (r *Repo) createVersionTag(key string, version int64, dereg bool, target plumbing.Hash, m *TagMessage) (string, error) {
+// deregistration) tag of a version. It returns gitobj.ErrExists when present.
+func (s *Store) createVersionTag(key string, version int64, dereg bool, target plumbing.Hash, m *TagMessage) (string, error) {
 	kind := TagRegistration
 	if dereg {
 		kind = TagDeregistration
 	}
 	name := TagName{Key: key, Kind: kind, Version: version}.String()
-	after, err := r.maxEventCounter(key)
+	after, err := s.maxEventCounter(key)
 	if err != nil {
 		return "", err
 	}
 	m.After = after
-	if err := r.createAnnotatedTag(name, target, m.encode(tagSubject(m))); err != nil {
-		if errors.Is(err, ErrExists) {
+	if err := s.createAnnotatedTag(name, target, m.Encode(TagSubject(m))); err != nil {
+		if errors.Is(err, gitobj.ErrExists) {
 			return name, err
 		}
 		return "", fmt.Errorf("create tag %s: %w", name, err)
@@ -196,12 +177,12 @@ func (r *Repo) createVersionTag(key string, version int64, dereg bool, target pl
 
 // registrationCommit returns the commit the version's @v tag peels to
 // (zero when the tag does not exist).
-func (r *Repo) registrationCommit(key string, version int64) (plumbing.Hash, error) {
-	h, err := r.refs.Read("refs/tags/" + TagName{Key: key, Kind: TagRegistration, Version: version}.String())
+func (s *Store) registrationCommit(key string, version int64) (plumbing.Hash, error) {
+	h, err := s.Branch.Refs.Read("refs/tags/" + TagName{Key: key, Kind: TagRegistration, Version: version}.String())
 	if err != nil || h.IsZero() {
 		return plumbing.ZeroHash, err
 	}
-	c, _, err := r.peel(h)
+	c, _, err := s.Branch.DB.Peel(h)
 	return c, err
 }
 
@@ -211,8 +192,8 @@ const modelLockTimeout = 30 * time.Second
 
 // lockModel serializes registry writes to one model within this clone, so
 // that the order of commits and the order of tag counters agree.
-func (r *Repo) lockModel(key string) (*gitobj.FileLock, error) {
-	l, err := gitobj.LockFile(filepath.Join(r.stateDir, "locks", "model-"+key+".lock"), true, true, modelLockTimeout)
+func (s *Store) lockModel(key string) (*gitobj.FileLock, error) {
+	l, err := gitobj.LockFile(filepath.Join(s.StateDir, "locks", "model-"+key+".lock"), true, true, modelLockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("another mlgit process is changing this model: %w", err)
 	}

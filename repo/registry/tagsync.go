@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"errors"
@@ -12,7 +12,6 @@ import (
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 	"github.com/mlgit/mlgit/repo/internal/layout"
-	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // findRegistrationCommits walks the first-parent history of the tracking
@@ -22,8 +21,8 @@ import (
 // the old key (Mlgit-Renamed-From), so a renamed version maps to its
 // original registration commit, as RenameModel tags it. Versions not at
 // the tip are missing from the result.
-func (r *Repo) findRegistrationCommits(key string, versions []int64) (map[int64]plumbing.Hash, error) {
-	return r.findRegistrationCommitsIn(&fpChain{}, key, versions)
+func (s *Store) findRegistrationCommits(key string, versions []int64) (map[int64]plumbing.Hash, error) {
+	return s.findRegistrationCommitsIn(&fpChain{}, key, versions)
 }
 
 // fpChain is the first-parent history of the tip (commit and root tree),
@@ -36,11 +35,11 @@ type fpChain struct {
 
 // chainAt returns the i-th commit back from the tip and its tree; ok is false
 // past the root.
-func (r *Repo) chainAt(ch *fpChain, i int) (commit, tree plumbing.Hash, ok bool, err error) {
+func (s *Store) chainAt(ch *fpChain, i int) (commit, tree plumbing.Hash, ok bool, err error) {
 	for len(ch.commits) <= i && !ch.end {
 		h := ch.next
 		if len(ch.commits) == 0 {
-			if h, err = r.tip(); err != nil {
+			if h, err = s.Branch.Tip(); err != nil {
 				return
 			}
 		}
@@ -48,7 +47,7 @@ func (r *Repo) chainAt(ch *fpChain, i int) (commit, tree plumbing.Hash, ok bool,
 			ch.end = true
 			break
 		}
-		c, err := r.objects.ReadCommit(h)
+		c, err := s.Branch.DB.ReadCommit(h)
 		if err != nil {
 			return plumbing.ZeroHash, plumbing.ZeroHash, false, err
 		}
@@ -65,7 +64,7 @@ func (r *Repo) chainAt(ch *fpChain, i int) (commit, tree plumbing.Hash, ok bool,
 	return ch.commits[i], ch.trees[i], true, nil
 }
 
-func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int64) (map[int64]plumbing.Hash, error) {
+func (s *Store) findRegistrationCommitsIn(ch *fpChain, key string, versions []int64) (map[int64]plumbing.Hash, error) {
 	type want struct {
 		key      string
 		lastSeen plumbing.Hash
@@ -79,7 +78,7 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 	pending := len(ws)
 	tc := gitobj.TreeCache{}
 	for i := 0; pending > 0; i++ {
-		h, tree, ok, err := r.chainAt(ch, i)
+		h, tree, ok, err := s.chainAt(ch, i)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +89,7 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 			if w.done {
 				continue
 			}
-			present, err := r.pathExists(tc, tree, layout.Version(w.key, n))
+			present, err := s.pathExists(tc, tree, layout.Version(w.key, n))
 			if err != nil {
 				return nil, err
 			}
@@ -104,8 +103,8 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 				continue
 			}
 			// w.lastSeen added the file. Follow a rename back.
-			if old := r.renamedFrom(w.lastSeen, w.key); old != "" {
-				if ok, err := r.pathExists(tc, tree, layout.Version(old, n)); err == nil && ok {
+			if old := s.renamedFrom(w.lastSeen, w.key); old != "" {
+				if ok, err := s.pathExists(tc, tree, layout.Version(old, n)); err == nil && ok {
 					w.key, w.lastSeen = old, h
 					continue
 				}
@@ -127,18 +126,18 @@ func (r *Repo) findRegistrationCommitsIn(ch *fpChain, key string, versions []int
 	return found, nil
 }
 
-func (r *Repo) pathExists(tc gitobj.TreeCache, root plumbing.Hash, p string) (bool, error) {
-	_, ok, err := r.objects.Lookup(tc, root, p)
+func (s *Store) pathExists(tc gitobj.TreeCache, root plumbing.Hash, p string) (bool, error) {
+	_, ok, err := s.Branch.DB.Lookup(tc, root, p)
 	return ok, err
 }
 
 // renamedFrom returns the old key when commit h renamed a model to key.
-func (r *Repo) renamedFrom(h plumbing.Hash, key string) string {
-	c, err := r.objects.ReadCommit(h)
+func (s *Store) renamedFrom(h plumbing.Hash, key string) string {
+	c, err := s.Branch.DB.ReadCommit(h)
 	if err != nil {
 		return ""
 	}
-	_, tr := parseMessage(c.Message)
+	_, tr := gitobj.ParseMessage(c.Message)
 	if first(tr["Mlgit-Op"]) != "model-rename" || first(tr["Mlgit-Model"]) != key {
 		return ""
 	}
@@ -156,8 +155,8 @@ func first(s []string) string {
 // that added it also added another version (a squash merge): a child of
 // base with the same tree, authored as base was committed, so every clone
 // that makes it makes the same object. The tag keeps it reachable.
-func (r *Repo) anchorCommit(base plumbing.Hash, key string, n int64) (plumbing.Hash, error) {
-	c, err := r.objects.ReadCommit(base)
+func (s *Store) anchorCommit(base plumbing.Hash, key string, n int64) (plumbing.Hash, error) {
+	c, err := s.Branch.DB.ReadCommit(base)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -169,11 +168,7 @@ func (r *Repo) anchorCommit(base plumbing.Hash, key string, n int64) (plumbing.H
 		Message: fmt.Sprintf("mlgit: registration anchor for %s v%d\n\nMlgit-Op: model-anchor\nMlgit-Model: %s\nMlgit-Version: %d\n",
 			key, n, key, n),
 	}
-	obj := r.st.NewEncodedObject()
-	if err := a.Encode(obj); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	return r.st.SetEncodedObject(obj)
+	return s.Branch.DB.WriteCommit(a)
 }
 
 // SyncAction is one tag that SyncTags created (or, dry, would create).
@@ -206,31 +201,31 @@ type SyncReport struct {
 //
 // With names, only those models are synced; otherwise every model with a
 // manifest or tags. With dryRun nothing is written.
-func (r *Repo) SyncTags(names []string, dryRun bool) (*SyncReport, error) {
+func (s *Store) SyncTags(names []string, dryRun bool) (*SyncReport, error) {
 	rep := &SyncReport{Created: []SyncAction{}}
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return nil, err
 	}
-	keys, err := r.registryKeys(names)
+	keys, err := s.registryKeys(names)
 	if err != nil {
 		return nil, err
 	}
 	for _, name := range names { // a name with no manifest and no tag is a typo
-		if _, err := r.GetModel(name); err == nil {
+		if _, err := s.GetModel(name); err == nil {
 			continue
 		}
-		vals, err := r.refs.ListWithPrefixes(modelTagPrefixes(ModelKey(name))...)
+		vals, err := s.Branch.Refs.ListWithPrefixes(modelTagPrefixes(ModelKey(name))...)
 		if err != nil {
 			return nil, err
 		}
 		if len(vals) == 0 {
-			return nil, r.View(func(tx *Tx) error { return modelNotFound(tx, name) })
+			return nil, s.view(func(tx *gitobj.Tx) error { return modelNotFound(tx, name) })
 		}
 	}
-	anc := &ancestry{r: r}
+	anc := &ancestry{s: s}
 	for _, key := range keys {
-		if err := r.syncModel(key, stages, dryRun, anc, rep); err != nil {
+		if err := s.syncModel(key, stages, dryRun, anc, rep); err != nil {
 			return rep, err
 		}
 	}
@@ -239,7 +234,7 @@ func (r *Repo) SyncTags(names []string, dryRun bool) (*SyncReport, error) {
 
 // registryKeys returns the keys to look at: those of names, or every key
 // with a manifest or a tag.
-func (r *Repo) registryKeys(names []string) ([]string, error) {
+func (s *Store) registryKeys(names []string) ([]string, error) {
 	set := map[string]bool{}
 	if len(names) > 0 {
 		for _, n := range names {
@@ -249,7 +244,7 @@ func (r *Repo) registryKeys(names []string) ([]string, error) {
 			set[ModelKey(n)] = true
 		}
 	} else {
-		err := r.View(func(tx *Tx) error {
+		err := s.view(func(tx *gitobj.Tx) error {
 			ks, err := listModelKeysTx(tx)
 			for _, k := range ks {
 				set[k] = true
@@ -259,7 +254,7 @@ func (r *Repo) registryKeys(names []string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		all, err := r.allTagRefs()
+		all, err := s.allTagRefs()
 		if err != nil {
 			return nil, err
 		}
@@ -296,9 +291,9 @@ type manifestView struct {
 	problems []string
 }
 
-func (r *Repo) readManifestView(key string) (*manifestView, error) {
+func (s *Store) readManifestView(key string) (*manifestView, error) {
 	mv := &manifestView{versions: map[int64]*manifest.ModelVersion{}}
-	err := r.View(func(tx *Tx) error {
+	err := s.view(func(tx *gitobj.Tx) error {
 		m, ok, err := decodeModelAt(tx, key)
 		if err != nil {
 			mv.problems = append(mv.problems, err.Error())
@@ -332,7 +327,7 @@ func (r *Repo) readManifestView(key string) (*manifestView, error) {
 // ancestry answers "is this commit in the tracking branch's history",
 // walking the history once and only when first asked.
 type ancestry struct {
-	r     *Repo
+	s     *Store
 	set   map[plumbing.Hash]bool
 	chain fpChain // first parents, for registration commits
 }
@@ -340,7 +335,7 @@ type ancestry struct {
 func (a *ancestry) contains(h plumbing.Hash) (bool, error) {
 	if a.set == nil {
 		a.set = map[plumbing.Hash]bool{}
-		tip, err := a.r.tip()
+		tip, err := a.s.Branch.Tip()
 		if err != nil {
 			return false, err
 		}
@@ -352,7 +347,7 @@ func (a *ancestry) contains(h plumbing.Hash) (bool, error) {
 				continue
 			}
 			a.set[c] = true
-			cm, err := a.r.objects.ReadCommit(c)
+			cm, err := a.s.Branch.DB.ReadCommit(c)
 			if err != nil {
 				return false, err
 			}
@@ -363,25 +358,25 @@ func (a *ancestry) contains(h plumbing.Hash) (bool, error) {
 		return true, nil
 	}
 	// An anchor commit is not on the branch; its parent is.
-	if c, err := a.r.objects.ReadCommit(h); err == nil && len(c.ParentHashes) == 1 {
-		if _, tr := parseMessage(c.Message); first(tr["Mlgit-Op"]) == "model-anchor" {
+	if c, err := a.s.Branch.DB.ReadCommit(h); err == nil && len(c.ParentHashes) == 1 {
+		if _, tr := gitobj.ParseMessage(c.Message); first(tr["Mlgit-Op"]) == "model-anchor" {
 			return a.set[c.ParentHashes[0]], nil
 		}
 	}
 	return false, nil
 }
 
-func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, rep *SyncReport) error {
+func (s *Store) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, rep *SyncReport) error {
 	name, err := ModelName(key)
 	if err != nil {
 		return err
 	}
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	mv, err := r.readManifestView(key)
+	mv, err := s.readManifestView(key)
 	if err != nil {
 		return err
 	}
@@ -392,7 +387,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	if mv.model != nil {
 		name = mv.model.Name
 	}
-	st, err := r.modelTagState(key, stages)
+	st, err := s.modelTagState(key, stages)
 	if err != nil {
 		return err
 	}
@@ -400,7 +395,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 		rep.Warnings = append(rep.Warnings, "model "+name+": "+w)
 	}
 	add := func(a SyncAction) { a.Model = name; rep.Created = append(rep.Created, a) }
-	tipCommit, _ := r.tip()
+	tipCommit, _ := s.Branch.Tip()
 
 	// 1. Registration tags.
 	var missing []int64
@@ -411,7 +406,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	}
 	sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
 	if len(missing) > 0 {
-		found, err := r.findRegistrationCommitsIn(&anc.chain, key, missing)
+		found, err := s.findRegistrationCommitsIn(&anc.chain, key, missing)
 		if err != nil {
 			return err
 		}
@@ -428,7 +423,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 			if used[target] {
 				if dryRun {
 					target = plumbing.ZeroHash
-				} else if target, err = r.anchorCommit(target, key, n); err != nil {
+				} else if target, err = s.anchorCommit(target, key, n); err != nil {
 					return err
 				}
 			}
@@ -436,8 +431,8 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 			tag := TagName{Key: key, Kind: TagRegistration, Version: n}.String()
 			if !dryRun {
 				v := mv.versions[n]
-				m := &TagMessage{Model: name, Version: n, Kind: TagRegistration, Actor: r.actor(), Commit: target.String(), Run: v.RunID, Source: v.Source, Synced: true}
-				if _, err := r.createVersionTag(key, n, false, target, m); err != nil && !errors.Is(err, ErrExists) {
+				m := &TagMessage{Model: name, Version: n, Kind: TagRegistration, Actor: s.actor(), Commit: target.String(), Run: v.RunID, Source: v.Source, Synced: true}
+				if _, err := s.createVersionTag(key, n, false, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 					return err
 				}
 			}
@@ -447,7 +442,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 			}
 		}
 		if !dryRun {
-			if st, err = r.modelTagState(key, stages); err != nil {
+			if st, err = s.modelTagState(key, stages); err != nil {
 				return err
 			}
 		}
@@ -463,7 +458,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 			return err
 		}
 		if !in {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf("model %s: tag %s points at a commit that is not on branch %s; pull the branch (not deregistering)", name, tv.Tag, r.branch))
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("model %s: tag %s points at a commit that is not on branch %s; pull the branch (not deregistering)", name, tv.Tag, s.Name))
 			continue
 		}
 		tag := TagName{Key: key, Kind: TagDeregistration, Version: tv.Version}.String()
@@ -472,8 +467,8 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 			if mv.model == nil {
 				reason = "model deleted or renamed"
 			}
-			m := &TagMessage{Model: name, Version: tv.Version, Kind: TagDeregistration, Actor: r.actor(), Reason: reason, Commit: tipCommit.String(), Synced: true}
-			if _, err := r.createVersionTag(key, tv.Version, true, plumbing.NewHash(tv.Commit), m); err != nil && !errors.Is(err, ErrExists) {
+			m := &TagMessage{Model: name, Version: tv.Version, Kind: TagDeregistration, Actor: s.actor(), Reason: reason, Commit: tipCommit.String(), Synced: true}
+			if _, err := s.createVersionTag(key, tv.Version, true, plumbing.NewHash(tv.Commit), m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 				return err
 			}
 		}
@@ -491,10 +486,10 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 		}
 		tag := key + "#" + label + "#?"
 		if !dryRun {
-			m := &TagMessage{Model: name, Version: version, Kind: kind, Label: strings.TrimPrefix(label, "!"), Previous: prev, Actor: r.actor(),
+			m := &TagMessage{Model: name, Version: version, Kind: kind, Label: strings.TrimPrefix(label, "!"), Previous: prev, Actor: s.actor(),
 				Reason: "tags sync", Commit: tipCommit.String(), Synced: true}
 			var err error
-			if tag, err = r.createEventTag(key, label, plumbing.NewHash(tv.Commit), m); err != nil {
+			if tag, err = s.createEventTag(key, label, plumbing.NewHash(tv.Commit), m); err != nil {
 				return err
 			}
 		}
@@ -507,7 +502,7 @@ func (r *Repo) syncModel(key string, stages Stages, dryRun bool, anc *ancestry, 
 	}
 	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
 	for _, n := range nums {
-		want := registry.StageLabel(mv.versions[n].Stage)
+		want := StageLabel(mv.versions[n].Stage)
 		if tv := st.Versions[n]; tv != nil && tv.Stage != want {
 			if err := event(n, want, EventStage, tv.Stage); err != nil {
 				return err
@@ -563,13 +558,13 @@ type FsckReport struct {
 // deleted versions deregistered, each version's tag-derived stage and each
 // alias as in the manifests, no unparsable tag in a model's namespace, no
 // live tags of a model that has no manifest). It reads every tag once.
-func (r *Repo) Fsck() (*FsckReport, error) {
+func (s *Store) Fsck() (*FsckReport, error) {
 	rep := &FsckReport{Problems: []FsckProblem{}}
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return nil, err
 	}
-	all, err := r.allTagRefs()
+	all, err := s.allTagRefs()
 	if err != nil {
 		return nil, err
 	}
@@ -581,7 +576,7 @@ func (r *Repo) Fsck() (*FsckReport, error) {
 		}
 	}
 	var manifestKeys []string
-	if err := r.View(func(tx *Tx) (err error) { manifestKeys, err = listModelKeysTx(tx); return err }); err != nil {
+	if err := s.view(func(tx *gitobj.Tx) (err error) { manifestKeys, err = listModelKeysTx(tx); return err }); err != nil {
 		return nil, err
 	}
 	keys := map[string]bool{}
@@ -596,16 +591,16 @@ func (r *Repo) Fsck() (*FsckReport, error) {
 		sorted = append(sorted, k)
 	}
 	sort.Strings(sorted)
-	anc := &ancestry{r: r}
+	anc := &ancestry{s: s}
 	for _, key := range sorted {
-		if err := r.fsckModel(key, byKey[key], stages, anc, rep); err != nil {
+		if err := s.fsckModel(key, byKey[key], stages, anc, rep); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
 
-func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc *ancestry, rep *FsckReport) error {
+func (s *Store) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc *ancestry, rep *FsckReport) error {
 	name, err := ModelName(key)
 	problem := func(kind, format string, args ...any) {
 		rep.Problems = append(rep.Problems, FsckProblem{Model: name, Kind: kind, Message: fmt.Sprintf(format, args...)})
@@ -615,14 +610,14 @@ func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc 
 		problem("bad-key", "folder models/%s is not the key of a model name: %v", key, err)
 		return nil
 	}
-	mv, err := r.readManifestView(key)
+	mv, err := s.readManifestView(key)
 	if err != nil {
 		return err
 	}
 	for _, p := range mv.problems {
 		problem("bad-manifest", "%s", p)
 	}
-	refs, warns, err := r.peelRefs(vals)
+	refs, warns, err := s.peelRefs(vals)
 	if err != nil {
 		return err
 	}
@@ -642,7 +637,7 @@ func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc 
 			if in {
 				problem("not-deregistered", "tag %s is live but the model has no manifest (deleted or renamed); run mlgit tags sync", tv.Tag)
 			} else {
-				problem("ahead", "tag %s is live but neither the model nor the tag's commit is on branch %s; pull the branch", tv.Tag, r.branch)
+				problem("ahead", "tag %s is live but neither the model nor the tag's commit is on branch %s; pull the branch", tv.Tag, s.Name)
 			}
 		}
 		return nil
@@ -680,7 +675,7 @@ func (r *Repo) fsckModel(key string, vals []gitobj.RefValue, stages Stages, anc 
 			problem("deregistered", "version %d has a manifest but tag %s@v%d! says it was deleted", n, key, n)
 			continue
 		}
-		if want := registry.StageLabel(v.Stage); tv.Stage != want {
+		if want := StageLabel(v.Stage); tv.Stage != want {
 			problem("stage", "version %d is %s in its manifest but %s by its tags; run mlgit tags sync", n, v.Stage, tv.Stage)
 		}
 	}

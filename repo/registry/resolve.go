@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 	"github.com/mlgit/mlgit/repo/internal/layout"
-	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // ParseModelRef splits a model reference into the model name and the
@@ -27,17 +26,17 @@ func ParseModelRef(ref string) (name, selector string, err error) {
 		}
 		i := strings.LastIndexByte(rest, '/')
 		if i <= 0 || i == len(rest)-1 {
-			return "", "", fmt.Errorf("%w: model URI %q: want models:/<name>/<version|stage|latest> or models:/<name>@<alias>", ErrInvalid, ref)
+			return "", "", fmt.Errorf("%w: model URI %q: want models:/<name>/<version|stage|latest> or models:/<name>@<alias>", manifest.ErrInvalid, ref)
 		}
 		sel := rest[i+1:]
-		if _, ok := registry.ParsePositive(sel); ok {
+		if _, ok := ParsePositive(sel); ok {
 			sel = "v" + sel
 		}
 		return rest[:i], sel, nil
 	}
 	i := strings.LastIndexByte(ref, '@')
 	if i <= 0 || i == len(ref)-1 {
-		return "", "", fmt.Errorf("%w: model reference %q: want <name>@<selector>, where the selector is v<n>, latest, a stage or an alias (e.g. churn@production)", ErrInvalid, ref)
+		return "", "", fmt.Errorf("%w: model reference %q: want <name>@<selector>, where the selector is v<n>, latest, a stage or an alias (e.g. churn@production)", manifest.ErrInvalid, ref)
 	}
 	return ref[:i], ref[i+1:], nil
 }
@@ -92,7 +91,7 @@ func modelURI(name string, v int64) string { return fmt.Sprintf("models:/%s/%d",
 // manifests disagree the answer is the tags' and a warning says so; when
 // the tags know nothing of the reference (not synced or not fetched) the
 // manifests answer, with a warning.
-func (r *Repo) Resolve(ref string) (*Resolution, error) {
+func (s *Store) Resolve(ref string) (*Resolution, error) {
 	name, selStr, err := ParseModelRef(ref)
 	if err != nil {
 		return nil, err
@@ -100,22 +99,22 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return nil, err
 	}
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return nil, err
 	}
 	sel, err := ParseSelector(selStr, stages)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", manifest.ErrInvalid, err)
 	}
 	key := ModelKey(name)
-	st, err := r.modelTagState(key, stages)
+	st, err := s.modelTagState(key, stages)
 	if err != nil {
 		return nil, err
 	}
 	res := &Resolution{Ref: ref, Model: name, Key: key, Warnings: st.Warnings, ResolvedFrom: "tags"}
 	tv, tagErr := st.Resolve(name, sel)
-	err = r.View(func(tx *Tx) error {
+	err = s.view(func(tx *gitobj.Tx) error {
 		m, ok, err := decodeModelAt(tx, key)
 		if err != nil {
 			return err
@@ -147,7 +146,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 		sort.Strings(res.Aliases)
 		res.URI = modelURI(name, tv.Version)
 		if !ok {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("model %q has tags but no manifest on branch %s (deleted, renamed, or not pulled)", name, r.branch))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("model %q has tags but no manifest on branch %s (deleted, renamed, or not pulled)", name, s.Name))
 			return nil
 		}
 		data, ok, err := tx.Read(layout.Version(key, tv.Version))
@@ -155,7 +154,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 			return err
 		}
 		if !ok {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("version %d has no manifest on branch %s (deleted, or not pulled); run mlgit fsck", tv.Version, r.branch))
+			res.Warnings = append(res.Warnings, fmt.Sprintf("version %d has no manifest on branch %s (deleted, or not pulled); run mlgit fsck", tv.Version, s.Name))
 			return nil
 		}
 		v, err := manifest.DecodeModelVersion(data)
@@ -170,7 +169,7 @@ func (r *Repo) Resolve(ref string) (*Resolution, error) {
 				want = fmt.Sprintf("v%d", mv.Version)
 			}
 			res.Warnings = append(res.Warnings, fmt.Sprintf("tags and manifests disagree: the tags say v%d, the manifests %s; run mlgit fsck and mlgit tags sync", tv.Version, want))
-		} else if registry.StageLabel(v.Stage) != tagStage {
+		} else if StageLabel(v.Stage) != tagStage {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("v%d is %s in its manifest but %s by its tags; run mlgit tags sync", tv.Version, v.Stage, tagStage))
 		}
 		return nil
@@ -200,7 +199,7 @@ func (res *Resolution) fill(v *manifest.ModelVersion, m *manifest.RegisteredMode
 
 // resolveManifestTx resolves a selector against the manifests (MLflow's
 // rules: highest version in a stage; alias; version; latest).
-func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*manifest.ModelVersion, error) {
+func resolveManifestTx(tx *gitobj.Tx, m *manifest.RegisteredModel, sel Selector) (*manifest.ModelVersion, error) {
 	key := ModelKey(m.Name)
 	switch sel.Kind {
 	case SelectVersion:
@@ -208,7 +207,7 @@ func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*mani
 	case SelectAlias:
 		n, ok := m.Aliases[sel.Alias]
 		if !ok {
-			return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, m.Name, sel.Alias, registry.AliasList(m.Aliases))
+			return nil, fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, m.Name, sel.Alias, AliasList(m.Aliases))
 		}
 		return readVersionTx(tx, m, n)
 	}
@@ -217,7 +216,7 @@ func resolveManifestTx(tx *Tx, m *manifest.RegisteredModel, sel Selector) (*mani
 		return nil, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		if sel.Kind == SelectLatest || registry.StageLabel(all[i].Stage) == sel.Stage {
+		if sel.Kind == SelectLatest || StageLabel(all[i].Stage) == sel.Stage {
 			return all[i], nil
 		}
 	}
@@ -266,7 +265,7 @@ func ResolveRemote(ctx context.Context, remote, ref string, opts RemoteOptions) 
 	}
 	sel, err := ParseSelector(selStr, stages)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", manifest.ErrInvalid, err)
 	}
 	key := ModelKey(name)
 	var out []byte
@@ -326,15 +325,16 @@ type TagEventInfo struct {
 
 // CheckRef parses a registry tag name (with or without refs/tags/). The
 // version of an event tag comes from the local tags of the Git repository
-// at path (no tracking branch needed): the version whose registration tag
-// peels to the same commit. A name outside the grammar fails with
-// ErrNotFound.
-func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
+// that open opens (no tracking branch needed; package repo opens the one
+// at a path): the version whose registration tag peels to the same
+// commit. A name outside the grammar fails with ErrNotFound; a repository
+// that cannot be opened leaves the version unknown, with a warning.
+func CheckRef(tag string, stages Stages, open func() (*Store, func(), error)) (*TagEventInfo, error) {
 	tag = strings.TrimPrefix(tag, "refs/tags/")
 	t, err := ParseTagName(tag)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not a registry tag (<model>@v<n>, <model>@v<n>!, <model>#<label>#<counter>): %v", ErrNotFound, tag,
-			strings.TrimPrefix(err.Error(), registry.ErrNotRegistryTag.Error()+": "))
+			strings.TrimPrefix(err.Error(), ErrNotRegistryTag.Error()+": "))
 	}
 	name, _ := ModelName(t.Key)
 	ev := &TagEventInfo{Tag: tag, Model: name, Key: t.Key, Version: t.Version, Counter: t.Counter}
@@ -344,21 +344,21 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	case strings.HasPrefix(t.Label, "!"):
 		ev.Event, ev.Alias = EventAliasRemoved, t.Label[1:]
 	case stages.IsStage(t.Label):
-		ev.Event, ev.Stage = EventStage, registry.StageLabel(t.Label)
+		ev.Event, ev.Stage = EventStage, StageLabel(t.Label)
 	default:
 		ev.Event, ev.Alias = EventAlias, t.Label
 	}
-	r, err := openAt(path, Options{})
+	s, closeStore, err := open()
 	if err != nil {
 		ev.Warnings = append(ev.Warnings, fmt.Sprintf("no local Git repository (%v): version of the event unknown", err))
 		return ev, nil
 	}
-	defer r.Close()
-	h, err := r.refs.Read("refs/tags/" + tag)
+	defer closeStore()
+	h, err := s.Branch.Refs.Read("refs/tags/" + tag)
 	if err != nil || h.IsZero() {
 		return ev, fmt.Errorf("%w: tag %s is not in this repository, so the version of the event is unknown: fetch it (git fetch --force --tags origin)", ErrNotFound, tag)
 	}
-	c, to, err := r.peel(h)
+	c, to, err := s.Branch.DB.Peel(h)
 	if err != nil {
 		return nil, err
 	}
@@ -369,11 +369,11 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 	// The event's own message names the version; the registration tag on
 	// the same commit confirms it.
 	if to != nil {
-		if m, ok := decodeTagMessage(to.Message); ok && m.Version > 0 {
+		if m, ok := DecodeTagMessage(to.Message); ok && m.Version > 0 {
 			ev.Version = m.Version
 		}
 	}
-	st, err := r.modelTagState(t.Key, stages)
+	st, err := s.modelTagState(t.Key, stages)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +386,7 @@ func CheckRef(path, tag string, stages Stages) (*TagEventInfo, error) {
 		}
 	}
 	if ev.Version == 0 {
-		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, registry.ShortHash(ev.Commit), tag)
+		return ev, fmt.Errorf("%w: no registration tag %s@v<n> points at %s and %s is a lightweight tag, so the version of the event is unknown: fetch the model's tags (git fetch --force --tags origin)", ErrNotFound, t.Key, ShortHash(ev.Commit), tag)
 	}
 	return ev, nil
 }

@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
-	"github.com/mlgit/mlgit/repo/registry"
 )
 
 // Promotion through review (docs/registry.md, "Proposing a promotion"):
@@ -28,7 +27,7 @@ const ProposalBranchPrefix = "mlgit-propose/"
 // The key and the stage label are valid ref components, so the name is a
 // valid branch name.
 func ProposalBranch(name string, version int64, stage string) string {
-	return fmt.Sprintf("%s%s-v%d-%s", ProposalBranchPrefix, ModelKey(name), version, registry.StageLabel(stage))
+	return fmt.Sprintf("%s%s-v%d-%s", ProposalBranchPrefix, ModelKey(name), version, StageLabel(stage))
 }
 
 // Proposal is the result of Propose.
@@ -60,54 +59,54 @@ type Proposal struct {
 // When the version is already in the stage on the tracking branch, the
 // result has no Branch. When the branch exists, Propose returns it with
 // Existing set if applying the promotion to it changes nothing (a re-run),
-// and fails with ErrExists otherwise.
-func (r *Repo) Propose(spec PromoteSpec) (*Proposal, error) {
-	_, stage, _, err := r.preparePromotion(spec)
+// and fails with gitobj.ErrExists otherwise.
+func (s *Store) Propose(spec PromoteSpec) (*Proposal, error) {
+	_, stage, _, err := s.preparePromotion(spec)
 	if err != nil {
 		return nil, err
 	}
 	branch := ProposalBranch(spec.Name, spec.Version, stage)
-	if err := checkBranchName(branch); err != nil {
+	if err := CheckBranchName(branch); err != nil {
 		return nil, err
 	}
 	ref := "refs/heads/" + branch
 	for attempt := 0; attempt < 3; attempt++ {
-		base, err := r.tip()
+		base, err := s.Branch.Tip()
 		if err != nil {
 			return nil, err
 		}
-		tx, err := r.newTx(base)
+		tx, err := s.Branch.DB.NewTx(base)
 		if err != nil {
 			return nil, err
 		}
 		res := &Promoted{}
-		if err := applyPromotion(tx, spec, stage, nowMillis(r.now()), true, res); err != nil {
+		if err := s.applyPromotion(tx, spec, stage, s.Now().UnixMilli(), true, res); err != nil {
 			return nil, err
 		}
-		p := &Proposal{Branch: branch, Target: r.branch, Base: base.String(), Version: res.Version, Changes: res.Changes}
+		p := &Proposal{Branch: branch, Target: s.Name, Base: base.String(), Version: res.Version, Changes: res.Changes}
 		if len(res.Changes) == 0 {
 			p.Branch = ""
 			return p, nil
 		}
-		existing, err := r.refs.Read(ref)
+		existing, err := s.Branch.Refs.Read(ref)
 		if err != nil {
 			return nil, err
 		}
 		if !existing.IsZero() {
-			return r.existingProposal(spec, stage, p, existing)
+			return s.existingProposal(spec, stage, p, existing)
 		}
 		subject := tx.Subject()
 		if reason := strings.TrimSpace(spec.Reason); reason != "" {
 			tx.SetMessage(subject+"\n\n"+reason, tx.Trailers()...)
 		}
 		tx.AddTrailer("Mlgit-Proposal: " + branch)
-		commit, err := tx.Commit(r.signature())
+		commit, err := tx.Commit(s.Branch.Sign())
 		if err != nil {
 			return nil, err
 		}
-		id := r.identity()
-		who := fmt.Sprintf("%s <%s> %d %s", id.name, id.email, r.now().Unix(), r.now().Format("-0700"))
-		err = r.refs.CAS(ref, plumbing.ZeroHash, commit, who, "mlgit: propose "+subject)
+		name, email := s.Identity()
+		who := fmt.Sprintf("%s <%s> %d %s", name, email, s.Now().Unix(), s.Now().Format("-0700"))
+		err = s.Branch.Refs.CAS(ref, plumbing.ZeroHash, commit, who, "mlgit: propose "+subject)
 		if errors.Is(err, gitobj.ErrCASMismatch) {
 			continue // created meanwhile: compare with it
 		}
@@ -117,20 +116,20 @@ func (r *Repo) Propose(spec PromoteSpec) (*Proposal, error) {
 		p.Commit = commit.String()
 		return p, nil
 	}
-	return nil, fmt.Errorf("%w: branch %s kept changing; try again", ErrConflict, branch)
+	return nil, fmt.Errorf("%w: branch %s kept changing; try again", gitobj.ErrConflict, branch)
 }
 
 // existingProposal decides about a proposal branch that exists already: it
 // is this proposal when applying the promotion to its tip changes nothing.
-func (r *Repo) existingProposal(spec PromoteSpec, stage string, p *Proposal, tip plumbing.Hash) (*Proposal, error) {
-	tx, err := r.newTx(tip)
+func (s *Store) existingProposal(spec PromoteSpec, stage string, p *Proposal, tip plumbing.Hash) (*Proposal, error) {
+	tx, err := s.Branch.DB.NewTx(tip)
 	if err != nil {
 		return nil, err
 	}
 	res := &Promoted{}
-	err = applyPromotion(tx, spec, stage, nowMillis(r.now()), true, res)
+	err = s.applyPromotion(tx, spec, stage, s.Now().UnixMilli(), true, res)
 	if err == nil && len(res.Changes) == 0 {
-		c, err := r.objects.ReadCommit(tip)
+		c, err := s.Branch.DB.ReadCommit(tip)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +144,7 @@ func (r *Repo) existingProposal(spec PromoteSpec, stage string, p *Proposal, tip
 		why = fmt.Sprintf("it does not hold this change (%v)", err)
 	}
 	return nil, fmt.Errorf("%w: proposal branch %s exists (commit %s) and %s: look at it with git log -p %s..%s; to propose again, delete it here and on the remote (git branch -D %s; git push <remote> --delete %s)",
-		ErrExists, p.Branch, short(tip.String()), why, r.branch, p.Branch, p.Branch, p.Branch)
+		gitobj.ErrExists, p.Branch, short(tip.String()), why, s.Name, p.Branch, p.Branch, p.Branch)
 }
 
 // PushedProposal says where a proposal went.
@@ -173,21 +172,17 @@ type PushedProposal struct {
 // names no remote and is not a URL, the branch stays local and the result
 // says how to push it. The URL of the result is derived from the remote's
 // URL (CompareURL). A failed push returns the result with an error
-// wrapping ErrRemote.
-func (r *Repo) PushProposal(ctx context.Context, remote string, p *Proposal) (*PushedProposal, error) {
+// wrapping gitobj.ErrRemote.
+func (s *Store) PushProposal(ctx context.Context, remote string, p *Proposal) (*PushedProposal, error) {
 	if remote == "" {
 		remote = "origin"
 	}
 	if p == nil || p.Branch == "" {
-		return nil, fmt.Errorf("%w: no proposal branch to push", ErrInvalid)
+		return nil, fmt.Errorf("%w: no proposal branch to push", manifest.ErrInvalid)
 	}
 	refspec := "refs/heads/" + p.Branch + ":refs/heads/" + p.Branch
 	out := &PushedProposal{Remote: remote, PushCommand: "git push " + shellQuote(remote) + " " + refspec}
-	dir := r.workTree
-	if dir == "" {
-		dir = r.gitDir
-	}
-	rawURL, ok, err := remoteURL(ctx, dir, remote)
+	rawURL, ok, err := remoteURL(ctx, s.Dir, remote)
 	if err != nil {
 		return out, err
 	}
@@ -196,7 +191,7 @@ func (r *Repo) PushProposal(ctx context.Context, remote string, p *Proposal) (*P
 	}
 	out.RemoteURL = redactURL(rawURL)
 	out.URL = CompareURL(rawURL, p.Target, p.Branch)
-	if _, stderr, err := r.gitNet(ctx, nil, "push", "--quiet", remote, refspec); err != nil {
+	if _, stderr, err := s.GitNet(ctx, "push", "--quiet", remote, refspec); err != nil {
 		var lines []string
 		for _, l := range strings.Split(stderr, "\n") {
 			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "hint:") {
@@ -206,7 +201,7 @@ func (r *Repo) PushProposal(ctx context.Context, remote string, p *Proposal) (*P
 		if len(lines) == 0 {
 			lines = []string{err.Error()}
 		}
-		return out, fmt.Errorf("%w: push %s to %s failed: %s", ErrRemote, p.Branch, remote, strings.Join(lines, "; "))
+		return out, fmt.Errorf("%w: push %s to %s failed: %s", gitobj.ErrRemote, p.Branch, remote, strings.Join(lines, "; "))
 	}
 	out.Pushed = true
 	return out, nil
@@ -342,4 +337,14 @@ func escapeRefPath(ref string) string {
 		segs[i] = url.PathEscape(s)
 	}
 	return strings.Join(segs, "/")
+}
+
+// CheckBranchName refuses a branch name that Git would refuse, or that
+// would read as an option: the tracking branch's and a proposal's.
+func CheckBranchName(b string) error {
+	if b == "" || strings.ContainsAny(b, " ~^:?*[\\") || strings.Contains(b, "..") || strings.HasPrefix(b, "-") ||
+		strings.HasSuffix(b, ".lock") || strings.HasSuffix(b, "/") || strings.HasPrefix(b, "/") {
+		return fmt.Errorf("%w: %q is not a valid branch name", manifest.ErrInvalid, b)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"errors"
@@ -65,19 +65,19 @@ const maxLineageDepth = 16
 
 // Lineage traces a model reference (name@selector, models:/...) or a run
 // id (or unique prefix) back through runs and parent models.
-func (r *Repo) Lineage(arg string) (*Lineage, error) {
-	return r.lineage(arg, map[string]bool{}, 0)
+func (s *Store) Lineage(arg string) (*Lineage, error) {
+	return s.lineage(arg, map[string]bool{}, 0)
 }
 
 func isModelRef(arg string) bool {
 	return strings.Contains(arg, "@") || strings.HasPrefix(arg, "models:/")
 }
 
-func (r *Repo) lineage(arg string, seen map[string]bool, depth int) (*Lineage, error) {
+func (s *Store) lineage(arg string, seen map[string]bool, depth int) (*Lineage, error) {
 	l := &Lineage{}
 	var runID string
 	if isModelRef(arg) {
-		res, err := r.Resolve(arg)
+		res, err := s.Resolve(arg)
 		if err != nil {
 			return nil, err
 		}
@@ -95,13 +95,13 @@ func (r *Repo) lineage(arg string, seen map[string]bool, depth int) (*Lineage, e
 			return l, nil
 		}
 	} else {
-		id, err := r.ResolveRunID(arg)
+		id, err := s.Runs.ResolveRunID(arg)
 		if err != nil {
 			return nil, err
 		}
 		runID = id
 	}
-	run, err := r.GetRun(runID)
+	run, err := s.Runs.GetRun(runID)
 	if errors.Is(err, ErrNotFound) && l.Version != nil {
 		l.Notes = append(l.Notes, fmt.Sprintf("run %s is not on this branch (not pulled?)", runID))
 		return l, nil
@@ -109,7 +109,7 @@ func (r *Repo) lineage(arg string, seen map[string]bool, depth int) (*Lineage, e
 	if err != nil {
 		return nil, err
 	}
-	l.Run = r.lineageRun(run)
+	l.Run = s.lineageRun(run)
 	if run.ParentModel == "" {
 		return l, nil
 	}
@@ -122,7 +122,7 @@ func (r *Repo) lineage(arg string, seen map[string]bool, depth int) (*Lineage, e
 		l.Notes = append(l.Notes, fmt.Sprintf("parent model %q is not a model reference (want name@v3)", ref))
 		return l, nil
 	}
-	parent, err := r.lineage(ref, seen, depth+1)
+	parent, err := s.lineage(ref, seen, depth+1)
 	if err != nil {
 		l.Notes = append(l.Notes, fmt.Sprintf("parent model %s: %v", ref, err))
 		return l, nil
@@ -138,10 +138,10 @@ func orDash(s string) string {
 	return s
 }
 
-func (r *Repo) lineageRun(run *manifest.Run) *LineageRun {
+func (s *Store) lineageRun(run *manifest.Run) *LineageRun {
 	lr := &LineageRun{ID: run.ID, Name: run.Name, ExperimentID: run.ExperimentID, Status: run.Status, User: run.User,
 		StartTime: run.StartTime, EndTime: run.EndTime, Params: run.Params, Inputs: run.Inputs, ParentModel: run.ParentModel}
-	if e, err := r.GetExperiment(run.ExperimentID); err == nil {
+	if e, err := s.Runs.GetExperiment(run.ExperimentID); err == nil {
 		lr.Experiment = e.Name
 	}
 	if len(run.Metrics) > 0 {
@@ -150,10 +150,10 @@ func (r *Repo) lineageRun(run *manifest.Run) *LineageRun {
 			lr.Metrics[k] = manifest.JSONFloat(m.Value)
 		}
 	}
-	if s := run.Source; s != nil && s.Commit != "" {
-		lr.Code = &LineageCode{Commit: s.Commit, Branch: s.Branch, Dirty: s.Dirty, Command: s.Command}
-		if plumbing.IsHash(s.Commit) {
-			if c, err := r.objects.ReadCommit(plumbing.NewHash(s.Commit)); err == nil {
+	if src := run.Source; src != nil && src.Commit != "" {
+		lr.Code = &LineageCode{Commit: src.Commit, Branch: src.Branch, Dirty: src.Dirty, Command: src.Command}
+		if plumbing.IsHash(src.Commit) {
+			if c, err := s.Branch.DB.ReadCommit(plumbing.NewHash(src.Commit)); err == nil {
 				lr.Code.Subject, _, _ = strings.Cut(c.Message, "\n")
 			}
 		}

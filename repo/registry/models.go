@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"errors"
@@ -9,22 +9,23 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
+	"github.com/mlgit/mlgit/repo/internal/gitobj"
 	"github.com/mlgit/mlgit/repo/internal/layout"
-	"github.com/mlgit/mlgit/repo/registry"
 )
 
-// The model registry: registered models and their versions as manifests
-// under models/<model-key>/, with MLflow's semantics, and every stage
-// change and alias move projected onto Git tags (tags.go). The manifests
-// are the source of truth; SyncTags repairs the tags and Fsck reports any
-// disagreement. docs/registry.md has the rules.
+// The model registry's operations: registered models and their versions
+// as manifests under models/<model-key>/, with MLflow's semantics, and
+// every stage change and alias move projected onto Git tags (tags_write.go;
+// their grammar is in tags.go). The manifests are the source of truth;
+// SyncTags repairs the tags and Fsck reports any disagreement
+// (tagsync.go). docs/registry.md has the rules.
 
 // ErrTagSync marks a registry change that was committed while creating its
 // tags failed; mlgit tags sync creates them.
 var ErrTagSync = errors.New("tags not created")
 
 // stagesTx returns the repository's stages (built-in plus mlgit.yaml).
-func stagesTx(tx *Tx) (Stages, error) {
+func stagesTx(tx *gitobj.Tx) (Stages, error) {
 	data, ok, err := tx.Read(layout.Config)
 	if err != nil || !ok {
 		return NewStages(), err
@@ -38,17 +39,17 @@ func stagesTx(tx *Tx) (Stages, error) {
 
 // Stages returns the stages of this repository: None, Staging,
 // Production, Archived and the custom ones declared in mlgit.yaml.
-func (r *Repo) Stages() (Stages, error) {
-	var s Stages
-	err := r.View(func(tx *Tx) (err error) {
-		s, err = stagesTx(tx)
+func (s *Store) Stages() (Stages, error) {
+	var st Stages
+	err := s.view(func(tx *gitobj.Tx) (err error) {
+		st, err = stagesTx(tx)
 		return err
 	})
-	return s, err
+	return st, err
 }
 
 // listModelKeysTx returns the keys of all models.
-func listModelKeysTx(tx *Tx) ([]string, error) {
+func listModelKeysTx(tx *gitobj.Tx) ([]string, error) {
 	names, err := tx.List(layout.Models)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func listModelKeysTx(tx *Tx) ([]string, error) {
 	return keys, nil
 }
 
-func decodeModelAt(tx *Tx, key string) (*manifest.RegisteredModel, bool, error) {
+func decodeModelAt(tx *gitobj.Tx, key string) (*manifest.RegisteredModel, bool, error) {
 	data, ok, err := tx.Read(layout.Model(key))
 	if err != nil || !ok {
 		return nil, false, err
@@ -76,7 +77,7 @@ func decodeModelAt(tx *Tx, key string) (*manifest.RegisteredModel, bool, error) 
 
 // readModelTx reads a model by name; unknown names fail with ErrNotFound
 // and a list of the models that exist.
-func readModelTx(tx *Tx, name string) (*manifest.RegisteredModel, error) {
+func readModelTx(tx *gitobj.Tx, name string) (*manifest.RegisteredModel, error) {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func readModelTx(tx *Tx, name string) (*manifest.RegisteredModel, error) {
 	return m, nil
 }
 
-func modelNotFound(tx *Tx, name string) error {
+func modelNotFound(tx *gitobj.Tx, name string) error {
 	keys, _ := listModelKeysTx(tx)
 	var names []string
 	for _, k := range keys {
@@ -99,11 +100,11 @@ func modelNotFound(tx *Tx, name string) error {
 		}
 	}
 	sort.Strings(names)
-	return fmt.Errorf("%w: model %q does not exist (models: %s)", ErrNotFound, name, registry.ListOrNone(names))
+	return fmt.Errorf("%w: model %q does not exist (models: %s)", ErrNotFound, name, ListOrNone(names))
 }
 
 // versionNumbersTx returns the numbers of a model's versions that exist.
-func versionNumbersTx(tx *Tx, key string) ([]int64, error) {
+func versionNumbersTx(tx *gitobj.Tx, key string) ([]int64, error) {
 	names, err := tx.List(layout.VersionsDir(key))
 	if err != nil {
 		return nil, err
@@ -111,7 +112,7 @@ func versionNumbersTx(tx *Tx, key string) ([]int64, error) {
 	var out []int64
 	for _, n := range names {
 		if s, ok := strings.CutSuffix(n, ".yaml"); ok {
-			if v, ok := registry.ParsePositive(s); ok {
+			if v, ok := ParsePositive(s); ok {
 				out = append(out, v)
 			}
 		}
@@ -125,12 +126,12 @@ func joinVersions(vs []int64) string {
 	for i, v := range vs {
 		parts[i] = strconv.FormatInt(v, 10)
 	}
-	return registry.ListOrNone(parts)
+	return ListOrNone(parts)
 }
 
 // readVersionTx reads version n of model m. A number never issued and a
 // deleted version both fail with ErrNotFound, saying which and what exists.
-func readVersionTx(tx *Tx, m *manifest.RegisteredModel, n int64) (*manifest.ModelVersion, error) {
+func readVersionTx(tx *gitobj.Tx, m *manifest.RegisteredModel, n int64) (*manifest.ModelVersion, error) {
 	key := ModelKey(m.Name)
 	data, ok, err := tx.Read(layout.Version(key, n))
 	if err != nil {
@@ -150,7 +151,7 @@ func readVersionTx(tx *Tx, m *manifest.RegisteredModel, n int64) (*manifest.Mode
 	return v, nil
 }
 
-func listVersionsTx(tx *Tx, key string) ([]*manifest.ModelVersion, error) {
+func listVersionsTx(tx *gitobj.Tx, key string) ([]*manifest.ModelVersion, error) {
 	nums, err := versionNumbersTx(tx, key)
 	if err != nil {
 		return nil, err
@@ -173,7 +174,7 @@ func listVersionsTx(tx *Tx, key string) ([]*manifest.ModelVersion, error) {
 	return out, nil
 }
 
-func writeModelTx(tx *Tx, m *manifest.RegisteredModel) error {
+func writeModelTx(tx *gitobj.Tx, m *manifest.RegisteredModel) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -181,7 +182,7 @@ func writeModelTx(tx *Tx, m *manifest.RegisteredModel) error {
 	return nil
 }
 
-func writeVersionTx(tx *Tx, v *manifest.ModelVersion) error {
+func writeVersionTx(tx *gitobj.Tx, v *manifest.ModelVersion) error {
 	if err := v.Validate(); err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func checkRegistryTags(what string, tags map[string]string) error {
 			return err
 		}
 		if n := len([]rune(v)); n > manifest.MaxRegistryTagValue {
-			return fmt.Errorf("%w: %s %q: value is %d characters; the limit is %d", ErrInvalid, what, k, n, manifest.MaxRegistryTagValue)
+			return fmt.Errorf("%w: %s %q: value is %d characters; the limit is %d", manifest.ErrInvalid, what, k, n, manifest.MaxRegistryTagValue)
 		}
 	}
 	return nil
@@ -211,29 +212,29 @@ type ModelSpec struct {
 }
 
 // CreateModel creates a registered model (MLflow's create_registered_model).
-// It fails with ErrExists when the name is taken. A model created under a
+// It fails with gitobj.ErrExists when the name is taken. A model created under a
 // name whose tags remain from a deleted or renamed model continues that
 // name's version numbers, so no tag is ever reused.
-func (r *Repo) CreateModel(spec ModelSpec) (*manifest.RegisteredModel, error) {
-	if err := registry.CheckModelName(spec.Name); err != nil {
+func (s *Store) CreateModel(spec ModelSpec) (*manifest.RegisteredModel, error) {
+	if err := CheckModelName(spec.Name); err != nil {
 		return nil, err
 	}
 	if err := checkRegistryTags("model tag", spec.Tags); err != nil {
 		return nil, err
 	}
 	key := ModelKey(spec.Name)
-	st, err := r.modelTagState(key, NewStages())
+	st, err := s.modelTagState(key, NewStages())
 	if err != nil {
 		return nil, err
 	}
 	var out *manifest.RegisteredModel
-	_, err = r.Update(func(tx *Tx) error {
+	_, err = s.update(func(tx *gitobj.Tx) error {
 		if _, ok, err := decodeModelAt(tx, key); err != nil {
 			return err
 		} else if ok {
-			return fmt.Errorf("%w: model %q already exists", ErrExists, spec.Name)
+			return fmt.Errorf("%w: model %q already exists", gitobj.ErrExists, spec.Name)
 		}
-		out = newModel(spec, nowMillis(r.now()), st.MaxVersion)
+		out = newModel(spec, s.Now().UnixMilli(), st.MaxVersion)
 		if err := writeModelTx(tx, out); err != nil {
 			return err
 		}
@@ -256,9 +257,9 @@ func newModel(spec ModelSpec, now, latest int64) *manifest.RegisteredModel {
 }
 
 // GetModel returns a registered model.
-func (r *Repo) GetModel(name string) (*manifest.RegisteredModel, error) {
+func (s *Store) GetModel(name string) (*manifest.RegisteredModel, error) {
 	var m *manifest.RegisteredModel
-	err := r.View(func(tx *Tx) (err error) {
+	err := s.view(func(tx *gitobj.Tx) (err error) {
 		m, err = readModelTx(tx, name)
 		return err
 	})
@@ -266,9 +267,9 @@ func (r *Repo) GetModel(name string) (*manifest.RegisteredModel, error) {
 }
 
 // ListModels returns every registered model, ordered by name.
-func (r *Repo) ListModels() ([]*manifest.RegisteredModel, error) {
+func (s *Store) ListModels() ([]*manifest.RegisteredModel, error) {
 	var out []*manifest.RegisteredModel
-	err := r.View(func(tx *Tx) error {
+	err := s.view(func(tx *gitobj.Tx) error {
 		keys, err := listModelKeysTx(tx)
 		if err != nil {
 			return err
@@ -306,7 +307,7 @@ func applyChange(what string, desc *string, tags *map[string]string, ch ModelCha
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
-			return fmt.Errorf("%w: no %s %q (tags: %s)", ErrNotFound, what, k, registry.ListOrNone(keys))
+			return fmt.Errorf("%w: no %s %q (tags: %s)", ErrNotFound, what, k, ListOrNone(keys))
 		}
 		delete(*tags, k)
 	}
@@ -342,9 +343,9 @@ func changeSubject(ch ModelChange) (string, string) {
 
 // UpdateModel changes a model's description or tags (MLflow's
 // update_registered_model, set/delete_registered_model_tag).
-func (r *Repo) UpdateModel(name string, ch ModelChange) (*manifest.RegisteredModel, error) {
+func (s *Store) UpdateModel(name string, ch ModelChange) (*manifest.RegisteredModel, error) {
 	var out *manifest.RegisteredModel
-	_, err := r.Update(func(tx *Tx) error {
+	_, err := s.update(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, name)
 		if err != nil {
 			return err
@@ -352,7 +353,7 @@ func (r *Repo) UpdateModel(name string, ch ModelChange) (*manifest.RegisteredMod
 		if err := applyChange("model tag", &m.Description, &m.Tags, ch); err != nil {
 			return err
 		}
-		m.LastUpdatedTimestamp = nowMillis(r.now())
+		m.LastUpdatedTimestamp = s.Now().UnixMilli()
 		if err := writeModelTx(tx, m); err != nil {
 			return err
 		}
@@ -366,9 +367,9 @@ func (r *Repo) UpdateModel(name string, ch ModelChange) (*manifest.RegisteredMod
 
 // UpdateVersion changes a version's description or tags (MLflow's
 // update_model_version, set/delete_model_version_tag).
-func (r *Repo) UpdateVersion(name string, version int64, ch ModelChange) (*manifest.ModelVersion, error) {
+func (s *Store) UpdateVersion(name string, version int64, ch ModelChange) (*manifest.ModelVersion, error) {
 	var out *manifest.ModelVersion
-	_, err := r.Update(func(tx *Tx) error {
+	_, err := s.update(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, name)
 		if err != nil {
 			return err
@@ -380,7 +381,7 @@ func (r *Repo) UpdateVersion(name string, version int64, ch ModelChange) (*manif
 		if err := applyChange("model version tag", &v.Description, &v.Tags, ch); err != nil {
 			return err
 		}
-		v.LastUpdatedTimestamp = nowMillis(r.now())
+		v.LastUpdatedTimestamp = s.Now().UnixMilli()
 		if err := writeVersionTx(tx, v); err != nil {
 			return err
 		}
@@ -424,34 +425,34 @@ type Registered struct {
 // reused, even after deletion) in one commit and creates its registration
 // tag <key>@v<n> on that commit. If the commit succeeds and the tag does
 // not, the error wraps ErrTagSync and the result is still returned.
-func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
-	if err := registry.CheckModelName(spec.Name); err != nil {
+func (s *Store) RegisterVersion(spec VersionSpec) (*Registered, error) {
+	if err := CheckModelName(spec.Name); err != nil {
 		return nil, err
 	}
 	if err := checkRegistryTags("model version tag", spec.Tags); err != nil {
 		return nil, err
 	}
 	if spec.RunID != "" && !manifest.ValidRunID(spec.RunID) {
-		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, spec.RunID)
+		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", manifest.ErrInvalid, spec.RunID)
 	}
 	key := ModelKey(spec.Name)
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
-	st, err := r.modelTagState(key, NewStages())
+	st, err := s.modelTagState(key, NewStages())
 	if err != nil {
 		return nil, err
 	}
 	res := &Registered{}
-	commit, err := r.Update(func(tx *Tx) error {
+	commit, err := s.update(func(tx *gitobj.Tx) error {
 		res.CreatedModel = false
 		m, ok, err := decodeModelAt(tx, key)
 		if err != nil {
 			return err
 		}
-		now := nowMillis(r.now())
+		now := s.Now().UnixMilli()
 		if !ok {
 			if !spec.CreateModel {
 				return modelNotFound(tx, spec.Name)
@@ -470,7 +471,7 @@ func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
 			Source:               spec.Source,
 			RunID:                spec.RunID,
 			ModelID:              spec.ModelID,
-			UserID:               r.User(),
+			UserID:               s.User(),
 			CreationTimestamp:    now,
 			LastUpdatedTimestamp: now,
 			Tags:                 cloneMap(spec.Tags),
@@ -503,9 +504,9 @@ func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
 		return nil, err
 	}
 	res.Commit = commit.String()
-	msg := &TagMessage{Model: spec.Name, Version: res.Version.Version, Kind: TagRegistration, Actor: r.actor(),
+	msg := &TagMessage{Model: spec.Name, Version: res.Version.Version, Kind: TagRegistration, Actor: s.actor(),
 		Commit: res.Commit, Run: spec.RunID, Source: spec.Source}
-	res.Tag, err = r.createVersionTag(key, res.Version.Version, false, commit, msg)
+	res.Tag, err = s.createVersionTag(key, res.Version.Version, false, commit, msg)
 	if err != nil {
 		return res, fmt.Errorf("%w: %s v%d was registered (commit %s) but its tag was not created: %v; run mlgit tags sync", ErrTagSync, spec.Name, res.Version.Version, short(res.Commit), err)
 	}
@@ -513,9 +514,9 @@ func (r *Repo) RegisterVersion(spec VersionSpec) (*Registered, error) {
 }
 
 // GetVersion returns one version of a model.
-func (r *Repo) GetVersion(name string, version int64) (*manifest.ModelVersion, error) {
+func (s *Store) GetVersion(name string, version int64) (*manifest.ModelVersion, error) {
 	var v *manifest.ModelVersion
-	err := r.View(func(tx *Tx) error {
+	err := s.view(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, name)
 		if err != nil {
 			return err
@@ -528,9 +529,9 @@ func (r *Repo) GetVersion(name string, version int64) (*manifest.ModelVersion, e
 
 // ListVersions returns the versions of a model in ascending order; with a
 // stage, only those in it (any case).
-func (r *Repo) ListVersions(name, stage string) ([]*manifest.ModelVersion, error) {
+func (s *Store) ListVersions(name, stage string) ([]*manifest.ModelVersion, error) {
 	var out []*manifest.ModelVersion
-	err := r.View(func(tx *Tx) error {
+	err := s.view(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, name)
 		if err != nil {
 			return err
@@ -558,8 +559,8 @@ func (r *Repo) ListVersions(name, stage string) ([]*manifest.ModelVersion, error
 // LatestVersions returns the highest version in each stage (MLflow's
 // get_latest_versions), in the order of stages; with no stages given, of
 // every stage that has a version.
-func (r *Repo) LatestVersions(name string, stages ...string) ([]*manifest.ModelVersion, error) {
-	all, err := r.ListVersions(name, "")
+func (s *Store) LatestVersions(name string, stages ...string) ([]*manifest.ModelVersion, error) {
+	all, err := s.ListVersions(name, "")
 	if err != nil {
 		return nil, err
 	}
@@ -629,19 +630,19 @@ type Promoted struct {
 // registration commit (the archived versions get their own events).
 // Promoting a version to the stage it is in changes nothing, except that a
 // missing event tag is created.
-func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
-	stages, stage, key, err := r.preparePromotion(spec)
+func (s *Store) Promote(spec PromoteSpec) (*Promoted, error) {
+	stages, stage, key, err := s.preparePromotion(spec)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
 	res := &Promoted{}
-	commit, err := r.Update(func(tx *Tx) error {
-		return applyPromotion(tx, spec, stage, nowMillis(r.now()), false, res)
+	commit, err := s.update(func(tx *gitobj.Tx) error {
+		return s.applyPromotion(tx, spec, stage, s.Now().UnixMilli(), false, res)
 	})
 	if err != nil {
 		return nil, err
@@ -652,11 +653,11 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 	// Record every change; when nothing changed, repair a missing event.
 	todo := res.Changes
 	if len(todo) == 0 {
-		st, err := r.modelTagState(key, stages)
+		st, err := s.modelTagState(key, stages)
 		if err != nil {
 			return res, err
 		}
-		if tv := st.Versions[spec.Version]; tv == nil || tv.Stage != registry.StageLabel(stage) {
+		if tv := st.Versions[spec.Version]; tv == nil || tv.Stage != StageLabel(stage) {
 			prev := ""
 			if tv != nil {
 				prev = tv.Stage
@@ -665,12 +666,12 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 		}
 	}
 	for i, c := range todo {
-		m := &TagMessage{Model: spec.Name, Version: c.Version, Kind: EventStage, Label: registry.StageLabel(c.To),
-			Previous: registry.StageLabel(c.From), Actor: r.actor(), Reason: spec.Reason, Commit: res.Commit}
+		m := &TagMessage{Model: spec.Name, Version: c.Version, Kind: EventStage, Label: StageLabel(c.To),
+			Previous: StageLabel(c.From), Actor: s.actor(), Reason: spec.Reason, Commit: res.Commit}
 		if c.Version != spec.Version && m.Reason == "" {
 			m.Reason = fmt.Sprintf("archived when v%d entered %s", spec.Version, stage)
 		}
-		name, err := r.tagEvent(key, spec.Name, c.Version, registry.StageLabel(c.To), m)
+		name, err := s.tagEvent(key, spec.Name, c.Version, StageLabel(c.To), m)
 		if err != nil {
 			return res, fmt.Errorf("%w: %s v%d -> %s was committed but its tag was not created: %v; run mlgit tags sync", ErrTagSync, spec.Name, c.Version, c.To, err)
 		}
@@ -683,11 +684,11 @@ func (r *Repo) Promote(spec PromoteSpec) (*Promoted, error) {
 
 // preparePromotion checks a promotion request and returns the stages, the
 // canonical target stage and the model key.
-func (r *Repo) preparePromotion(spec PromoteSpec) (Stages, string, string, error) {
+func (s *Store) preparePromotion(spec PromoteSpec) (Stages, string, string, error) {
 	if err := manifest.ValidateModelName(spec.Name); err != nil {
 		return Stages{}, "", "", err
 	}
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return Stages{}, "", "", err
 	}
@@ -696,7 +697,7 @@ func (r *Repo) preparePromotion(spec PromoteSpec) (Stages, string, string, error
 		return Stages{}, "", "", err
 	}
 	if spec.ArchiveExisting && (stage == StageNone || stage == StageArchived) {
-		return Stages{}, "", "", fmt.Errorf("%w: --archive-existing needs a target stage other than None and Archived (got %s)", ErrInvalid, stage)
+		return Stages{}, "", "", fmt.Errorf("%w: --archive-existing needs a target stage other than None and Archived (got %s)", manifest.ErrInvalid, stage)
 	}
 	return stages, stage, ModelKey(spec.Name), nil
 }
@@ -708,7 +709,7 @@ func (r *Repo) preparePromotion(spec PromoteSpec) (Stages, string, string, error
 // mlgit.yaml as tx reads it (policy.go); unless reviewed, a change into a
 // stage whose policy says review: true is refused with ErrReviewRequired.
 // It sets the commit message; res receives the version and the changes.
-func applyPromotion(tx *Tx, spec PromoteSpec, stage string, now int64, reviewed bool, res *Promoted) error {
+func (s *Store) applyPromotion(tx *gitobj.Tx, spec PromoteSpec, stage string, now int64, reviewed bool, res *Promoted) error {
 	res.Changes = nil
 	key := ModelKey(spec.Name)
 	m, err := readModelTx(tx, spec.Name)
@@ -741,7 +742,7 @@ func applyPromotion(tx *Tx, spec PromoteSpec, stage string, now int64, reviewed 
 	if len(res.Changes) == 0 {
 		return nil
 	}
-	if err := checkPolicyTx(tx, spec, stage, changed, res.Changes, reviewed); err != nil {
+	if err := s.checkPolicyTx(tx, spec, stage, changed, res.Changes, reviewed); err != nil {
 		return err
 	}
 	for _, c := range res.Changes {
@@ -768,7 +769,7 @@ func applyPromotion(tx *Tx, spec PromoteSpec, stage string, now int64, reviewed 
 
 // checkPolicyTx checks every change of a promotion against the policy of
 // mlgit.yaml in tx. The runs are read as committed in tx.
-func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*manifest.ModelVersion, changes []Transition, reviewed bool) error {
+func (s *Store) checkPolicyTx(tx *gitobj.Tx, spec PromoteSpec, stage string, versions map[int64]*manifest.ModelVersion, changes []Transition, reviewed bool) error {
 	cfg, err := readConfigTx(tx)
 	if err != nil {
 		return err
@@ -783,7 +784,7 @@ func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*m
 	for _, c := range changes {
 		var run *manifest.Run
 		if id := versions[c.Version].RunID; id != "" {
-			run, err = readRunTx(tx, id)
+			run, err = s.ReadRun(tx, id)
 			if errors.Is(err, ErrNotFound) {
 				run, err = nil, nil
 			}
@@ -805,7 +806,7 @@ func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*m
 			return err
 		}
 		if !reviewed && ReviewRequired(cfg, c.To) {
-			vs = append(vs, registry.ReviewViolation(c.To, proposeCommand(spec)))
+			vs = append(vs, ReviewViolation(c.To, proposeCommand(spec)))
 		}
 	}
 	if len(vs) == 0 {
@@ -816,7 +817,7 @@ func checkPolicyTx(tx *Tx, spec PromoteSpec, stage string, versions map[int64]*m
 
 // readConfigTx reads mlgit.yaml in tx (the default configuration when the
 // branch has none).
-func readConfigTx(tx *Tx) (*manifest.Config, error) {
+func readConfigTx(tx *gitobj.Tx) (*manifest.Config, error) {
 	data, ok, err := tx.Read(layout.Config)
 	if err != nil {
 		return nil, err
@@ -833,7 +834,7 @@ func readConfigTx(tx *Tx) (*manifest.Config, error) {
 
 // proposeCommand is the command that proposes spec instead.
 func proposeCommand(spec PromoteSpec) string {
-	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shellQuote(spec.Name), spec.Version, registry.StageLabel(spec.Stage))
+	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shellQuote(spec.Name), spec.Version, StageLabel(spec.Stage))
 	if spec.ArchiveExisting {
 		cmd += " --archive-existing"
 	}
@@ -852,34 +853,34 @@ func shellQuote(s string) string {
 
 // tagEvent creates an event tag on the version's registration commit,
 // creating the registration tag first when it is missing.
-func (r *Repo) tagEvent(key, name string, version int64, label string, m *TagMessage) (string, error) {
-	target, err := r.ensureRegistrationTag(key, name, version)
+func (s *Store) tagEvent(key, name string, version int64, label string, m *TagMessage) (string, error) {
+	target, err := s.ensureRegistrationTag(key, name, version)
 	if err != nil {
 		return "", err
 	}
-	return r.createEventTag(key, label, target, m)
+	return s.createEventTag(key, label, target, m)
 }
 
 // ensureRegistrationTag returns the version's registration commit,
 // creating its @v tag (found from history, as tags sync does) if missing.
-func (r *Repo) ensureRegistrationTag(key, name string, version int64) (plumbing.Hash, error) {
-	target, err := r.registrationCommit(key, version)
+func (s *Store) ensureRegistrationTag(key, name string, version int64) (plumbing.Hash, error) {
+	target, err := s.registrationCommit(key, version)
 	if err != nil || !target.IsZero() {
 		return target, err
 	}
-	found, err := r.findRegistrationCommits(key, []int64{version})
+	found, err := s.findRegistrationCommits(key, []int64{version})
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 	target = found[version]
 	if target.IsZero() {
-		return plumbing.ZeroHash, fmt.Errorf("no commit on %s adds %s", r.branch, layout.Version(key, version))
+		return plumbing.ZeroHash, fmt.Errorf("no commit on %s adds %s", s.Name, layout.Version(key, version))
 	}
-	m := &TagMessage{Model: name, Version: version, Kind: TagRegistration, Actor: r.actor(), Commit: target.String(), Synced: true}
-	if _, err := r.createVersionTag(key, version, false, target, m); err != nil && !errors.Is(err, ErrExists) {
+	m := &TagMessage{Model: name, Version: version, Kind: TagRegistration, Actor: s.actor(), Commit: target.String(), Synced: true}
+	if _, err := s.createVersionTag(key, version, false, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 		return plumbing.ZeroHash, err
 	}
-	return r.registrationCommit(key, version)
+	return s.registrationCommit(key, version)
 }
 
 // AliasSpec asks to point an alias at a version.
@@ -907,10 +908,10 @@ func checkAlias(key, alias string, stages Stages) error {
 		return err
 	}
 	if stages.IsStage(alias) {
-		return fmt.Errorf("%w: alias %q is also a stage name (stages: %s); pick another alias", ErrInvalid, alias, stages)
+		return fmt.Errorf("%w: alias %q is also a stage name (stages: %s); pick another alias", manifest.ErrInvalid, alias, stages)
 	}
-	if n := len(key) + len(alias) + 22; n > registry.MaxTagNameLength {
-		return fmt.Errorf("%w: alias %q is too long for this model's tag names (%d bytes; the limit is %d)", ErrInvalid, alias, n, registry.MaxTagNameLength)
+	if n := len(key) + len(alias) + 22; n > MaxTagNameLength {
+		return fmt.Errorf("%w: alias %q is too long for this model's tag names (%d bytes; the limit is %d)", manifest.ErrInvalid, alias, n, MaxTagNameLength)
 	}
 	return nil
 }
@@ -918,25 +919,25 @@ func checkAlias(key, alias string, stages Stages) error {
 // SetAlias points an alias at a version (moving it if it is elsewhere; an
 // alias is on at most one version) and records an event tag
 // <key>#<alias>#<counter>.
-func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
+func (s *Store) SetAlias(spec AliasSpec) (*AliasResult, error) {
 	if err := manifest.ValidateModelName(spec.Name); err != nil {
 		return nil, err
 	}
 	key := ModelKey(spec.Name)
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return nil, err
 	}
 	if err := checkAlias(key, spec.Alias, stages); err != nil {
 		return nil, err
 	}
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
 	res := &AliasResult{Alias: spec.Alias, Version: spec.Version}
-	commit, err := r.Update(func(tx *Tx) error {
+	commit, err := s.update(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, spec.Name)
 		if err != nil {
 			return err
@@ -952,7 +953,7 @@ func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
 			m.Aliases = map[string]int64{}
 		}
 		m.Aliases[spec.Alias] = spec.Version
-		m.LastUpdatedTimestamp = nowMillis(r.now())
+		m.LastUpdatedTimestamp = s.Now().UnixMilli()
 		if err := writeModelTx(tx, m); err != nil {
 			return err
 		}
@@ -964,7 +965,7 @@ func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
 		return nil, err
 	}
 	if commit.IsZero() {
-		st, err := r.modelTagState(key, stages)
+		st, err := s.modelTagState(key, stages)
 		if err != nil {
 			return res, err
 		}
@@ -974,11 +975,11 @@ func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
 	} else {
 		res.Commit = commit.String()
 	}
-	m := &TagMessage{Model: spec.Name, Version: spec.Version, Kind: EventAlias, Label: spec.Alias, Actor: r.actor(), Reason: spec.Reason, Commit: res.Commit}
+	m := &TagMessage{Model: spec.Name, Version: spec.Version, Kind: EventAlias, Label: spec.Alias, Actor: s.actor(), Reason: spec.Reason, Commit: res.Commit}
 	if res.Previous != 0 {
 		m.Previous = "v" + strconv.FormatInt(res.Previous, 10)
 	}
-	if res.Tag, err = r.tagEvent(key, spec.Name, spec.Version, spec.Alias, m); err != nil {
+	if res.Tag, err = s.tagEvent(key, spec.Name, spec.Version, spec.Alias, m); err != nil {
 		return res, fmt.Errorf("%w: alias %s -> v%d was committed but its tag was not created: %v; run mlgit tags sync", ErrTagSync, spec.Alias, spec.Version, err)
 	}
 	return res, nil
@@ -986,32 +987,32 @@ func (r *Repo) SetAlias(spec AliasSpec) (*AliasResult, error) {
 
 // DeleteAlias removes an alias and records a removal event
 // <key>#!<alias>#<counter> on the version it pointed at.
-func (r *Repo) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
+func (s *Store) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return nil, err
 	}
 	key := ModelKey(name)
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
 	res := &AliasResult{Alias: alias}
-	commit, err := r.Update(func(tx *Tx) error {
+	commit, err := s.update(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, name)
 		if err != nil {
 			return err
 		}
 		v, ok := m.Aliases[alias]
 		if !ok {
-			return fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, name, alias, registry.AliasList(m.Aliases))
+			return fmt.Errorf("%w: model %q has no alias %q (aliases: %s)", ErrNotFound, name, alias, AliasList(m.Aliases))
 		}
 		res.Version, res.Previous = v, v
 		delete(m.Aliases, alias)
 		if len(m.Aliases) == 0 {
 			m.Aliases = nil
 		}
-		m.LastUpdatedTimestamp = nowMillis(r.now())
+		m.LastUpdatedTimestamp = s.Now().UnixMilli()
 		if err := writeModelTx(tx, m); err != nil {
 			return err
 		}
@@ -1023,8 +1024,8 @@ func (r *Repo) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
 		return nil, err
 	}
 	res.Commit = commit.String()
-	m := &TagMessage{Model: name, Version: res.Version, Kind: EventAliasRemoved, Label: alias, Actor: r.actor(), Reason: reason, Commit: res.Commit}
-	if res.Tag, err = r.tagEvent(key, name, res.Version, "!"+alias, m); err != nil {
+	m := &TagMessage{Model: name, Version: res.Version, Kind: EventAliasRemoved, Label: alias, Actor: s.actor(), Reason: reason, Commit: res.Commit}
+	if res.Tag, err = s.tagEvent(key, name, res.Version, "!"+alias, m); err != nil {
 		return res, fmt.Errorf("%w: removal of alias %s was committed but its tag was not created: %v; run mlgit tags sync", ErrTagSync, alias, err)
 	}
 	return res, nil
@@ -1036,18 +1037,18 @@ func (r *Repo) DeleteAlias(name, alias, reason string) (*AliasResult, error) {
 // delete_model_version) and removes the aliases on it. Its number is never
 // reused. Its tags stay; a deregistration tag <key>@v<n>! and alias-removal
 // events tell tag readers that it is gone.
-func (r *Repo) DeleteVersion(name string, version int64) error {
+func (s *Store) DeleteVersion(name string, version int64) error {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return err
 	}
 	key := ModelKey(name)
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
 	var removed []string
-	commit, err := r.Update(func(tx *Tx) error {
+	commit, err := s.update(func(tx *gitobj.Tx) error {
 		removed = nil
 		m, err := readModelTx(tx, name)
 		if err != nil {
@@ -1067,7 +1068,7 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 		if len(m.Aliases) == 0 {
 			m.Aliases = nil
 		}
-		m.LastUpdatedTimestamp = nowMillis(r.now())
+		m.LastUpdatedTimestamp = s.Now().UnixMilli()
 		if err := writeModelTx(tx, m); err != nil {
 			return err
 		}
@@ -1079,12 +1080,12 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 	}
 	var errs []string
 	for _, a := range removed {
-		m := &TagMessage{Model: name, Version: version, Kind: EventAliasRemoved, Label: a, Actor: r.actor(), Reason: fmt.Sprintf("v%d deleted", version), Commit: commit.String()}
-		if _, err := r.tagEvent(key, name, version, "!"+a, m); err != nil {
+		m := &TagMessage{Model: name, Version: version, Kind: EventAliasRemoved, Label: a, Actor: s.actor(), Reason: fmt.Sprintf("v%d deleted", version), Commit: commit.String()}
+		if _, err := s.tagEvent(key, name, version, "!"+a, m); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
-	if err := r.deregister(key, name, version, commit, ""); err != nil {
+	if err := s.deregister(key, name, version, commit, ""); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
@@ -1094,13 +1095,13 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 }
 
 // deregister creates <key>@v<n>! when the version has a registration tag.
-func (r *Repo) deregister(key, name string, version int64, commit plumbing.Hash, reason string) error {
-	target, err := r.registrationCommit(key, version)
+func (s *Store) deregister(key, name string, version int64, commit plumbing.Hash, reason string) error {
+	target, err := s.registrationCommit(key, version)
 	if err != nil || target.IsZero() {
 		return err
 	}
-	m := &TagMessage{Model: name, Version: version, Kind: TagDeregistration, Actor: r.actor(), Reason: reason, Commit: commit.String()}
-	if _, err := r.createVersionTag(key, version, true, target, m); err != nil && !errors.Is(err, ErrExists) {
+	m := &TagMessage{Model: name, Version: version, Kind: TagDeregistration, Actor: s.actor(), Reason: reason, Commit: commit.String()}
+	if _, err := s.createVersionTag(key, version, true, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 		return err
 	}
 	return nil
@@ -1111,17 +1112,17 @@ func (r *Repo) deregister(key, name string, version int64, commit plumbing.Hash,
 // tags stay; every live version gets a deregistration tag, so the name
 // resolves to nothing. A model created later under the same name continues
 // its version numbers.
-func (r *Repo) DeleteModel(name string) error {
+func (s *Store) DeleteModel(name string) error {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return err
 	}
 	key := ModelKey(name)
-	lock, err := r.lockModel(key)
+	lock, err := s.lockModel(key)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	commit, err := r.Update(func(tx *Tx) error {
+	commit, err := s.update(func(tx *gitobj.Tx) error {
 		if _, err := readModelTx(tx, name); err != nil {
 			return err
 		}
@@ -1132,17 +1133,17 @@ func (r *Repo) DeleteModel(name string) error {
 	if err != nil {
 		return err
 	}
-	return r.deregisterAll(key, name, commit, "model deleted")
+	return s.deregisterAll(key, name, commit, "model deleted")
 }
 
-func (r *Repo) deregisterAll(key, name string, commit plumbing.Hash, reason string) error {
-	st, err := r.modelTagState(key, NewStages())
+func (s *Store) deregisterAll(key, name string, commit plumbing.Hash, reason string) error {
+	st, err := s.modelTagState(key, NewStages())
 	if err != nil {
 		return err
 	}
 	var errs []string
 	for _, v := range st.Live() {
-		if err := r.deregister(key, name, v.Version, commit, reason); err != nil {
+		if err := s.deregister(key, name, v.Version, commit, reason); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -1158,38 +1159,38 @@ func (r *Repo) deregisterAll(key, name string, commit plumbing.Hash, reason stri
 // old name's (so its events map to the same versions) and events for the
 // current stages and aliases; the old name's tags stay, with every version
 // deregistered.
-func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, error) {
+func (s *Store) RenameModel(name, newName string) (*manifest.RegisteredModel, error) {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return nil, err
 	}
-	if err := registry.CheckModelName(newName); err != nil {
+	if err := CheckModelName(newName); err != nil {
 		return nil, err
 	}
 	if name == newName {
-		return nil, fmt.Errorf("%w: the new name is the old name", ErrInvalid)
+		return nil, fmt.Errorf("%w: the new name is the old name", manifest.ErrInvalid)
 	}
 	key, newKey := ModelKey(name), ModelKey(newName)
 	for _, k := range sortedPair(key, newKey) {
-		lock, err := r.lockModel(k)
+		lock, err := s.lockModel(k)
 		if err != nil {
 			return nil, err
 		}
 		defer lock.Unlock()
 	}
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return nil, err
 	}
-	newTags, err := r.modelTagState(newKey, stages)
+	newTags, err := s.modelTagState(newKey, stages)
 	if err != nil {
 		return nil, err
 	}
 	if len(newTags.Versions) > 0 {
-		return nil, fmt.Errorf("%w: tags of an earlier model named %q remain (%s@v1..v%d); its version numbers cannot be reused: pick another name, or delete those tags here and on every remote", ErrExists, newName, newKey, newTags.MaxVersion)
+		return nil, fmt.Errorf("%w: tags of an earlier model named %q remain (%s@v1..v%d); its version numbers cannot be reused: pick another name, or delete those tags here and on every remote", gitobj.ErrExists, newName, newKey, newTags.MaxVersion)
 	}
 	var out *manifest.RegisteredModel
 	var versions []*manifest.ModelVersion
-	commit, err := r.Update(func(tx *Tx) error {
+	commit, err := s.update(func(tx *gitobj.Tx) error {
 		m, err := readModelTx(tx, name)
 		if err != nil {
 			return err
@@ -1197,12 +1198,12 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 		if _, ok, err := decodeModelAt(tx, newKey); err != nil {
 			return err
 		} else if ok {
-			return fmt.Errorf("%w: model %q already exists", ErrExists, newName)
+			return fmt.Errorf("%w: model %q already exists", gitobj.ErrExists, newName)
 		}
 		if versions, err = listVersionsTx(tx, key); err != nil {
 			return err
 		}
-		now := nowMillis(r.now())
+		now := s.Now().UnixMilli()
 		m.Name, m.LastUpdatedTimestamp = newName, now
 		if err := writeModelTx(tx, m); err != nil {
 			return err
@@ -1223,14 +1224,14 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 	}
 	var errs []string
 	for _, v := range versions {
-		target, err := r.registrationCommit(key, v.Version)
+		target, err := s.registrationCommit(key, v.Version)
 		if err != nil || target.IsZero() {
 			errs = append(errs, fmt.Sprintf("%s@v%d has no tag to carry over", key, v.Version))
 			continue
 		}
-		m := &TagMessage{Model: newName, Version: v.Version, Kind: TagRegistration, Actor: r.actor(), Commit: commit.String(),
+		m := &TagMessage{Model: newName, Version: v.Version, Kind: TagRegistration, Actor: s.actor(), Commit: commit.String(),
 			Run: v.RunID, Source: v.Source, Reason: "renamed from " + name}
-		if _, err := r.createVersionTag(newKey, v.Version, false, target, m); err != nil && !errors.Is(err, ErrExists) {
+		if _, err := s.createVersionTag(newKey, v.Version, false, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -1238,18 +1239,18 @@ func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, err
 		if v.Stage == StageNone {
 			continue
 		}
-		m := &TagMessage{Model: newName, Version: v.Version, Kind: EventStage, Label: registry.StageLabel(v.Stage), Previous: "none", Actor: r.actor(), Reason: "renamed from " + name, Commit: commit.String()}
-		if _, err := r.tagEvent(newKey, newName, v.Version, registry.StageLabel(v.Stage), m); err != nil {
+		m := &TagMessage{Model: newName, Version: v.Version, Kind: EventStage, Label: StageLabel(v.Stage), Previous: "none", Actor: s.actor(), Reason: "renamed from " + name, Commit: commit.String()}
+		if _, err := s.tagEvent(newKey, newName, v.Version, StageLabel(v.Stage), m); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	for _, a := range sortedAliases(out.Aliases) {
-		m := &TagMessage{Model: newName, Version: out.Aliases[a], Kind: EventAlias, Label: a, Actor: r.actor(), Reason: "renamed from " + name, Commit: commit.String()}
-		if _, err := r.tagEvent(newKey, newName, out.Aliases[a], a, m); err != nil {
+		m := &TagMessage{Model: newName, Version: out.Aliases[a], Kind: EventAlias, Label: a, Actor: s.actor(), Reason: "renamed from " + name, Commit: commit.String()}
+		if _, err := s.tagEvent(newKey, newName, out.Aliases[a], a, m); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
-	if err := r.deregisterAll(key, name, commit, "renamed to "+newName); err != nil {
+	if err := s.deregisterAll(key, name, commit, "renamed to "+newName); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {

@@ -1,4 +1,4 @@
-package repo
+package registry
 
 import (
 	"fmt"
@@ -43,21 +43,21 @@ type HistoryEntry struct {
 // registration after the events that existed when it was tagged. It reads
 // the model's tags only (so it also works for deleted models), and the
 // returned warnings name tags it ignored.
-func (r *Repo) ModelHistory(name string) ([]HistoryEntry, []string, error) {
+func (s *Store) ModelHistory(name string) ([]HistoryEntry, []string, error) {
 	if err := manifest.ValidateModelName(name); err != nil {
 		return nil, nil, err
 	}
-	stages, err := r.Stages()
+	stages, err := s.Stages()
 	if err != nil {
 		return nil, nil, err
 	}
 	key := ModelKey(name)
-	vals, err := r.refs.ListWithPrefixes(modelTagPrefixes(key)...)
+	vals, err := s.Branch.Refs.ListWithPrefixes(modelTagPrefixes(key)...)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(vals) == 0 {
-		if _, err := r.GetModel(name); err != nil {
+		if _, err := s.GetModel(name); err != nil {
 			return nil, nil, err
 		}
 		return []HistoryEntry{}, []string{fmt.Sprintf("model %q has no tags; run mlgit tags sync", name)}, nil
@@ -74,14 +74,14 @@ func (r *Repo) ModelHistory(name string) ([]HistoryEntry, []string, error) {
 	var warnings []string
 	for _, v := range vals {
 		short := strings.TrimPrefix(v.Name, "refs/tags/")
-		c, tag, err := r.peel(v.Hash)
+		c, tag, err := s.Branch.DB.Peel(v.Hash)
 		if err != nil {
 			warnings = append(warnings, fmt.Sprintf("ignoring tag %s: %v", short, err))
 			continue
 		}
 		in := info{target: c.String()}
 		if tag != nil {
-			in.msg, in.ok = decodeTagMessage(tag.Message)
+			in.msg, in.ok = DecodeTagMessage(tag.Message)
 			in.actor = tag.Tagger.Name + " <" + tag.Tagger.Email + ">"
 			in.when = tag.Tagger.When
 		} else {
