@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// TestHooksFsckLogFlags checks that the flags of hooks install and
-// uninstall, fsck and log reach their options.
+// TestHooksFsckLogFlags checks that the flags and arguments of hooks
+// install, uninstall and run, fsck and log reach their options.
 func TestHooksFsckLogFlags(t *testing.T) {
 	a := &app{}
 	var got any
@@ -23,6 +23,12 @@ func TestHooksFsckLogFlags(t *testing.T) {
 			[]string{"--force", "--json"}, hooksInstallOptions{force: true, asJSON: true}},
 		{"install defaults", newHooksInstallCmd(a, func(_ context.Context, o *hooksInstallOptions) error { got = *o; return nil }),
 			[]string{}, hooksInstallOptions{}},
+		{"run pre-commit", newHooksRunCmd(a, func(_ context.Context, o *hooksPreCommitOptions) error { got = *o; return nil }, nil),
+			[]string{"pre-commit", "a.txt", "b.txt"}, hooksPreCommitOptions{args: []string{"a.txt", "b.txt"}}},
+		{"run pre-push", newHooksRunCmd(a, nil, func(_ context.Context, o *hooksPrePushOptions) error { got = *o; return nil }),
+			[]string{"pre-push", "origin", "git@example.com:team/churn.git"}, hooksPrePushOptions{remote: "origin", url: "git@example.com:team/churn.git"}},
+		{"run pre-push no arguments", newHooksRunCmd(a, nil, func(_ context.Context, o *hooksPrePushOptions) error { got = *o; return nil }),
+			[]string{"pre-push"}, hooksPrePushOptions{}},
 		{"uninstall", newHooksUninstallCmd(a, func(_ context.Context, o *hooksUninstallOptions) error { got = *o; return nil }),
 			[]string{"--json"}, hooksUninstallOptions{asJSON: true}},
 		{"fsck", newFsckCmd(a, func(_ context.Context, o *fsckOptions) error { got = *o; return nil }),
