@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"testing"
 
+	"github.com/mlgit/mlgit/hooks"
+	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
 
@@ -46,5 +49,21 @@ func TestHooksFsckLogFlags(t *testing.T) {
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestHookProblemsAreCheckProblems: a problem the hooks find and a problem
+// of mlgit check have the same fields (the conversion compiles only then),
+// JSON and text, so a hook's report and mlgit check's read alike.
+func TestHookProblemsAreCheckProblems(t *testing.T) {
+	hp := hooks.Problem{Path: "runs/3f/x/run.yaml", Line: 7, Kind: hooks.ProblemManifest, Message: "colour: unknown field"}
+	cp := repo.CheckProblem(hp)
+	hj, _ := json.Marshal(hp)
+	cj, _ := json.Marshal(cp)
+	if string(hj) != string(cj) || hp.String() != cp.String() {
+		t.Fatalf("hook problem %s %q, check problem %s %q", hj, hp, cj, cp)
+	}
+	if hooks.ProblemManifest != repo.ProblemManifest {
+		t.Fatalf("manifest kinds %q and %q", hooks.ProblemManifest, repo.ProblemManifest)
 	}
 }
