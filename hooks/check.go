@@ -24,14 +24,25 @@ const DefaultMaxFileSize = 10 << 20
 // goes with it says what and why.
 var ErrRejected = errors.New("rejected by mlgit hook")
 
-// Problem is one thing a check found wrong.
+// Kinds of Problem. ProblemManifest is also a kind of mlgit check's
+// problems (repo.CheckProblem), which has the same fields.
+const (
+	ProblemManifest = "manifest" // does not decode, breaks a rule, or is not canonical
+	ProblemSize     = "size"     // a staged file over the size limit
+	ProblemTag      = "tag"      // a registry tag pushed as a lightweight tag
+)
+
+// Problem is one thing a check found wrong: the fields, JSON names and
+// String form of mlgit check's problems (repo.CheckProblem).
 type Problem struct {
 	Path string `json:"path"`
 	// Line is the 1-based line of the problem in the file, 0 when unknown.
 	Line    int    `json:"line,omitempty"`
+	Kind    string `json:"kind"`
 	Message string `json:"message"`
 }
 
+// String formats the problem as "path:line: message".
 func (p Problem) String() string {
 	if p.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", p.Path, p.Line, p.Message)
@@ -55,7 +66,7 @@ var lineRe = regexp.MustCompile(`\bline ([0-9]+)\b`)
 // canonical encoding. It returns nil when the file is fine.
 func CheckManifest(p string, data []byte) *Problem {
 	if err := manifest.Validate(data); err != nil {
-		pr := &Problem{Path: p, Message: err.Error()}
+		pr := &Problem{Path: p, Kind: ProblemManifest, Message: err.Error()}
 		if m := lineRe.FindStringSubmatch(err.Error()); m != nil {
 			pr.Line, _ = strconv.Atoi(m[1])
 		}
@@ -63,13 +74,13 @@ func CheckManifest(p string, data []byte) *Problem {
 	}
 	canon, err := canonicalOf(data)
 	if err != nil {
-		return &Problem{Path: p, Message: err.Error()}
+		return &Problem{Path: p, Kind: ProblemManifest, Message: err.Error()}
 	}
 	if bytes.Equal(canon, data) {
 		return nil
 	}
 	line, have, want := firstDiff(data, canon)
-	return &Problem{Path: p, Line: line, Message: fmt.Sprintf("not in mlgit's canonical encoding (docs/spec/manifests.md): have %q, want %q; let mlgit write manifests, or fix the file to match", have, want)}
+	return &Problem{Path: p, Line: line, Kind: ProblemManifest, Message: fmt.Sprintf("not in mlgit's canonical encoding (docs/spec/manifests.md): have %q, want %q; let mlgit write manifests, or fix the file to match", have, want)}
 }
 
 // canonicalOf returns the canonical encoding of a valid manifest.
@@ -223,7 +234,7 @@ func (r *Report) Write(w io.Writer, hook string) {
 	large := false
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  %s\n", p)
-		if strings.HasPrefix(p.Message, "file is ") {
+		if p.Kind == ProblemSize {
 			large = true
 		}
 	}
@@ -281,7 +292,7 @@ func PreCommit(ctx context.Context, dir string, c Config) (*Report, error) {
 	var manifests []staged
 	for i, f := range files {
 		if c.MaxFileSize > 0 && sizes[i] > c.MaxFileSize && !c.allowed(f.path) {
-			rep.Problems = append(rep.Problems, Problem{Path: f.path, Message: fmt.Sprintf("file is %s, over the %s limit", units.Bytes(sizes[i]), units.Bytes(c.MaxFileSize))})
+			rep.Problems = append(rep.Problems, Problem{Path: f.path, Kind: ProblemSize, Message: fmt.Sprintf("file is %s, over the %s limit", units.Bytes(sizes[i]), units.Bytes(c.MaxFileSize))})
 		}
 		if IsManifestPath(f.path) && sizes[i] <= 16<<20 {
 			manifests = append(manifests, f)

@@ -573,3 +573,27 @@ func TestPushRefsFromEnv(t *testing.T) {
 		t.Errorf("refs: %+v", refs)
 	}
 }
+
+// TestReportWrite: the report lists every problem; the advice on large
+// files follows the problems of kind size only, whatever their message.
+func TestReportWrite(t *testing.T) {
+	var b strings.Builder
+	(&Report{Problems: []Problem{
+		{Path: "data/w.bin", Kind: ProblemSize, Message: "file is 4.0 KiB, over the 1.0 KiB limit"},
+		{Path: "runs/3f/x/run.yaml", Line: 3, Kind: ProblemManifest, Message: "unknown field"},
+	}}).Write(&b, "pre-commit")
+	out := b.String()
+	for _, want := range []string{"mlgit pre-commit: 2 problems:", "  data/w.bin: file is 4.0 KiB", "  runs/3f/x/run.yaml:3: unknown field", "mlgit run artifact add", "--no-verify"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	b.Reset()
+	(&Report{Problems: []Problem{{Path: "notes.txt", Kind: ProblemManifest, Message: "file is not a manifest"}}}).Write(&b, "pre-push")
+	if out := b.String(); strings.Contains(out, "blob store") || !strings.Contains(out, "mlgit pre-push: 1 problem:") {
+		t.Errorf("manifest problem:\n%s", out)
+	}
+	if p := CheckManifest("runs/3f/x/run.yaml", []byte("apiVersion: mlgit/v1\nkind: Run\n: bad\n")); p == nil || p.Kind != ProblemManifest {
+		t.Errorf("CheckManifest: %+v, want a problem of kind %s", p, ProblemManifest)
+	}
+}

@@ -96,7 +96,7 @@ func PrePush(ctx context.Context, dir string, refs []PushedRef, opt PrePushOptio
 			}
 			if strings.TrimSpace(string(t)) != "tag" {
 				name := strings.TrimPrefix(ref.RemoteRef, "refs/tags/")
-				rep.Problems = append(rep.Problems, Problem{Path: ref.RemoteRef,
+				rep.Problems = append(rep.Problems, Problem{Path: ref.RemoteRef, Kind: ProblemTag,
 					Message: fmt.Sprintf("registry tag %q is a lightweight tag; mlgit and CI read only annotated tags: delete it (git tag -d '%s') and run mlgit tags sync", name, name)})
 			}
 		}

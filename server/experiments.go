@@ -2,12 +2,11 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"sort"
 	"strconv"
 
+	"github.com/mlgit/mlgit/internal/pagetoken"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
 	"github.com/mlgit/mlgit/repo"
@@ -216,29 +215,20 @@ func (s *Server) searchExperiments(ctx context.Context, req *searchExperimentsRe
 		}
 	}
 	if end < len(rows) {
-		resp.NextPageToken = encodeOffset(end)
+		resp.NextPageToken = pagetoken.Encode(end)
 	}
 	return resp, nil
 }
 
-// Page tokens are base64({"offset": N}), as MLflow's stores write them.
-func encodeOffset(n int) string {
-	b, _ := json.Marshal(map[string]int{"offset": n})
-	return base64.StdEncoding.EncodeToString(b)
-}
-
+// decodeOffset reads the page token of a listing the server pages itself
+// (pagetoken.Encode writes them); a token that does not decode is MLflow's
+// INVALID_PARAMETER_VALUE.
 func decodeOffset(tok string) (int, error) {
-	if tok == "" {
-		return 0, nil
-	}
-	b, err := base64.StdEncoding.DecodeString(tok)
-	var v struct {
-		Offset *int `json:"offset"`
-	}
-	if err != nil || json.Unmarshal(b, &v) != nil || v.Offset == nil || *v.Offset < 0 {
+	n, err := pagetoken.Decode(tok)
+	if err != nil {
 		return 0, invalidf("Invalid page token, could not base64-decode")
 	}
-	return *v.Offset, nil
+	return n, nil
 }
 
 type updateExperimentReq struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/mlgit/mlgit/internal/pagetoken"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -59,7 +60,7 @@ func (s *Server) getMetricHistory(ctx context.Context, req *getMetricHistoryReq)
 		}
 	}
 	if end < len(pts) {
-		resp.NextPageToken = encodeOffset(end)
+		resp.NextPageToken = pagetoken.Encode(end)
 	}
 	return resp, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlgit/mlgit/internal/pagetoken"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
 	"github.com/mlgit/mlgit/repo"
@@ -857,7 +858,7 @@ func page[T query.Row](kind query.Kind, a searchArgs, def, max int64, rows []T) 
 	}
 	next := ""
 	if end < len(kept) {
-		next = encodeOffset(end)
+		next = pagetoken.Encode(end)
 	}
 	return kept[offset:end], next, nil
 }

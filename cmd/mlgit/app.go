@@ -317,3 +317,11 @@ func kvMap(kvs []repo.KV) map[string]string {
 	}
 	return m
 }
+
+// joinProblems lists up to ten problems, one per line.
+func joinProblems(ps []string) string {
+	if len(ps) > 10 {
+		ps = append(ps[:10:10], fmt.Sprintf("... and %d more", len(ps)-10))
+	}
+	return strings.Join(ps, "\n")
+}

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/par"
 	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -452,7 +454,7 @@ func runBlobVerify(ctx context.Context, a *app, o *blobVerifyOptions) error {
 	} else {
 		bar := a.startProgress("verify", total)
 		problems := make([]*blobProblem, len(ds))
-		err := parallelDo(ctx, len(ds), o.Jobs, func(ctx context.Context, i int) error {
+		err := par.Do(ctx, len(ds), o.Jobs, func(ctx context.Context, i int) error {
 			p, err := verifyOneBlob(ctx, st, ds[i], by[ds[i]], bar)
 			problems[i] = p
 			return err
@@ -481,6 +483,9 @@ func runBlobVerify(ctx context.Context, a *app, o *blobVerifyOptions) error {
 	}
 	return nil
 }
+
+// verifyBuffers are the 4 MiB buffers blob verify reads blobs through.
+var verifyBuffers = sync.Pool{New: func() any { b := make([]byte, 4<<20); return &b }}
 
 // verifyOneBlob reads one blob through and reports what is wrong with it
 // (nil if nothing). It returns an error only when the store itself fails
@@ -514,8 +519,8 @@ func verifyOneBlob(ctx context.Context, st blob.Store, d blob.Digest, refs []rep
 			return problem("size-mismatch", fmt.Errorf("%s records %d bytes, the blob has %d", x, x.Size, size)), nil
 		}
 	}
-	bufp := getBuffers.Get().(*[]byte)
-	defer getBuffers.Put(bufp)
+	bufp := verifyBuffers.Get().(*[]byte)
+	defer verifyBuffers.Put(bufp)
 	if _, err := io.CopyBuffer(io.Discard, progressReader{rc, bar}, *bufp); err != nil {
 		return classify(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -95,79 +96,147 @@ Keys:
   mlgit config set --local blobs.remote /mnt/fast/blobs
   mlgit config list`,
 	}
-	var local bool
-	var asJSON bool
-	get := &cobra.Command{
+	cmd.AddCommand(newConfigGetCmd(a, nil), newConfigListCmd(a, nil), newConfigSetCmd(a, nil), newConfigUnsetCmd(a, nil))
+	return cmd
+}
+
+type configGetOptions struct {
+	key   string
+	local bool
+}
+
+func newConfigGetCmd(a *app, runF func(context.Context, *configGetOptions) error) *cobra.Command {
+	var o configGetOptions
+	cmd := &cobra.Command{
 		Use:   "get <key> [--local]",
 		Short: "Print one setting (exit 3 when it is not set)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.key = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			if _, err := parseConfigKey(args[0], local); err != nil {
-				return err
-			}
-			all, err := configValues(r, local)
-			if err != nil {
-				return err
-			}
-			v, ok := all[args[0]]
-			if !ok {
-				return fmt.Errorf("%w: %s is not set", repo.ErrNotFound, args[0])
-			}
-			fmt.Fprintln(a.Out, v)
-			return nil
+			return runConfigGet(cmd.Context(), a, &o)
 		},
 	}
-	get.Flags().BoolVar(&local, "local", false, "this clone's settings")
-	list := &cobra.Command{
+	cmd.Flags().BoolVar(&o.local, "local", false, "this clone's settings")
+	return cmd
+}
+
+func runConfigGet(_ context.Context, a *app, o *configGetOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	if _, err := parseConfigKey(o.key, o.local); err != nil {
+		return err
+	}
+	all, err := configValues(r, o.local)
+	if err != nil {
+		return err
+	}
+	v, ok := all[o.key]
+	if !ok {
+		return fmt.Errorf("%w: %s is not set", repo.ErrNotFound, o.key)
+	}
+	fmt.Fprintln(a.Out, v)
+	return nil
+}
+
+type configListOptions struct {
+	local, asJSON bool
+}
+
+func newConfigListCmd(a *app, runF func(context.Context, *configListOptions) error) *cobra.Command {
+	var o configListOptions
+	cmd := &cobra.Command{
 		Use:     "list [--local] [--json]",
 		Aliases: []string{"ls"},
 		Short:   "Print every setting",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			all, err := configValues(r, local)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSON(a.Out, all)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			for _, k := range sortedKeys(all) {
-				fmt.Fprintf(tw, "%s\t%s\n", k, all[k])
-			}
-			return tw.Flush()
+			return runConfigList(cmd.Context(), a, &o)
 		},
 	}
-	list.Flags().BoolVar(&local, "local", false, "this clone's settings")
-	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	set := &cobra.Command{
+	cmd.Flags().BoolVar(&o.local, "local", false, "this clone's settings")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runConfigList(_ context.Context, a *app, o *configListOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	all, err := configValues(r, o.local)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		return printJSON(a.Out, all)
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	for _, k := range sortedKeys(all) {
+		fmt.Fprintf(tw, "%s\t%s\n", k, all[k])
+	}
+	return tw.Flush()
+}
+
+type configSetOptions struct {
+	key, value string
+	local      bool
+}
+
+func newConfigSetCmd(a *app, runF func(context.Context, *configSetOptions) error) *cobra.Command {
+	var o configSetOptions
+	cmd := &cobra.Command{
 		Use:   "set <key> <value> [--local]",
 		Short: "Change a setting (a commit on the tracking branch, or --local)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeConfig(a, args[0], &args[1], local)
+			o.key, o.value = args[0], args[1]
+			if runF != nil {
+				return runF(cmd.Context(), &o)
+			}
+			return runConfigSet(cmd.Context(), a, &o)
 		},
 	}
-	set.Flags().BoolVar(&local, "local", false, "in this clone only")
-	unset := &cobra.Command{
+	cmd.Flags().BoolVar(&o.local, "local", false, "in this clone only")
+	return cmd
+}
+
+func runConfigSet(_ context.Context, a *app, o *configSetOptions) error {
+	return changeConfig(a, o.key, &o.value, o.local)
+}
+
+type configUnsetOptions struct {
+	key   string
+	local bool
+}
+
+func newConfigUnsetCmd(a *app, runF func(context.Context, *configUnsetOptions) error) *cobra.Command {
+	var o configUnsetOptions
+	cmd := &cobra.Command{
 		Use:   "unset <key> [--local]",
 		Short: "Remove a setting",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeConfig(a, args[0], nil, local)
+			o.key = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), &o)
+			}
+			return runConfigUnset(cmd.Context(), a, &o)
 		},
 	}
-	unset.Flags().BoolVar(&local, "local", false, "in this clone only")
-	cmd.AddCommand(get, list, set, unset)
+	cmd.Flags().BoolVar(&o.local, "local", false, "in this clone only")
 	return cmd
+}
+
+func runConfigUnset(_ context.Context, a *app, o *configUnsetOptions) error {
+	return changeConfig(a, o.key, nil, o.local)
 }
 
 // configKey is a parsed key: field under promotion.<stage>, or a top key.

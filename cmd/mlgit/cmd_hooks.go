@@ -29,7 +29,7 @@ func newHooksCmd(a *app) *cobra.Command {
 
 See docs/hooks.md, also for the pre-commit framework (.pre-commit-hooks.yaml).`,
 	}
-	cmd.AddCommand(newHooksInstallCmd(a, nil), newHooksUninstallCmd(a, nil), newHooksRunCmd(a))
+	cmd.AddCommand(newHooksInstallCmd(a, nil), newHooksUninstallCmd(a, nil), newHooksRunCmd(a, nil, nil))
 	return cmd
 }
 
@@ -124,7 +124,19 @@ func printHookActions(a *app, acts []hooks.Action, asJSON bool) error {
 	return nil
 }
 
-func newHooksRunCmd(a *app) *cobra.Command {
+// hooksPreCommitOptions are those of hooks run pre-commit.
+type hooksPreCommitOptions struct {
+	// args are ignored: the pre-commit framework passes the staged files,
+	// and the checks read them from Git's index.
+	args []string
+}
+
+// hooksPrePushOptions are those of hooks run pre-push: Git's arguments.
+type hooksPrePushOptions struct {
+	remote, url string
+}
+
+func newHooksRunCmd(a *app, preCommitF func(context.Context, *hooksPreCommitOptions) error, prePushF func(context.Context, *hooksPrePushOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run {pre-commit | pre-push <remote> <url>}",
 		Short: "Run a hook's checks (what the installed hooks call)",
@@ -135,52 +147,69 @@ its PRE_COMMIT_* variables instead). Exit status 1 when the checks refuse.`,
 		Example: `  mlgit hooks run pre-commit
   echo "refs/heads/mlgit $(git rev-parse mlgit) refs/heads/mlgit 0000000000000000000000000000000000000000" | mlgit hooks run pre-push origin url`,
 	}
-	cmd.AddCommand(&cobra.Command{
+	var co hooksPreCommitOptions
+	preCommit := &cobra.Command{
 		Use:   "pre-commit",
 		Short: "Check staged files: size limit and manifests",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			cfg, err := hooks.LoadConfig(ctx, a.repoPath, a.hookGetenv)
-			if err != nil {
-				return usagef("%v", err)
+			co.args = args
+			if preCommitF != nil {
+				return preCommitF(cmd.Context(), &co)
 			}
-			rep, err := hooks.PreCommit(ctx, a.repoPath, cfg)
-			return hookResult(a, "pre-commit", rep, err)
+			return runHooksPreCommit(cmd.Context(), a, &co)
 		},
-	}, &cobra.Command{
+	}
+	var po hooksPrePushOptions
+	prePush := &cobra.Command{
 		Use:   "pre-push <remote> <url>",
 		Short: "Check a push: manifests of the tracking branch, blobs, registry tags",
 		Args:  cobra.RangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			cfg, err := hooks.LoadConfig(ctx, a.repoPath, a.hookGetenv)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			refs, err := hooks.ParsePushInput(a.In)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			if len(refs) == 0 {
-				// Under the pre-commit framework, which reads Git's input.
-				refs = hooks.PushRefsFromEnv(a.Getenv)
-			}
-			opt := hooks.PrePushOptions{Config: cfg, Log: a.Err, BlobPush: a.hookBlobPush}
 			if len(args) > 0 {
-				opt.Remote = args[0]
+				po.remote = args[0]
 			}
 			if len(args) > 1 {
-				opt.URL = args[1]
+				po.url = args[1]
 			}
-			rep, err := hooks.PrePush(ctx, a.repoPath, refs, opt)
-			if err != nil {
-				return hookResult(a, "pre-push", rep, err)
+			if prePushF != nil {
+				return prePushF(cmd.Context(), &po)
 			}
-			return a.hookPolicyCheck(ctx, cfg, refs)
+			return runHooksPrePush(cmd.Context(), a, &po)
 		},
-	})
+	}
+	cmd.AddCommand(preCommit, prePush)
 	return cmd
+}
+
+func runHooksPreCommit(ctx context.Context, a *app, _ *hooksPreCommitOptions) error {
+	cfg, err := hooks.LoadConfig(ctx, a.repoPath, a.hookGetenv)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	rep, err := hooks.PreCommit(ctx, a.repoPath, cfg)
+	return hookResult(a, "pre-commit", rep, err)
+}
+
+func runHooksPrePush(ctx context.Context, a *app, o *hooksPrePushOptions) error {
+	cfg, err := hooks.LoadConfig(ctx, a.repoPath, a.hookGetenv)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	refs, err := hooks.ParsePushInput(a.In)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if len(refs) == 0 {
+		// Under the pre-commit framework, which reads Git's input.
+		refs = hooks.PushRefsFromEnv(a.Getenv)
+	}
+	opt := hooks.PrePushOptions{Config: cfg, Log: a.Err, BlobPush: a.hookBlobPush, Remote: o.remote, URL: o.url}
+	rep, err := hooks.PrePush(ctx, a.repoPath, refs, opt)
+	if err != nil {
+		return hookResult(a, "pre-push", rep, err)
+	}
+	return a.hookPolicyCheck(ctx, cfg, refs)
 }
 
 // hookGetenv gives --branch precedence over $MLGIT_BRANCH for the hooks.

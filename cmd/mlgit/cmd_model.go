@@ -39,8 +39,8 @@ See docs/registry.md.`,
 	}
 	cmd.AddCommand(newModelCreateCmd(a, nil), newModelListCmd(a, nil), newModelShowCmd(a, nil), newModelRenameCmd(a, nil),
 		newModelDeleteCmd(a, nil), newModelDescribeCmd(a, nil), newModelTagCmd(a, nil, nil),
-		newModelRegisterCmd(a, nil), newModelVersionsCmd(a), newModelPromoteCmd(a, nil), newModelAliasCmd(a),
-		newModelResolveCmd(a, nil), newModelGetCmd(a), newModelCheckRefCmd(a), newModelHistoryCmd(a))
+		newModelRegisterCmd(a, nil), newModelVersionsCmd(a, nil), newModelPromoteCmd(a, nil), newModelAliasCmd(a, nil, nil),
+		newModelResolveCmd(a, nil), newModelGetCmd(a, nil), newModelCheckRefCmd(a, nil), newModelHistoryCmd(a, nil))
 	return cmd
 }
 

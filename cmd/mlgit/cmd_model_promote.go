@@ -170,7 +170,18 @@ func runModelPropose(ctx context.Context, a *app, r *repo.Repo, o *modelPromoteO
 	return nil
 }
 
-func newModelAliasCmd(a *app) *cobra.Command {
+type modelAliasSetOptions struct {
+	name, alias string
+	version     int64
+	reason      string
+}
+
+type modelAliasRmOptions struct {
+	name, alias string
+	reason      string
+}
+
+func newModelAliasCmd(a *app, setF func(*modelAliasSetOptions) error, rmF func(*modelAliasRmOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alias <command>",
 		Short: "Point an alias at a version, or remove it",
@@ -180,7 +191,7 @@ Each move is an event tag <key>#<alias>#<counter>; a removal <key>#!<alias>#<cou
 		Example: `  mlgit model alias set churn champion 4
   mlgit model alias rm churn challenger`,
 	}
-	var reason string
+	var so modelAliasSetOptions
 	set := &cobra.Command{
 		Use:     "set <name> <alias> <version> [--reason TEXT]",
 		Short:   "Point an alias at a version",
@@ -191,27 +202,15 @@ Each move is an event tag <key>#<alias>#<counter>; a removal <key>#!<alias>#<cou
 			if err != nil {
 				return err
 			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			so.name, so.alias, so.version = args[0], args[1], n
+			if setF != nil {
+				return setF(&so)
 			}
-			res, err := r.SetAlias(repo.AliasSpec{Name: args[0], Alias: args[1], Version: n, Reason: reason})
-			if res == nil {
-				return err
-			}
-			switch {
-			case res.Previous == n:
-				fmt.Fprintf(a.Out, "%s alias %s is already v%d\n", args[0], args[1], n)
-			case res.Previous != 0:
-				fmt.Fprintf(a.Out, "%s alias %s: v%d -> v%d  %s\n", args[0], args[1], res.Previous, n, res.Tag)
-			default:
-				fmt.Fprintf(a.Out, "%s alias %s -> v%d  %s\n", args[0], args[1], n, res.Tag)
-			}
-			return err
+			return runModelAliasSet(a, &so)
 		},
 	}
-	set.Flags().StringVar(&reason, "reason", "", "why (recorded in the tag message)")
-	var rmReason string
+	set.Flags().StringVar(&so.reason, "reason", "", "why (recorded in the tag message)")
+	var ro modelAliasRmOptions
 	rm := &cobra.Command{
 		Use:     "rm <name> <alias> [--reason TEXT]",
 		Aliases: []string{"delete"},
@@ -219,19 +218,47 @@ Each move is an event tag <key>#<alias>#<counter>; a removal <key>#!<alias>#<cou
 		Example: `  mlgit model alias rm churn challenger`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			ro.name, ro.alias = args[0], args[1]
+			if rmF != nil {
+				return rmF(&ro)
 			}
-			res, err := r.DeleteAlias(args[0], args[1], rmReason)
-			if res == nil {
-				return err
-			}
-			fmt.Fprintf(a.Out, "%s alias %s removed (was v%d)  %s\n", args[0], args[1], res.Previous, res.Tag)
-			return err
+			return runModelAliasRm(a, &ro)
 		},
 	}
-	rm.Flags().StringVar(&rmReason, "reason", "", "why (recorded in the tag message)")
+	rm.Flags().StringVar(&ro.reason, "reason", "", "why (recorded in the tag message)")
 	cmd.AddCommand(set, rm)
 	return cmd
+}
+
+func runModelAliasSet(a *app, o *modelAliasSetOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	res, err := r.SetAlias(repo.AliasSpec{Name: o.name, Alias: o.alias, Version: o.version, Reason: o.reason})
+	if res == nil {
+		return err
+	}
+	switch {
+	case res.Previous == o.version:
+		fmt.Fprintf(a.Out, "%s alias %s is already v%d\n", o.name, o.alias, o.version)
+	case res.Previous != 0:
+		fmt.Fprintf(a.Out, "%s alias %s: v%d -> v%d  %s\n", o.name, o.alias, res.Previous, o.version, res.Tag)
+	default:
+		fmt.Fprintf(a.Out, "%s alias %s -> v%d  %s\n", o.name, o.alias, o.version, res.Tag)
+	}
+	return err
+}
+
+func runModelAliasRm(a *app, o *modelAliasRmOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	res, err := r.DeleteAlias(o.name, o.alias, o.reason)
+	if res == nil {
+		return err
+	}
+	fmt.Fprintf(a.Out, "%s alias %s removed (was v%d)  %s\n", o.name, o.alias, res.Previous, res.Tag)
+	return err
 }

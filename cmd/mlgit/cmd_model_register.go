@@ -150,9 +150,14 @@ func runModelRegister(ctx context.Context, a *app, o *modelRegisterOptions) erro
 	return nil
 }
 
-func newModelVersionsCmd(a *app) *cobra.Command {
-	var stage string
-	var asJSON bool
+type modelVersionsOptions struct {
+	name   string
+	stage  string
+	asJSON bool
+}
+
+func newModelVersionsCmd(a *app, runF func(*modelVersionsOptions) error) *cobra.Command {
+	var o modelVersionsOptions
 	cmd := &cobra.Command{
 		Use:   "versions <name> [--stage S] [--json]",
 		Short: "List the versions of a model",
@@ -160,33 +165,41 @@ func newModelVersionsCmd(a *app) *cobra.Command {
   mlgit model versions churn --stage production --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.name = args[0]
+			if runF != nil {
+				return runF(&o)
 			}
-			vs, err := r.ListVersions(args[0], stage)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if vs == nil {
-					vs = []*manifest.ModelVersion{}
-				}
-				return printJSON(a.Out, vs)
-			}
-			m, err := r.GetModel(args[0])
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tSTAGE\tALIASES\tRUN\tSOURCE\tREGISTERED")
-			for _, v := range vs {
-				fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.Stage, aliasesOf(m.Aliases, v.Version), orDash(shortID(v.RunID)), orDash(v.Source), fmtTime(v.CreationTimestamp))
-			}
-			return tw.Flush()
+			return runModelVersions(a, &o)
 		},
 	}
-	cmd.Flags().StringVar(&stage, "stage", "", "only versions in stage `S` (any case)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&o.stage, "stage", "", "only versions in stage `S` (any case)")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runModelVersions(a *app, o *modelVersionsOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	vs, err := r.ListVersions(o.name, o.stage)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		if vs == nil {
+			vs = []*manifest.ModelVersion{}
+		}
+		return printJSON(a.Out, vs)
+	}
+	m, err := r.GetModel(o.name)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTAGE\tALIASES\tRUN\tSOURCE\tREGISTERED")
+	for _, v := range vs {
+		fmt.Fprintf(tw, "v%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.Stage, aliasesOf(m.Aliases, v.Version), orDash(shortID(v.RunID)), orDash(v.Source), fmtTime(v.CreationTimestamp))
+	}
+	return tw.Flush()
 }

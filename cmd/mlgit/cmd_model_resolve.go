@@ -181,9 +181,14 @@ func printResolution(a *app, res *repo.Resolution) {
 	tw.Flush()
 }
 
-func newModelGetCmd(a *app) *cobra.Command {
-	var out string
-	var asJSON bool
+type modelGetOptions struct {
+	ref    string
+	output string
+	asJSON bool
+}
+
+func newModelGetCmd(a *app, runF func(*modelGetOptions) error) *cobra.Command {
+	var o modelGetOptions
 	cmd := &cobra.Command{
 		Use:   "get <ref> -o DIR",
 		Short: "Download a version's files, verified",
@@ -195,47 +200,60 @@ into place only when it matches.`,
   mlgit model get churn@v3 -o /srv/models/churn`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
+			o.ref = args[0]
+			if o.output == "" {
 				return usagef("-o DIR is required")
 			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(&o)
 			}
-			res, err := r.Resolve(args[0])
-			if err != nil {
-				return err
-			}
-			a.warn(res.Warnings...)
-			if len(res.Artifacts) == 0 {
-				return fmt.Errorf("%w: %s v%d has no files on branch %s", repo.ErrNotFound, res.Model, res.Version, r.Branch())
-			}
-			open, err := a.blobOpener(cmd.Context(), r)
-			if err != nil {
-				return err
-			}
-			if err := repo.WriteFiles(out, res.Artifacts, open); err != nil {
-				return fmt.Errorf("get %s v%d: %w", res.Model, res.Version, err)
-			}
-			if asJSON {
-				return printJSON(a.Out, res)
-			}
-			var total int64
-			for _, f := range res.Artifacts {
-				total += f.Size
-			}
-			fmt.Fprintf(a.Out, "Wrote %d %s (%s) of %s v%d to %s\n", len(res.Artifacts), plural(len(res.Artifacts), "file", "files"), fmtSize(total), res.Model, res.Version, out)
-			return nil
+			return runModelGet(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write the files into `DIR`")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the resolution as JSON")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the files into `DIR`")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the resolution as JSON")
 	return cmd
 }
 
-func newModelCheckRefCmd(a *app) *cobra.Command {
-	var asJSON, asEnv bool
-	var stages []string
+func runModelGet(ctx context.Context, a *app, o *modelGetOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	res, err := r.Resolve(o.ref)
+	if err != nil {
+		return err
+	}
+	a.warn(res.Warnings...)
+	if len(res.Artifacts) == 0 {
+		return fmt.Errorf("%w: %s v%d has no files on branch %s", repo.ErrNotFound, res.Model, res.Version, r.Branch())
+	}
+	open, err := a.blobOpener(ctx, r)
+	if err != nil {
+		return err
+	}
+	if err := repo.WriteFiles(o.output, res.Artifacts, open); err != nil {
+		return fmt.Errorf("get %s v%d: %w", res.Model, res.Version, err)
+	}
+	if o.asJSON {
+		return printJSON(a.Out, res)
+	}
+	var total int64
+	for _, f := range res.Artifacts {
+		total += f.Size
+	}
+	fmt.Fprintf(a.Out, "Wrote %d %s (%s) of %s v%d to %s\n", len(res.Artifacts), plural(len(res.Artifacts), "file", "files"), fmtSize(total), res.Model, res.Version, o.output)
+	return nil
+}
+
+type modelCheckRefOptions struct {
+	tag           string
+	asJSON, asEnv bool
+	stages        []string
+}
+
+func newModelCheckRefCmd(a *app, runF func(*modelCheckRefOptions) error) *cobra.Command {
+	var o modelCheckRefOptions
 	cmd := &cobra.Command{
 		Use:   "check-ref <tag> [--json | --env]",
 		Short: "Parse a registry tag (e.g. $GITHUB_REF of a tag push) into event, model, version, stage",
@@ -251,33 +269,41 @@ Exit status 3 when the name is not a registry tag.`,
   mlgit model check-ref "$CI_COMMIT_TAG" --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if asJSON && asEnv {
+			o.tag = args[0]
+			if o.asJSON && o.asEnv {
 				return usagef("--json and --env do not go together")
 			}
-			st := a.stages(stages)
-			ev, err := repo.CheckRef(a.repoPath, args[0], st)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(&o)
 			}
-			a.warn(ev.Warnings...)
-			switch {
-			case asJSON:
-				return printJSON(a.Out, ev)
-			case asEnv:
-				for _, kv := range [][2]string{{"event", ev.Event}, {"model", ev.Model}, {"key", ev.Key}, {"version", numOrEmpty(ev.Version)},
-					{"stage", ev.Stage}, {"alias", ev.Alias}, {"counter", numOrEmpty(ev.Counter)}, {"tag", ev.Tag}, {"commit", ev.Commit}} {
-					fmt.Fprintf(a.Out, "%s=%s\n", kv[0], kv[1])
-				}
-				return nil
-			}
-			fmt.Fprintln(a.Out, describeEvent(ev))
-			return nil
+			return runModelCheckRef(a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().BoolVar(&asEnv, "env", false, "print KEY=value lines")
-	cmd.Flags().StringSliceVar(&stages, "stages", nil, "custom stage `names` when there is no local mlgit.yaml")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asEnv, "env", false, "print KEY=value lines")
+	cmd.Flags().StringSliceVar(&o.stages, "stages", nil, "custom stage `names` when there is no local mlgit.yaml")
 	return cmd
+}
+
+func runModelCheckRef(a *app, o *modelCheckRefOptions) error {
+	st := a.stages(o.stages)
+	ev, err := repo.CheckRef(a.repoPath, o.tag, st)
+	if err != nil {
+		return err
+	}
+	a.warn(ev.Warnings...)
+	switch {
+	case o.asJSON:
+		return printJSON(a.Out, ev)
+	case o.asEnv:
+		for _, kv := range [][2]string{{"event", ev.Event}, {"model", ev.Model}, {"key", ev.Key}, {"version", numOrEmpty(ev.Version)},
+			{"stage", ev.Stage}, {"alias", ev.Alias}, {"counter", numOrEmpty(ev.Counter)}, {"tag", ev.Tag}, {"commit", ev.Commit}} {
+			fmt.Fprintf(a.Out, "%s=%s\n", kv[0], kv[1])
+		}
+		return nil
+	}
+	fmt.Fprintln(a.Out, describeEvent(ev))
+	return nil
 }
 
 func numOrEmpty(n int64) string {
@@ -305,8 +331,13 @@ func describeEvent(ev *repo.TagEventInfo) string {
 	return fmt.Sprintf("%s alias %s removed from %s (event %d)", ev.Model, ev.Alias, v, ev.Counter)
 }
 
-func newModelHistoryCmd(a *app) *cobra.Command {
-	var asJSON bool
+type modelHistoryOptions struct {
+	name   string
+	asJSON bool
+}
+
+func newModelHistoryCmd(a *app, runF func(*modelHistoryOptions) error) *cobra.Command {
+	var o modelHistoryOptions
 	cmd := &cobra.Command{
 		Use:   "history <name> [--json]",
 		Short: "Every registration, stage change and alias move of a model, in order",
@@ -317,41 +348,49 @@ the manifest change. It reads the model's tags, so it also shows deleted models.
   mlgit model history churn --json | jq '.[] | select(.kind == "stage")'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
+			o.name = args[0]
+			if runF != nil {
+				return runF(&o)
 			}
-			hist, warns, err := r.ModelHistory(args[0])
-			if err != nil {
-				return err
-			}
-			a.warn(warns...)
-			if asJSON {
-				return printJSON(a.Out, hist)
-			}
-			stages, _ := r.Stages()
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "#\tEVENT\tVERSION\tCHANGE\tWHO\tWHEN\tCOMMIT\tREASON")
-			for _, h := range hist {
-				when := "-"
-				if !h.Time.IsZero() {
-					when = h.Time.UTC().Format("2006-01-02 15:04:05")
-				}
-				counter := "-"
-				if h.Counter != 0 {
-					counter = fmt.Sprint(h.Counter)
-				}
-				reason := h.Reason
-				if h.Ignored != "" {
-					reason = "(ignored: " + h.Ignored + ") " + reason
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", counter, h.Kind, versionOrDash(h.Version), change(h, stages), h.Actor, when, orDash(shortID(h.Commit)), reason)
-			}
-			return tw.Flush()
+			return runModelHistory(a, &o)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func runModelHistory(a *app, o *modelHistoryOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	hist, warns, err := r.ModelHistory(o.name)
+	if err != nil {
+		return err
+	}
+	a.warn(warns...)
+	if o.asJSON {
+		return printJSON(a.Out, hist)
+	}
+	stages, _ := r.Stages()
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tEVENT\tVERSION\tCHANGE\tWHO\tWHEN\tCOMMIT\tREASON")
+	for _, h := range hist {
+		when := "-"
+		if !h.Time.IsZero() {
+			when = h.Time.UTC().Format("2006-01-02 15:04:05")
+		}
+		counter := "-"
+		if h.Counter != 0 {
+			counter = fmt.Sprint(h.Counter)
+		}
+		reason := h.Reason
+		if h.Ignored != "" {
+			reason = "(ignored: " + h.Ignored + ") " + reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", counter, h.Kind, versionOrDash(h.Version), change(h, stages), h.Actor, when, orDash(shortID(h.Commit)), reason)
+	}
+	return tw.Flush()
 }
 
 func versionOrDash(v int64) string {

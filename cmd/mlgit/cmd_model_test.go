@@ -247,8 +247,9 @@ func TestModelRegisterFromWaitsForBlobGC(t *testing.T) {
 }
 
 // TestModelCommandOptions checks that the flags and arguments of the
-// model list, show, rename, delete, describe and tag commands reach their
-// options.
+// model list, show, rename, delete, describe, tag, versions, alias, get,
+// check-ref and history commands reach their options, and that get,
+// check-ref and alias set refuse bad usage before they run.
 func TestModelCommandOptions(t *testing.T) {
 	a := &app{}
 	var got any
@@ -274,6 +275,22 @@ func TestModelCommandOptions(t *testing.T) {
 			[]string{"set", "churn", "validated=true", "--version", "4"}, modelTagOptions{name: "churn", tags: []string{"validated=true"}, version: "4"}},
 		{"tag rm", newModelTagCmd(a, nil, func(o *modelTagOptions) error { got = *o; return nil }),
 			[]string{"rm", "churn", "team", "tier"}, modelTagOptions{name: "churn", tags: []string{"team", "tier"}}},
+		{"versions", newModelVersionsCmd(a, func(o *modelVersionsOptions) error { got = *o; return nil }),
+			[]string{"churn", "--stage", "production", "--json"}, modelVersionsOptions{name: "churn", stage: "production", asJSON: true}},
+		{"alias set", newModelAliasCmd(a, func(o *modelAliasSetOptions) error { got = *o; return nil }, nil),
+			[]string{"set", "churn", "champion", "v4", "--reason", "won the A/B test"}, modelAliasSetOptions{name: "churn", alias: "champion", version: 4, reason: "won the A/B test"}},
+		{"alias rm", newModelAliasCmd(a, nil, func(o *modelAliasRmOptions) error { got = *o; return nil }),
+			[]string{"delete", "churn", "challenger", "--reason", "retired"}, modelAliasRmOptions{name: "churn", alias: "challenger", reason: "retired"}},
+		{"get", newModelGetCmd(a, func(o *modelGetOptions) error { got = *o; return nil }),
+			[]string{"churn@production", "-o", "./model", "--json"}, modelGetOptions{ref: "churn@production", output: "./model", asJSON: true}},
+		{"get long", newModelGetCmd(a, func(o *modelGetOptions) error { got = *o; return nil }),
+			[]string{"churn@v3", "--output", "/srv/models/churn"}, modelGetOptions{ref: "churn@v3", output: "/srv/models/churn"}},
+		{"check-ref", newModelCheckRefCmd(a, func(o *modelCheckRefOptions) error { got = *o; return nil }),
+			[]string{"refs/tags/churn#production#7", "--env", "--stages", "shadow,canary"}, modelCheckRefOptions{tag: "refs/tags/churn#production#7", asEnv: true, stages: []string{"shadow", "canary"}}},
+		{"check-ref json", newModelCheckRefCmd(a, func(o *modelCheckRefOptions) error { got = *o; return nil }),
+			[]string{"churn@v2", "--json"}, modelCheckRefOptions{tag: "churn@v2", asJSON: true}},
+		{"history", newModelHistoryCmd(a, func(o *modelHistoryOptions) error { got = *o; return nil }),
+			[]string{"churn", "--json"}, modelHistoryOptions{name: "churn", asJSON: true}},
 	} {
 		got = nil
 		tc.cmd.SetArgs(tc.args)
@@ -282,6 +299,21 @@ func TestModelCommandOptions(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+	}{
+		{"get without -o", newModelGetCmd(a, func(*modelGetOptions) error { t.Fatal("ran"); return nil }), []string{"churn@production"}},
+		{"check-ref --json --env", newModelCheckRefCmd(a, func(*modelCheckRefOptions) error { t.Fatal("ran"); return nil }), []string{"churn@v1", "--json", "--env"}},
+		{"alias set bad version", newModelAliasCmd(a, func(*modelAliasSetOptions) error { t.Fatal("ran"); return nil }, nil), []string{"set", "churn", "champion", "four"}},
+	} {
+		tc.cmd.SilenceErrors, tc.cmd.SilenceUsage = true, true
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); exitCode(err) != exitUsage {
+			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 }

@@ -30,7 +30,7 @@ name (when no other run, deleted ones included, has that name) will do.`,
   mlgit run log --metric loss=0.31@7 --tag stage=warmup
   mlgit run end --status FINISHED`,
 	}
-	cmd.AddCommand(newRunStartCmd(a), newRunLogCmd(a), newRunEndCmd(a, nil), newRunExecCmd(a),
+	cmd.AddCommand(newRunStartCmd(a, nil), newRunLogCmd(a, nil), newRunEndCmd(a, nil), newRunExecCmd(a, nil),
 		newRunListCmd(a, nil), newRunShowCmd(a, nil), newRunMetricsCmd(a, nil), newRunFlushCmd(a, nil),
 		newRunLifecycleCmd(a, true, nil), newRunLifecycleCmd(a, false, nil), newRunArtifactCmd(a))
 	return cmd
@@ -142,7 +142,7 @@ type runStartOptions struct {
 	asJSON      bool
 }
 
-func newRunStartCmd(a *app) *cobra.Command {
+func newRunStartCmd(a *app, runF func(context.Context, *runStartOptions) error) *cobra.Command {
 	var o runStartOptions
 	cmd := &cobra.Command{
 		Use:   "start [--exp NAME] [--name NAME] [--param k=v]... [--tag k=v]...",
@@ -154,32 +154,10 @@ journal grows past its threshold).`,
 		Example: `  export MLGIT_RUN_ID=$(mlgit run start --exp churn --name baseline --param lr=0.1)`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			params, err := parseKV("param", o.params)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			tags, err := parseKV("tag", o.tags)
-			if err != nil {
-				return err
-			}
-			r, err := a.OpenRepo()
-			if err != nil {
-				return err
-			}
-			expID, err := a.ensureExperiment(r, o.exp, o.createExp)
-			if err != nil {
-				return err
-			}
-			a.warnTruncated(overLimits(kvMap(params), kvMap(tags)))
-			run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: kvMap(tags), Source: r.SourceInfo(), ParentModel: o.parentModel})
-			if err != nil {
-				return err
-			}
-			if o.asJSON {
-				return printJSON(a.Out, run)
-			}
-			fmt.Fprintln(a.Out, run.ID)
-			return nil
+			return runRunStart(cmd.Context(), a, &o)
 		},
 	}
 	cmd.Flags().StringVar(&o.exp, "exp", "", "experiment `name` or id (default: $MLGIT_EXPERIMENT_NAME or Default)")
@@ -190,6 +168,35 @@ journal grows past its threshold).`,
 	cmd.Flags().StringVar(&o.parentModel, "parent-model", "", "model version this run fine-tunes (`REF`, e.g. churn@v3)")
 	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print the run as JSON")
 	return cmd
+}
+
+func runRunStart(_ context.Context, a *app, o *runStartOptions) error {
+	params, err := parseKV("param", o.params)
+	if err != nil {
+		return err
+	}
+	tags, err := parseKV("tag", o.tags)
+	if err != nil {
+		return err
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	expID, err := a.ensureExperiment(r, o.exp, o.createExp)
+	if err != nil {
+		return err
+	}
+	a.warnTruncated(overLimits(kvMap(params), kvMap(tags)))
+	run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: kvMap(tags), Source: r.SourceInfo(), ParentModel: o.parentModel})
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		return printJSON(a.Out, run)
+	}
+	fmt.Fprintln(a.Out, run.ID)
+	return nil
 }
 
 // ensureExperiment resolves an experiment, creating it when asked.
@@ -246,7 +253,7 @@ type runLogOptions struct {
 	inputs      []string
 }
 
-func newRunLogCmd(a *app) *cobra.Command {
+func newRunLogCmd(a *app, runF func(context.Context, *runLogOptions) error) *cobra.Command {
 	var o runLogOptions
 	cmd := &cobra.Command{
 		Use:   "log [--run ID] [--param k=v]... [--metric k=v[@step]]... [--tag k=v]... [--metrics-from FILE|-]",
@@ -290,7 +297,10 @@ name=NAME,digest=DIGEST[,source=URI][,context=training].`,
   mlgit run log --input name=train.csv,digest=sha256:ab12...,source=s3://data/train.csv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLog(a, o)
+			if runF != nil {
+				return runF(cmd.Context(), &o)
+			}
+			return runRunLog(cmd.Context(), a, &o)
 		},
 	}
 	cmd.Flags().StringVar(&o.run, "run", "", "run `ID` (default $MLGIT_RUN_ID)")
@@ -349,7 +359,7 @@ func parseInput(s string) (manifest.Dataset, error) {
 	return d, nil
 }
 
-func runLog(a *app, o runLogOptions) error {
+func runRunLog(_ context.Context, a *app, o *runLogOptions) error {
 	ts := a.Now().UnixMilli()
 	var b repo.Batch
 	var err error

@@ -33,9 +33,10 @@ type runExecOptions struct {
 	artifacts   string
 	mlflow      bool
 	fromOutput  bool
+	command     []string // the command and its arguments, after --
 }
 
-func newRunExecCmd(a *app) *cobra.Command {
+func newRunExecCmd(a *app, runF func(context.Context, *runExecOptions) error) *cobra.Command {
 	var o runExecOptions
 	cmd := &cobra.Command{
 		Use:   "exec [--exp NAME] [--name NAME] [--params FILE]... [--metrics FILE]... -- <command> [args...]",
@@ -88,7 +89,11 @@ them and mlgit exits with status 1 unless the command itself failed.`,
 			if cmd.ArgsLenAtDash() != 0 {
 				return usagef("put the command after --, e.g. mlgit run exec -- python train.py")
 			}
-			return runExec(cmd.Context(), a, o, args)
+			o.command = args
+			if runF != nil {
+				return runF(cmd.Context(), &o)
+			}
+			return runRunExec(cmd.Context(), a, &o)
 		},
 	}
 	cmd.Flags().StringVar(&o.exp, "exp", "", "experiment `name` or id (created if missing)")
@@ -109,7 +114,8 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("command exited with status %d", e.code) }
 
-func runExec(cmdCtx context.Context, a *app, o runExecOptions, argv []string) error {
+func runRunExec(cmdCtx context.Context, a *app, o *runExecOptions) error {
+	argv := o.command
 	params, err := parseKV("param", o.params)
 	if err != nil {
 		return err

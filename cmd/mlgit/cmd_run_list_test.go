@@ -99,3 +99,48 @@ func TestRunLifecycleFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWriteFlags checks that the flags and arguments of run start, run
+// log and run exec reach their options, and that run exec refuses a
+// command that is not after --.
+func TestRunWriteFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
+		{"start", newRunStartCmd(a, func(_ context.Context, o *runStartOptions) error { got = *o; return nil }),
+			[]string{"--exp", "churn", "--name", "baseline", "--param", "lr=0.1", "--param", "epochs=3", "--tag", "team=ml", "--create-exp=false", "--parent-model", "churn@v3", "--json"},
+			runStartOptions{exp: "churn", name: "baseline", params: []string{"lr=0.1", "epochs=3"}, tags: []string{"team=ml"}, parentModel: "churn@v3", asJSON: true}},
+		{"start defaults", newRunStartCmd(a, func(_ context.Context, o *runStartOptions) error { got = *o; return nil }),
+			[]string{}, runStartOptions{createExp: true}},
+		{"log", newRunLogCmd(a, func(_ context.Context, o *runLogOptions) error { got = *o; return nil }),
+			[]string{"--run", "3f2a", "--param", "lr=0.1", "--metric", "loss=0.31@7", "--metric", "acc=0.9", "--tag", "stage=warmup", "--delete-tag", "old",
+				"--metrics-from", "-", "--strict", "--input", "data/train.csv,context=training"},
+			runLogOptions{run: "3f2a", params: []string{"lr=0.1"}, metrics: []string{"loss=0.31@7", "acc=0.9"}, tags: []string{"stage=warmup"}, deleteTags: []string{"old"},
+				metricsFrom: "-", strict: true, inputs: []string{"data/train.csv,context=training"}}},
+		{"exec", newRunExecCmd(a, func(_ context.Context, o *runExecOptions) error { got = *o; return nil }),
+			[]string{"--exp", "churn", "--name", "sweep", "--param", "lr=0.1", "--params", "params.yaml", "--metrics", "metrics.json", "--metrics", "eval.json",
+				"--tag", "team=ml", "--parent-model", "churn@v1", "--artifacts", "outputs", "--metrics-from-output", "--mlflow", "--", "python", "train.py", "--epochs", "10"},
+			runExecOptions{exp: "churn", name: "sweep", params: []string{"lr=0.1"}, paramFiles: []string{"params.yaml"}, metricFiles: []string{"metrics.json", "eval.json"},
+				tags: []string{"team=ml"}, parentModel: "churn@v1", artifacts: "outputs", fromOutput: true, mlflow: true, command: []string{"python", "train.py", "--epochs", "10"}}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	cmd := newRunExecCmd(a, func(context.Context, *runExecOptions) error { t.Fatal("ran"); return nil })
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	cmd.SetArgs([]string{"python", "train.py"})
+	if err := cmd.Execute(); exitCode(err) != exitUsage {
+		t.Fatalf("exec without --: %v", err)
+	}
+}

@@ -191,3 +191,15 @@ func formatDuration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
 }
+
+// progressReader counts what passes through it on a progress bar.
+type progressReader struct {
+	r   io.Reader
+	bar *progressBar
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.bar.Add(int64(n))
+	return n, err
+}
