@@ -9,7 +9,7 @@
 //
 //	repo                     front door: Open/Init, experiments, runs, models,
 //	                         registry operations, revisions, sync; the
-//	                         journal's live view, locks and checkpoints; what
+//	                         journal's locks and checkpoints, StartLive; what
 //	                         a check compares and which artifacts a command
 //	                         names (Check, CheckRefs, ...ArtifactRefs)
 //	repo/internal/check      mlgit check: a pull request's changes validated
@@ -20,9 +20,12 @@
 //	                         a whole history (blob gc)
 //	repo/registry            registry rules: model keys, tag grammar, stages,
 //	                         tag state, selectors, promotion policy
+//	repo/internal/live       the journal's live view of a long-lived process:
+//	                         pending files in memory, sync by folder watch,
+//	                         materialized runs, background checkpointer
 //	repo/runindex            the run index: cache file, refresh, in-memory rows
-//	repo/journal             journal format, record semantics, group commit,
-//	                         folder watcher
+//	repo/journal             journal format, record semantics, files grouped
+//	                         by run, group commit, folder watcher
 //	repo/internal/layout     the on-branch paths (mlgit.yaml, experiments,
 //	                         runs, segments, models, versions, logged models)
 //	repo/internal/gitobj     objects, packs, refs and Git's lock protocol,
@@ -35,11 +38,13 @@
 // which imports nothing of mlgit; repo/internal/check may import manifest,
 // hooks, repo/registry, layout and gitobj, and repo re-exports the types of
 // its report (CheckReport, CheckProblem, ...); repo/internal/artifacts may
-// import manifest, repo/journal and layout (repo.ArtifactRef is its Ref).
+// import manifest, repo/journal and layout (repo.ArtifactRef is its Ref);
+// repo/internal/live may import manifest, repo/journal and gitobj.
 // Both read objects through an interface of their own that gitobj.DB
 // implements. What a subpackage needs from
 // the store (the object database, who signs commits and when, the rows of
-// pending runs) is passed in, never reached for.
+// pending runs, the branch tip and committed manifests for the live view)
+// is passed in, never reached for.
 //
 // # Writes
 //
@@ -57,7 +62,8 @@
 // data plus pending records; a checkpoint folds the journal into one
 // commit, exactly once even across crashes (journal.go). A long-lived
 // process (the server) keeps the pending state in memory and follows the
-// folder with inotify instead of re-reading it (StartLive, group_live.go).
+// folder with inotify instead of re-reading it (StartLive, package
+// repo/internal/live).
 //
 // # Local state
 //

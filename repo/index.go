@@ -147,14 +147,3 @@ func cloneMap(m map[string]string) map[string]string {
 	}
 	return out
 }
-
-func cloneMetrics(m map[string]manifest.MetricSummary) map[string]manifest.MetricSummary {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]manifest.MetricSummary, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}

@@ -7,6 +7,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
+	"github.com/mlgit/mlgit/repo/internal/live"
+	"github.com/mlgit/mlgit/repo/journal"
 	"github.com/mlgit/mlgit/repo/runindex"
 )
 
@@ -25,8 +27,8 @@ import (
 // keeps the decoded manifests of recent results).
 
 type memIndex struct {
-	r  *Repo
-	ls *liveState
+	r *Repo
+	v *live.View
 
 	mu  sync.Mutex // serializes refreshes
 	cur atomic.Pointer[runindex.Snap]
@@ -42,13 +44,10 @@ type pendRow struct {
 	row *runindex.MemRow // nil: the run does not exist
 }
 
-func newMemIndex(r *Repo, ls *liveState) (*memIndex, error) {
-	mi := &memIndex{r: r, ls: ls, pend: map[string]*pendRow{}}
+func newMemIndex(r *Repo, v *live.View) (*memIndex, error) {
+	mi := &memIndex{r: r, v: v, pend: map[string]*pendRow{}}
 	mi.docs = runindex.NewDocCache(8192)
-	ls.mu.Lock()
-	tip := ls.tip
-	ls.mu.Unlock()
-	idx, err := r.runIndexAt(tip) // from the cache; refreshed and saved if stale
+	idx, err := r.runIndexAt(v.Tip()) // from the cache; refreshed and saved if stale
 	if err != nil {
 		return nil, err
 	}
@@ -73,17 +72,17 @@ func (mi *memIndex) saveCache() error {
 func (mi *memIndex) pendingRows() (plumbing.Hash, map[string]*runindex.MemRow, error) {
 	var tip plumbing.Hash
 	out := map[string]*runindex.MemRow{}
-	err := mi.ls.pendingRuns(func(t plumbing.Hash, runs map[string]*liveRun) {
+	err := mi.v.PendingRuns(func(t plumbing.Hash, runs map[string]*live.Run) {
 		tip = t
 		mi.pmu.Lock()
 		defer mi.pmu.Unlock()
 		next := make(map[string]*pendRow, len(runs))
 		for id, lr := range runs {
 			p := mi.pend[id]
-			if p == nil || p.ver != lr.ver {
-				p = &pendRow{ver: lr.ver}
-				if lr.doc != nil {
-					p.row = runindex.RowOfRun(cloneRun(lr.doc))
+			if p == nil || p.ver != lr.Ver {
+				p = &pendRow{ver: lr.Ver}
+				if lr.Doc != nil {
+					p.row = runindex.RowOfRun(journal.CloneRun(lr.Doc))
 				}
 			}
 			next[id] = p

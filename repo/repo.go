@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/live"
 	"github.com/mlgit/mlgit/repo/journal"
 	"github.com/mlgit/mlgit/repo/runindex"
 )
@@ -54,9 +55,11 @@ type Repo struct {
 	saves    sync.WaitGroup // run index caches being written
 
 	// group batches concurrent journal appends (package journal); live, when
-	// set by StartLive, keeps the pending state in memory (group_live.go).
-	group *journal.Writer
-	live  *liveState
+	// set by StartLive, keeps the pending state in memory (live.go), and
+	// liveIndex, with LiveOptions.Index, the run index (memindex.go).
+	group     *journal.Writer
+	live      *live.View
+	liveIndex *memIndex
 
 	stateDir string
 }
