@@ -39,7 +39,9 @@
 // hooks, repo/registry, layout and gitobj, and repo re-exports the types of
 // its report (CheckReport, CheckProblem, ...); repo/internal/artifacts may
 // import manifest, repo/journal and layout (repo.ArtifactRef is its Ref);
-// repo/internal/live may import manifest, repo/journal and gitobj.
+// repo/internal/live may import manifest, repo/journal and gitobj. The
+// store runs git itself only through internal/gitexec (repo and gitobj),
+// but for sync.go's network operations (gitNet).
 // Both read objects through an interface of their own that gitobj.DB
 // implements. What a subpackage needs from
 // the store (the object database, who signs commits and when, the rows of
