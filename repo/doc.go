@@ -23,7 +23,8 @@
 //	repo/internal/live       the journal's live view of a long-lived process:
 //	                         pending files in memory, sync by folder watch,
 //	                         materialized runs, background checkpointer
-//	repo/runindex            the run index: cache file, refresh, in-memory rows
+//	repo/runindex            the run index: cache file and its Cache, refresh,
+//	                         in-memory rows, the live store's Live index
 //	repo/journal             journal format, record semantics, files grouped
 //	                         by run, group commit, folder watcher
 //	repo/internal/layout     the on-branch paths (mlgit.yaml, experiments,

@@ -64,7 +64,7 @@ func (r *Repo) StopLive() error {
 	r.live = nil
 	if mi := r.liveIndex; mi != nil {
 		r.liveIndex = nil
-		return mi.saveCache()
+		return mi.idx.SaveCache(r.indexPath())
 	}
 	return nil
 }

@@ -51,8 +51,7 @@ type Repo struct {
 	ident   *identity
 
 	runCache map[plumbing.Hash]*manifest.Run
-	memIndex *runindex.Index
-	saves    sync.WaitGroup // run index caches being written
+	index    *runindex.Cache // the run index of the last commit searched
 
 	// group batches concurrent journal appends (package journal); live, when
 	// set by StartLive, keeps the pending state in memory (live.go), and
@@ -158,6 +157,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	r.group = journal.NewWriter(r.journalDir(), maxSpares())
 	r.st = newStorage(gd)
 	r.objects = gitobj.Open(gd)
+	r.index = runindex.NewCache(r.objects, r.indexPath())
 	return r, nil
 }
 
@@ -192,7 +192,7 @@ func Open(path string, opts Options) (*Repo, error) {
 
 // Close releases the store's resources.
 func (r *Repo) Close() error {
-	r.saves.Wait()
+	r.index.Wait()
 	r.objects.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()
