@@ -285,7 +285,7 @@ func (v *View) runLocked(id string) (*Run, error) {
 	}
 }
 
-// WithRun syncs and calls fn with the run as acknowledged, under the live
+// WithRun syncs and calls fn with the run as acknowledged, under the view's
 // lock: fn must be quick and must not change doc.
 func (v *View) WithRun(id string, fn func(doc *manifest.Run) error) error {
 	if err := v.sync(); err != nil {
@@ -364,7 +364,7 @@ func (v *View) Experiment(id string) (*manifest.Experiment, error) {
 	return e, nil
 }
 
-// PendingRuns returns, under the live lock, every run with pending
+// PendingRuns returns, under the view's lock, every run with pending
 // records, materialized, and the tip they apply to. fn must not keep or
 // change the docs.
 func (v *View) PendingRuns(fn func(tip plumbing.Hash, runs map[string]*Run)) error {
