@@ -8,8 +8,8 @@
 // The store is built in layers; each imports only the ones below it:
 //
 //	repo                     front door: Open/Init, experiments, runs, logged
-//	                         models, revisions, sync; the journal's live
-//	                         view, locks and checkpoints; what a check
+//	                         models, revisions, sync; the journal's locks
+//	                         and checkpoints, StartLive; what a check
 //	                         compares and which artifacts a command names
 //	                         (Check, CheckRefs, ...ArtifactRefs); the
 //	                         registry's methods, forwarded (registry_api.go)
@@ -22,12 +22,16 @@
 //	repo/registry            the model registry: its rules (model keys, tag
 //	                         grammar, stages, tag state, selectors, promotion
 //	                         policy) and its operations (register, promote,
-//	                         alias, delete, rename, propose, resolve,
-//	                         history, lineage, tags sync, fsck) on a
+//	                         alias, delete, restore, rename, propose,
+//	                         resolve, history, lineage, tags sync, fsck) on a
 //	                         registry.Store
-//	repo/runindex            the run index: cache file, refresh, in-memory rows
-//	repo/journal             journal format, record semantics, group commit,
-//	                         folder watcher
+//	repo/internal/live       the journal's live view of a long-lived process:
+//	                         pending files in memory, sync by folder watch,
+//	                         materialized runs, background checkpointer
+//	repo/runindex            the run index: cache file and its Cache, refresh,
+//	                         in-memory rows, the live store's Live index
+//	repo/journal             journal format, record semantics, files grouped
+//	                         by run, group commit, folder watcher
 //	repo/internal/layout     the on-branch paths (mlgit.yaml, experiments,
 //	                         runs, segments, models, versions, logged models)
 //	repo/internal/gitobj     objects, packs, refs and Git's lock protocol,
@@ -40,7 +44,10 @@
 // which imports nothing of mlgit; repo/internal/check may import manifest,
 // hooks, repo/registry, layout and gitobj, and repo re-exports the types of
 // its report (CheckReport, CheckProblem, ...); repo/internal/artifacts may
-// import manifest, repo/journal and layout (repo.ArtifactRef is its Ref).
+// import manifest, repo/journal and layout (repo.ArtifactRef is its Ref);
+// repo/internal/live may import manifest, repo/journal and gitobj. The
+// store runs git itself only through internal/gitexec (repo and gitobj),
+// but for sync.go's network operations (gitNet).
 // Both read objects through an interface of their own that gitobj.DB
 // implements. repo/registry may import manifest, query, repo/runindex,
 // layout and gitobj: its operations are methods of registry.Store, which
@@ -49,8 +56,9 @@
 // SyncTags, ... are one-line forwarders there, next to the re-exported
 // registry types (PromoteSpec, SyncReport, ...). What a subpackage needs
 // from the store (the object database, who signs commits and when, the
-// rows of pending runs, the runs a policy or a lineage reads) is passed
-// in, never reached for.
+// rows of pending runs, the runs a policy or a lineage reads, the branch
+// tip and committed manifests for the live view) is passed in, never
+// reached for.
 //
 // # Writes
 //
@@ -68,7 +76,8 @@
 // data plus pending records; a checkpoint folds the journal into one
 // commit, exactly once even across crashes (journal.go). A long-lived
 // process (the server) keeps the pending state in memory and follows the
-// folder with inotify instead of re-reading it (StartLive, group_live.go).
+// folder with inotify instead of re-reading it (StartLive, package
+// repo/internal/live).
 //
 // # Local state
 //

@@ -363,9 +363,7 @@ func TestLiveDoesNotWaitForCheckpoint(t *testing.T) {
 	if len(got.Params) != 5 || got.Metrics["m"].Count != 5 {
 		t.Fatalf("own writes not seen: %v %v", got.Params, got.Metrics)
 	}
-	r.live.mu.Lock()
-	stale := r.live.tip.String() == before
-	r.live.mu.Unlock()
+	stale := r.live.Tip().String() == before
 	if !stale {
 		t.Fatal("the view moved to the new tip while the lock was held")
 	}
@@ -374,9 +372,7 @@ func TestLiveDoesNotWaitForCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	now, _ := r.Tip()
-	r.live.mu.Lock()
-	moved := r.live.tip.String() == now && now != before
-	r.live.mu.Unlock()
+	moved := r.live.Tip().String() == now && now != before
 	if !moved {
 		t.Fatal("the view did not move to the new tip after the lock was released")
 	}

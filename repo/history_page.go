@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/internal/gitexec"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
 
@@ -155,7 +156,7 @@ func (r *Repo) remoteNames() []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := gitobj.Git(ctx, dir, "remote")
+	out, err := gitexec.In(dir).Run(ctx, nil, "remote")
 	if err != nil {
 		return nil
 	}

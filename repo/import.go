@@ -3,6 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -191,7 +192,7 @@ func nameOf(e *manifest.Experiment) string {
 }
 
 func importRun(tx *Tx, ir ImportRun, st *ImportStats) error {
-	doc := cloneRun(ir.Doc)
+	doc := journal.CloneRun(ir.Doc)
 	doc.Header = manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindRun}
 	skip := func(err error) { st.skip("run "+doc.ID, err) }
 	if !manifest.ValidRunID(doc.ID) {
@@ -233,7 +234,7 @@ func importRun(tx *Tx, ir ImportRun, st *ImportStats) error {
 	// record.
 	sort.SliceStable(fresh, func(i, j int) bool { return fresh[i].Key < fresh[j].Key })
 	if len(fresh) > 0 {
-		doc.Metrics = journal.AddPoints(cloneMetrics(doc.Metrics), fresh)
+		doc.Metrics = journal.AddPoints(maps.Clone(doc.Metrics), fresh)
 		doc.MetricSegments++
 	}
 	if err := doc.Validate(); err != nil {

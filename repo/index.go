@@ -3,7 +3,6 @@ package repo
 import (
 	"path/filepath"
 
-	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
 	"github.com/mlgit/mlgit/repo/journal"
@@ -11,44 +10,6 @@ import (
 )
 
 func (r *Repo) indexPath() string { return filepath.Join(r.branchState(), "index", "runs.idx") }
-
-// runIndexAt returns the index of commit tip, from the cache when it
-// matches, else refreshed from the cache's commit.
-func (r *Repo) runIndexAt(tip plumbing.Hash) (*runindex.Index, error) {
-	r.mu.Lock()
-	mem := r.memIndex
-	r.mu.Unlock()
-	if mem != nil && mem.Commit() == tip {
-		return mem, nil
-	}
-	old := runindex.Load(r.indexPath())
-	if old != nil && old.Commit() == tip {
-		r.setMemIndex(old)
-		return old, nil
-	}
-	if old == nil {
-		old = mem
-	}
-	idx, err := runindex.Refresh(r.objects, old, tip)
-	if err != nil {
-		return nil, err
-	}
-	// The cache is an optimization; a read-only .git must still work.
-	// It is written while the caller searches (Close waits for it).
-	r.saves.Add(1)
-	go func() {
-		defer r.saves.Done()
-		_ = idx.Save(r.indexPath())
-	}()
-	r.setMemIndex(idx)
-	return idx, nil
-}
-
-func (r *Repo) setMemIndex(idx *runindex.Index) {
-	r.mu.Lock()
-	r.memIndex = idx
-	r.mu.Unlock()
-}
 
 // runRow is what a search sees: a lazily read indexed run, or a run with
 // pending journal records applied.
@@ -84,7 +45,7 @@ func (r *Repo) runRows() ([]runRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := r.runIndexAt(tip)
+	idx, err := r.index.At(tip)
 	if err != nil {
 		return nil, err
 	}
@@ -142,17 +103,6 @@ func cloneMap(m map[string]string) map[string]string {
 		return nil
 	}
 	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func cloneMetrics(m map[string]manifest.MetricSummary) map[string]manifest.MetricSummary {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]manifest.MetricSummary, len(m))
 	for k, v := range m {
 		out[k] = v
 	}

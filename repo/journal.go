@@ -154,8 +154,8 @@ type CheckpointResult struct {
 // maybeCheckpoint runs a checkpoint when the journal is over a threshold
 // and no other process is checkpointing.
 func (r *Repo) maybeCheckpoint() {
-	if ls := r.live; ls != nil {
-		ls.afterWrite()
+	if v := r.live; v != nil {
+		v.AfterWrite()
 		return
 	}
 	files, err := r.pendingFiles("")
@@ -256,7 +256,7 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	if err := r.recoverIntent(); err != nil {
 		return res, fmt.Errorf("recover interrupted checkpoint: %w", err)
 	}
-	names, err := listJournal(r.journalDir())
+	names, err := journal.List(r.journalDir())
 	if err != nil || len(names) == 0 {
 		return res, err
 	}
@@ -270,7 +270,7 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	}
 	res.Files = len(files)
 	for _, f := range recs {
-		res.Records += f.n
+		res.Records += f.N
 	}
 	res.Warnings = append(res.Warnings, warnings...)
 	var stats foldStats
@@ -335,13 +335,13 @@ type foldStats struct {
 // live state when it knows a file (it was written or read by this
 // process, and files never change), else read from disk. Corrupt files are
 // skipped and reported in warnings.
-func (r *Repo) loadPending(files []journalFile) ([]*liveFile, []string, error) {
-	out := make([]*liveFile, 0, len(files))
+func (r *Repo) loadPending(files []journalFile) ([]*journal.File, []string, error) {
+	out := make([]*journal.File, 0, len(files))
 	var warnings []string
 	for _, jf := range files {
-		var f *liveFile
-		if ls := r.live; ls != nil {
-			f = ls.known(jf.name)
+		var f *journal.File
+		if v := r.live; v != nil {
+			f = v.Known(jf.name)
 		}
 		if f == nil {
 			data, err := os.ReadFile(filepath.Join(r.journalDir(), jf.name))
@@ -351,10 +351,10 @@ func (r *Repo) loadPending(files []journalFile) ([]*liveFile, []string, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			f = parseLiveFile(jf.name, data)
+			f = journal.ParseFile(jf.name, data)
 		}
-		if f.bad != "" {
-			warnings = append(warnings, fmt.Sprintf("journal file %s: %s", f.name, f.bad))
+		if f.Bad != "" {
+			warnings = append(warnings, fmt.Sprintf("journal file %s: %s", f.Name, f.Bad))
 			continue
 		}
 		out = append(out, f)
@@ -366,7 +366,7 @@ func (r *Repo) loadPending(files []journalFile) ([]*liveFile, []string, error) {
 // run.yaml is rewritten once and its new metric points become one new
 // segment file. Records apply in journal order: file by file, and in a
 // file run by run, each run's records in order and then its points.
-func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
+func foldJournal(tx *Tx, files []*journal.File) (foldStats, error) {
 	var st foldStats
 	type runState struct {
 		doc     *manifest.Run
@@ -394,16 +394,16 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 		return s, nil
 	}
 	for _, f := range files {
-		for _, id := range f.order {
-			fr := f.runs[id]
+		for _, id := range f.Order {
+			fr := f.Runs[id]
 			s, err := get(id)
 			if err != nil {
 				return st, err
 			}
-			for _, o := range fr.ops {
+			for _, o := range fr.Ops {
 				if o.Op == journal.OpCreate {
 					if s.doc == nil && o.Doc != nil {
-						s.doc = cloneRun(o.Doc) // the record may be shared
+						s.doc = journal.CloneRun(o.Doc) // the record may be shared
 						s.created = true
 					}
 					s.n++
@@ -421,18 +421,18 @@ func foldJournal(tx *Tx, files []*liveFile) (foldStats, error) {
 				}
 				s.n++
 			}
-			if len(fr.points) > 0 {
+			if len(fr.Points) > 0 {
 				if s.doc == nil {
-					st.warnings = append(st.warnings, fmt.Sprintf("run %s: %d metric records for a run that does not exist; skipped", id, len(fr.points)))
+					st.warnings = append(st.warnings, fmt.Sprintf("run %s: %d metric records for a run that does not exist; skipped", id, len(fr.Points)))
 					continue
 				}
 				// Summaries take points in order; ops never touch them.
-				s.doc.Metrics = journal.AddPoints(s.doc.Metrics, fr.points)
-				s.points = append(s.points, fr.points)
-				s.segs = append(s.segs, fr.seg)
-				s.noSeg = s.noSeg || fr.noSeg
-				s.npoints += len(fr.points)
-				s.n += len(fr.points)
+				s.doc.Metrics = journal.AddPoints(s.doc.Metrics, fr.Points)
+				s.points = append(s.points, fr.Points)
+				s.segs = append(s.segs, fr.Seg)
+				s.noSeg = s.noSeg || fr.NoSeg
+				s.npoints += len(fr.Points)
+				s.n += len(fr.Points)
 			}
 		}
 	}

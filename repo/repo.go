@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/live"
 	"github.com/mlgit/mlgit/repo/journal"
 	"github.com/mlgit/mlgit/repo/registry"
 	"github.com/mlgit/mlgit/repo/runindex"
@@ -51,13 +52,14 @@ type Repo struct {
 	ident   *identity
 
 	runCache map[plumbing.Hash]*manifest.Run
-	memIndex *runindex.Index
-	saves    sync.WaitGroup // run index caches being written
+	index    *runindex.Cache // the run index of the last commit searched
 
 	// group batches concurrent journal appends (package journal); live, when
-	// set by StartLive, keeps the pending state in memory (group_live.go).
-	group *journal.Writer
-	live  *liveState
+	// set by StartLive, keeps the pending state in memory (live.go), and
+	// liveIndex, with LiveOptions.Index, the run index (memindex.go).
+	group     *journal.Writer
+	live      *live.View
+	liveIndex *memIndex
 
 	stateDir string
 }
@@ -156,6 +158,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	r.group = journal.NewWriter(r.journalDir(), maxSpares())
 	r.st = newStorage(gd)
 	r.objects = gitobj.Open(gd)
+	r.index = runindex.NewCache(r.objects, r.indexPath())
 	return r, nil
 }
 
@@ -182,7 +185,7 @@ func Open(path string, opts Options) (*Repo, error) {
 
 // Close releases the store's resources.
 func (r *Repo) Close() error {
-	r.saves.Wait()
+	r.index.Wait()
 	r.objects.Close()
 	r.mu.Lock()
 	defer r.mu.Unlock()

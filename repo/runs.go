@@ -61,7 +61,7 @@ func (r *Repo) cachedRun(h plumbing.Hash) *manifest.Run {
 	if doc == nil {
 		return nil
 	}
-	return cloneRun(doc)
+	return journal.CloneRun(doc)
 }
 
 func (r *Repo) cacheRun(h plumbing.Hash, doc *manifest.Run) {
@@ -70,24 +70,7 @@ func (r *Repo) cacheRun(h plumbing.Hash, doc *manifest.Run) {
 	if r.runCache == nil || len(r.runCache) >= runCacheSize {
 		r.runCache = map[plumbing.Hash]*manifest.Run{}
 	}
-	r.runCache[h] = cloneRun(doc)
-}
-
-// cloneRun deep-copies a run so that callers may change it.
-func cloneRun(d *manifest.Run) *manifest.Run {
-	c := *d
-	c.Params = cloneMap(d.Params)
-	c.Tags = cloneMap(d.Tags)
-	c.Metrics = cloneMetrics(d.Metrics)
-	if d.Source != nil {
-		s := *d.Source
-		s.Command = append([]string(nil), d.Source.Command...)
-		c.Source = &s
-	}
-	c.Inputs = append([]manifest.Dataset(nil), d.Inputs...)
-	c.Outputs = append([]manifest.ModelOutput(nil), d.Outputs...)
-	c.Artifacts = append([]manifest.Artifact(nil), d.Artifacts...)
-	return &c
+	r.runCache[h] = journal.CloneRun(doc)
 }
 
 // RunSpec describes a new run.
@@ -111,8 +94,8 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 	}
 	var exp *manifest.Experiment
 	var err error
-	if ls := r.live; ls != nil {
-		exp, err = ls.experiment(spec.ExperimentID)
+	if v := r.live; v != nil {
+		exp, err = v.Experiment(spec.ExperimentID)
 	} else {
 		exp, err = r.GetExperiment(spec.ExperimentID)
 	}
@@ -187,11 +170,12 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 // GetRun returns a run as acknowledged: the committed manifest plus pending
 // journal records.
 func (r *Repo) GetRun(id string) (*manifest.Run, error) {
-	if ls := r.live; ls != nil {
+	if v := r.live; v != nil {
 		if !manifest.ValidRunID(id) {
 			return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 		}
-		return ls.getRun(id)
+		doc, err := v.GetRun(id)
+		return doc, liveRunErr(id, err)
 	}
 	return r.getRun(id, false)
 }
@@ -199,11 +183,11 @@ func (r *Repo) GetRun(id string) (*manifest.Run, error) {
 // withRunForWrite calls fn with the run's acknowledged state, as
 // runForWrite returns it; fn must not keep or change doc.
 func (r *Repo) withRunForWrite(id string, fn func(doc *manifest.Run) error) error {
-	if ls := r.live; ls != nil {
+	if v := r.live; v != nil {
 		if !manifest.ValidRunID(id) {
 			return fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 		}
-		return ls.withRun(id, fn)
+		return liveRunErr(id, v.WithRun(id, fn))
 	}
 	doc, err := r.runForWrite(id)
 	if err != nil {
@@ -398,7 +382,7 @@ type RunUpdate struct {
 func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
 	var doc *manifest.Run
 	err := r.withRunForWrite(id, func(d *manifest.Run) error {
-		doc = cloneRun(d)
+		doc = journal.CloneRun(d)
 		return nil
 	})
 	if err != nil {
@@ -484,8 +468,8 @@ func (r *Repo) historyState(id string, want func(string) bool) (*historyState, e
 		return nil, fmt.Errorf("%w: run id %q is not 32 lower-case hex characters", ErrInvalid, id)
 	}
 	st := &historyState{}
-	if ls := r.live; ls != nil {
-		tree, pts, c, err := ls.pendingPoints(id, want)
+	if v := r.live; v != nil {
+		tree, pts, c, err := v.PendingPoints(id, want)
 		if err != nil {
 			return nil, err
 		}

@@ -62,8 +62,8 @@ func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
 	if err != nil {
 		return page, err
 	}
-	if ls := r.live; ls != nil && ls.index != nil {
-		return ls.index.search(s, f, orders, offset, max)
+	if mi := r.liveIndex; mi != nil {
+		return mi.search(s, f, orders, offset, max)
 	}
 	all, err := r.runRows()
 	if err != nil {

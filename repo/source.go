@@ -1,10 +1,11 @@
 package repo
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/gitexec"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -32,8 +33,7 @@ func (r *Repo) SourceInfo() *manifest.Source {
 	}
 	// Dirty detection needs the index and .gitignore rules; git status is
 	// both faster and exactly what the user sees.
-	cmd := exec.Command("git", "-C", r.workTree, "status", "--porcelain", "--untracked-files=no")
-	out, err := cmd.Output()
+	out, err := gitexec.In(r.workTree).Run(context.Background(), nil, "status", "--porcelain", "--untracked-files=no")
 	if err == nil && len(strings.TrimSpace(string(out))) > 0 {
 		src.Dirty = true
 	}

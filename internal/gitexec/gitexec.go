@@ -1,9 +1,11 @@
 // Package gitexec runs the system git: in a working folder or on a Git
 // directory, with extra environment, a context for timeouts, and errors
 // that carry git's standard error. It also reads objects with one
-// git cat-file --batch. Package repo talks to Git through go-git and has
-// its own few calls of git; everything else that runs git goes through
-// here.
+// git cat-file --batch. Package repo talks to Git through go-git; its few
+// runs of git (the checkout's status, gc --auto, ls-refs against a local
+// remote, git remote) go through here too, except those of repo/sync.go.
+// Everything else that runs git (but the tests' internal/gittest) goes
+// through here.
 package gitexec
 
 import (
@@ -45,15 +47,7 @@ func (g Git) NoPrompt() Git {
 // Run runs git with args, stdin (when not nil) on its standard input,
 // and returns its standard output. A failure is an *Error.
 func (g Git) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	full := args
-	if g.GitDir != "" {
-		full = append([]string{"--git-dir=" + g.GitDir}, args...)
-	}
-	cmd := exec.CommandContext(ctx, "git", full...)
-	cmd.Dir = g.Dir
-	if len(g.Env) > 0 {
-		cmd.Env = append(os.Environ(), g.Env...)
-	}
+	cmd := g.Command(ctx, args...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -63,6 +57,22 @@ func (g Git) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, err
 		return out.Bytes(), &Error{Args: args, Stderr: strings.TrimSpace(errb.String()), Err: err}
 	}
 	return out.Bytes(), nil
+}
+
+// Command returns git with args, set up to run as g says, for a caller
+// that starts it itself: one that talks to git through pipes, or leaves it
+// running in the background.
+func (g Git) Command(ctx context.Context, args ...string) *exec.Cmd {
+	full := args
+	if g.GitDir != "" {
+		full = append([]string{"--git-dir=" + g.GitDir}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "git", full...)
+	cmd.Dir = g.Dir
+	if len(g.Env) > 0 {
+		cmd.Env = append(os.Environ(), g.Env...)
+	}
+	return cmd
 }
 
 // Output runs git like Run and returns its standard output as a string

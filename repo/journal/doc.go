@@ -8,9 +8,12 @@
 //   - the record format: Op, AppendRecord, EncodeRecords, AppendFooter,
 //     Decode (checksummed), and the metric point lines it shares with the
 //     on-branch metric segments (AppendSegmentLine, EncodeSegment);
-//   - what a record does to a run (Overlay, Apply, AddPoint, AddPoints),
-//     which readers, the run index and the checkpoint all use, so they
-//     never disagree about pending data;
+//   - what a record does to a run (Overlay, Apply, AddPoint, AddPoints,
+//     RunRecs.ApplyTo), which readers, the run index, the live view and
+//     the checkpoint all use, so they never disagree about pending data;
+//   - File, a file's records grouped by run (ParseFile, WrittenFile), as
+//     a checkpoint folds them and the live view keeps them, and List, the
+//     pending files of the folder in write order;
 //   - Writer, which appends files with group commit: concurrent appends of
 //     one process share one file and one fsync, and consumed files are
 //     parked as spares for reuse; an Observer (the live view) learns each
@@ -18,9 +21,9 @@
 //   - Watcher, the inotify watch of the journal folder and branch ref that
 //     keeps a live store's view current without listing the folder.
 //
-// The live view, the locks that order readers and checkpoints, and the
-// checkpoints themselves are package repo's, which knows the store's
-// layout and moves the branch. This
+// The live view is package repo/internal/live's; the locks that order
+// readers and checkpoints, and the checkpoints themselves, are package
+// repo's, which knows the store's layout and moves the branch. This
 // package may import manifest and the standard library; never package repo
 // or go-git.
 package journal

@@ -22,7 +22,8 @@
 //     time as git does;
 //   - protocol v2 ls-refs against a local remote, and git gc --auto.
 //
-// It never touches a working tree, index or HEAD. It may import go-git and
-// the standard library, nothing of mlgit: package repo and its
-// subpackages build on it, never the other way round.
+// It never touches a working tree, index or HEAD. It may import go-git,
+// the standard library and internal/gitexec (how mlgit runs git), nothing
+// else of mlgit: package repo and its subpackages build on it, never the
+// other way round.
 package gitobj

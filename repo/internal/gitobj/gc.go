@@ -1,9 +1,11 @@
 package gitobj
 
 import (
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
+
+	"github.com/mlgit/mlgit/internal/gitexec"
 )
 
 // looseObjectLimit mirrors git's gc.auto (6700 loose objects): git estimates
@@ -23,12 +25,7 @@ func MaybeGC(gitDir string) {
 	if os.Getenv("MLGIT_NO_AUTO_GC") != "" {
 		return
 	}
-	git, err := exec.LookPath("git")
-	if err != nil {
-		return
-	}
-	cmd := exec.Command(git, "--git-dir", gitDir, "gc", "--auto", "--quiet")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+	cmd := gitexec.OnGitDir(gitDir).Command(context.Background(), "gc", "--auto", "--quiet")
 	if err := cmd.Start(); err == nil {
 		go cmd.Wait()
 	}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mlgit/mlgit/internal/gitexec"
 )
 
 // LsRefsLocal lists refs with the given prefixes from a repository on this
@@ -23,8 +25,7 @@ import (
 // the client.) The output has git ls-remote's format, peeled tags as
 // "<oid>\t<ref>^{}" lines.
 func LsRefsLocal(ctx context.Context, path string, prefixes []string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", "upload-pack", "--strict", path)
-	cmd.Env = append(os.Environ(), "GIT_PROTOCOL=version=2")
+	cmd := gitexec.Git{Env: []string{"GIT_PROTOCOL=version=2"}}.Command(ctx, "upload-pack", "--strict", path)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -154,20 +155,20 @@ func LocalRemotePath(ctx context.Context, dir, remote string) string {
 	return u
 }
 
-// Git runs the system git in dir, returning stdout; stderr goes into the
-// error.
+// Git runs the system git in dir (internal/gitexec), returning stdout;
+// when git fails, its stderr goes into the error after the exit status.
 func Git(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := gitexec.In(dir).Run(ctx, nil, args...)
 	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		var ge *gitexec.Error
+		if !errors.As(err, &ge) {
+			return nil, err
 		}
-		return nil, err
+		var ee *exec.ExitError
+		if errors.As(ge.Err, &ee) {
+			return nil, fmt.Errorf("%v: %s", ee, ge.Stderr)
+		}
+		return nil, ge.Err
 	}
 	return out, nil
 }
