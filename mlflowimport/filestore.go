@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/mlgit/mlgit/internal/par"
 	"io/fs"
 	"net/url"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/par"
 	"gopkg.in/yaml.v3"
 )
 

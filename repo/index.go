@@ -97,14 +97,3 @@ func (r *Repo) AllRuns() ([]*manifest.Run, error) {
 	}
 	return out, nil
 }
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}

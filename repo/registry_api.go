@@ -112,6 +112,12 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 // DeleteModel is registry.Store.DeleteModel.
 func (r *Repo) DeleteModel(name string) error { return r.reg().DeleteModel(name) }
 
+// RestoreModel is registry.Store.RestoreModel.
+func (r *Repo) RestoreModel(name string) (*Restored, error) { return r.reg().RestoreModel(name) }
+
+// Restored is what RestoreModel brought back.
+type Restored = registry.Restored
+
 // RenameModel is registry.Store.RenameModel.
 func (r *Repo) RenameModel(name, newName string) (*manifest.RegisteredModel, error) {
 	return r.reg().RenameModel(name, newName)

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/shell"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -38,7 +39,7 @@ See docs/registry.md.`,
   mlgit model resolve churn@production --field digest`,
 	}
 	cmd.AddCommand(newModelCreateCmd(a, nil), newModelListCmd(a, nil), newModelShowCmd(a, nil), newModelRenameCmd(a, nil),
-		newModelDeleteCmd(a, nil), newModelDescribeCmd(a, nil), newModelTagCmd(a, nil, nil),
+		newModelDeleteCmd(a, nil), newModelRestoreCmd(a, nil), newModelDescribeCmd(a, nil), newModelTagCmd(a, nil, nil),
 		newModelRegisterCmd(a, nil), newModelVersionsCmd(a, nil), newModelPromoteCmd(a, nil), newModelAliasCmd(a, nil, nil),
 		newModelResolveCmd(a, nil), newModelGetCmd(a, nil), newModelCheckRefCmd(a, nil), newModelHistoryCmd(a, nil))
 	return cmd
@@ -556,7 +557,63 @@ func runModelDelete(a *app, o *modelDeleteOptions) error {
 	if err := r.DeleteModel(o.name); err != nil {
 		return err
 	}
-	fmt.Fprintf(a.Out, "Deleted model %q\n", o.name)
+	fmt.Fprintf(a.Out, "Deleted model %q (mlgit model restore %s brings it back)\n", o.name, shell.Quote(o.name))
+	return nil
+}
+
+type modelRestoreOptions struct {
+	name   string
+	asJSON bool
+}
+
+func newModelRestoreCmd(a *app, runF func(*modelRestoreOptions) error) *cobra.Command {
+	var o modelRestoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore <name> [--json]",
+		Short: "Bring back a deleted model with its versions, stages and aliases",
+		Long: `Bring back a model that mlgit model delete deleted: its model.yaml and every
+version manifest as they were just before the deletion, in one commit, and a
+registration tag of the next generation for each version (<key>@v<n>#2, the
+counter form GTO uses; a later deletion writes <key>@v<n>!#2). The stages and
+aliases the tags recorded apply again, so name@production resolves as before.
+Versions deleted one by one before the model was are not brought back. A model
+that was renamed, not deleted, is renamed back instead.`,
+		Example: `  mlgit model restore churn
+  mlgit model restore churn --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.name = args[0]
+			if runF != nil {
+				return runF(&o)
+			}
+			return runModelRestore(a, &o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func runModelRestore(a *app, o *modelRestoreOptions) error {
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	res, err := r.RestoreModel(o.name)
+	if res == nil {
+		return err
+	}
+	if err != nil {
+		a.warn(err.Error())
+	}
+	if o.asJSON {
+		return printJSON(a.Out, res)
+	}
+	vs := make([]string, len(res.Versions))
+	for i, v := range res.Versions {
+		vs[i] = "v" + strconv.FormatInt(v, 10)
+	}
+	fmt.Fprintf(a.Out, "Restored model %q with %d %s (%s), deleted in %s; commit %s\n", o.name, len(vs), plural(len(vs), "version", "versions"),
+		strings.Join(vs, ", "), res.DeletedIn[:min(10, len(res.DeletedIn))], res.Commit[:min(10, len(res.Commit))])
 	return nil
 }
 

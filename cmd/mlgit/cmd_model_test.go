@@ -269,6 +269,8 @@ func TestModelCommandOptions(t *testing.T) {
 			[]string{"churn", "churn-classifier"}, modelRenameOptions{name: "churn", newName: "churn-classifier"}},
 		{"delete", newModelDeleteCmd(a, func(o *modelDeleteOptions) error { got = *o; return nil }),
 			[]string{"churn", "3", "--yes"}, modelDeleteOptions{name: "churn", version: "3", yes: true}},
+		{"restore", newModelRestoreCmd(a, func(o *modelRestoreOptions) error { got = *o; return nil }),
+			[]string{"churn", "--json"}, modelRestoreOptions{name: "churn", asJSON: true}},
 		{"describe", newModelDescribeCmd(a, func(o *modelDescribeOptions) error { got = *o; return nil }),
 			[]string{"churn", "June snapshot", "--version", "4"}, modelDescribeOptions{name: "churn", text: "June snapshot", version: "4"}},
 		{"tag set", newModelTagCmd(a, func(o *modelTagOptions) error { got = *o; return nil }, nil),
@@ -315,5 +317,52 @@ func TestModelCommandOptions(t *testing.T) {
 		if err := tc.cmd.Execute(); exitCode(err) != exitUsage {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// TestModelDeleteRestoreCLI: a deleted model comes back with mlgit model
+// restore, resolving as before; the delete says how.
+func TestModelDeleteRestoreCLI(t *testing.T) {
+	gittest.Setenv(t)
+	dir := gittest.NewRepo(t)
+	r, _, err := repo.Init(dir, repo.Options{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	id := runWithFiles(t, r, map[string]string{"model/MLmodel": "flavors: {}\n", "model/model.pkl": "w"}, repo.RunSpec{Name: "base"})
+	for _, args := range [][]string{
+		{"model", "register", "churn model", "--run", id, "--path", "model/"},
+		{"model", "promote", "churn model", "1", "Production"},
+	} {
+		if out, errOut, code := mlgit(t, dir, args...); code != 0 {
+			t.Fatalf("%v: %d %s %s", args, code, out, errOut)
+		}
+	}
+	out, _, code := mlgit(t, dir, "model", "delete", "churn model", "--yes")
+	if code != 0 || !strings.Contains(out, "mlgit model restore 'churn model' brings it back") {
+		t.Fatalf("delete: %d %q", code, out)
+	}
+	if _, _, code := mlgit(t, dir, "model", "resolve", "churn model@production"); code != exitNotFound {
+		t.Fatalf("deleted model resolves: exit %d", code)
+	}
+	out, errOut, code := mlgit(t, dir, "model", "restore", "churn model")
+	if code != 0 || !strings.Contains(out, `Restored model "churn model" with 1 version (v1)`) {
+		t.Fatalf("restore: %d %q %q", code, out, errOut)
+	}
+	if out, _, code := mlgit(t, dir, "model", "resolve", "churn model@production"); code != 0 || !strings.Contains(out, "v1") {
+		t.Fatalf("restored model resolves: %d %q", code, out)
+	}
+	if tags := gittest.Git(t, dir, "tag", "--list", "churn%20model@*"); !strings.Contains(tags, "churn%20model@v1#2") {
+		t.Fatalf("tags: %s", tags)
+	}
+	if out, errOut, code := mlgit(t, dir, "model", "check-ref", "churn%20model@v1#2", "--json"); code != 0 || !strings.Contains(out, `"registration"`) {
+		t.Fatalf("check-ref of the re-registration: %d %s %s", code, out, errOut)
+	}
+	if _, errOut, code := mlgit(t, dir, "model", "restore", "churn model"); code != exitUsage && code != exitFailure || !strings.Contains(errOut, "nothing to restore") {
+		t.Fatalf("second restore: %d %q", code, errOut)
+	}
+	if out, _, code := mlgit(t, dir, "fsck"); code != 0 {
+		t.Fatalf("fsck: %d %s", code, out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/internal/shell"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 	"github.com/mlgit/mlgit/repo/internal/layout"
@@ -506,7 +507,7 @@ func (s *Store) RegisterVersion(spec VersionSpec) (*Registered, error) {
 	res.Commit = commit.String()
 	msg := &TagMessage{Model: spec.Name, Version: res.Version.Version, Kind: TagRegistration, Actor: s.actor(),
 		Commit: res.Commit, Run: spec.RunID, Source: spec.Source}
-	res.Tag, err = s.createVersionTag(key, res.Version.Version, false, commit, msg)
+	res.Tag, err = s.createVersionTag(TagName{Key: key, Kind: TagRegistration, Version: res.Version.Version}, commit, msg)
 	if err != nil {
 		return res, fmt.Errorf("%w: %s v%d was registered (commit %s) but its tag was not created: %v; run mlgit tags sync", ErrTagSync, spec.Name, res.Version.Version, short(res.Commit), err)
 	}
@@ -834,21 +835,11 @@ func readConfigTx(tx *gitobj.Tx) (*manifest.Config, error) {
 
 // proposeCommand is the command that proposes spec instead.
 func proposeCommand(spec PromoteSpec) string {
-	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shellQuote(spec.Name), spec.Version, StageLabel(spec.Stage))
+	cmd := fmt.Sprintf("mlgit model promote %s %d %s --propose", shell.Quote(spec.Name), spec.Version, StageLabel(spec.Stage))
 	if spec.ArchiveExisting {
 		cmd += " --archive-existing"
 	}
 	return cmd
-}
-
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/@%+=:,", c))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // tagEvent creates an event tag on the version's registration commit,
@@ -877,7 +868,7 @@ func (s *Store) ensureRegistrationTag(key, name string, version int64) (plumbing
 		return plumbing.ZeroHash, fmt.Errorf("no commit on %s adds %s", s.Name, layout.Version(key, version))
 	}
 	m := &TagMessage{Model: name, Version: version, Kind: TagRegistration, Actor: s.actor(), Commit: target.String(), Synced: true}
-	if _, err := s.createVersionTag(key, version, false, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
+	if _, err := s.createVersionTag(TagName{Key: key, Kind: TagRegistration, Version: version}, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 		return plumbing.ZeroHash, err
 	}
 	return s.registrationCommit(key, version)
@@ -1094,14 +1085,23 @@ func (s *Store) DeleteVersion(name string, version int64) error {
 	return nil
 }
 
-// deregister creates <key>@v<n>! when the version has a registration tag.
+// deregister creates <key>@v<n>! (or !#<g> for a restored version) when
+// the version has a live registration.
 func (s *Store) deregister(key, name string, version int64, commit plumbing.Hash, reason string) error {
-	target, err := s.registrationCommit(key, version)
-	if err != nil || target.IsZero() {
+	st, err := s.modelTagState(key, NewStages())
+	if err != nil {
 		return err
 	}
-	m := &TagMessage{Model: name, Version: version, Kind: TagDeregistration, Actor: s.actor(), Reason: reason, Commit: commit.String()}
-	if _, err := s.createVersionTag(key, version, true, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
+	v := st.Versions[version]
+	if v == nil || v.Deleted {
+		return nil
+	}
+	return s.deregisterVersion(key, name, v, commit, reason)
+}
+
+func (s *Store) deregisterVersion(key, name string, v *TagVersion, commit plumbing.Hash, reason string) error {
+	m := &TagMessage{Model: name, Version: v.Version, Kind: TagDeregistration, Actor: s.actor(), Reason: reason, Commit: commit.String()}
+	if _, err := s.createVersionTag(v.DeregistrationTag(key), plumbing.NewHash(v.Commit), m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 		return err
 	}
 	return nil
@@ -1143,7 +1143,7 @@ func (s *Store) deregisterAll(key, name string, commit plumbing.Hash, reason str
 	}
 	var errs []string
 	for _, v := range st.Live() {
-		if err := s.deregister(key, name, v.Version, commit, reason); err != nil {
+		if err := s.deregisterVersion(key, name, v, commit, reason); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -1231,7 +1231,7 @@ func (s *Store) RenameModel(name, newName string) (*manifest.RegisteredModel, er
 		}
 		m := &TagMessage{Model: newName, Version: v.Version, Kind: TagRegistration, Actor: s.actor(), Commit: commit.String(),
 			Run: v.RunID, Source: v.Source, Reason: "renamed from " + name}
-		if _, err := s.createVersionTag(newKey, v.Version, false, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
+		if _, err := s.createVersionTag(TagName{Key: newKey, Kind: TagRegistration, Version: v.Version}, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 			errs = append(errs, err.Error())
 		}
 	}

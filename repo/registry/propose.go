@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/internal/shell"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 )
@@ -181,7 +182,7 @@ func (s *Store) PushProposal(ctx context.Context, remote string, p *Proposal) (*
 		return nil, fmt.Errorf("%w: no proposal branch to push", manifest.ErrInvalid)
 	}
 	refspec := "refs/heads/" + p.Branch + ":refs/heads/" + p.Branch
-	out := &PushedProposal{Remote: remote, PushCommand: "git push " + shellQuote(remote) + " " + refspec}
+	out := &PushedProposal{Remote: remote, PushCommand: "git push " + shell.Quote(remote) + " " + refspec}
 	rawURL, ok, err := remoteURL(ctx, s.Dir, remote)
 	if err != nil {
 		return out, err

@@ -133,10 +133,12 @@ func AbbrevName(s string) string {
 
 // Tag kinds, as the tag grammar spells them.
 const (
-	// TagRegistration is <key>@v<n>: version n was registered.
+	// TagRegistration is <key>@v<n>: version n was registered; and
+	// <key>@v<n>#<g> (g >= 2, GTO's counter form): registered again, the
+	// g-th time, when its deleted model was restored.
 	TagRegistration = "registration"
 	// TagDeregistration is <key>@v<n>!: version n was deleted (or its model
-	// deleted or renamed).
+	// deleted or renamed); <key>@v<n>!#<g> ends registration g.
 	TagDeregistration = "deregistration"
 	// TagEvent is <key>#<label>#<counter>: a stage change or alias move.
 	TagEvent = "event"
@@ -153,8 +155,10 @@ const (
 type TagName struct {
 	Key  string
 	Kind string // TagRegistration, TagDeregistration or TagEvent
-	// Version is set for registration and deregistration tags.
+	// Version is set for registration and deregistration tags; Gen is
+	// their generation: 0 for the plain form (the first), g >= 2 for #<g>.
 	Version int64
+	Gen     int64
 	// Label and Counter are set for event tags. Label is a lower-case stage,
 	// an alias, or "!" and an alias for an alias removal.
 	Label   string
@@ -163,11 +167,15 @@ type TagName struct {
 
 // String formats the tag name.
 func (t TagName) String() string {
+	gen := ""
+	if t.Gen > 1 {
+		gen = "#" + strconv.FormatInt(t.Gen, 10)
+	}
 	switch t.Kind {
 	case TagRegistration:
-		return t.Key + "@v" + strconv.FormatInt(t.Version, 10)
+		return t.Key + "@v" + strconv.FormatInt(t.Version, 10) + gen
 	case TagDeregistration:
-		return t.Key + "@v" + strconv.FormatInt(t.Version, 10) + "!"
+		return t.Key + "@v" + strconv.FormatInt(t.Version, 10) + "!" + gen
 	}
 	return t.Key + "#" + t.Label + "#" + strconv.FormatInt(t.Counter, 10)
 }
@@ -191,6 +199,13 @@ func ParseTagName(s string) (TagName, error) {
 	rest := s[i+1:]
 	if s[i] == '@' {
 		t.Kind = TagRegistration
+		if j := strings.IndexByte(rest, '#'); j >= 0 {
+			g, ok := ParsePositive(rest[j+1:])
+			if !ok || g < 2 {
+				return TagName{}, fmt.Errorf("%w: %q: generation %q must be a decimal number from 2 (%s@v<n>#<g>)", ErrNotRegistryTag, s, rest[j+1:], t.Key)
+			}
+			t.Gen, rest = g, rest[:j]
+		}
 		if strings.HasSuffix(rest, "!") {
 			t.Kind = TagDeregistration
 			rest = rest[:len(rest)-1]
@@ -331,6 +346,9 @@ type TagVersion struct {
 	Commit  string
 	Tag     string
 	Deleted bool
+	// Gen is the version's latest registration generation (1 for the plain
+	// @v<n> tag); a restored model's versions have higher ones.
+	Gen int64
 	// Stage is the label of the highest-counter stage event ("none" when
 	// there is none); StageCounter is that event's counter (0 if none).
 	Stage        string
@@ -353,7 +371,9 @@ type TagEventRef struct {
 // deterministically and without clocks:
 //
 //   - a version exists when it has a registration tag <key>@v<n>, and is
-//     deleted when it also has <key>@v<n>!;
+//     deleted when it also has <key>@v<n>!; a restored version has a
+//     registration of a later generation, <key>@v<n>#<g>, and is deleted
+//     again by <key>@v<n>!#<g>: the latest generation decides;
 //   - an event tag belongs to the version whose registration tag peels to
 //     the same commit;
 //   - a version's stage is the label of its highest-counter stage event
@@ -368,7 +388,7 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 	st := &TagState{Key: key, Versions: map[int64]*TagVersion{}, Aliases: map[string]int64{}}
 	byCommit := map[string]int64{}
 	ambiguous := map[string]bool{}
-	var deregs []TagName
+	var deregs, regens []TagName
 	var events []TagEventRef
 	sorted := append([]TagRef(nil), refs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
@@ -383,7 +403,12 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 		}
 		switch t.Kind {
 		case TagRegistration:
-			v := &TagVersion{Version: t.Version, Commit: ref.Commit, Tag: ref.Name, Stage: "none"}
+			if t.Gen > 1 {
+				regens = append(regens, t)
+				st.Registrations = append(st.Registrations, ref)
+				continue
+			}
+			v := &TagVersion{Version: t.Version, Commit: ref.Commit, Tag: ref.Name, Stage: "none", Gen: 1}
 			st.Versions[t.Version] = v
 			st.Registrations = append(st.Registrations, ref)
 			if t.Version > st.MaxVersion {
@@ -414,9 +439,20 @@ func StateFromTags(key string, refs []TagRef, stages Stages) *TagState {
 			}
 		}
 	}
+	for _, g := range regens {
+		if v := st.Versions[g.Version]; v != nil {
+			v.Gen = max(v.Gen, g.Gen)
+		} else {
+			st.Warnings = append(st.Warnings, fmt.Sprintf("tag %s registers version %d again, which has no registration tag %s@v%d", g, g.Version, key, g.Version))
+		}
+	}
+	deregGen := map[int64]int64{}
+	for _, d := range deregs {
+		deregGen[d.Version] = max(deregGen[d.Version], max(d.Gen, 1))
+	}
 	for _, d := range deregs {
 		if v := st.Versions[d.Version]; v != nil {
-			v.Deleted = true
+			v.Deleted = deregGen[d.Version] >= v.Gen
 		} else {
 			st.Warnings = append(st.Warnings, fmt.Sprintf("tag %s deregisters version %d, which has no registration tag", d, d.Version))
 		}
@@ -470,6 +506,18 @@ func ShortHash(h string) string {
 		return h[:10]
 	}
 	return h
+}
+
+// DeregistrationTag is the tag that deletes the version's current
+// registration: <key>@v<n>!, or <key>@v<n>!#<g> for generation g.
+func (v *TagVersion) DeregistrationTag(key string) TagName {
+	return TagName{Key: key, Kind: TagDeregistration, Version: v.Version, Gen: v.Gen}
+}
+
+// RegistrationTag is the tag that registers the version again after its
+// deletion: <key>@v<n>#<g+1>.
+func (v *TagVersion) RegistrationTag(key string) TagName {
+	return TagName{Key: key, Kind: TagRegistration, Version: v.Version, Gen: max(v.Gen, 1) + 1}
 }
 
 // Live returns the versions that are not deleted, in ascending order.

@@ -169,6 +169,8 @@ func TestParseTagName(t *testing.T) {
 		"churn#production#7":        {Key: "churn", Kind: TagEvent, Label: "production", Counter: 7},
 		"churn#!champion#8":         {Key: "churn", Kind: TagEvent, Label: "!champion", Counter: 8},
 		"my%20model#Champion_2#100": {Key: "my%20model", Kind: TagEvent, Label: "Champion_2", Counter: 100},
+		"churn@v3#2":                {Key: "churn", Kind: TagRegistration, Version: 3, Gen: 2},
+		"churn@v3!#12":              {Key: "churn", Kind: TagDeregistration, Version: 3, Gen: 12},
 	}
 	for s, want := range good {
 		got, err := ParseTagName(s)
@@ -178,10 +180,54 @@ func TestParseTagName(t *testing.T) {
 	}
 	for _, s := range []string{"v1.0.0", "churn", "churn@v1.2.3", "churn@v0", "churn@v01", "churn@3", "churn@latest",
 		"churn#production", "churn#production#0", "churn#production#07", "churn##3", "churn#a b#3", "churn#!#3",
-		"churn#prod#x", "@v1", "my model@v1", "churn@v1!!"} {
+		"churn#prod#x", "@v1", "my model@v1", "churn@v1!!", "churn@v1#1", "churn@v1#0", "churn@v1#02", "churn@v1#", "churn@v1#2!",
+		"churn@v1!#", "churn@v1#2#3", "churn@v1#x"} {
 		if got, err := ParseTagName(s); err == nil {
 			t.Errorf("ParseTagName(%q) = %+v, want an error", s, got)
 		}
+	}
+}
+
+// FuzzParseTagName: a name that parses is canonical (formatting the parse
+// gives it back), and parsing never panics.
+func FuzzParseTagName(f *testing.F) {
+	for _, s := range []string{"churn@v3", "churn@v12!", "churn#production#7", "churn#!champion#8", "churn@v3#2", "churn@v3!#2", "a%20b@v1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tn, err := ParseTagName(s)
+		if err != nil {
+			return
+		}
+		if got := tn.String(); got != strings.TrimPrefix(s, "refs/tags/") {
+			t.Fatalf("ParseTagName(%q) formats as %q", s, got)
+		}
+	})
+}
+
+// TestStateFromTagsGenerations: the latest registration generation decides
+// whether a version is deleted.
+func TestStateFromTagsGenerations(t *testing.T) {
+	refs := []TagRef{
+		{Name: "churn@v1", Commit: hx(1)}, {Name: "churn@v1!", Commit: hx(1)}, {Name: "churn@v1#2", Commit: hx(1)}, // restored
+		{Name: "churn@v2", Commit: hx(2)}, {Name: "churn@v2!", Commit: hx(2)}, {Name: "churn@v2#2", Commit: hx(2)}, {Name: "churn@v2!#2", Commit: hx(2)}, // deleted again
+		{Name: "churn@v3", Commit: hx(3)}, {Name: "churn@v3!", Commit: hx(3)}, // deleted
+		{Name: "churn#production#1", Commit: hx(1)}, {Name: "churn#champion#2", Commit: hx(2)},
+		{Name: "churn@v9#2", Commit: hx(9)}, // no first registration: ignored
+	}
+	st := StateFromTags("churn", refs, NewStages())
+	v1, v2, v3 := st.Versions[1], st.Versions[2], st.Versions[3]
+	if v1.Deleted || v1.Gen != 2 || !v2.Deleted || v2.Gen != 2 || !v3.Deleted || v3.Gen != 1 || st.Versions[9] != nil {
+		t.Fatalf("versions %+v %+v %+v", v1, v2, v3)
+	}
+	if v1.Stage != "production" || len(st.Aliases) != 0 || len(st.Warnings) != 1 {
+		t.Errorf("stage %s, aliases %v, warnings %v", v1.Stage, st.Aliases, st.Warnings)
+	}
+	if got := v1.DeregistrationTag("churn").String(); got != "churn@v1!#2" {
+		t.Errorf("deregistration of v1: %s", got)
+	}
+	if got := v3.RegistrationTag("churn").String(); got != "churn@v3#2" {
+		t.Errorf("re-registration of v3: %s", got)
 	}
 }
 

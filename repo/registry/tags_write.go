@@ -153,14 +153,10 @@ func (s *Store) createEventTag(key, label string, target plumbing.Hash, m *TagMe
 	return "", fmt.Errorf("%w: could not create an event tag for %s: the counter kept moving", gitobj.ErrConflict, key)
 }
 
-// createVersionTag creates the registration (or, with dereg, the
-// deregistration) tag of a version. It returns gitobj.ErrExists when present.
-func (s *Store) createVersionTag(key string, version int64, dereg bool, target plumbing.Hash, m *TagMessage) (string, error) {
-	kind := TagRegistration
-	if dereg {
-		kind = TagDeregistration
-	}
-	name := TagName{Key: key, Kind: kind, Version: version}.String()
+// createVersionTag creates a registration or deregistration tag t of a
+// version. It returns gitobj.ErrExists when present.
+func (s *Store) createVersionTag(t TagName, target plumbing.Hash, m *TagMessage) (string, error) {
+	name, key := t.String(), t.Key
 	after, err := s.maxEventCounter(key)
 	if err != nil {
 		return "", err

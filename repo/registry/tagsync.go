@@ -432,7 +432,7 @@ func (s *Store) syncModel(key string, stages Stages, dryRun bool, anc *ancestry,
 			if !dryRun {
 				v := mv.versions[n]
 				m := &TagMessage{Model: name, Version: n, Kind: TagRegistration, Actor: s.actor(), Commit: target.String(), Run: v.RunID, Source: v.Source, Synced: true}
-				if _, err := s.createVersionTag(key, n, false, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
+				if _, err := s.createVersionTag(TagName{Key: key, Kind: TagRegistration, Version: n}, target, m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 					return err
 				}
 			}
@@ -461,14 +461,14 @@ func (s *Store) syncModel(key string, stages Stages, dryRun bool, anc *ancestry,
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("model %s: tag %s points at a commit that is not on branch %s; pull the branch (not deregistering)", name, tv.Tag, s.Name))
 			continue
 		}
-		tag := TagName{Key: key, Kind: TagDeregistration, Version: tv.Version}.String()
+		tag := tv.DeregistrationTag(key).String()
 		if !dryRun {
 			reason := "version deleted"
 			if mv.model == nil {
 				reason = "model deleted or renamed"
 			}
 			m := &TagMessage{Model: name, Version: tv.Version, Kind: TagDeregistration, Actor: s.actor(), Reason: reason, Commit: tipCommit.String(), Synced: true}
-			if _, err := s.createVersionTag(key, tv.Version, true, plumbing.NewHash(tv.Commit), m); err != nil && !errors.Is(err, gitobj.ErrExists) {
+			if _, err := s.createVersionTag(tv.DeregistrationTag(key), plumbing.NewHash(tv.Commit), m); err != nil && !errors.Is(err, gitobj.ErrExists) {
 				return err
 			}
 		}
