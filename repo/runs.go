@@ -120,6 +120,9 @@ func (r *Repo) CreateRun(spec RunSpec) (*manifest.Run, error) {
 			spec.Name = RandomRunName()
 		}
 	}
+	// The name is the mlflow.runName tag: cut to a tag value's limit, as
+	// MLflow cuts over-long values.
+	spec.Name, _ = manifest.Truncate(spec.Name, manifest.MaxTagValue)
 	doc := &manifest.Run{
 		Header:         manifest.Header{APIVersion: manifest.APIVersion, Kind: manifest.KindRun},
 		ID:             id,
@@ -401,6 +404,10 @@ func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
 		if u.Status != manifest.StatusRunning && u.Status != manifest.StatusScheduled && u.EndTime == 0 {
 			u.EndTime = nowMillis(r.now())
 		}
+	}
+	if u.Name != nil {
+		n, _ := manifest.Truncate(*u.Name, manifest.MaxTagValue)
+		u.Name = &n
 	}
 	op := journal.Op{Op: journal.OpUpdate, Run: id, Status: u.Status, EndTime: u.EndTime, Name: u.Name, Exit: u.Exit}
 	if err := r.group.Append([]journal.Op{op}); err != nil {

@@ -187,7 +187,7 @@ func runRunStart(_ context.Context, a *app, o *runStartOptions) error {
 	if err != nil {
 		return err
 	}
-	a.warnTruncated(overLimits(kvMap(params), kvMap(tags)))
+	a.warnTruncated(overLimits(o.name, kvMap(params), kvMap(tags)))
 	run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: kvMap(tags), Source: r.SourceInfo(), ParentModel: o.parentModel})
 	if err != nil {
 		return err
@@ -428,10 +428,14 @@ func (a *app) warnTruncated(keys []string) {
 	}
 }
 
-// overLimits lists the params and tags a new run would get truncated
-// (MLflow's limits: manifest.MaxParamValue, manifest.MaxTagValue).
-func overLimits(params, tags map[string]string) []string {
+// overLimits lists the name, params and tags a new run would get
+// truncated (MLflow's limits: manifest.MaxParamValue, manifest.MaxTagValue;
+// the name is the mlflow.runName tag).
+func overLimits(name string, params, tags map[string]string) []string {
 	var out []string
+	if _, cut := manifest.Truncate(name, manifest.MaxTagValue); cut {
+		out = append(out, "the run name")
+	}
 	for _, k := range sortedKeys(params) {
 		if _, cut := manifest.Truncate(params[k], manifest.MaxParamValue); cut {
 			out = append(out, "params."+k)

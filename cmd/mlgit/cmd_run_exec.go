@@ -164,7 +164,7 @@ func runRunExec(cmdCtx context.Context, a *app, o *runExecOptions) error {
 	}
 	allTags["mlflow.source.type"] = "LOCAL"
 	allTags["mlflow.source.name"] = argv[0]
-	a.warnTruncated(overLimits(kvMap(params), allTags))
+	a.warnTruncated(overLimits(o.name, kvMap(params), allTags))
 	run, err := r.CreateRun(repo.RunSpec{ExperimentID: expID, Name: o.name, Params: kvMap(params), Tags: allTags, Source: src, ParentModel: o.parentModel})
 	if err != nil {
 		return err
