@@ -200,5 +200,21 @@ else
   echo "(curl not found: skipped; run mlgit ui in a repository to browse it)"
 fi
 
+step "Bringing an MLflow history along: mlgit import mlflow"
+# A file store written by MLflow 2.17.2 (testdata/mlflow/README.md says what
+# it holds), imported into a fresh tracking repository with MLflow's ids.
+cd "$WORK" && mkdir from-mlflow && cd from-mlflow && git init -q -b main
+"$MLGIT" init >/dev/null
+cp -r "$ROOT/testdata/mlflow/mlflow-2.17.2-mlruns" "$WORK/mlruns"
+mg import mlflow --from "$WORK/mlruns" --verify
+mg run list --exp churn --columns params.lr,metrics.acc
+mg import mlflow --from "$WORK/mlruns"
+
+step "A deleted model comes back"
+cd "$WORK/project"
+mg model delete churn --yes
+mg model restore churn
+mg model resolve churn@production
+
 echo
 echo "Demo finished."
