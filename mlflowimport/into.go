@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"runtime"
@@ -42,23 +43,26 @@ type Progress struct {
 
 // Summary is what an import did (or, dry, would do).
 type Summary struct {
-	Source        string  `json:"source"`
-	DryRun        bool    `json:"dry_run,omitempty"`
-	Experiments   int     `json:"experiments"`    // created or changed
-	Runs          int     `json:"runs"`           // created or changed
-	RunsUnchanged int     `json:"runs_unchanged"` // already on the branch as in the source
-	Points        int64   `json:"points"`         // new metric points
-	LoggedModels  int     `json:"logged_models"`  // created or changed
-	Artifacts     int     `json:"artifacts"`      // files read into the blob store
-	ArtifactBytes int64   `json:"artifact_bytes"`
-	Commits       int     `json:"commits"`
-	Skipped       []Skip  `json:"skipped,omitempty"`
-	Seconds       float64 `json:"seconds"`
+	Source         string  `json:"source"`
+	DryRun         bool    `json:"dry_run,omitempty"`
+	Experiments    int     `json:"experiments"`     // created or changed
+	Runs           int     `json:"runs"`            // created or changed
+	RunsUnchanged  int     `json:"runs_unchanged"`  // already on the branch as in the source
+	Points         int64   `json:"points"`          // new metric points
+	LoggedModels   int     `json:"logged_models"`   // created or changed
+	Artifacts      int     `json:"artifacts"`       // artifact files new to the repository
+	ArtifactBytes  int64   `json:"artifact_bytes"`  // their size
+	Models         int     `json:"models"`          // registered models created or changed
+	Versions       int     `json:"versions"`        // model versions registered
+	RegistryEvents int     `json:"registry_events"` // stage and alias tags created
+	Commits        int     `json:"commits"`         // of runs, experiments and logged models
+	Skipped        []Skip  `json:"skipped,omitempty"`
+	Seconds        float64 `json:"seconds"`
 }
 
 // NothingToDo reports whether the branch already held everything.
 func (s *Summary) NothingToDo() bool {
-	return s.Experiments+s.Runs+s.LoggedModels == 0
+	return s.Experiments+s.Runs+s.LoggedModels+s.Models+s.Versions+s.RegistryEvents == 0
 }
 
 // Import brings src into the repository: experiments, runs with every
@@ -110,6 +114,12 @@ func Import(ctx context.Context, r *repo.Repo, blobs blob.Store, src *Store, o O
 	}
 	if err := w.loggedModels(models); err != nil {
 		return nil, err
+	}
+	if len(o.Experiments) == 0 {
+		// The registry spans experiments: it comes with a whole-store import.
+		if err := w.registry(src.Models); err != nil {
+			return nil, err
+		}
 	}
 	sum.Skipped = dedupSkips(sum.Skipped)
 	sum.Seconds = time.Since(start).Seconds()
@@ -452,4 +462,153 @@ func (w *writer) loggedModelDoc(m *LoggedModel) (*manifest.LoggedModel, error) {
 		}
 	}
 	return doc, nil
+}
+
+// deletedStage is the stage MLflow's file store gives a deleted version
+// (its folder stays).
+const deletedStage = "Deleted_Internal"
+
+// registry imports the registered models with their version numbers,
+// stages and aliases (registry tags as promotions would have made them).
+func (w *writer) registry(models []*RegisteredModel) error {
+	for _, sm := range models {
+		im, err := w.modelDoc(sm)
+		if err != nil {
+			w.skip("registered model "+sm.Name, err)
+			continue
+		}
+		if w.o.DryRun {
+			w.dryModel(im)
+			continue
+		}
+		res, err := w.r.ImportModel(im)
+		if err != nil {
+			if res == nil {
+				w.skip("registered model "+sm.Name, err)
+				continue
+			}
+			return err
+		}
+		w.sum.Versions += res.Versions
+		w.sum.RegistryEvents += res.Events
+		if res.Created || res.Changed || res.Versions > 0 || res.Events > 0 {
+			w.sum.Models++
+		}
+		for _, s := range res.Skipped {
+			w.sum.Skipped = append(w.sum.Skipped, Skip{Item: "registered model " + sm.Name, Reason: s})
+		}
+	}
+	return nil
+}
+
+// dryModel counts what importing a model would add: its versions the
+// repository lacks.
+func (w *writer) dryModel(im repo.ImportedModel) {
+	have := map[int64]bool{}
+	if vs, err := w.r.ListVersions(im.Model.Name, ""); err == nil {
+		for _, v := range vs {
+			have[v.Version] = true
+		}
+	}
+	n := 0
+	for _, v := range im.Versions {
+		if !have[v.Version] {
+			n++
+		}
+	}
+	if _, err := w.r.GetModel(im.Model.Name); err != nil || n > 0 {
+		w.sum.Models++
+	}
+	w.sum.Versions += n
+}
+
+// modelDoc turns an MLflow registered model into what ImportModel takes:
+// version sources rewritten to ones that resolve here (runs:/<run>/<path>
+// for a path inside an imported run's artifacts; models:/m-<id> for an
+// MLflow 3 logged model), and each version's files and MLmodel facts.
+func (w *writer) modelDoc(sm *RegisteredModel) (repo.ImportedModel, error) {
+	im := repo.ImportedModel{
+		Model: &manifest.RegisteredModel{Name: sm.Name, Description: sm.Description, Tags: nonEmpty(sm.Tags),
+			CreationTimestamp: sm.Created, LastUpdatedTimestamp: max(sm.Updated, sm.Created), Aliases: map[string]int64{}},
+		Actor: "mlgit import mlflow", Reason: "imported from MLflow",
+	}
+	live := map[int64]bool{}
+	for _, v := range sm.Versions {
+		im.Model.LatestVersion = max(im.Model.LatestVersion, v.Version)
+		if v.Stage == deletedStage {
+			continue
+		}
+		live[v.Version] = true
+		mv, err := w.versionDoc(sm, v)
+		if err != nil {
+			w.skip(fmt.Sprintf("%s v%d", sm.Name, v.Version), err)
+			continue
+		}
+		im.Versions = append(im.Versions, mv)
+	}
+	for a, n := range sm.Aliases {
+		if live[n] {
+			im.Model.Aliases[a] = n
+		}
+	}
+	return im, nil
+}
+
+func (w *writer) versionDoc(sm *RegisteredModel, v *ModelVersion) (*manifest.ModelVersion, error) {
+	mv := &manifest.ModelVersion{Name: sm.Name, Version: v.Version, Description: v.Description, Stage: v.Stage,
+		Status: v.Status, RunID: v.RunID, ModelID: v.ModelID, UserID: v.User,
+		CreationTimestamp: v.Created, LastUpdatedTimestamp: max(v.Updated, v.Created), Tags: nonEmpty(v.Tags)}
+	spec := repo.VersionSpec{}
+	switch {
+	case strings.HasPrefix(v.Source, "models:/m-") || v.ModelID != "" && !strings.HasPrefix(v.Source, "runs:/"):
+		id := v.ModelID
+		if id == "" {
+			id = strings.TrimPrefix(v.Source, "models:/")
+		}
+		mv.ModelID, mv.Source = id, "models:/"+id
+		if m, err := w.r.GetLoggedModel(id); err == nil {
+			spec.Artifacts = m.Artifacts
+		}
+	case v.RunID != "":
+		p := w.runPath(v)
+		mv.Source = "runs:/" + v.RunID + "/" + p
+		if _, arts, err := w.r.RunModelFiles(v.RunID, p); err == nil {
+			spec.Artifacts = arts
+		} else if !errors.Is(err, repo.ErrNotFound) {
+			return nil, err
+		}
+	default:
+		mv.Source = v.Source
+	}
+	if len(spec.Artifacts) > 0 && !w.o.DryRun {
+		spec.ApplyMLmodel(func(d string) ([]byte, error) {
+			dg, err := blob.ParseDigest(d)
+			if err != nil {
+				return nil, err
+			}
+			rc, _, err := blob.Open(w.ctx, w.blobs, dg)
+			if err != nil {
+				return nil, err
+			}
+			defer rc.Close()
+			return io.ReadAll(io.LimitReader(rc, 1<<20))
+		})
+		mv.Artifacts, mv.Flavors, mv.Signature, mv.ModelSize = spec.Artifacts, spec.Flavors, spec.Signature, spec.ModelSize
+	}
+	return mv, nil
+}
+
+// runPath is the path inside the run's artifacts that a version's source
+// names: runs:/<run>/<path>, or a file store location
+// .../<run>/artifacts/<path> (recorded on another machine or not).
+func (w *writer) runPath(v *ModelVersion) string {
+	if rest, ok := strings.CutPrefix(v.Source, "runs:/"+v.RunID+"/"); ok {
+		return strings.Trim(rest, "/")
+	}
+	for _, loc := range []string{v.Source, v.StorageLocation} {
+		if _, rest, ok := strings.Cut(loc, "/"+v.RunID+"/artifacts/"); ok {
+			return strings.Trim(rest, "/")
+		}
+	}
+	return "model"
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,7 @@ func TestImportFileStore(t *testing.T) {
 					checkRun(t, r, src, sr)
 				}
 			}
+			checkRegistry(t, r, src, fx.version)
 			// The same source again: nothing to do, no commit.
 			again := importFixture(t, r, st, fx.dir, Options{})
 			if !again.NothingToDo() || again.Commits != 0 || again.RunsUnchanged != nruns {
@@ -383,5 +385,103 @@ func BenchmarkImportFileStore(b *testing.B) {
 		}
 		b.ReportMetric(float64(sum.Runs)/b.Elapsed().Seconds(), "runs/s")
 		r.Close()
+	}
+}
+
+// checkRegistry compares the imported registry with the fixture's: version
+// numbers, stages, aliases, descriptions, tags, sources that resolve here,
+// the files and MLmodel facts, and tags dated as MLflow dated the changes.
+func checkRegistry(t *testing.T, r *repo.Repo, src *Store, mlflowVersion int) {
+	t.Helper()
+	var sm *RegisteredModel
+	for _, m := range src.Models {
+		if m.Name == "churn-model" {
+			sm = m
+		}
+	}
+	m, err := r.GetModel("churn-model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Description != sm.Description || m.Tags["owner"] != "growth" || m.Aliases["champion"] != 3 || m.Aliases["previous"] != 2 || m.LatestVersion != 3 {
+		t.Errorf("model: %+v", m)
+	}
+	if _, err := r.GetModel("empty-model"); err != nil {
+		t.Errorf("empty-model: %v", err)
+	}
+	wantStage := map[int64]string{1: "Staging", 2: "Archived", 3: "Production"}
+	for _, sv := range sm.Versions {
+		v, err := r.GetVersion("churn-model", sv.Version)
+		if err != nil {
+			t.Fatalf("v%d: %v", sv.Version, err)
+		}
+		if v.Stage != wantStage[sv.Version] || v.Stage != sv.Stage || v.Description != sv.Description || v.Tags["validated"] != sv.Tags["validated"] ||
+			v.RunID != sv.RunID || v.CreationTimestamp != sv.Created {
+			t.Errorf("v%d: %+v, source %+v", sv.Version, v, sv)
+		}
+		wantSource := "runs:/" + sv.RunID + "/model"
+		if mlflowVersion == 3 {
+			wantSource = sv.Source
+		}
+		if v.Source != wantSource || len(v.Artifacts) < 3 || !contains(v.Flavors, "sklearn") {
+			t.Errorf("v%d: source %s (want %s), %d files, flavors %v", sv.Version, v.Source, wantSource, len(v.Artifacts), v.Flavors)
+		}
+		// The registration tag is dated when MLflow created the version.
+		when := gittest.Git(t, r.GitDir(), "for-each-ref", "--format=%(taggerdate:unix)", "refs/tags/churn-model@v"+strconv.FormatInt(sv.Version, 10))
+		if when != strconv.FormatInt(sv.Created/1000, 10) {
+			t.Errorf("v%d registration tag dated %s, created %d", sv.Version, when, sv.Created)
+		}
+	}
+	for ref, want := range map[string]int64{"churn-model@production": 3, "churn-model@staging": 1, "churn-model@champion": 3, "churn-model@previous": 2} {
+		if res, err := r.Resolve(ref); err != nil || res.Version != want {
+			t.Errorf("%s: %+v %v", ref, res, err)
+		}
+	}
+	if rep, err := r.Fsck(); err != nil || len(rep.Problems) > 0 {
+		t.Errorf("fsck: %+v %v", rep, err)
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// TestVerifyFindsDifferences: a change made after the import is reported.
+func TestVerifyFindsDifferences(t *testing.T) {
+	r, st := newRepo(t)
+	importFixture(t, r, st, fixtures[0].dir, Options{})
+	src, err := ReadFileStore(fixtures[0].dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := Verify(context.Background(), r, src, Options{}); err != nil || len(diffs) != 0 {
+		t.Fatalf("right after the import: %v %v", diffs, err)
+	}
+	run := runNamed(byName(src, "churn"), "lr-0.1")
+	if _, err := r.LogBatch(run.ID, repo.Batch{Tags: []repo.KV{{Key: "stage", Value: "changed"}},
+		Metrics: []manifest.MetricPoint{{Key: "loss", Value: 1, Step: 99, Timestamp: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Promote(repo.PromoteSpec{Name: "churn-model", Version: 1, Stage: "Production"}); err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := Verify(context.Background(), r, src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range diffs {
+		got = append(got, d.String())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{`tag stage = "changed", source "sweep"`, "metric loss: 51 points, source 50", "churn-model v1: stage Production"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("differences lack %q:\n%s", want, all)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/mlgit/mlgit/blob"
@@ -63,6 +64,19 @@ func Verify(ctx context.Context, r *repo.Repo, src *Store, o Options) ([]Differe
 		runs = append(runs, e.Runs...)
 		for _, m := range e.LoggedModels {
 			verifyLoggedModel(r, m, add)
+		}
+	}
+	if len(o.Experiments) == 0 {
+		for _, m := range src.Models {
+			verifyModel(r, m, add)
+		}
+		// The tags must say what the manifests say (stages, aliases).
+		rep, err := r.Fsck()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range rep.Problems {
+			add("registered model "+p.Model, "%s", p.Message)
 		}
 	}
 	errs := make([]error, len(runs))
@@ -206,5 +220,45 @@ func verifyLoggedModel(r *repo.Repo, m *LoggedModel, add addFunc) {
 	diffMaps(item, "tag", got.Tags, m.Tags, add)
 	if err := verifyArtifacts(context.Background(), item, m.ArtifactDir, got.Artifacts, add); err != nil {
 		add(item, "artifacts: %v", err)
+	}
+}
+
+// verifyModel compares a registered model: description, tags, every
+// version's stage, run and description, and the aliases as the tags
+// resolve them (what a deployment reads).
+func verifyModel(r *repo.Repo, sm *RegisteredModel, add addFunc) {
+	item := "registered model " + sm.Name
+	m, err := r.GetModel(sm.Name)
+	if err != nil {
+		add(item, "missing (%v)", err)
+		return
+	}
+	if m.Description != sm.Description {
+		add(item, "description %q, source %q", abbrev(m.Description), abbrev(sm.Description))
+	}
+	diffMaps(item, "tag", m.Tags, sm.Tags, add)
+	for _, sv := range sm.Versions {
+		if sv.Stage == deletedStage {
+			continue
+		}
+		vi := fmt.Sprintf("%s v%d", sm.Name, sv.Version)
+		v, err := r.GetVersion(sm.Name, sv.Version)
+		if err != nil {
+			add(vi, "missing (%v)", err)
+			continue
+		}
+		if !strings.EqualFold(v.Stage, sv.Stage) || v.RunID != sv.RunID || v.Description != sv.Description {
+			add(vi, "stage %s run %s description %q; source %s %s %q", v.Stage, v.RunID, abbrev(v.Description), sv.Stage, sv.RunID, abbrev(sv.Description))
+		}
+		diffMaps(vi, "tag", v.Tags, sv.Tags, add)
+	}
+	for a, n := range sm.Aliases {
+		res, err := r.Resolve(sm.Name + "@" + a)
+		switch {
+		case err != nil:
+			add(item, "alias %s does not resolve: %v", a, err)
+		case res.Version != n:
+			add(item, "alias %s resolves to v%d, source v%d", a, res.Version, n)
+		}
 	}
 }

@@ -112,6 +112,15 @@ func (r *Repo) DeleteVersion(name string, version int64) error {
 // DeleteModel is registry.Store.DeleteModel.
 func (r *Repo) DeleteModel(name string) error { return r.reg().DeleteModel(name) }
 
+// ImportModel is registry.Store.ImportModel.
+func (r *Repo) ImportModel(im ImportedModel) (*ModelImport, error) { return r.reg().ImportModel(im) }
+
+// ImportedModel and ModelImport are ImportModel's input and result.
+type (
+	ImportedModel = registry.ImportedModel
+	ModelImport   = registry.ModelImport
+)
+
 // RestoreModel is registry.Store.RestoreModel.
 func (r *Repo) RestoreModel(name string) (*Restored, error) { return r.reg().RestoreModel(name) }
 

@@ -33,13 +33,17 @@ func newImportMLflowCmd(a *app, runF func(context.Context, *importMLflowOptions)
 	var o importMLflowOptions
 	cmd := &cobra.Command{
 		Use:   "mlflow --from ./mlruns [--experiment NAME_OR_ID ...] [--dry-run] [--verify] [--json]",
-		Short: "Import an MLflow file store: experiments, runs, metrics, artifacts, logged models",
+		Short: "Import an MLflow file store: experiments, runs, metrics, artifacts, models, the registry",
 		Long: `Import an MLflow file store (an mlruns folder, or file:///...) written by
 MLflow 2.x or 3.x: experiments (deleted ones too), runs with their params, tags,
-every metric point, datasets and artifacts, and MLflow 3 logged models. Run,
-experiment and logged-model ids are MLflow's, so runs:/<id>/... references
-keep resolving against mlgit server. Artifacts are streamed into the blob
-cache (mlgit push uploads them).
+every metric point, datasets and artifacts, MLflow 3 logged models, and the
+model registry. Run, experiment and logged-model ids and version numbers are
+MLflow's, so runs:/<id>/... and models:/<name>/<n> references keep resolving
+against mlgit server. Each version is registered in its own commit with its
+registration tag; its current stage and the aliases become stage and alias
+tags as a promotion would make them, dated when MLflow made the change (MLflow
+keeps no stage history). The registry comes along when no --experiment is
+given. Artifacts are streamed into the blob cache (mlgit push uploads them).
 
 A store copied from another machine records absolute paths that no longer
 exist: artifacts are found relative to the folder given.
@@ -139,21 +143,23 @@ func printImportSummary(a *app, o *importMLflowOptions, rep *importReport) {
 	s := rep.Summary
 	w := a.Out
 	what := func() string {
-		return fmt.Sprintf("%s, %s (%s, %s in %s), %s",
+		return fmt.Sprintf("%s, %s (%s, %s in %s), %s, %s (%s, %s)",
 			nplural(s.Experiments, "experiment", "experiments"), nplural(s.Runs, "run", "runs"),
 			nplural(int(s.Points), "metric point", "metric points"), units.Bytes(s.ArtifactBytes),
-			nplural(s.Artifacts, "artifact file", "artifact files"), nplural(s.LoggedModels, "logged model", "logged models"))
+			nplural(s.Artifacts, "artifact file", "artifact files"), nplural(s.LoggedModels, "logged model", "logged models"),
+			nplural(s.Models, "registered model", "registered models"), nplural(s.Versions, "version", "versions"),
+			nplural(s.RegistryEvents, "stage or alias tag", "stage and alias tags"))
 	}
 	switch {
 	case rep.NothingToDo:
-		fmt.Fprintf(w, "Nothing to do: the repository holds everything %s has (%s checked).\n", o.from, nplural(s.RunsUnchanged, "run", "runs"))
+		fmt.Fprintf(w, "Nothing to do: the repository holds everything %s has (%s and the registry checked).\n", o.from, nplural(s.RunsUnchanged, "run", "runs"))
 	case s.DryRun:
 		fmt.Fprintf(w, "Would import from %s: %s; %s already here. Nothing was written.\n", o.from, what(), nplural(s.RunsUnchanged, "run is", "runs are"))
 	default:
 		fmt.Fprintf(w, "Imported from %s in %.1fs: %s; %s already here; %s.\n",
 			o.from, s.Seconds, what(), nplural(s.RunsUnchanged, "run was", "runs were"), nplural(s.Commits, "commit", "commits"))
 		if s.Artifacts > 0 {
-			fmt.Fprintln(w, "Artifacts are in the local blob cache; mlgit push uploads them to the blob remote.")
+			fmt.Fprintln(w, "Artifacts are in the local blob cache; mlgit push uploads them (and the registry's tags) to the remotes.")
 		}
 	}
 	if len(s.Skipped) > 0 {
@@ -164,7 +170,7 @@ func printImportSummary(a *app, o *importMLflowOptions, rep *importReport) {
 	}
 	if rep.Verified != nil {
 		if *rep.Verified {
-			fmt.Fprintln(w, "Verified: every experiment, run, param, tag, metric point and artifact matches the source.")
+			fmt.Fprintln(w, "Verified: every experiment, run, param, tag, metric point, artifact, model version, stage and alias matches the source.")
 		} else {
 			fmt.Fprintf(a.Err, "%d differences:\n", len(rep.Differences))
 			for _, d := range rep.Differences {
