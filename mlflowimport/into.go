@@ -307,6 +307,11 @@ func (w *writer) readRun(sr *Run) (*repo.ImportRun, error) {
 			pts = append(pts, manifest.MetricPoint{Key: k, Value: p.Value, Timestamp: p.Timestamp, Step: p.Step})
 		}
 	}
+	// MLflow makes a run's artifact folder on the first upload: a missing
+	// local one means no artifacts. A remote one is not read.
+	if sr.ArtifactDir == "" && strings.Contains(sr.ArtifactURI, "://") && !strings.HasPrefix(sr.ArtifactURI, "file:") {
+		w.skip("artifacts of run "+sr.ID, fmt.Errorf("%s is not a local folder; the run comes without its artifacts", sr.ArtifactURI))
+	}
 	if sr.ArtifactDir != "" {
 		arts, err := w.artifacts(sr.ArtifactDir)
 		if err != nil {

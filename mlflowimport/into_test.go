@@ -485,3 +485,30 @@ func TestVerifyFindsDifferences(t *testing.T) {
 		}
 	}
 }
+
+// TestImportRemoteArtifacts: a run whose artifacts live in S3 comes
+// across without them, and the summary says where they are.
+func TestImportRemoteArtifacts(t *testing.T) {
+	src := copyFixture(t, fixtures[0].dir)
+	s, _ := ReadFileStore(src)
+	run := runNamed(byName(s, "vision/resnet"), "resnet-baseline")
+	meta := filepath.Join(src, run.ExperimentID, run.ID, "meta.yaml")
+	data, _ := os.ReadFile(meta)
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "artifact_uri:") {
+			l = "artifact_uri: s3://bucket/runs/" + run.ID + "/artifacts"
+		}
+		out = append(out, l)
+	}
+	os.WriteFile(meta, []byte(strings.Join(out, "\n")), 0o644)
+	os.RemoveAll(filepath.Join(src, run.ExperimentID, run.ID, "artifacts"))
+	r, st := newRepo(t)
+	sum := importFixture(t, r, st, src, Options{})
+	if len(sum.Skipped) != 1 || sum.Skipped[0].Item != "artifacts of run "+run.ID || !strings.Contains(sum.Skipped[0].Reason, "s3://bucket/runs/") {
+		t.Fatalf("skipped: %+v", sum.Skipped)
+	}
+	if got, err := r.GetRun(run.ID); err != nil || len(got.Artifacts) != 0 || got.Params["depth"] == "" && len(got.Params) == 0 {
+		t.Errorf("run: %+v %v", got, err)
+	}
+}
