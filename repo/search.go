@@ -1,12 +1,11 @@
 package repo
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/mlgit/mlgit/internal/pagetoken"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/query"
 	"github.com/mlgit/mlgit/repo/runindex"
@@ -109,23 +108,14 @@ func (r *Repo) SearchRuns(s RunSearch) (RunPage, error) {
 	return page, nil
 }
 
-func encodePageToken(offset int) string {
-	b, _ := json.Marshal(map[string]int{"offset": offset})
-	return base64.StdEncoding.EncodeToString(b)
-}
+func encodePageToken(offset int) string { return pagetoken.Encode(offset) }
 
 func decodePageToken(tok string) (int, error) {
-	if tok == "" {
-		return 0, nil
+	n, err := pagetoken.Decode(tok)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	b, err := base64.StdEncoding.DecodeString(tok)
-	var v struct {
-		Offset *int `json:"offset"`
-	}
-	if err != nil || json.Unmarshal(b, &v) != nil || v.Offset == nil || *v.Offset < 0 {
-		return 0, fmt.Errorf("%w: invalid page token", ErrInvalid)
-	}
-	return *v.Offset, nil
+	return n, nil
 }
 
 // ResolveRunID returns the full id of the run whose id is runID or starts

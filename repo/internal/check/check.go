@@ -19,31 +19,18 @@ import (
 	"github.com/mlgit/mlgit/repo/registry"
 )
 
-// Kinds of Problem.
+// Kinds of Problem, beside the hooks' (hooks.ProblemManifest, ...).
 const (
-	ProblemManifest = "manifest" // does not decode, breaks a rule, not canonical, or in the wrong place
+	ProblemManifest = hooks.ProblemManifest // does not decode, breaks a rule, not canonical, or in the wrong place
 	ProblemConfig   = "config"   // mlgit.yaml: the promotion policy does not apply
 	ProblemPolicy   = "policy"   // a stage change the promotion policy refuses
 	ProblemBlob     = "blob"     // a referenced blob that is not where blobs must be
 	ProblemSegment  = "segment"  // a metric-history segment that does not parse or was rewritten
 )
 
-// Problem is one thing wrong in a change.
-type Problem struct {
-	Path string `json:"path"`
-	// Line is the 1-based line in the file at head, 0 when unknown.
-	Line    int    `json:"line,omitempty"`
-	Kind    string `json:"kind"`
-	Message string `json:"message"`
-}
-
-// String formats the problem as "path:line: message".
-func (p Problem) String() string {
-	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", p.Path, p.Line, p.Message)
-	}
-	return p.Path + ": " + p.Message
-}
+// Problem is one thing wrong in a change: the hooks' problem type, so
+// mlgit check and the pre-commit and pre-push hooks report alike.
+type Problem = hooks.Problem
 
 // StageChange is a version whose stage differs between the merge base and
 // head.
@@ -289,7 +276,7 @@ func (ck *checker) file(c gitobj.TreeChange) error {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
 		if pr := hooks.CheckManifest(p, data); pr != nil {
-			ck.problem(p, pr.Line, ProblemManifest, "%s", pr.Message)
+			ck.rep.Problems = append(ck.rep.Problems, *pr)
 			return nil
 		}
 		return ck.manifest(p, data)
