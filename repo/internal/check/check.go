@@ -22,10 +22,10 @@ import (
 // Kinds of Problem, beside the hooks' (hooks.ProblemManifest, ...).
 const (
 	ProblemManifest = hooks.ProblemManifest // does not decode, breaks a rule, not canonical, or in the wrong place
-	ProblemConfig   = "config"   // mlgit.yaml: the promotion policy does not apply
-	ProblemPolicy   = "policy"   // a stage change the promotion policy refuses
-	ProblemBlob     = "blob"     // a referenced blob that is not where blobs must be
-	ProblemSegment  = "segment"  // a metric-history segment that does not parse or was rewritten
+	ProblemConfig   = "config"              // mlgit.yaml: the promotion policy does not apply
+	ProblemPolicy   = "policy"              // a stage change the promotion policy refuses
+	ProblemBlob     = "blob"                // a referenced blob that is not where blobs must be
+	ProblemSegment  = "segment"             // a metric-history segment that does not parse or was rewritten
 )
 
 // Problem is one thing wrong in a change: the hooks' problem type, so
