@@ -225,7 +225,7 @@ func (w *writer) commit(b repo.ImportBatch) error {
 	w.sum.Artifacts += st.Artifacts
 	w.sum.ArtifactBytes += st.ArtifactBytes
 	for _, s := range st.Skipped {
-		w.sum.Skipped = append(w.sum.Skipped, Skip{Item: s.Item, Reason: s.Reason})
+		w.skip(s.Item, errors.New(s.Reason))
 	}
 	if st.Changed() && !w.o.DryRun {
 		w.sum.Commits++
@@ -250,23 +250,34 @@ func (w *writer) runs(runs []*Run) error {
 		batch, points = nil, 0
 		return err
 	}
-	// Read a window of runs in parallel, then append them in order.
+	// Windows of runs are read in parallel, one window ahead of the
+	// commits: reading (files, hashing) and committing (encoding, objects)
+	// overlap.
 	window := min(max(w.o.BatchRuns, 16), 256)
-	for lo := 0; lo < len(runs); lo += window {
-		hi := min(lo+window, len(runs))
-		got := make([]*repo.ImportRun, hi-lo)
-
-		par.Each(hi-lo, max(4, 2*runtime.GOMAXPROCS(0)), func(i int) {
-			ir, err := w.readRun(runs[lo+i])
-			if err != nil {
-				w.skip("run "+runs[lo+i].ID, err)
+	ctx, cancel := context.WithCancel(w.ctx)
+	defer cancel()
+	windows := make(chan []*repo.ImportRun, 1)
+	go func() {
+		defer close(windows)
+		for lo := 0; lo < len(runs) && ctx.Err() == nil; lo += window {
+			hi := min(lo+window, len(runs))
+			got := make([]*repo.ImportRun, hi-lo)
+			par.Each(hi-lo, max(4, 2*runtime.GOMAXPROCS(0)), func(i int) {
+				ir, err := w.readRun(runs[lo+i])
+				if err != nil {
+					w.skip("run "+runs[lo+i].ID, err)
+					return
+				}
+				got[i] = ir
+			})
+			select {
+			case windows <- got:
+			case <-ctx.Done():
 				return
 			}
-			got[i] = ir
-		})
-		if err := w.ctx.Err(); err != nil {
-			return err
 		}
+	}()
+	for got := range windows {
 		for _, ir := range got {
 			done++
 			if ir == nil {
@@ -281,6 +292,9 @@ func (w *writer) runs(runs []*Run) error {
 			}
 		}
 		w.progress(done, total)
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
 	}
 	return flush()
 }
@@ -500,7 +514,7 @@ func (w *writer) registry(models []*RegisteredModel) error {
 			w.sum.Models++
 		}
 		for _, s := range res.Skipped {
-			w.sum.Skipped = append(w.sum.Skipped, Skip{Item: "registered model " + sm.Name, Reason: s})
+			w.skip("registered model "+sm.Name, errors.New(s))
 		}
 	}
 	return nil
