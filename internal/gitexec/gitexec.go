@@ -2,8 +2,8 @@
 // directory, with extra environment, a context for timeouts, and errors
 // that carry git's standard error. It also reads objects with one
 // git cat-file --batch. Package repo talks to Git through go-git and has
-// its own few calls of git; everything else that runs git goes through
-// here.
+// its own few calls of git; its network operations (fetch, push) and
+// everything else that runs git go through here.
 package gitexec
 
 import (
@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -27,6 +28,9 @@ type Git struct {
 	// Env is added to the caller's environment, e.g.
 	// GIT_TERMINAL_PROMPT=0.
 	Env []string
+	// Stderr, when set, also receives git's standard error as git writes
+	// it: progress for a terminal, or output read after a success.
+	Stderr io.Writer
 }
 
 // In returns a Git that runs in dir.
@@ -59,6 +63,9 @@ func (g Git) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, err
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if g.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(&errb, g.Stderr)
+	}
 	if err := cmd.Run(); err != nil {
 		return out.Bytes(), &Error{Args: args, Stderr: strings.TrimSpace(errb.String()), Err: err}
 	}
