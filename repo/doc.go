@@ -8,11 +8,17 @@
 // The store is built in layers; each imports only the ones below it:
 //
 //	repo                     front door: Open/Init, experiments, runs, logged
-//	                         models, revisions, sync; the journal's locks
-//	                         and checkpoints, StartLive; what a check
+//	                         models, revisions; the journal's locks and
+//	                         checkpoints, StartLive; what a check
 //	                         compares and which artifacts a command names
 //	                         (Check, CheckRefs, ...ArtifactRefs); the
-//	                         registry's methods, forwarded (registry_api.go)
+//	                         registry's methods (registry_api.go) and
+//	                         Fetch, Pull, Push (sync_api.go), forwarded
+//	repo/internal/gitsync    sharing: fetch, pull, push through the system
+//	                         git, local commits re-applied on the remote
+//	                         tip (renumbering, 3-way manifest merge), the
+//	                         tag plan and its crash intent, on a
+//	                         gitsync.Store
 //	repo/internal/check      mlgit check: a pull request's changes validated
 //	                         (manifests, segments, promotion policy, blobs)
 //	                         through a narrow Objects interface
@@ -46,19 +52,24 @@
 // its report (CheckReport, CheckProblem, ...); repo/internal/artifacts may
 // import manifest, repo/journal and layout (repo.ArtifactRef is its Ref);
 // repo/internal/live may import manifest, repo/journal and gitobj. The
-// store runs git itself only through internal/gitexec (repo and gitobj),
-// but for sync.go's network operations (gitNet).
+// store runs git itself only through internal/gitexec (repo, gitobj and
+// gitsync's network operations).
 // Both read objects through an interface of their own that gitobj.DB
 // implements. repo/registry may import manifest, query, repo/runindex,
 // layout and gitobj: its operations are methods of registry.Store, which
 // Repo builds (reg, registry_api.go) from its tracking branch, identity,
 // clock, state folder and run lookups; Repo's CreateModel, Promote,
 // SyncTags, ... are one-line forwarders there, next to the re-exported
-// registry types (PromoteSpec, SyncReport, ...). What a subpackage needs
-// from the store (the object database, who signs commits and when, the
-// rows of pending runs, the runs a policy or a lineage reads, the branch
-// tip and committed manifests for the live view) is passed in, never
-// reached for.
+// registry types (PromoteSpec, SyncReport, ...). repo/internal/gitsync
+// may import manifest, internal/gitexec, repo/registry, layout and
+// gitobj: its Fetch, Pull and Push are methods of gitsync.Store, which
+// Repo builds (syncStore, sync_api.go) from its tracking branch, the
+// branch's state folder, the journal's checkpoint lock and checkpoint and
+// the configured remotes; SyncOptions, SyncResult and Renumbered are its
+// types, re-exported. What a subpackage needs from the store (the object
+// database, who signs commits and when, the rows of pending runs, the runs
+// a policy or a lineage reads, the journal's checkpoint, the branch tip and
+// committed manifests for the live view) is passed in, never reached for.
 //
 // # Writes
 //

@@ -19,10 +19,6 @@ import (
 // reg is the registry's view of this store: the tracking branch, its
 // identity and clock, and the run lookups the registry needs.
 func (r *Repo) reg() *registry.Store {
-	dir := r.workTree
-	if dir == "" {
-		dir = r.gitDir
-	}
 	return &registry.Store{
 		Branch:   r.trackingBranch(),
 		Name:     r.branch,
@@ -35,9 +31,9 @@ func (r *Repo) reg() *registry.Store {
 		},
 		Runs: r,
 		GitNet: func(ctx context.Context, args ...string) (string, string, error) {
-			return r.gitNet(ctx, nil, args...)
+			return r.syncStore().Net(ctx, nil, args...)
 		},
-		Dir:             dir,
+		Dir:             r.gitRunDir(),
 		BeforeTagCreate: beforeTagCreate,
 	}
 }

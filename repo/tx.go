@@ -48,12 +48,6 @@ func (r *Repo) signature() object.Signature {
 	return object.Signature{Name: id.name, Email: id.email, When: r.now()}
 }
 
-// actor is who makes a change, as reflogs and tag messages record it.
-func (r *Repo) actor() string {
-	id := r.identity()
-	return id.name + " <" + id.email + ">"
-}
-
 // newTx starts a transaction on commit base outside Update: a view, or a
 // commit that moves another ref.
 func (r *Repo) newTx(base plumbing.Hash) (*Tx, error) {

@@ -3,9 +3,9 @@
 // that carry git's standard error. It also reads objects with one
 // git cat-file --batch. Package repo talks to Git through go-git; its few
 // runs of git (the checkout's status, gc --auto, ls-refs against a local
-// remote, git remote) go through here too, except those of repo/sync.go.
-// Everything else that runs git (but the tests' internal/gittest) goes
-// through here.
+// remote, git remote, and the network operations of fetch and push) go
+// through here too, as does everything else that runs git (but the tests'
+// internal/gittest).
 package gitexec
 
 import (
@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -29,6 +30,9 @@ type Git struct {
 	// Env is added to the caller's environment, e.g.
 	// GIT_TERMINAL_PROMPT=0.
 	Env []string
+	// Stderr, when set, also receives git's standard error as git writes
+	// it: progress for a terminal, or output read after a success.
+	Stderr io.Writer
 }
 
 // In returns a Git that runs in dir.
@@ -53,6 +57,9 @@ func (g Git) Run(ctx context.Context, stdin []byte, args ...string) ([]byte, err
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	if g.Stderr != nil {
+		cmd.Stderr = io.MultiWriter(&errb, g.Stderr)
+	}
 	if err := cmd.Run(); err != nil {
 		return out.Bytes(), &Error{Args: args, Stderr: strings.TrimSpace(errb.String()), Err: err}
 	}

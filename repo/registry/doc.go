@@ -23,8 +23,8 @@
 // tracking branch as gitobj moves it, who signs and the clock, the state
 // folder for per-model locks, and run lookups for the promotion policy and
 // lineage. Package repo re-exports this package's names (repo.ModelKey,
-// repo.PromoteSpec, ...) for its callers, and its sync (re-applying
-// commits, re-numbering tags) uses the exported tag-message helpers
+// repo.PromoteSpec, ...) for its callers, and sharing (repo/internal/gitsync:
+// re-applying commits, re-numbering tags) uses the exported tag-message helpers
 // (TagMessage, DecodeTagMessage, TagSubject). docs/registry.md describes
 // the rules for users.
 //

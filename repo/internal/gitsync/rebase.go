@@ -1,4 +1,4 @@
-package repo
+package gitsync
 
 import (
 	"bytes"
@@ -37,19 +37,19 @@ type fileChange struct {
 
 // diffFiles lists the files that differ between two trees, reading only
 // the subtrees whose hashes differ.
-func (r *Repo) diffFiles(tc gitobj.TreeCache, oldT, newT plumbing.Hash, dir string, out []fileChange) ([]fileChange, error) {
+func (s *Store) diffFiles(tc gitobj.TreeCache, oldT, newT plumbing.Hash, dir string, out []fileChange) ([]fileChange, error) {
 	if oldT == newT {
 		return out, nil
 	}
 	var oldEs, newEs []object.TreeEntry
 	var err error
 	if !oldT.IsZero() {
-		if oldEs, err = r.objects.CachedTree(tc, oldT); err != nil {
+		if oldEs, err = s.Branch.DB.CachedTree(tc, oldT); err != nil {
 			return nil, err
 		}
 	}
 	if !newT.IsZero() {
-		if newEs, err = r.objects.CachedTree(tc, newT); err != nil {
+		if newEs, err = s.Branch.DB.CachedTree(tc, newT); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +98,7 @@ func (r *Repo) diffFiles(tc gitobj.TreeCache, oldT, newT plumbing.Hash, dir stri
 			out = append(out, fileChange{path: full, old: oldFile, new: newFile})
 		}
 		if oldSub != newSub {
-			if out, err = r.diffFiles(tc, oldSub, newSub, full, out); err != nil {
+			if out, err = s.diffFiles(tc, oldSub, newSub, full, out); err != nil {
 				return nil, err
 			}
 		}
@@ -129,38 +129,38 @@ type Renumbered struct {
 // on top of onto. It returns the new tip, the old → new commit map (a
 // commit whose change was already there maps to the tip it found) and the
 // version renumbering.
-func (r *Repo) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Hash, map[plumbing.Hash]plumbing.Hash, renumbering, error) {
+func (s *Store) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Hash, map[plumbing.Hash]plumbing.Hash, renumbering, error) {
 	tip := onto
 	moved := map[plumbing.Hash]plumbing.Hash{}
 	rn := renumbering{}
 	tc := gitobj.TreeCache{}
 	for _, h := range commits {
-		c, err := r.objects.ReadCommit(h)
+		c, err := s.Branch.DB.ReadCommit(h)
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
 		var parentTree plumbing.Hash
 		if len(c.ParentHashes) > 0 {
-			pc, err := r.objects.ReadCommit(c.ParentHashes[0])
+			pc, err := s.Branch.DB.ReadCommit(c.ParentHashes[0])
 			if err != nil {
 				return plumbing.ZeroHash, nil, nil, err
 			}
 			parentTree = pc.TreeHash
 		}
-		changes, err := r.diffFiles(tc, parentTree, c.TreeHash, "", nil)
+		changes, err := s.diffFiles(tc, parentTree, c.TreeHash, "", nil)
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
-		tx, err := r.newTx(tip)
+		tx, err := s.Branch.DB.NewTx(tip)
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
 		tx.ShareTrees(tc)
-		if err := r.allocateVersions(tx, changes, rn); err != nil {
+		if err := s.allocateVersions(tx, changes, rn); err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
 		for _, ch := range changes {
-			if err := r.reapply(tx, ch, rn); err != nil {
+			if err := s.reapply(tx, ch, rn); err != nil {
 				return plumbing.ZeroHash, nil, nil, fmt.Errorf("re-apply commit %s (%s) on %s: %w", short(h.String()), firstLine(c.Message), short(tip.String()), err)
 			}
 		}
@@ -168,9 +168,7 @@ func (r *Repo) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Has
 			moved[h] = tip
 			continue
 		}
-		id := r.identity()
-		committer := object.Signature{Name: id.name, Email: id.email, When: r.now()}
-		nc, err := tx.CommitAs(c.Author, committer, renumberMessage(c.Message, rn))
+		nc, err := tx.CommitAs(c.Author, s.Branch.Sign(), renumberMessage(c.Message, rn))
 		if err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
@@ -188,7 +186,7 @@ func firstLine(s string) string {
 // allocateVersions gives every version file that the changes add a number
 // that is free on the tip: its own when free, else one past the highest
 // number the model has issued there.
-func (r *Repo) allocateVersions(tx *Tx, changes []fileChange, rn renumbering) error {
+func (s *Store) allocateVersions(tx *gitobj.Tx, changes []fileChange, rn renumbering) error {
 	for _, ch := range changes {
 		key, n, ok := layout.ParseVersion(ch.path)
 		if !ok || !ch.old.IsZero() || ch.new.IsZero() {
@@ -197,7 +195,7 @@ func (r *Repo) allocateVersions(tx *Tx, changes []fileChange, rn renumbering) er
 		if _, done := rn[key][n]; done {
 			continue
 		}
-		highest, err := r.highestVersion(tx, key)
+		highest, err := s.highestVersion(tx, key)
 		if err != nil {
 			return err
 		}
@@ -216,7 +214,7 @@ func (r *Repo) allocateVersions(tx *Tx, changes []fileChange, rn renumbering) er
 
 // highestVersion is the highest version number a model has issued on the
 // transaction's tree: its latestVersion, or a higher version file.
-func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
+func (s *Store) highestVersion(tx *gitobj.Tx, key string) (int64, error) {
 	var highest int64
 	data, ok, err := tx.Read(layout.Model(key))
 	if err != nil {
@@ -241,7 +239,7 @@ func (r *Repo) highestVersion(tx *Tx, key string) (int64, error) {
 
 // reapply applies one file change of a local commit to tx, whose base is
 // the new tip.
-func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
+func (s *Store) reapply(tx *gitobj.Tx, ch fileChange, rn renumbering) error {
 	target := ch.path
 	key, n, isVersion := layout.ParseVersion(ch.path)
 	if isVersion {
@@ -249,15 +247,15 @@ func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 	}
 	mkey, isModel := layout.ParseModel(ch.path)
 	needsRewrite := (isVersion && len(rn[key]) > 0) || (isModel && len(rn[mkey]) > 0)
-	base, err := r.localContent(ch.path, ch.old, rn, needsRewrite)
+	base, err := s.localContent(ch.path, ch.old, rn, needsRewrite)
 	if err != nil {
 		return err
 	}
-	theirs, err := r.localContent(ch.path, ch.new, rn, needsRewrite)
+	theirs, err := s.localContent(ch.path, ch.new, rn, needsRewrite)
 	if err != nil {
 		return err
 	}
-	e, found, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), target)
+	e, found, err := s.Branch.DB.Lookup(tx.Trees(), tx.BaseTree(), target)
 	if err != nil {
 		return err
 	}
@@ -265,7 +263,7 @@ func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 	if c, pending := tx.Pending(target); pending && c.Data != nil {
 		ours, found = c.Data, true
 	} else if found {
-		if ours, err = r.objects.ReadObject(plumbing.BlobObject, e.Hash); err != nil {
+		if ours, err = s.Branch.DB.ReadObject(plumbing.BlobObject, e.Hash); err != nil {
 			return err
 		}
 	}
@@ -287,18 +285,18 @@ func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 	if isSegment(ch.path) && base == nil && theirs != nil {
 		// Two clones checkpointed the same run: the local segment takes
 		// the next free sequence number.
-		return r.appendSegment(tx, target, theirs)
+		return s.appendSegment(tx, target, theirs)
 	}
 	if theirs == nil {
 		tx.Delete(target) // a local deletion wins
 		return nil
 	}
 	if !strings.HasSuffix(ch.path, ".yaml") {
-		return fmt.Errorf("%w: both this clone and the remote changed %s; merge it by hand (git merge), then push", ErrConflict, ch.path)
+		return fmt.Errorf("%w: both this clone and the remote changed %s; merge it by hand (git merge), then push", gitobj.ErrConflict, ch.path)
 	}
 	merged, err := mergeManifest(ch.path, base, ours, theirs)
 	if err != nil {
-		return fmt.Errorf("%w: both this clone and the remote changed %s and they do not merge: %v", ErrConflict, ch.path, err)
+		return fmt.Errorf("%w: both this clone and the remote changed %s and they do not merge: %v", gitobj.ErrConflict, ch.path, err)
 	}
 	tx.Write(target, merged)
 	return nil
@@ -306,11 +304,11 @@ func (r *Repo) reapply(tx *Tx, ch fileChange, rn renumbering) error {
 
 // localContent reads a blob of the local history, rewritten to the remote's
 // version numbers when needed (nil for the zero hash).
-func (r *Repo) localContent(p string, h plumbing.Hash, rn renumbering, rewrite bool) ([]byte, error) {
+func (s *Store) localContent(p string, h plumbing.Hash, rn renumbering, rewrite bool) ([]byte, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
-	data, err := r.objects.ReadObject(plumbing.BlobObject, h)
+	data, err := s.Branch.DB.ReadObject(plumbing.BlobObject, h)
 	if err != nil || !rewrite {
 		return data, err
 	}
@@ -342,7 +340,7 @@ func isSegment(p string) bool {
 
 // appendSegment stores a metric segment under the next free sequence
 // number of its directory.
-func (r *Repo) appendSegment(tx *Tx, p string, data []byte) error {
+func (s *Store) appendSegment(tx *gitobj.Tx, p string, data []byte) error {
 	dir := path.Dir(p)
 	names, err := tx.List(dir)
 	if err != nil {
@@ -491,7 +489,7 @@ func renumberMessage(msg string, rn renumbering) string {
 	vline := -1
 	for i, l := range lines {
 		if v, ok := strings.CutPrefix(l, "Mlgit-Model: "); ok {
-			key = ModelKey(strings.TrimSpace(v))
+			key = registry.ModelKey(strings.TrimSpace(v))
 		}
 		if v, ok := strings.CutPrefix(l, "Mlgit-Version: "); ok {
 			n, _ = registry.ParsePositive(strings.TrimSpace(v))
