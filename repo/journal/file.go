@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"sort"
 	"strconv"
@@ -145,8 +146,8 @@ func List(dir string) ([]string, error) {
 // cached manifests are shared).
 func CloneRun(d *manifest.Run) *manifest.Run {
 	c := *d
-	c.Params = cloneMap(d.Params)
-	c.Tags = cloneMap(d.Tags)
+	c.Params = maps.Clone(d.Params)
+	c.Tags = maps.Clone(d.Tags)
 	if d.Metrics != nil {
 		c.Metrics = make(map[string]manifest.MetricSummary, len(d.Metrics))
 		for k, v := range d.Metrics {
@@ -162,15 +163,4 @@ func CloneRun(d *manifest.Run) *manifest.Run {
 	c.Outputs = append([]manifest.ModelOutput(nil), d.Outputs...)
 	c.Artifacts = append([]manifest.Artifact(nil), d.Artifacts...)
 	return &c
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

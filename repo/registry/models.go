@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,7 +253,7 @@ func newModel(spec ModelSpec, now, latest int64) *manifest.RegisteredModel {
 		Description:          spec.Description,
 		CreationTimestamp:    now,
 		LastUpdatedTimestamp: now,
-		Tags:                 cloneMap(spec.Tags),
+		Tags:                 maps.Clone(spec.Tags),
 		LatestVersion:        latest,
 	}
 }
@@ -475,7 +476,7 @@ func (s *Store) RegisterVersion(spec VersionSpec) (*Registered, error) {
 			UserID:               s.User(),
 			CreationTimestamp:    now,
 			LastUpdatedTimestamp: now,
-			Tags:                 cloneMap(spec.Tags),
+			Tags:                 maps.Clone(spec.Tags),
 			Flavors:              spec.Flavors,
 			Signature:            spec.Signature,
 			ModelSize:            spec.ModelSize,
