@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -311,7 +308,7 @@ func (w *writer) progress(done, total int) {
 // readRun reads one run's metric points and artifacts into an ImportRun.
 func (w *writer) readRun(sr *Run) (*repo.ImportRun, error) {
 	doc := runDoc(sr)
-	ms, err := w.src.Metrics(sr.MetricsDir(), sr.MetricKeys)
+	ms, err := w.src.RunMetrics(w.ctx, sr)
 	if err != nil {
 		return nil, err
 	}
@@ -323,15 +320,17 @@ func (w *writer) readRun(sr *Run) (*repo.ImportRun, error) {
 	}
 	// MLflow makes a run's artifact folder on the first upload: a missing
 	// local one means no artifacts. A remote one is not read.
-	if sr.ArtifactDir == "" && strings.Contains(sr.ArtifactURI, "://") && !strings.HasPrefix(sr.ArtifactURI, "file:") {
+	if w.src.remote == nil && sr.ArtifactDir == "" && strings.Contains(sr.ArtifactURI, "://") && !strings.HasPrefix(sr.ArtifactURI, "file:") {
 		w.skip("artifacts of run "+sr.ID, fmt.Errorf("%s is not a local folder; the run comes without its artifacts", sr.ArtifactURI))
 	}
-	if sr.ArtifactDir != "" {
-		arts, err := w.artifacts(sr.ArtifactDir)
-		if err != nil {
+	files, err := w.src.RunFiles(w.ctx, sr)
+	if err != nil {
+		return nil, fmt.Errorf("artifacts: %w", err)
+	}
+	if len(files) > 0 {
+		if doc.Artifacts, err = w.storeFiles(files); err != nil {
 			return nil, fmt.Errorf("artifacts: %w", err)
 		}
-		doc.Artifacts = arts
 		if w.o.DryRun {
 			// Nothing was hashed: a file the branch holds at the same path
 			// with the same size counts as the same.
@@ -366,43 +365,26 @@ func runDoc(sr *Run) *manifest.Run {
 	return doc
 }
 
-// artifacts streams every file below dir into the blob store (dry: hashes
-// nothing and lists paths and sizes only, with no digest).
-func (w *writer) artifacts(dir string) ([]manifest.Artifact, error) {
-	var out []manifest.Artifact
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", p)
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if err := manifest.ValidateArtifactPath(rel); err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := "0644"
-		if info.Mode().Perm()&0o111 != 0 {
-			mode = "0755"
-		}
-		a := manifest.Artifact{Path: rel, Size: info.Size(), Mode: mode}
+// storeFiles streams every file into the blob store, one at a time (dry:
+// reads nothing and lists paths and sizes only, with no digest).
+func (w *writer) storeFiles(files []File) ([]manifest.Artifact, error) {
+	out := make([]manifest.Artifact, 0, len(files))
+	for _, f := range files {
+		a := manifest.Artifact{Path: f.Path, Size: f.Size, Mode: f.Mode}
 		if !w.o.DryRun {
-			dg, n, err := blob.AddFile(w.ctx, w.blobs, p)
+			rc, err := f.Open(w.ctx)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			a.Digest, a.Size = dg.String(), n
+			res, err := blob.AddReader(w.ctx, w.blobs, rc, blob.AddOptions{})
+			rc.Close()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Path, err)
+			}
+			if f.Size >= 0 && res.Size != f.Size {
+				return nil, fmt.Errorf("%s: read %d bytes, the source lists %d", f.Path, res.Size, f.Size)
+			}
+			a.Digest, a.Size = res.Digest.String(), res.Size
 		} else {
 			a.Digest = "sha256:" + strings.Repeat("0", 64)
 		}
@@ -410,13 +392,8 @@ func (w *writer) artifacts(dir string) ([]manifest.Artifact, error) {
 		w.read += a.Size
 		w.mu.Unlock()
 		out = append(out, a)
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("the artifact folder %s is missing", dir)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, err
+	return out, nil
 }
 
 // sameDigests gives the entries of arts the digest of the entry of had with
@@ -457,7 +434,7 @@ func (w *writer) loggedModelDoc(m *LoggedModel) (*manifest.LoggedModel, error) {
 		CreationTimestamp: m.Created, LastUpdatedTimestamp: max(m.Updated, m.Created),
 		ArtifactLocation: fmt.Sprintf("mlflow-artifacts:/%s/models/%s/artifacts", m.ExperimentID, m.ID),
 		Params:           nonEmpty(m.Params), Tags: nonEmpty(m.Tags)}
-	ms, err := w.src.Metrics(m.MetricsDir(), m.MetricKeys)
+	ms, err := w.src.ModelMetrics(w.ctx, m)
 	if err != nil {
 		return nil, err
 	}
@@ -470,8 +447,12 @@ func (w *writer) loggedModelDoc(m *LoggedModel) (*manifest.LoggedModel, error) {
 			doc.Metrics[k] = s.Add(manifest.MetricPoint{Key: k, Value: p.Value, Timestamp: p.Timestamp, Step: p.Step})
 		}
 	}
-	if m.ArtifactDir != "" {
-		if doc.Artifacts, err = w.artifacts(m.ArtifactDir); err != nil {
+	files, err := w.src.ModelFiles(w.ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("artifacts: %w", err)
+	}
+	if len(files) > 0 {
+		if doc.Artifacts, err = w.storeFiles(files); err != nil {
 			return nil, fmt.Errorf("artifacts: %w", err)
 		}
 		if w.o.DryRun {

@@ -284,8 +284,9 @@ func TestImportResumesAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills child processes; not in -short")
 	}
+	const nruns = 400
 	store := filepath.Join(t.TempDir(), "mlruns")
-	if err := benchfix.MLflowStore(store, 150, 4, 40); err != nil {
+	if err := benchfix.MLflowStore(store, nruns, 4, 40); err != nil {
 		t.Fatal(err)
 	}
 	r, st := newRepo(t)
@@ -312,14 +313,16 @@ func TestImportResumesAfterKill(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
+		// Later kills come later: each child starts over from what the
+		// previous ones committed, and some kill must land mid-import.
+		time.Sleep(time.Duration(100+200*i+rng.IntN(200)) * time.Millisecond)
 		cmd.Process.Kill()
 		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
 			t.Logf("child %d was not killed (%v): %s", i, err, out.String())
 		}
 		n := count()
 		t.Logf("kill %d: %d runs imported", i, n)
-		if n == 150 {
+		if n == nruns {
 			break
 		}
 		if n > 0 {
@@ -351,7 +354,7 @@ func TestImportResumesAfterKill(t *testing.T) {
 		t.Error(d)
 	}
 	again, err := Import(context.Background(), r2, st, src, Options{})
-	if err != nil || !again.NothingToDo() || again.RunsUnchanged != 150 {
+	if err != nil || !again.NothingToDo() || again.RunsUnchanged != nruns {
 		t.Errorf("import after completion: %+v, %v", again, err)
 	}
 	if out := gittest.Git(t, dir, "fsck", "--no-dangling"); strings.Contains(out, "error") {

@@ -21,6 +21,9 @@ type Store struct {
 	Skipped []Skip
 
 	mu sync.Mutex
+	// remote reads histories and files of a tracking server; nil for a
+	// file store.
+	remote remote
 }
 
 // Skip is an item left out and the reason.
@@ -95,6 +98,8 @@ type LoggedModel struct {
 	ArtifactDir            string
 
 	metricsDir string
+	points     map[string][]Point // a tracking server's, read with the model
+	uri        string             // a tracking server's artifact URI of the model
 }
 
 // MetricsDir is the folder of the logged model's metric files.

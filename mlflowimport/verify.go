@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -63,7 +61,7 @@ func Verify(ctx context.Context, r *repo.Repo, src *Store, o Options) ([]Differe
 		diffMaps(item, "tag", got.Tags, want.Tags, add)
 		runs = append(runs, e.Runs...)
 		for _, m := range e.LoggedModels {
-			verifyLoggedModel(r, m, add)
+			verifyLoggedModel(ctx, r, src, m, add)
 		}
 	}
 	if len(o.Experiments) == 0 {
@@ -140,7 +138,7 @@ func verifyRun(ctx context.Context, r *repo.Repo, src *Store, sr *Run, add addFu
 	if len(got.Inputs) != len(want.Inputs) {
 		add(item, "%d datasets, source %d", len(got.Inputs), len(want.Inputs))
 	}
-	ms, err := src.Metrics(sr.MetricsDir(), sr.MetricKeys)
+	ms, err := src.RunMetrics(ctx, sr)
 	if err != nil {
 		add(item, "source metrics unreadable: %v", err)
 		return nil
@@ -166,47 +164,47 @@ func verifyRun(ctx context.Context, r *repo.Repo, src *Store, sr *Run, add addFu
 	if len(hist) > len(sr.MetricKeys) {
 		add(item, "%d metric keys, source %d", len(hist), len(sr.MetricKeys))
 	}
-	return verifyArtifacts(ctx, item, sr.ArtifactDir, got.Artifacts, add)
+	files, err := src.RunFiles(ctx, sr)
+	if err != nil {
+		add(item, "source artifacts unreadable: %v", err)
+		return nil
+	}
+	return verifyArtifacts(ctx, item, files, got.Artifacts, add)
 }
 
-// verifyArtifacts hashes every source file again and compares it with the
-// artifact index.
-func verifyArtifacts(_ context.Context, item, dir string, got []manifest.Artifact, add addFunc) error {
+// verifyArtifacts reads every source file again and compares its digest
+// with the artifact index.
+func verifyArtifacts(ctx context.Context, item string, files []File, got []manifest.Artifact, add addFunc) error {
 	byPath := map[string]manifest.Artifact{}
 	for _, a := range got {
 		byPath[a.Path] = a
 	}
-	if dir == "" {
-		return nil
-	}
-	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		a, ok := byPath[rel]
+	for _, f := range files {
+		a, ok := byPath[f.Path]
 		if !ok {
-			add(item, "artifact %s missing", rel)
-			return nil
+			add(item, "artifact %s missing", f.Path)
+			continue
 		}
-		f, err := os.Open(p)
+		rc, err := f.Open(ctx)
 		if err != nil {
 			return err
 		}
-		dg, n, err := blob.DigestReader(f)
-		f.Close()
+		dg, n, err := blob.DigestReader(rc)
+		rc.Close()
 		if err != nil {
 			return err
 		}
 		if dg.String() != a.Digest || n != a.Size {
-			add(item, "artifact %s: %s (%d bytes), source %s (%d bytes)", rel, a.Digest, a.Size, dg, n)
+			add(item, "artifact %s: %s (%d bytes), source %s (%d bytes)", f.Path, a.Digest, a.Size, dg, n)
 		}
-		return nil
-	})
+	}
+	if len(got) > len(files) {
+		add(item, "%d artifacts, source %d", len(got), len(files))
+	}
+	return nil
 }
 
-func verifyLoggedModel(r *repo.Repo, m *LoggedModel, add addFunc) {
+func verifyLoggedModel(ctx context.Context, r *repo.Repo, src *Store, m *LoggedModel, add addFunc) {
 	item := fmt.Sprintf("logged model %s (%s)", m.ID, m.Name)
 	got, err := r.GetLoggedModel(m.ID)
 	if err != nil {
@@ -218,7 +216,11 @@ func verifyLoggedModel(r *repo.Repo, m *LoggedModel, add addFunc) {
 	}
 	diffMaps(item, "param", got.Params, m.Params, add)
 	diffMaps(item, "tag", got.Tags, m.Tags, add)
-	if err := verifyArtifacts(context.Background(), item, m.ArtifactDir, got.Artifacts, add); err != nil {
+	files, err := src.ModelFiles(ctx, m)
+	if err == nil {
+		err = verifyArtifacts(ctx, item, files, got.Artifacts, add)
+	}
+	if err != nil {
 		add(item, "artifacts: %v", err)
 	}
 }

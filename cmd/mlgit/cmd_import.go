@@ -32,10 +32,14 @@ type importMLflowOptions struct {
 func newImportMLflowCmd(a *app, runF func(context.Context, *importMLflowOptions) error) *cobra.Command {
 	var o importMLflowOptions
 	cmd := &cobra.Command{
-		Use:   "mlflow --from ./mlruns [--experiment NAME_OR_ID ...] [--dry-run] [--verify] [--json]",
-		Short: "Import an MLflow file store: experiments, runs, metrics, artifacts, models, the registry",
+		Use:   "mlflow --from ./mlruns|URL [--experiment NAME_OR_ID ...] [--dry-run] [--verify] [--json]",
+		Short: "Import an MLflow store or tracking server: experiments, runs, metrics, artifacts, models, the registry",
 		Long: `Import an MLflow file store (an mlruns folder, or file:///...) written by
-MLflow 2.x or 3.x: experiments (deleted ones too), runs with their params, tags,
+MLflow 2.x or 3.x, or what a tracking server holds (--from http://host:5000,
+any backend behind it; artifacts are read through the server, authenticated
+as MLflow's client is: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and
+MLFLOW_TRACKING_PASSWORD; MLFLOW_TRACKING_INSECURE_TLS=true skips the TLS
+check): experiments (deleted ones too), runs with their params, tags,
 every metric point, datasets and artifacts, MLflow 3 logged models, and the
 model registry. Run, experiment and logged-model ids and version numbers are
 MLflow's, so runs:/<id>/... and models:/<name>/<n> references keep resolving
@@ -59,6 +63,7 @@ listed at the end; the rest comes across.
 the repository with the source afterwards (every param, tag, metric point and
 artifact digest) and exits 1 with the differences if there are any.`,
 		Example: `  mlgit import mlflow --from ./mlruns
+  mlgit import mlflow --from http://mlflow.internal:5000 --verify
   mlgit import mlflow --from /backup/mlruns --experiment churn --dry-run
   mlgit import mlflow --from file:///srv/mlflow/mlruns --verify --json`,
 		Args: cobra.NoArgs,
@@ -66,16 +71,13 @@ artifact digest) and exits 1 with the differences if there are any.`,
 			if o.from == "" {
 				return usagef("--from is required: the MLflow store's folder (mlruns)")
 			}
-			if strings.HasPrefix(o.from, "http://") || strings.HasPrefix(o.from, "https://") {
-				return usagef("--from %s: importing from a tracking server is not supported yet; copy its mlruns folder, or export it with the server's file store", o.from)
-			}
 			if runF != nil {
 				return runF(cmd.Context(), &o)
 			}
 			return runImportMLflow(cmd.Context(), a, &o)
 		},
 	}
-	cmd.Flags().StringVar(&o.from, "from", "", "the MLflow store: an mlruns folder or file:// URL")
+	cmd.Flags().StringVar(&o.from, "from", "", "the MLflow store: an mlruns folder, a file:// URL, or a tracking server's http(s):// URL")
 	cmd.Flags().StringArrayVar(&o.experiments, "experiment", nil, "import only this experiment (name or id; repeatable)")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "count what would come across; write nothing")
 	cmd.Flags().BoolVar(&o.verify, "verify", false, "compare the repository with the source afterwards; exit 1 on any difference")
@@ -96,8 +98,13 @@ func runImportMLflow(ctx context.Context, a *app, o *importMLflowOptions) error 
 	if err != nil {
 		return err
 	}
-	src, err := mlflowimport.ReadFileStore(o.from)
-	if err != nil {
+	var src *mlflowimport.Store
+	if strings.HasPrefix(o.from, "http://") || strings.HasPrefix(o.from, "https://") {
+		src, err = mlflowimport.ReadServer(ctx, o.from, mlflowimport.ServerOptions{Getenv: a.Getenv})
+		if err != nil {
+			return err
+		}
+	} else if src, err = mlflowimport.ReadFileStore(o.from); err != nil {
 		return usagef("%v", err)
 	}
 	st, err := blob.NewLocal(r.BlobCacheDir())

@@ -50,7 +50,7 @@ func TestImportMLflowCLI(t *testing.T) {
 	}{
 		{[]string{"--from", notStore}, exitUsage, "is not an MLflow file store"},
 		{[]string{"--from", filepath.Join(notStore, "missing")}, exitUsage, "no such file"},
-		{[]string{"--from", "http://127.0.0.1:1"}, exitUsage, "tracking server is not supported yet"},
+		{[]string{"--from", "http://127.0.0.1:1"}, exitFailure, "MLflow tracking server http://127.0.0.1:1"},
 		{[]string{}, exitUsage, "--from is required"},
 		{[]string{"--from", mlflow2Fixture, "--experiment", "nope"}, exitNotFound, `experiment "nope" is not in the MLflow store`},
 	} {

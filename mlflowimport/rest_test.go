@@ -1,0 +1,175 @@
+package mlflowimport
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/mlgit/mlgit/repo"
+	"github.com/mlgit/mlgit/server"
+)
+
+// serve starts mlgit server on r's repository, which an MLflow client
+// treats as a tracking server; with a token, the API requires it.
+func serve(t *testing.T, dir string, token string) *httptest.Server {
+	t.Helper()
+	r := openRepo(t, dir)
+	cfg := server.Config{Repo: r}
+	if token != "" {
+		salt := "00112233"
+		sb, _ := hex.DecodeString(salt)
+		sum := sha256.Sum256(append(sb, token...))
+		a, err := server.ParseAuth(strings.NewReader("token ci sha256$" + salt + "$" + hex.EncodeToString(sum[:]) + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Auth = a
+	}
+	s, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+// api calls the server's REST API as MLflow's client does.
+func api(t *testing.T, base, token, method, path string, body any, out any) {
+	t.Helper()
+	var rd io.Reader
+	if b, ok := body.([]byte); ok {
+		rd = bytes.NewReader(b)
+	} else if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("%s %s: %s %s", method, path, res.Status, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, data)
+		}
+	}
+}
+
+// TestImportFromServer: a tracking server holding the MLflow 3 fixture
+// (imported into it) plus a run logged through its REST API is imported
+// over REST into a fresh repository: everything matches, the file store and
+// the server alike; a second import has nothing to do; a wrong token is a
+// clear error.
+func TestImportFromServer(t *testing.T) {
+	srcRepo, st := newRepo(t)
+	importFixture(t, srcRepo, st, fixtures[1].dir, Options{})
+	dir := srcRepo.WorkTree()
+	srcRepo.Close()
+	const token = "s3cret-token"
+	ts := serve(t, dir, token)
+
+	// A run logged through the REST API, with an artifact uploaded through
+	// the artifact proxy.
+	var exp struct {
+		ID string `json:"experiment_id"`
+	}
+	api(t, ts.URL, token, "POST", "/api/2.0/mlflow/experiments/create", map[string]any{"name": "rest-exp", "tags": []map[string]string{{"key": "k", "value": "v"}}}, &exp)
+	var run struct {
+		Run struct {
+			Info struct {
+				ID string `json:"run_id"`
+			} `json:"info"`
+		} `json:"run"`
+	}
+	api(t, ts.URL, token, "POST", "/api/2.0/mlflow/runs/create", map[string]any{"experiment_id": exp.ID, "run_name": "over-rest", "start_time": 1700000000000}, &run)
+	id := run.Run.Info.ID
+	api(t, ts.URL, token, "POST", "/api/2.0/mlflow/runs/log-batch", map[string]any{"run_id": id,
+		"params":  []map[string]string{{"key": "lr", "value": "0.3"}},
+		"tags":    []map[string]string{{"key": "team", "value": "rest"}},
+		"metrics": []map[string]any{{"key": "loss", "value": 0.5, "timestamp": 1700000000001, "step": 0}, {"key": "loss", "value": "NaN", "timestamp": 1700000000002, "step": 1}}}, nil)
+	api(t, ts.URL, token, "PUT", "/api/2.0/mlflow-artifacts/artifacts/"+exp.ID+"/"+id+"/artifacts/out/report.txt", []byte("report\n"), nil)
+	api(t, ts.URL, token, "POST", "/api/2.0/mlflow/runs/update", map[string]any{"run_id": id, "status": "FINISHED", "end_time": 1700000000100}, nil)
+
+	ctx := context.Background()
+	if _, err := ReadServer(ctx, ts.URL, ServerOptions{Getenv: func(string) string { return "" }}); err == nil || !strings.Contains(err.Error(), "MLFLOW_TRACKING_TOKEN") {
+		t.Fatalf("no token: %v", err)
+	}
+	if _, err := ReadServer(ctx, "http://127.0.0.1:1", ServerOptions{}); !errors.Is(err, ErrServer) {
+		t.Fatalf("unreachable server: %v", err)
+	}
+	env := func(k string) string {
+		if k == "MLFLOW_TRACKING_TOKEN" {
+			return token
+		}
+		return ""
+	}
+	src, err := ReadServer(ctx, ts.URL, ServerOptions{Getenv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, dstBlobs := newRepo(t)
+	sum, err := Import(ctx, dst, dstBlobs, src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Skipped) > 0 || sum.Runs != 10 || sum.Versions != 3 || sum.LoggedModels != 3 {
+		t.Errorf("summary %+v", sum)
+	}
+	for name, s := range map[string]*Store{"server": src, "file store": mustRead(t, fixtures[1].dir)} {
+		diffs, err := Verify(ctx, dst, s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range diffs {
+			if name == "file store" && strings.Contains(d.Item, "rest-exp") {
+				continue
+			}
+			t.Errorf("against the %s: %s", name, d)
+		}
+	}
+	got, err := dst.GetRun(id)
+	if err != nil || got.Params["lr"] != "0.3" || got.Tags["team"] != "rest" || len(got.Artifacts) != 1 || got.Artifacts[0].Path != "out/report.txt" {
+		t.Fatalf("the REST-logged run: %+v %v", got, err)
+	}
+	again, err := Import(ctx, dst, dstBlobs, src, Options{})
+	if err != nil || !again.NothingToDo() {
+		t.Errorf("second import: %+v %v", again, err)
+	}
+}
+
+func mustRead(t *testing.T, dir string) *Store {
+	s, err := ReadFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func openRepo(t *testing.T, dir string) *repo.Repo {
+	t.Helper()
+	r, err := repo.Open(dir, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
