@@ -40,6 +40,7 @@ bench: build
 	$(GO) test -run '^$$' -bench 'LogBatchJournal|CheckpointOneRun' -benchtime 30x -count 5 ./repo/
 	MLGIT_BIN=$(abspath $(BIN)) $(GO) test -run '^$$' -bench 'BenchmarkRegistry' -benchtime 30x -count 3 ./repo/
 	$(GO) test -run '^$$' -bench . -benchmem ./diff/ ./manifest/ ./query/
+	$(GO) test -run '^$$' -bench 'ImportFileStore|ImportFromServer' -benchtime 1x -count 3 -timeout 30m ./mlflowimport/
 	MLGIT=$(abspath $(BIN)) ./scripts/bench.sh
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 

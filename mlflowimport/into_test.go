@@ -515,3 +515,22 @@ func TestImportRemoteArtifacts(t *testing.T) {
 		t.Errorf("run: %+v %v", got, err)
 	}
 }
+
+// TestImportSkipsNamesMlgitCannotStore: a registered model whose name
+// escapes to a key too long for Git's tag names is skipped with the rule;
+// the rest comes across.
+func TestImportSkipsNamesMlgitCannotStore(t *testing.T) {
+	src := copyFixture(t, fixtures[0].dir)
+	long := strings.Repeat("é", 150)
+	dir := filepath.Join(src, "models", "long")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "meta.yaml"), []byte("aliases: {}\ncreation_timestamp: 1\ndescription: null\nlast_updated_timestamp: 1\nname: "+long+"\n"), 0o644)
+	r, st := newRepo(t)
+	sum := importFixture(t, r, st, src, Options{})
+	if len(sum.Skipped) != 1 || !strings.Contains(sum.Skipped[0].Item, "registered model "+long) || !strings.Contains(sum.Skipped[0].Reason, "the limit is 200 bytes") {
+		t.Fatalf("skipped: %+v", sum.Skipped)
+	}
+	if sum.Runs != 9 || sum.Versions != 3 {
+		t.Errorf("summary %+v", sum)
+	}
+}

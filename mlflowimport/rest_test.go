@@ -10,8 +10,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/internal/benchfix"
 
 	"github.com/mlgit/mlgit/repo"
 	"github.com/mlgit/mlgit/server"
@@ -19,7 +23,7 @@ import (
 
 // serve starts mlgit server on r's repository, which an MLflow client
 // treats as a tracking server; with a token, the API requires it.
-func serve(t *testing.T, dir string, token string) *httptest.Server {
+func serve(t testing.TB, dir string, token string) *httptest.Server {
 	t.Helper()
 	r := openRepo(t, dir)
 	cfg := server.Config{Repo: r}
@@ -164,7 +168,7 @@ func mustRead(t *testing.T, dir string) *Store {
 	return s
 }
 
-func openRepo(t *testing.T, dir string) *repo.Repo {
+func openRepo(t testing.TB, dir string) *repo.Repo {
 	t.Helper()
 	r, err := repo.Open(dir, repo.Options{})
 	if err != nil {
@@ -172,4 +176,73 @@ func openRepo(t *testing.T, dir string) *repo.Repo {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// BenchmarkImportFromServer imports 1,000 runs × 10 metrics × 100 steps
+// from mlgit server over REST (runs/s), next to what a plain loop of
+// runs/search and one metrics/get-history per run and key over the same
+// server takes (what a script with MLflow's client does; plain-runs/s).
+func BenchmarkImportFromServer(b *testing.B) {
+	const nruns = 1000
+	store := filepath.Join(b.TempDir(), "mlruns")
+	if err := benchfix.MLflowStore(store, nruns, 10, 100); err != nil {
+		b.Fatal(err)
+	}
+	srcRepo, st := newRepo(b)
+	src, err := ReadFileStore(store)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := Import(context.Background(), srcRepo, st, src, Options{}); err != nil {
+		b.Fatal(err)
+	}
+	dir := srcRepo.WorkTree()
+	srcRepo.Close()
+	ts := serve(b, dir, "")
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// The plain loop, one request at a time.
+		t0 := time.Now()
+		rs := &restStore{base: ts.URL, hc: http.DefaultClient, header: http.Header{}}
+		exps, err := rs.experiments(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		points := 0
+		for _, e := range exps {
+			if err := rs.readExperiment(ctx, &Store{}, e); err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range e.Runs {
+				h, err := rs.history(ctx, r.ID, r.MetricKeys)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, p := range h {
+					points += len(p)
+				}
+			}
+		}
+		plain := time.Since(t0)
+		if points != nruns*10*100 {
+			b.Fatalf("plain loop read %d points", points)
+		}
+		b.StopTimer()
+		dst, dstBlobs := newRepo(b)
+		b.StartTimer()
+		t1 := time.Now()
+		s, err := ReadServer(ctx, ts.URL, ServerOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum, err := Import(ctx, dst, dstBlobs, s, Options{})
+		if err != nil || sum.Runs != nruns || sum.Points != nruns*10*100 {
+			b.Fatalf("%+v %v", sum, err)
+		}
+		imp := time.Since(t1)
+		b.ReportMetric(nruns/plain.Seconds(), "plain-runs/s")
+		b.ReportMetric(nruns/imp.Seconds(), "import-runs/s")
+		dst.Close()
+	}
 }
