@@ -134,6 +134,8 @@ func (c *Clause) write(b *strings.Builder) {
 // goroutines once built.
 type Filter struct {
 	Clauses []Clause
+	// kind is what the filter searches (ParseFilter's kind).
+	kind Kind
 
 	// pats caches compiled LIKE patterns, parallel to Clauses. Entries are
 	// only used while they still match the clause, so editing Clauses after
@@ -160,11 +162,19 @@ func (f *Filter) String() string {
 	return b.String()
 }
 
+// PromptTag marks a registered model that is an MLflow prompt. MLflow 3's
+// clients add tags.`mlflow.prompt.is_prompt` != 'true' to every search of
+// registered models and model versions, and MLflow's servers read it as
+// "is not a prompt": true for a model without the tag.
+const PromptTag = "mlflow.prompt.is_prompt"
+
 // Match reports whether r satisfies every clause of f.
 //
 // A comparison on a metric, param, tag or attribute r lacks is false, with
 // any comparator including != and NOT IN (MLflow's SQL store joins these
-// tables). IS NULL is true exactly when the value is missing. NaN metrics
+// tables), but for tags.`mlflow.prompt.is_prompt` != ... in a search of
+// registered models or model versions, which is true without the tag
+// (PromptTag). IS NULL is true exactly when the value is missing. NaN metrics
 // follow IEEE 754: = < <= > >= are false and != is true. A dataset clause
 // holds if any of r's dataset inputs satisfies it.
 func (f *Filter) Match(r Row) bool {
@@ -190,6 +200,10 @@ func (f *Filter) matchClause(i int, r Row) bool {
 		return f.matchStr(i, v, ok)
 	case Tag:
 		v, ok := r.Tag(c.Key)
+		if !ok && c.Op == Ne && c.Key == PromptTag && (f.kind == RegisteredModels || f.kind == ModelVersions) {
+			// "Not a prompt": a model without the tag is not one.
+			return true
+		}
 		return f.matchStr(i, v, ok)
 	case Attribute:
 		v, ok := r.Attr(c.Key)

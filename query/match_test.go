@@ -270,3 +270,35 @@ func TestMatchConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchPromptTag: MLflow 3 clients add tags.`mlflow.prompt.is_prompt`
+// != 'true' to registry searches; a model without the tag is not a prompt
+// and matches, a prompt does not, and = 'true' finds prompts. Runs keep the
+// rule that a missing tag matches nothing.
+func TestMatchPromptTag(t *testing.T) {
+	model := &testRow{tags: map[string]string{"owner": "growth"}, attrs: map[string]Value{"name": StrValue("churn")}}
+	prompt := &testRow{tags: map[string]string{PromptTag: "true"}, attrs: map[string]Value{"name": StrValue("summarize")}}
+	notPrompt := "tags.`mlflow.prompt.is_prompt` != 'true'"
+	for _, kind := range []Kind{RegisteredModels, ModelVersions} {
+		for _, tc := range []struct {
+			filter string
+			row    *testRow
+			want   bool
+		}{
+			{notPrompt, model, true},
+			{notPrompt, prompt, false},
+			{notPrompt + " AND name = 'churn'", model, true},
+			{"name LIKE 'c%' AND " + notPrompt, model, true},
+			{"tags.`mlflow.prompt.is_prompt` = 'true'", prompt, true},
+			{"tags.`mlflow.prompt.is_prompt` = 'true'", model, false},
+			{"tags.other != 'true'", model, false},
+		} {
+			if got := mustFilter(t, kind, tc.filter).Match(tc.row); got != tc.want {
+				t.Errorf("%v: %q on %v = %v, want %v", kind, tc.filter, tc.row.tags, got, tc.want)
+			}
+		}
+	}
+	if mustFilter(t, Runs, notPrompt).Match(model) {
+		t.Error("runs: a missing tag matched !=")
+	}
+}

@@ -50,7 +50,7 @@ func ParseFilter(kind Kind, s string) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Filter{}
+	f := &Filter{kind: kind}
 	p.skipSpace()
 	for !p.eof() {
 		c, err := p.clause()

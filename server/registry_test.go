@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -86,6 +87,18 @@ func TestRegistryFlow(t *testing.T) {
 	sm := e.ok("GET", "/registered-models/search?filter=name+LIKE+%27ch%25%27", "")
 	if ms := sm["registered_models"].([]any); len(ms) != 1 {
 		t.Fatalf("model search %v", sm)
+	}
+	// What MLflow 3's client adds to every registry search: "not a prompt".
+	notPrompt := url.QueryEscape("name = 'churn' AND tags.`mlflow.prompt.is_prompt` != 'true'")
+	if ms := e.ok("GET", "/registered-models/search?filter="+notPrompt, "")["registered_models"].([]any); len(ms) != 1 {
+		t.Fatalf("model search, not a prompt: %v", ms)
+	}
+	if vs := e.ok("GET", "/model-versions/search?filter="+notPrompt, "")["model_versions"].([]any); len(vs) != 3 {
+		t.Fatalf("version search, not a prompt: %v", vs)
+	}
+	isPrompt := url.QueryEscape("tags.`mlflow.prompt.is_prompt` = 'true'")
+	if ms, _ := e.ok("GET", "/registered-models/search?filter="+isPrompt, "")["registered_models"].([]any); len(ms) != 0 {
+		t.Fatalf("model search, prompts: %v", ms)
 	}
 	e.ok("POST", "/registered-models/rename", `{"name":"churn","new_name":"churn2"}`)
 	wantError(t, e.api("GET", "/registered-models/get?name=churn", ""), 404, "RESOURCE_DOES_NOT_EXIST")
