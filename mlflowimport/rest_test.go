@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -157,6 +159,47 @@ func TestImportFromServer(t *testing.T) {
 	again, err := Import(ctx, dst, dstBlobs, src, Options{})
 	if err != nil || !again.NothingToDo() {
 		t.Errorf("second import: %+v %v", again, err)
+	}
+
+	// An MLflow client pointed at the new repository's server finds what
+	// it found on the old one: the same search results.
+	ts2 := serve(t, dst.WorkTree(), "")
+	ids := func(base, tok, path string, body any, list, field string) string {
+		var out map[string]any
+		method := "POST"
+		if body == nil {
+			method = "GET"
+		}
+		api(t, base, tok, method, path, body, &out)
+		var got []string
+		items, _ := out[list].([]any)
+		for _, it := range items {
+			m := it.(map[string]any)
+			if info, ok := m["info"].(map[string]any); ok {
+				m = info
+			}
+			got = append(got, fmt.Sprint(m[field]))
+		}
+		return strings.Join(got, ",")
+	}
+	var expIDs []string
+	for _, e := range src.Experiments {
+		expIDs = append(expIDs, e.ID)
+	}
+	for _, f := range []string{"", "metrics.acc > 0.91", "params.lr = '0.1'", "tags.stage = 'sweep'", "attributes.status = 'FAILED'"} {
+		body := map[string]any{"experiment_ids": expIDs, "filter": f, "run_view_type": "ALL", "order_by": []string{"attributes.start_time DESC"}}
+		if a, b := ids(ts.URL, token, "/api/2.0/mlflow/runs/search", body, "runs", "run_id"), ids(ts2.URL, "", "/api/2.0/mlflow/runs/search", body, "runs", "run_id"); a != b || a == "" && f == "" {
+			t.Errorf("runs/search %q: %s, before the import %s", f, b, a)
+		}
+	}
+	for _, q := range []string{"/api/2.0/mlflow/registered-models/search", "/api/2.0/mlflow/model-versions/search?filter=" + url.QueryEscape("name = 'churn-model'")} {
+		list, field := "registered_models", "name"
+		if strings.Contains(q, "versions") {
+			list, field = "model_versions", "version"
+		}
+		if a, b := ids(ts.URL, token, q, nil, list, field), ids(ts2.URL, "", q, nil, list, field); a != b || a == "" {
+			t.Errorf("%s: %s, before the import %s", q, b, a)
+		}
 	}
 }
 
