@@ -323,21 +323,14 @@ func (w *writer) readRun(sr *Run) (*repo.ImportRun, error) {
 	if w.src.remote == nil && sr.ArtifactDir == "" && strings.Contains(sr.ArtifactURI, "://") && !strings.HasPrefix(sr.ArtifactURI, "file:") {
 		w.skip("artifacts of run "+sr.ID, fmt.Errorf("%s is not a local folder; the run comes without its artifacts", sr.ArtifactURI))
 	}
-	files, err := w.src.RunFiles(w.ctx, sr)
+	doc.Artifacts, err = w.importFiles(func() ([]File, error) { return w.src.RunFiles(w.ctx, sr) }, func() []manifest.Artifact {
+		if old, err := w.r.GetRun(sr.ID); err == nil {
+			return old.Artifacts
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("artifacts: %w", err)
-	}
-	if len(files) > 0 {
-		if doc.Artifacts, err = w.storeFiles(files); err != nil {
-			return nil, fmt.Errorf("artifacts: %w", err)
-		}
-		if w.o.DryRun {
-			// Nothing was hashed: a file the branch holds at the same path
-			// with the same size counts as the same.
-			if old, err := w.r.GetRun(sr.ID); err == nil {
-				sameDigests(doc.Artifacts, old.Artifacts)
-			}
-		}
+		return nil, err
 	}
 	return &repo.ImportRun{Doc: doc, Points: pts}, nil
 }
@@ -363,6 +356,31 @@ func runDoc(sr *Run) *manifest.Run {
 		doc.Outputs = append(doc.Outputs, manifest.ModelOutput{ModelID: m})
 	}
 	return doc
+}
+
+// importFiles lists an item's files and stores them (storeFiles). A dry
+// run hashes nothing: a file the branch holds (had) at the same path with
+// the same size counts as the same.
+func (w *writer) importFiles(list func() ([]File, error), had func() []manifest.Artifact) ([]manifest.Artifact, error) {
+	files, err := list()
+	if err != nil || len(files) == 0 {
+		return nil, wrapArtifacts(err)
+	}
+	arts, err := w.storeFiles(files)
+	if err != nil {
+		return nil, wrapArtifacts(err)
+	}
+	if w.o.DryRun {
+		sameDigests(arts, had())
+	}
+	return arts, nil
+}
+
+func wrapArtifacts(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("artifacts: %w", err)
 }
 
 // storeFiles streams every file into the blob store, one at a time (dry:
@@ -447,21 +465,13 @@ func (w *writer) loggedModelDoc(m *LoggedModel) (*manifest.LoggedModel, error) {
 			doc.Metrics[k] = s.Add(manifest.MetricPoint{Key: k, Value: p.Value, Timestamp: p.Timestamp, Step: p.Step})
 		}
 	}
-	files, err := w.src.ModelFiles(w.ctx, m)
-	if err != nil {
-		return nil, fmt.Errorf("artifacts: %w", err)
-	}
-	if len(files) > 0 {
-		if doc.Artifacts, err = w.storeFiles(files); err != nil {
-			return nil, fmt.Errorf("artifacts: %w", err)
+	doc.Artifacts, err = w.importFiles(func() ([]File, error) { return w.src.ModelFiles(w.ctx, m) }, func() []manifest.Artifact {
+		if old, err := w.r.GetLoggedModel(m.ID); err == nil {
+			return old.Artifacts
 		}
-		if w.o.DryRun {
-			if old, err := w.r.GetLoggedModel(m.ID); err == nil {
-				sameDigests(doc.Artifacts, old.Artifacts)
-			}
-		}
-	}
-	return doc, nil
+		return nil
+	})
+	return doc, err
 }
 
 // deletedStage is the stage MLflow's file store gives a deleted version

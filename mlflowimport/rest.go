@@ -390,47 +390,30 @@ func (rs *restStore) history(ctx context.Context, runID string, keys []string) (
 // runFiles lists a run's artifacts (artifacts/list, folder by folder);
 // each is read through get-artifact.
 func (rs *restStore) runFiles(ctx context.Context, r *Run) ([]File, error) {
-	var out []File
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		var page struct {
-			Files []struct {
-				Path  string `json:"path"`
-				IsDir bool   `json:"is_dir"`
-				Size  int64s `json:"file_size"`
-			} `json:"files"`
-		}
-		q := url.Values{"run_id": {r.ID}}
-		if dir != "" {
-			q.Set("path", dir)
-		}
-		if err := rs.call(ctx, http.MethodGet, "/api/2.0/mlflow/artifacts/list", q, nil, &page); err != nil {
-			return err
-		}
-		for _, f := range page.Files {
-			if f.IsDir {
-				if err := walk(f.Path); err != nil {
-					return err
-				}
-				continue
-			}
-			p := f.Path
-			out = append(out, File{Path: p, Size: int64(f.Size), Mode: "0644", Open: func(ctx context.Context) (io.ReadCloser, error) {
-				return rs.get(ctx, "/get-artifact", url.Values{"run_uuid": {r.ID}, "path": {p}})
-			}})
-		}
-		return nil
-	}
-	if err := walk(""); err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	return rs.walk(ctx, "/api/2.0/mlflow/artifacts/list", url.Values{"run_id": {r.ID}}, "path",
+		func(ctx context.Context, p string) (io.ReadCloser, error) {
+			return rs.get(ctx, "/get-artifact", url.Values{"run_uuid": {r.ID}, "path": {p}})
+		})
 }
 
 // modelFiles lists a logged model's artifacts (MLflow 3's
-// logged-models/<id>/artifacts/directories and files).
+// logged-models/<id>/artifacts/directories), read through the artifact
+// proxy where the model's files are there (mlflow-artifacts:/...), else
+// through the UI's logged-models/<id>/artifacts/files.
 func (rs *restStore) modelFiles(ctx context.Context, m *LoggedModel) ([]File, error) {
+	id := url.PathEscape(m.ID)
+	return rs.walk(ctx, "/api/2.0/mlflow/logged-models/"+id+"/artifacts/directories", url.Values{}, "artifact_directory_path",
+		func(ctx context.Context, p string) (io.ReadCloser, error) {
+			if rest, ok := strings.CutPrefix(m.uri, "mlflow-artifacts:/"); ok {
+				return rs.get(ctx, (&url.URL{Path: "/api/2.0/mlflow-artifacts/artifacts/" + strings.Trim(rest, "/") + "/" + p}).EscapedPath(), nil)
+			}
+			return rs.get(ctx, "/ajax-api/2.0/mlflow/logged-models/"+id+"/artifacts/files", url.Values{"artifact_file_path": {p}})
+		})
+}
+
+// walk lists files folder by folder with a listing endpoint (its folder
+// parameter dirParam), sorted by path; open reads one.
+func (rs *restStore) walk(ctx context.Context, path string, q url.Values, dirParam string, open func(context.Context, string) (io.ReadCloser, error)) ([]File, error) {
 	var out []File
 	var walk func(dir string) error
 	walk = func(dir string) error {
@@ -441,11 +424,14 @@ func (rs *restStore) modelFiles(ctx context.Context, m *LoggedModel) ([]File, er
 				Size  int64s `json:"file_size"`
 			} `json:"files"`
 		}
-		q := url.Values{}
-		if dir != "" {
-			q.Set("artifact_directory_path", dir)
+		qd := url.Values{}
+		for k, v := range q {
+			qd[k] = v
 		}
-		if err := rs.call(ctx, http.MethodGet, "/api/2.0/mlflow/logged-models/"+url.PathEscape(m.ID)+"/artifacts/directories", q, nil, &page); err != nil {
+		if dir != "" {
+			qd.Set(dirParam, dir)
+		}
+		if err := rs.call(ctx, http.MethodGet, path, qd, nil, &page); err != nil {
 			return err
 		}
 		for _, f := range page.Files {
@@ -456,14 +442,7 @@ func (rs *restStore) modelFiles(ctx context.Context, m *LoggedModel) ([]File, er
 				continue
 			}
 			p := f.Path
-			out = append(out, File{Path: p, Size: int64(f.Size), Mode: "0644", Open: func(ctx context.Context) (io.ReadCloser, error) {
-				// Through the artifact proxy where the model's files are
-				// there (mlflow-artifacts:/...), else the UI's endpoint.
-				if rest, ok := strings.CutPrefix(m.uri, "mlflow-artifacts:/"); ok {
-					return rs.get(ctx, (&url.URL{Path: "/api/2.0/mlflow-artifacts/artifacts/" + strings.Trim(rest, "/") + "/" + p}).EscapedPath(), nil)
-				}
-				return rs.get(ctx, "/ajax-api/2.0/mlflow/logged-models/"+url.PathEscape(m.ID)+"/artifacts/files", url.Values{"artifact_file_path": {p}})
-			}})
+			out = append(out, File{Path: p, Size: int64(f.Size), Mode: "0644", Open: func(ctx context.Context) (io.ReadCloser, error) { return open(ctx, p) }})
 		}
 		return nil
 	}
