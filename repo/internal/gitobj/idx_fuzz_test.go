@@ -2,6 +2,7 @@ package gitobj
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,7 +58,7 @@ func FuzzParseIndex(f *testing.F) {
 		for i := 0; i < ix.n; i++ {
 			var h plumbing.Hash
 			copy(h[:], ix.names[i*20:])
-			if _, err := ix.FindOffset(h); err != nil && err != plumbing.ErrObjectNotFound {
+			if _, err := ix.FindOffset(h); err != nil && err != plumbing.ErrObjectNotFound && err != errCorruptIndex {
 				t.Fatal(err)
 			}
 			ix.offset(i)
@@ -92,8 +93,13 @@ func TestParseIndexCorrupt(t *testing.T) {
 	bad := append([]byte(nil), good...)
 	pos := 8 + 256*4 + 20 + 4
 	binary.BigEndian.PutUint32(bad[pos:], 0x80000005)
-	if _, err := openMappedIndex(write("bad64.idx", bad)); err == nil {
-		t.Error("a large offset past the table opened")
+	if ix, err := openMappedIndex(write("bad64.idx", bad)); err != nil {
+		t.Error(err)
+	} else {
+		if _, err := ix.FindOffset(plumbing.Hash(a)); !errors.Is(err, errCorruptIndex) {
+			t.Errorf("a large offset past the table: %v", err)
+		}
+		ix.close()
 	}
 	// A fan-out that goes down.
 	bad = append([]byte(nil), good...)

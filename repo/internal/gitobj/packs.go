@@ -126,7 +126,9 @@ func (o *objectReader) locate(h plumbing.Hash) (pack *mappedPack, n int, off int
 			continue
 		}
 		if i, ok := p.idx.find(h); ok {
-			return p.pack, n, p.idx.offset(i), true
+			if off := p.idx.offset(i); off >= 0 {
+				return p.pack, n, off, true
+			}
 		}
 	}
 	return nil, 0, 0, false
@@ -350,8 +352,9 @@ func parseIndex(path string, data []byte) (*mappedIndex, error) {
 	pos += n * 4
 	ix.off64 = data[pos : len(data)-40]
 	// A corrupt index must give an error, not a panic at a lookup: the
-	// fan-out never decreases (the last entry is n), and every large
-	// offset points inside the 64-bit table.
+	// fan-out never decreases (the last entry is n), checked here; a large
+	// offset past the 64-bit table is checked where it is read (offset),
+	// so that opening a big index does not read all of it.
 	prev := uint32(0)
 	for b := 0; b < 256; b++ {
 		v := binary.BigEndian.Uint32(fan[b*4:])
@@ -359,12 +362,6 @@ func parseIndex(path string, data []byte) (*mappedIndex, error) {
 			return nil, fmt.Errorf("%s: corrupt pack index (fan-out decreases at %02x)", path, b)
 		}
 		prev = v
-	}
-	large := len(ix.off64) / 8
-	for i := 0; i < n; i++ {
-		if o := binary.BigEndian.Uint32(ix.off32[i*4:]); o&0x80000000 != 0 && int(o&0x7fffffff) >= large {
-			return nil, fmt.Errorf("%s: corrupt pack index (entry %d points past the 64-bit offsets)", path, i)
-		}
 	}
 	return ix, nil
 }
@@ -408,14 +405,22 @@ func (ix *mappedIndex) find(h plumbing.Hash) (int, bool) {
 
 func (ix *mappedIndex) contains(h plumbing.Hash) bool { _, ok := ix.find(h); return ok }
 
+// offset returns entry i's offset in the pack, or -1 when the index is
+// corrupt there (a large offset past the 64-bit table).
 func (ix *mappedIndex) offset(i int) int64 {
 	o := binary.BigEndian.Uint32(ix.off32[i*4:])
 	if o&0x80000000 == 0 {
 		return int64(o)
 	}
 	k := int(o & 0x7fffffff)
+	if k >= len(ix.off64)/8 {
+		return -1
+	}
 	return int64(binary.BigEndian.Uint64(ix.off64[k*8:]))
 }
+
+// errCorruptIndex is a lookup through a corrupt pack index entry.
+var errCorruptIndex = errors.New("corrupt pack index: an entry points past the 64-bit offsets")
 
 // Contains implements idxfile.Index.
 func (ix *mappedIndex) Contains(h plumbing.Hash) (bool, error) { return ix.contains(h), nil }
@@ -426,7 +431,10 @@ func (ix *mappedIndex) FindOffset(h plumbing.Hash) (int64, error) {
 	if !ok {
 		return 0, plumbing.ErrObjectNotFound
 	}
-	return ix.offset(i), nil
+	if off := ix.offset(i); off >= 0 {
+		return off, nil
+	}
+	return 0, errCorruptIndex
 }
 
 // FindCRC32 implements idxfile.Index.
