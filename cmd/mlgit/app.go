@@ -114,6 +114,7 @@ type app struct {
 	branch   string
 	Now      func() time.Time
 	Getenv   func(string) string
+	Version  string // what mlgit --version prints; the server reports it
 	opened   *repo.Repo
 }
 
@@ -142,6 +143,24 @@ func (a *app) OpenRepoForPull() (*repo.Repo, error) {
 	}
 	a.opened = r
 	return r, nil
+}
+
+// AddGlobalFlags adds the flags every command has, --repo (-C) and
+// --branch, to root's persistent flags.
+func (a *app) AddGlobalFlags(root *cobra.Command) {
+	defRepo := a.Getenv("MLGIT_REPO")
+	if defRepo == "" {
+		defRepo = "."
+	}
+	root.PersistentFlags().StringVarP(&a.repoPath, "repo", "C", defRepo, "path inside the Git repository to use (or $MLGIT_REPO)")
+	root.PersistentFlags().StringVar(&a.branch, "branch", "", "tracking branch (default \"mlgit\", or $MLGIT_BRANCH)")
+}
+
+// Close closes the store if a command opened it.
+func (a *app) Close() {
+	if a.opened != nil {
+		a.opened.Close()
+	}
 }
 
 func (a *app) repoOptions() repo.Options {
@@ -185,16 +204,14 @@ func exitCode(err error) int {
 func errorMessage(err error) string { return err.Error() }
 
 func run(ctx context.Context, args []string, s streams) int {
-	a := &app{streams: s, Now: time.Now, Getenv: os.Getenv}
+	a := &app{streams: s, Now: time.Now, Getenv: os.Getenv, Version: version}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	err := root.ExecuteContext(ctx)
-	if a.opened != nil {
-		a.opened.Close()
-	}
+	a.Close()
 	if err != nil {
 		if isCobraUsage(err) {
 			err = &usageError{msg: err.Error()}
@@ -234,12 +251,7 @@ content-addressed blob store. It never touches your working tree, index or HEAD.
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	defRepo := a.Getenv("MLGIT_REPO")
-	if defRepo == "" {
-		defRepo = "."
-	}
-	root.PersistentFlags().StringVarP(&a.repoPath, "repo", "C", defRepo, "path inside the Git repository to use (or $MLGIT_REPO)")
-	root.PersistentFlags().StringVar(&a.branch, "branch", "", "tracking branch (default \"mlgit\", or $MLGIT_BRANCH)")
+	a.AddGlobalFlags(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{msg: err.Error() + "\nSee '" + c.CommandPath() + " --help'."}
 	})

@@ -57,9 +57,7 @@ func testApp(t *testing.T, dir string) (*app, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	a := &app{streams: streams{In: strings.NewReader(""), Out: &out, Err: &errb}, repoPath: dir, Now: time.Now, Getenv: os.Getenv}
 	t.Cleanup(func() {
-		if a.opened != nil {
-			a.opened.Close()
-		}
+		a.Close()
 	})
 	return a, &out, &errb
 }

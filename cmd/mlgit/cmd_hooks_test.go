@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// TestHooksFsckLogFlags checks that the flags and arguments of hooks
-// install, uninstall and run, fsck and log reach their options.
-func TestHooksFsckLogFlags(t *testing.T) {
+// TestHooksFlags checks that the flags and arguments of hooks install,
+// uninstall and run reach their options.
+func TestHooksFlags(t *testing.T) {
 	a := &app{}
 	var got any
 	for _, tc := range []struct {
@@ -34,8 +34,52 @@ func TestHooksFsckLogFlags(t *testing.T) {
 			[]string{"pre-push"}, hooksPrePushOptions{}},
 		{"uninstall", newHooksUninstallCmd(a, func(_ context.Context, o *hooksUninstallOptions) error { got = *o; return nil }),
 			[]string{"--json"}, hooksUninstallOptions{asJSON: true}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestFsckFlags checks that the flags of fsck reach its options.
+func TestFsckFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
 		{"fsck", newFsckCmd(a, func(_ context.Context, o *fsckOptions) error { got = *o; return nil }),
 			[]string{"--json"}, fsckOptions{asJSON: true}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestLogFlags checks that the flags of log reach its options.
+func TestLogFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
 		{"log", newLogCmd(a, func(_ context.Context, o *logOptions) error { got = *o; return nil }),
 			[]string{"-n", "20", "--json"}, logOptions{max: 20, asJSON: true}},
 		{"log long", newLogCmd(a, func(_ context.Context, o *logOptions) error { got = *o; return nil }),

@@ -177,7 +177,7 @@ func startServer(ctx context.Context, a *app, o *serverOptions) (*runningServer,
 		Repo:        r,
 		ReadOnly:    o.ReadOnly,
 		Logger:      log,
-		Version:     version,
+		Version:     a.Version,
 		LogRequests: !o.Quiet,
 	}
 	if u, _, err := a.blobRemoteURL(r, o.BlobRemote); err == nil {

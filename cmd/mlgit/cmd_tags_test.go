@@ -8,10 +8,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// TestTagsLineageFlags checks that the flags and arguments of tags sync
-// and lineage reach their options, and that tags sync refuses --push with
-// --dry-run before it runs.
-func TestTagsLineageFlags(t *testing.T) {
+// TestTagsSyncFlags checks that the flags and arguments of tags sync reach
+// its options, and that tags sync refuses --push with --dry-run before it
+// runs.
+func TestTagsSyncFlags(t *testing.T) {
 	a := &app{}
 	var got any
 	for _, tc := range []struct {
@@ -24,8 +24,6 @@ func TestTagsLineageFlags(t *testing.T) {
 			[]string{"churn", "fraud", "--dry-run", "--json"}, tagsSyncOptions{names: []string{"churn", "fraud"}, dryRun: true, asJSON: true}},
 		{"tags sync push", newTagsSyncCmd(a, func(_ context.Context, o *tagsSyncOptions) error { got = *o; return nil }),
 			[]string{"--push", "--remote", "team"}, tagsSyncOptions{names: []string{}, push: true, remote: "team"}},
-		{"lineage", newLineageCmd(a, func(_ context.Context, o *lineageOptions) error { got = *o; return nil }),
-			[]string{"churn@production", "--json"}, lineageOptions{ref: "churn@production", asJSON: true}},
 	} {
 		got = nil
 		tc.cmd.SetArgs(tc.args)
@@ -41,5 +39,30 @@ func TestTagsLineageFlags(t *testing.T) {
 	cmd.SetArgs([]string{"--push", "--dry-run"})
 	if err := cmd.Execute(); exitCode(err) != exitUsage {
 		t.Fatalf("--push --dry-run: %v", err)
+	}
+}
+
+// TestLineageFlags checks that the flags and arguments of lineage reach
+// its options.
+func TestLineageFlags(t *testing.T) {
+	a := &app{}
+	var got any
+	for _, tc := range []struct {
+		name string
+		cmd  *cobra.Command
+		args []string
+		want any
+	}{
+		{"lineage", newLineageCmd(a, func(_ context.Context, o *lineageOptions) error { got = *o; return nil }),
+			[]string{"churn@production", "--json"}, lineageOptions{ref: "churn@production", asJSON: true}},
+	} {
+		got = nil
+		tc.cmd.SetArgs(tc.args)
+		if err := tc.cmd.Execute(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: options %+v, want %+v", tc.name, got, tc.want)
+		}
 	}
 }
