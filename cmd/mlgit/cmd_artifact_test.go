@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
-
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/runcmd"
 	"github.com/mlgit/mlgit/internal/gittest"

@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-
 	"path/filepath"
+	"strings"
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/repo"
 )
 
-// openLocalBlobCache opens the repository's local blob cache.
-// openCacheOr opens the blob cache with open (tests inject failing
+// OpenCacheOr opens the blob cache with open (tests inject failing
 // stores), or the local one when open is nil.
 func OpenCacheOr(open func(*repo.Repo) (blob.Store, error), r *repo.Repo) (blob.Store, error) {
 	if open == nil {

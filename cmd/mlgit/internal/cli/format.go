@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Plural is "n one" or "n many" as n says.
+// Plural returns one when n is 1 and many otherwise.
 func Plural(n int, one, many string) string {
 	if n == 1 {
 		return one
@@ -46,7 +46,7 @@ func PrintMap(a *App, title string, m map[string]string) {
 	tw.Flush()
 }
 
-// ShortID shortens an id for tables.
+// ShortID is the first eight characters of an id, for tables.
 func ShortID(s string) string {
 	if len(s) > 8 {
 		return s[:8]

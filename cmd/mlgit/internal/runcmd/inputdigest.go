@@ -11,9 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/mlgit/mlgit/internal/par"
-
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/internal/par"
 )
 
 // datasetDigest is the digest run log --input records for a file or a
