@@ -115,7 +115,7 @@ func TestServerAllInterfacesSaysHowToReachIt(t *testing.T) {
 	stop()
 }
 
-// startTestServer runs runServer with o until stop is called (or the test
+// startTestServer runs servecmd.RunServer with o until stop is called (or the test
 // ends) and returns the address it listens on.
 func startTestServer(t *testing.T, a *cli.App, o *cli.ServerOptions) (addr string, stop func() error) {
 	t.Helper()

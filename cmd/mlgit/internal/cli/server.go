@@ -39,7 +39,7 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// RunningServer is a server started by startServer.
+// RunningServer is a server started by StartServer.
 type RunningServer struct {
 	// Addr is the listening address (host:port).
 	Addr            string
