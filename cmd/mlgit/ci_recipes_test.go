@@ -39,6 +39,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
@@ -312,7 +313,7 @@ func (r *ciRunner) env(extra map[string]string) []string {
 		"HOME=" + r.home, "TMPDIR=" + r.tmp, "LANG=C.UTF-8", "CI=true",
 		"GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", "MLGIT_NO_AUTO_GC=1",
 	}
-	for _, k := range sortedKeys(extra) {
+	for _, k := range cli.SortedKeys(extra) {
 		env = append(env, k+"="+extra[k])
 	}
 	return env
@@ -524,7 +525,7 @@ func runGitHub(t *testing.T, fx *ciFixture, file string, ev ghEvent, checkoutWit
 	// The token carries its permissions, so that the gh stub and git can
 	// refuse what GitHub would refuse.
 	token := "ghs_test"
-	for _, k := range sortedKeys(perms) {
+	for _, k := range cli.SortedKeys(perms) {
 		token += "," + k + ":" + perms[k]
 	}
 	gitconfig := fmt.Sprintf("[url \"file://%s\"]\n\tinsteadOf = https://github.com/%s\n", fx.bare, ciGitHubRepo)
@@ -1063,7 +1064,7 @@ func (p glPipeline) jobs(t *testing.T, cfg *glConfig) []string {
 		return nil
 	}
 	var names []string
-	for _, name := range sortedKeys(cfg.Jobs) {
+	for _, name := range cli.SortedKeys(cfg.Jobs) {
 		if glRulesMatch(t, cfg.Jobs[name].Rules, vars) {
 			names = append(names, name)
 		}
@@ -1100,7 +1101,7 @@ func runGitLab(t *testing.T, fx *ciFixture, cfg *glConfig, p glPipeline, name st
 		env[k] = v
 	}
 	for _, vars := range []map[string]string{cfg.Variables, job.Variables} {
-		for _, k := range sortedKeys(vars) {
+		for _, k := range cli.SortedKeys(vars) {
 			env[k] = os.Expand(vars[k], func(k string) string { return env[k] })
 		}
 	}

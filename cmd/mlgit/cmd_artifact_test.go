@@ -16,23 +16,26 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/runcmd"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/repo"
 )
 
-// cli runs mlgit in-process in dir and returns stdout, stderr and the exit
+// runCLI runs mlgit in-process in dir and returns stdout, stderr and the exit
 // code.
-func cli(t *testing.T, dir string, args ...string) (string, string, int) {
+func runCLI(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"-C", dir}, args...), streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+	code := run(context.Background(), append([]string{"-C", dir}, args...), cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	return out.String(), errb.String(), code
 }
 
-// mustCLI is cli that fails the test on a non-zero exit.
+// mustCLI is runCLI that fails the test on a non-zero exit.
 func mustCLI(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out, errOut, code := cli(t, dir, args...)
+	out, errOut, code := runCLI(t, dir, args...)
 	if code != 0 {
 		t.Fatalf("mlgit %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}
@@ -50,18 +53,6 @@ func newArtifactRepo(t *testing.T) (string, string) {
 	mustCLI(t, dir, "init")
 	id := strings.TrimSpace(mustCLI(t, dir, "run", "start"))
 	return dir, id
-}
-
-// testApp returns an app on dir for calling run* functions directly.
-func testApp(t *testing.T, dir string) (*app, *bytes.Buffer, *bytes.Buffer) {
-	var out, errb bytes.Buffer
-	a := &app{streams: streams{In: strings.NewReader(""), Out: &out, Err: &errb}, repoPath: dir, Now: time.Now, Getenv: os.Getenv}
-	t.Cleanup(func() {
-		if a.opened != nil {
-			a.opened.Close()
-		}
-	})
-	return a, &out, &errb
 }
 
 func writeRandom(t *testing.T, path string, n int) {
@@ -119,8 +110,8 @@ func TestArtifactAddDiskFull(t *testing.T) {
 	dir, id := newArtifactRepo(t)
 	writeRandom(t, filepath.Join(dir, "small.txt"), 1000)
 	writeRandom(t, filepath.Join(dir, "big.bin"), 20<<20)
-	a, _, _ := testApp(t, dir)
-	err := runArtifactAdd(context.Background(), a, &artifactAddOptions{Run: id, Paths: []string{filepath.Join(dir, "small.txt"), filepath.Join(dir, "big.bin")},
+	a, _, _ := clitest.NewApp(t, dir)
+	err := runcmd.RunArtifactAdd(context.Background(), a, &runcmd.ArtifactAddOptions{Run: id, Paths: []string{filepath.Join(dir, "small.txt"), filepath.Join(dir, "big.bin")},
 		OpenCache: func(r *repo.Repo) (blob.Store, error) {
 			l, err := blob.NewLocal(r.BlobCacheDir())
 			return &fullStore{Store: l, budget: 8 << 20}, err
@@ -128,7 +119,7 @@ func TestArtifactAddDiskFull(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "is full") || !strings.Contains(err.Error(), "records nothing") {
 		t.Fatalf("error: %v", err)
 	}
-	if code := exitCode(err); code != exitFailure {
+	if code := cli.ExitCode(err); code != cli.ExitFailure {
 		t.Fatalf("exit code %d", code)
 	}
 	if got := runArtifacts(t, dir, id); len(got) != 0 {
@@ -153,8 +144,8 @@ func TestArtifactAddDiskFullTmpfs(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", cache).Run() })
 	writeRandom(t, filepath.Join(dir, "big.bin"), 12<<20)
-	_, errOut, code := cli(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "big.bin"))
-	if code != exitFailure || !strings.Contains(errOut, "no space left on device") || !strings.Contains(errOut, "is full") {
+	_, errOut, code := runCLI(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "big.bin"))
+	if code != cli.ExitFailure || !strings.Contains(errOut, "no space left on device") || !strings.Contains(errOut, "is full") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if got := runArtifacts(t, dir, id); len(got) != 0 {
@@ -192,8 +183,8 @@ func TestArtifactAddFileChanging(t *testing.T) {
 			}
 		}
 	})
-	a, _, _ := testApp(t, dir)
-	err := runArtifactAdd(context.Background(), a, &artifactAddOptions{Run: id, Paths: []string{filepath.Join(dir, "stable.bin"), p}})
+	a, _, _ := clitest.NewApp(t, dir)
+	err := runcmd.RunArtifactAdd(context.Background(), a, &runcmd.ArtifactAddOptions{Run: id, Paths: []string{filepath.Join(dir, "stable.bin"), p}})
 	close(stop)
 	wg.Wait()
 	if !errors.Is(err, blob.ErrFileChanged) || !strings.Contains(err.Error(), "records nothing") {
@@ -212,8 +203,8 @@ func TestArtifactAddReadError(t *testing.T) {
 	}
 	dir, id := newArtifactRepo(t)
 	writeRandom(t, filepath.Join(dir, "ok.bin"), 100)
-	_, errOut, code := cli(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "ok.bin"), "/proc/self/mem")
-	if code != exitFailure || !strings.Contains(errOut, "/proc/self/mem") || !strings.Contains(errOut, "input/output error") {
+	_, errOut, code := runCLI(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "ok.bin"), "/proc/self/mem")
+	if code != cli.ExitFailure || !strings.Contains(errOut, "/proc/self/mem") || !strings.Contains(errOut, "input/output error") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if got := runArtifacts(t, dir, id); len(got) != 0 {
@@ -231,8 +222,8 @@ func TestArtifactAddUnreadable(t *testing.T) {
 	p := filepath.Join(dir, "secret.bin")
 	writeRandom(t, p, 100)
 	os.Chmod(p, 0)
-	_, errOut, code := cli(t, dir, "run", "artifact", "add", "--run", id, p)
-	if code != exitUsage || !strings.Contains(errOut, "secret.bin: permission denied") {
+	_, errOut, code := runCLI(t, dir, "run", "artifact", "add", "--run", id, p)
+	if code != cli.ExitUsage || !strings.Contains(errOut, "secret.bin: permission denied") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".git", "mlgit", "blobs", "files")); err == nil {
@@ -246,27 +237,27 @@ func TestArtifactFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "artifact", "add"}, exitUsage, "requires at least 1 arg"},
-		{[]string{"run", "artifact", "get", "abcd"}, exitUsage, "-o DIR"},
-		{[]string{"run", "artifact", "ls"}, exitUsage, "accepts between 1 and 2"},
-		{[]string{"blob", "push", "--jobs", "0"}, exitUsage, "--jobs 0"},
-		{[]string{"blob", "pull", "--all", "abcd"}, exitUsage, "not both"},
-		{[]string{"blob", "verify", "--local", "--remote", "x"}, exitUsage, "not both"},
-		{[]string{"blob", "gc", "extra"}, exitUsage, "unknown command"},
+		{[]string{"run", "artifact", "add"}, cli.ExitUsage, "requires at least 1 arg"},
+		{[]string{"run", "artifact", "get", "abcd"}, cli.ExitUsage, "-o DIR"},
+		{[]string{"run", "artifact", "ls"}, cli.ExitUsage, "accepts between 1 and 2"},
+		{[]string{"blob", "push", "--jobs", "0"}, cli.ExitUsage, "--jobs 0"},
+		{[]string{"blob", "pull", "--all", "abcd"}, cli.ExitUsage, "not both"},
+		{[]string{"blob", "verify", "--local", "--remote", "x"}, cli.ExitUsage, "not both"},
+		{[]string{"blob", "gc", "extra"}, cli.ExitUsage, "unknown command"},
 		// A mistyped subcommand of a group: exit 2 with suggestions.
-		{[]string{"run", "lst"}, exitUsage, "Did you mean this?\n\tlist"},
-		{[]string{"model", "promte"}, exitUsage, "Did you mean this?\n\tpromote"},
-		{[]string{"model", "alias", "st"}, exitUsage, "unknown command \"st\" for \"mlgit model alias\""},
+		{[]string{"run", "lst"}, cli.ExitUsage, "Did you mean this?\n\tlist"},
+		{[]string{"model", "promte"}, cli.ExitUsage, "Did you mean this?\n\tpromote"},
+		{[]string{"model", "alias", "st"}, cli.ExitUsage, "unknown command \"st\" for \"mlgit model alias\""},
 	} {
 		var out, errb bytes.Buffer
-		code := run(context.Background(), tc.args, streams{Out: &out, Err: &errb})
+		code := run(context.Background(), tc.args, cli.Streams{Out: &out, Err: &errb})
 		if code != tc.code || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errb.String(), tc.code, tc.want)
 		}
 	}
 	// Flags reach the options.
-	var got *artifactAddOptions
-	cmd := newRunArtifactAddCmd(&app{}, func(_ context.Context, o *artifactAddOptions) error { got = o; return nil })
+	var got *runcmd.ArtifactAddOptions
+	cmd := runcmd.NewRunArtifactAddCmd(&cli.App{}, func(_ context.Context, o *runcmd.ArtifactAddOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--run", "3f2a", "--as", "ckpt/e1", "a.bin", "dir/.", "--json"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -274,8 +265,8 @@ func TestArtifactFlags(t *testing.T) {
 	if got.Run != "3f2a" || got.As != "ckpt/e1" || strings.Join(got.Paths, ",") != "a.bin,dir/." || !got.AsJSON {
 		t.Fatalf("options: %+v", got)
 	}
-	var gopts *artifactGetOptions
-	gcmd := newRunArtifactGetCmd(&app{}, func(_ context.Context, o *artifactGetOptions) error { gopts = o; return nil })
+	var gopts *runcmd.ArtifactGetOptions
+	gcmd := runcmd.NewRunArtifactGetCmd(&cli.App{}, func(_ context.Context, o *runcmd.ArtifactGetOptions) error { gopts = o; return nil })
 	gcmd.SetArgs([]string{"3f2a", "model", "-o", "out", "--remote", "s3://b/p"})
 	if err := gcmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -308,8 +299,8 @@ func TestArtifactGetDamagedLeavesNothing(t *testing.T) {
 	data[len(data)/2] ^= 1
 	os.WriteFile(p, data, 0o644)
 	outDir := filepath.Join(t.TempDir(), "out")
-	_, errOut, code := cli(t, dir, "run", "artifact", "get", id, "-o", outDir)
-	if code != exitFailure || !strings.Contains(errOut, d.String()) || !strings.Contains(errOut, strings.TrimPrefix(keys[len(keys)-1], "chunks/")[3:]) {
+	_, errOut, code := runCLI(t, dir, "run", "artifact", "get", id, "-o", outDir)
+	if code != cli.ExitFailure || !strings.Contains(errOut, d.String()) || !strings.Contains(errOut, strings.TrimPrefix(keys[len(keys)-1], "chunks/")[3:]) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	ents, _ := os.ReadDir(outDir)

@@ -9,14 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/runcmd"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/synccmd"
 	"github.com/mlgit/mlgit/internal/s3test"
-	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/repo"
 )
 
@@ -67,16 +69,16 @@ func TestBlobPushSkipsPresentInOneBatch(t *testing.T) {
 	remote := &countingStore{Store: blob.NewMem("remote-" + t.Name())}
 	openCache := func(*repo.Repo) (blob.Store, error) { return cache, nil }
 	openRemote := func(context.Context, string) (blob.Store, error) { return remote, nil }
-	a, _, _ := testApp(t, dir)
+	a, _, _ := clitest.NewApp(t, dir)
 	t0 := time.Now()
-	if err := runArtifactAdd(context.Background(), a, &artifactAddOptions{Run: id, Paths: []string{files}, OpenCache: openCache}); err != nil {
+	if err := runcmd.RunArtifactAdd(context.Background(), a, &runcmd.ArtifactAddOptions{Run: id, Paths: []string{files}, OpenCache: openCache}); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("add of 2000 files: %v", time.Since(t0))
 	t0 = time.Now()
-	a, _, errb := testApp(t, dir)
-	push := &blobTransferOptions{Push: true, Remote: "mem://x", Refs: []string{id}, Jobs: 8, OpenCache: openCache, OpenRemote: openRemote}
-	if err := runBlobTransfer(context.Background(), a, push); err != nil {
+	a, _, errb := clitest.NewApp(t, dir)
+	push := &synccmd.BlobTransferOptions{Push: true, Remote: "mem://x", Refs: []string{id}, Jobs: 8, OpenCache: openCache, OpenRemote: openRemote}
+	if err := synccmd.RunBlobTransfer(context.Background(), a, push); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(errb.String(), "Pushed 2000 blobs") {
@@ -84,9 +86,9 @@ func TestBlobPushSkipsPresentInOneBatch(t *testing.T) {
 	}
 	t.Logf("first push: %v", time.Since(t0))
 	*remote = countingStore{Store: remote.Store}
-	a, _, errb = testApp(t, dir)
+	a, _, errb = clitest.NewApp(t, dir)
 	start := time.Now()
-	if err := runBlobTransfer(context.Background(), a, push); err != nil {
+	if err := synccmd.RunBlobTransfer(context.Background(), a, push); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
@@ -123,9 +125,9 @@ func interruptedPush(t *testing.T, dir string, remote blob.Store) {
 	t.Helper()
 	broken := &failAfterStore{Store: remote}
 	broken.n.Store(3)
-	a, _, _ := testApp(t, dir)
-	opts := &blobTransferOptions{Push: true, Remote: "x://", Jobs: 1, OpenRemote: func(context.Context, string) (blob.Store, error) { return broken, nil }}
-	if err := runBlobTransfer(context.Background(), a, opts); !errors.Is(err, errKilled) {
+	a, _, _ := clitest.NewApp(t, dir)
+	opts := &synccmd.BlobTransferOptions{Push: true, Remote: "x://", Jobs: 1, OpenRemote: func(context.Context, string) (blob.Store, error) { return broken, nil }}
+	if err := synccmd.RunBlobTransfer(context.Background(), a, opts); !errors.Is(err, errKilled) {
 		t.Fatalf("interrupted push: %v", err)
 	}
 	var files, chunks int
@@ -140,16 +142,16 @@ func interruptedPush(t *testing.T, dir string, remote blob.Store) {
 	if files != 0 || chunks != 3 {
 		t.Fatalf("after the interruption the remote shows %d file objects and %d chunks; want 0 and 3", files, chunks)
 	}
-	a, out, _ := testApp(t, dir)
-	opts = &blobTransferOptions{Push: true, Remote: "x://", Jobs: 4, AsJSON: true, OpenRemote: func(context.Context, string) (blob.Store, error) { return remote, nil }}
-	if err := runBlobTransfer(context.Background(), a, opts); err != nil {
+	a, out, _ := clitest.NewApp(t, dir)
+	opts = &synccmd.BlobTransferOptions{Push: true, Remote: "x://", Jobs: 4, AsJSON: true, OpenRemote: func(context.Context, string) (blob.Store, error) { return remote, nil }}
+	if err := synccmd.RunBlobTransfer(context.Background(), a, opts); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `"chunks_skipped": 3`) {
 		t.Fatalf("resumed push: %s", out)
 	}
-	a, out, _ = testApp(t, dir)
-	if err := runBlobVerify(context.Background(), a, &blobVerifyOptions{Remote: "x://", Jobs: 2,
+	a, out, _ = clitest.NewApp(t, dir)
+	if err := synccmd.RunBlobVerify(context.Background(), a, &synccmd.BlobVerifyOptions{Remote: "x://", Jobs: 2,
 		OpenRemote: func(context.Context, string) (blob.Store, error) { return remote, nil }}); err != nil {
 		t.Fatalf("verify after resume: %v\n%s", err, out)
 	}
@@ -262,15 +264,15 @@ func TestBlobS3(t *testing.T) {
 	}
 	chunk := strings.TrimPrefix(keys[1], "chunks/")[3:]
 
-	out, errOut, code := cli(t, dir, "blob", "verify", "--remote", url)
-	if code != exitFailure || !strings.Contains(out, "CORRUPT       "+d.String()) || !strings.Contains(out, chunk) || !strings.Contains(out, "1 ok, 1 corrupt") {
+	out, errOut, code := runCLI(t, dir, "blob", "verify", "--remote", url)
+	if code != cli.ExitFailure || !strings.Contains(out, "CORRUPT       "+d.String()) || !strings.Contains(out, chunk) || !strings.Contains(out, "1 ok, 1 corrupt") {
 		t.Fatalf("verify of damaged remote: exit %d\n%s%s", code, out, errOut)
 	}
 	// A get that has to fetch the blob fails naming it, and writes nothing.
 	os.RemoveAll(cache)
 	got2 := filepath.Join(t.TempDir(), "got2")
-	_, errOut, code = cli(t, dir, "run", "artifact", "get", id, "w.bin", "-o", got2, "--remote", url)
-	if code != exitFailure || !strings.Contains(errOut, chunk) || !strings.Contains(errOut, "corrupt") {
+	_, errOut, code = runCLI(t, dir, "run", "artifact", "get", id, "w.bin", "-o", got2, "--remote", url)
+	if code != cli.ExitFailure || !strings.Contains(errOut, chunk) || !strings.Contains(errOut, "corrupt") {
 		t.Fatalf("get of damaged blob: exit %d: %s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(got2, "w.bin")); err == nil {
@@ -280,8 +282,8 @@ func TestBlobS3(t *testing.T) {
 	// Wrong credentials: a clear error, quickly.
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
 	start := time.Now()
-	_, errOut, code = cli(t, dir, "blob", "push", "--remote", url)
-	if code != exitFailure || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "AWS_ACCESS_KEY_ID") || time.Since(start) > 10*time.Second {
+	_, errOut, code = runCLI(t, dir, "blob", "push", "--remote", url)
+	if code != cli.ExitFailure || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "AWS_ACCESS_KEY_ID") || time.Since(start) > 10*time.Second {
 		t.Fatalf("wrong credentials: exit %d after %v: %s", code, time.Since(start), errOut)
 	}
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
@@ -294,8 +296,8 @@ func TestBlobS3(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	start = time.Now()
-	_, errOut, code = cli(t, dir, "blob", "verify", "--remote", "s3://"+srv.Bucket+"/x?endpoint=http://"+closed+"&path-style=true")
-	if code != exitFailure || !strings.Contains(errOut, "cannot reach") || time.Since(start) > 10*time.Second {
+	_, errOut, code = runCLI(t, dir, "blob", "verify", "--remote", "s3://"+srv.Bucket+"/x?endpoint=http://"+closed+"&path-style=true")
+	if code != cli.ExitFailure || !strings.Contains(errOut, "cannot reach") || time.Since(start) > 10*time.Second {
 		t.Fatalf("unreachable endpoint: exit %d after %v: %s", code, time.Since(start), errOut)
 	}
 	t.Logf("unreachable endpoint reported after %v", time.Since(start))
@@ -315,70 +317,3 @@ func TestBlobS3InterruptedPush(t *testing.T) {
 	}
 	interruptedPush(t, dir, remote)
 }
-
-func TestProgressBar(t *testing.T) {
-	now := time.Unix(1000, 0)
-	clock := func() time.Time { return now }
-	var mu sync.Mutex
-	var out strings.Builder
-	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
-	p := newProgressBar(nil, "push", 1<<30, clock)
-	p.Set(512 << 20)
-	now = now.Add(500 * time.Millisecond)
-	if s := p.render(now, false); s != "" {
-		t.Fatalf("drawn before a second: %q", s)
-	}
-	now = now.Add(1500 * time.Millisecond)
-	want := "push  [==========>         ]  50%  512.0 MiB / 1.0 GiB  256.0 MiB/s  ETA 2s"
-	if s := p.render(now, false); s != want {
-		t.Fatalf("render:\n got %q\nwant %q", s, want)
-	}
-	p.Finish() // no writer: nothing happens
-	if out.Len() != 0 {
-		t.Fatal("wrote without a terminal")
-	}
-
-	// On a terminal: nothing for a quick transfer, a bar and a newline
-	// for a slow one.
-	quick := newProgressBar(w, "get", 100, time.Now)
-	quick.Add(100)
-	quick.Finish()
-	mu.Lock()
-	if out.Len() != 0 {
-		t.Fatalf("quick transfer drew %q", out.String())
-	}
-	mu.Unlock()
-	start := time.Now()
-	slow := newProgressBar(w, "get", 100, func() time.Time { return time.Now().Add(2 * time.Second) })
-	slow.start = start
-	slow.Add(40)
-	time.Sleep(3 * progressInterval)
-	slow.Add(60)
-	slow.Finish()
-	mu.Lock()
-	s := out.String()
-	mu.Unlock()
-	if !strings.HasPrefix(s, "\rget  [") || !strings.Contains(s, " 40%") || !strings.Contains(s, "100%  100 B / 100 B") || !strings.HasSuffix(s, "\n") || !strings.Contains(s, "  in ") {
-		t.Fatalf("slow transfer drew %q", s)
-	}
-	for _, tc := range []struct {
-		n    int64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1536, "1.5 KiB"}, {5 << 30, "5.0 GiB"}} {
-		if got := units.Bytes(tc.n); got != tc.want {
-			t.Errorf("units.Bytes(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{{850 * time.Millisecond, "850ms"}, {42 * time.Second, "42s"}, {187 * time.Second, "3m07s"}, {125 * time.Minute, "2h05m"}} {
-		if got := formatDuration(tc.d); got != tc.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -1,30 +1,16 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/repo"
 )
-
-func TestImportFlags(t *testing.T) {
-	var got importMLflowOptions
-	cmd := newImportMLflowCmd(&app{}, func(_ context.Context, o *importMLflowOptions) error { got = *o; return nil })
-	cmd.SetArgs([]string{"--from", "./mlruns", "--experiment", "churn", "--experiment", "0", "--dry-run", "--verify", "--json"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	want := importMLflowOptions{from: "./mlruns", experiments: []string{"churn", "0"}, dryRun: true, verify: true, asJSON: true}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("options %+v, want %+v", got, want)
-	}
-}
 
 const mlflow2Fixture = "../../testdata/mlflow/mlflow-2.17.2-mlruns"
 
@@ -48,11 +34,11 @@ func TestImportMLflowCLI(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--from", notStore}, exitUsage, "is not an MLflow file store"},
-		{[]string{"--from", filepath.Join(notStore, "missing")}, exitUsage, "no such file"},
-		{[]string{"--from", "http://127.0.0.1:1"}, exitFailure, "MLflow tracking server http://127.0.0.1:1"},
-		{[]string{}, exitUsage, "--from is required"},
-		{[]string{"--from", mlflow2Fixture, "--experiment", "nope"}, exitNotFound, `experiment "nope" is not in the MLflow store`},
+		{[]string{"--from", notStore}, cli.ExitUsage, "is not an MLflow file store"},
+		{[]string{"--from", filepath.Join(notStore, "missing")}, cli.ExitUsage, "no such file"},
+		{[]string{"--from", "http://127.0.0.1:1"}, cli.ExitFailure, "MLflow tracking server http://127.0.0.1:1"},
+		{[]string{}, cli.ExitUsage, "--from is required"},
+		{[]string{"--from", mlflow2Fixture, "--experiment", "nope"}, cli.ExitNotFound, `experiment "nope" is not in the MLflow store`},
 	} {
 		_, errOut, code := mlgit(t, dir, append([]string{"import", "mlflow"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(errOut, tc.want) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/repo"
 )
@@ -63,7 +64,7 @@ func TestRunExecMLflow(t *testing.T) {
 	gittest.Setenv(t)
 	dir := gittest.NewRepo(t)
 	var out, errb bytes.Buffer
-	s := streams{In: strings.NewReader(""), Out: &out, Err: &errb}
+	s := cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}
 	if code := run(context.Background(), []string{"-C", dir, "init"}, s); code != 0 {
 		t.Fatalf("init: %d %s", code, errb.String())
 	}

@@ -11,13 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/servecmd"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
 func TestServerFlags(t *testing.T) {
-	a, _, _ := testApp(t, t.TempDir())
-	var got *serverOptions
-	cmd := newServerCmd(a, func(_ context.Context, o *serverOptions) error { got = o; return nil })
+	a, _, _ := clitest.NewApp(t, t.TempDir())
+	var got *cli.ServerOptions
+	cmd := servecmd.NewServerCmd(a, func(_ context.Context, o *cli.ServerOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--port", "5001", "--read-only", "--allowed-hosts", "a.example,b.example:80", "--auth-file", "f", "--host", "::1"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -25,13 +28,13 @@ func TestServerFlags(t *testing.T) {
 	if got.Port != 5001 || !got.ReadOnly || got.Host != "::1" || got.AuthFile != "f" || strings.Join(got.AllowedHosts, " ") != "a.example b.example:80" || got.CheckpointInterval != 30*time.Second {
 		t.Fatalf("options %+v", got)
 	}
-	cmd = newServerCmd(a, func(context.Context, *serverOptions) error { return nil })
+	cmd = servecmd.NewServerCmd(a, func(context.Context, *cli.ServerOptions) error { return nil })
 	cmd.SetArgs([]string{"--port", "70000"})
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	if err := cmd.Execute(); exitCode(err) != exitUsage {
+	if err := cmd.Execute(); cli.ExitCode(err) != cli.ExitUsage {
 		t.Fatalf("bad port: %v", err)
 	}
-	if _, _, code := cli(t, t.TempDir(), "server", "--auth-file"); code != exitUsage {
+	if _, _, code := runCLI(t, t.TempDir(), "server", "--auth-file"); code != cli.ExitUsage {
 		t.Fatalf("missing flag value: exit %d", code)
 	}
 }
@@ -44,8 +47,8 @@ func TestServerServesAndCommitsOnShutdown(t *testing.T) {
 	t.Setenv("MLGIT_BLOB_REMOTE", "")
 	dir := gittest.NewRepo(t)
 	mustCLI(t, dir, "init")
-	a, _, errb := testApp(t, dir)
-	addr, stop := startTestServer(t, a, &serverOptions{Host: "127.0.0.1", Port: 0})
+	a, _, errb := clitest.NewApp(t, dir)
+	addr, stop := startTestServer(t, a, &cli.ServerOptions{Host: "127.0.0.1", Port: 0})
 	base := "http://" + addr
 	post := func(path, body string) map[string]any {
 		t.Helper()
@@ -89,8 +92,8 @@ func TestServerAllInterfacesSaysHowToReachIt(t *testing.T) {
 	gittest.Setenv(t)
 	dir := gittest.NewRepo(t)
 	mustCLI(t, dir, "init")
-	a, _, errb := testApp(t, dir)
-	addr, stop := startTestServer(t, a, &serverOptions{Host: "0.0.0.0", Port: 0})
+	a, _, errb := clitest.NewApp(t, dir)
+	addr, stop := startTestServer(t, a, &cli.ServerOptions{Host: "0.0.0.0", Port: 0})
 	_, port, _ := net.SplitHostPort(addr)
 	msg := errb.String()
 	if !strings.Contains(msg, "http://127.0.0.1:"+port+" on this machine") || !strings.Contains(msg, "--allowed-hosts") || strings.Contains(msg, "http://0.0.0.0") {
@@ -112,15 +115,15 @@ func TestServerAllInterfacesSaysHowToReachIt(t *testing.T) {
 	stop()
 }
 
-// startTestServer runs runServer with o until stop is called (or the test
+// startTestServer runs servecmd.RunServer with o until stop is called (or the test
 // ends) and returns the address it listens on.
-func startTestServer(t *testing.T, a *app, o *serverOptions) (addr string, stop func() error) {
+func startTestServer(t *testing.T, a *cli.App, o *cli.ServerOptions) (addr string, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	o.Ready = func(addr string) { ready <- addr }
-	go func() { done <- runServer(ctx, a, o) }()
+	go func() { done <- servecmd.RunServer(ctx, a, o) }()
 	select {
 	case addr = <-ready:
 	case err := <-done:

@@ -8,13 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/servecmd"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
 func TestUIFlags(t *testing.T) {
-	a, _, _ := testApp(t, t.TempDir())
-	var got *uiOptions
-	cmd := newUICmd(a, func(_ context.Context, o *uiOptions) error { got = o; return nil })
+	a, _, _ := clitest.NewApp(t, t.TempDir())
+	var got *servecmd.UIOptions
+	cmd := servecmd.NewUICmd(a, func(_ context.Context, o *servecmd.UIOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"--port", "5050", "--no-open", "--read-only"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
@@ -22,7 +25,7 @@ func TestUIFlags(t *testing.T) {
 	if got.Port != 5050 || !got.NoOpen || !got.ReadOnly {
 		t.Fatalf("options %+v", got)
 	}
-	if _, _, code := cli(t, t.TempDir(), "ui", "--port", "-1"); code != exitUsage {
+	if _, _, code := runCLI(t, t.TempDir(), "ui", "--port", "-1"); code != cli.ExitUsage {
 		t.Fatalf("bad port: exit %d", code)
 	}
 }
@@ -35,14 +38,14 @@ func TestUIOpensAndServes(t *testing.T) {
 	dir := gittest.NewRepo(t)
 	mustCLI(t, dir, "init")
 	mustCLI(t, dir, "exp", "create", "vision")
-	a, out, _ := testApp(t, dir)
+	a, out, _ := clitest.NewApp(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opened := make(chan string, 1)
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runUI(ctx, a, &uiOptions{Port: 0, Open: func(u string) error { opened <- u; return nil }, Ready: func(u string) { ready <- u }})
+		done <- servecmd.RunUI(ctx, a, &servecmd.UIOptions{Port: 0, Open: func(u string) error { opened <- u; return nil }, Ready: func(u string) { ready <- u }})
 	}()
 	var url string
 	select {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
 )
@@ -68,7 +69,7 @@ var flagKinds = map[string]completeKind{
 }
 
 // addCompletion attaches the completion functions to every command of root.
-func addCompletion(a *app, root *cobra.Command) {
+func addCompletion(a *cli.App, root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
@@ -83,7 +84,7 @@ func addCompletion(a *app, root *cobra.Command) {
 						return nil, cobra.ShellCompDirectiveNoFileComp
 					}
 				}
-				return a.candidates(kinds[i], args), cobra.ShellCompDirectiveNoFileComp
+				return candidates(a, kinds[i], args), cobra.ShellCompDirectiveNoFileComp
 			}
 		}
 		for name, kind := range flagKinds {
@@ -92,7 +93,7 @@ func addCompletion(a *app, root *cobra.Command) {
 			}
 			kind := kind
 			_ = c.RegisterFlagCompletionFunc(name, func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-				return a.candidates(kind, nil), cobra.ShellCompDirectiveNoFileComp
+				return candidates(a, kind, nil), cobra.ShellCompDirectiveNoFileComp
 			})
 		}
 	}
@@ -105,7 +106,7 @@ const maxCompletions = 200
 // candidates lists the values of kind; args are the arguments before the
 // one being completed (the model of a version, stage or alias). Errors give
 // no candidates: completion never prints one.
-func (a *app) candidates(kind completeKind, args []string) []string {
+func candidates(a *cli.App, kind completeKind, args []string) []string {
 	r, err := a.OpenRepo()
 	if err != nil {
 		return nil
@@ -130,9 +131,9 @@ func (a *app) candidates(kind completeKind, args []string) []string {
 		}
 	case compMetricKey:
 		if len(args) > 0 {
-			if id, err := a.resolveRun(r, args[0]); err == nil {
+			if id, err := a.ResolveRun(r, args[0]); err == nil {
 				if run, err := r.GetRun(id); err == nil {
-					out = sortedKeys(run.Metrics)
+					out = cli.SortedKeys(run.Metrics)
 				}
 			}
 		}

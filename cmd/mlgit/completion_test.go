@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
@@ -29,7 +30,7 @@ func TestCompletion(t *testing.T) {
 	complete := func(args ...string) []string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		code := run(context.Background(), append([]string{"-C", dir, "__complete"}, args...), streams{In: strings.NewReader(""), Out: &out, Err: &errb})
+		code := run(context.Background(), append([]string{"-C", dir, "__complete"}, args...), cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb})
 		if code != 0 {
 			t.Fatalf("__complete %v: exit %d %s", args, code, errb.String())
 		}

@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 )
 
 func main() {
@@ -19,7 +21,7 @@ func main() {
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], defaultStreams())
+	code := run(ctx, os.Args[1:], cli.DefaultStreams())
 	stop()
 	if code != 0 {
 		pprof.StopCPUProfile()

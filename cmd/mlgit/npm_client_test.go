@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/servecmd"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
@@ -276,7 +279,7 @@ func TestNpmMLflowClient(t *testing.T) {
 			t.Errorf("mlgit model resolve %s: version %q, want %s", ref, v, want)
 		}
 	}
-	if out, err := proc(t, exe, dir, "model", "resolve", "npm-churn@challenger"); exitStatus(err) != exitNotFound {
+	if out, err := proc(t, exe, dir, "model", "resolve", "npm-churn@challenger"); exitStatus(err) != cli.ExitNotFound {
 		t.Errorf("removed alias challenger still resolves (err %v):\n%s", err, out)
 	}
 	// docs/registry.md §3: one tag per registration and per event, each
@@ -438,14 +441,14 @@ type npmServer struct {
 
 func startNpmServer(t *testing.T, dir string) *npmServer {
 	t.Helper()
-	a, _, _ := testApp(t, dir)
+	a, _, _ := clitest.NewApp(t, dir)
 	s := &npmServer{done: make(chan error, 1), log: &syncBuffer{}}
 	a.Err = s.log
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	ready := make(chan string, 1)
 	go func() {
-		s.done <- runServer(ctx, a, &serverOptions{Host: "127.0.0.1", Port: 0, CheckpointInterval: 30 * time.Second,
+		s.done <- servecmd.RunServer(ctx, a, &cli.ServerOptions{Host: "127.0.0.1", Port: 0, CheckpointInterval: 30 * time.Second,
 			Ready: func(addr string) { ready <- addr }})
 	}()
 	t.Cleanup(func() {

@@ -6,12 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mlgit": func() { os.Exit(run(context.Background(), os.Args[1:], defaultStreams())) },
+		"mlgit": func() { os.Exit(run(context.Background(), os.Args[1:], cli.DefaultStreams())) },
 	})
 }
 

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/servecmd"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
@@ -38,13 +41,13 @@ func TestServerUnderLoadWithListAndPull(t *testing.T) {
 	gittest.Git(t, other, "remote", "add", "origin", bare)
 	mustProc(t, exe, other, "pull")
 
-	a, _, _ := testApp(t, dir)
+	a, _, _ := clitest.NewApp(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runServer(ctx, a, &serverOptions{Host: "127.0.0.1", Port: 0, Quiet: true,
+		done <- servecmd.RunServer(ctx, a, &cli.ServerOptions{Host: "127.0.0.1", Port: 0, Quiet: true,
 			CheckpointInterval: 300 * time.Millisecond, Ready: func(addr string) { ready <- addr }})
 	}()
 	var base string

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
 
@@ -174,7 +175,7 @@ func TestPushPullTransports(t *testing.T) {
 			if tc.creds {
 				// No credentials yet: refused, exit 4, a message that says so.
 				out, err := proc(t, exe, a, "push")
-				if code := exitOf(err); code != exitRemote || !strings.Contains(out, "remote error") {
+				if code := exitOf(err); code != cli.ExitRemote || !strings.Contains(out, "remote error") {
 					t.Fatalf("push without credentials: exit %d\n%s", code, out)
 				}
 				gittest.Git(t, a, "config", "credential.helper", "!f() { echo username=alice; echo password=s3cret; }; f")

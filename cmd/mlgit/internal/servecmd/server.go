@@ -1,0 +1,107 @@
+package servecmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/spf13/cobra"
+)
+
+// NewServerCmd returns mlgit server; runF, when set, replaces its run
+// function (tests).
+func NewServerCmd(a *cli.App, runF func(context.Context, *cli.ServerOptions) error) *cobra.Command {
+	o := &cli.ServerOptions{}
+	cmd := &cobra.Command{
+		Use:   "server [--host 127.0.0.1] [--port 5000] [--read-only] [--auth-file FILE] [--allowed-hosts HOST,...] [--blob-remote URL]",
+		Short: "Serve the MLflow REST API over the repository",
+		Long: `Serve the MLflow tracking REST API (/api/2.0/mlflow/..., /ajax-api/2.0/mlflow/...,
+the mlflow-artifacts proxy, /health, /version) over this repository, so that
+unmodified MLflow code logs into Git:
+
+  mlflow.set_tracking_uri("http://127.0.0.1:5000")
+
+Writes are acknowledged once durable in the store's journal and committed to
+the tracking branch at checkpoints (every --checkpoint-interval, at run end,
+and on shutdown: SIGINT or SIGTERM stops accepting requests, finishes those in
+flight and commits everything acknowledged). Uploaded artifacts go to the
+local blob cache; downloads fall back to the blob remote (--blob-remote, else
+$MLGIT_BLOB_REMOTE, else blobs.remote in mlgit.yaml) when one is set.
+
+Security: the server binds loopback by default and accepts only requests whose
+Host header is a loopback name, or one listed with --allowed-hosts (against DNS
+rebinding; "*" accepts any). POST and PUT API calls must be JSON (against
+cross-site request forgery). --auth-file requires a bearer token
+(MLFLOW_TRACKING_TOKEN) or a Basic user (MLFLOW_TRACKING_USERNAME and
+MLFLOW_TRACKING_PASSWORD) on every API call; the file holds one
+"user <name> <bcrypt-hash>" or "token <name> <hash>" per line (see
+docs/server.md). --read-only refuses every write with PERMISSION_DENIED.`,
+		Example: `  mlgit server
+  mlgit server --port 5001 --read-only
+  mlgit server --host 0.0.0.0 --allowed-hosts mlflow.internal --auth-file /etc/mlgit/auth`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Port < 0 || o.Port > 65535 {
+				return cli.Usagef("--port %d is not a TCP port (0-65535)", o.Port)
+			}
+			if o.CheckpointInterval < 0 {
+				return cli.Usagef("--checkpoint-interval must not be negative")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return RunServer(cmd.Context(), a, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on")
+	f.IntVar(&o.Port, "port", 5000, "TCP port to listen on (0: any free port)")
+	f.StringVar(&o.BlobRemote, "blob-remote", "", "blob remote `URL` downloads fall back to (default $MLGIT_BLOB_REMOTE, else blobs.remote)")
+	f.StringVar(&o.AuthFile, "auth-file", "", "require authentication with the users and tokens of `FILE`")
+	f.BoolVar(&o.ReadOnly, "read-only", false, "refuse every write with PERMISSION_DENIED")
+	f.StringSliceVar(&o.AllowedHosts, "allowed-hosts", nil, "extra Host header values to accept: `NAME` or NAME:PORT, or * for any")
+	f.DurationVar(&o.CheckpointInterval, "checkpoint-interval", 30*time.Second, "commit journaled writes at least this often (0: only at run end and shutdown)")
+	f.BoolVar(&o.Quiet, "quiet", false, "do not log each request")
+	return cmd
+}
+
+// RunServer runs mlgit server until ctx is done.
+func RunServer(ctx context.Context, a *cli.App, o *cli.ServerOptions) error {
+	srv, err := cli.StartServer(ctx, a, o)
+	if err != nil {
+		return err
+	}
+	if host, port, err := net.SplitHostPort(srv.Addr); err == nil && net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+		// 0.0.0.0 or ::, printed as http://[::]:5000, is not an address to
+		// open; and requests naming this host by IP or DNS name are
+		// refused unless --allowed-hosts lists it: say so now, not at the
+		// first refused request.
+		fmt.Fprintf(a.Err, "mlgit server: serving %s (branch %s) on port %s of every interface: http://127.0.0.1:%s on this machine\n", srv.RepoDir, srv.Branch, port, port)
+		if len(o.AllowedHosts) == 0 {
+			fmt.Fprintf(a.Err, "mlgit server: other machines must reach it by a name listed with --allowed-hosts (e.g. --allowed-hosts $(hostname),192.0.2.10): requests naming any other host are refused (DNS rebinding protection)\n")
+		}
+	} else {
+		fmt.Fprintf(a.Err, "mlgit server: serving %s (branch %s) on http://%s\n", srv.RepoDir, srv.Branch, srv.Addr)
+	}
+	if o.Ready != nil {
+		o.Ready(srv.Addr)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(a.Err, "mlgit server: shutting down")
+	case serveErr = <-srv.Errc:
+	}
+	if err := srv.Stop(); err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Err, "mlgit server: everything acknowledged is committed")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
