@@ -19,8 +19,15 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=..."
 // (make build); a go install or go build without it reports the module
-// version and the commit Go recorded.
-var version = buildVersion()
+// version and the commit Go recorded. (-X sets only a variable whose
+// initializer is a constant: hence the init below, not an initializer.)
+var version string
+
+func init() {
+	if version == "" {
+		version = buildVersion()
+	}
+}
 
 func buildVersion() string {
 	bi, ok := debug.ReadBuildInfo()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -39,4 +40,20 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// TestVersionStamp: the version make build stamps with -ldflags -X is the
+// one --version prints.
+func TestVersionStamp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "mlgit")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=v9.9.9-test", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil || string(out) != "mlgit version v9.9.9-test\n" {
+		t.Fatalf("--version: %q %v", out, err)
+	}
 }
