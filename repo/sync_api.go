@@ -21,6 +21,8 @@ type (
 	// Renumbered is one model version that got a new number because
 	// another clone pushed the same number first.
 	Renumbered = gitsync.Renumbered
+	// ExperimentMerge is a local experiment merged into the remote's of the same name.
+	ExperimentMerge = gitsync.ExperimentMerge
 )
 
 // ErrRemote marks a failure of the remote (unreachable, refused, denied).

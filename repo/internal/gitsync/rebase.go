@@ -28,6 +28,13 @@ import (
 // aliases in model.yaml, tag names and messages) follows. A file that both
 // sides changed is merged field by field, the local change winning where
 // both changed the same field, as if it were made after the remote's.
+//
+// Experiment names are unique, but two clones can each create an
+// experiment of one name under different ids. The remote's wins: the
+// local experiment is merged into it (its creation is dropped, its later
+// changes apply to the remote's), and every local run and logged model of
+// it moves to the remote's id. Which id survives does not depend on who
+// pulls: the one pushed first is on the remote.
 
 // fileChange is one file that differs between two trees (zero hash: absent).
 type fileChange struct {
@@ -117,6 +124,18 @@ func (rn renumbering) version(key string, n int64) int64 {
 	return n
 }
 
+// expMerge maps local experiment ids to the remote's experiment of the same
+// name that they were merged into.
+type expMerge map[string]string
+
+// ExperimentMerge is a local experiment merged into the remote's experiment
+// of the same name.
+type ExperimentMerge struct {
+	Name string `json:"name"`
+	From string `json:"from"` // the local id, gone
+	To   string `json:"to"`   // the remote's id
+}
+
 // Renumbered is one model version that got a new number because another
 // clone pushed the same number first.
 type Renumbered struct {
@@ -129,7 +148,7 @@ type Renumbered struct {
 // on top of onto. It returns the new tip, the old → new commit map (a
 // commit whose change was already there maps to the tip it found) and the
 // version renumbering.
-func (s *Store) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Hash, map[plumbing.Hash]plumbing.Hash, renumbering, error) {
+func (s *Store) replay(onto plumbing.Hash, commits []plumbing.Hash, em expMerge) (plumbing.Hash, map[plumbing.Hash]plumbing.Hash, renumbering, error) {
 	tip := onto
 	moved := map[plumbing.Hash]plumbing.Hash{}
 	rn := renumbering{}
@@ -159,8 +178,11 @@ func (s *Store) replay(onto plumbing.Hash, commits []plumbing.Hash) (plumbing.Ha
 		if err := s.allocateVersions(tx, changes, rn); err != nil {
 			return plumbing.ZeroHash, nil, nil, err
 		}
+		if err := s.mergeExperiments(tx, changes, em); err != nil {
+			return plumbing.ZeroHash, nil, nil, err
+		}
 		for _, ch := range changes {
-			if err := s.reapply(tx, ch, rn); err != nil {
+			if err := s.reapply(tx, ch, rn, em); err != nil {
 				return plumbing.ZeroHash, nil, nil, fmt.Errorf("re-apply commit %s (%s) on %s: %w", short(h.String()), firstLine(c.Message), short(tip.String()), err)
 			}
 		}
@@ -237,21 +259,89 @@ func (s *Store) highestVersion(tx *gitobj.Tx, key string) (int64, error) {
 	return highest, nil
 }
 
+// mergeExperiments finds the experiments the changes create under a name
+// that another experiment has on the tip, and maps them to it.
+func (s *Store) mergeExperiments(tx *gitobj.Tx, changes []fileChange, em expMerge) error {
+	var byName map[string]string
+	for _, ch := range changes {
+		id, ok := experimentOf(ch.path)
+		if !ok || !ch.old.IsZero() || ch.new.IsZero() || em[id] != "" {
+			continue
+		}
+		data, err := s.Branch.DB.ReadObject(plumbing.BlobObject, ch.new)
+		if err != nil {
+			return err
+		}
+		e, err := manifest.DecodeExperiment(data)
+		if err != nil {
+			continue // re-applied as is; check reports it
+		}
+		if byName == nil {
+			if byName, err = experimentNames(tx); err != nil {
+				return err
+			}
+		}
+		if other, ok := byName[e.Name]; ok && other != id {
+			em[id] = other
+		}
+	}
+	return nil
+}
+
+// experimentOf returns the id of experiments/<id>/experiment.yaml.
+func experimentOf(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, layout.Experiments+"/")
+	if !ok {
+		return "", false
+	}
+	id, file, ok := strings.Cut(rest, "/")
+	return id, ok && file == "experiment.yaml"
+}
+
+// experimentNames maps the names of the experiments on tx's tree to ids.
+func experimentNames(tx *gitobj.Tx) (map[string]string, error) {
+	ids, err := tx.List(layout.Experiments)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ids))
+	for _, id := range ids {
+		id = strings.TrimSuffix(id, "/") // List marks folders so
+		data, ok, err := tx.Read(layout.Experiment(id))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if e, err := manifest.DecodeExperiment(data); err == nil {
+			out[e.Name] = id
+		}
+	}
+	return out, nil
+}
+
 // reapply applies one file change of a local commit to tx, whose base is
 // the new tip.
-func (s *Store) reapply(tx *gitobj.Tx, ch fileChange, rn renumbering) error {
+func (s *Store) reapply(tx *gitobj.Tx, ch fileChange, rn renumbering, em expMerge) error {
 	target := ch.path
 	key, n, isVersion := layout.ParseVersion(ch.path)
 	if isVersion {
 		target = layout.Version(key, rn.version(key, n))
 	}
+	if id, ok := experimentOf(ch.path); ok && em[id] != "" {
+		if ch.old.IsZero() {
+			return nil // the creation: the remote's experiment stands
+		}
+		target = layout.Experiment(em[id])
+	}
 	mkey, isModel := layout.ParseModel(ch.path)
-	needsRewrite := (isVersion && len(rn[key]) > 0) || (isModel && len(rn[mkey]) > 0)
-	base, err := s.localContent(ch.path, ch.old, rn, needsRewrite)
+	needsRewrite := (isVersion && len(rn[key]) > 0) || (isModel && len(rn[mkey]) > 0) || len(em) > 0
+	base, err := s.localContent(ch.path, ch.old, rn, em, needsRewrite)
 	if err != nil {
 		return err
 	}
-	theirs, err := s.localContent(ch.path, ch.new, rn, needsRewrite)
+	theirs, err := s.localContent(ch.path, ch.new, rn, em, needsRewrite)
 	if err != nil {
 		return err
 	}
@@ -303,14 +393,19 @@ func (s *Store) reapply(tx *gitobj.Tx, ch fileChange, rn renumbering) error {
 }
 
 // localContent reads a blob of the local history, rewritten to the remote's
-// version numbers when needed (nil for the zero hash).
-func (s *Store) localContent(p string, h plumbing.Hash, rn renumbering, rewrite bool) ([]byte, error) {
+// version numbers and experiment ids when needed (nil for the zero hash).
+func (s *Store) localContent(p string, h plumbing.Hash, rn renumbering, em expMerge, rewrite bool) ([]byte, error) {
 	if h.IsZero() {
 		return nil, nil
 	}
 	data, err := s.Branch.DB.ReadObject(plumbing.BlobObject, h)
 	if err != nil || !rewrite {
 		return data, err
+	}
+	if len(em) > 0 {
+		if out, ok := rewriteExperiment(p, data, em); ok {
+			return out, nil
+		}
 	}
 	if key, _, ok := layout.ParseVersion(p); ok {
 		v, err := manifest.DecodeModelVersion(data)
@@ -332,6 +427,49 @@ func (s *Store) localContent(p string, h plumbing.Hash, rn renumbering, rewrite 
 		return m.Encode(), nil
 	}
 	return data, nil
+}
+
+// rewriteExperiment moves a run, logged model or experiment manifest of a
+// merged experiment to the remote's id (ok false: nothing to rewrite).
+func rewriteExperiment(p string, data []byte, em expMerge) ([]byte, bool) {
+	switch {
+	case strings.HasPrefix(p, layout.Runs+"/") && strings.HasSuffix(p, "/run.yaml"):
+		r, err := manifest.DecodeRun(data)
+		if err != nil || em[r.ExperimentID] == "" {
+			return nil, false
+		}
+		from, to := r.ExperimentID, em[r.ExperimentID]
+		r.ExperimentID = to
+		r.ArtifactURI = movedURI(r.ArtifactURI, from, to)
+		return r.Encode(), true
+	case strings.HasPrefix(p, layout.LoggedModels+"/"):
+		m, err := manifest.DecodeLoggedModel(data)
+		if err != nil || em[m.ExperimentID] == "" {
+			return nil, false
+		}
+		from, to := m.ExperimentID, em[m.ExperimentID]
+		m.ExperimentID = to
+		m.ArtifactLocation = movedURI(m.ArtifactLocation, from, to)
+		return m.Encode(), true
+	}
+	if id, ok := experimentOf(p); ok && em[id] != "" {
+		e, err := manifest.DecodeExperiment(data)
+		if err != nil {
+			return nil, false
+		}
+		e.ID = em[id]
+		return e.Encode(), true
+	}
+	return nil, false
+}
+
+// movedURI is an mlflow-artifacts:/<exp>/... location under another
+// experiment id.
+func movedURI(u, from, to string) string {
+	if rest, ok := strings.CutPrefix(u, "mlflow-artifacts:/"+from+"/"); ok {
+		return "mlflow-artifacts:/" + to + "/" + rest
+	}
+	return u
 }
 
 func isSegment(p string) bool {

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/registry"
 )
 
@@ -65,6 +67,9 @@ type Result struct {
 	Rebased int `json:"rebased,omitempty"`
 	// Renumbered lists versions that got a new number.
 	Renumbered []Renumbered `json:"renumbered,omitempty"`
+	// MergedExperiments lists local experiments merged into the remote's
+	// experiment of the same name.
+	MergedExperiments []ExperimentMerge `json:"merged_experiments,omitempty"`
 	// Retagged lists local tags that were re-created (new name, commit or
 	// counter) as "old -> new".
 	Retagged []string `json:"retagged,omitempty"`
@@ -304,6 +309,28 @@ func (s *Store) pullLocked(ctx context.Context, rs *remoteSpec, o *Options, res 
 	return remoteTip, nil
 }
 
+// reportMerges records the experiments merged by a replay.
+func (s *Store) reportMerges(tip plumbing.Hash, em expMerge, res *Result) error {
+	if len(em) == 0 {
+		return nil
+	}
+	tx, err := s.Branch.DB.NewTx(tip)
+	if err != nil {
+		return err
+	}
+	for from, to := range em {
+		name := ""
+		if data, ok, err := tx.Read(layout.Experiment(to)); err == nil && ok {
+			if e, err := manifest.DecodeExperiment(data); err == nil {
+				name = e.Name
+			}
+		}
+		res.MergedExperiments = append(res.MergedExperiments, ExperimentMerge{Name: name, From: from, To: to})
+	}
+	sort.Slice(res.MergedExperiments, func(i, j int) bool { return res.MergedExperiments[i].From < res.MergedExperiments[j].From })
+	return nil
+}
+
 // integrate brings the local branch onto remoteTip and moves the local,
 // unpushed tags with it.
 func (s *Store) integrate(remoteTip plumbing.Hash, mirror, local map[string]plumbing.Hash, res *Result) error {
@@ -315,6 +342,7 @@ func (s *Store) integrate(remoteTip plumbing.Hash, mirror, local map[string]plum
 		newTip := localTip
 		var moved map[plumbing.Hash]plumbing.Hash
 		rn := renumbering{}
+		em := expMerge{}
 		rebased := 0
 		switch {
 		case remoteTip.IsZero() || remoteTip == localTip:
@@ -334,7 +362,7 @@ func (s *Store) integrate(remoteTip plumbing.Hash, mirror, local map[string]plum
 			case len(ahead) == 0:
 				newTip = remoteTip
 			default:
-				if newTip, moved, rn, err = s.replay(remoteTip, ahead); err != nil {
+				if newTip, moved, rn, err = s.replay(remoteTip, ahead, em); err != nil {
 					return err
 				}
 				rebased = len(ahead)
@@ -393,6 +421,9 @@ func (s *Store) integrate(remoteTip plumbing.Hash, mirror, local map[string]plum
 			a, b := res.Renumbered[i], res.Renumbered[j]
 			return a.Model < b.Model || a.Model == b.Model && a.From < b.From
 		})
+		if err := s.reportMerges(newTip, em, res); err != nil {
+			return err
+		}
 		res.Retagged = append(res.Retagged, plan.Retagged...)
 		res.Tip = newTip.String()
 		return nil

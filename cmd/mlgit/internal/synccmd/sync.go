@@ -201,6 +201,9 @@ func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
 	for _, rn := range res.Renumbered {
 		fmt.Fprintf(w, "renumbered %s v%d -> v%d: %s took v%d first\n", rn.Model, rn.From, rn.To, res.Remote, rn.From)
 	}
+	for _, m := range res.MergedExperiments {
+		fmt.Fprintf(w, "merged experiment %q: this clone's id %s into %s, which %s has (its runs moved there)\n", m.Name, m.From, m.To, res.Remote)
+	}
 	for _, t := range res.Retagged {
 		fmt.Fprintf(w, "retagged %s\n", t)
 	}
