@@ -6,58 +6,35 @@ import (
 
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/layout"
+	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // DeleteRunArtifacts removes from run id's artifact index the file p, or
 // every file below the folder p, and returns how many entries it removed
 // (0: nothing matched, nothing written). The blobs stay in the blob store
 // (blob gc removes unreferenced ones). It is the MLflow artifact proxy's
-// DELETE; it commits at once, after a checkpoint so that the run's journaled
-// records are on the branch first. Records journaled concurrently apply on
-// top of the result at the next checkpoint.
+// DELETE: a journal record like every other write to a run, acknowledged
+// once durable and ordered with the run's other records (an upload
+// journaled before the delete is deleted, one after it stays).
 func (r *Repo) DeleteRunArtifacts(id, p string) (int, error) {
 	if err := manifest.ValidateArtifactPath(p); err != nil {
 		return 0, err
 	}
-	if _, err := r.runForWrite(id); err != nil {
-		return 0, err
-	}
-	if _, err := r.Checkpoint(); err != nil {
-		return 0, err
-	}
 	removed := 0
-	_, err := r.Update(func(tx *Tx) error {
-		removed = 0
-		doc, err := readRunTx(tx, id)
-		if err != nil {
-			return err
-		}
+	err := r.withRunForWrite(id, func(doc *manifest.Run) error {
 		if doc.LifecycleStage != manifest.LifecycleActive {
 			return fmt.Errorf("%w: the run %s must be in 'active' lifecycle_stage", ErrInvalid, id)
 		}
-		kept := doc.Artifacts[:0:0]
-		for _, a := range doc.Artifacts {
-			if a.Path == p || strings.HasPrefix(a.Path, p+"/") {
-				removed++
-				continue
-			}
-			kept = append(kept, a)
-		}
-		if removed == 0 {
-			return nil
-		}
-		if len(kept) == 0 {
-			kept = nil
-		}
-		doc.Artifacts = kept
-		tx.Write(layout.Run(id), doc.Encode())
-		tx.SetMessage(fmt.Sprintf("run %s: %d artifact(s) deleted under %s", short(id), removed, p),
-			"Mlgit-Op: artifact-delete", "Mlgit-Run: "+id)
+		_, removed = journal.RemoveArtifacts(doc.Artifacts, p)
 		return nil
 	})
-	if err != nil {
+	if err != nil || removed == 0 {
 		return 0, err
 	}
+	if err := r.group.Append([]journal.Op{{Op: journal.OpDelArtifacts, Run: id, Key: p}}); err != nil {
+		return 0, err
+	}
+	r.maybeCheckpoint()
 	return removed, nil
 }
 

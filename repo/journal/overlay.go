@@ -3,6 +3,7 @@ package journal
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/mlgit/mlgit/manifest"
 )
@@ -109,8 +110,25 @@ func Apply(doc *manifest.Run, o Op) string {
 		}
 	case OpArtifacts:
 		doc.Artifacts = manifest.SortArtifacts(append(doc.Artifacts, o.Artifacts...))
+	case OpDelArtifacts:
+		doc.Artifacts, _ = RemoveArtifacts(doc.Artifacts, o.Key)
 	}
 	return ""
+}
+
+// RemoveArtifacts drops from arts the file p and every file below the
+// folder p, and says how many it dropped. arts is not changed.
+func RemoveArtifacts(arts []manifest.Artifact, p string) ([]manifest.Artifact, int) {
+	var kept []manifest.Artifact
+	removed := 0
+	for _, a := range arts {
+		if a.Path == p || strings.HasPrefix(a.Path, p+"/") {
+			removed++
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept, removed
 }
 
 // AddPoints adds points to the metric summaries in m, in order, as

@@ -45,7 +45,10 @@ const (
 	OpInputs    = "inputs"
 	OpOutputs   = "outputs"
 	OpArtifacts = "artifacts"
-	OpMetric    = "metric"
+	// OpDelArtifacts removes the artifact at Key, or every one below the
+	// folder Key, from the run's index (the artifact proxy's DELETE).
+	OpDelArtifacts = "delartifacts"
+	OpMetric       = "metric"
 )
 
 // Op is one journal record.
