@@ -147,6 +147,10 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 	return out, nil
 }
 
+// RemoteNames lists the configured Git remotes (git remote); none when
+// git cannot tell.
+func (r *Repo) RemoteNames() []string { return r.remoteNames() }
+
 // remoteNames lists the configured remotes (git remote); none when git
 // cannot tell.
 func (r *Repo) remoteNames() []string {

@@ -206,6 +206,14 @@ func RunBlobTransfer(ctx context.Context, a *cli.App, o *BlobTransferOptions) er
 		return err
 	}
 	src, dst, verb, label := cache, remote, "Pushed", "push"
+	if o.Push {
+		// Shared: pushes run side by side; a gc of the store waits.
+		lock, err := blob.Lock(ctx, remote, false, "push")
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
+	}
 	if !o.Push {
 		src, dst, verb, label = remote, cache, "Pulled", "pull"
 		lock, err := r.LockBlobCache(false, time.Minute)
@@ -565,9 +573,11 @@ and pushes running meanwhile are safe.
 
 Without --remote it cleans the local cache (waiting for running adds to
 finish). With --remote URL it cleans that store; it never picks a remote from
-$MLGIT_BLOB_REMOTE or mlgit.yaml by itself. Before cleaning a shared remote,
-git fetch so that every clone's pushed runs are known, and avoid running it
-while others push. --dry-run reports what would be removed. It asks first on
+$MLGIT_BLOB_REMOTE or mlgit.yaml by itself. On a shared remote it first
+fetches the tracking branch from every Git remote (so every clone's pushed runs
+count), and takes the store's exclusive lock: it refuses while a push is
+uploading, and pushes refuse while it runs (docs/blobs.md, "Cleaning up").
+--dry-run reports what would be removed. It asks first on
 a terminal; elsewhere (a script, cron, CI) it needs --yes.`,
 		Example: `  mlgit blob gc --dry-run
   mlgit blob gc --yes
@@ -585,6 +595,18 @@ a terminal; elsewhere (a script, cron, CI) it needs --yes.`,
 	cmd.Flags().BoolVar(&o.AsJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "remove without asking")
 	return cmd
+}
+
+// fetchForGC fetches the tracking branch from the repository's Git
+// remotes, so that the history a remote gc keeps includes what other
+// clones pushed. A remote that cannot be reached stops the gc.
+func fetchForGC(ctx context.Context, r *repo.Repo) error {
+	for _, name := range r.RemoteNames() {
+		if _, err := r.Fetch(ctx, repo.SyncOptions{Remote: name}); err != nil {
+			return fmt.Errorf("%w (blob gc on a shared store first fetches what other clones pushed, so that nothing they reference is removed)", err)
+		}
+	}
+	return nil
 }
 
 func runBlobGC(ctx context.Context, a *cli.App, o *blobGCOptions) error {
@@ -615,8 +637,22 @@ func runBlobGC(ctx context.Context, a *cli.App, o *blobGCOptions) error {
 			return err
 		}
 		defer lock.Unlock()
-	} else if st, err = a.OpenBlobStore(ctx, o.Remote, o.OpenRemote); err != nil {
-		return err
+	} else {
+		if st, err = a.OpenBlobStore(ctx, o.Remote, o.OpenRemote); err != nil {
+			return err
+		}
+		// Exclusive on the shared store: no push runs while gc decides
+		// (a push that found a chunk present does not upload it again).
+		lock, err := blob.Lock(ctx, st, true, "gc")
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
+		// What other clones pushed must count as referenced: fetch the
+		// tracking branch from every Git remote that has it first.
+		if err := fetchForGC(ctx, r); err != nil {
+			return err
+		}
 	}
 	refs, warnings, err := r.HistoryArtifactRefs()
 	if err != nil {
