@@ -1,6 +1,8 @@
 package repo
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,5 +73,41 @@ func TestDeleteRunArtifactsJournaled(t *testing.T) {
 	}
 	if n, err := r2.DeleteRunArtifacts(run.ID, "../x"); err == nil || n != 0 {
 		t.Fatalf("a path outside the run: %d %v", n, err)
+	}
+}
+
+// TestCheckpointSkipsTornJournalFile: a journal file cut short (a disk
+// that lost its tail) is reported once and dropped; the records of the
+// other files are committed.
+func TestCheckpointSkipsTornJournalFile(t *testing.T) {
+	r, dir := newTestRepo(t)
+	run, err := r.CreateRun(RunSpec{Params: map[string]string{"lr": "0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := os.ReadDir(r.journalDir())
+	if err != nil || len(names) == 0 {
+		t.Fatalf("journal: %v %v", names, err)
+	}
+	data, err := os.ReadFile(filepath.Join(r.journalDir(), names[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := "0000000000000000001-torn-multi.jnl"
+	if err := os.WriteFile(filepath.Join(r.journalDir(), torn), data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Checkpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], torn) || !strings.Contains(res.Warnings[0], "corrupt") {
+		t.Fatalf("warnings: %q", res.Warnings)
+	}
+	if got := gittest.Git(t, dir, "show", "mlgit:runs/"+run.ID[:2]+"/"+run.ID+"/run.yaml"); !strings.Contains(got, "lr:") {
+		t.Fatalf("the good file's run was not committed:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.journalDir(), torn)); !os.IsNotExist(err) {
+		t.Fatalf("the torn file stays: %v", err)
 	}
 }
