@@ -6,7 +6,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-ui bench-blob lint golangci-lint fuzz demo clean
+.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-ui bench-blob lint golangci-lint fuzz fault demo clean
 
 all: build
 
@@ -113,6 +113,15 @@ golangci-lint:
 	  echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
 	  $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
 	fi
+
+# The fault suite at full length (make test runs each in a short form):
+# mlgit server killed with SIGKILL 20 times under 16 logging clients, an
+# import killed again and again, a remote that drops connections mid-pack,
+# torn journal files, SSH transport.
+fault:
+	MLGIT_FAULT_KILLS=20 $(GO) test -count=1 -timeout 20m -run 'TestServerKill9|TestSyncSurvivesDroppedConnections|TestSyncOverSSH' -v ./cmd/mlgit/
+	$(GO) test -count=3 -timeout 20m -run 'TestImportResumesAfterKill' ./mlflowimport/
+	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled' ./repo/ ./repo/journal/
 
 # Every fuzz target in the tree (found by scripts/fuzz.sh), FUZZTIME each:
 # make fuzz FUZZTIME=2s; FUZZ=REGEXP runs only the matching "pkg/FuzzName".
