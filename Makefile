@@ -117,9 +117,9 @@ golangci-lint:
 # The fault suite at full length (make test runs each in a short form):
 # mlgit server killed with SIGKILL 20 times under 16 logging clients, an
 # import killed again and again, a remote that drops connections mid-pack,
-# torn journal files, SSH transport.
+# torn journal files, SSH transport, a full disk (a small tmpfs, as root).
 fault:
-	MLGIT_FAULT_KILLS=20 $(GO) test -count=1 -timeout 20m -run 'TestServerKill9|TestSyncSurvivesDroppedConnections|TestSyncOverSSH' -v ./cmd/mlgit/
+	MLGIT_FAULT_KILLS=20 $(GO) test -count=1 -timeout 20m -run 'TestServerKill9|TestSyncSurvivesDroppedConnections|TestSyncOverSSH|TestDiskFull' -v ./cmd/mlgit/
 	$(GO) test -count=3 -timeout 20m -run 'TestImportResumesAfterKill' ./mlflowimport/
 	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled' ./repo/ ./repo/journal/
 

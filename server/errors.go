@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"syscall"
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/repo"
@@ -87,6 +88,10 @@ func errorResponse(log *slog.Logger, r *http.Request, err error) (status int, co
 		code, msg = codeAlreadyExists, err.Error()
 	case errors.Is(err, repo.ErrInvalid):
 		code, msg = codeInvalidParameter, err.Error()
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// Clients retry 503; the write was not acknowledged.
+		code, msg = codeUnavailable, "the repository's disk is full (no space left on device): the write was not stored; free space and retry"
+		log.Error("disk full", "method", r.Method, "path", r.URL.Path, "err", err)
 	case errors.Is(err, repo.ErrLocked), errors.Is(err, repo.ErrConflict):
 		// Clients retry 503: right for a lock held by another process.
 		code, msg = codeUnavailable, "the store is busy; retry the request"
