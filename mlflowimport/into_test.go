@@ -16,6 +16,7 @@ import (
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/internal/benchfix"
 	"github.com/mlgit/mlgit/internal/gittest"
+	"github.com/mlgit/mlgit/internal/s3test"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 )
@@ -489,8 +490,9 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	}
 }
 
-// TestImportRemoteArtifacts: a run whose artifacts live in S3 comes
-// across without them, and the summary says where they are.
+// TestImportRemoteArtifacts: a run whose artifacts live where mlgit does
+// not read them (Google Cloud Storage) comes across without them, and the
+// summary says where they are.
 func TestImportRemoteArtifacts(t *testing.T) {
 	src := copyFixture(t, fixtures[0].dir)
 	s, _ := ReadFileStore(src)
@@ -500,7 +502,7 @@ func TestImportRemoteArtifacts(t *testing.T) {
 	var out []string
 	for _, l := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(l, "artifact_uri:") {
-			l = "artifact_uri: s3://bucket/runs/" + run.ID + "/artifacts"
+			l = "artifact_uri: gs://bucket/runs/" + run.ID + "/artifacts"
 		}
 		out = append(out, l)
 	}
@@ -508,7 +510,7 @@ func TestImportRemoteArtifacts(t *testing.T) {
 	os.RemoveAll(filepath.Join(src, run.ExperimentID, run.ID, "artifacts"))
 	r, st := newRepo(t)
 	sum := importFixture(t, r, st, src, Options{})
-	if len(sum.Skipped) != 1 || sum.Skipped[0].Item != "artifacts of run "+run.ID || !strings.Contains(sum.Skipped[0].Reason, "s3://bucket/runs/") {
+	if len(sum.Skipped) != 1 || sum.Skipped[0].Item != "artifacts of run "+run.ID || !strings.Contains(sum.Skipped[0].Reason, "gs://bucket/runs/") {
 		t.Fatalf("skipped: %+v", sum.Skipped)
 	}
 	if got, err := r.GetRun(run.ID); err != nil || len(got.Artifacts) != 0 || got.Params["depth"] == "" && len(got.Params) == 0 {
@@ -532,5 +534,59 @@ func TestImportSkipsNamesMlgitCannotStore(t *testing.T) {
 	}
 	if sum.Runs != 9 || sum.Versions != 3 {
 		t.Errorf("summary %+v", sum)
+	}
+}
+
+// TestImportArtifactsFromS3: a run whose artifact URI is s3:// has its
+// files read from S3 (versitygw here) with the blob store's client and the
+// AWS environment, each with its digest.
+func TestImportArtifactsFromS3(t *testing.T) {
+	srv := s3test.StartServer(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_REGION", "us-east-1")
+	src := copyFixture(t, fixtures[0].dir)
+	s, _ := ReadFileStore(src)
+	run := runNamed(byName(s, "vision/resnet"), "resnet-baseline")
+	uri := srv.URL("mlflow/" + run.ID + "/artifacts")
+	ctx := context.Background()
+	st, err := blob.OpenStore(ctx, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"notes/notes.txt": "from s3\n", "model/MLmodel": "flavors: {}\n"}
+	for k, v := range files {
+		if err := st.Put(ctx, k, strings.NewReader(v), int64(len(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta := filepath.Join(src, run.ExperimentID, run.ID, "meta.yaml")
+	data, _ := os.ReadFile(meta)
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "artifact_uri:") {
+			l = "artifact_uri: " + uri
+		}
+		out = append(out, l)
+	}
+	os.WriteFile(meta, []byte(strings.Join(out, "\n")), 0o644)
+	os.RemoveAll(filepath.Join(src, run.ExperimentID, run.ID, "artifacts"))
+	r, bs := newRepo(t)
+	sum := importFixture(t, r, bs, src, Options{})
+	if len(sum.Skipped) != 0 {
+		t.Fatalf("skipped: %+v", sum.Skipped)
+	}
+	got, err := r.GetRun(run.ID)
+	if err != nil || len(got.Artifacts) != 2 {
+		t.Fatalf("run: %+v %v", got, err)
+	}
+	for _, a := range got.Artifacts {
+		if a.Digest != blob.Sum([]byte(files[a.Path])).String() {
+			t.Errorf("%s: %s", a.Path, a.Digest)
+		}
+	}
+	src2, _ := ReadFileStore(src)
+	if diffs, err := Verify(ctx, r, src2, Options{}); err != nil || len(diffs) != 0 {
+		t.Fatalf("verify: %v %v", diffs, err)
 	}
 }

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"time"
 
+	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -50,12 +53,39 @@ func (s *Store) ModelMetrics(_ context.Context, m *LoggedModel) (map[string][]Po
 	return s.Metrics(m.metricsDir, m.MetricKeys)
 }
 
-// RunFiles lists the run's artifact files, sorted by path.
+// RunFiles lists the run's artifact files, sorted by path: from S3 with
+// the blob store's client when the run's artifact URI is s3:// (and the
+// usual AWS environment), else from the store's folder or the server.
 func (s *Store) RunFiles(ctx context.Context, r *Run) ([]File, error) {
+	if strings.HasPrefix(r.ArtifactURI, "s3://") {
+		return s3Files(ctx, r.ArtifactURI)
+	}
 	if s.remote != nil {
 		return s.remote.runFiles(ctx, r)
 	}
 	return folderFiles(r.ArtifactDir)
+}
+
+// s3Files lists the objects below an s3://bucket/prefix location.
+func s3Files(ctx context.Context, uri string) ([]File, error) {
+	st, err := blob.OpenStore(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	var out []File
+	err = st.List(ctx, "", func(key string, size int64, _ time.Time) error {
+		if err := manifest.ValidateArtifactPath(key); err != nil {
+			return fmt.Errorf("%s/%s: %w", uri, key, err)
+		}
+		out = append(out, File{Path: key, Size: size, Mode: "0644",
+			Open: func(ctx context.Context) (io.ReadCloser, error) { return st.Get(ctx, key) }})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
 }
 
 // ModelFiles lists a logged model's artifact files, sorted by path.
