@@ -75,3 +75,23 @@ func TestProgressBar(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestProgressBarCounts: a bar of items (an import's runs) shows counts,
+// the note, and an ETA from the rate so far.
+func TestProgressBarCounts(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := newProgressBar(nil, "import", 0, func() time.Time { return now })
+	p.noun = "runs"
+	p.SetTotal(10000)
+	p.Set(2500)
+	p.SetNote("250000 points, 1.5 MiB")
+	now = now.Add(10 * time.Second)
+	want := "import  [=====>              ]  25%  2500 / 10000 runs  250000 points, 1.5 MiB  ETA 30s"
+	if s := p.render(now, false); s != want {
+		t.Fatalf("render:\n got %q\nwant %q", s, want)
+	}
+	p.Set(10000)
+	if s := p.render(now, true); !strings.HasSuffix(s, "10000 / 10000 runs  250000 points, 1.5 MiB  in 10s") {
+		t.Fatalf("final: %q", s)
+	}
+}
