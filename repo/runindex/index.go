@@ -448,6 +448,17 @@ func Refresh(db *gitobj.DB, old *Index, tip plumbing.Hash) (*Index, error) {
 				}
 				t.yaml, t.err = treeEntryHash(raw, "run.yaml")
 			})
+			// A partial clone fetches the run.yaml blobs it lacks in one
+			// request, not one per run.
+			yamls := make([]plumbing.Hash, 0, len(tasks))
+			for _, t := range tasks {
+				if t.err == nil {
+					yamls = append(yamls, t.yaml)
+				}
+			}
+			if err := db.Prefetch(yamls); err != nil {
+				return nil, err
+			}
 			inPackOrder(func(t *task) plumbing.Hash { return t.yaml })
 			parallel(func(rw *gitobj.DB, rb *recordBuf, t *task) {
 				if t.err != nil || t.yaml.IsZero() {

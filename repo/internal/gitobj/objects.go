@@ -60,6 +60,14 @@ func (db *DB) EncodedObject(t plumbing.ObjectType, h plumbing.Hash) (plumbing.En
 		obj, err = db.rd.get(h)
 	}
 	if err != nil {
+		// A partial clone fetches what it lacks from its promisor remote.
+		if fetched, ferr := db.fetchMissing(h, err); ferr != nil {
+			return nil, fmt.Errorf("read %s %s: %w", t, h, ferr)
+		} else if fetched {
+			obj, err = db.rd.get(h)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", t, h, err)
 	}
 	if t != plumbing.AnyObject && obj.Type() != t {
