@@ -34,6 +34,20 @@ func TestPartialClone(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A run whose history is in three segments (three checkpoints).
+	mr, err := r.CreateRun(RunSpec{Params: map[string]string{"i": "multi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi := mr.ID
+	for step := 0; step < 3; step++ {
+		if _, err := r.LogBatch(multi, Batch{Metrics: []manifest.MetricPoint{{Key: "loss", Value: 1, Step: int64(step), Timestamp: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.Close()
 	bare := filepath.Join(t.TempDir(), "remote.git")
 	gittest.Git(t, dir, "clone", "-q", "--bare", "--no-local", dir, bare)
@@ -59,15 +73,18 @@ func TestPartialClone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	if page, err := c2.SearchRuns(RunSearch{}); err != nil || len(page.Runs) != 20 {
+	if page, err := c2.SearchRuns(RunSearch{}); err != nil || len(page.Runs) != 21 {
 		t.Fatalf("second listing: %d %v", len(page.Runs), err)
 	}
 	if got := promisorPacks(t, clone) - before; got != 1 {
 		t.Fatalf("a second listing fetched again (%d fetches)", got)
 	}
-	hist, err := c2.MetricHistory(page.Runs[0].ID, "loss")
-	if err != nil || len(hist) != 1 {
+	hist, err := c2.MetricHistory(multi, "loss")
+	if err != nil || len(hist) != 3 {
 		t.Fatalf("history in a partial clone: %v %v", hist, err)
+	}
+	if got := promisorPacks(t, clone) - before; got != 2 {
+		t.Fatalf("the history of a run of 3 segments made %d fetches, want 1", got-1)
 	}
 	// The source, a full clone, is no promisor's.
 	if p := c.objects.Promisor(); p != "origin" {

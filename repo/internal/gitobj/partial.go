@@ -134,3 +134,26 @@ func (db *DB) fetchMissing(h plumbing.Hash, err error) (bool, error) {
 	}
 	return true, fetchObjects(db.gitDir, remote, []plumbing.Hash{h})
 }
+
+// Prefetch fetches, in one request, the blobs at paths of the
+// transaction's tree that a partial clone lacks (paths changed in the
+// transaction, and missing ones, are skipped). Elsewhere it does nothing.
+func (tx *Tx) Prefetch(paths []string) error {
+	if tx.db.Promisor() == "" {
+		return nil
+	}
+	hs := make([]plumbing.Hash, 0, len(paths))
+	for _, p := range paths {
+		if _, pending := tx.changes[p]; pending {
+			continue
+		}
+		e, ok, err := tx.db.Lookup(tx.tc, tx.baseTree, p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			hs = append(hs, e.Hash)
+		}
+	}
+	return tx.db.Prefetch(hs)
+}
