@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,5 +65,48 @@ func TestPartialCloneCommands(t *testing.T) {
 		if n > s.max || !strings.Contains(out, s.want) {
 			t.Errorf("mlgit %s: %d fetches (at most %d)\n%s", strings.Join(s.args, " "), n, s.max, out)
 		}
+	}
+}
+
+// TestServerOnPartialClone: mlgit server starts on a blob:none clone,
+// answers a search from the run index (one fetch for the manifests), and
+// fetches a run's history when a client asks for it.
+func TestServerOnPartialClone(t *testing.T) {
+	gittest.Setenv(t)
+	exe := mlgitExe(t)
+	bare := filepath.Join(t.TempDir(), "remote.git")
+	gittest.Git(t, filepath.Dir(bare), "init", "-q", "--bare", bare)
+	gittest.Git(t, bare, "config", "uploadpack.allowFilter", "true")
+	gittest.Git(t, bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+	a := seedClone(t, exe, bare)
+	id := strings.TrimSpace(mustProc(t, exe, a, "run", "start", "--name", "trained"))
+	mustProc(t, exe, a, "run", "log", "--run", id, "--metric", "loss=0.5@1", "--metric", "loss=0.25@2")
+	mustProc(t, exe, a, "run", "end", "--run", id)
+	mustProc(t, exe, a, "push")
+
+	b := filepath.Join(t.TempDir(), "b")
+	gittest.Git(t, filepath.Dir(b), "clone", "-q", "--filter=blob:none", "--no-checkout", "-b", "mlgit", "file://"+bare, b)
+	srv := startServerProc(t, exe, b)
+	defer srv.kill()
+	res, err := http.Post(srv.base+"/api/2.0/mlflow/runs/search", "application/json", strings.NewReader(`{"experiment_ids":["0"],"filter":"attributes.run_name = 'trained'"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), id) {
+		t.Fatalf("search on a partial clone: %d %s", res.StatusCode, body)
+	}
+	res, err = http.Get(srv.base + "/api/2.0/mlflow/metrics/get-history?run_id=" + id + "&metric_key=loss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || strings.Count(string(body), `"step"`) != 2 {
+		t.Fatalf("history on a partial clone: %d %s", res.StatusCode, body)
+	}
+	if n := promisorFetches(t, b); n < 1 || n > 4 {
+		t.Fatalf("%d fetches", n)
 	}
 }
