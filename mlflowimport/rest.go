@@ -130,13 +130,23 @@ func (rs *restStore) call(ctx context.Context, method, path string, query url.Va
 		if res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden {
 			hint = " (set MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)"
 		}
-		return fmt.Errorf("%w %s: %s %s: %s: %s%s", ErrServer, rs.base, method, path, res.Status, abbrev(msg), hint)
+		return &statusError{status: res.StatusCode,
+			text: fmt.Sprintf("%v %s: %s %s: %s: %s%s", ErrServer, rs.base, method, path, res.Status, abbrev(msg), hint)}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%w %s: %s %s: the answer is not MLflow's JSON: %v", ErrServer, rs.base, method, path, err)
 	}
 	return nil
 }
+
+// statusError is an answer of the server other than 200.
+type statusError struct {
+	status int
+	text   string
+}
+
+func (e *statusError) Error() string { return e.text }
+func (e *statusError) Unwrap() error { return ErrServer }
 
 type kvJSON struct {
 	Key   string `json:"key"`
@@ -330,8 +340,9 @@ func (rs *restStore) loggedModels(ctx context.Context, s *Store, e *Experiment) 
 		}
 		err := rs.call(ctx, http.MethodPost, "/api/2.0/mlflow/logged-models/search", nil, body, &page)
 		if err != nil {
-			if strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "ENDPOINT_NOT_FOUND") {
-				return nil
+			var se *statusError
+			if errors.As(err, &se) && se.status == http.StatusNotFound {
+				return nil // an MLflow 2 server: no logged models
 			}
 			return fmt.Errorf("logged models of experiment %s: %w", e.ID, err)
 		}

@@ -289,3 +289,30 @@ func BenchmarkImportFromServer(b *testing.B) {
 		dst.Close()
 	}
 }
+
+// TestReadServerWithoutLoggedModels: an MLflow 2 server answers 404 to
+// logged-models/search: no logged models. Another failure there is an
+// error.
+func TestReadServerWithoutLoggedModels(t *testing.T) {
+	status := http.StatusNotFound
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/2.0/mlflow/experiments/search":
+			io.WriteString(w, `{"experiments":[{"experiment_id":"0","name":"Default","lifecycle_stage":"active"}]}`)
+		case "/api/2.0/mlflow/logged-models/search":
+			w.WriteHeader(status)
+			io.WriteString(w, `{"error_code":"ENDPOINT_NOT_FOUND","message":"no such endpoint"}`)
+		default:
+			io.WriteString(w, `{}`)
+		}
+	}))
+	defer ts.Close()
+	s, err := ReadServer(context.Background(), ts.URL, ServerOptions{})
+	if err != nil || len(s.Experiments) != 1 || len(s.Experiments[0].LoggedModels) != 0 {
+		t.Fatalf("MLflow 2 server: %+v %v", s, err)
+	}
+	status = http.StatusInternalServerError
+	if _, err := ReadServer(context.Background(), ts.URL, ServerOptions{}); !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("a failing logged-models/search: %v", err)
+	}
+}

@@ -136,14 +136,16 @@ func listExperimentsTx(tx *Tx) ([]*manifest.Experiment, error) {
 		return nil, err
 	}
 	// A partial clone fetches the experiments it lacks in one request.
-	paths := make([]string, 0, len(names))
-	for _, n := range names {
-		if strings.HasSuffix(n, "/") {
-			paths = append(paths, layout.Experiment(strings.TrimSuffix(n, "/")))
+	if tx.Partial() {
+		paths := make([]string, 0, len(names))
+		for _, n := range names {
+			if strings.HasSuffix(n, "/") {
+				paths = append(paths, layout.Experiment(strings.TrimSuffix(n, "/")))
+			}
 		}
-	}
-	if err := tx.Prefetch(paths); err != nil {
-		return nil, err
+		if err := tx.Prefetch(paths); err != nil {
+			return nil, err
+		}
 	}
 	var out []*manifest.Experiment
 	for _, n := range names {

@@ -118,7 +118,7 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 			out = append(out, p)
 		}
 	}
-	for _, rem := range r.remoteNames() {
+	for _, rem := range r.RemoteNames() {
 		prefix := "refs/remotes/" + rem + "/"
 		vals, err := r.refs.ListWithPrefixes(prefix + suffix)
 		if err != nil {
@@ -149,11 +149,7 @@ func (r *Repo) Proposals(name string, version int64) ([]ProposalInfo, error) {
 
 // RemoteNames lists the configured Git remotes (git remote); none when
 // git cannot tell.
-func (r *Repo) RemoteNames() []string { return r.remoteNames() }
-
-// remoteNames lists the configured remotes (git remote); none when git
-// cannot tell.
-func (r *Repo) remoteNames() []string {
+func (r *Repo) RemoteNames() []string {
 	dir := r.workTree
 	if dir == "" {
 		dir = r.gitDir

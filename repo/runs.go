@@ -517,12 +517,14 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 			segs := make([][]byte, 0, doc.MetricSegments)
 			counts := map[string]int{}
 			// A partial clone fetches the segments it lacks in one request.
-			paths := make([]string, doc.MetricSegments)
-			for i := range paths {
-				paths[i] = layout.Segment(id, i+1)
-			}
-			if err := tx.Prefetch(paths); err != nil {
-				return nil, err
+			if tx.Partial() {
+				paths := make([]string, doc.MetricSegments)
+				for i := range paths {
+					paths[i] = layout.Segment(id, i+1)
+				}
+				if err := tx.Prefetch(paths); err != nil {
+					return nil, err
+				}
 			}
 			for seq := 1; seq <= doc.MetricSegments; seq++ {
 				data, ok, err := tx.Read(layout.Segment(id, seq))

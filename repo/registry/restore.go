@@ -63,9 +63,8 @@ func (s *Store) RestoreModel(name string) (*Restored, error) {
 		if err != nil {
 			return err
 		}
-		if from, ok := trailer(del.Message, "Mlgit-Renamed-From"); ok && from == key {
-			to, _ := trailer(del.Message, "Mlgit-Model")
-			newName, _ := ModelName(to)
+		if _, tr := gitobj.ParseMessage(del.Message); first(tr["Mlgit-Renamed-From"]) == key {
+			newName, _ := ModelName(first(tr["Mlgit-Model"]))
 			return fmt.Errorf("%w: model %q was renamed to %q (commit %s), not deleted; rename it back with mlgit model rename %q %q",
 				manifest.ErrInvalid, name, newName, short(deletedIn.String()), newName, name)
 		}
@@ -179,14 +178,4 @@ func (s *Store) listFiles(tc gitobj.TreeCache, root plumbing.Hash, dir string) (
 		return nil
 	}
 	return out, walk(dir)
-}
-
-// trailer returns the value of a commit message's trailer.
-func trailer(msg, name string) (string, bool) {
-	for _, l := range strings.Split(msg, "\n") {
-		if v, ok := strings.CutPrefix(l, name+": "); ok {
-			return strings.TrimSpace(v), true
-		}
-	}
-	return "", false
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mlgit/mlgit/internal/par"
 	"math"
 	"net/http"
 	"runtime"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mlgit/mlgit/internal/par"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 )

@@ -135,6 +135,10 @@ func (db *DB) fetchMissing(h plumbing.Hash, err error) (bool, error) {
 	return true, fetchObjects(db.gitDir, remote, []plumbing.Hash{h})
 }
 
+// Partial reports whether the repository is a partial clone, so that a
+// caller builds the list of paths to prefetch only there.
+func (tx *Tx) Partial() bool { return tx.db.Promisor() != "" }
+
 // Prefetch fetches, in one request, the blobs at paths of the
 // transaction's tree that a partial clone lacks (paths changed in the
 // transaction, and missing ones, are skipped). Elsewhere it does nothing.

@@ -54,6 +54,15 @@ func ShortID(s string) string {
 	return s
 }
 
+// ShortHash is the first twelve characters of a commit id, as push, pull
+// and restore print them.
+func ShortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
 // FirstArg is args[0], or "" when there are no arguments.
 func FirstArg(args []string) string {
 	if len(args) > 0 {

@@ -565,7 +565,8 @@ registration tag of the next generation for each version (<key>@v<n>#2, the
 counter form GTO uses; a later deletion writes <key>@v<n>!#2). The stages and
 aliases the tags recorded apply again, so name@production resolves as before.
 Versions deleted one by one before the model was are not brought back. A model
-that was renamed, not deleted, is renamed back instead.`,
+that was renamed, not deleted, is refused with the mlgit model rename command
+that brings the name back.`,
 		Example: `  mlgit model restore churn
   mlgit model restore churn --json`,
 		Args: cobra.ExactArgs(1),
@@ -601,7 +602,7 @@ func runModelRestore(a *cli.App, o *modelRestoreOptions) error {
 		vs[i] = "v" + strconv.FormatInt(v, 10)
 	}
 	fmt.Fprintf(a.Out, "Restored model %q with %d %s (%s), deleted in %s; commit %s\n", o.name, len(vs), cli.Plural(len(vs), "version", "versions"),
-		strings.Join(vs, ", "), res.DeletedIn[:min(10, len(res.DeletedIn))], res.Commit[:min(10, len(res.Commit))])
+		strings.Join(vs, ", "), cli.ShortHash(res.DeletedIn), cli.ShortHash(res.Commit))
 	return nil
 }
 

@@ -208,10 +208,10 @@ func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
 		fmt.Fprintf(w, "retagged %s\n", t)
 	}
 	if res.Created {
-		fmt.Fprintf(w, "created branch %s from %s/%s at %s\n", res.Branch, res.Remote, res.Branch, shortHash(res.Tip))
+		fmt.Fprintf(w, "created branch %s from %s/%s at %s\n", res.Branch, res.Remote, res.Branch, cli.ShortHash(res.Tip))
 	}
 	if res.FastForward {
-		fmt.Fprintf(w, "fast-forwarded %s to %s\n", res.Branch, shortHash(res.Tip))
+		fmt.Fprintf(w, "fast-forwarded %s to %s\n", res.Branch, cli.ShortHash(res.Tip))
 	}
 	if res.Rebased > 0 {
 		fmt.Fprintf(w, "re-applied %d local %s on %s/%s\n", res.Rebased, cli.Plural(res.Rebased, "commit", "commits"), res.Remote, res.Branch)
@@ -236,21 +236,14 @@ func printSyncResult(w io.Writer, op string, res *repo.SyncResult) {
 		if res.Bytes > 0 {
 			size = ", " + units.Bytes(res.Bytes)
 		}
-		fmt.Fprintf(w, "pushed %s to %s (%s at %s%s)\n", strings.Join(parts, " and "), res.Remote, res.Branch, shortHash(res.Tip), size)
+		fmt.Fprintf(w, "pushed %s to %s (%s at %s%s)\n", strings.Join(parts, " and "), res.Remote, res.Branch, cli.ShortHash(res.Tip), size)
 	case "pull":
 		if !res.Created && !res.FastForward && res.Rebased == 0 && res.TagsFetched == 0 && len(res.Retagged) == 0 {
 			fmt.Fprintf(w, "%s is up to date with %s\n", res.Branch, res.Remote)
 		}
 	case "fetch":
-		fmt.Fprintf(w, "fetched %s/%s at %s\n", res.Remote, res.Branch, orNone(shortHash(res.RemoteTip)))
+		fmt.Fprintf(w, "fetched %s/%s at %s\n", res.Remote, res.Branch, orNone(cli.ShortHash(res.RemoteTip)))
 	}
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 func orNone(s string) string {
