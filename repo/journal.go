@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mlgit/mlgit/internal/durable"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/mlgit/mlgit/manifest"
@@ -118,6 +121,9 @@ func (r *Repo) snapshotOpts(run string, skipMetrics bool) (plumbing.Hash, []jour
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
 	}
+	if files, err = r.dropFolded(files); err != nil {
+		return plumbing.ZeroHash, nil, err
+	}
 	ops, _, err := r.readPendingOpts(files, skipMetrics)
 	if err != nil {
 		return plumbing.ZeroHash, nil, err
@@ -190,39 +196,153 @@ func (r *Repo) Checkpoint() (CheckpointResult, error) {
 
 func (r *Repo) intentPath() string { return filepath.Join(r.branchState(), "checkpoint.intent") }
 
-// recoverIntent finishes or discards a checkpoint that a crash interrupted.
-func (r *Repo) recoverIntent() error {
+// appliedIntent reads the intent of an interrupted checkpoint: whether
+// there is one, and the files it folded if its commit reached the branch
+// (nil if it did not).
+func (r *Repo) appliedIntent() (exists bool, folded map[string]bool, err error) {
 	data, err := os.ReadFile(r.intentPath())
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil, nil
 	}
+	if err != nil {
+		return false, nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) < 2 || !plumbing.IsHash(lines[0]) {
+		return true, nil, nil
+	}
+	applied, err := r.reachedBranch(plumbing.NewHash(lines[0]), plumbing.NewHash(lines[1]))
+	if err != nil || !applied {
+		return true, nil, err
+	}
+	folded = make(map[string]bool, len(lines)-2)
+	for _, n := range lines[2:] {
+		folded[n] = true
+	}
+	return true, folded, nil
+}
+
+// recoverIntent finishes or discards a checkpoint that a crash interrupted,
+// and restores the journal files of dead processes' logs (recoverWALs).
+// The caller holds the checkpoint lock.
+func (r *Repo) recoverIntent() error {
+	exists, folded, err := r.appliedIntent()
 	if err != nil {
 		return err
 	}
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) >= 2 && plumbing.IsHash(lines[0]) {
-		commit := plumbing.NewHash(lines[0])
-		parent := plumbing.NewHash(lines[1])
-		applied, err := r.reachedBranch(commit, parent)
+	if err := r.recoverWALs(folded); err != nil {
+		return err
+	}
+	if !exists {
+		return nil
+	}
+	if folded != nil {
+		// Readers must not see the files next to the commit that
+		// holds their records.
+		pl, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
 		if err != nil {
 			return err
 		}
-		if applied {
-			// Readers must not see the files next to the commit that
-			// holds their records.
-			pl, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
-			if err != nil {
+		defer pl.Unlock()
+		for f := range folded {
+			if err := os.Remove(filepath.Join(r.journalDir(), f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
-			defer pl.Unlock()
-			for _, f := range lines[2:] {
-				if err := os.Remove(filepath.Join(r.journalDir(), f)); err != nil && !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-			}
+		}
+		if err := durable.SyncDir(r.journalDir()); err != nil {
+			return err
 		}
 	}
 	return os.Remove(r.intentPath())
+}
+
+// recoverWALs restores what the logs of processes that are gone
+// acknowledged (journal.Writer.StartWAL): each journal file a log holds
+// that is missing or damaged in the folder (after a power loss) is
+// written again from the log, unless a mark of the log or the interrupted
+// checkpoint's intent says it was folded; then everything is made durable
+// and the logs are deleted.
+func (r *Repo) recoverWALs(folded map[string]bool) error {
+	dead, err := r.group.DeadWALs()
+	if err != nil || len(dead) == 0 {
+		return err
+	}
+	pl, err := gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer pl.Unlock()
+	for _, d := range dead {
+		frames, err := d.Frames()
+		if err != nil {
+			return fmt.Errorf("read journal log %s: %w", d.ID, err)
+		}
+		marked, err := d.Folded()
+		if err != nil {
+			return fmt.Errorf("read journal log %s: %w", d.ID, err)
+		}
+		for _, fr := range frames {
+			if folded[fr.Name] || marked[fr.Name] {
+				continue
+			}
+			p := filepath.Join(r.journalDir(), fr.Name)
+			if have, err := os.ReadFile(p); err == nil && bytes.Equal(have, fr.Data) {
+				continue
+			}
+			if err := gitobj.WriteFileAtomic(p, fr.Data); err != nil {
+				return fmt.Errorf("restore journal file %s: %w", fr.Name, err)
+			}
+		}
+	}
+	// The files the logs vouched for may be in the page cache only.
+	if err := durable.SyncFS(r.gitDir); err != nil {
+		return err
+	}
+	for _, d := range dead {
+		for _, p := range d.Paths {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return durable.SyncDir(filepath.Join(r.journalDir(), "wal"))
+}
+
+// recoverAfterCrash restores, when a process that logged through a
+// write-ahead log is gone, the journal files a power loss may have cost
+// (best effort: the next checkpoint retries).
+func (r *Repo) recoverAfterCrash() {
+	dead, err := r.group.DeadWALs()
+	if err != nil || len(dead) == 0 {
+		return
+	}
+	l, err := gitobj.LockFile(r.checkpointLockPath(), true, true, 2*gitobj.LockTimeout)
+	if err != nil {
+		return
+	}
+	defer l.Unlock()
+	_ = r.recoverIntent()
+}
+
+// dropFolded leaves out of files those that an interrupted checkpoint
+// (its intent still there, the next checkpoint recovers it) already put on
+// the branch: after a crash between the ref move and their removal, the
+// branch holds their records and a reader must not count them twice.
+func (r *Repo) dropFolded(files []journalFile) ([]journalFile, error) {
+	if len(files) == 0 {
+		return files, nil
+	}
+	_, folded, err := r.appliedIntent()
+	if err != nil || folded == nil {
+		return files, err
+	}
+	kept := files[:0:0]
+	for _, f := range files {
+		if !folded[f.name] {
+			kept = append(kept, f)
+		}
+	}
+	return kept, nil
 }
 
 // reachedBranch reports whether commit is on the tracking branch, walking
@@ -256,9 +376,18 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	if err := r.recoverIntent(); err != nil {
 		return res, fmt.Errorf("recover interrupted checkpoint: %w", err)
 	}
-	names, err := journal.List(r.journalDir())
-	if err != nil || len(names) == 0 {
+	// A log's new generation holds what is acknowledged from now on; the
+	// earlier ones are dropped once this checkpoint is durable.
+	gen, err := r.group.RotateWAL()
+	if err != nil {
 		return res, err
+	}
+	names, err := journal.List(r.journalDir())
+	if err != nil {
+		return res, err
+	}
+	if len(names) == 0 {
+		return res, r.group.DropOldWALs(gen)
 	}
 	files := make([]journalFile, len(names))
 	for i, n := range names {
@@ -283,11 +412,12 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		stats, err = foldJournal(tx, recs)
 		return err
 	}, func(commit, parent plumbing.Hash) error {
-		// The intent is renamed into place but not fsynced: it only has
-		// to survive the death of this process (the page cache does), and
-		// the acknowledged records it names are already durable. After a
-		// power loss at this very moment a checkpoint may be re-applied,
-		// never lost.
+		// Exactly once across a power loss: the intent and the commit's
+		// objects are durable (one syncfs) before the ref moves, the ref
+		// move is durable (CAS syncs its folder) before the folded files
+		// are removed, and their removal is durable before the intent
+		// goes. Whatever survives a loss, recoverIntent then knows whether
+		// the files' records are on the branch.
 		if pl == nil {
 			var err error
 			if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
@@ -295,7 +425,15 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 			}
 		}
 		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
-		return gitobj.WriteFileRename(r.intentPath(), []byte(intent))
+		if err := gitobj.WriteFileRename(r.intentPath(), []byte(intent)); err != nil {
+			return err
+		}
+		if err := durable.SyncFS(r.gitDir); err != nil {
+			return err
+		}
+		// The files of write-ahead logs are durable now: if one is gone
+		// after a power loss, this mark says it was folded.
+		return journal.MarkFolded(r.journalDir(), names)
 	})
 	if err != nil {
 		return res, err
@@ -309,11 +447,25 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
 			return res, err
 		}
+		if err := durable.SyncFS(r.gitDir); err != nil {
+			return res, err
+		}
+		if err := journal.MarkFolded(r.journalDir(), names); err != nil {
+			return res, err
+		}
 	}
 	for _, n := range names {
 		if err := r.group.Retire(n); err != nil {
 			return res, err
 		}
+	}
+	if err := durable.SyncDir(r.journalDir()); err != nil {
+		return res, err
+	}
+	// The files of the old generations are folded (durable in the commit)
+	// or were nothing to fold: their logs go before the intent does.
+	if err := r.group.DropOldWALs(gen); err != nil {
+		return res, err
 	}
 	if err := os.Remove(r.intentPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return res, err

@@ -22,7 +22,15 @@ type LiveOptions struct {
 	// Index keeps an in-memory run index that SearchRuns then uses,
 	// built at start from the index cache and updated incrementally.
 	Index bool
+	// CommitDelay is how long the commit of an ended (or deleted or
+	// restored) run may wait so that runs ending close together share one
+	// commit; the request returns once the change is durable in the
+	// journal. 0 commits before each such request returns.
+	CommitDelay time.Duration
 }
+
+// DefaultCommitDelay is LiveOptions.CommitDelay of mlgit server.
+const DefaultCommitDelay = time.Second
 
 // StartLive makes r keep its acknowledged state in memory for a
 // long-lived process that serves many requests (mlgit server): journal
@@ -47,7 +55,18 @@ func (r *Repo) StartLive(o LiveOptions) error {
 		}
 		r.liveIndex = mi
 	}
+	// Appends are acknowledged by one fdatasync of the process's log
+	// (journal.Writer.StartWAL), not an fsync of each journal file and
+	// of the folder.
+	if err := r.group.StartWAL(); err != nil {
+		if r.liveIndex != nil {
+			r.liveIndex = nil
+		}
+		v.Close()
+		return err
+	}
 	r.live = v
+	r.commitDelay = o.CommitDelay
 	v.Begin()
 	return nil
 }
@@ -62,6 +81,10 @@ func (r *Repo) StopLive() error {
 	}
 	v.Stop()
 	r.live = nil
+	r.commitDelay = 0
+	if err := r.group.StopWAL(); err != nil {
+		return err
+	}
 	if mi := r.liveIndex; mi != nil {
 		r.liveIndex = nil
 		return mi.idx.SaveCache(r.indexPath())
@@ -79,7 +102,6 @@ func (r *Repo) liveStore() live.Store {
 		CheckpointLock: r.checkpointLockPath(),
 		Intent:         r.intentPath(),
 		Writer:         r.group,
-		Spares:         initialSpares,
 		Tip:            r.tip,
 		CommitTree:     r.commitTree,
 		ReadRun: func(tip, tree plumbing.Hash, id string) (*manifest.Run, error) {

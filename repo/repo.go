@@ -57,9 +57,11 @@ type Repo struct {
 	// group batches concurrent journal appends (package journal); live, when
 	// set by StartLive, keeps the pending state in memory (live.go), and
 	// liveIndex, with LiveOptions.Index, the run index (memindex.go).
-	group     *journal.Writer
-	live      *live.View
-	liveIndex *memIndex
+	group *journal.Writer
+	live  *live.View
+	// commitDelay is LiveOptions.CommitDelay while live.
+	commitDelay time.Duration
+	liveIndex   *memIndex
 
 	stateDir string
 }
@@ -155,7 +157,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	}
 	r.refs = gitobj.NewRefs(gd)
 	r.stateDir = filepath.Join(gd, "mlgit")
-	r.group = journal.NewWriter(r.journalDir(), maxSpares())
+	r.group = journal.NewWriter(r.journalDir())
 	r.st = newStorage(gd)
 	r.objects = gitobj.Open(gd)
 	r.index = runindex.NewCache(r.objects, r.indexPath())
@@ -180,6 +182,7 @@ func Open(path string, opts Options) (*Repo, error) {
 	if tip.IsZero() {
 		return nil, fmt.Errorf("%w: %s has no branch %q; run mlgit init, or mlgit pull to get it from a remote", ErrNotInitialized, r.gitDir, r.branch)
 	}
+	r.recoverAfterCrash()
 	return r, nil
 }
 

@@ -380,8 +380,9 @@ type RunUpdate struct {
 }
 
 // UpdateRun journals a status, end time or name change. A status other than
-// RUNNING also checkpoints, so a finished run is committed before the call
-// returns.
+// RUNNING also commits the run: before the call returns, or in a live store
+// with a commit delay, in a checkpoint shared with the runs that end within
+// that delay (commitSoon).
 func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
 	var doc *manifest.Run
 	err := r.withRunForWrite(id, func(d *manifest.Run) error {
@@ -415,7 +416,7 @@ func (r *Repo) UpdateRun(id string, u RunUpdate) (*manifest.Run, error) {
 	}
 	journal.Apply(doc, op)
 	if u.Status != "" && u.Status != manifest.StatusRunning && u.Status != manifest.StatusScheduled {
-		if _, err := r.Checkpoint(); err != nil {
+		if err := r.commitSoon(); err != nil {
 			return doc, fmt.Errorf("run %s ended and journaled, but the checkpoint failed (run mlgit run flush): %w", id, err)
 		}
 	} else {
@@ -440,6 +441,17 @@ func (r *Repo) setRunLifecycle(id string, del bool) error {
 	}
 	if err := r.group.Append([]journal.Op{op}); err != nil {
 		return err
+	}
+	return r.commitSoon()
+}
+
+// commitSoon commits what the journal holds: now, or in a live store with
+// a commit delay, by a background checkpoint at most that delay later
+// (the records are durable already; readers see them from the journal).
+func (r *Repo) commitSoon() error {
+	if v := r.live; v != nil && r.commitDelay > 0 {
+		v.CheckpointWithin(r.commitDelay)
+		return nil
 	}
 	_, err := r.Checkpoint()
 	return err

@@ -51,7 +51,7 @@ func benchEnv(b *testing.B) (*Server, *httptest.Server) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { r.Close() })
-	s, err := New(Config{Repo: r})
+	s, err := New(Config{Repo: r, CommitDelay: repo.DefaultCommitDelay})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -55,6 +55,10 @@ type rawConn struct {
 	conn net.Conn
 	br   *bufio.Reader
 	req  []byte
+	// keep makes readResponse keep the body in body instead of
+	// discarding it.
+	keep bool
+	body []byte
 }
 
 func (c *rawConn) close() {
@@ -106,6 +110,7 @@ func (c *rawConn) do(rawURL string, body []byte) error {
 
 // readResponse reads one response, failing on a status other than 200.
 func (c *rawConn) readResponse(rawURL string) error {
+	c.body = c.body[:0]
 	line, err := c.br.ReadSlice('\n')
 	if err != nil {
 		return err
@@ -149,13 +154,27 @@ func (c *rawConn) readResponse(rawURL string) error {
 			if err != nil {
 				return fmt.Errorf("bad chunk size %q", line)
 			}
-			if _, err := c.br.Discard(int(n) + 2); err != nil { // data and CRLF
+			if c.keep {
+				buf := make([]byte, n)
+				if _, err := io.ReadFull(c.br, buf); err != nil {
+					return err
+				}
+				c.body = append(c.body, buf...)
+				n2, err := c.br.Discard(2)
+				if err != nil || n2 != 2 {
+					return fmt.Errorf("bad chunk end: %v", err)
+				}
+			} else if _, err := c.br.Discard(int(n) + 2); err != nil { // data and CRLF
 				return err
 			}
 			if n == 0 {
 				return nil // no trailers from our server
 			}
 		}
+	case length >= 0 && c.keep:
+		c.body = append(c.body, make([]byte, length)...)
+		_, err := io.ReadFull(c.br, c.body[len(c.body)-int(length):])
+		return err
 	case length >= 0:
 		_, err := io.CopyN(io.Discard, c.br, length)
 		return err

@@ -59,6 +59,12 @@ type Config struct {
 	// NoUIVendor serves the web UI as a binary built without its npm
 	// assets would (tests).
 	NoUIVendor bool
+	// CommitDelay lets the commit of an ended run wait this long so that
+	// runs ending together share one commit (repo.LiveOptions); the
+	// request returns once the end is durable in the journal. 0 (the
+	// zero Config) commits before update-run returns; mlgit server uses
+	// repo.DefaultCommitDelay.
+	CommitDelay time.Duration
 }
 
 // Server serves the MLflow REST API over a repository. It is an
@@ -128,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	// The server keeps the store's acknowledged state and a run index in
 	// memory (repo.StartLive): requests neither re-read the journal nor
 	// the index cache, and checkpoints run in the background.
-	if err := cfg.Repo.StartLive(repo.LiveOptions{Index: true}); err != nil {
+	if err := cfg.Repo.StartLive(repo.LiveOptions{Index: true, CommitDelay: cfg.CommitDelay}); err != nil {
 		return nil, fmt.Errorf("load the store: %w", err)
 	}
 	s := &Server{cfg: cfg, r: cfg.Repo, blobs: cfg.Blobs, log: cfg.Logger, runLocks: map[string]*sync.Mutex{}, uploadSlots: make(chan struct{}, maxConcurrentUploads)}

@@ -24,6 +24,6 @@
 // The live view is package repo/internal/live's; the locks that order
 // readers and checkpoints, and the checkpoints themselves, are package
 // repo's, which knows the store's layout and moves the branch. This
-// package may import manifest and the standard library; never package repo
-// or go-git.
+// package may import manifest, internal/durable and the standard library;
+// never package repo or go-git.
 package journal

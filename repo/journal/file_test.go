@@ -18,7 +18,7 @@ func TestFileWrittenAndParsed(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(dir, 0)
+	w := NewWriter(dir)
 	obs := &recordingObserver{}
 	w.SetObserver(obs)
 	a, b := strings.Repeat("a", 32), strings.Repeat("b", 32)

@@ -15,8 +15,9 @@ import (
 
 // The journal is a folder of immutable files, <git-dir>/mlgit/journal/*.jnl.
 // A write is acknowledged once its file is fsynced and renamed into the
-// folder (and the folder fsynced), so it survives kill -9 at any instant; a
-// reader never sees a partial file. A checkpoint folds all files into one
+// folder (and the folder fsynced), or, for a writer with a log (wal.go),
+// once the file's bytes are fdatasynced in the log; so it survives kill -9
+// at any instant, and a power loss. A reader never sees a partial file. A checkpoint folds all files into one
 // commit; before moving the branch it records an intent (the new commit
 // and the files it consumes), and after the move it deletes the files. On
 // the next checkpoint an intent whose commit reached the branch deletes its

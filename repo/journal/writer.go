@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mlgit/mlgit/internal/durable"
+
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -38,9 +40,8 @@ const maxGroupBytes = 16 << 20
 
 // Writer appends journal files to one journal folder with group commit.
 type Writer struct {
-	dir       string
-	maxSpares int
-	obs       Observer
+	dir string
+	obs Observer
 
 	mu      sync.Mutex
 	queue   []*Request
@@ -51,12 +52,8 @@ type Writer struct {
 	requests atomic.Int64
 	files    atomic.Int64
 
-	// spares are journal files this process's checkpoints consumed,
-	// parked in journal/tmp to be written again: creating a file costs
-	// an inode allocation, which on a busy ext4 costs more than the fsync.
-	spareMu  sync.Mutex
-	spares   []string
-	spareSeq int
+	// wal, when set (StartWAL), acknowledges appends (wal.go).
+	wal *walState
 }
 
 // Observer learns of the journal files a Writer writes, before any reader
@@ -69,42 +66,11 @@ type Observer interface {
 	Unwritten(name string)
 }
 
-// NewWriter returns a Writer of journal folder dir that parks up to
-// maxSpares consumed files for reuse while observed.
-func NewWriter(dir string, maxSpares int) *Writer {
-	return &Writer{dir: dir, maxSpares: maxSpares}
-}
+// NewWriter returns a Writer of journal folder dir.
+func NewWriter(dir string) *Writer { return &Writer{dir: dir} }
 
-// SetObserver sets (nil: clears) who learns of written files. While a
-// Writer is observed, Retire parks files as spares.
+// SetObserver sets (nil: clears) who learns of written files.
 func (g *Writer) SetObserver(o Observer) { g.obs = o }
-
-// MakeSpares creates n empty spares, unless stop closes.
-func (g *Writer) MakeSpares(n int, stop <-chan struct{}) {
-	for i := 0; i < n; i++ {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		g.spareMu.Lock()
-		full := len(g.spares) >= g.maxSpares
-		g.spareSeq++
-		spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
-		g.spareMu.Unlock()
-		if full {
-			return
-		}
-		f, err := os.OpenFile(spare, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return
-		}
-		f.Close()
-		g.spareMu.Lock()
-		g.spares = append(g.spares, spare)
-		g.spareMu.Unlock()
-	}
-}
 
 // Request is one append: records, then metric points of one run.
 type Request struct {
@@ -231,23 +197,23 @@ func (g *Writer) writeGroup(batch []*Request) error {
 	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
 		return err
 	}
+	if w := g.wal; w != nil {
+		return g.writeGroupWAL(w, batch, data, tag)
+	}
 	var rb [4]byte
 	rand.Read(rb[:])
 	name := fmt.Sprintf("%020d-%s-%s.jnl", time.Now().UnixNano(), hex.EncodeToString(rb[:]), tag)
-	tmp, f, err := g.openTemp(tmpDir, name)
+	tmp := filepath.Join(tmpDir, name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Truncate(int64(len(data))) // a spare may have been longer
-	}
-	if err != nil {
+	if _, err = f.Write(data); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("write journal: %w", err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := durable.Sync(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("sync journal: %w", err)
@@ -273,54 +239,54 @@ func (g *Writer) writeGroup(batch []*Request) error {
 	if SyncHook != nil {
 		SyncHook()
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
-// openTemp opens the temporary file a journal file is written to: a spare
-// if there is one, else a new file.
-func (g *Writer) openTemp(tmpDir, name string) (string, *os.File, error) {
-	g.spareMu.Lock()
-	var spare string
-	if n := len(g.spares); n > 0 {
-		spare = g.spares[n-1]
-		g.spares = g.spares[:n-1]
+// writeGroupWAL acknowledges a group through the log: one fdatasync of
+// the log, then the journal file written and renamed into the folder
+// without fsync (a new file each time: a recycled one could show its old,
+// valid content after a power loss).
+func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag string) error {
+	dir := g.dir
+	var rb [2]byte
+	rand.Read(rb[:])
+	name := fmt.Sprintf("%020d-w%s.%s-%s.jnl", time.Now().UnixNano(), w.id, hex.EncodeToString(rb[:]), tag)
+	if err := w.append(name, data); err != nil {
+		return err
 	}
-	g.spareMu.Unlock()
-	if spare != "" {
-		if f, err := os.OpenFile(spare, os.O_WRONLY, 0); err == nil {
-			return spare, f, nil
+	tmp := filepath.Join(dir, "tmp", name)
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write journal: %w", err)
+	}
+	obs := g.obs
+	if obs != nil {
+		obs.Written(name, int64(len(data)), batch)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		if obs != nil {
+			obs.Unwritten(name)
 		}
+		return err
 	}
-	tmp := filepath.Join(tmpDir, name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	return tmp, f, err
+	g.files.Add(1)
+	if SyncHook != nil {
+		SyncHook()
+	}
+	return nil
 }
 
-// Retire removes a journal file a checkpoint consumed; an observed Writer
-// parks it as a spare instead (still gone from the journal folder for
-// every reader: the rename is as atomic as the unlink).
+// Retire removes a journal file a checkpoint consumed.
 func (g *Writer) Retire(name string) error {
-	p := filepath.Join(g.dir, name)
-	if g.obs != nil {
-		g.spareMu.Lock()
-		if len(g.spares) < g.maxSpares {
-			g.spareSeq++
-			spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
-			if err := os.Rename(p, spare); err == nil {
-				g.spares = append(g.spares, spare)
-				g.spareMu.Unlock()
-				return nil
-			}
-		}
-		g.spareMu.Unlock()
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(filepath.Join(g.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
 }
 
-// RemoveDeadSpares deletes the spares of processes that no longer run.
+// RemoveDeadSpares deletes the spare journal files that processes of
+// earlier versions parked in journal/tmp and left.
 func (g *Writer) RemoveDeadSpares() {
 	dir := filepath.Join(g.dir, "tmp")
 	names, _ := ListDir(dir)
@@ -347,20 +313,3 @@ func ListDir(dir string) ([]string, error) {
 
 // SyncHook, if set (tests), runs after each journal file is written.
 var SyncHook func()
-
-// Spares returns how many spares this Writer has made or parked, and the
-// ones it holds now.
-func (g *Writer) Spares() (made int, held []string) {
-	g.spareMu.Lock()
-	defer g.spareMu.Unlock()
-	return g.spareSeq, append([]string(nil), g.spares...)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

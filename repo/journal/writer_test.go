@@ -14,7 +14,7 @@ import (
 // the single-writer format; a file of one run is named after it.
 func TestGroupFileFormat(t *testing.T) {
 	dir := t.TempDir()
-	w := NewWriter(dir, 0)
+	w := NewWriter(dir)
 	a, b := strings.Repeat("a", 32), strings.Repeat("b", 32)
 	reqs := []*Request{}
 	for _, ops := range [][]Op{

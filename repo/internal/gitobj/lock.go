@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/mlgit/mlgit/internal/durable"
 )
 
 // FileLock is an advisory flock(2) on a file under the state directory.
@@ -79,7 +81,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := durable.Sync(f); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -93,14 +95,7 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // SyncDir fsyncs a folder, making renames in it durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func SyncDir(dir string) error { return durable.SyncDir(dir) }
 
 // WriteFileRename writes data to path through a temporary file and a
 // rename, without fsync: atomic for readers and process crashes, not for

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mlgit/mlgit/internal/durable"
+
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
@@ -103,7 +105,7 @@ func (rf Refs) CAS(name string, old, new plumbing.Hash, who, msg string) error {
 	if _, err := f.WriteString(new.String() + "\n"); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := durable.Sync(f); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -113,6 +115,11 @@ func (rf Refs) CAS(name string, old, new plumbing.Hash, who, msg string) error {
 		return err
 	}
 	committed = true
+	// The move is durable once the ref's folder is: a checkpoint deletes
+	// the journal files it folded only after that.
+	if err := durable.SyncDir(filepath.Dir(lock)); err != nil {
+		return err
+	}
 	rf.appendReflog(name, old, new, who, msg)
 	return nil
 }
@@ -227,14 +234,17 @@ func (rf Refs) removePacked(name string) error {
 	if _, err := f.Write(out.Bytes()); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := durable.Sync(f); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	done = true
-	return os.Rename(lock, path)
+	if err := os.Rename(lock, path); err != nil {
+		return err
+	}
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // ErrCASMismatch is what CAS and Delete return when the ref no longer

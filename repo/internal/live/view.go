@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -36,8 +37,6 @@ type Store struct {
 	PendingLock, CheckpointLock, Intent string
 	// Writer appends the journal; the view observes it.
 	Writer *journal.Writer
-	// Spares is how many spare journal files to make at start.
-	Spares int
 
 	// Tip returns the tracking branch's tip (zero before the first
 	// commit); CommitTree the tree of a commit (zero for a zero commit).
@@ -149,6 +148,8 @@ type View struct {
 	stash []journal.Event // events to apply at the next sync
 
 	kick chan struct{}
+	// soon is set while a CheckpointWithin timer is pending.
+	soon atomic.Bool
 	stop chan struct{}
 	done chan struct{}
 }
@@ -173,7 +174,6 @@ const maxLiveRuns = 20000
 // checkpointer runs the checkpoints that writes ask for.
 func (v *View) checkpointer() {
 	defer close(v.done)
-	v.s.Writer.MakeSpares(v.s.Spares, v.stop)
 	for {
 		select {
 		case <-v.stop:
@@ -181,7 +181,10 @@ func (v *View) checkpointer() {
 		case <-v.kick:
 			l, err := gitobj.LockFile(v.s.CheckpointLock, true, false, 0)
 			if err != nil {
-				continue // another process is checkpointing
+				// Another process is checkpointing: it may have listed
+				// the journal before the records that asked for this one.
+				v.CheckpointWithin(100 * time.Millisecond)
+				continue
 			}
 			v.s.CheckpointLocked()
 			l.Unlock()
@@ -221,6 +224,21 @@ func (v *View) AfterWrite() {
 	case v.kick <- struct{}{}:
 	default:
 	}
+}
+
+// CheckpointWithin has the checkpointer run a checkpoint at most d from
+// now; the requests made meanwhile share it (group commit of ended runs).
+func (v *View) CheckpointWithin(d time.Duration) {
+	if !v.soon.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(d, func() {
+		v.soon.Store(false)
+		select {
+		case v.kick <- struct{}{}:
+		default:
+		}
+	})
 }
 
 // addOwn records the records of a journal file this process is about to

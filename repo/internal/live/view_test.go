@@ -24,7 +24,7 @@ func testStore(t *testing.T) Store {
 		PendingLock:    filepath.Join(dir, "pending.lock"),
 		CheckpointLock: filepath.Join(dir, "checkpoint.lock"),
 		Intent:         filepath.Join(dir, "checkpoint.intent"),
-		Writer:         journal.NewWriter(jdir, 0),
+		Writer:         journal.NewWriter(jdir),
 		Tip:            func() (plumbing.Hash, error) { return plumbing.ZeroHash, nil },
 		CommitTree:     func(plumbing.Hash) (plumbing.Hash, error) { return plumbing.ZeroHash, nil },
 		ReadRun: func(plumbing.Hash, plumbing.Hash, string) (*manifest.Run, error) {
@@ -64,7 +64,7 @@ func TestViewPendingRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another process: a writer the view does not observe.
-	other := journal.NewWriter(s.JournalDir, 0)
+	other := journal.NewWriter(s.JournalDir)
 	if err := other.Append([]journal.Op{create(b), {Op: journal.OpTag, Run: a, Key: "t", Value: "v"}}); err != nil {
 		t.Fatal(err)
 	}

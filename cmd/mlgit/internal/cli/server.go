@@ -25,7 +25,9 @@ type ServerOptions struct {
 	ReadOnly           bool
 	AllowedHosts       []string
 	CheckpointInterval time.Duration
-	Quiet              bool
+	// CommitDelay is server.Config.CommitDelay.
+	CommitDelay time.Duration
+	Quiet       bool
 	// Ready, if set, is called with the listening address once the server
 	// accepts connections (tests use it with --port 0).
 	Ready func(addr string)
@@ -89,6 +91,7 @@ func StartServer(ctx context.Context, a *App, o *ServerOptions) (*RunningServer,
 		Logger:      log,
 		Version:     a.Version,
 		LogRequests: !o.Quiet,
+		CommitDelay: o.CommitDelay,
 	}
 	if u, _, err := a.BlobRemoteURL(r, o.BlobRemote); err == nil {
 		st, err := a.OpenBlobStore(ctx, u, nil)

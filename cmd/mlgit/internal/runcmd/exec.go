@@ -189,7 +189,7 @@ func runRunExec(cmdCtx context.Context, a *cli.App, o *runExecOptions) error {
 	}
 	var srv *cli.RunningServer
 	if o.mlflow {
-		srv, err = cli.StartServer(cmdCtx, a, &cli.ServerOptions{Host: "127.0.0.1", Port: 0, Quiet: true, CheckpointInterval: 30 * time.Second})
+		srv, err = cli.StartServer(cmdCtx, a, &cli.ServerOptions{Host: "127.0.0.1", Port: 0, Quiet: true, CheckpointInterval: 30 * time.Second, CommitDelay: time.Second})
 		if err != nil {
 			r.UpdateRun(run.ID, repo.RunUpdate{Status: manifest.StatusFailed})
 			return fmt.Errorf("start the embedded MLflow server: %w", err)

@@ -28,7 +28,9 @@ unmodified MLflow code logs into Git:
 Writes are acknowledged once durable in the store's journal and committed to
 the tracking branch at checkpoints (every --checkpoint-interval, at run end,
 and on shutdown: SIGINT or SIGTERM stops accepting requests, finishes those in
-flight and commits everything acknowledged). Uploaded artifacts go to the
+flight and commits everything acknowledged). Runs that end within
+--commit-delay of each other share one commit; ending a run returns once the
+end is durable, without waiting for that commit. Uploaded artifacts go to the
 local blob cache; downloads fall back to the blob remote (--blob-remote, else
 $MLGIT_BLOB_REMOTE, else blobs.remote in mlgit.yaml) when one is set.
 
@@ -51,6 +53,9 @@ docs/server.md). --read-only refuses every write with PERMISSION_DENIED.`,
 			if o.CheckpointInterval < 0 {
 				return cli.Usagef("--checkpoint-interval must not be negative")
 			}
+			if o.CommitDelay < 0 {
+				return cli.Usagef("--commit-delay must not be negative")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -65,6 +70,7 @@ docs/server.md). --read-only refuses every write with PERMISSION_DENIED.`,
 	f.BoolVar(&o.ReadOnly, "read-only", false, "refuse every write with PERMISSION_DENIED")
 	f.StringSliceVar(&o.AllowedHosts, "allowed-hosts", nil, "extra Host header values to accept: `NAME` or NAME:PORT, or * for any")
 	f.DurationVar(&o.CheckpointInterval, "checkpoint-interval", 30*time.Second, "commit journaled writes at least this often (0: only at run end and shutdown)")
+	f.DurationVar(&o.CommitDelay, "commit-delay", time.Second, "commit ended runs at most this long after they end, several in one commit (0: before update-run returns)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not log each request")
 	return cmd
 }

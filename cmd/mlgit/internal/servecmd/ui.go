@@ -67,7 +67,7 @@ func RunUI(ctx context.Context, a *cli.App, o *UIOptions) error {
 	if open == nil {
 		open = openBrowser
 	}
-	so := &cli.ServerOptions{Host: "127.0.0.1", Port: o.Port, ReadOnly: o.ReadOnly, CheckpointInterval: 30 * time.Second, Quiet: true}
+	so := &cli.ServerOptions{Host: "127.0.0.1", Port: o.Port, ReadOnly: o.ReadOnly, CheckpointInterval: 30 * time.Second, CommitDelay: time.Second, Quiet: true}
 	so.Ready = func(addr string) {
 		url := "http://" + addr + "/"
 		fmt.Fprintf(a.Out, "mlgit ui: %s\n", url)

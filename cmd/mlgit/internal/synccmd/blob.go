@@ -293,6 +293,7 @@ func blobsInNeither(ctx context.Context, src, dst blob.Store, ds []blob.Digest, 
 type BlobVerifyOptions struct {
 	Remote string
 	Local  bool
+	Repair bool
 	Refs   []string
 	All    bool
 	Exists bool
@@ -320,6 +321,10 @@ type blobVerifyReport struct {
 	OK       int           `json:"ok"`
 	Bytes    int64         `json:"bytes"`
 	Problems []blobProblem `json:"problems"`
+	// Repaired (--repair) lists the problem blobs fetched again intact
+	// from RepairedFrom; Problems then holds only those still damaged.
+	Repaired     []blobProblem `json:"repaired,omitempty"`
+	RepairedFrom string        `json:"repaired_from,omitempty"`
 }
 
 func newBlobVerifyCmd(a *cli.App, runF func(context.Context, *BlobVerifyOptions) error) *cobra.Command {
@@ -334,13 +339,24 @@ missing or damaged blob with the runs and model versions that reference it.
 Exit status 1 when there is any problem.
 
 --exists only checks that the blobs are there (a few batched requests), without
-reading them.`,
+reading them.
+
+--repair checks the local cache and fetches every missing or damaged blob
+again from the blob remote (--remote URL, else the configured one): damaged
+chunks and file objects are removed from the cache and copied again, verified;
+intact ones are kept. Exit status 0 when everything was repaired.`,
 		Example: `  mlgit blob verify
   mlgit blob verify --local 3f2a9c1e
+  mlgit blob verify --repair
   mlgit blob verify --remote s3://ml-artifacts/churn --exists --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Refs = args
-			if o.Local && o.Remote != "" {
+			if o.Repair {
+				if o.Exists {
+					return cli.Usagef("--repair reads every blob; it cannot be combined with --exists")
+				}
+				o.Local = true // the cache is checked; --remote is the source
+			} else if o.Local && o.Remote != "" {
 				return cli.Usagef("give --remote URL or --local, not both")
 			}
 			if o.All && len(args) > 0 {
@@ -357,6 +373,7 @@ reading them.`,
 	}
 	cmd.Flags().StringVar(&o.Remote, "remote", "", "blob remote `URL` (default $MLGIT_BLOB_REMOTE, else blobs.remote in mlgit.yaml)")
 	cmd.Flags().BoolVar(&o.Local, "local", false, "check the local cache instead of the remote")
+	cmd.Flags().BoolVar(&o.Repair, "repair", false, "check the local cache and fetch missing or damaged blobs again from the blob remote")
 	cmd.Flags().BoolVar(&o.All, "all", false, "every blob the branch's history references")
 	cmd.Flags().BoolVar(&o.Exists, "exists", false, "only check that the blobs exist; do not read them")
 	cmd.Flags().IntVarP(&o.Jobs, "jobs", "j", 4, "blobs checked in parallel `N`")
@@ -433,6 +450,11 @@ func RunBlobVerify(ctx context.Context, a *cli.App, o *BlobVerifyOptions) error 
 			}
 		}
 	}
+	if o.Repair && len(rep.Problems) > 0 {
+		if err := repairCache(ctx, a, r, st, o, &rep); err != nil {
+			return err
+		}
+	}
 	rep.OK = rep.Checked - len(rep.Problems)
 	if o.AsJSON {
 		if err := cli.PrintJSON(a.Out, rep); err != nil {
@@ -445,6 +467,44 @@ func RunBlobVerify(ctx context.Context, a *cli.App, o *BlobVerifyOptions) error 
 		fmt.Fprintf(a.Err, "mlgit: blob verify found %d %s in %s\n", len(rep.Problems), cli.Plural(len(rep.Problems), "problem", "problems"), rep.Store)
 		return &cli.ExitError{Code: cli.ExitFailure}
 	}
+	return nil
+}
+
+// repairCache fetches the blobs of rep.Problems again from the blob
+// remote into the cache st and moves those now intact to rep.Repaired.
+func repairCache(ctx context.Context, a *cli.App, r *repo.Repo, st blob.Store, o *BlobVerifyOptions, rep *blobVerifyReport) error {
+	url, _, err := a.BlobRemoteURL(r, o.Remote)
+	if err != nil {
+		return cli.Usagef("--repair fetches from the blob remote: %v", err)
+	}
+	src, err := a.OpenBlobStore(ctx, url, o.OpenRemote)
+	if err != nil {
+		return err
+	}
+	ds := make([]blob.Digest, len(rep.Problems))
+	for i, p := range rep.Problems {
+		if ds[i], err = blob.ParseDigest(p.Digest); err != nil {
+			return err
+		}
+	}
+	stats, err := blob.Repair(ctx, st, src, ds)
+	if err != nil {
+		return fmt.Errorf("repair %s from %s: %w", st.Location(), src.Location(), err)
+	}
+	rep.RepairedFrom = src.Location()
+	left := rep.Problems[:0:0]
+	for i, p := range rep.Problems {
+		if err := blob.Verify(ctx, st, ds[i]); err != nil {
+			p.Detail = "still damaged after the repair: " + err.Error()
+			left = append(left, p)
+			continue
+		}
+		rep.Repaired = append(rep.Repaired, p)
+	}
+	rep.Problems = left
+	fmt.Fprintf(a.Err, "mlgit: repaired %d %s: %d damaged or missing %s fetched again from %s (%s)\n",
+		len(rep.Repaired), cli.Plural(len(rep.Repaired), "blob", "blobs"), stats.Removed, cli.Plural(stats.Removed, "object", "objects"),
+		src.Location(), units.Bytes(stats.Copy.StoredBytes))
 	return nil
 }
 

@@ -1,0 +1,100 @@
+package journal
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func walNames(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestWALMarksAndRecovery: marks name the folded files of a log; the
+// owner drops old generations and the marks it no longer needs; once the
+// owner is gone its log is dead and lists every acknowledged file of its
+// current generation, up to a torn tail, and what was folded.
+func TestWALMarksAndRecovery(t *testing.T) {
+	dir := t.TempDir()
+	a := NewWriter(dir)
+	if err := a.StartWAL(); err != nil {
+		t.Fatal(err)
+	}
+	op := func(run string) []Op { return []Op{{Op: OpTag, Run: run, Key: "k", Value: "v"}} }
+	if err := a.Append(op("r1")); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := a.RotateWAL()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Append(op("r2")); err != nil {
+		t.Fatal(err)
+	}
+	all := walNames(t, dir)
+	if len(all) != 2 || walID(all[0]) == "" || walID(all[0]) != walID(all[1]) {
+		t.Fatalf("journal files %v", all)
+	}
+	b := NewWriter(dir)
+	if dead, _ := b.DeadWALs(); len(dead) != 0 {
+		t.Fatalf("a live owner's log listed as dead: %v", dead)
+	}
+	// A checkpoint (of any process) folds both and marks them; the owner
+	// drops the first generation and the marks naming only it.
+	if err := MarkFolded(dir, []string{all[0]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := MarkFolded(dir, []string{all[1], "00000000000000000001-abcd-r9.jnl"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DropOldWALs(gen); err != nil {
+		t.Fatal(err)
+	}
+	marks, _ := filepath.Glob(filepath.Join(dir, "wal", "*.folded.*"))
+	if len(marks) != 1 {
+		t.Fatalf("marks after the drop: %v (want the one naming a current file)", marks)
+	}
+	// The owner dies (its lock released, its log left).
+	a.wal.lock.Close()
+	dead, err := b.DeadWALs()
+	if err != nil || len(dead) != 1 || len(dead[0].Paths) != 3 {
+		t.Fatalf("dead logs %+v, %v", dead, err)
+	}
+	folded, err := dead[0].Folded()
+	if err != nil || !folded[all[1]] || folded[all[0]] {
+		t.Fatalf("folded %v, %v", folded, err)
+	}
+	frames, err := dead[0].Frames()
+	if err != nil || len(frames) != 1 || frames[0].Name != all[1] {
+		t.Fatalf("frames %+v, %v (the first generation was dropped)", frames, err)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, all[1]))
+	if string(frames[0].Data) != string(want) {
+		t.Fatal("frame differs from the journal file")
+	}
+	// A torn tail: every cut of the last frame leaves the frames before.
+	p := dead[0].Paths[0]
+	full, _ := os.ReadFile(p)
+	for cut := 0; cut < len(full); cut++ {
+		os.WriteFile(p, full[:cut], 0o644)
+		frames, err := dead[0].Frames()
+		if err != nil || len(frames) != 0 {
+			t.Fatalf("cut at %d of %d: %d frames, %v", cut, len(full), len(frames), err)
+		}
+	}
+	os.WriteFile(p, append(full, "W\tx.jnl\t99\nshort"...), 0o644)
+	if frames, _ := dead[0].Frames(); len(frames) != 1 {
+		t.Fatalf("a torn frame after a whole one: %d frames", len(frames))
+	}
+	if !strings.HasSuffix(dead[0].Paths[2], ".lock") {
+		t.Fatalf("lock not last: %v", dead[0].Paths)
+	}
+}
