@@ -121,7 +121,8 @@ golangci-lint:
 fault:
 	MLGIT_FAULT_KILLS=20 $(GO) test -count=1 -timeout 20m -run 'TestServerKill9|TestSyncSurvivesDroppedConnections|TestSyncOverSSH|TestDiskFull' -v ./cmd/mlgit/
 	$(GO) test -count=3 -timeout 20m -run 'TestImportResumesAfterKill' ./mlflowimport/
-	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled' ./repo/ ./repo/journal/
+	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled|TestPowerLossExactlyOnce|TestWALMarksAndRecovery' ./repo/ ./repo/journal/
+	$(GO) test -count=1 -run 'TestDamagedCacheDetectedAndRepaired' ./cmd/mlgit/
 
 # Every fuzz target in the tree (found by scripts/fuzz.sh), FUZZTIME each:
 # make fuzz FUZZTIME=2s; FUZZ=REGEXP runs only the matching "pkg/FuzzName".

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -152,4 +153,29 @@ func spin(d time.Duration) {
 	}
 	for t := time.Now(); time.Since(t) < d; {
 	}
+}
+
+// BenchmarkLogBatch1000Seq: log-batch of 1,000 metrics from one client,
+// one call after the other, as MLflow's client sends a batch: p50 and p99,
+// and the server's share of the p50 beyond a trivial handler that reads
+// the same body ("server-p50-ms").
+func BenchmarkLogBatch1000Seq(b *testing.B) {
+	_, ts := benchEnv(b)
+	body := batchBody(benchRun(b, ts.URL), 1000)
+	trivial := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte("{}"))
+	}))
+	defer trivial.Close()
+	var base latencies
+	clients(b, 1, trivial.URL+"/api/2.0/mlflow/runs/log-batch", func(int64) []byte { return body }, &base)
+	var lat latencies
+	clients(b, 1, ts.URL+"/api/2.0/mlflow/runs/log-batch", func(int64) []byte { return body }, &lat)
+	lat.report(b)
+	p50 := func(l *latencies) time.Duration {
+		sort.Slice(l.d, func(i, j int) bool { return l.d[i] < l.d[j] })
+		return l.d[len(l.d)/2]
+	}
+	b.ReportMetric(float64((p50(&lat)-p50(&base)).Microseconds())/1000, "server-p50-ms")
 }
