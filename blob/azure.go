@@ -812,3 +812,18 @@ func (s *Azure) Delete(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// IsAzureURL reports whether s has the scheme of an Azure store URL
+// (az://, azblob://, wasbs://, wasb://, abfss://, abfs://), the forms
+// OpenStore reads as Azure Blob Storage.
+func IsAzureURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "az", "azblob", "wasbs", "wasb", "abfss", "abfs":
+		return true
+	}
+	return false
+}
