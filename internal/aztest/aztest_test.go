@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,5 +91,20 @@ func TestSharedIsStartedOnce(t *testing.T) {
 	}
 	if _, err := cc.GetProperties(context.Background(), nil); err != nil {
 		t.Fatalf("shared server's container: %v", err)
+	}
+}
+
+// TestCIInstallsThisVersion: .ci/run installs the Azurite version the
+// tests look for, into the folder they look in.
+func TestCIInstallsThisVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\nAZURITE_VERSION="+Version+"\n") {
+		t.Fatalf(".ci/run does not install azurite@%s", Version)
+	}
+	if !strings.Contains(string(b), `/mlgit/azurite-$AZURITE_VERSION"`) || !strings.HasSuffix(CacheDir(), filepath.Join("mlgit", "azurite-"+Version)) {
+		t.Fatalf(".ci/run and CacheDir (%s) disagree on the folder", CacheDir())
 	}
 }
