@@ -148,10 +148,10 @@ func redactPart(s string) string {
 // Azure is a Store in an Azure Blob Storage container, below an optional
 // key prefix. Objects are block blobs.
 //
-// Put first checks whether the blob exists and then writes it with
-// "If-None-Match: *", so an existing blob is never rewritten. Objects up to
-// BlockSize go up in one request from a buffer, so a failed request can be
-// retried; larger ones are streamed as blocks, Parallel at a time, and
+// Every write is conditional ("If-None-Match: *"), so an existing blob is
+// never rewritten. Objects up to BlockSize go up in one request from a
+// buffer, so a failed request can be retried; larger ones, after a check
+// that the blob is not there yet, are streamed as blocks, Parallel at a time, and
 // committed with one block list: the blob appears only then, whole, and an
 // upload that fails leaves no blob (uncommitted blocks are dropped by the
 // service). Reads stream, resuming an interrupted download at the byte it
@@ -502,17 +502,26 @@ func (s *Azure) Put(ctx context.Context, key string, r io.Reader, size int64) er
 	if size < 0 {
 		return fmt.Errorf("put %s: %w: negative size %d", key, ErrSizeMismatch, size)
 	}
-	if _, err := s.Stat(ctx, key); err == nil {
-		return nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
-	}
 	er := newExactReader(ctxReader{ctx, r}, size)
 	bb := s.cc.NewBlockBlobClient(s.prefix + key)
 	var err error
 	if size <= s.blockSize {
+		// One request: the write is conditional, so an existing blob is
+		// left alone without asking first. Only when the reader fails does
+		// it matter whether the blob is there (then Put is a no-op).
 		err = s.putOnce(ctx, bb, er, key)
+		if err != nil && er.err != nil && !errors.Is(er.err, io.EOF) && ctx.Err() == nil {
+			if _, serr := s.Stat(ctx, key); serr == nil {
+				return nil
+			}
+		}
 	} else {
+		// Many requests: ask first, so a stored object is not sent again.
+		if _, err := s.Stat(ctx, key); err == nil {
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		err = s.putBlocks(ctx, bb, er, size)
 	}
 	switch {
