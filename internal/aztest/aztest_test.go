@@ -13,7 +13,7 @@ import (
 )
 
 func TestStartServesContainer(t *testing.T) {
-	s := StartServer(t)
+	s := Shared(t)
 	cc, err := s.Client()
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +47,11 @@ func TestStartServesContainer(t *testing.T) {
 	}
 }
 
-func TestStartTwiceGivesSeparateServers(t *testing.T) {
-	a, b := StartServer(t), StartServer(t)
+// TestStartedServersAreSeparate: a server of StartServer and the shared
+// one have their own ports, folders and blobs.
+func TestStartedServersAreSeparate(t *testing.T) {
+	a := StartServer(t)
+	b := Shared(t)
 	if a.Endpoint == b.Endpoint || a.Dir == b.Dir {
 		t.Fatalf("two servers share endpoint or folder: %+v %+v", a, b)
 	}
