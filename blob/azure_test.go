@@ -615,3 +615,28 @@ func FuzzParseAzureURL(f *testing.F) {
 		}
 	})
 }
+
+// TestAzureTokenCredentialErrorIsClear: an account without a key or a
+// connection string signs in with Azure's default credential chain; when
+// that has nothing to offer (here: only the Azure CLI, which is not
+// installed), opening fails quickly with ErrAccessDenied and advice, and
+// no request leaves the machine (the endpoint is a closed local port).
+func TestAzureTokenCredentialErrorIsClear(t *testing.T) {
+	t.Setenv("AZURE_TOKEN_CREDENTIALS", "AzureCLICredential")
+	t.Setenv("PATH", t.TempDir())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "https://" + l.Addr().String() + "/acct1"
+	l.Close()
+	start := time.Now()
+	_, err = blob.NewAzure(context.Background(), blob.AzureConfig{Container: "models", Account: "acct1", Endpoint: endpoint})
+	if !errors.Is(err, blob.ErrAccessDenied) || !strings.Contains(err.Error(), "az login") {
+		t.Fatalf("NewAzure with no usable credential = %v, want ErrAccessDenied advising az login", err)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("a missing credential took %v to report", d)
+	}
+	t.Logf("%v", err)
+}
