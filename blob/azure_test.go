@@ -88,6 +88,20 @@ func TestAzureBlocksAreCommittedInOrder(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("read back %d bytes, %v; want the %d put", len(got), err, len(data))
 	}
+	// A stream shorter or longer than announced stores nothing, also when
+	// the difference shows only in the last block.
+	for name, tc := range map[string]struct {
+		body []byte
+		size int64
+	}{"blocks/short": {data[:len(data)-1], int64(len(data))}, "blocks/long": {data, int64(len(data) - 1)}} {
+		err := st.Put(ctx, name, io.MultiReader(bytes.NewReader(tc.body)), tc.size)
+		if !errors.Is(err, blob.ErrSizeMismatch) {
+			t.Errorf("Put(%s) = %v, want ErrSizeMismatch", name, err)
+		}
+		if _, err := st.Stat(ctx, name); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("Stat(%s) after a failed Put = %v, want ErrNotFound", name, err)
+		}
+	}
 }
 
 func TestAzureOpenStoreFromEnv(t *testing.T) {
