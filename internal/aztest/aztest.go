@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -308,15 +309,28 @@ func start(bin, dir string) (*Server, func(), error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = cleanEnv()
 	// Its own process group, killed with the test process should that
-	// end without stopping it.
+	// end without stopping it. The kernel sends that signal when the
+	// thread that started the process ends, so the start and the wait
+	// happen on one locked thread, which lives as long as the server.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, nil, fmt.Errorf("start %s: %w", bin, err)
-	}
 	var exitErr error
 	exited := make(chan struct{})
-	go func() { exitErr = cmd.Wait(); logFile.Close(); close(exited) }()
+	startErr := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		defer close(exited)
+		defer logFile.Close()
+		if err := cmd.Start(); err != nil {
+			exitErr = err
+			startErr <- err
+			return
+		}
+		startErr <- nil
+		exitErr = cmd.Wait()
+	}()
+	if err := <-startErr; err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", bin, err)
+	}
 	stop := func() {
 		// The whole process group: npm's launcher scripts may fork node.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
