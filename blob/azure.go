@@ -89,6 +89,7 @@ func AzureConfigFromEnv(container, prefix string) AzureConfig {
 type azureConnString struct {
 	Account  string
 	Endpoint string // blob service URL
+	Key      string // AccountKey
 	HasKey   bool
 	HasSAS   bool
 }
@@ -116,9 +117,9 @@ func parseAzureConnString(s string) (azureConnString, error) {
 		kv[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 	}
 	if strings.EqualFold(kv["usedevelopmentstorage"], "true") {
-		return azureConnString{Account: azuriteAccount, Endpoint: azuriteEndpoint, HasKey: true}, nil
+		return azureConnString{Account: azuriteAccount, Endpoint: azuriteEndpoint, Key: azuriteKey, HasKey: true}, nil
 	}
-	cs := azureConnString{Account: kv["accountname"], HasKey: kv["accountkey"] != "", HasSAS: kv["sharedaccesssignature"] != ""}
+	cs := azureConnString{Account: kv["accountname"], Key: kv["accountkey"], HasKey: kv["accountkey"] != "", HasSAS: kv["sharedaccesssignature"] != ""}
 	cs.Endpoint = strings.TrimRight(kv["blobendpoint"], "/")
 	if cs.Endpoint == "" {
 		if cs.Account == "" {
@@ -257,22 +258,18 @@ func NewAzure(ctx context.Context, cfg AzureConfig) (*Azure, error) {
 	switch mode {
 	case azureAuthConnString:
 		s.auth = "AZURE_STORAGE_CONNECTION_STRING"
-		s.cc, err = container.NewClientFromConnectionString(cfg.ConnectionString, cfg.Container, opts)
-		if err == nil && cfg.Endpoint != "" {
-			// An explicit endpoint wins over the connection string's; keep
-			// its credential.
-			cs, _ := parseAzureConnString(cfg.ConnectionString)
-			if cs.HasKey {
-				key := azuriteKey
-				if k := connStringValue(cfg.ConnectionString, "accountkey"); k != "" {
-					key = k
-				}
-				var cred *container.SharedKeyCredential
-				cred, err = container.NewSharedKeyCredential(cs.Account, key)
-				if err == nil {
-					s.cc, err = container.NewClientWithSharedKeyCredential(containerURL, cred, opts)
-				}
+		cs, _ := parseAzureConnString(cfg.ConnectionString)
+		if cs.Key != "" {
+			// Sign with the string's key at the endpoint resolved above (an
+			// explicit one wins over the string's; UseDevelopmentStorage
+			// is Azurite's account).
+			var cred *container.SharedKeyCredential
+			cred, err = container.NewSharedKeyCredential(cs.Account, cs.Key)
+			if err == nil {
+				s.cc, err = container.NewClientWithSharedKeyCredential(containerURL, cred, opts)
 			}
+		} else {
+			s.cc, err = container.NewClientFromConnectionString(cfg.ConnectionString, cfg.Container, opts)
 		}
 	case azureAuthSharedKey:
 		s.auth = "AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY"
@@ -306,18 +303,6 @@ func NewAzure(ctx context.Context, cfg AzureConfig) (*Azure, error) {
 		return nil, s.wrapErr(ctx, "open", "", err)
 	}
 	return s, nil
-}
-
-// connStringValue returns the value of key (lower case) in a connection
-// string.
-func connStringValue(s, key string) string {
-	for part := range strings.SplitSeq(s, ";") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), key) {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
 
 // azureHTTPClient is the client's transport: bounded connect and

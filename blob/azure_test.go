@@ -147,7 +147,19 @@ func TestAzureOpenStoreFromEnv(t *testing.T) {
 	if err := blob.Verify(ctx, st3, d); err != nil {
 		t.Fatalf("blob not readable with the account key: %v", err)
 	}
+	// Azurite's shorthand, at the emulator's port.
+	t.Setenv("AZURE_STORAGE_KEY", "")
+	t.Setenv("AZURE_STORAGE_ACCOUNT", "")
+	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true")
+	st4, err := blob.OpenStore(ctx, "az://mlgit-test/from-env?endpoint="+url.QueryEscape(srv.Endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blob.Verify(ctx, st4, d); err != nil {
+		t.Fatalf("blob not readable with UseDevelopmentStorage=true: %v", err)
+	}
 	// Nothing names an account: a clear error, before any request.
+	t.Setenv("AZURE_STORAGE_CONNECTION_STRING", "")
 	t.Setenv("AZURE_STORAGE_ACCOUNT", "")
 	_, err = blob.OpenStore(ctx, "az://mlgit-test/x")
 	if !errors.Is(err, blob.ErrInvalidURL) || !strings.Contains(err.Error(), "AZURE_STORAGE_CONNECTION_STRING") {
