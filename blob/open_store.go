@@ -17,9 +17,17 @@ import (
 //	                           as S3ConfigFromEnv describes; query values win
 //	mem://name                 an in-memory store, shared by all OpenStore
 //	                           calls with the same name in this process
+//	az://container[/prefix][?account=name&endpoint=URL]
+//	                           an Azure Blob Storage store (azblob:// is the
+//	                           same); credentials from the environment as
+//	                           AzureConfigFromEnv describes
+//	wasbs://container@account.blob.core.windows.net[/prefix]
+//	abfss://container@account.dfs.core.windows.net[/prefix]
+//	                           the same, in the forms MLflow and Hadoop use
 //
-// Errors wrap ErrInvalidURL for URLs it cannot parse, and for S3 whatever
-// NewS3 reports when the bucket cannot be reached.
+// Errors wrap ErrInvalidURL for URLs it cannot parse, and for S3 and Azure
+// whatever NewS3 and NewAzure report when the bucket or container cannot be
+// reached.
 func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("%w: empty store URL", ErrInvalidURL)
@@ -52,8 +60,14 @@ func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 			return nil, err
 		}
 		return NewS3(ctx, cfg)
+	case "az", "azblob", "wasbs", "wasb", "abfss", "abfs":
+		cfg, err := ParseAzureURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return NewAzure(ctx, cfg)
 	}
-	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want a path, file://, s3:// or mem://)", ErrInvalidURL, rawURL, scheme)
+	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want a path, file://, s3://, az:// or mem://)", ErrInvalidURL, rawURL, scheme)
 }
 
 // ParseS3URL turns s3://bucket/prefix?query into an S3Config, starting from
@@ -98,6 +112,91 @@ func ParseS3URL(rawURL string) (S3Config, error) {
 	if p := strings.Trim(cfg.Prefix, "/"); p != "" {
 		if err := ValidateKey(p); err != nil {
 			return S3Config{}, fmt.Errorf("%w: %q: prefix: %v", ErrInvalidURL, rawURL, err)
+		}
+	}
+	return cfg, nil
+}
+
+// ParseAzureURL turns an Azure store URL into an AzureConfig, starting from
+// AzureConfigFromEnv:
+//
+//	az://container[/prefix][?account=name&endpoint=URL]   (azblob:// alike)
+//	wasbs://container@account.blob.core.windows.net[/prefix]
+//	abfss://container@account.dfs.core.windows.net[/prefix]
+//
+// The query of an az:// URL sets the account (which picks the account of
+// a connection string only if it is the same one) and the blob service
+// endpoint; unknown query keys are an error. The wasbs and abfss forms
+// (and wasb, abfs) name the account in the host and take no query; an
+// abfss URL is read through the account's blob endpoint. Errors wrap
+// ErrInvalidURL.
+func ParseAzureURL(rawURL string) (AzureConfig, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return AzureConfig{}, fmt.Errorf("%w: %v", ErrInvalidURL, err)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	var cfg AzureConfig
+	switch scheme {
+	case "az", "azblob":
+		if u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+			return AzureConfig{}, fmt.Errorf("%w: %q: want az://container[/prefix][?account=NAME&endpoint=URL]", ErrInvalidURL, rawURL)
+		}
+		cfg = AzureConfigFromEnv(u.Host, u.Path)
+		for k, vs := range u.Query() {
+			v := vs[len(vs)-1]
+			switch k {
+			case "account":
+				if !validAzureAccount(v) {
+					return AzureConfig{}, fmt.Errorf("%w: %q: account %q is not a storage account name (3 to 24 lowercase letters and digits)", ErrInvalidURL, rawURL, v)
+				}
+				cfg.Account = v
+			case "endpoint":
+				eu, err := url.Parse(v)
+				if err != nil || eu.Host == "" || (eu.Scheme != "http" && eu.Scheme != "https") || eu.RawQuery != "" || eu.Fragment != "" {
+					return AzureConfig{}, fmt.Errorf("%w: %q: endpoint %q must look like https://host[:port][/account]", ErrInvalidURL, rawURL, v)
+				}
+				cfg.Endpoint = strings.TrimRight(v, "/")
+			default:
+				return AzureConfig{}, fmt.Errorf("%w: %q: unknown option %q (known: account, endpoint)", ErrInvalidURL, rawURL, k)
+			}
+		}
+	case "wasbs", "wasb", "abfss", "abfs":
+		want := "want " + scheme + "://container@account.blob.core.windows.net[/path]"
+		if strings.HasPrefix(scheme, "abfs") {
+			want = "want " + scheme + "://container@account.dfs.core.windows.net[/path]"
+		}
+		if u.User == nil || u.Host == "" || u.Port() != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+			return AzureConfig{}, fmt.Errorf("%w: %q: %s", ErrInvalidURL, rawURL, want)
+		}
+		if _, hasPass := u.User.Password(); hasPass {
+			return AzureConfig{}, fmt.Errorf("%w: %q: %s", ErrInvalidURL, rawURL, want)
+		}
+		host := strings.ToLower(u.Hostname())
+		account, rest, _ := strings.Cut(host, ".")
+		service, suffix, _ := strings.Cut(rest, ".")
+		if !validAzureAccount(account) || (service != "blob" && service != "dfs") || suffix == "" {
+			return AzureConfig{}, fmt.Errorf("%w: %q: %s", ErrInvalidURL, rawURL, want)
+		}
+		cfg = AzureConfigFromEnv(u.User.Username(), u.Path)
+		cfg.Account = account
+		if suffix != "core.windows.net" {
+			// Another cloud (core.chinacloudapi.cn, ...): its blob endpoint.
+			proto := "https"
+			if scheme == "wasb" || scheme == "abfs" {
+				proto = "http"
+			}
+			cfg.Endpoint = proto + "://" + account + ".blob." + suffix
+		}
+	default:
+		return AzureConfig{}, fmt.Errorf("%w: %q: not an Azure URL (az://, azblob://, wasbs://, abfss://)", ErrInvalidURL, rawURL)
+	}
+	if err := validateAzureContainer(cfg.Container); err != nil {
+		return AzureConfig{}, err
+	}
+	if p := strings.Trim(cfg.Prefix, "/"); p != "" {
+		if err := ValidateKey(p); err != nil {
+			return AzureConfig{}, fmt.Errorf("%w: %q: prefix: %v", ErrInvalidURL, rawURL, err)
 		}
 	}
 	return cfg, nil

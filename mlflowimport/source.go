@@ -60,6 +60,12 @@ func (s *Store) RunFiles(ctx context.Context, r *Run) ([]File, error) {
 	if strings.HasPrefix(r.ArtifactURI, "s3://") {
 		return s3Files(ctx, r.ArtifactURI)
 	}
+	if blob.IsAzureURL(r.ArtifactURI) {
+		// wasbs://container@account.blob.core.windows.net/path (or abfss://)
+		// is read with the blob store's Azure client and the usual Azure
+		// environment (AZURE_STORAGE_CONNECTION_STRING, ...), as s3:// is.
+		return s3Files(ctx, r.ArtifactURI)
+	}
 	if s.remote != nil {
 		return s.remote.runFiles(ctx, r)
 	}
