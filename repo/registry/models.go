@@ -158,6 +158,10 @@ func listVersionsTx(tx *gitobj.Tx, key string) ([]*manifest.ModelVersion, error)
 	if err != nil {
 		return nil, err
 	}
+	// A partial clone fetches the versions it lacks in one request.
+	if err := tx.PrefetchDir(layout.VersionsDir(key)); err != nil {
+		return nil, err
+	}
 	out := make([]*manifest.ModelVersion, 0, len(nums))
 	for _, n := range nums {
 		data, ok, err := tx.Read(layout.Version(key, n))
@@ -274,6 +278,11 @@ func (s *Store) ListModels() ([]*manifest.RegisteredModel, error) {
 	err := s.view(func(tx *gitobj.Tx) error {
 		keys, err := listModelKeysTx(tx)
 		if err != nil {
+			return err
+		}
+		// A partial clone fetches the models and their versions in one
+		// request (callers list the versions next), not one per file.
+		if err := tx.PrefetchDir(layout.Models); err != nil {
 			return err
 		}
 		for _, k := range keys {
