@@ -227,7 +227,7 @@ func TestPartialCloneFilters(t *testing.T) {
 				{args: []string{"run", "exec", "--name", "from-b", "--", "true"}, max: n(0, 0, 0)},
 				{args: []string{"model", "register", "ranker", "--from", m2}, max: n(0, 0, 0), want: "Registered ranker v"},
 				{args: []string{"model", "promote", "ranker", "3", "Staging"}, max: n(0, 0, 0), want: "Staging"},
-				{args: []string{"push"}, max: n(1, 1, 1), want: "pushed", before: remoteMoves},
+				{args: []string{"push"}, max: n(1, 2, 1), want: "pushed", before: remoteMoves},
 				{args: []string{"pull"}, max: n(1, 1, 1), before: remoteMoves},
 				{args: []string{"run", "list"}, max: n(1, 2, 1), want: "from-a"},
 				{args: []string{"run", "list"}, max: n(0, 0, 0), want: "from-a"},
