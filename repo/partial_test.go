@@ -258,3 +258,43 @@ func TestPartialTreelessWrites(t *testing.T) {
 		t.Fatalf("fsck: %s", out)
 	}
 }
+
+// TestPartialModels: in a blob:none clone, listing the models and each
+// model's versions fetches every model and version manifest in one
+// request, not one per file.
+func TestPartialModels(t *testing.T) {
+	r, dir := newTestRepo(t)
+	for _, m := range []string{"churn", "fraud", "ranker"} {
+		for v := 0; v < 3; v++ {
+			if _, err := r.RegisterVersion(VersionSpec{Name: m, Source: "file:///" + m, CreateModel: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.Close()
+	bare := filepath.Join(t.TempDir(), "remote.git")
+	gittest.Git(t, dir, "clone", "-q", "--bare", "--no-local", dir, bare)
+	gittest.Git(t, bare, "config", "uploadpack.allowFilter", "true")
+	gittest.Git(t, bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+	clone := filepath.Join(t.TempDir(), "clone")
+	gittest.Git(t, dir, "clone", "-q", "--filter=blob:none", "--no-checkout", "-b", "mlgit", "file://"+bare, clone)
+	c, err := Open(clone, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	before := promisorPacks(t, clone)
+	models, err := c.ListModels()
+	if err != nil || len(models) != 3 {
+		t.Fatalf("models in a partial clone: %d %v", len(models), err)
+	}
+	for _, m := range models {
+		vs, err := c.ListVersions(m.Name, "")
+		if err != nil || len(vs) != 3 || vs[2].Source != "file:///"+m.Name {
+			t.Fatalf("versions of %s in a partial clone: %+v %v", m.Name, vs, err)
+		}
+	}
+	if got := promisorPacks(t, clone) - before; got != 1 {
+		t.Fatalf("listing 3 models of 3 versions made %d fetches, want 1", got)
+	}
+}
