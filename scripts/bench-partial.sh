@@ -43,6 +43,7 @@ objbytes() { du -sb "$1/.git/objects" | cut -f1; }
 fetches() { find "$1/.git/objects/pack" -name '*.promisor' | wc -l; }
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
 echo "== partial clones: remote of $RUNS runs x $KEYS metrics x $STEPS steps ($(du -sh "$fx/remote.git" | cut -f1) packed), file://, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), median of $ROUNDS"
@@ -55,7 +56,7 @@ measure() {
     t0=$(now)
     git clone -q --no-checkout ${filter:+--filter=$filter} -b mlgit "$url" "$d"
     t1=$(now)
-    printf 'clone\t%s\t%s\t0\n' "$(echo "$t1 - $t0" | bc)" "$(objbytes "$d")" >>"$work/$name.tsv"
+    printf 'clone\t%s\t%s\t0\n' "$(secs "$t0" "$t1")" "$(objbytes "$d")" >>"$work/$name.tsv"
     for step in "run list" "run list again" "run metrics"; do
       case $step in
         "run metrics") set -- run metrics "$run" acc ;;
@@ -65,7 +66,7 @@ measure() {
       t0=$(now)
       "$MLGIT" -C "$d" "$@" >/dev/null 2>&1
       t1=$(now)
-      printf '%s\t%s\t%s\t%s\n' "$step" "$(echo "$t1 - $t0" | bc)" "$(($(objbytes "$d") - b0))" "$(($(fetches "$d") - f0))" >>"$work/$name.tsv"
+      printf '%s\t%s\t%s\t%s\n' "$step" "$(secs "$t0" "$t1")" "$(($(objbytes "$d") - b0))" "$(($(fetches "$d") - f0))" >>"$work/$name.tsv"
     done
     rm -rf "$d"
   done
