@@ -300,3 +300,37 @@ func TestPartialCloneFilters(t *testing.T) {
 		})
 	}
 }
+
+// TestPartialCloneFirstCommand: each read as the first command in a fresh
+// blob:none or tree:0 clone, with the fetches it may make then (a tree:0
+// clone first fetches the tip's tree structure).
+func TestPartialCloneFirstCommand(t *testing.T) {
+	gittest.Setenv(t)
+	exe := mlgitExe(t)
+	pr := newPartialRemote(t, exe)
+	for _, c := range []struct {
+		args           []string
+		blobNone, tree int
+		want           string
+	}{
+		{[]string{"run", "show", "r2"}, 1, 2, "r2"},                       // the run index
+		{[]string{"run", "metrics", pr.trained, "loss"}, 2, 3, "0.00333"}, // the run, its segments
+		{[]string{"exp", "list"}, 1, 2, "Default"},
+		{[]string{"model", "list"}, 1, 2, "ranker"},                          // all of models/
+		{[]string{"model", "show", "fraud"}, 1, 2, "champion"},               // the model's folder
+		{[]string{"model", "resolve", "churn@production"}, 2, 3, "churn v1"}, // mlgit.yaml, the model's folder
+		{[]string{"log", "-n", "3"}, 0, 0, "fraud"},                          // commits only
+	} {
+		for filter, max := range map[string]int{"blob:none": c.blobNone, "tree:0": c.tree} {
+			b := filepath.Join(t.TempDir(), "b")
+			gittest.Git(t, filepath.Dir(b), "clone", "-q", "--filter="+filter, "--no-checkout", "-b", "mlgit", "file://"+pr.bare, b)
+			packs, objs := promisorFetches(t, b), promisorObjects(t, b) // the clone's own pack
+			out := mustProc(t, exe, b, c.args...)
+			n := promisorFetches(t, b) - packs
+			t.Logf("%s: first command mlgit %s: %d fetches, %d objects", filter, strings.Join(c.args, " "), n, promisorObjects(t, b)-objs)
+			if n > max || !strings.Contains(out, c.want) {
+				t.Errorf("%s: first command mlgit %s: %d fetches (at most %d)\n%s", filter, strings.Join(c.args, " "), n, max, out)
+			}
+		}
+	}
+}

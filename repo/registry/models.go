@@ -66,6 +66,11 @@ func listModelKeysTx(tx *gitobj.Tx) ([]string, error) {
 }
 
 func decodeModelAt(tx *gitobj.Tx, key string) (*manifest.RegisteredModel, bool, error) {
+	// A partial clone fetches the model and its versions in one request:
+	// most callers read a version next.
+	if err := tx.PrefetchDir(layout.ModelDir(key)); err != nil {
+		return nil, false, err
+	}
 	data, ok, err := tx.Read(layout.Model(key))
 	if err != nil || !ok {
 		return nil, false, err
