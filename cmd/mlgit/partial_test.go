@@ -334,3 +334,28 @@ func TestPartialCloneFirstCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialCloneCheck: mlgit check of a branch that adds 8 runs, in a
+// blob:none and a tree:0 clone (as the CI recipes make them), fetches the
+// changed files in one request, not one per file.
+func TestPartialCloneCheck(t *testing.T) {
+	gittest.Setenv(t)
+	exe := mlgitExe(t)
+	pr := newPartialRemote(t, exe)
+	for i := 0; i < 8; i++ {
+		mustProc(t, exe, pr.seed, "run", "exec", "--name", fmt.Sprintf("pr%d", i), "--param", "lr=0.1", "--", "true")
+	}
+	gittest.Git(t, pr.seed, "push", "-q", "origin", "mlgit:refs/heads/candidates")
+	for filter, max := range map[string]int{"blob:none": 2, "tree:0": 3} {
+		b := filepath.Join(t.TempDir(), "b")
+		gittest.Git(t, filepath.Dir(b), "clone", "-q", "--filter="+filter, "--no-checkout", "-b", "mlgit", "file://"+pr.bare, b)
+		gittest.Git(t, b, "fetch", "-q", "origin", "+refs/heads/candidates:refs/remotes/origin/candidates")
+		before := promisorFetches(t, b)
+		out := mustProc(t, exe, b, "check", "--base", "origin/mlgit", "--head", "origin/candidates")
+		n := promisorFetches(t, b) - before
+		t.Logf("%s: mlgit check of 8 new runs: %d fetches\n%s", filter, n, out)
+		if n > max || !strings.Contains(out, "no problems") {
+			t.Errorf("%s: mlgit check of 8 new runs: %d fetches (at most %d)\n%s", filter, n, max, out)
+		}
+	}
+}
