@@ -335,9 +335,9 @@ func TestPartialCloneFirstCommand(t *testing.T) {
 	}
 }
 
-// TestPartialCloneCheck: mlgit check of a branch that adds 8 runs, in a
-// blob:none and a tree:0 clone (as the CI recipes make them), fetches the
-// changed files in one request, not one per file.
+// TestPartialCloneCheck: mlgit check and mlgit diff A...B of a branch that
+// adds 8 runs, in a blob:none and a tree:0 clone (as the CI recipes make
+// them), fetch the changed files in one request, not one per file.
 func TestPartialCloneCheck(t *testing.T) {
 	gittest.Setenv(t)
 	exe := mlgitExe(t)
@@ -356,6 +356,18 @@ func TestPartialCloneCheck(t *testing.T) {
 		t.Logf("%s: mlgit check of 8 new runs: %d fetches\n%s", filter, n, out)
 		if n > max || !strings.Contains(out, "no problems") {
 			t.Errorf("%s: mlgit check of 8 new runs: %d fetches (at most %d)\n%s", filter, n, max, out)
+		}
+	}
+	for filter, max := range map[string]int{"blob:none": 1, "tree:0": 2} {
+		b := filepath.Join(t.TempDir(), "b")
+		gittest.Git(t, filepath.Dir(b), "clone", "-q", "--filter="+filter, "--no-checkout", "-b", "mlgit", "file://"+pr.bare, b)
+		gittest.Git(t, b, "fetch", "-q", "origin", "+refs/heads/candidates:refs/remotes/origin/candidates")
+		before := promisorFetches(t, b)
+		out := mustProc(t, exe, b, "diff", "origin/mlgit...origin/candidates", "--format", "markdown")
+		n := promisorFetches(t, b) - before
+		t.Logf("%s: mlgit diff of 8 new runs: %d fetches", filter, n)
+		if n > max || !strings.Contains(out, "Runs: 8 added, 0 changed, 0 removed") {
+			t.Errorf("%s: mlgit diff of 8 new runs: %d fetches (at most %d)\n%s", filter, n, max, out)
 		}
 	}
 }
