@@ -45,9 +45,11 @@ bench: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
 # Sharing: push/pull of one run against a 100,000-run remote, and four clones
-# pushing concurrently.
+# pushing concurrently; full against partial clones of a remote of 1,000 runs
+# x 10 metrics x 1,000 steps (clone, first and second run list, run metrics).
 bench-sync: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
+	MLGIT=$(abspath $(BIN)) ./scripts/bench-partial.sh
 
 # The server's load benchmarks (figures in docs/server.md):
 # log-metric p50/p99 at 16 clients, log-batch points/s (and sustained for

@@ -9,7 +9,10 @@ package main
 //
 // What cannot run offline is emulated, never skipped silently:
 //   - `uses:` steps: actions/checkout is emulated (fetch-depth, fetch-tags,
-//     and its rewrite of a pushed tag into a lightweight tag at depth 1),
+//     filter, sparse-checkout, and its rewrite of a pushed tag into a
+//     lightweight tag at depth 1; GitLab's GIT_DEPTH, GIT_FETCH_EXTRA_FLAGS
+//     and GIT_CHECKOUT likewise), and every recipe must leave a partial
+//     clone that still lacks part of the history (ciPartial),
 //     actions/setup-go does nothing; any other action fails the test;
 //   - `go`, `gh` and `curl` are stubs on PATH that record their arguments
 //     and the files they would send (`--body-file F`, `body@F`); the gh stub
@@ -86,6 +89,9 @@ func newCIFixture(t *testing.T, exe string, tracked map[string]string) *ciFixtur
 		blobs: filepath.Join(filepath.Dir(exe), "blobs"), dev: filepath.Join(root, "dev"),
 		weights: map[int]string{1: "churn weights v1\n", 2: "churn weights v2\n", 3: "churn weights v3\n"}}
 	gittest.Git(t, root, "init", "-q", "--bare", fx.bare)
+	// As GitHub and GitLab serve them: partial clones allowed.
+	gittest.Git(t, fx.bare, "config", "uploadpack.allowFilter", "true")
+	gittest.Git(t, fx.bare, "config", "uploadpack.allowAnySHA1InWant", "true")
 	if err := os.MkdirAll(filepath.Join(fx.dev, "model"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +226,30 @@ func ciRead(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// ciPartial checks that the job ran in a partial clone that is still
+// partial when it ends (the recipe's commands fetched what they read, not
+// the history), with no run files in the working tree, and returns how
+// many objects of the history it lacks.
+func ciPartial(t *testing.T, r *ciRunner, dir, job string) int {
+	t.Helper()
+	if got := r.git(dir, "config", "--get", "remote.origin.promisor"); got != "true" {
+		t.Errorf("%s: the checkout is not a partial clone (remote.origin.promisor %q)", job, got)
+	}
+	missing := 0
+	for _, l := range strings.Split(r.git(dir, "rev-list", "--objects", "--all", "--missing=print"), "\n") {
+		if strings.HasPrefix(l, "?") {
+			missing++
+		}
+	}
+	if missing == 0 {
+		t.Errorf("%s: the clone lacks nothing at the end: something fetched the whole history", job)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "runs")); err == nil {
+		t.Errorf("%s: the runs were checked out into the working tree", job)
+	}
+	return missing
 }
 
 func ciDecode(t *testing.T, data []byte, v any) {
@@ -654,9 +684,18 @@ func runGitHub(t *testing.T, fx *ciFixture, file string, ev ghEvent, checkoutWit
 func ghCheckout(t *testing.T, r *ciRunner, fx *ciFixture, ev ghEvent, with map[string]string, ws string) string {
 	t.Helper()
 	for k := range with {
-		if k != "fetch-depth" && k != "fetch-tags" {
+		switch k {
+		case "fetch-depth", "fetch-tags", "filter", "sparse-checkout":
+		default:
 			t.Fatalf("actions/checkout with %s: not emulated", k)
 		}
+	}
+	// filter: every fetch asks for a partial clone (git then records the
+	// remote as the promisor); sparse-checkout: cone-mode patterns set
+	// before the checkout, as the action does.
+	var filter []string
+	if f := with["filter"]; f != "" {
+		filter = []string{"--filter=" + f}
 	}
 	depth := with["fetch-depth"]
 	if depth == "" {
@@ -679,18 +718,21 @@ func ghCheckout(t *testing.T, r *ciRunner, fx *ciFixture, ev ghEvent, with map[s
 	if depth == "0" {
 		// All history, all branches and all tags (annotated as they are);
 		// the event's commit when no ref has it (a pull request's merge).
-		r.git(ws, "fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+		r.git(ws, append(append([]string{"fetch", "-q", "--prune"}, filter...), "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")...)
 		if ev.prNumber != 0 {
-			r.git(ws, "fetch", "-q", "origin", "+"+ev.sha+":"+target)
+			r.git(ws, append(append([]string{"fetch", "-q"}, filter...), "origin", "+"+ev.sha+":"+target)...)
 		}
 	} else {
 		// One commit fetched by its id into the ref: for a tag event that
 		// makes the tag lightweight (actions/checkout#290, #882).
-		args := []string{"fetch", "-q", "--prune", "--depth=" + depth}
+		args := append([]string{"fetch", "-q", "--prune", "--depth=" + depth}, filter...)
 		if with["fetch-tags"] != "true" {
 			args = append(args, "--no-tags")
 		}
 		r.git(ws, append(args, "origin", "+"+ev.sha+":"+target)...)
+	}
+	if sc := strings.Fields(with["sparse-checkout"]); len(sc) > 0 {
+		r.git(ws, append([]string{"sparse-checkout", "set"}, sc...)...)
 	}
 	switch {
 	case strings.HasPrefix(ev.ref, "refs/heads/"):
@@ -753,6 +795,10 @@ func testGitHubRecipes(t *testing.T, exe string) {
 	}
 	if !strings.Contains(good.out, ": no problems") {
 		t.Errorf("mlgit check did not report its result:\n%s", good.out)
+	}
+	t.Logf("mlgit-check.yml: the clone lacks %d objects of the history", ciPartial(t, good.runner, good.workspace, "mlgit-check.yml"))
+	if _, err := os.Stat(filepath.Join(good.workspace, ".github", "workflows", "mlgit-check.yml")); err != nil {
+		t.Errorf("the sparse checkout lacks .github: %v", err)
 	}
 	goodComment := ghComment(t, good, 7)
 	for _, want := range []string{
@@ -823,6 +869,7 @@ func testGitHubRecipes(t *testing.T, exe string) {
 	if sync.failed != "" {
 		t.Fatalf("tags sync failed at %q:\n%s", sync.failed, sync.out)
 	}
+	ciPartial(t, sync.runner, sync.workspace, "mlgit-tags-sync.yml")
 	after := fx.remoteTags(t)
 	prod := ciNewTag(t, before, after, "churn#production#*")
 	ciNewTag(t, before, after, "churn#archived#*")
@@ -869,6 +916,9 @@ func testGitHubRecipes(t *testing.T, exe string) {
 		}
 		if !strings.Contains(d.out, "deploying churn v2 (sha256:") {
 			t.Errorf("deploy (%s) did not say what it deploys:\n%s", c.name, d.out)
+		}
+		if c.with == nil {
+			ciPartial(t, d.runner, d.workspace, "deploy-on-stage-tag.yml ("+c.name+")")
 		}
 		if c.lightTag && d.tagAtCheckout != "commit" {
 			t.Errorf("the emulated checkout left %s as %q, want a lightweight tag", prod, d.tagAtCheckout)
@@ -1115,7 +1165,12 @@ func runGitLab(t *testing.T, fx *ciFixture, cfg *glConfig, p glPipeline, name st
 	}
 	r.git(res.dir, "init", "-q")
 	r.git(res.dir, "remote", "add", "origin", remote)
-	args := []string{"fetch", "-q", "--prune"}
+	// GIT_FETCH_EXTRA_FLAGS replaces the runner's default flags.
+	extra, ok := env["GIT_FETCH_EXTRA_FLAGS"]
+	if !ok {
+		extra = "--prune --quiet"
+	}
+	args := append([]string{"fetch"}, strings.Fields(extra)...)
 	if depth != "0" {
 		args = append(args, "--depth", depth)
 	}
@@ -1132,7 +1187,13 @@ func runGitLab(t *testing.T, fx *ciFixture, cfg *glConfig, p glPipeline, name st
 		specs = append(specs, "+refs/tags/"+tag+":refs/tags/"+tag)
 	}
 	r.git(res.dir, append(append(args, "origin"), specs...)...)
-	r.git(res.dir, "checkout", "-q", "-f", p.sha)
+	switch env["GIT_CHECKOUT"] {
+	case "", "true":
+		r.git(res.dir, "checkout", "-q", "-f", p.sha)
+	case "false":
+	default:
+		t.Fatalf("GIT_CHECKOUT %q: not emulated", env["GIT_CHECKOUT"])
+	}
 
 	before := job.BeforeScript
 	if before == nil {
@@ -1199,6 +1260,7 @@ func testGitLabRecipes(t *testing.T, exe string) {
 	if ciRead(t, filepath.Join(res.dir, "review.md")) != note {
 		t.Errorf("the review.md artifact is not the note")
 	}
+	ciPartial(t, res.runner, res.dir, "mlgit-check")
 	res = runGitLab(t, fx, cfg, mr(103, 5, ciBad, "mlgit"), "mlgit-check")
 	if res.err == nil || !strings.Contains(res.out, "churn v3 None -> Production: policy for production: metrics.acc >= 0.9 not met") {
 		t.Errorf("mlgit-check on the hand edit: want the policy failure, have %v:\n%s", res.err, res.out)
@@ -1216,6 +1278,8 @@ func testGitLabRecipes(t *testing.T, exe string) {
 	wantJobs(p, "mlgit-tags-sync")
 	if res := runGitLab(t, fx, cfg, p, "mlgit-tags-sync"); res.err != nil {
 		t.Fatalf("mlgit-tags-sync: %v\n%s", res.err, res.out)
+	} else {
+		ciPartial(t, res.runner, res.dir, "mlgit-tags-sync")
 	}
 	after := fx.remoteTags(t)
 	prod := ciNewTag(t, before, after, "churn#production#*")
@@ -1239,6 +1303,7 @@ func testGitLabRecipes(t *testing.T, exe string) {
 	if got := ciRead(t, filepath.Join(res.dir, "model", "model.bin")); got != fx.weights[2] {
 		t.Errorf("deploy downloaded %q, want %q", got, fx.weights[2])
 	}
+	ciPartial(t, res.runner, res.dir, "mlgit-deploy")
 	if env := ciRead(t, filepath.Join(res.dir, "registry.env")); !strings.Contains(env, "\nversion=2\n") || !strings.Contains(env, "tag="+prod+"\n") {
 		t.Errorf("registry.env:\n%s", env)
 	}

@@ -243,12 +243,20 @@ func Revisions(ctx context.Context, r *repo.Repo, from, to string, threeDot bool
 		}
 		base = strings.TrimSpace(string(out))
 	}
-	out, err := gitIn(ctx, r, nil, "diff", "--name-only", "-z", "--no-renames", base, toC, "--", "runs", "models")
+	// --numstat rather than --name-only: in a partial clone git fetches the
+	// contents a numstat reads in one request, the manifests read below,
+	// which cat-file would fetch one by one. Only manifests are named, so
+	// no metric history is fetched.
+	out, err := gitIn(ctx, r, nil, "diff", "--numstat", "-z", "--no-renames", base, toC, "--",
+		":(glob)runs/*/*/run.yaml", ":(glob)models/*/versions/*.yaml")
 	if err != nil {
 		return nil, err
 	}
 	var paths []string
-	for _, p := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+	for _, rec := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		// added<TAB>deleted<TAB>path
+		_, rest, _ := strings.Cut(rec, "\t")
+		_, p, _ := strings.Cut(rest, "\t")
 		if runPathRe.MatchString(p) || versionPathRe.MatchString(p) {
 			paths = append(paths, p)
 		}

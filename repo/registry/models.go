@@ -66,6 +66,11 @@ func listModelKeysTx(tx *gitobj.Tx) ([]string, error) {
 }
 
 func decodeModelAt(tx *gitobj.Tx, key string) (*manifest.RegisteredModel, bool, error) {
+	// A partial clone fetches the model and its versions in one request:
+	// most callers read a version next.
+	if err := tx.PrefetchDir(layout.ModelDir(key)); err != nil {
+		return nil, false, err
+	}
 	data, ok, err := tx.Read(layout.Model(key))
 	if err != nil || !ok {
 		return nil, false, err
@@ -156,6 +161,10 @@ func readVersionTx(tx *gitobj.Tx, m *manifest.RegisteredModel, n int64) (*manife
 func listVersionsTx(tx *gitobj.Tx, key string) ([]*manifest.ModelVersion, error) {
 	nums, err := versionNumbersTx(tx, key)
 	if err != nil {
+		return nil, err
+	}
+	// A partial clone fetches the versions it lacks in one request.
+	if err := tx.PrefetchDir(layout.VersionsDir(key)); err != nil {
 		return nil, err
 	}
 	out := make([]*manifest.ModelVersion, 0, len(nums))
@@ -274,6 +283,11 @@ func (s *Store) ListModels() ([]*manifest.RegisteredModel, error) {
 	err := s.view(func(tx *gitobj.Tx) error {
 		keys, err := listModelKeysTx(tx)
 		if err != nil {
+			return err
+		}
+		// A partial clone fetches the models and their versions in one
+		// request (callers list the versions next), not one per file.
+		if err := tx.PrefetchDir(layout.Models); err != nil {
 			return err
 		}
 		for _, k := range keys {

@@ -22,8 +22,36 @@ type TreeChange struct {
 
 // DiffTrees calls fn for every file (blob or link) that differs between
 // the trees oldT and newT (zero: empty), in path order, descending only
-// into subtrees whose ids differ.
+// into subtrees whose ids differ. In a partial clone the files' old and new
+// contents that it lacks are fetched first, in one request: callers read
+// them (mlgit check), and one fetch per file would cost a round trip each.
 func (db *DB) DiffTrees(oldT, newT plumbing.Hash, dir string, fn func(TreeChange) error) error {
+	if db.Promisor() == "" {
+		return db.diffTrees(oldT, newT, dir, fn)
+	}
+	var changes []TreeChange
+	if err := db.diffTrees(oldT, newT, dir, func(c TreeChange) error {
+		changes = append(changes, c)
+		return nil
+	}); err != nil {
+		return err
+	}
+	hs := make([]plumbing.Hash, 0, 2*len(changes))
+	for _, c := range changes {
+		hs = append(hs, c.Old, c.New)
+	}
+	if err := db.Prefetch(hs); err != nil {
+		return err
+	}
+	for _, c := range changes {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) diffTrees(oldT, newT plumbing.Hash, dir string, fn func(TreeChange) error) error {
 	if oldT == newT {
 		return nil
 	}
@@ -79,7 +107,7 @@ func (db *DB) DiffTrees(oldT, newT plumbing.Hash, dir string, fn func(TreeChange
 			}
 		}
 		if !oldSub.IsZero() || !newSub.IsZero() {
-			if err := db.DiffTrees(oldSub, newSub, p, fn); err != nil {
+			if err := db.diffTrees(oldSub, newSub, p, fn); err != nil {
 				return err
 			}
 		}

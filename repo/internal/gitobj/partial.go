@@ -11,15 +11,25 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/mlgit/mlgit/internal/gitexec"
 )
 
 // Partial clones (git clone --filter=blob:none, tree:0, blob:limit=N) lack
 // objects that their promisor remote has. Reading one fetches it through
 // git, with the user's transport and credentials; a caller that knows it
-// will read many (the run index, a run's segments) asks for all of them in
-// one request first (Prefetch). In a full clone nothing of this runs: an
-// object that is missing there is an error, as before.
+// will read many (the run index, a run's segments, a model's versions)
+// asks for all of them in one request first (Prefetch, PrefetchDir). In a
+// full clone nothing of this runs: an object that is missing there is an
+// error, as before.
+//
+// Trees: a tree:0 clone has the commits and no tree. Every fetch here asks
+// with --filter=blob:none, and the server sends a wanted tree with all the
+// trees below it (the filter leaves out blobs only; wanted objects are
+// always sent). So the first read of a commit's tree fetches that commit's
+// whole tree structure in one request, and every later lookup in it,
+// however deep, finds its trees at hand: reading paths never costs one
+// request per tree.
 
 // promisorOf caches each Git directory's promisor remote ("" for none).
 var promisorOf sync.Map // gitDir -> *promisorInfo
@@ -138,6 +148,47 @@ func (db *DB) fetchMissing(h plumbing.Hash, err error) (bool, error) {
 // Partial reports whether the repository is a partial clone, so that a
 // caller builds the list of paths to prefetch only there.
 func (tx *Tx) Partial() bool { return tx.db.Promisor() != "" }
+
+// PrefetchDir fetches, in one request, the blobs below folder dir of the
+// transaction's base tree that a partial clone lacks, for a caller that
+// reads every file of a folder (a model and its versions, all models).
+// Elsewhere it does nothing.
+func (tx *Tx) PrefetchDir(dir string) error {
+	if tx.db.Promisor() == "" {
+		return nil
+	}
+	root := tx.baseTree
+	if dir != "" {
+		e, ok, err := tx.db.Lookup(tx.tc, tx.baseTree, dir)
+		if err != nil || !ok || e.Mode != filemode.Dir {
+			return err
+		}
+		root = e.Hash
+	}
+	var hs []plumbing.Hash
+	var walk func(h plumbing.Hash) error
+	walk = func(h plumbing.Hash) error {
+		es, err := tx.db.CachedTree(tx.tc, h)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			switch {
+			case e.Mode == filemode.Dir:
+				if err := walk(e.Hash); err != nil {
+					return err
+				}
+			case e.Mode.IsFile() && !tx.db.has(e.Hash):
+				hs = append(hs, e.Hash)
+			}
+		}
+		return nil
+	}
+	if err := walk(root); err != nil {
+		return err
+	}
+	return tx.db.Prefetch(hs)
+}
 
 // Prefetch fetches, in one request, the blobs at paths of the
 // transaction's tree that a partial clone lacks (paths changed in the

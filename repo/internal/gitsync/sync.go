@@ -510,6 +510,13 @@ func (s *Store) pushOnce(ctx context.Context, rs *remoteSpec, o *Options, res *R
 		return false, err
 	}
 	var remoteTip plumbing.Hash
+	// A partial clone fetches first: when the remote has moved, git push
+	// in a partial clone fetches the remote's new tip lazily, with all the
+	// history below it, before refusing; a fetch brings the new commits
+	// only.
+	if optimistic && s.Branch.DB.Promisor() != "" {
+		optimistic = false
+	}
 	if optimistic {
 		// Only when the branch contains what the remote had at the last
 		// fetch; otherwise the push would be refused anyway.
