@@ -54,6 +54,16 @@ const (
 	statusPath = "/api/2.0/mlgit/status"
 )
 
+// pushAttempts bounds the attempts of one push: one. A round holds this
+// server's registry writes, so a push that another server beat is not
+// retried inside the round (fetch, re-apply, push again) but by the loop,
+// with a pull round at once.
+const pushAttempts = 1
+
+// errContended marks a round whose push another pusher beat: the remote
+// works, and the loop pulls and pushes again at once.
+var errContended = errors.New("the remote moved while pushing")
+
 // registryWaitLimit bounds how long a registry write waits for a sync
 // round to finish before it is answered TEMPORARILY_UNAVAILABLE (MLflow
 // clients retry it).
@@ -108,10 +118,13 @@ type syncStatus struct {
 	RemoteTip      string `json:"remote_tip,omitempty"`
 	// NextAttempt is when the next round runs: the retry after a
 	// failure, or the next scheduled pull.
-	NextAttempt   string `json:"next_attempt,omitempty"`
-	Pushes        int    `json:"pushes"`
-	Pulls         int    `json:"pulls"`
-	PushedCommits int    `json:"pushed_commits"`
+	NextAttempt string `json:"next_attempt,omitempty"`
+	Pushes      int    `json:"pushes"`
+	// Raced counts pushes another pusher beat (each followed at once by
+	// a pull and a new push).
+	Raced         int `json:"raced"`
+	Pulls         int `json:"pulls"`
+	PushedCommits int `json:"pushed_commits"`
 	// Renumbered lists the model versions this server renumbered because
 	// the remote took their number first (the latest 100).
 	Renumbered []renumberedJSON `json:"renumbered"`
@@ -207,14 +220,27 @@ func (y *syncer) close() error {
 	}
 	y.round.Lock()
 	defer y.round.Unlock()
-	return y.runRound(false)
+	return y.untilPushed(false)
 }
 
 // syncNow runs a pull round now (POST /api/2.0/mlgit/sync?wait=true).
 func (y *syncer) syncNow() error {
 	y.round.Lock()
 	defer y.round.Unlock()
-	return y.runRound(true)
+	return y.untilPushed(true)
+}
+
+// untilPushed runs rounds until one is not beaten by another pusher (at
+// most 30). The caller holds y.round.
+func (y *syncer) untilPushed(pull bool) error {
+	for i := 0; ; i++ {
+		err := y.runRound(pull)
+		if !errors.Is(err, errContended) || i == 29 {
+			return err
+		}
+		pull = true
+		time.Sleep(time.Duration(rand.Int64N(int64(50*time.Millisecond) << min(i, 4))))
+	}
 }
 
 // runRound pulls (when pull is set) and pushes, once, and records the
@@ -232,6 +258,16 @@ func (y *syncer) runRound(pull bool) error {
 	now := time.Now()
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	if errors.Is(err, errContended) {
+		// Another server pushed while this one re-applied its commits:
+		// pull and push again at once, before more commits pile up here.
+		// The remote works, so this is no failure.
+		y.st.state = "ok"
+		y.st.Raced++
+		y.st.nextPull = now
+		y.log.Info("the remote moved while pushing; pulling and pushing again")
+		return err
+	}
 	if err != nil {
 		y.st.state = "failing"
 		y.st.Failures++
@@ -279,18 +315,23 @@ func (y *syncer) exchange(pull bool) error {
 	defer y.registry.Unlock()
 	var last *repo.SyncResult
 	if pull {
+		t0 := time.Now()
 		res, err := y.s.r.Pull(ctx, repo.SyncOptions{Remote: y.cfg.Remote})
-		y.record("pull", res)
+		y.record("pull", res, time.Since(t0))
 		if err != nil {
 			return err
 		}
 		last = res
 	}
 	if !y.s.cfg.ReadOnly {
-		o := repo.SyncOptions{Remote: y.cfg.Remote, UploadBlobs: y.uploadBlobs}
+		o := repo.SyncOptions{Remote: y.cfg.Remote, UploadBlobs: y.uploadBlobs, Attempts: pushAttempts}
+		t0 := time.Now()
 		res, err := y.s.r.Push(ctx, o)
-		y.record("push", res)
+		y.record("push", res, time.Since(t0))
 		if err != nil {
+			if errors.Is(err, repo.ErrConflict) && res != nil && res.Attempts >= pushAttempts {
+				return fmt.Errorf("%w: %w", errContended, err)
+			}
 			return err
 		}
 		last = res
@@ -299,7 +340,7 @@ func (y *syncer) exchange(pull bool) error {
 }
 
 // record logs what a pull or push did and keeps its counters.
-func (y *syncer) record(op string, res *repo.SyncResult) {
+func (y *syncer) record(op string, res *repo.SyncResult, took time.Duration) {
 	if res == nil {
 		return
 	}
@@ -324,7 +365,7 @@ func (y *syncer) record(op string, res *repo.SyncResult) {
 	case "pull":
 		y.st.Pulls++
 		if res.Created || res.FastForward || res.Rebased > 0 || res.TagsFetched > 0 {
-			y.log.Info("pulled", "tip", shortID(res.Tip), "fast_forward", res.FastForward, "rebased", res.Rebased, "tags_fetched", res.TagsFetched)
+			y.log.Info("pulled", "tip", shortID(res.Tip), "fast_forward", res.FastForward, "rebased", res.Rebased, "tags_fetched", res.TagsFetched, "ms", took.Milliseconds())
 		}
 	case "push":
 		y.st.lastPush = now
@@ -333,7 +374,7 @@ func (y *syncer) record(op string, res *repo.SyncResult) {
 		}
 		y.st.Pushes++
 		y.st.PushedCommits += res.Pushed
-		y.log.Info("pushed", "commits", res.Pushed, "tags", len(res.TagsPushed), "tip", shortID(res.Tip), "attempts", res.Attempts)
+		y.log.Info("pushed", "commits", res.Pushed, "tags", len(res.TagsPushed), "tip", shortID(res.Tip), "attempts", res.Attempts, "ms", took.Milliseconds())
 	}
 	if res.RemoteTip != "" {
 		y.st.RemoteTip = res.RemoteTip
