@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,8 +18,46 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/clitest"
+	"github.com/mlgit/mlgit/cmd/mlgit/internal/servecmd"
 	"github.com/mlgit/mlgit/internal/gittest"
 )
+
+// TestServerSyncFlags: --sync and --sync-interval reach the options; a
+// zero interval, an interval without --sync, and a --sync that names no
+// remote are usage errors that start nothing.
+func TestServerSyncFlags(t *testing.T) {
+	a, _, _ := clitest.NewApp(t, t.TempDir())
+	parse := func(args ...string) (*cli.ServerOptions, error) {
+		var got *cli.ServerOptions
+		cmd := servecmd.NewServerCmd(a, func(_ context.Context, o *cli.ServerOptions) error { got = o; return nil })
+		cmd.SetArgs(args)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		return got, cmd.Execute()
+	}
+	o, err := parse("--sync", "origin", "--sync-interval", "1m")
+	if err != nil || o.Sync != "origin" || o.SyncInterval != time.Minute {
+		t.Fatalf("--sync origin --sync-interval 1m: %+v %v", o, err)
+	}
+	if o, err := parse(); err != nil || o.Sync != "" || o.SyncInterval != 30*time.Second {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+	for _, args := range [][]string{{"--sync", "origin", "--sync-interval", "0s"}, {"--sync-interval", "1m"}} {
+		if _, err := parse(args...); cli.ExitCode(err) != cli.ExitUsage {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	gittest.Setenv(t)
+	dir := gittest.NewRepo(t)
+	if _, _, code := runCLI(t, dir, "init"); code != 0 {
+		t.Fatal("init failed")
+	}
+	_, stderr, code := runCLI(t, dir, "server", "--port", "0", "--sync", "nosuch")
+	if code != cli.ExitUsage || !strings.Contains(stderr, "no remote of that name") {
+		t.Fatalf("--sync nosuch: exit %d: %s", code, stderr)
+	}
+}
 
 // Team servers: mlgit server --sync REMOTE (server/sync.go,
 // docs/sharing.md "Team servers"), tested with the real binary, real git
@@ -263,11 +302,6 @@ func TestTeamServerRemoteDownRenumberReview(t *testing.T) {
 	blobs := filepath.Join(t.TempDir(), "blobs")
 	a := startTeamServer(t, exe, dirA, "A", "--sync", "origin", "--sync-interval", "1h", "--blob-remote", blobs)
 	b := startTeamServer(t, exe, dirB, "B", "--sync", link, "--sync-interval", "1h", "--blob-remote", blobs)
-
-	// Bad input: --sync names no remote.
-	if out, err := proc(t, exe, dirA, "server", "--port", "0", "--sync", "nosuch"); err == nil || !strings.Contains(out, "no remote of that name") {
-		t.Fatalf("--sync nosuch: %v\n%s", err, out)
-	}
 
 	ra, err := a.modelRun("a-1")
 	if err != nil {
