@@ -204,7 +204,7 @@ func (y *syncer) loop() {
 			}
 		}
 		y.round.Lock()
-		y.runRound(pull)
+		_ = y.runRound(pull) // recorded in the status and the log
 		y.round.Unlock()
 	}
 }
