@@ -106,9 +106,12 @@ push_rate() { # label url pushers
     pids+=($!)
   done
   wait "${pids[@]}"
-  cat "$d"/lat* | sort -n | awk -v l="$label" -v p="$p" -v d="$D" '
+  # Reference: one connection to the remote (git ls-remote), median of 3.
+  local ref
+  ref=$(for _ in 1 2 3; do s=$(date +%s%N); git ls-remote "$url" >/dev/null; echo $((($(date +%s%N) - s) / 1000000)); done | sort -n | sed -n 2p)
+  cat "$d"/lat* | sort -n | awk -v l="$label" -v p="$p" -v d="$D" -v ref="$ref" '
     { a[NR] = $1; s += $1 }
-    END { printf "  %-22s %d %-7s %6.1f pushes/min  push p50 %d ms, p90 %d ms, mean %d ms\n", l, p, (p == 1 ? "pusher" : "pushers"), NR * 60 / d, a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.5)], s / NR }'
+    END { printf "  %-22s %d %-7s %6.1f pushes/min  push p50 %d ms, p90 %d ms, mean %d ms  (git ls-remote: %d ms)\n", l, p, (p == 1 ? "pusher" : "pushers"), NR * 60 / d, a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.5)], s / NR, ref }'
 
 }
 echo "== pushes per minute to one bare remote, ${D} s per row, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"

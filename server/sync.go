@@ -54,6 +54,10 @@ const (
 	statusPath = "/api/2.0/mlgit/status"
 )
 
+// finalPushTimeout bounds the push at shutdown, so that a remote that
+// hangs does not outlast a service manager's stop timeout.
+const finalPushTimeout = 30 * time.Second
+
 // pushAttempts bounds the attempts of one push: one. A round holds this
 // server's registry writes, so a push that another server beat is not
 // retried inside the round (fetch, re-apply, push again) but by the loop,
@@ -96,6 +100,8 @@ type syncer struct {
 	// remoteKnown is set once a round succeeded: st.RemoteTip is what the
 	// remote has.
 	remoteKnown bool
+	// raced is set when the last round's push was beaten.
+	raced bool
 }
 
 // syncStatus is the sync part of GET /api/2.0/mlgit/status.
@@ -265,6 +271,7 @@ func (y *syncer) runRound(pull bool) error {
 		y.st.state = "ok"
 		y.st.Raced++
 		y.st.nextPull = now
+		y.raced = true
 		y.log.Info("the remote moved while pushing; pulling and pushing again")
 		return err
 	}
@@ -275,6 +282,7 @@ func (y *syncer) runRound(pull bool) error {
 		y.st.LastErrorAt = stamp(now)
 		delay := y.backoff(y.st.Failures)
 		y.st.nextAttempt = now.Add(delay)
+		y.st.nextPull = y.st.nextAttempt // retry with a fetch first
 		var pending *int
 		if y.remoteKnown {
 			pending = y.pending(y.st.RemoteTip)
@@ -308,9 +316,43 @@ func (y *syncer) backoff(n int) time.Duration {
 
 // exchange pulls (when pull is set) and then pushes, with the registry
 // writes of this server held back, and records what happened.
+//
+// Pull and push hold the journal's checkpoint lock for their whole run,
+// network included, and a run end waits for that lock to commit. So the
+// slow parts go first, without the lock: a fetch (a remote that is down
+// or hangs fails here, not while holding the lock) and the upload of the
+// artifacts the unpushed commits reference (which the push then finds on
+// the blob remote). The fetch is skipped right after a push was beaten,
+// when the remote has just answered and speed decides the next race.
 func (y *syncer) exchange(pull bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), y.cfg.Timeout)
+	timeout := y.cfg.Timeout
+	select {
+	case <-y.stop: // the last push, at shutdown
+		timeout = min(timeout, finalPushTimeout)
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	y.mu.Lock()
+	raced, remoteTip, known := y.raced, y.st.RemoteTip, y.remoteKnown
+	y.raced = false
+	y.mu.Unlock()
+	if pull && !raced {
+		if _, err := y.s.r.Fetch(ctx, repo.SyncOptions{Remote: y.cfg.Remote}); err != nil {
+			return err
+		}
+	}
+	if !y.s.cfg.ReadOnly && known {
+		if tip, err := y.s.r.Tip(); err == nil && tip != remoteTip && strings.Trim(tip, "0") != "" {
+			rev := tip
+			if remoteTip != "" {
+				rev = remoteTip + ".." + tip
+			}
+			if err := y.uploadBlobs(ctx, rev); err != nil {
+				return fmt.Errorf("upload artifacts before pushing (nothing was pushed): %w", err)
+			}
+		}
+	}
 	y.registry.Lock()
 	defer y.registry.Unlock()
 	var last *repo.SyncResult

@@ -121,3 +121,45 @@ func TestSyncServerPushesAndAnswersWebhook(t *testing.T) {
 		t.Fatalf("next pull %q: %v (interval 1h)", s.NextAttempt, err)
 	}
 }
+
+// TestSyncHangingRemoteBlocksNoWrite: while the remote hangs (a fetch
+// that does not answer), run ends still commit and registry writes go
+// through at once: the syncer reaches the remote before it takes the
+// checkpoint lock or holds registry writes. The round then fails and the
+// status says so.
+func TestSyncHangingRemoteBlocksNoWrite(t *testing.T) {
+	gittest.Setenv(t)
+	// git runs this as its ssh: it answers nothing for 6 s.
+	t.Setenv("GIT_SSH_COMMAND", "sleep 6; false")
+	e := newEnv(t, func(c *Config) {
+		c.Sync = &SyncConfig{Remote: "ssh://git.invalid/team.git", Interval: time.Hour, Timeout: 4 * time.Second}
+	})
+	t.Cleanup(func() { e.s.sync.close() })
+	time.Sleep(300 * time.Millisecond) // the first round is waiting for the remote
+	if st := e.s.sync.status(); st.State != "syncing" {
+		t.Fatalf("state %q while the first round waits", st.State)
+	}
+	before, _ := e.r.Tip()
+	start := time.Now()
+	id := e.ok("POST", "/runs/create", `{"experiment_id":"0"}`)["run"].(map[string]any)["info"].(map[string]any)["run_id"].(string)
+	e.ok("POST", "/runs/update", `{"run_id":"`+id+`","status":"FINISHED","end_time":2}`)
+	e.ok("POST", "/registered-models/create", `{"name":"churn"}`)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("writes took %v while the remote hung", d)
+	}
+	if after, _ := e.r.Tip(); after == before {
+		t.Fatal("the run end did not commit")
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		st := e.s.sync.status()
+		if st.State == "failing" {
+			if st.LastError == "" || st.Failures != 1 || st.NextAttempt == "" {
+				t.Fatalf("status after the hung round: %+v", st)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hung round never failed: %+v", st)
+		}
+	}
+}
