@@ -32,7 +32,7 @@ func TestServerSyncFlags(t *testing.T) {
 	parse := func(args ...string) (*cli.ServerOptions, error) {
 		var got *cli.ServerOptions
 		cmd := servecmd.NewServerCmd(a, func(_ context.Context, o *cli.ServerOptions) error { got = o; return nil })
-		cmd.SetArgs(args)
+		cmd.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
 		return got, cmd.Execute()
 	}
