@@ -44,8 +44,9 @@ bench: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench.sh
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
-# Sharing: push/pull of one run against a 100,000-run remote, and four clones
-# pushing concurrently.
+# Sharing: push/pull of one run against a 100,000-run remote, four clones
+# pushing concurrently, and pushes per minute one bare remote takes over a
+# path and over sshd (MLGIT_BENCH_SYNC_PART=push-rate runs only that).
 bench-sync: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
