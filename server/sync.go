@@ -83,6 +83,9 @@ type syncer struct {
 	trigger chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
+	// loopCtx is the loop's rounds' context, cancelled at close.
+	loopCtx    context.Context
+	cancelLoop context.CancelFunc
 
 	// round serializes rounds (the loop, a webhook that waits, shutdown).
 	round sync.Mutex
@@ -166,6 +169,7 @@ func newSyncer(s *Server, cfg SyncConfig) *syncer {
 	}
 	y := &syncer{s: s, cfg: cfg, log: s.log.With("sync", cfg.Remote),
 		trigger: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	y.loopCtx, y.cancelLoop = context.WithCancel(context.Background())
 	y.st = syncStatus{Remote: cfg.Remote, IntervalSeconds: int64(cfg.Interval / time.Second), state: "starting", Renumbered: []renumberedJSON{}}
 	return y
 }
@@ -210,7 +214,7 @@ func (y *syncer) loop() {
 			}
 		}
 		y.round.Lock()
-		_ = y.runRound(pull) // recorded in the status and the log
+		_ = y.runRound(y.loopCtx, pull) // recorded in the status and the log
 		y.round.Unlock()
 	}
 }
@@ -220,6 +224,7 @@ func (y *syncer) loop() {
 // stopped.
 func (y *syncer) close() error {
 	close(y.stop)
+	y.cancelLoop() // a round in progress gives up: the last push follows
 	<-y.done
 	if y.s.cfg.ReadOnly {
 		return nil
@@ -240,7 +245,7 @@ func (y *syncer) syncNow() error {
 // most 30). The caller holds y.round.
 func (y *syncer) untilPushed(pull bool) error {
 	for i := 0; ; i++ {
-		err := y.runRound(pull)
+		err := y.runRound(context.Background(), pull)
 		if !errors.Is(err, errContended) || i == 29 {
 			return err
 		}
@@ -251,7 +256,7 @@ func (y *syncer) untilPushed(pull bool) error {
 
 // runRound pulls (when pull is set) and pushes, once, and records the
 // outcome. The caller holds y.round.
-func (y *syncer) runRound(pull bool) error {
+func (y *syncer) runRound(ctx context.Context, pull bool) error {
 	start := time.Now()
 	tip, err := y.s.r.Tip()
 	if err == nil {
@@ -259,11 +264,15 @@ func (y *syncer) runRound(pull bool) error {
 		y.st.state = "syncing"
 		y.st.LastAttempt = stamp(start)
 		y.mu.Unlock()
-		err = y.exchange(pull)
+		err = y.exchange(ctx, pull)
 	}
 	now := time.Now()
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	if err != nil && ctx.Err() != nil {
+		y.log.Info("sync round stopped: the server is shutting down")
+		return err
+	}
 	if errors.Is(err, errContended) {
 		// Another server pushed while this one re-applied its commits:
 		// pull and push again at once, before more commits pile up here.
@@ -324,14 +333,14 @@ func (y *syncer) backoff(n int) time.Duration {
 // artifacts the unpushed commits reference (which the push then finds on
 // the blob remote). The fetch is skipped right after a push was beaten,
 // when the remote has just answered and speed decides the next race.
-func (y *syncer) exchange(pull bool) error {
+func (y *syncer) exchange(base context.Context, pull bool) error {
 	timeout := y.cfg.Timeout
 	select {
 	case <-y.stop: // the last push, at shutdown
 		timeout = min(timeout, finalPushTimeout)
 	default:
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(base, timeout)
 	defer cancel()
 	y.mu.Lock()
 	raced, remoteTip, known := y.raced, y.st.RemoteTip, y.remoteKnown
