@@ -328,11 +328,11 @@ func (y *syncer) backoff(n int) time.Duration {
 //
 // Pull and push hold the journal's checkpoint lock for their whole run,
 // network included, and a run end waits for that lock to commit. So the
-// slow parts go first, without the lock: a fetch (a remote that is down
-// or hangs fails here, not while holding the lock) and the upload of the
-// artifacts the unpushed commits reference (which the push then finds on
-// the blob remote). The fetch is skipped right after a push was beaten,
-// when the remote has just answered and speed decides the next race.
+// slow parts go first, without that lock: the upload of the artifacts the
+// unpushed commits reference (which the push then finds on the blob
+// remote), and a fetch (a remote that is down or hangs fails there). The
+// fetch is skipped right after a push was beaten, when the remote has
+// just answered and speed decides the next race.
 func (y *syncer) exchange(base context.Context, pull bool) error {
 	timeout := y.cfg.Timeout
 	select {
@@ -346,11 +346,6 @@ func (y *syncer) exchange(base context.Context, pull bool) error {
 	raced, remoteTip, known := y.raced, y.st.RemoteTip, y.remoteKnown
 	y.raced = false
 	y.mu.Unlock()
-	if pull && !raced {
-		if _, err := y.s.r.Fetch(ctx, repo.SyncOptions{Remote: y.cfg.Remote}); err != nil {
-			return err
-		}
-	}
 	if !y.s.cfg.ReadOnly && known {
 		if tip, err := y.s.r.Tip(); err == nil && tip != remoteTip && strings.Trim(tip, "0") != "" {
 			rev := tip
@@ -362,8 +357,15 @@ func (y *syncer) exchange(base context.Context, pull bool) error {
 			}
 		}
 	}
+	// The fetch imports the remote's registry tags, so it runs with the
+	// registry writes held too.
 	y.registry.Lock()
 	defer y.registry.Unlock()
+	if pull && !raced {
+		if _, err := y.s.r.Fetch(ctx, repo.SyncOptions{Remote: y.cfg.Remote}); err != nil {
+			return err
+		}
+	}
 	var last *repo.SyncResult
 	if pull {
 		t0 := time.Now()
