@@ -112,9 +112,10 @@ type syncStatus struct {
 	Remote          string `json:"remote"`
 	IntervalSeconds int64  `json:"interval_seconds"`
 	// State is "starting" (no round finished yet), "ok" (the last round
-	// succeeded), "syncing" or "failing" (the last round failed; the
-	// server retries at NextAttempt).
+	// succeeded) or "failing" (the last round failed; the server retries
+	// at NextAttempt). Syncing is set while a round runs.
 	State       string `json:"state"`
+	Syncing     bool   `json:"syncing"`
 	LastAttempt string `json:"last_attempt,omitempty"`
 	LastSuccess string `json:"last_success,omitempty"`
 	LastError   string `json:"last_error,omitempty"`
@@ -261,7 +262,7 @@ func (y *syncer) runRound(ctx context.Context, pull bool) error {
 	tip, err := y.s.r.Tip()
 	if err == nil {
 		y.mu.Lock()
-		y.st.state = "syncing"
+		y.st.Syncing = true
 		y.st.LastAttempt = stamp(start)
 		y.mu.Unlock()
 		err = y.exchange(ctx, pull)
@@ -269,6 +270,7 @@ func (y *syncer) runRound(ctx context.Context, pull bool) error {
 	now := time.Now()
 	y.mu.Lock()
 	defer y.mu.Unlock()
+	y.st.Syncing = false
 	if err != nil && ctx.Err() != nil {
 		y.log.Info("sync round stopped: the server is shutting down")
 		return err

@@ -135,8 +135,8 @@ func TestSyncHangingRemoteBlocksNoWrite(t *testing.T) {
 	})
 	t.Cleanup(func() { e.s.sync.close() })
 	time.Sleep(300 * time.Millisecond) // the first round is waiting for the remote
-	if st := e.s.sync.status(); st.State != "syncing" {
-		t.Fatalf("state %q while the first round waits", st.State)
+	if st := e.s.sync.status(); st.State != "starting" || !st.Syncing {
+		t.Fatalf("state %q (syncing %v) while the first round waits", st.State, st.Syncing)
 	}
 	before, _ := e.r.Tip()
 	start := time.Now()
