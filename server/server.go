@@ -233,6 +233,9 @@ func (s *Server) serveAPI(e endpoint) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		if s.sync != nil && e.path == "/model-versions/create" {
+			s.sync.catchUp()
+		}
 		if s.sync != nil && isRegistryWrite(e) {
 			release, err := s.sync.holdRegistry(r.Context())
 			if err != nil {

@@ -515,6 +515,23 @@ func (y *syncer) status() syncStatus {
 	return st
 }
 
+// catchUp runs a pull round before a version is registered, so that the
+// number it gets is past every number the remote has: two servers then
+// take the same number only when they register within about one push of
+// each other, and the later one renumbers (docs/sharing.md). A failing
+// remote is not waited for.
+func (y *syncer) catchUp() {
+	y.mu.Lock()
+	failing := y.st.state == "failing"
+	y.mu.Unlock()
+	if failing {
+		return
+	}
+	y.round.Lock()
+	defer y.round.Unlock()
+	_ = y.runRound(context.Background(), true) // recorded in the status and the log
+}
+
 // holdRegistry is taken by a registry write for its whole run: it waits
 // for a sync round in progress (up to registryWaitLimit) and keeps the
 // next one from starting until the write has created its tags.

@@ -523,7 +523,7 @@ func TestTeamServersConverge(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := 0; time.Now().Before(deadline); i++ {
+				for i := 0; i == 0 || time.Now().Before(deadline); i++ { // at least one each
 					name := fmt.Sprintf("%s-c%d-%d", s.name, c, i)
 					id, err := s.createRun(name)
 					if err != nil {
@@ -566,7 +566,7 @@ func TestTeamServersConverge(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; i == 0 || time.Now().Before(deadline); i++ { // at least one each
 				id, err := s.modelRun(fmt.Sprintf("%s-model-%d", s.name, i))
 				if err != nil {
 					errs <- err
@@ -588,7 +588,7 @@ func TestTeamServersConverge(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; time.Now().Before(deadline); i++ {
+			for i := 0; i == 0 || time.Now().Before(deadline); i++ { // at least one each
 				name := fmt.Sprintf("cli%d-%d", ci, i)
 				if out, err := proc(t, exe, dir, "run", "exec", "--name", name, "--", "true"); err != nil {
 					errs <- fmt.Errorf("run exec in clone %d: %v\n%s", ci, err, out)
