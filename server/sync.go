@@ -58,6 +58,10 @@ const (
 // hangs does not outlast a service manager's stop timeout.
 const finalPushTimeout = 30 * time.Second
 
+// catchUpTimeout bounds the pull before a registration: a remote that
+// hangs delays a registration this long once, then counts as failing.
+const catchUpTimeout = 10 * time.Second
+
 // pushAttempts bounds the attempts of one push: one. A round holds this
 // server's registry writes, so a push that another server beat is not
 // retried inside the round (fetch, re-apply, push again) but by the loop,
@@ -271,7 +275,7 @@ func (y *syncer) runRound(ctx context.Context, pull bool) error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
 	y.st.Syncing = false
-	if err != nil && ctx.Err() != nil {
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
 		y.log.Info("sync round stopped: the server is shutting down")
 		return err
 	}
@@ -529,7 +533,9 @@ func (y *syncer) catchUp() {
 	}
 	y.round.Lock()
 	defer y.round.Unlock()
-	_ = y.runRound(context.Background(), true) // recorded in the status and the log
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
+	defer cancel()
+	_ = y.runRound(ctx, true) // recorded in the status and the log
 }
 
 // holdRegistry is taken by a registry write for its whole run: it waits
