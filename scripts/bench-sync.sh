@@ -121,7 +121,8 @@ for p in 1 4; do
 done
 if command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; then
   SSHD=$(command -v sshd || echo /usr/sbin/sshd)
-  k="$work/ssh" && mkdir -p "$k" /run/sshd
+  k="$work/ssh" && mkdir -p "$k"
+  mkdir -p /run/sshd 2>/dev/null || true # privilege separation folder, when root
   ssh-keygen -q -t ed25519 -N "" -f "$k/host" && ssh-keygen -q -t ed25519 -N "" -f "$k/user"
   cp "$k/user.pub" "$k/authorized_keys" && chmod 600 "$k/authorized_keys"
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
