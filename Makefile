@@ -44,9 +44,11 @@ bench: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench.sh
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 
-# Sharing: push/pull of one run against a 100,000-run remote, and four clones
-# pushing concurrently; full against partial clones of a remote of 1,000 runs
-# x 10 metrics x 1,000 steps (clone, first and second run list, run metrics).
+# Sharing: push/pull of one run against a 100,000-run remote, four clones
+# pushing concurrently, pushes per minute one bare remote takes over a path
+# and over sshd (MLGIT_BENCH_SYNC_PART=push-rate runs only that), and full
+# against partial clones of a remote of 1,000 runs x 10 metrics x 1,000
+# steps (clone, first and second run list, run metrics).
 bench-sync: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-sync.sh
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-partial.sh

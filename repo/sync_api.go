@@ -2,6 +2,9 @@ package repo
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
 	"github.com/mlgit/mlgit/repo/internal/gitsync"
@@ -90,4 +93,27 @@ func (r *Repo) Pull(ctx context.Context, o SyncOptions) (*SyncResult, error) {
 // it never force-pushes (gitsync.Store.Push).
 func (r *Repo) Push(ctx context.Context, o SyncOptions) (*SyncResult, error) {
 	return r.syncStore().Push(ctx, o)
+}
+
+// CountCommits returns how many commits are reachable from tip and not
+// from base, as git rev-list --count base..tip does; an empty base counts
+// tip's whole history, an empty tip none. A syncing server reports its
+// unpushed commits with it.
+func (r *Repo) CountCommits(base, tip string) (int, error) {
+	if tip == "" {
+		return 0, nil
+	}
+	if !plumbing.IsHash(tip) || base != "" && !plumbing.IsHash(base) {
+		return 0, fmt.Errorf("%w: %q..%q is not a range of commit ids", ErrInvalid, base, tip)
+	}
+	to := plumbing.NewHash(tip)
+	if to.IsZero() {
+		return 0, nil
+	}
+	from := plumbing.ZeroHash
+	if base != "" {
+		from = plumbing.NewHash(base)
+	}
+	cs, err := r.objects.RangeCommits(from, to)
+	return len(cs), err
 }

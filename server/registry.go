@@ -572,7 +572,8 @@ type transitionStageReq struct {
 // --propose does (repo.Propose, then a push of the branch to origin when
 // that remote exists) instead of changing the stage, and answers the
 // version as it is with the proposal. Without propose, a stage whose
-// policy says review: true is refused, as before.
+// policy says review: true is refused, except on a syncing server
+// (--sync), which proposes it as mlgit model promote does.
 func (s *Server) transitionStage(ctx context.Context, req *transitionStageReq) (any, error) {
 	name, n, err := req.parse()
 	if err != nil {
@@ -586,6 +587,12 @@ func (s *Server) transitionStage(ctx context.Context, req *transitionStageReq) (
 		return s.proposeStage(ctx, spec)
 	}
 	res, err := s.r.Promote(spec)
+	if s.sync != nil && errors.Is(err, repo.ErrReviewRequired) {
+		// A team server follows mlgit model promote: a stage that needs
+		// review gets a proposal, pushed to the remote it syncs with.
+		s.log.Info("the promotion policy requires review: proposing the change instead", "model", name, "version", n, "stage", req.Stage)
+		return s.proposeStage(ctx, spec)
+	}
 	if res == nil && err != nil {
 		return nil, err
 	}
@@ -607,7 +614,7 @@ func (s *Server) proposeStage(ctx context.Context, spec repo.PromoteSpec) (any, 
 		// request forever: the branch is kept either way.
 		pctx, cancel := context.WithTimeout(ctx, proposalPushTimeout)
 		defer cancel()
-		pushed, perr := s.r.PushProposal(pctx, "", p)
+		pushed, perr := s.r.PushProposal(pctx, s.proposalRemote(), p)
 		if pushed != nil {
 			out.Remote, out.RemoteURL, out.Pushed, out.PushCommand, out.URL = pushed.Remote, pushed.RemoteURL, pushed.Pushed, pushed.PushCommand, pushed.URL
 		}

@@ -65,6 +65,9 @@ type Config struct {
 	// zero Config) commits before update-run returns; mlgit server uses
 	// repo.DefaultCommitDelay.
 	CommitDelay time.Duration
+	// Sync, if set, keeps the repository in step with a Git remote in the
+	// background (sync.go).
+	Sync *SyncConfig
 }
 
 // Server serves the MLflow REST API over a repository. It is an
@@ -91,6 +94,9 @@ type Server struct {
 
 	// ui serves the web UI's pages and its own read endpoints.
 	ui *ui.Handler
+
+	// sync, when Config.Sync is set, pushes and pulls in the background.
+	sync *syncer
 }
 
 // apiFunc handles a JSON API request and returns the response value (nil
@@ -147,6 +153,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.ui = h
+	if cfg.Sync != nil {
+		if cfg.Sync.Remote == "" {
+			return nil, errors.New("server: Config.Sync.Remote is required")
+		}
+		s.sync = newSyncer(s, *cfg.Sync)
+		s.sync.start()
+	}
 	return s, nil
 }
 
@@ -225,6 +238,17 @@ func (s *Server) serveAPI(e endpoint) http.HandlerFunc {
 		if err := checkJSONContentType(r); err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if s.sync != nil && e.path == "/model-versions/create" {
+			s.sync.catchUp()
+		}
+		if s.sync != nil && isRegistryWrite(e) {
+			release, err := s.sync.holdRegistry(r.Context())
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			defer release()
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			// Bound the time a client may take to send its JSON body.
@@ -333,6 +357,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case raw == serverInfoPath, raw == ajaxServerInfoPath:
 		s.serveServerInfo(w, r)
+		return
+	case raw == statusPath:
+		s.serveStatus(w, r)
+		return
+	case raw == syncPath:
+		s.serveSync(w, r)
 		return
 	case raw == artifactsPrefix || strings.HasPrefix(raw, artifactsPrefix+"/") ||
 		raw == ajaxArtifacts || strings.HasPrefix(raw, ajaxArtifacts+"/"):
@@ -486,11 +516,16 @@ func (s *Server) Checkpoint() error {
 	return err
 }
 
-// Close commits everything acknowledged with a final checkpoint and
-// leaves the store's live mode (saving the run index cache). Call it after
-// the HTTP server has stopped accepting requests.
+// Close commits everything acknowledged with a final checkpoint, pushes
+// it when the server syncs with a remote (a failed push is logged: the
+// commits stay here and the next start pushes them), and leaves the
+// store's live mode (saving the run index cache). Call it after the HTTP
+// server has stopped accepting requests.
 func (s *Server) Close() error {
 	err := s.Checkpoint()
+	if s.sync != nil {
+		_ = s.sync.close()
+	}
 	if e := s.r.StopLive(); err == nil {
 		err = e
 	}

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"mlgit": func() { os.Exit(run(context.Background(), os.Args[1:], cli.DefaultStreams())) },
-	})
+	// The test binary run as mlgit is main itself, signal handling
+	// included (a server stopped with SIGTERM commits and pushes first).
+	testscript.Main(m, map[string]func(){"mlgit": main})
 }
 
 // TestScripts runs the CLI transcripts in testdata/script against the real

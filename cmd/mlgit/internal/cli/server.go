@@ -28,6 +28,10 @@ type ServerOptions struct {
 	// CommitDelay is server.Config.CommitDelay.
 	CommitDelay time.Duration
 	Quiet       bool
+	// Sync, when set, is the Git remote the server pushes to and pulls
+	// from every SyncInterval (mlgit server --sync).
+	Sync         string
+	SyncInterval time.Duration
 	// Ready, if set, is called with the listening address once the server
 	// accepts connections (tests use it with --port 0).
 	Ready func(addr string)
@@ -123,6 +127,9 @@ func StartServer(ctx context.Context, a *App, o *ServerOptions) (*RunningServer,
 	}
 	if !isLoopbackHost(host) && cfg.Auth == nil {
 		fmt.Fprintf(a.Err, "mlgit server: warning: listening on %s without --auth-file: anyone who can reach it can write\n", o.Host)
+	}
+	if o.Sync != "" {
+		cfg.Sync = &server.SyncConfig{Remote: o.Sync, Interval: o.SyncInterval}
 	}
 	s, err := server.New(cfg)
 	if err != nil {

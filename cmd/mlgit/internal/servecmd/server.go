@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
@@ -17,7 +19,7 @@ import (
 func NewServerCmd(a *cli.App, runF func(context.Context, *cli.ServerOptions) error) *cobra.Command {
 	o := &cli.ServerOptions{}
 	cmd := &cobra.Command{
-		Use:   "server [--host 127.0.0.1] [--port 5000] [--read-only] [--auth-file FILE] [--allowed-hosts HOST,...] [--blob-remote URL]",
+		Use:   "server [--host 127.0.0.1] [--port 5000] [--read-only] [--auth-file FILE] [--allowed-hosts HOST,...] [--blob-remote URL] [--sync REMOTE [--sync-interval 30s]]",
 		Short: "Serve the MLflow REST API over the repository",
 		Long: `Serve the MLflow tracking REST API (/api/2.0/mlflow/..., /ajax-api/2.0/mlflow/...,
 the mlflow-artifacts proxy, /health, /version) over this repository, so that
@@ -41,10 +43,29 @@ cross-site request forgery). --auth-file requires a bearer token
 (MLFLOW_TRACKING_TOKEN) or a Basic user (MLFLOW_TRACKING_USERNAME and
 MLFLOW_TRACKING_PASSWORD) on every API call; the file holds one
 "user <name> <bcrypt-hash>" or "token <name> <hash>" per line (see
-docs/server.md). --read-only refuses every write with PERMISSION_DENIED.`,
+docs/server.md). --read-only refuses every write with PERMISSION_DENIED.
+
+Team server: --sync REMOTE (a configured remote such as origin, or a URL or
+path) keeps this clone in step with a Git remote that other servers and
+clones share. After each checkpoint or registry write the server pushes
+(artifacts to the blob remote first, then branch and tags, as mlgit push
+does, re-applying its commits on what others pushed and renumbering a model
+version the remote took first); every --sync-interval, and when
+POST /api/2.0/mlgit/sync is called (a Git host's push webhook; ?wait=true
+answers when done), it pulls, so searches and the UI show what others
+logged. A remote that is down or refuses does not stop the server: writes
+are accepted and committed locally, and the sync is retried with
+exponential back-off (capped at 10 sync intervals, at most 5 minutes).
+GET /api/2.0/mlgit/status reports the state (last success, last error,
+pending commits, next attempt). git runs with the user's credential helpers
+and SSH keys. With --sync, a promotion into a stage whose policy says
+review: true is proposed (a branch pushed to REMOTE) rather than refused.
+See docs/sharing.md, "Team servers".`,
 		Example: `  mlgit server
   mlgit server --port 5001 --read-only
-  mlgit server --host 0.0.0.0 --allowed-hosts mlflow.internal --auth-file /etc/mlgit/auth`,
+  mlgit server --host 0.0.0.0 --allowed-hosts mlflow.internal --auth-file /etc/mlgit/auth
+  mlgit server --sync origin --sync-interval 1m --blob-remote s3://ml-artifacts/team
+  curl -s http://127.0.0.1:5000/api/2.0/mlgit/status`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Port < 0 || o.Port > 65535 {
@@ -55,6 +76,12 @@ docs/server.md). --read-only refuses every write with PERMISSION_DENIED.`,
 			}
 			if o.CommitDelay < 0 {
 				return cli.Usagef("--commit-delay must not be negative")
+			}
+			if o.SyncInterval <= 0 {
+				return cli.Usagef("--sync-interval must be positive (e.g. 30s)")
+			}
+			if cmd.Flags().Changed("sync-interval") && o.Sync == "" {
+				return cli.Usagef("--sync-interval needs --sync REMOTE")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
@@ -72,11 +99,16 @@ docs/server.md). --read-only refuses every write with PERMISSION_DENIED.`,
 	f.DurationVar(&o.CheckpointInterval, "checkpoint-interval", 30*time.Second, "commit journaled writes at least this often (0: only at run end and shutdown)")
 	f.DurationVar(&o.CommitDelay, "commit-delay", time.Second, "commit ended runs at most this long after they end, several in one commit (0: before update-run returns)")
 	f.BoolVar(&o.Quiet, "quiet", false, "do not log each request")
+	f.StringVar(&o.Sync, "sync", "", "push to and pull from the Git `REMOTE` (name, URL or path) in the background")
+	f.DurationVar(&o.SyncInterval, "sync-interval", 30*time.Second, "with --sync, pull at least this often")
 	return cmd
 }
 
 // RunServer runs mlgit server until ctx is done.
 func RunServer(ctx context.Context, a *cli.App, o *cli.ServerOptions) error {
+	if err := checkSyncRemote(a, o.Sync); err != nil {
+		return err
+	}
 	srv, err := cli.StartServer(ctx, a, o)
 	if err != nil {
 		return err
@@ -92,6 +124,9 @@ func RunServer(ctx context.Context, a *cli.App, o *cli.ServerOptions) error {
 		}
 	} else {
 		fmt.Fprintf(a.Err, "mlgit server: serving %s (branch %s) on http://%s\n", srv.RepoDir, srv.Branch, srv.Addr)
+	}
+	if o.Sync != "" {
+		fmt.Fprintf(a.Err, "mlgit server: syncing with %s (pull every %s, push after each commit); state on http://%s/api/2.0/mlgit/status\n", o.Sync, o.SyncInterval, srv.Addr)
 	}
 	if o.Ready != nil {
 		o.Ready(srv.Addr)
@@ -110,4 +145,25 @@ func RunServer(ctx context.Context, a *cli.App, o *cli.ServerOptions) error {
 		return serveErr
 	}
 	return nil
+}
+
+// checkSyncRemote refuses a --sync REMOTE that is neither a remote of the
+// repository nor a URL or path, before the server starts.
+func checkSyncRemote(a *cli.App, remote string) error {
+	if remote == "" || strings.ContainsAny(remote, "/:\\") {
+		return nil
+	}
+	r, err := a.OpenRepo()
+	if err != nil {
+		return err
+	}
+	names := r.RemoteNames()
+	if slices.Contains(names, remote) {
+		return nil
+	}
+	have := "it has none"
+	if len(names) > 0 {
+		have = "it has " + strings.Join(names, ", ")
+	}
+	return cli.Usagef("--sync %s: this repository has no remote of that name (%s); add it with git remote add %s URL, or give a URL or path", remote, have, remote)
 }
