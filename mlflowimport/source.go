@@ -60,6 +60,12 @@ func (s *Store) RunFiles(ctx context.Context, r *Run) ([]File, error) {
 	if strings.HasPrefix(r.ArtifactURI, "s3://") {
 		return s3Files(ctx, r.ArtifactURI)
 	}
+	if strings.HasPrefix(r.ArtifactURI, "gs://") {
+		// Google Cloud Storage, listed the same way through the blob
+		// store's GCS client (Application Default Credentials, or
+		// STORAGE_EMULATOR_HOST).
+		return s3Files(ctx, r.ArtifactURI)
+	}
 	if s.remote != nil {
 		return s.remote.runFiles(ctx, r)
 	}
