@@ -14,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"cloud.google.com/go/auth"
 	"cloud.google.com/go/storage"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
@@ -248,11 +250,13 @@ func (g *GCS) wrapErr(ctx context.Context, op, key string, err error) error {
 	return fmt.Errorf("%s %s: %w", op, what, err)
 }
 
-// isCredentialsErr reports an error of the credential chain (no key file,
-// a key file that cannot be used, a token refused by the token server).
+// isCredentialsErr reports an error of fetching an access token: the
+// token server refused the credentials (an expired or revoked key, a
+// disabled account).
 func isCredentialsErr(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "credentials") || strings.Contains(s, "oauth2") || strings.Contains(s, "invalid_grant")
+	var ae *auth.Error
+	var re *oauth2.RetrieveError
+	return errors.As(err, &ae) || errors.As(err, &re)
 }
 
 func (g *GCS) obj(key string) *storage.ObjectHandle {

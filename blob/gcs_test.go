@@ -3,11 +3,18 @@ package blob_test
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -496,5 +503,47 @@ func equalStreams(a, b io.Reader) error {
 		if eb != nil {
 			return eb
 		}
+	}
+}
+
+// TestGCSRefusedCredentials: a service account key that the token server
+// refuses is reported as access denied, with advice, quickly.
+func TestGCSRefusedCredentials(t *testing.T) {
+	var tokenRequests atomic.Int64
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tokenRequests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error": "invalid_grant", "error_description": "Invalid JWT Signature."}`)
+	}))
+	defer tokens.Close()
+	key, err := rsa.GenerateKey(crand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	keyFile, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": "p", "private_key_id": "k1",
+		"private_key": string(pemKey), "client_email": "ci@p.iam.gserviceaccount.com",
+		"client_id": "1", "token_uri": tokens.URL + "/token",
+	})
+	path := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(path, keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STORAGE_EMULATOR_HOST", "")
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
+	start := time.Now()
+	// The endpoint is never reached: the token is fetched first.
+	_, err = blob.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: "https://127.0.0.1:9"})
+	if !errors.Is(err, blob.ErrAccessDenied) || !strings.Contains(err.Error(), "GOOGLE_APPLICATION_CREDENTIALS") {
+		t.Fatalf("NewGCS with a refused key = %v, want ErrAccessDenied with advice", err)
+	}
+	if tokenRequests.Load() == 0 {
+		t.Fatalf("the token server was never asked: %v", err)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("refused credentials took %v to report", d)
 	}
 }
