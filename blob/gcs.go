@@ -114,7 +114,10 @@ func NewGCS(ctx context.Context, cfg GCSConfig) (*GCS, error) {
 			return nil, fmt.Errorf("%w: GCS endpoint %q must look like http://host:port or https://host[:port]", ErrInvalidURL, endpoint)
 		}
 		g.endpoint = eu.Scheme + "://" + eu.Host
-		opts = append(opts, option.WithEndpoint(g.endpoint+"/storage/v1/"))
+		// Reads through the JSON API too: the XML API's paths are routed
+		// by host name, which a server behind another name (a proxy, a
+		// container's alias) does not recognize.
+		opts = append(opts, option.WithEndpoint(g.endpoint+"/storage/v1/"), storage.WithJSONReads())
 		if eu.Scheme == "http" {
 			g.emulated = true
 			opts = append(opts, option.WithoutAuthentication(), option.WithHTTPClient(gcsHTTPClient(cfg)))

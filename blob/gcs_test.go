@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -545,5 +547,105 @@ func TestGCSRefusedCredentials(t *testing.T) {
 	}
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("refused credentials took %v to report", d)
+	}
+}
+
+// flakyGCS is a proxy in front of the emulator that answers 503 to every
+// other request without forwarding it, and forwards the first upload but
+// answers 503 as if the response were lost on the way back.
+type flakyGCS struct {
+	proxy    *httputil.ReverseProxy
+	n        atomic.Int64
+	injected atomic.Int64
+	lostOnce atomic.Bool
+	lostBody atomic.Value // string: the emulator's answer to the lost upload
+}
+
+func (f *flakyGCS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/upload/") && f.lostOnce.CompareAndSwap(false, true) {
+		rec := httptest.NewRecorder()
+		f.proxy.ServeHTTP(rec, r)
+		f.lostBody.Store(rec.Body.String())
+		f.injected.Add(1)
+		http.Error(w, "response lost", http.StatusServiceUnavailable)
+		return
+	}
+	if f.n.Add(1)%2 == 1 {
+		io.Copy(io.Discard, r.Body)
+		f.injected.Add(1)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	f.proxy.ServeHTTP(w, r)
+}
+
+// TestGCSRetriesTransientErrors: through a proxy that fails every other
+// request with 503, every operation still succeeds, because the client
+// retries them all; an upload whose response was lost after the server
+// stored the object is retried under its "does not exist" precondition,
+// which fails, and Put reports success with the first object intact.
+// With a single attempt allowed the same requests fail.
+func TestGCSRetriesTransientErrors(t *testing.T) {
+	srv := gcstest.StartServer(t)
+	target, _ := url.Parse(srv.Endpoint)
+	flaky := &flakyGCS{proxy: httputil.NewSingleHostReverseProxy(target)}
+	px := httptest.NewServer(flaky)
+	defer px.Close()
+	ctx := context.Background()
+	st, err := blob.NewGCS(ctx, blob.GCSConfig{Bucket: srv.Bucket, Prefix: "flaky", Endpoint: px.URL, MaxAttempts: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	data := blobtest.Data(30, 3<<20)
+	d, _, err := blob.Add(ctx, st, bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("Add through a flaky connection: %v", err)
+	}
+	lost, _ := flaky.lostBody.Load().(string)
+	var first struct {
+		Name       string `json:"name"`
+		Generation string `json:"generation"`
+	}
+	if err := json.Unmarshal([]byte(lost), &first); err != nil || first.Name == "" {
+		t.Fatalf("the lost upload did not reach the emulator: %q", lost)
+	}
+	attrs, err := st.Client().Bucket(srv.Bucket).Object(first.Name).Attrs(ctx)
+	if err != nil || fmt.Sprint(attrs.Generation) != first.Generation {
+		t.Fatalf("object of the lost upload: %+v, %v; want generation %s (not rewritten by the retry)", attrs, err, first.Generation)
+	}
+	if err := blob.Verify(ctx, st, d); err != nil {
+		names, _ := srv.ObjectNames(ctx, "flaky/")
+		t.Fatalf("Verify through a flaky connection: %v\n%v", err, names)
+	}
+	var keys []string
+	if err := st.List(ctx, "", func(k string, _ int64, _ time.Time) error { keys = append(keys, k); return nil }); err != nil || len(keys) < 3 {
+		t.Fatalf("List = %v, %v", keys, err)
+	}
+	for _, k := range keys {
+		if err := st.Delete(ctx, k); err != nil {
+			t.Fatalf("Delete(%s): %v", k, err)
+		}
+	}
+	if err := st.List(ctx, "", func(k string, _ int64, _ time.Time) error { return fmt.Errorf("%s left", k) }); err != nil {
+		t.Fatal(err)
+	}
+	if flaky.injected.Load() < 10 {
+		t.Fatalf("only %d failures injected", flaky.injected.Load())
+	}
+	t.Logf("%d failures injected, all retried", flaky.injected.Load())
+
+	// One attempt: the first injected failure is the answer.
+	once, err := blob.NewGCS(ctx, blob.GCSConfig{Bucket: srv.Bucket, Prefix: "flaky", Endpoint: px.URL, MaxAttempts: 1})
+	if err == nil {
+		defer once.Close()
+		_, err = once.Stat(ctx, "x")
+		if err == nil || errors.Is(err, blob.ErrNotFound) {
+			_, err = once.Stat(ctx, "x") // every other request fails
+		}
+	}
+	if err == nil || errors.Is(err, blob.ErrNotFound) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("with one attempt a 503 = %v, want it reported", err)
 	}
 }
