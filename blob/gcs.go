@@ -35,7 +35,8 @@ type GCSConfig struct {
 	// "https://host[:port]". Empty means STORAGE_EMULATOR_HOST if that is
 	// set, else Google. An http:// endpoint gets no credentials, as the
 	// client does for STORAGE_EMULATOR_HOST; an https:// one gets the
-	// Application Default Credentials.
+	// Application Default Credentials. Reads go through the JSON API there
+	// (as writes always do), which any host name reaches.
 	Endpoint string
 	// MaxAttempts bounds the attempts of a request that fails with a
 	// transient error (default 4).

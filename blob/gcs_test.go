@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -455,31 +454,14 @@ func TestGCSStreamMemoryIsFlat(t *testing.T) {
 // peakHeap runs fn and returns the largest heap in use while it ran.
 func peakHeap(t *testing.T, fn func() error) uint64 {
 	t.Helper()
-	runtime.GC()
-	var peak atomic.Uint64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
+	var peak uint64
+	stop := sampleHeap(&peak)
 	err := fn()
-	close(stop)
-	<-done
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return peak.Load()
+	return peak
 }
 
 // equalStreams reports whether a and b deliver the same bytes.
