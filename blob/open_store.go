@@ -15,6 +15,10 @@ import (
 //	s3://bucket[/prefix][?endpoint=http://host:port&region=r&path-style=true]
 //	                           an S3 store; the rest comes from the environment
 //	                           as S3ConfigFromEnv describes; query values win
+//	gs://bucket[/prefix][?endpoint=http://host:port]
+//	                           a Google Cloud Storage store (GCS): Application
+//	                           Default Credentials, or STORAGE_EMULATOR_HOST
+//	                           or an http:// endpoint for an emulator
 //	mem://name                 an in-memory store, shared by all OpenStore
 //	                           calls with the same name in this process
 //	az://container[/prefix][?account=name&endpoint=URL]
@@ -25,9 +29,9 @@ import (
 //	abfss://container@account.dfs.core.windows.net[/prefix]
 //	                           the same, in the forms MLflow and Hadoop use
 //
-// Errors wrap ErrInvalidURL for URLs it cannot parse, and for S3 and Azure
-// whatever NewS3 and NewAzure report when the bucket or container cannot be
-// reached.
+// Errors wrap ErrInvalidURL for URLs it cannot parse, and for S3, GCS and
+// Azure whatever NewS3, NewGCS or NewAzure reports when the bucket or
+// container cannot be reached.
 func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("%w: empty store URL", ErrInvalidURL)
@@ -60,6 +64,12 @@ func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 			return nil, err
 		}
 		return NewS3(ctx, cfg)
+	case "gs":
+		cfg, err := ParseGCSURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		return NewGCS(ctx, cfg)
 	case "az", "azblob", "wasbs", "wasb", "abfss", "abfs":
 		cfg, err := ParseAzureURL(rawURL)
 		if err != nil {
@@ -67,7 +77,7 @@ func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 		}
 		return NewAzure(ctx, cfg)
 	}
-	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want a path, file://, s3://, az:// or mem://)", ErrInvalidURL, rawURL, scheme)
+	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want a path, file://, s3://, gs://, az:// or mem://)", ErrInvalidURL, rawURL, scheme)
 }
 
 // ParseS3URL turns s3://bucket/prefix?query into an S3Config, starting from
@@ -200,6 +210,68 @@ func ParseAzureURL(rawURL string) (AzureConfig, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// ParseGCSURL turns gs://bucket/prefix?endpoint=... into a GCSConfig. The
+// bucket name follows Google's rules (3 to 222 characters of lower-case
+// letters, digits, "-", "_" and ".", starting and ending with a letter or
+// digit); the prefix must be a valid key; endpoint is the only query key.
+func ParseGCSURL(rawURL string) (GCSConfig, error) {
+	const want = "want gs://bucket[/prefix][?endpoint=http://host:port]"
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return GCSConfig{}, fmt.Errorf("%w: %v", ErrInvalidURL, err)
+	}
+	if !strings.EqualFold(u.Scheme, "gs") || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return GCSConfig{}, fmt.Errorf("%w: %q: %s", ErrInvalidURL, rawURL, want)
+	}
+	if err := checkGCSBucket(u.Host); err != nil {
+		return GCSConfig{}, fmt.Errorf("%w: %q: %v", ErrInvalidURL, rawURL, err)
+	}
+	cfg := GCSConfig{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}
+	for k, vs := range u.Query() {
+		switch k {
+		case "endpoint":
+			cfg.Endpoint = vs[len(vs)-1]
+			eu, err := url.Parse(cfg.Endpoint)
+			if err != nil || eu.Host == "" || (eu.Scheme != "http" && eu.Scheme != "https") || (eu.Path != "" && eu.Path != "/") || eu.RawQuery != "" || eu.User != nil {
+				return GCSConfig{}, fmt.Errorf("%w: %q: endpoint %q must look like http://host:port or https://host[:port]", ErrInvalidURL, rawURL, cfg.Endpoint)
+			}
+		default:
+			return GCSConfig{}, fmt.Errorf("%w: %q: unknown option %q (known: endpoint)", ErrInvalidURL, rawURL, k)
+		}
+	}
+	if cfg.Prefix != "" {
+		if err := ValidateKey(cfg.Prefix); err != nil {
+			return GCSConfig{}, fmt.Errorf("%w: %q: prefix: %v", ErrInvalidURL, rawURL, err)
+		}
+	}
+	return cfg, nil
+}
+
+// checkGCSBucket checks a bucket name against Google's naming rules.
+func checkGCSBucket(name string) error {
+	if len(name) < 3 || len(name) > 222 {
+		return fmt.Errorf("bucket name %q must have 3 to 222 characters", name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			return fmt.Errorf("bucket name %q may hold only lower-case letters, digits, \"-\", \"_\" and \".\"", name)
+		}
+	}
+	first, last := name[0], name[len(name)-1]
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	if !alnum(first) || !alnum(last) {
+		return fmt.Errorf("bucket name %q must start and end with a letter or digit", name)
+	}
+	for part := range strings.SplitSeq(name, ".") {
+		if len(part) == 0 || len(part) > 63 {
+			return fmt.Errorf("bucket name %q has a dot-separated part that is empty or longer than 63 characters", name)
+		}
+	}
+	return nil
 }
 
 var (

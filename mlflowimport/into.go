@@ -322,7 +322,7 @@ func (w *writer) readRun(sr *Run) (*repo.ImportRun, error) {
 	// local one means no artifacts. A remote one is not read.
 	if w.src.remote == nil && sr.ArtifactDir == "" && strings.Contains(sr.ArtifactURI, "://") &&
 		!strings.HasPrefix(sr.ArtifactURI, "file:") && !strings.HasPrefix(sr.ArtifactURI, "s3://") &&
-		!blob.IsAzureURL(sr.ArtifactURI) {
+		!strings.HasPrefix(sr.ArtifactURI, "gs://") && !blob.IsAzureURL(sr.ArtifactURI) {
 		w.skip("artifacts of run "+sr.ID, fmt.Errorf("%s is not a local folder; the run comes without its artifacts", sr.ArtifactURI))
 	}
 	doc.Artifacts, err = w.importFiles(func() ([]File, error) { return w.src.RunFiles(w.ctx, sr) }, func() []manifest.Artifact {

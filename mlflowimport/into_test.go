@@ -491,7 +491,7 @@ func TestVerifyFindsDifferences(t *testing.T) {
 }
 
 // TestImportRemoteArtifacts: a run whose artifacts live where mlgit does
-// not read them (Google Cloud Storage) comes across without them, and the
+// not read them (HDFS) comes across without them, and the
 // summary says where they are.
 func TestImportRemoteArtifacts(t *testing.T) {
 	src := copyFixture(t, fixtures[0].dir)
@@ -502,7 +502,7 @@ func TestImportRemoteArtifacts(t *testing.T) {
 	var out []string
 	for _, l := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(l, "artifact_uri:") {
-			l = "artifact_uri: gs://bucket/runs/" + run.ID + "/artifacts"
+			l = "artifact_uri: hdfs://namenode/runs/" + run.ID + "/artifacts"
 		}
 		out = append(out, l)
 	}
@@ -510,7 +510,7 @@ func TestImportRemoteArtifacts(t *testing.T) {
 	os.RemoveAll(filepath.Join(src, run.ExperimentID, run.ID, "artifacts"))
 	r, st := newRepo(t)
 	sum := importFixture(t, r, st, src, Options{})
-	if len(sum.Skipped) != 1 || sum.Skipped[0].Item != "artifacts of run "+run.ID || !strings.Contains(sum.Skipped[0].Reason, "gs://bucket/runs/") {
+	if len(sum.Skipped) != 1 || sum.Skipped[0].Item != "artifacts of run "+run.ID || !strings.Contains(sum.Skipped[0].Reason, "hdfs://namenode/runs/") {
 		t.Fatalf("skipped: %+v", sum.Skipped)
 	}
 	if got, err := r.GetRun(run.ID); err != nil || len(got.Artifacts) != 0 || got.Params["depth"] == "" && len(got.Params) == 0 {

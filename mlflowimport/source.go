@@ -60,10 +60,12 @@ func (s *Store) RunFiles(ctx context.Context, r *Run) ([]File, error) {
 	if strings.HasPrefix(r.ArtifactURI, "s3://") {
 		return s3Files(ctx, r.ArtifactURI)
 	}
-	if blob.IsAzureURL(r.ArtifactURI) {
-		// wasbs://container@account.blob.core.windows.net/path (or abfss://)
-		// is read with the blob store's Azure client and the usual Azure
-		// environment (AZURE_STORAGE_CONNECTION_STRING, ...), as s3:// is.
+	if strings.HasPrefix(r.ArtifactURI, "gs://") || blob.IsAzureURL(r.ArtifactURI) {
+		// Google Cloud Storage and Azure Blob Storage
+		// (wasbs://container@account.blob.core.windows.net/path, abfss://)
+		// are listed the same way through the blob store's clients and
+		// their usual environment (Application Default Credentials or
+		// STORAGE_EMULATOR_HOST; AZURE_STORAGE_CONNECTION_STRING, ...).
 		return s3Files(ctx, r.ArtifactURI)
 	}
 	if s.remote != nil {

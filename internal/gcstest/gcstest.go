@@ -1,0 +1,369 @@
+package gcstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Version is the fake-gcs-server release StartServer installs when none is
+// found.
+const Version = "v1.56.1"
+
+// Package is the module path "go install" builds fake-gcs-server from.
+const Package = "github.com/fsouza/fake-gcs-server"
+
+// Server is a running fake-gcs-server.
+type Server struct {
+	// Endpoint is the server's URL, "http://127.0.0.1:<port>".
+	Endpoint string
+	// Host is "127.0.0.1:<port>", the value of STORAGE_EMULATOR_HOST.
+	Host string
+	// Bucket is the bucket StartServer created.
+	Bucket string
+	// Dir is the filesystem backend's root.
+	Dir string
+}
+
+// StartServer starts fake-gcs-server on a free port of 127.0.0.1 over a
+// fresh temporary folder, waits until it answers, creates the bucket
+// "mlgit-test" and registers its shutdown with t.Cleanup. If
+// fake-gcs-server is not installed and cannot be, the test is skipped, or
+// failed when the CI environment variable is set.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("gcstest: %v", err)
+		}
+		t.Skipf("gcstest: skipping, no GCS emulator: %v (set CI=1 to make this a failure)", err)
+	}
+	var lastErr error
+	for range 3 { // the free port may be taken between probe and bind
+		s, err := start(t, bin)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+	}
+	t.Fatalf("gcstest: %v", lastErr)
+	return nil
+}
+
+// URL returns the mlgit store URL of prefix in the server's bucket,
+// "gs://<bucket>/<prefix>?endpoint=<endpoint>". It needs no environment.
+func (s *Server) URL(prefix string) string {
+	return fmt.Sprintf("gs://%s/%s?endpoint=%s", s.Bucket, strings.Trim(prefix, "/"), s.Endpoint)
+}
+
+// BareURL returns "gs://<bucket>/<prefix>", the URL a user writes; it
+// reaches the server with the environment of Env.
+func (s *Server) BareURL(prefix string) string {
+	return fmt.Sprintf("gs://%s/%s", s.Bucket, strings.Trim(prefix, "/"))
+}
+
+// Env returns the environment a process needs to reach the server through a
+// BareURL: STORAGE_EMULATOR_HOST.
+func (s *Server) Env() []string {
+	return []string{"STORAGE_EMULATOR_HOST=" + s.Host}
+}
+
+// SetEnv sets the variables of Env for the test (t.Setenv).
+func (s *Server) SetEnv(t testing.TB) {
+	t.Helper()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// PutObject writes an object of the bucket directly, replacing any object
+// of that name: for fixtures, and for damaging objects behind a store's
+// back.
+func (s *Server) PutObject(ctx context.Context, name string, data []byte) error {
+	u := fmt.Sprintf("%s/upload/storage/v1/b/%s/o?uploadType=media&name=%s", s.Endpoint, url.PathEscape(s.Bucket), url.QueryEscape(name))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return s.do(req, nil)
+}
+
+// GetObject reads an object of the bucket directly.
+func (s *Server) GetObject(ctx context.Context, name string) ([]byte, error) {
+	u := fmt.Sprintf("%s/storage/v1/b/%s/o/%s?alt=media", s.Endpoint, url.PathEscape(s.Bucket), url.PathEscape(name))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	err = s.do(req, &out)
+	return out.Bytes(), err
+}
+
+// ErrNoObject is what GetObject returns for an object that does not exist.
+var ErrNoObject = errors.New("no such object")
+
+// ObjectNames returns the names of the bucket's objects below prefix.
+func (s *Server) ObjectNames(ctx context.Context, prefix string) ([]string, error) {
+	var names []string
+	token := ""
+	for {
+		u := fmt.Sprintf("%s/storage/v1/b/%s/o?prefix=%s&pageToken=%s", s.Endpoint, url.PathEscape(s.Bucket),
+			url.QueryEscape(prefix), url.QueryEscape(token))
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		var body bytes.Buffer
+		if err := s.do(req, &body); err != nil {
+			return nil, err
+		}
+		var page struct {
+			Items []struct {
+				Name string `json:"name"`
+			} `json:"items"`
+			NextPageToken string `json:"nextPageToken"`
+		}
+		if err := json.Unmarshal(body.Bytes(), &page); err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, err)
+		}
+		for _, it := range page.Items {
+			names = append(names, it.Name)
+		}
+		if page.NextPageToken == "" {
+			return names, nil
+		}
+		token = page.NextPageToken
+	}
+}
+
+// do sends req and copies a successful answer's body to out.
+func (s *Server) do(req *http.Request, out io.Writer) error {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound && req.Method == http.MethodGet {
+		return fmt.Errorf("%s %s: %w", req.Method, req.URL.Path, ErrNoObject)
+	}
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
+		return fmt.Errorf("%s %s: %s: %s", req.Method, req.URL.Path, resp.Status, b)
+	}
+	if out != nil {
+		_, err = io.Copy(out, resp.Body)
+	}
+	return err
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// Binary returns the path of a fake-gcs-server binary, installing it with
+// "go install Package@Version" if there is none. Concurrent test processes
+// are serialized by a file lock, so only one of them builds it.
+func Binary() (string, error) {
+	binOnce.Do(func() { binPath, binErr = findOrInstall() })
+	return binPath, binErr
+}
+
+func findOrInstall() (string, error) {
+	if p, err := exec.LookPath("fake-gcs-server"); err == nil {
+		return p, nil
+	}
+	gobin, err := goBinDir()
+	if err != nil {
+		return "", err
+	}
+	target := filepath.Join(gobin, "fake-gcs-server")
+	if isExecutable(target) {
+		return target, nil
+	}
+	lockDir, err := os.UserCacheDir()
+	if err != nil {
+		lockDir = os.TempDir()
+	}
+	lockDir = filepath.Join(lockDir, "mlgit-gcstest")
+	if err := os.MkdirAll(lockDir, 0o755); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(lockDir, "install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
+	if isExecutable(target) {                            // another process installed it meanwhile
+		return target, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "install", Package+"@"+Version)
+	cmd.Dir = os.TempDir() // outside any module, so go.mod is not consulted
+	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-buildvcs=false")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("fake-gcs-server is not installed and \"go install %s@%s\" failed: %w\n%s",
+			Package, Version, err, tail(out.String(), 2000))
+	}
+	if !isExecutable(target) {
+		return "", fmt.Errorf("go install %s@%s did not produce %s", Package, Version, target)
+	}
+	return target, nil
+}
+
+// goBinDir is where "go install" puts binaries: GOBIN, else GOPATH/bin.
+func goBinDir() (string, error) {
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env: %w", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) >= 1 && strings.TrimSpace(lines[0]) != "" {
+		return strings.TrimSpace(lines[0]), nil
+	}
+	if len(lines) >= 2 && strings.TrimSpace(lines[1]) != "" {
+		gopath := strings.Split(strings.TrimSpace(lines[1]), string(os.PathListSeparator))[0]
+		return filepath.Join(gopath, "bin"), nil
+	}
+	return "", errors.New("go env reports neither GOBIN nor GOPATH")
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func start(t testing.TB, bin string) (*Server, error) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	s := &Server{Endpoint: "http://" + host, Host: host, Bucket: "mlgit-test", Dir: root}
+	logPath := filepath.Join(dir, "fake-gcs-server.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin,
+		"-scheme", "http",
+		"-host", "127.0.0.1",
+		"-port", fmt.Sprint(port),
+		"-public-host", host,
+		"-external-url", s.Endpoint,
+		"-backend", "filesystem",
+		"-filesystem-root", root,
+		"-log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = cleanEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logFile.Close() }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	logTail := func() string {
+		b, _ := os.ReadFile(logPath)
+		return tail(string(b), 2000)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(s.Endpoint + "/storage/v1/b")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			stop()
+			return nil, fmt.Errorf("fake-gcs-server exited before serving: %v\n%s", err, logTail())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("fake-gcs-server did not answer on %s within 20s\n%s", s.Endpoint, logTail())
+		}
+	}
+	t.Cleanup(stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	body, _ := json.Marshal(map[string]string{"name": s.Bucket})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.Endpoint+"/storage/v1/b?project=mlgit-test", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if err := s.do(req, nil); err != nil {
+		return nil, fmt.Errorf("create bucket %s on %s: %v\n%s", s.Bucket, s.Endpoint, err, logTail())
+	}
+	return s, nil
+}
+
+// cleanEnv is the environment without variables that would configure
+// fake-gcs-server behind the flags' back.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "FAKE_GCS_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
