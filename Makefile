@@ -3,6 +3,10 @@ GO       ?= go
 BIN      ?= bin/mlgit
 VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
+# Google's storage client links gRPC's DirectPath modules by default, which
+# mlgit (JSON API only) never uses; without them every command starts
+# faster and the binary is 20 MB smaller.
+TAGS     ?= disable_grpc_modules
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
@@ -19,10 +23,10 @@ $(UI_VENDOR): server/ui/package.json server/ui/package-lock.json
 	./scripts/ui-assets.sh
 
 build: ui-assets
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlgit
+	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mlgit
 
 install: ui-assets
-	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/mlgit
+	$(GO) install -tags "$(TAGS)" -ldflags "$(LDFLAGS)" ./cmd/mlgit
 
 # The full suite. Test servers that are built with Go (versitygw for the S3
 # tests) are installed on first use and cached in $(GOBIN); tests that need a

@@ -454,10 +454,9 @@ func TestGCSStreamMemoryIsFlat(t *testing.T) {
 // peakHeap runs fn and returns the largest heap in use while it ran.
 func peakHeap(t *testing.T, fn func() error) uint64 {
 	t.Helper()
-	var peak uint64
-	stop := sampleHeap(&peak)
+	stop := heapPeak()
 	err := fn()
-	stop()
+	peak := stop()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -260,8 +260,9 @@ func (r *Repo) recoverIntent() error {
 // acknowledged (journal.Writer.StartWAL): each journal file a log holds
 // that is missing or damaged in the folder (after a power loss) is
 // written again from the log, unless a mark of the log or the interrupted
-// checkpoint's intent says it was folded; then everything is made durable
-// and the logs are deleted.
+// checkpoint's intent says it was folded; a file of the log it holds no
+// frame for is removed; then everything is made durable and the logs are
+// deleted.
 func (r *Repo) recoverWALs(folded map[string]bool) error {
 	dead, err := r.group.DeadWALs()
 	if err != nil || len(dead) == 0 {
@@ -272,10 +273,28 @@ func (r *Repo) recoverWALs(folded map[string]bool) error {
 		return err
 	}
 	defer pl.Unlock()
+	present, err := journal.List(r.journalDir())
+	if err != nil {
+		return err
+	}
 	for _, d := range dead {
 		frames, err := d.Frames()
 		if err != nil {
 			return fmt.Errorf("read journal log %s: %w", d.ID, err)
+		}
+		// A file of the log without a frame was never acknowledged (its
+		// frame is torn), and after a power loss it may be a recycled
+		// file showing its old content: it goes.
+		framed := make(map[string]bool, len(frames))
+		for _, fr := range frames {
+			framed[fr.Name] = true
+		}
+		for _, n := range present {
+			if d.Owns(n) && !framed[n] {
+				if err := os.Remove(filepath.Join(r.journalDir(), n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+			}
 		}
 		marked, err := d.Folded()
 		if err != nil {

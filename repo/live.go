@@ -100,6 +100,7 @@ func (r *Repo) liveStore() live.Store {
 		RefPath:        filepath.Join(r.gitDir, filepath.FromSlash(r.BranchRef())),
 		PendingLock:    r.pendingLockPath(),
 		CheckpointLock: r.checkpointLockPath(),
+		Spares:         initialSpares,
 		Intent:         r.intentPath(),
 		Writer:         r.group,
 		Tip:            r.tip,

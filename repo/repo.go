@@ -158,6 +158,7 @@ func openAt(path string, opts Options) (*Repo, error) {
 	r.refs = gitobj.NewRefs(gd)
 	r.stateDir = filepath.Join(gd, "mlgit")
 	r.group = journal.NewWriter(r.journalDir())
+	r.group.SetMaxSpares(maxSpares())
 	r.st = newStorage(gd)
 	r.objects = gitobj.Open(gd)
 	r.index = runindex.NewCache(r.objects, r.indexPath())

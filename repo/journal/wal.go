@@ -299,6 +299,9 @@ type DeadWAL struct {
 	Paths []string // its generations, oldest first, its marks, its lock file last
 }
 
+// Owns reports whether journal file name was written through this log.
+func (d DeadWAL) Owns(name string) bool { return walID(name) == d.ID }
+
 // Folded returns the names the log's marks say were folded.
 func (d DeadWAL) Folded() (map[string]bool, error) {
 	out := map[string]bool{}

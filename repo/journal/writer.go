@@ -54,6 +54,15 @@ type Writer struct {
 
 	// wal, when set (StartWAL), acknowledges appends (wal.go).
 	wal *walState
+
+	// spares are journal files this process's checkpoints consumed,
+	// parked in journal/tmp to be written again: creating a file costs
+	// an inode allocation, which on a busy ext4 costs more than an
+	// fdatasync.
+	spareMu   sync.Mutex
+	spares    []string
+	spareSeq  int
+	maxSpares int
 }
 
 // Observer learns of the journal files a Writer writes, before any reader
@@ -69,8 +78,67 @@ type Observer interface {
 // NewWriter returns a Writer of journal folder dir.
 func NewWriter(dir string) *Writer { return &Writer{dir: dir} }
 
-// SetObserver sets (nil: clears) who learns of written files.
+// SetObserver sets (nil: clears) who learns of written files. While a
+// Writer is observed, Retire parks files as spares (SetMaxSpares).
 func (g *Writer) SetObserver(o Observer) { g.obs = o }
+
+// SetMaxSpares bounds the consumed files g parks for reuse.
+func (g *Writer) SetMaxSpares(n int) { g.maxSpares = n }
+
+// MakeSpares creates n empty spares, unless stop closes.
+func (g *Writer) MakeSpares(n int, stop <-chan struct{}) {
+	for i := 0; i < n; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		g.spareMu.Lock()
+		full := len(g.spares) >= g.maxSpares
+		g.spareSeq++
+		spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
+		g.spareMu.Unlock()
+		if full {
+			return
+		}
+		f, err := os.OpenFile(spare, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return
+		}
+		f.Close()
+		g.spareMu.Lock()
+		g.spares = append(g.spares, spare)
+		g.spareMu.Unlock()
+	}
+}
+
+// Spares returns how many spares this Writer has made or parked, and the
+// ones it holds now.
+func (g *Writer) Spares() (made int, held []string) {
+	g.spareMu.Lock()
+	defer g.spareMu.Unlock()
+	return g.spareSeq, append([]string(nil), g.spares...)
+}
+
+// openTemp opens the temporary file a journal file is written to: a spare
+// if there is one, else a new file.
+func (g *Writer) openTemp(tmpDir, name string) (string, *os.File, error) {
+	g.spareMu.Lock()
+	var spare string
+	if n := len(g.spares); n > 0 {
+		spare = g.spares[n-1]
+		g.spares = g.spares[:n-1]
+	}
+	g.spareMu.Unlock()
+	if spare != "" {
+		if f, err := os.OpenFile(spare, os.O_WRONLY, 0); err == nil {
+			return spare, f, nil
+		}
+	}
+	tmp := filepath.Join(tmpDir, name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	return tmp, f, err
+}
 
 // Request is one append: records, then metric points of one run.
 type Request struct {
@@ -203,12 +271,15 @@ func (g *Writer) writeGroup(batch []*Request) error {
 	var rb [4]byte
 	rand.Read(rb[:])
 	name := fmt.Sprintf("%020d-%s-%s.jnl", time.Now().UnixNano(), hex.EncodeToString(rb[:]), tag)
-	tmp := filepath.Join(tmpDir, name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp, f, err := g.openTemp(tmpDir, name)
 	if err != nil {
 		return err
 	}
-	if _, err = f.Write(data); err != nil {
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Truncate(int64(len(data))) // a spare may have been longer
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("write journal: %w", err)
@@ -243,9 +314,11 @@ func (g *Writer) writeGroup(batch []*Request) error {
 }
 
 // writeGroupWAL acknowledges a group through the log: one fdatasync of
-// the log, then the journal file written and renamed into the folder
-// without fsync (a new file each time: a recycled one could show its old,
-// valid content after a power loss).
+// the log, then the journal file written (into a spare if there is one)
+// and renamed into the folder without fsync. After a power loss a
+// recycled file may show its old content under the new name: recovery
+// rewrites every file of a dead log from its frames and removes the log's
+// files it has no frame for (RecoverWALs).
 func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag string) error {
 	dir := g.dir
 	var rb [2]byte
@@ -254,8 +327,18 @@ func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag s
 	if err := w.append(name, data); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "tmp", name)
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	tmp, f, err := g.openTemp(filepath.Join(dir, "tmp"), name)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Truncate(int64(len(data)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write journal: %w", err)
 	}
@@ -277,16 +360,31 @@ func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag s
 	return nil
 }
 
-// Retire removes a journal file a checkpoint consumed.
+// Retire removes a journal file a checkpoint consumed; an observed Writer
+// parks it as a spare instead (still gone from the journal folder for
+// every reader: the rename is as atomic as the unlink).
 func (g *Writer) Retire(name string) error {
-	if err := os.Remove(filepath.Join(g.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	p := filepath.Join(g.dir, name)
+	if g.obs != nil {
+		g.spareMu.Lock()
+		if len(g.spares) < g.maxSpares {
+			g.spareSeq++
+			spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
+			if err := os.Rename(p, spare); err == nil {
+				g.spares = append(g.spares, spare)
+				g.spareMu.Unlock()
+				return nil
+			}
+		}
+		g.spareMu.Unlock()
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
 }
 
-// RemoveDeadSpares deletes the spare journal files that processes of
-// earlier versions parked in journal/tmp and left.
+// RemoveDeadSpares deletes the spares of processes that no longer run.
 func (g *Writer) RemoveDeadSpares() {
 	dir := filepath.Join(g.dir, "tmp")
 	names, _ := ListDir(dir)

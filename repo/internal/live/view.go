@@ -35,6 +35,8 @@ type Store struct {
 	// there while a checkpoint is between moving the branch and removing
 	// the files it folded.
 	PendingLock, CheckpointLock, Intent string
+	// Spares is how many spare journal files to make at start.
+	Spares int
 	// Writer appends the journal; the view observes it.
 	Writer *journal.Writer
 
@@ -174,6 +176,7 @@ const maxLiveRuns = 20000
 // checkpointer runs the checkpoints that writes ask for.
 func (v *View) checkpointer() {
 	defer close(v.done)
+	v.s.Writer.MakeSpares(v.s.Spares, v.stop)
 	for {
 		select {
 		case <-v.stop:

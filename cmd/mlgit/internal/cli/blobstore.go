@@ -55,7 +55,7 @@ func (a *App) BlobRemoteURL(r *repo.Repo, flag string) (url, from string, err er
 		}
 		return u, "blobs.remote in mlgit.yaml", nil
 	}
-	return "", "", Usagef("no blob remote: pass --remote URL, set MLGIT_BLOB_REMOTE, or mlgit config set blobs.remote URL (a folder, file:///path or s3://bucket/prefix)")
+	return "", "", Usagef("no blob remote: pass --remote URL, set MLGIT_BLOB_REMOTE, or mlgit config set blobs.remote URL (a folder, file:///path, s3://, gs:// or az:// URL)")
 }
 
 // OpenBlobStore opens a store URL, turning a malformed URL into a usage

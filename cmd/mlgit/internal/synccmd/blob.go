@@ -28,7 +28,7 @@ func NewBlobCmd(a *cli.App) *cobra.Command {
 		Use:   "blob <command>",
 		Short: "Move, check and clean up artifact blobs (local cache and remote store)",
 		Long: `Artifacts live in a content-addressed blob store beside Git: a local cache in
-.git/mlgit/blobs and a shared remote (a folder, file:// URL or s3://bucket/prefix).
+.git/mlgit/blobs and a shared remote (a folder, file:// URL, s3://bucket/prefix, gs://bucket/prefix or az://container/prefix).
 Manifests on the tracking branch name blobs by their sha256 digest.
 
 The remote is --remote URL, else $MLGIT_BLOB_REMOTE, else blobs.remote in

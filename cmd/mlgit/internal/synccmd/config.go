@@ -20,7 +20,7 @@ import (
 //
 // Keys:
 //
-//	blobs.remote                  the blob remote (a folder, file:///path, s3://bucket/prefix)
+//	blobs.remote                  the blob remote (a folder, file:///path, s3://, gs:// or az:// URL)
 //	stages                        custom stages beyond None, Staging, Production, Archived (comma-separated)
 //	promotion.<stage>.from        stages a version may come from (comma-separated)
 //	promotion.<stage>.require     a filter the version's run must match
@@ -43,7 +43,8 @@ setting in this clone only (<git-dir>/mlgit/config.yaml): today blobs.remote,
 a personal blob remote that overrides the branch's.
 
 Keys:
-  blobs.remote                 the blob remote: a folder, file:///path or s3://bucket/prefix
+  blobs.remote                 the blob remote: a folder, file:///path, s3://bucket/prefix,
+                               gs://bucket/prefix or az://container/prefix
   stages                       custom stages beyond None, Staging, Production, Archived (comma-separated)
   promotion.<stage>.from       stages a version may be promoted from (comma-separated)
   promotion.<stage>.require    a filter in the search grammar the version's run must match

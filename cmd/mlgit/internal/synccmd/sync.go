@@ -61,7 +61,7 @@ refuses; nothing local is lost and the command can simply be run again.`,
 	}
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&f.noBlobs, "no-blobs", false, "do not upload blobs (others will not be able to fetch those files)")
-	cmd.Flags().StringVar(&f.blobRemote, "blob-remote", "", "upload blobs to `URL` (a folder, file:///path or s3://bucket/prefix) instead of the configured blob remote")
+	cmd.Flags().StringVar(&f.blobRemote, "blob-remote", "", "upload blobs to `URL` (a folder, file:///path, s3://, gs:// or az:// URL) instead of the configured blob remote")
 	return cmd
 }
 
