@@ -104,6 +104,7 @@ bench-ui:
 # needs the Debian package git-lfs for the comparison).
 bench-blob: build
 	MLGIT=$(abspath $(BIN)) ./scripts/bench-blob.sh
+	$(GO) test -run '^$$' -bench RemotePushPull -benchtime 1x -timeout 90m ./blob/
 
 # gofmt, go vet and golangci-lint with .golangci.yml (govet, staticcheck,
 # errcheck, ineffassign, unused, errorlint, misspell, and depguard rules that
