@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlgit/mlgit/internal/goinstall"
 )
 
 // Version is the fake-gcs-server release StartServer installs when none is
@@ -184,86 +186,8 @@ var (
 // "go install Package@Version" if there is none. Concurrent test processes
 // are serialized by a file lock, so only one of them builds it.
 func Binary() (string, error) {
-	binOnce.Do(func() { binPath, binErr = findOrInstall() })
+	binOnce.Do(func() { binPath, binErr = goinstall.Binary("fake-gcs-server", Package, Version) })
 	return binPath, binErr
-}
-
-func findOrInstall() (string, error) {
-	if p, err := exec.LookPath("fake-gcs-server"); err == nil {
-		return p, nil
-	}
-	gobin, err := goBinDir()
-	if err != nil {
-		return "", err
-	}
-	target := filepath.Join(gobin, "fake-gcs-server")
-	if isExecutable(target) {
-		return target, nil
-	}
-	lockDir, err := os.UserCacheDir()
-	if err != nil {
-		lockDir = os.TempDir()
-	}
-	lockDir = filepath.Join(lockDir, "mlgit-gcstest")
-	if err := os.MkdirAll(lockDir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(lockDir, "install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
-	if isExecutable(target) {                            // another process installed it meanwhile
-		return target, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "install", Package+"@"+Version)
-	cmd.Dir = os.TempDir() // outside any module, so go.mod is not consulted
-	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOFLAGS=-buildvcs=false")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("fake-gcs-server is not installed and \"go install %s@%s\" failed: %w\n%s",
-			Package, Version, err, tail(out.String(), 2000))
-	}
-	if !isExecutable(target) {
-		return "", fmt.Errorf("go install %s@%s did not produce %s", Package, Version, target)
-	}
-	return target, nil
-}
-
-// goBinDir is where "go install" puts binaries: GOBIN, else GOPATH/bin.
-func goBinDir() (string, error) {
-	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env: %w", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) >= 1 && strings.TrimSpace(lines[0]) != "" {
-		return strings.TrimSpace(lines[0]), nil
-	}
-	if len(lines) >= 2 && strings.TrimSpace(lines[1]) != "" {
-		gopath := strings.Split(strings.TrimSpace(lines[1]), string(os.PathListSeparator))[0]
-		return filepath.Join(gopath, "bin"), nil
-	}
-	return "", errors.New("go env reports neither GOBIN nor GOPATH")
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 func freePort() (int, error) {
@@ -316,7 +240,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 	}
 	logTail := func() string {
 		b, _ := os.ReadFile(logPath)
-		return tail(string(b), 2000)
+		return goinstall.Tail(string(b), 2000)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	client := &http.Client{Timeout: time.Second}
