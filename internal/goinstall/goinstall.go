@@ -49,7 +49,7 @@ func Binary(name, pkg, version string) (string, error) {
 		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
-	if isExecutable(target) { // another process installed it meanwhile
+	if isExecutable(target) {                            // another process installed it meanwhile
 		return target, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
