@@ -117,8 +117,12 @@ func (w *walState) newGen() error {
 	return nil
 }
 
-// append makes one journal file's bytes durable in the log.
-func (w *walState) append(name string, data []byte) error {
+// append makes one journal file's bytes durable in the log, and
+// publish then makes the file visible in the journal folder, still under
+// the log's lock: a checkpoint's RotateWAL waits for it, so a file whose
+// frame is in a generation the checkpoint drops is always among the files
+// it lists and folds (else recovery would find the file without a frame).
+func (w *walState) append(name string, data []byte, publish func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	frame := make([]byte, 0, len(name)+32+len(data))
@@ -135,7 +139,7 @@ func (w *walState) append(name string, data []byte) error {
 		return fmt.Errorf("sync journal log: %w", err)
 	}
 	w.names = append(w.names, name)
-	return nil
+	return publish()
 }
 
 // StopWAL ends g's log, once every file it acknowledged is durable by

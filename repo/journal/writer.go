@@ -324,33 +324,36 @@ func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag s
 	var rb [2]byte
 	rand.Read(rb[:])
 	name := fmt.Sprintf("%020d-w%s.%s-%s.jnl", time.Now().UnixNano(), w.id, hex.EncodeToString(rb[:]), tag)
-	if err := w.append(name, data); err != nil {
-		return err
-	}
-	tmp, f, err := g.openTemp(filepath.Join(dir, "tmp"), name)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Truncate(int64(len(data)))
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write journal: %w", err)
-	}
-	obs := g.obs
-	if obs != nil {
-		obs.Written(name, int64(len(data)), batch)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		os.Remove(tmp)
-		if obs != nil {
-			obs.Unwritten(name)
+	publish := func() error {
+		tmp, f, err := g.openTemp(filepath.Join(dir, "tmp"), name)
+		if err != nil {
+			return err
 		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Truncate(int64(len(data)))
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("write journal: %w", err)
+		}
+		obs := g.obs
+		if obs != nil {
+			obs.Written(name, int64(len(data)), batch)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			os.Remove(tmp)
+			if obs != nil {
+				obs.Unwritten(name)
+			}
+			return err
+		}
+		return nil
+	}
+	if err := w.append(name, data, publish); err != nil {
 		return err
 	}
 	g.files.Add(1)
