@@ -51,11 +51,11 @@ func (p Problem) String() string {
 }
 
 // manifestPathRe matches the paths of the tracking-branch layout.
-var manifestPathRe = regexp.MustCompile(`^(mlgit\.yaml|experiments/[^/]+/experiment\.yaml|runs/[^/]+/[^/]+/run\.yaml|models/[^/]+/model\.yaml|models/[^/]+/versions/[^/]+\.yaml|logged-models/[^/]+/[^/]+/model\.yaml)$`)
+var manifestPathRe = regexp.MustCompile(`^(mlgit\.yaml|experiments/[^/]+/experiment\.yaml|runs/[^/]+/[^/]+/run\.yaml|runs/[^/]+/[^/]+/metric-blobs/[0-9]+\.yaml|models/[^/]+/model\.yaml|models/[^/]+/versions/[^/]+\.yaml|logged-models/[^/]+/[^/]+/model\.yaml)$`)
 
 // IsManifestPath reports whether p is where the tracking branch keeps a
 // manifest (mlgit.yaml, experiments/*/experiment.yaml, runs/*/*/run.yaml,
-// models/*/model.yaml, models/*/versions/*.yaml,
+// runs/*/*/metric-blobs/<seq>.yaml, models/*/model.yaml, models/*/versions/*.yaml,
 // logged-models/*/*/model.yaml).
 func IsManifestPath(p string) bool { return manifestPathRe.MatchString(p) }
 
@@ -104,6 +104,8 @@ func canonicalOf(data []byte) ([]byte, error) {
 		v, err = manifest.DecodeModelVersion(data)
 	case manifest.KindLoggedModel:
 		v, err = manifest.DecodeLoggedModel(data)
+	case manifest.KindMetricBlob:
+		v, err = manifest.DecodeMetricBlob(data)
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %q", manifest.ErrSyntax, kind)
 	}

@@ -28,6 +28,7 @@ const (
 	KindRegisteredModel = "RegisteredModel"
 	KindModelVersion    = "ModelVersion"
 	KindLoggedModel     = "LoggedModel"
+	KindMetricBlob      = "MetricBlob"
 )
 
 // Errors returned by decoding and validation. Callers test them with
@@ -381,6 +382,12 @@ func Canonical(data []byte) (bool, error) {
 			return false, err
 		}
 		out = v.Encode()
+	case KindMetricBlob:
+		v, err := DecodeMetricBlob(data)
+		if err != nil {
+			return false, err
+		}
+		out = v.Encode()
 	default:
 		return false, fmt.Errorf("%w: unknown kind %q", ErrSyntax, kind)
 	}
@@ -406,6 +413,8 @@ func Validate(data []byte) error {
 		_, err = DecodeModelVersion(data)
 	case KindLoggedModel:
 		_, err = DecodeLoggedModel(data)
+	case KindMetricBlob:
+		_, err = DecodeMetricBlob(data)
 	default:
 		err = fmt.Errorf("%w: unknown kind %q", ErrSyntax, kind)
 	}

@@ -39,6 +39,43 @@ type Config struct {
 	Blobs BlobConfig `yaml:"blobs,omitempty" json:"blobs,omitempty"`
 	// Promotion holds the policy per stage, keyed by lower-case stage name.
 	Promotion map[string]PromotionPolicy `yaml:"promotion,omitempty" json:"promotion,omitempty"`
+	// Metrics configures where metric history is kept.
+	Metrics MetricsConfig `yaml:"metrics,omitempty" json:"metrics,omitempty"`
+}
+
+// DefaultSpillAbove is the length of a run's metric history past which its
+// new segments go to the blob store, when a blob remote is configured and
+// metrics.spillAbove is not set.
+const DefaultSpillAbove = 100_000
+
+// MinSpillAbove is the smallest metrics.spillAbove allowed: shorter
+// histories cost less in Git than a blob each, and a checkpoint reads
+// mlgit.yaml for the setting only for runs past it.
+const MinSpillAbove = 1000
+
+// MetricsConfig configures where metric history is kept.
+type MetricsConfig struct {
+	// SpillAbove: once a run's history holds more than this many points
+	// (counting the segment being written), its new segments are stored
+	// in the blob store as columnar blobs and the branch keeps a pointer
+	// (metrics/<seq>.yaml). Unset: DefaultSpillAbove when blobs.remote is
+	// set, else never. At least MinSpillAbove; a very large value keeps
+	// every history in Git.
+	SpillAbove int64 `yaml:"spillAbove,omitempty" json:"spill_above,omitempty"`
+}
+
+// SpillThreshold returns the history length past which segments spill to
+// the blob store, or 0 when they never do.
+func (c *Config) SpillThreshold() int64 {
+	switch {
+	case c == nil:
+		return 0
+	case c.Metrics.SpillAbove > 0:
+		return c.Metrics.SpillAbove
+	case c.Blobs.Remote != "":
+		return DefaultSpillAbove
+	}
+	return 0
 }
 
 // BlobConfig configures the blob store.
@@ -343,6 +380,9 @@ func (c *Config) Encode() []byte { return encode(c) }
 func (c *Config) Validate() error {
 	if err := checkHeader(c.Header, KindConfig); err != nil {
 		return err
+	}
+	if c.Metrics.SpillAbove != 0 && c.Metrics.SpillAbove < MinSpillAbove {
+		return invalid("metrics.spillAbove %d is less than %d points (e.g. %d)", c.Metrics.SpillAbove, MinSpillAbove, DefaultSpillAbove)
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Stages {

@@ -246,7 +246,20 @@ func importRun(tx *Tx, ir ImportRun, st *ImportStats) error {
 		return nil
 	}
 	if len(fresh) > 0 {
-		tx.Write(layout.Segment(doc.ID, doc.MetricSegments), journal.EncodeSegment(fresh))
+		var spill int64
+		if historyPoints(doc) > manifest.MinSpillAbove {
+			var err error
+			if spill, err = spillThreshold(tx); err != nil {
+				return err
+			}
+		}
+		if spill > 0 && historyPoints(doc) > spill {
+			if err := tx.r.writeSegmentBlob(tx, doc.ID, doc.MetricSegments, fresh); err != nil {
+				return err
+			}
+		} else {
+			tx.Write(layout.Segment(doc.ID, doc.MetricSegments), journal.EncodeSegment(fresh))
+		}
 	}
 	tx.Write(layout.Run(doc.ID), doc.Encode())
 	var had []manifest.Artifact

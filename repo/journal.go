@@ -608,12 +608,31 @@ func foldJournal(tx *Tx, files []*journal.File) (foldStats, error) {
 		}
 	}
 	var subjects []string
+	spill, spillRead := int64(0), false
 	for _, id := range order {
 		s := states[id]
 		if s.doc == nil || s.n == 0 {
 			continue
 		}
-		if s.npoints > 0 {
+		if s.npoints > 0 && !spillRead && historyPoints(s.doc) > manifest.MinSpillAbove {
+			var err error
+			if spill, err = spillThreshold(tx); err != nil {
+				return st, err
+			}
+			spillRead = true
+		}
+		if s.npoints > 0 && spill > 0 && historyPoints(s.doc) > spill {
+			// A long history: the segment goes to the blob store.
+			all := make([]manifest.MetricPoint, 0, s.npoints)
+			for _, p := range s.points {
+				all = append(all, p...)
+			}
+			s.doc.MetricSegments++
+			if err := tx.r.writeSegmentBlob(tx, id, s.doc.MetricSegments, all); err != nil {
+				return st, err
+			}
+			st.points += s.npoints
+		} else if s.npoints > 0 {
 			var seg []byte
 			if s.noSeg {
 				all := make([]manifest.MetricPoint, 0, s.npoints)

@@ -7,29 +7,14 @@ import (
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/mlgit/mlgit/manifest"
-	"github.com/mlgit/mlgit/repo/internal/layout"
 	"github.com/mlgit/mlgit/repo/journal"
 )
 
 // MetricColumns is one metric's history as columns, in logging order:
 // point i is (Steps[i], Timestamps[i], Values[i]). At 24 bytes a point it
 // is the compact form for long histories (a MetricPoint slice takes 40).
-type MetricColumns struct {
-	Steps      []int64
-	Timestamps []int64
-	Values     []float64
-}
-
-// Len is the number of points.
-func (c *MetricColumns) Len() int { return len(c.Values) }
-
-func (c *MetricColumns) add(p manifest.MetricPoint) {
-	c.Steps = append(c.Steps, p.Step)
-	c.Timestamps = append(c.Timestamps, p.Timestamp)
-	c.Values = append(c.Values, p.Value)
-}
+type MetricColumns = manifest.MetricColumns
 
 // MetricHistoryColumns returns the histories of the run's metrics that
 // want accepts, as columns, with the same points in the same order as
@@ -75,11 +60,11 @@ func (r *Repo) MetricHistoryColumns(id string, want func(string) bool) (map[stri
 			found = true
 		}
 		if o.Op == journal.OpMetric && want(o.Point.Key) {
-			get(o.Point.Key).add(o.Point)
+			get(o.Point.Key).Add(o.Point)
 		}
 	}
 	for _, p := range st.pending {
-		get(p.Key).add(p)
+		get(p.Key).Add(p)
 	}
 	if !found {
 		return nil, fmt.Errorf("%w: run %s does not exist", ErrNotFound, id)
@@ -101,16 +86,9 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 	if n == 0 {
 		return nil
 	}
-	hashes := make([]plumbing.Hash, n)
-	for seq := 1; seq <= n; seq++ {
-		e, ok, err := r.objects.Lookup(tx.Trees(), tx.BaseTree(), layout.Segment(id, seq))
-		if err != nil {
-			return err
-		}
-		if !ok || e.Mode == filemode.Dir {
-			return fmt.Errorf("run %s: metric segment %d is missing from the branch", id, seq)
-		}
-		hashes[seq-1] = e.Hash
+	srcs, err := r.segmentSources(tx, id, n)
+	if err != nil {
+		return err
 	}
 	workers := min(runtime.GOMAXPROCS(0), n)
 	// Each segment's result has a slot of its own; the dispatcher runs
@@ -128,7 +106,11 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] <- r.parseSegmentPart(hashes[i], want)
+				if srcs[i].ptr != nil {
+					results[i] <- r.parseBlobPart(srcs[i].ptr, want)
+				} else {
+					results[i] <- r.parseSegmentPart(srcs[i].tsv, want)
+				}
 			}
 		}()
 	}
@@ -194,7 +176,7 @@ func (r *Repo) parseSegmentPart(h plumbing.Hash, want func(string) bool) segment
 			}
 		}
 		if cur != nil {
-			cur.add(p)
+			cur.Add(p)
 		}
 		return nil
 	})

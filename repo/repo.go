@@ -64,6 +64,9 @@ type Repo struct {
 	liveIndex   *memIndex
 
 	stateDir string
+	// remote opens the blob remote for history blobs the cache lacks
+	// (SetBlobRemote).
+	remote blobRemote
 }
 
 // Branch returns the tracking branch's short name.

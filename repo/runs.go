@@ -526,27 +526,25 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 			found = true
 			// Read every segment first and count its points per key, so
 			// each history is allocated once at its final size.
-			segs := make([][]byte, 0, doc.MetricSegments)
-			counts := map[string]int{}
 			// A partial clone fetches the segments it lacks in one request.
-			if tx.Partial() {
-				paths := make([]string, doc.MetricSegments)
-				for i := range paths {
-					paths[i] = layout.Segment(id, i+1)
-				}
-				if err := tx.Prefetch(paths); err != nil {
-					return nil, err
-				}
+			srcs, err := r.segmentSources(tx, id, doc.MetricSegments)
+			if err != nil {
+				return nil, err
 			}
-			for seq := 1; seq <= doc.MetricSegments; seq++ {
-				data, ok, err := tx.Read(layout.Segment(id, seq))
+			segs := make([][]byte, len(srcs))
+			counts := map[string]int{}
+			for i, src := range srcs {
+				if src.ptr != nil {
+					for k, m := range src.ptr.Metrics {
+						counts[k] += int(m.Points)
+					}
+					continue
+				}
+				data, err := r.objects.ReadObject(plumbing.BlobObject, src.tsv)
 				if err != nil {
 					return nil, err
 				}
-				if !ok {
-					return nil, fmt.Errorf("run %s: metric segment %d is missing from the branch", id, seq)
-				}
-				segs = append(segs, data)
+				segs[i] = data
 				manifest.SegmentKeyCounts(data, counts)
 			}
 			for k, n := range counts {
@@ -555,6 +553,19 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 				}
 			}
 			for i, data := range segs {
+				if src := srcs[i]; src.ptr != nil {
+					part := r.parseBlobPart(src.ptr, want)
+					if part.err != nil {
+						return nil, fmt.Errorf("run %s segment %d: %w", id, i+1, part.err)
+					}
+					for _, k := range part.keys {
+						c := part.cols[k]
+						for j := range c.Values {
+							out[k] = append(out[k], manifest.MetricPoint{Key: k, Step: c.Steps[j], Timestamp: c.Timestamps[j], Value: c.Values[j]})
+						}
+					}
+					continue
+				}
 				// Points come in runs of one key: append to that key's
 				// slice held locally, and store it back when the key changes.
 				var cur string

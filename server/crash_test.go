@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 )
 
@@ -124,6 +125,51 @@ func TestKillNineDuringCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d requests acknowledged over 5 kills; all present exactly once (%d points, %s commits)", total, stored, strings.TrimSpace(string(commits)))
+}
+
+// TestKillNineWithHistoryInBlobs is TestKillNineDuringCheckpoints on a
+// repository whose mlgit.yaml sends long histories to the blob store: the
+// kills land while checkpoints write history blobs and their pointers, and
+// every acknowledged point is still read back exactly once, through the
+// blobs.
+func TestKillNineWithHistoryInBlobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts server processes")
+	}
+	t.Setenv("MLGIT_CHILD_CKPT_FILES", "3")
+	e := newEnv(t)
+	_, err := e.r.Update(func(tx *repo.Tx) error {
+		cfg := manifest.NewConfig()
+		cfg.Metrics.SpillAbove = manifest.MinSpillAbove
+		tx.Write("mlgit.yaml", cfg.Encode())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.createRun("0")
+	e.s.Close()
+	e.r.Close()
+	acked := map[string]bool{}
+	total := 0
+	for round := 0; round < 3; round++ {
+		cmd, base := startChild(t, e.dir)
+		total += loadUntilKilled(t, cmd, base, run, round, 100+round*50, acked)
+	}
+	cmd, base := startChild(t, e.dir)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	stored := checkAcked(t, base, run, acked)
+	ptrs, err := exec.Command("git", "-C", e.dir, "ls-tree", "-r", "--name-only", "mlgit", "runs/"+run[:2]+"/"+run+"/metric-blobs").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(strings.Fields(string(ptrs))) == 0 {
+		t.Fatalf("no history went to the blob store (%d points stored)", stored)
+	}
+	if out, err := exec.Command("git", "-C", e.dir, "fsck", "--strict").CombinedOutput(); err != nil {
+		t.Fatalf("git fsck: %v\n%s", err, out)
+	}
+	t.Logf("%d requests acknowledged over 3 kills; all present exactly once (%d points, %d segments in blobs)", total, stored, len(strings.Fields(string(ptrs))))
 }
 
 // loadUntilKilled runs six clients logging to run (log-metric, and every

@@ -24,9 +24,10 @@ import (
 // whole history (for blob gc) reads each distinct manifest version once,
 // skipping subtrees already seen.
 //
-// Three kinds of manifest reference blobs:
+// Four kinds of manifest reference blobs:
 //
 //	runs/<xx>/<run-id>/run.yaml                 run artifacts
+//	runs/<xx>/<run-id>/metric-blobs/<seq>.yaml  metric history kept in the blob store
 //	models/<key>/versions/<n>.yaml              model version files
 //	logged-models/<xx>/<model-id>/model.yaml    MLflow 3 logged models
 
@@ -70,9 +71,12 @@ func Digests(refs []Ref) []string {
 }
 
 // Kind tells which kind of manifest lives at slash path p, if any:
-// "run", "version", "logged-model" or "".
+// "run", "version", "logged-model", "metric-blob" or "".
 func Kind(p string) string {
 	parts := strings.Split(p, "/")
+	if len(parts) == 5 && layout.IsSegmentBlob(p) {
+		return "metric-blob"
+	}
 	if len(parts) != 4 {
 		return ""
 	}
@@ -96,12 +100,20 @@ var manifestRoots = map[string]bool{layout.Runs: true, layout.Models: true, layo
 // FromManifest decodes the manifest at p and returns its artifact
 // references. A manifest without the word "artifacts" is not decoded.
 func FromManifest(p string, data []byte) ([]Ref, error) {
+	kind := Kind(p)
+	if kind == "metric-blob" {
+		m, err := manifest.DecodeMetricBlob(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		return []Ref{{Digest: m.Digest, Size: m.Size, Owner: "run " + m.Run, Path: fmt.Sprintf("metric history segment %d", m.Segment)}}, nil
+	}
 	if !bytes.Contains(data, []byte("artifacts")) {
 		return nil, nil
 	}
 	var owner string
 	var arts []manifest.Artifact
-	switch Kind(p) {
+	switch kind {
 	case "run":
 		doc, err := manifest.DecodeRun(data)
 		if err != nil {
@@ -133,6 +145,22 @@ func FromManifest(p string, data []byte) ([]Ref, error) {
 // manifestDigestRe finds digests in a manifest that does not decode (gc's fallback).
 var manifestDigestRe = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
 
+// descend tells whether a walk enters folder name at path p, found depth
+// levels below the root: the manifest roots, their shards and entries, and
+// a run's metric-blobs folder (never its metrics folder, which holds only
+// history kept in Git).
+func descend(p, name string, depth int) bool {
+	switch {
+	case depth == 0:
+		return manifestRoots[name]
+	case depth < 3:
+		return true
+	case depth == 3:
+		return name == layout.MetricBlobs && strings.HasPrefix(p, layout.Runs+"/")
+	}
+	return false
+}
+
 // walkManifests calls fn for every manifest file below tree root. Trees in
 // seen (if not nil) are skipped, and every tree walked is added to it, so a
 // walk over many commits reads each distinct tree once.
@@ -156,13 +184,13 @@ func walkManifests(objs Objects, root plumbing.Hash, seen map[plumbing.Hash]bool
 			}
 			switch {
 			case e.Mode == filemode.Dir:
-				if (depth == 0 && !manifestRoots[e.Name]) || depth >= 3 {
+				if !descend(p, e.Name, depth) {
 					continue
 				}
 				if err := walk(e.Hash, p, depth+1); err != nil {
 					return err
 				}
-			case depth == 3 && e.Mode.IsFile() && Kind(p) != "":
+			case depth >= 3 && e.Mode.IsFile() && Kind(p) != "":
 				if err := fn(p, e.Hash); err != nil {
 					return err
 				}
@@ -211,7 +239,7 @@ func diffManifests(objs Objects, oldRoot, newRoot plumbing.Hash, fn func(p strin
 			}
 			switch {
 			case e.Mode == filemode.Dir:
-				if (depth == 0 && !manifestRoots[e.Name]) || depth >= 3 {
+				if !descend(p, e.Name, depth) {
 					continue
 				}
 				var sub plumbing.Hash
@@ -221,7 +249,7 @@ func diffManifests(objs Objects, oldRoot, newRoot plumbing.Hash, fn func(p strin
 				if err := diff(sub, e.Hash, p, depth+1); err != nil {
 					return err
 				}
-			case depth == 3 && e.Mode.IsFile() && Kind(p) != "":
+			case depth >= 3 && e.Mode.IsFile() && Kind(p) != "":
 				if err := fn(p, e.Hash); err != nil {
 					return err
 				}
@@ -244,11 +272,11 @@ func walkSub(objs Objects, tree plumbing.Hash, dir string, depth int, fn func(p 
 	for _, e := range es {
 		p := dir + "/" + e.Name
 		switch {
-		case e.Mode == filemode.Dir && depth < 3:
+		case e.Mode == filemode.Dir && descend(p, e.Name, depth):
 			if err := walkSub(objs, e.Hash, p, depth+1, fn); err != nil {
 				return err
 			}
-		case depth == 3 && e.Mode.IsFile() && Kind(p) != "":
+		case depth >= 3 && e.Mode.IsFile() && Kind(p) != "":
 			if err := fn(p, e.Hash); err != nil {
 				return err
 			}

@@ -269,6 +269,9 @@ func (ck *checker) file(c gitobj.TreeChange) error {
 	}
 	ck.rep.Files++
 	switch {
+	case layout.IsSegmentBlob(p) && !c.Old.IsZero():
+		ck.problem(p, 0, ProblemSegment, "metric segment rewritten: segments are append-only, a checkpoint adds a new one (restore this file as it was at the base)")
+		return nil
 	case hooks.IsManifestPath(p):
 		ck.rep.Manifests++
 		data, err := ck.objs.ReadObject(plumbing.BlobObject, c.New)
@@ -314,6 +317,9 @@ func (ck *checker) manifest(p string, data []byte) error {
 		layout.Config: manifest.KindConfig, layout.Experiments: manifest.KindExperiment, layout.Runs: manifest.KindRun,
 		layout.LoggedModels: manifest.KindLoggedModel,
 	}[parts[0]]
+	if layout.IsSegmentBlob(p) {
+		want = manifest.KindMetricBlob
+	}
 	if parts[0] == layout.Models {
 		want = manifest.KindRegisteredModel
 		if len(parts) == 4 {
@@ -339,6 +345,13 @@ func (ck *checker) manifest(p string, data []byte) error {
 		run, _ := manifest.DecodeRun(data)
 		if layout.Run(run.ID) != p {
 			ck.problem(p, lineOf(data, "id:"), ProblemManifest, "run %s belongs at %s", run.ID, layout.Run(run.ID))
+			return nil
+		}
+		ck.addRefs(p, data)
+	case manifest.KindMetricBlob:
+		m, _ := manifest.DecodeMetricBlob(data)
+		if layout.SegmentBlob(m.Run, m.Segment) != p {
+			ck.problem(p, lineOf(data, "run:"), ProblemManifest, "the pointer to run %s segment %d belongs at %s", m.Run, m.Segment, layout.SegmentBlob(m.Run, m.Segment))
 			return nil
 		}
 		ck.addRefs(p, data)

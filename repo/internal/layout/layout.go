@@ -26,6 +26,27 @@ func Segment(id string, seq int) string {
 	return fmt.Sprintf("%s/metrics/%06d.tsv", RunDir(id), seq)
 }
 
+// MetricBlobs is the folder, inside a run's folder, of the pointers to
+// metric segments kept in the blob store. It exists only for runs that
+// have such segments, so a walk for blob references skips every other
+// run's history.
+const MetricBlobs = "metric-blobs"
+
+// SegmentBlob is the pointer that stands for segment seq of run id when
+// the segment is kept in the blob store (manifest.MetricBlob):
+// runs/<xx>/<id>/metric-blobs/<seq>.yaml.
+func SegmentBlob(id string, seq int) string {
+	return fmt.Sprintf("%s/%s/%06d.yaml", RunDir(id), MetricBlobs, seq)
+}
+
+// IsSegmentBlob reports whether p is a metric-history pointer of a run:
+// runs/<xx>/<id>/metric-blobs/<name>.yaml.
+func IsSegmentBlob(p string) bool {
+	parts := strings.Split(p, "/")
+	return len(parts) == 5 && parts[0] == Runs && parts[1] != "" && parts[2] != "" &&
+		parts[3] == MetricBlobs && len(parts[4]) > len(".yaml") && strings.HasSuffix(parts[4], ".yaml")
+}
+
 // IsSegment reports whether p is a metric-history segment of a run:
 // runs/<xx>/<id>/metrics/<name>.tsv.
 func IsSegment(p string) bool {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
 	"github.com/spf13/cobra"
@@ -93,8 +95,22 @@ func (a *App) OpenRepo() (*repo.Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.setBlobRemote(r)
 	a.opened = r
 	return r, nil
+}
+
+// setBlobRemote lets the store fetch metric-history blobs the cache lacks
+// from the blob remote configured for the clone ($MLGIT_BLOB_REMOTE,
+// blobs.remote), opened on first need.
+func (a *App) setBlobRemote(r *repo.Repo) {
+	r.SetBlobRemote(func(ctx context.Context) (blob.Store, error) {
+		url, _, err := a.BlobRemoteURL(r, "")
+		if err != nil {
+			return nil, err
+		}
+		return a.OpenBlobStore(ctx, url, nil)
+	})
 }
 
 // OpenRepoForPull opens the store even when the tracking branch does not
@@ -107,6 +123,7 @@ func (a *App) OpenRepoForPull() (*repo.Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.setBlobRemote(r)
 	a.opened = r
 	return r, nil
 }

@@ -22,6 +22,7 @@ import (
 //
 //	blobs.remote                  the blob remote (a folder, file:///path, s3://, gs:// or az:// URL)
 //	stages                        custom stages beyond None, Staging, Production, Archived (comma-separated)
+//	metrics.spillAbove            history length (points) past which a run's new segments go to the blob store
 //	promotion.<stage>.from        stages a version may come from (comma-separated)
 //	promotion.<stage>.require     a filter the version's run must match
 //	promotion.<stage>.review      true: promotions to <stage> go through a pull request
@@ -46,6 +47,8 @@ Keys:
   blobs.remote                 the blob remote: a folder, file:///path, s3://bucket/prefix,
                                gs://bucket/prefix or az://container/prefix
   stages                       custom stages beyond None, Staging, Production, Archived (comma-separated)
+  metrics.spillAbove           points in a run's history past which its new segments go to the
+                               blob store (default 100000 when blobs.remote is set, else never)
   promotion.<stage>.from       stages a version may be promoted from (comma-separated)
   promotion.<stage>.require    a filter in the search grammar the version's run must match
   promotion.<stage>.review     true: promotions to <stage> are proposed as pull requests`,
@@ -214,7 +217,7 @@ func parseConfigKey(k string, local bool) (configKey, error) {
 		return configKey{top: k}, nil
 	}
 	switch k {
-	case "blobs.remote", "stages":
+	case "blobs.remote", "stages", "metrics.spillAbove":
 		return configKey{top: k}, nil
 	}
 	if rest, ok := strings.CutPrefix(k, "promotion."); ok {
@@ -227,7 +230,7 @@ func parseConfigKey(k string, local bool) (configKey, error) {
 			}
 		}
 	}
-	return configKey{}, cli.Usagef("unknown setting %q: blobs.remote, stages, promotion.<stage>.from, promotion.<stage>.require or promotion.<stage>.review", k)
+	return configKey{}, cli.Usagef("unknown setting %q: blobs.remote, stages, metrics.spillAbove, promotion.<stage>.from, promotion.<stage>.require or promotion.<stage>.review", k)
 }
 
 // configValues flattens the settings into key → value.
@@ -252,6 +255,9 @@ func configValues(r *repo.Repo, local bool) (map[string]string, error) {
 	}
 	if len(cfg.Stages) > 0 {
 		out["stages"] = strings.Join(cfg.Stages, ",")
+	}
+	if cfg.Metrics.SpillAbove > 0 {
+		out["metrics.spillAbove"] = strconv.FormatInt(cfg.Metrics.SpillAbove, 10)
 	}
 	for st, p := range cfg.Promotion {
 		if len(p.From) > 0 {
@@ -354,6 +360,15 @@ func applyConfig(cfg *manifest.Config, k configKey, value *string) error {
 		cfg.Blobs.Remote = ""
 		if value != nil {
 			cfg.Blobs.Remote = strings.TrimSpace(*value)
+		}
+	case "metrics.spillAbove":
+		cfg.Metrics.SpillAbove = 0
+		if value != nil {
+			n, err := strconv.ParseInt(strings.TrimSpace(*value), 10, 64)
+			if err != nil || n < manifest.MinSpillAbove {
+				return cli.Usagef("metrics.spillAbove: %q is not a number of points of at least %d (e.g. %d)", *value, manifest.MinSpillAbove, manifest.DefaultSpillAbove)
+			}
+			cfg.Metrics.SpillAbove = n
 		}
 	case "stages":
 		cfg.Stages = nil
