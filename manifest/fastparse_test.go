@@ -126,6 +126,8 @@ func TestDirectDecodeServesGoldens(t *testing.T) {
 			v = new(ModelVersion)
 		case KindLoggedModel:
 			v = new(LoggedModel)
+		case KindMetricBlob:
+			v = new(MetricBlob)
 		}
 		if !directDecode(data, v) {
 			t.Errorf("%s: the direct decoder does not serve this canonical manifest", f)

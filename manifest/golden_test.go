@@ -207,6 +207,7 @@ func goldenCases() []goldenCase {
 	dm := func(b []byte) (encoder, error) { return DecodeRegisteredModel(b) }
 	dv := func(b []byte) (encoder, error) { return DecodeModelVersion(b) }
 	dl := func(b []byte) (encoder, error) { return DecodeLoggedModel(b) }
+	db := func(b []byte) (encoder, error) { return DecodeMetricBlob(b) }
 	return []goldenCase{
 		{"config.yaml", func() encoder { return goldenConfig() }, dc},
 		{"config-minimal.yaml", func() encoder { return NewConfig() }, dc},
@@ -230,6 +231,12 @@ func goldenCases() []goldenCase {
 		{"loggedmodel-minimal.yaml", func() encoder {
 			return &LoggedModel{Header: Header{APIVersion, KindLoggedModel}, ID: goldenModelID, ExperimentID: DefaultExperimentID, Name: "model", Status: "PENDING", LifecycleStage: LifecycleActive, CreationTimestamp: 1718000360000, LastUpdatedTimestamp: 1718000360000}
 		}, dl},
+		{"metricblob.yaml", func() encoder {
+			return NewMetricBlob(goldenRunID2, 4, "sha256:7d865e959b2466918c9863afca942d0fb89d7c9ac0c99bafc3749504ded97730", 1187522, map[string]MetricBlobKey{
+				"loss":    {Points: 150000, MinStep: 150000, MaxStep: 299999, Min: 0.04123, Max: 0.3125, Last: 0.04187},
+				"val/auc": {Points: 1500, MinStep: 150099, MaxStep: 299999, Min: 0.91, Max: 0.9375, Last: 0.9375},
+			})
+		}, db},
 	}
 }
 

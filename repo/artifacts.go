@@ -15,6 +15,7 @@ import (
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo/internal/artifacts"
 	"github.com/mlgit/mlgit/repo/internal/gitobj"
+	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
 // Which blobs does the tracking branch need? Artifacts live in the blob
@@ -76,8 +77,42 @@ func (r *Repo) RunArtifactRefs(ids ...string) ([]ArtifactRef, error) {
 			return nil, err
 		}
 		out = append(out, artifacts.FromArtifacts("run "+run.ID, run.Artifacts)...)
+		hist, err := r.historyBlobRefs(run.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hist...)
 	}
 	return out, nil
+}
+
+// historyBlobRefs returns the metric-history blobs of run id that the tip
+// of the branch points at.
+func (r *Repo) historyBlobRefs(id string) ([]ArtifactRef, error) {
+	var out []ArtifactRef
+	err := r.View(func(tx *Tx) error {
+		if tx.BaseTree().IsZero() {
+			return nil
+		}
+		names, err := tx.List(layout.RunDir(id) + "/" + layout.MetricBlobs)
+		if err != nil || len(names) == 0 {
+			return err
+		}
+		for _, name := range names {
+			p := layout.RunDir(id) + "/" + layout.MetricBlobs + "/" + name
+			data, ok, err := tx.Read(p)
+			if err != nil || !ok {
+				return err
+			}
+			refs, err := manifestRefs(p, data)
+			if err != nil {
+				return err
+			}
+			out = append(out, refs...)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // CommitArtifactRefs returns the references of every manifest in the tree

@@ -105,6 +105,12 @@ func TestHistoryBlobReads(t *testing.T) {
 		t.Fatalf("pointer %+v", ptr)
 	}
 
+	// blob push/pull of the run move its history blob.
+	refs, err := r.RunArtifactRefs(run.ID)
+	if err != nil || len(refs) != 1 || refs[0].Digest != ptr.Digest || refs[0].Owner != "run "+run.ID {
+		t.Fatalf("RunArtifactRefs = %+v, %v; want the history blob %s", refs, err, ptr.Digest)
+	}
+
 	// Move the cache aside: reads fail and say what to do.
 	moved := r.BlobCacheDir() + ".moved"
 	if err := os.Rename(r.BlobCacheDir(), moved); err != nil {
