@@ -79,18 +79,38 @@ func EncodeColumns(points []MetricPoint) ([]byte, map[string]MetricBlobKey) {
 		key  string
 		cols MetricColumns
 	}
+	// Two passes: count each key's points (a loop that logs several
+	// metrics a step repeats keys in runs, so the last key is checked
+	// first), then fill columns of their final size.
 	idx := map[string]int{}
 	var all []*series
+	var counts []int
+	last, li := "", -1
 	for _, p := range points {
-		i, ok := idx[p.Key]
-		if !ok {
-			i = len(all)
-			idx[p.Key] = i
-			all = append(all, &series{key: p.Key})
+		if li < 0 || p.Key != last {
+			i, ok := idx[p.Key]
+			if !ok {
+				i = len(all)
+				idx[p.Key] = i
+				all = append(all, &series{key: p.Key})
+				counts = append(counts, 0)
+			}
+			last, li = p.Key, i
 		}
-		all[i].cols.Add(p)
+		counts[li]++
 	}
-	b := make([]byte, 0, 64+len(points)*11)
+	for i, s := range all {
+		n := counts[i]
+		s.cols = MetricColumns{Steps: make([]int64, 0, n), Timestamps: make([]int64, 0, n), Values: make([]float64, 0, n)}
+	}
+	last, li = "", -1
+	for _, p := range points {
+		if li < 0 || p.Key != last {
+			last, li = p.Key, idx[p.Key]
+		}
+		all[li].cols.Add(p)
+	}
+	b := make([]byte, 0, 64+len(points)*12)
 	b = append(b, columnsMagic...)
 	b = binary.AppendUvarint(b, uint64(len(all)))
 	sums := make(map[string]MetricBlobKey, len(all))
@@ -103,6 +123,10 @@ func EncodeColumns(points []MetricPoint) ([]byte, map[string]MetricBlobKey) {
 		b = binary.AppendUvarint(b, uint64(n))
 		nb := (n + ColumnBlockPoints - 1) / ColumnBlockPoints
 		b = binary.AppendUvarint(b, uint64(nb))
+		// 8 bytes of value and a byte or two of step and time a point.
+		if cap(data) < 12*n {
+			data = make([]byte, 0, 12*n)
+		}
 		data = data[:0]
 		sum := MetricBlobKey{Points: int64(n), MinStep: c.Steps[0], MaxStep: c.Steps[0], Min: math.NaN(), Max: math.NaN(), Last: c.Values[n-1]}
 		for lo := 0; lo < n; lo += ColumnBlockPoints {

@@ -226,3 +226,43 @@ func FuzzColumnsRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// trainingCurve is n points of one key as a training loop logs them:
+// steps 0..n-1, a timestamp every 37 ms, a falling loss with noise,
+// rounded to float32 as frameworks log it.
+func trainingCurve(n int) []MetricPoint {
+	rng := rand.New(rand.NewSource(1))
+	pts := make([]MetricPoint, n)
+	for s := range pts {
+		v := 0.05 + 2*math.Exp(-float64(s)/float64(n/20+1)) + 0.02*(rng.Float64()-0.5)
+		pts[s] = MetricPoint{Key: "loss", Step: int64(s), Timestamp: 1_700_000_000_000 + int64(s)*37, Value: float64(float32(v))}
+	}
+	return pts
+}
+
+// BenchmarkEncodeColumns1M: a checkpoint's encoding of a 1,000,000-point
+// segment (bytes-per-point before the blob store's zstd).
+func BenchmarkEncodeColumns1M(b *testing.B) {
+	pts := trainingCurve(1_000_000)
+	var n int
+	for b.Loop() {
+		enc, _ := EncodeColumns(pts)
+		n = len(enc)
+	}
+	b.ReportMetric(float64(n)/float64(len(pts)), "bytes/point")
+	b.ReportMetric(float64(len(pts))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpoints/s")
+}
+
+// BenchmarkDecodeColumns1M: reading a 1,000,000-point segment back into
+// columns (what run metrics, get-history and the UI do with a blob).
+func BenchmarkDecodeColumns1M(b *testing.B) {
+	pts := trainingCurve(1_000_000)
+	enc, _ := EncodeColumns(pts)
+	for b.Loop() {
+		c := &MetricColumns{}
+		if err := DecodeColumns(enc, nil, func(string) *MetricColumns { return c }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(pts))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpoints/s")
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -41,8 +43,9 @@ type blobRemote struct {
 
 // SetBlobRemote tells the store how to open the blob remote when a read
 // needs a metric-history blob that the local cache lacks. open is called
-// at most once, on first need; without it such a read fails with an error
-// that says how to get the blob.
+// at most once, on first need; without it the store opens blobs.remote of
+// mlgit.yaml, and without that such a read fails with an error that says
+// how to get the blob.
 func (r *Repo) SetBlobRemote(open func(context.Context) (blob.Store, error)) {
 	r.remote.mu.Lock()
 	r.remote.open, r.remote.st, r.remote.err = open, nil, nil
@@ -52,13 +55,33 @@ func (r *Repo) SetBlobRemote(open func(context.Context) (blob.Store, error)) {
 func (r *Repo) openBlobRemote(ctx context.Context) (blob.Store, error) {
 	r.remote.mu.Lock()
 	defer r.remote.mu.Unlock()
-	if r.remote.open == nil {
-		return nil, nil
-	}
 	if r.remote.st == nil && r.remote.err == nil {
-		r.remote.st, r.remote.err = r.remote.open(ctx)
+		open := r.remote.open
+		if open == nil {
+			open = r.configBlobRemote
+		}
+		r.remote.st, r.remote.err = open(ctx)
 	}
 	return r.remote.st, r.remote.err
+}
+
+// configBlobRemote opens blobs.remote of mlgit.yaml (a relative folder is
+// relative to the repository's top folder): the blob remote of a store
+// opened without SetBlobRemote. Without one it returns nil.
+func (r *Repo) configBlobRemote(ctx context.Context) (blob.Store, error) {
+	cfg, err := r.Config()
+	if err != nil || cfg.Blobs.Remote == "" {
+		return nil, err
+	}
+	u := cfg.Blobs.Remote
+	if !strings.Contains(u, "://") && !filepath.IsAbs(u) {
+		base := r.WorkTree()
+		if base == "" {
+			base = r.GitDir()
+		}
+		u = filepath.Join(base, u)
+	}
+	return blob.OpenStore(ctx, u)
 }
 
 // spillThreshold reads metrics.spillAbove (and blobs.remote) from the

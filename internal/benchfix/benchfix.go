@@ -12,6 +12,8 @@ package benchfix
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 
+	blobpkg "github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/manifest"
 )
 
@@ -41,6 +44,15 @@ type Spec struct {
 	// original layout: one segment per run, metric by metric, uniform
 	// random values.
 	SegmentBytes int
+
+	// SpillAbove and BlobDir, with SegmentBytes, keep long histories in
+	// the blob store as mlgit does past metrics.spillAbove: once a run's
+	// history (the segment included) holds more than SpillAbove points,
+	// its segments are written as columnar blobs into the folder blob
+	// store BlobDir, with MetricBlob pointers on the branch; mlgit.yaml
+	// names BlobDir as the blob remote.
+	SpillAbove int64
+	BlobDir    string
 }
 
 // SegmentMax is the size of the segments a checkpoint writes for a
@@ -81,7 +93,18 @@ func Write(w io.Writer, spec Spec) error {
 	}
 	var files []file
 	mark := 1
-	cfg := manifest.NewConfig().Encode()
+	cfgDoc := manifest.NewConfig()
+	var store blobpkg.Store
+	if spec.SpillAbove > 0 {
+		cfgDoc.Metrics.SpillAbove = spec.SpillAbove
+		cfgDoc.Blobs.Remote = spec.BlobDir
+		st, err := blobpkg.NewLocal(spec.BlobDir)
+		if err != nil {
+			return err
+		}
+		store = st
+	}
+	cfg := cfgDoc.Encode()
 	blob(mark, cfg)
 	files = append(files, file{"mlgit.yaml", mark})
 	mark++
@@ -106,11 +129,28 @@ func Write(w io.Writer, spec Spec) error {
 		}
 		dir := "runs/" + id[:2] + "/" + id
 		if spec.SegmentBytes > 0 {
-			n := writeSegments(spec, run, rng, func(seq int, data []byte) {
+			var total int64
+			var werr error
+			n := writeSegments(spec, run, rng, func(seq int, data []byte, pts []manifest.MetricPoint) {
+				total += int64(len(pts))
+				if store != nil && total > spec.SpillAbove {
+					enc, keys := manifest.EncodeColumns(pts)
+					d, size, err := blobpkg.Add(context.Background(), store, bytes.NewReader(enc))
+					if err != nil && werr == nil {
+						werr = err
+					}
+					blob(mark, manifest.NewMetricBlob(id, seq, d.String(), size, keys).Encode())
+					files = append(files, file{fmt.Sprintf("%s/metric-blobs/%06d.yaml", dir, seq), mark})
+					mark++
+					return
+				}
 				blob(mark, data)
 				files = append(files, file{fmt.Sprintf("%s/metrics/%06d.tsv", dir, seq), mark})
 				mark++
 			})
+			if werr != nil {
+				return werr
+			}
 			run.MetricSegments = n
 			blob(mark, run.Encode())
 			files = append(files, file{dir + "/run.yaml", mark})
@@ -152,9 +192,10 @@ func Write(w io.Writer, spec Spec) error {
 
 // writeSegments writes run's metric histories step-major in segments of
 // at most spec.SegmentBytes (emit gets each with its sequence number, from
-// 1; data is reused after it returns), fills run.Metrics and returns the
+// 1, its text and its points; both are reused after it returns), fills
+// run.Metrics and returns the
 // number of segments.
-func writeSegments(spec Spec, run *manifest.Run, rng *rand.Rand, emit func(seq int, data []byte)) int {
+func writeSegments(spec Spec, run *manifest.Run, rng *rand.Rand, emit func(seq int, data []byte, pts []manifest.MetricPoint)) int {
 	if spec.Metrics == 0 || spec.Steps == 0 {
 		return 0
 	}
@@ -176,6 +217,7 @@ func writeSegments(spec Spec, run *manifest.Run, rng *rand.Rand, emit func(seq i
 		}
 	}
 	buf := make([]byte, 0, spec.SegmentBytes+256)
+	var pts []manifest.MetricPoint
 	seq := 0
 	var line []byte
 	for s := 0; s < spec.Steps; s++ {
@@ -188,15 +230,16 @@ func writeSegments(spec Spec, run *manifest.Run, rng *rand.Rand, emit func(seq i
 			line = manifest.AppendSegmentLine(line[:0], p)
 			if len(buf) > 0 && len(buf)+len(line) > spec.SegmentBytes {
 				seq++
-				emit(seq, buf)
-				buf = buf[:0]
+				emit(seq, buf, pts)
+				buf, pts = buf[:0], pts[:0]
 			}
 			buf = append(buf, line...)
+			pts = append(pts, p)
 		}
 	}
 	if len(buf) > 0 {
 		seq++
-		emit(seq, buf)
+		emit(seq, buf, pts)
 	}
 	for _, c := range cs {
 		run.Metrics[c.key] = c.sum

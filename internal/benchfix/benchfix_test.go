@@ -1,6 +1,8 @@
 package benchfix_test
 
 import (
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mlgit/mlgit/internal/benchfix"
@@ -83,5 +85,48 @@ func TestOneSegmentFixture(t *testing.T) {
 	}
 	if len(all) != 10 || len(all["acc"]) != 4 || len(all["metric_09"]) != 4 {
 		t.Fatalf("histories: %d keys, acc %d points", len(all), len(all["acc"]))
+	}
+}
+
+// TestSpilledFixture: a fixture with SpillAbove reads back the same
+// histories as one without, its later segments through the blob store.
+func TestSpilledFixture(t *testing.T) {
+	gittest.Setenv(t)
+	plain, spilled := gittest.NewRepo(t), gittest.NewRepo(t)
+	spec := benchfix.Spec{Runs: 2, Params: 3, Metrics: 3, Steps: 5000, Seed: 7, SegmentBytes: 64 << 10}
+	ids, err := benchfix.Build(plain, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.SpillAbove, spec.BlobDir = 5000, t.TempDir()
+	if _, err := benchfix.Build(spilled, spec); err != nil {
+		t.Fatal(err)
+	}
+	a, err := repo.Open(plain, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := repo.Open(spilled, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pointers := gittest.Git(t, spilled, "ls-tree", "-r", "--name-only", "mlgit", "runs/"+ids[0][:2]+"/"+ids[0]+"/metric-blobs")
+	if n := len(strings.Fields(pointers)); n < 5 {
+		t.Fatalf("%d segments in the blob store, want most of them", n)
+	}
+	for _, id := range ids {
+		ha, err := a.AllMetricHistory(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hb, err := b.AllMetricHistory(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(ha, hb) || len(ha["acc"]) != 5000 {
+			t.Fatalf("run %s: histories differ between the plain and the spilled fixture", id)
+		}
 	}
 }

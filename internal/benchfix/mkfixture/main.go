@@ -1,8 +1,10 @@
 // Command mkfixture creates a benchmark repository: mkfixture DIR RUNS
-// [PARAMS METRICS STEPS [SEGMENT_BYTES]]. It prints one run id; mkfixture
-// -id RUNS prints that id without building anything. SEGMENT_BYTES writes
-// histories step-major in segments of at most that size (benchfix.Spec);
-// "max" is the 4 MiB a checkpoint writes at most.
+// [PARAMS METRICS STEPS [SEGMENT_BYTES [SPILL_ABOVE BLOB_DIR]]]. It prints
+// one run id; mkfixture -id RUNS prints that id without building anything.
+// SEGMENT_BYTES writes histories step-major in segments of at most that
+// size (benchfix.Spec); "max" is the 4 MiB a checkpoint writes at most.
+// SPILL_ABOVE and BLOB_DIR keep the segments past SPILL_ABOVE points of a
+// run's history in the folder blob store BLOB_DIR, as mlgit does.
 package main
 
 import (
@@ -21,7 +23,7 @@ func main() {
 		return
 	}
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: mkfixture DIR RUNS [PARAMS METRICS STEPS [SEGMENT_BYTES|max]]")
+		fmt.Fprintln(os.Stderr, "usage: mkfixture DIR RUNS [PARAMS METRICS STEPS [SEGMENT_BYTES|max [SPILL_ABOVE BLOB_DIR]]]")
 		os.Exit(2)
 	}
 	dir := os.Args[1]
@@ -38,6 +40,10 @@ func main() {
 		} else {
 			spec.SegmentBytes, _ = strconv.Atoi(os.Args[6])
 		}
+	}
+	if len(os.Args) >= 9 {
+		spec.SpillAbove, _ = strconv.ParseInt(os.Args[7], 10, 64)
+		spec.BlobDir = os.Args[8]
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		panic(err)
