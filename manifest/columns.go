@@ -28,16 +28,24 @@ import (
 //	  the blocks' data, in order:
 //	    steps       varint first, then zigzag varints of delta-of-deltas
 //	    timestamps  the same
-//	    values      8 byte planes of n bytes: plane j holds byte j (little
-//	                end first) of each value's bits XORed with the previous
-//	                value's bits (the first with 0)
+//	    values      a byte for the encoding, then
+//	                0 (XOR): 8 byte planes of n bytes: plane j holds byte j
+//	                  (little end first) of each value's bits XORed with the
+//	                  previous value's bits (the first with 0)
+//	                1 (decimal): a byte e (0..17), then zigzag varints of
+//	                  the deltas of the integers v * 10^e, when every value
+//	                  of the block is exactly such an integer / 10^e
 //
 // A training loop logs steps 0, 1, 2… at a steady pace, so a step and a
-// timestamp cost one or two bytes; XOR with the previous value zeroes the
-// sign, exponent and top mantissa bits of a slowly moving value, and the
-// planes put those zeros side by side for the compressor. A reader that
-// needs only the range of a block (a chart's envelope) reads the headers
-// and skips the data.
+// timestamp cost one or two bytes. Values logged as float32 (what
+// frameworks hand over) have 29 zero bits at the low end, and XOR with the
+// previous value zeroes the sign, exponent and top mantissa bits of a
+// slowly moving value: the planes put those zeros side by side for the
+// compressor. Values rounded to decimals (0.4213) have random-looking
+// bits but are small integers once scaled, as in ALP (the adaptive
+// lossless floating-point encoding of column stores). A reader that needs
+// only the range of a block (a chart's envelope) reads the headers and
+// skips the data.
 
 // ColumnBlockPoints is the most points a block holds.
 const ColumnBlockPoints = 4096
@@ -156,7 +164,7 @@ func EncodeColumns(points []MetricPoint) ([]byte, map[string]MetricBlobKey) {
 			start := len(data)
 			data = appendDeltaOfDelta(data, c.Steps[lo:hi])
 			data = appendDeltaOfDelta(data, c.Timestamps[lo:hi])
-			data = appendValuePlanes(data, c.Values[lo:hi])
+			data = appendValues(data, c.Values[lo:hi])
 			b = binary.AppendUvarint(b, uint64(blk.Points))
 			b = binary.AppendVarint(b, blk.FirstStep)
 			b = binary.AppendVarint(b, blk.LastStep)
@@ -177,6 +185,64 @@ func appendDeltaOfDelta(b []byte, xs []int64) []byte {
 		d := xs[i] - xs[i-1]
 		b = binary.AppendVarint(b, d-prevDelta)
 		prevDelta = d
+	}
+	return b
+}
+
+// Value encodings of a block, its data's byte after the timestamps.
+const (
+	valuesXOR     = 0 // 8 byte planes of each value's bits XOR the previous value's
+	valuesDecimal = 1 // a byte e, then zigzag varints of the deltas of v * 10^e
+)
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17}
+
+// decimalFits reports whether v is exactly n / 10^e for an integer n of
+// less than 2^53 in magnitude (so -0, NaN and the infinities never fit).
+func decimalFits(v float64, e int) (int64, bool) {
+	x := v * pow10[e]
+	if !(math.Abs(x) < 1<<53) {
+		return 0, false
+	}
+	n := int64(math.Round(x))
+	return n, math.Float64bits(float64(n)/pow10[e]) == math.Float64bits(v)
+}
+
+// decimalExponent returns the smallest e at which every value fits
+// decimalFits, or -1: values logged as rounded decimals (0.4213, 17)
+// take a few bytes as integers where their bits look random.
+func decimalExponent(vs []float64) int {
+	e := 0
+	for _, v := range vs {
+		for {
+			if _, ok := decimalFits(v, e); ok {
+				break
+			}
+			if e++; e == len(pow10) {
+				return -1
+			}
+		}
+	}
+	for _, v := range vs {
+		if _, ok := decimalFits(v, e); !ok {
+			return -1
+		}
+	}
+	return e
+}
+
+func appendValues(b []byte, vs []float64) []byte {
+	e := decimalExponent(vs)
+	if e < 0 {
+		b = append(b, valuesXOR)
+		return appendValuePlanes(b, vs)
+	}
+	b = append(b, valuesDecimal, byte(e))
+	var prev int64
+	for _, v := range vs {
+		n, _ := decimalFits(v, e)
+		b = binary.AppendVarint(b, n-prev)
+		prev = n
 	}
 	return b
 }
@@ -297,8 +363,8 @@ func growFloat64(s []float64, n int) []float64 {
 
 func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 	n := blk.Points
-	if len(data) < 8*n {
-		return fmt.Errorf("%d bytes cannot hold %d values", len(data), n)
+	if len(data) < 3*n {
+		return fmt.Errorf("%d bytes cannot hold %d points", len(data), n)
 	}
 	off := 0
 	readDoD := func(out []int64) ([]int64, error) {
@@ -330,18 +396,50 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 	if dst.Timestamps, err = readDoD(dst.Timestamps); err != nil {
 		return err
 	}
-	if len(data)-off != 8*n {
-		return fmt.Errorf("values take %d bytes, want %d", len(data)-off, 8*n)
+	if off == len(data) {
+		return fmt.Errorf("no values")
 	}
-	planes := data[off:]
-	var prev uint64
-	for i := 0; i < n; i++ {
-		var x uint64
-		for j := 0; j < 8; j++ {
-			x |= uint64(planes[j*n+i]) << (8 * j)
+	mode := data[off]
+	off++
+	switch mode {
+	case valuesXOR:
+		if len(data)-off != 8*n {
+			return fmt.Errorf("values take %d bytes, want %d", len(data)-off, 8*n)
 		}
-		prev ^= x
-		dst.Values = append(dst.Values, math.Float64frombits(prev))
+		planes := data[off:]
+		var prev uint64
+		for i := 0; i < n; i++ {
+			var x uint64
+			for j := 0; j < 8; j++ {
+				x |= uint64(planes[j*n+i]) << (8 * j)
+			}
+			prev ^= x
+			dst.Values = append(dst.Values, math.Float64frombits(prev))
+		}
+	case valuesDecimal:
+		if off == len(data) || int(data[off]) >= len(pow10) {
+			return fmt.Errorf("bad decimal exponent")
+		}
+		scale := pow10[data[off]]
+		off++
+		var prev int64
+		for i := 0; i < n; i++ {
+			d, m := binary.Varint(data[off:])
+			if m <= 0 {
+				return fmt.Errorf("bad value at block offset %d", off)
+			}
+			off += m
+			prev += d
+			if prev >= 1<<53 || prev <= -(1<<53) {
+				return fmt.Errorf("value %d out of range", prev)
+			}
+			dst.Values = append(dst.Values, float64(prev)/scale)
+		}
+		if off != len(data) {
+			return fmt.Errorf("%d bytes after the values", len(data)-off)
+		}
+	default:
+		return fmt.Errorf("unknown value encoding %d", mode)
 	}
 	return nil
 }
@@ -378,8 +476,8 @@ func ScanColumns(b []byte, fn func(k *ColumnKey) error) error {
 			break
 		}
 		seen[key] = true
-		// Every point takes at least 10 bytes (two varints, 8 value bytes).
-		npoints := r.uvarint("number of points", uint64(len(b)/10))
+		// Every point takes at least 3 bytes (three varints).
+		npoints := r.uvarint("number of points", uint64(len(b)/3))
 		nblocks := r.uvarint("number of blocks", npoints)
 		if r.err != nil {
 			break

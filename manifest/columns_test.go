@@ -72,6 +72,15 @@ func TestColumnsRoundTrip(t *testing.T) {
 			pts = append(pts, MetricPoint{Key: "eval/odd values", Step: -s, Timestamp: math.MinInt64 + s, Value: []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), math.MaxFloat64, math.SmallestNonzeroFloat64}[s/1000%6]})
 		}
 	}
+	// Rounded decimals and integers: the decimal encoding, including a
+	// block where one value does not fit and the block falls back.
+	for s := int64(0); s < 2*ColumnBlockPoints; s++ {
+		v := math.Round(rng.Float64()*1e4) / 1e4
+		if s == ColumnBlockPoints+5 {
+			v = math.Copysign(0, -1)
+		}
+		pts = append(pts, MetricPoint{Key: "rounded", Step: s, Timestamp: s, Value: v}, MetricPoint{Key: "epoch", Step: s, Timestamp: s, Value: float64(s / 100)})
+	}
 	pts = append(pts, MetricPoint{Key: "jump", Step: math.MaxInt64, Timestamp: math.MaxInt64, Value: 1}, MetricPoint{Key: "jump", Step: math.MinInt64, Timestamp: math.MinInt64, Value: 2})
 	b, sums := EncodeColumns(pts)
 	if got, want := decodeAll(t, b), columnsOf(pts); !sameColumns(got, want) {

@@ -32,6 +32,19 @@ func FormatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
+// AppendFloat appends FormatFloat(v) to b.
+func AppendFloat(b []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
+}
+
 // ParseFloat reads a metric value: a decimal or exponent number, NaN, Inf,
 // +Inf, -Inf, Infinity or -Infinity (case-insensitive).
 func ParseFloat(s string) (float64, error) {

@@ -72,10 +72,13 @@ func (r *Repo) MetricHistoryColumns(id string, want func(string) bool) (map[stri
 	return out, nil
 }
 
-// segmentPart is one parsed segment: its points per key, in order.
+// segmentPart is one parsed segment: its points per key, in order; or, for
+// a segment kept in the blob store, the blob, which the merge decodes
+// straight into the histories.
 type segmentPart struct {
 	keys []string
 	cols map[string]*MetricColumns
+	blob []byte
 	err  error
 }
 
@@ -107,7 +110,8 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 			defer wg.Done()
 			for i := range next {
 				if srcs[i].ptr != nil {
-					results[i] <- r.parseBlobPart(srcs[i].ptr, want)
+					data, err := r.readSegmentBlob(srcs[i].ptr)
+					results[i] <- segmentPart{blob: data, err: err}
 				} else {
 					results[i] <- r.parseSegmentPart(srcs[i].tsv, want)
 				}
@@ -136,6 +140,19 @@ func (r *Repo) readSegmentsParallel(tx *Tx, id string, n int, want func(string) 
 		if part.err != nil {
 			firstErr = fmt.Errorf("run %s segment %d: %w", id, i+1, part.err)
 			break
+		}
+		if part.blob != nil {
+			err := manifest.ScanColumns(part.blob, func(k *manifest.ColumnKey) error {
+				if !want(k.Key) {
+					return nil
+				}
+				return k.Decode(dst(k.Key))
+			})
+			if err != nil {
+				firstErr = fmt.Errorf("run %s segment %d: %w", id, i+1, err)
+				break
+			}
+			continue
 		}
 		for _, k := range part.keys {
 			src, c := part.cols[k], dst(k)

@@ -559,10 +559,11 @@ func (r *Repo) metricHistory(id string, want func(string) bool) (map[string][]ma
 						return nil, fmt.Errorf("run %s segment %d: %w", id, i+1, part.err)
 					}
 					for _, k := range part.keys {
-						c := part.cols[k]
+						c, dst := part.cols[k], out[k]
 						for j := range c.Values {
-							out[k] = append(out[k], manifest.MetricPoint{Key: k, Step: c.Steps[j], Timestamp: c.Timestamps[j], Value: c.Values[j]})
+							dst = append(dst, manifest.MetricPoint{Key: k, Step: c.Steps[j], Timestamp: c.Timestamps[j], Value: c.Values[j]})
 						}
+						out[k] = dst
 					}
 					continue
 				}

@@ -49,6 +49,6 @@ for mode in git blobs; do
   cache_kib=$( (du -sk "$d/.git/mlgit/blobs" 2>/dev/null || echo 0) | cut -f1)
   printf '  %-6s run log --metrics-from -  %s s (%.0f points/s)   run end (checkpoint) %s s   Git after gc %s KiB   blob cache %s KiB\n' \
     "$mode" "$(secs "$t0" "$t1")" "$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { print n / (b - a) }')" "$(secs "$t1" "$t2")" "$git_kib" "${cache_kib:-0}"
-  "$T" -n 11 -label "  $mode   mlgit run metrics ID loss" -- "$MLGIT" -C "$d" run metrics "$id" loss
-  "$T" -n 11 -label "  $mode   mlgit run metrics ID loss --json" -- "$MLGIT" -C "$d" run metrics "$id" loss --json
+  "$T" -n 11 -label "  $mode   mlgit run metrics ID loss >/dev/null" -- "$MLGIT" -C "$d" run metrics "$id" loss
+  "$T" -n 11 -label "  $mode   mlgit run metrics ID loss --json >/dev/null" -- "$MLGIT" -C "$d" run metrics "$id" loss --json
 done

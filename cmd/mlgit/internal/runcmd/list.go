@@ -2,14 +2,19 @@ package runcmd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
+	"github.com/mlgit/mlgit/internal/par"
 	"github.com/mlgit/mlgit/internal/units"
 	"github.com/mlgit/mlgit/manifest"
 	"github.com/mlgit/mlgit/repo"
@@ -469,11 +474,12 @@ func runRunMetrics(_ context.Context, a *cli.App, o *runMetricsOptions) error {
 	if err != nil {
 		return err
 	}
-	pts, err := r.MetricHistory(id, o.key)
+	hist, err := r.MetricHistoryColumns(id, func(k string) bool { return k == o.key })
 	if err != nil {
 		return err
 	}
-	if len(pts) == 0 {
+	cols := hist[o.key]
+	if cols == nil || cols.Len() == 0 {
 		run, err := r.GetRun(id)
 		if err != nil {
 			return err
@@ -481,18 +487,162 @@ func runRunMetrics(_ context.Context, a *cli.App, o *runMetricsOptions) error {
 		return fmt.Errorf("%w: run %s has no metric %q (it has: %s)", repo.ErrNotFound, id, o.key, strings.Join(cli.SortedKeys(run.Metrics), ", "))
 	}
 	if o.asJSON {
-		out := make([]map[string]any, len(pts))
-		for i, p := range pts {
-			out[i] = map[string]any{"key": p.Key, "step": p.Step, "timestamp": p.Timestamp, "value": jsonFloat(p.Value)}
+		return writeMetricsJSON(a.Out, o.key, cols)
+	}
+	return writeMetricsTable(a.Out, cols)
+}
+
+// digits is the length of n in decimal, with its sign.
+func digits(n int64) int {
+	d := 1
+	if n < 0 {
+		d++
+		if n == math.MinInt64 {
+			return 20
 		}
-		return cli.PrintJSON(a.Out, out)
+		n = -n
 	}
-	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tTIMESTAMP\tVALUE")
-	for _, p := range pts {
-		fmt.Fprintf(tw, "%d\t%d\t%s\n", p.Step, p.Timestamp, manifest.FormatFloat(p.Value))
+	for n >= 10 {
+		n /= 10
+		d++
 	}
-	return tw.Flush()
+	return d
+}
+
+// Long histories are formatted in chunks of metricsChunk points, on every
+// core, a window of chunks at a time (so memory stays bounded), and
+// written in order.
+const metricsChunk = 32 << 10
+
+// writeChunks formats points [0, n) with format, chunk by chunk in
+// parallel, and writes the chunks to w in order.
+func writeChunks(w io.Writer, n int, format func(b []byte, lo, hi int) []byte) error {
+	workers := runtime.GOMAXPROCS(0)
+	window := 2 * workers
+	bufs := make([][]byte, window)
+	chunks := (n + metricsChunk - 1) / metricsChunk
+	for base := 0; base < chunks; base += window {
+		m := min(window, chunks-base)
+		par.Each(m, workers, func(i int) {
+			lo := (base + i) * metricsChunk
+			bufs[i] = format(bufs[i][:0], lo, min(lo+metricsChunk, n))
+		})
+		for i := 0; i < m; i++ {
+			if _, err := w.Write(bufs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeMetricsTable prints a history as a table aligned as text/tabwriter
+// would (two spaces between columns), without holding a million lines in
+// a tabwriter: the widths come from the columns' ranges.
+func writeMetricsTable(w io.Writer, c *manifest.MetricColumns) error {
+	ws, wt := len("STEP"), len("TIMESTAMP")
+	var lo, hi int64
+	for i, v := range c.Steps {
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	ws = max(ws, digits(lo), digits(hi))
+	for i, v := range c.Timestamps {
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	wt = max(wt, digits(lo), digits(hi))
+	pad := func(b []byte, start, width int) []byte {
+		for i := len(b) - start; i < width+2; i++ {
+			b = append(b, ' ')
+		}
+		return b
+	}
+	head := pad([]byte("STEP"), 0, ws)
+	n := len(head)
+	head = pad(append(head, "TIMESTAMP"...), n, wt)
+	head = append(head, "VALUE\n"...)
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	return writeChunks(w, c.Len(), func(b []byte, lo, hi int) []byte {
+		for i := lo; i < hi; i++ {
+			n := len(b)
+			b = pad(strconv.AppendInt(b, c.Steps[i], 10), n, ws)
+			n = len(b)
+			b = pad(strconv.AppendInt(b, c.Timestamps[i], 10), n, wt)
+			b = manifest.AppendFloat(b, c.Values[i])
+			b = append(b, '\n')
+		}
+		return b
+	})
+}
+
+// writeMetricsJSON prints a history as cli.PrintJSON prints a list of
+// {"key", "step", "timestamp", "value"} objects (NaN and infinities as
+// MLflow's strings), byte for byte, at a small part of its cost.
+func writeMetricsJSON(w io.Writer, key string, c *manifest.MetricColumns) error {
+	if c.Len() == 0 {
+		_, err := io.WriteString(w, "[]\n")
+		return err
+	}
+	k, _ := json.Marshal(key)
+	if _, err := io.WriteString(w, "[\n"); err != nil {
+		return err
+	}
+	last := c.Len() - 1
+	err := writeChunks(w, c.Len(), func(b []byte, lo, hi int) []byte {
+		for i := lo; i < hi; i++ {
+			b = append(b, "  {\n    \"key\": "...)
+			b = append(b, k...)
+			b = append(b, ",\n    \"step\": "...)
+			b = strconv.AppendInt(b, c.Steps[i], 10)
+			b = append(b, ",\n    \"timestamp\": "...)
+			b = strconv.AppendInt(b, c.Timestamps[i], 10)
+			b = append(b, ",\n    \"value\": "...)
+			b = appendJSONValue(b, c.Values[i])
+			b = append(b, "\n  }"...)
+			if i < last {
+				b = append(b, ',')
+			}
+			b = append(b, '\n')
+		}
+		return b
+	})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "]\n")
+	return err
+}
+
+// appendJSONValue appends v as encoding/json writes a float64 (or
+// MLflow's string for NaN and the infinities).
+func appendJSONValue(b []byte, v float64) []byte {
+	if s, ok := units.MLflowSpecial(v); ok {
+		return strconv.AppendQuote(b, s)
+	}
+	f, abs := byte('f'), math.Abs(v)
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		f = 'e'
+	}
+	b = strconv.AppendFloat(b, v, f, -1, 64)
+	if f == 'e' {
+		// encoding/json writes e-7, not e-07.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // jsonFloat makes NaN and infinities printable in JSON the way MLflow's
