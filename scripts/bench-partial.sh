@@ -7,10 +7,18 @@
 # second one (the index cache: nothing fetched), and one run's history
 # (mlgit run metrics: its segments). Each figure is the median of ROUNDS
 # fresh clones; bytes are the growth of .git/objects, fetches the packs
-# fetched into it.
+# fetched into it, plus what the blob cache got (history blobs).
+#
+# With MLGIT_BENCH_SEGMENT (bytes) the histories are training curves cut
+# into segments of that size, as checkpoints leave them; with
+# MLGIT_BENCH_SPILL (points) too, the segments past that many points of a
+# run's history are kept in a blob store beside the remote, as mlgit does
+# past metrics.spillAbove (the blob store's size is printed with the
+# remote's), and run metrics fetches them from it.
 #
 #   MLGIT=bin/mlgit scripts/bench-partial.sh
 #   MLGIT_BENCH_PARTIAL="1000 10 10000" scripts/bench-partial.sh   # RUNS KEYS STEPS
+#   MLGIT_BENCH_PARTIAL="1000 10 10000" MLGIT_BENCH_SEGMENT=65536 MLGIT_BENCH_SPILL=10000 scripts/bench-partial.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MLGIT=${MLGIT:-$ROOT/bin/mlgit}
@@ -21,11 +29,16 @@ export MLGIT_NO_AUTO_GC=1 GIT_TERMINAL_PROMPT=0
 mkdir -p "$BENCH/bin"
 go build -o "$BENCH/bin/mkfixture" "$ROOT/internal/benchfix/mkfixture"
 
-fx="$BENCH/partial-${RUNS}x${KEYS}x${STEPS}"
+SEG=${MLGIT_BENCH_SEGMENT:-}
+SPILL=${MLGIT_BENCH_SPILL:-}
+fx="$BENCH/partial-${RUNS}x${KEYS}x${STEPS}${SEG:+-seg$SEG}${SPILL:+-spill$SPILL}"
 if [ ! -f "$fx/.ready" ]; then
   echo "building fixture: $RUNS runs x $KEYS metrics x $STEPS steps (once; minutes)" >&2
   rm -rf "$fx"
-  "$BENCH/bin/mkfixture" "$fx/src" "$RUNS" 10 "$KEYS" "$STEPS" >"$fx.id"
+  extra=()
+  [ -n "$SEG" ] && extra+=("$SEG")
+  [ -n "$SPILL" ] && extra+=("$SPILL" "$fx/blobs")
+  "$BENCH/bin/mkfixture" "$fx/src" "$RUNS" 10 "$KEYS" "$STEPS" "${extra[@]}" >"$fx.id"
   git clone -q --bare --no-local "$fx/src" "$fx/remote.git"
   git -C "$fx/remote.git" config uploadpack.allowFilter true
   git -C "$fx/remote.git" config uploadpack.allowAnySHA1InWant true
@@ -39,14 +52,17 @@ work=$(mktemp -d "$BENCH/partial.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
-objbytes() { du -sb "$1/.git/objects" | cut -f1; }
+# what a clone holds: Git's objects and the blob cache (history blobs)
+objbytes() { du -sbc "$1/.git/objects" $(ls -d "$1/.git/mlgit/blobs" 2>/dev/null) | tail -1 | cut -f1; }
 fetches() { find "$1/.git/objects/pack" -name '*.promisor' | wc -l; }
 # median of the numbers on stdin
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
-echo "== partial clones: remote of $RUNS runs x $KEYS metrics x $STEPS steps ($(du -sh "$fx/remote.git" | cut -f1) packed), file://, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), median of $ROUNDS"
+blobs=""
+[ -d "$fx/blobs" ] && blobs=", history blobs $(du -sh "$fx/blobs" | cut -f1) (past $SPILL points a run)"
+echo "== partial clones: remote of $RUNS runs x $KEYS metrics x $STEPS steps${SEG:+ in $SEG-byte segments} ($(du -sh "$fx/remote.git" | cut -f1) packed$blobs), file://, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), median of $ROUNDS"
 # measure NAME FILTER: ROUNDS fresh clones; prints one line per step.
 measure() {
   local name=$1 filter=$2 i d t0 t1 b0 f0

@@ -63,6 +63,9 @@ var (
 	fxRuns = benchfix.Spec{Runs: 100_000, Params: 20, Metrics: 10, Steps: 1, Seed: 1}
 	// One run with 10 metrics of 1,000,000 steps.
 	fxLong = benchfix.Spec{Runs: 1, Params: 20, Metrics: 10, Steps: 1_000_000, Seed: 2, SegmentBytes: benchfix.SegmentMax}
+	// fxLongBlobs is fxLong with its history past 100,000 points in the
+	// blob store, as mlgit keeps it with a blob remote configured.
+	fxLongBlobs = benchfix.Spec{Runs: 1, Params: 20, Metrics: 10, Steps: 1_000_000, Seed: 2, SegmentBytes: benchfix.SegmentMax, SpillAbove: 100_000}
 	// 100 runs with 10 metrics of 10,000 steps.
 	fxCompare = benchfix.Spec{Runs: 100, Params: 20, Metrics: 10, Steps: 10_000, Seed: 3, SegmentBytes: benchfix.SegmentMax}
 	// 1,000 runs with one metric (acc) of 1,000 steps.
@@ -98,7 +101,13 @@ func uiFixture(b *testing.B, spec benchfix.Spec) (string, []string) {
 		root = "/var/tmp/mlgit-bench-ui"
 	}
 	name := fmt.Sprintf("r%d-p%d-m%d-s%d-seg%d-seed%d", spec.Runs, spec.Params, spec.Metrics, spec.Steps, spec.SegmentBytes, spec.Seed)
+	if spec.SpillAbove > 0 {
+		name += fmt.Sprintf("-spill%d", spec.SpillAbove)
+	}
 	dir := filepath.Join(root, name)
+	if spec.SpillAbove > 0 {
+		spec.BlobDir = dir + ".blobs" // the fixture's blob remote
+	}
 	ids := make([]string, spec.Runs)
 	for i := range ids {
 		ids[i] = benchfix.RunID(spec.Seed, i)
@@ -727,9 +736,19 @@ func pollLong(tb *tab, cond string) {
 // viewport is tall enough to hold them all, 1280x3000, so none waits to be
 // scrolled to), and a zoom (a drag over the first chart's plot) from the
 // mouse-up to the chart redrawn.
-func BenchmarkUIRunCharts10x1M(b *testing.B) {
+func BenchmarkUIRunCharts10x1M(b *testing.B) { benchRunCharts(b, fxLong, "bench-run-10x1M") }
+
+// BenchmarkUIRunCharts10x1MBlobs is BenchmarkUIRunCharts10x1M with the
+// history past 100,000 points in the blob store (columnar blobs; the
+// server's first read copies them from the fixture's blob remote into the
+// cache, which the cold figure includes).
+func BenchmarkUIRunCharts10x1MBlobs(b *testing.B) {
+	benchRunCharts(b, fxLongBlobs, "bench-run-10x1M-blobs")
+}
+
+func benchRunCharts(b *testing.B, spec benchfix.Spec, shot string) {
 	needBench(b)
-	dir, ids := uiFixture(b, fxLong)
+	dir, ids := uiFixture(b, spec)
 	bs := serveFixture(b, dir)
 	tb := benchTab(b, 1280, 3000)
 	u := bs.URL + "/experiments/0/runs/" + ids[0] + "/metrics"
@@ -753,7 +772,7 @@ func BenchmarkUIRunCharts10x1M(b *testing.B) {
 	b.ReportMetric(cold, "cold-ms/charts-drawn")
 	profileLoad(tb, u, chartsDone(fxLong.Metrics))
 	traceLoad(tb, u, chartsDone(fxLong.Metrics))
-	tb.screenshot("bench-run-10x1M")
+	tb.screenshot(shot)
 }
 
 // zoom drags over a part of the first chart's plot (uPlot's .u-over) with
