@@ -10,7 +10,7 @@ TAGS     ?= disable_grpc_modules
 PKGS     := ./...
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-ui bench-blob lint golangci-lint fuzz fault demo clean
+.PHONY: all ui-assets build install test test-short bench bench-sync bench-server bench-ui bench-blob bench-history lint golangci-lint fuzz fault demo clean
 
 all: build
 
@@ -100,6 +100,11 @@ bench-ui:
 	  echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
 	done; done
 
+# Long metric histories: 1,000,000 points of one key logged, committed and
+# read back with the history in Git and in the blob store (sizes included).
+bench-history: build
+	MLGIT=$(abspath $(BIN)) ./scripts/bench-history.sh
+
 # Blob store against git lfs and cp, with 1 GiB files (several minutes,
 # needs the Debian package git-lfs for the comparison).
 bench-blob: build
@@ -132,6 +137,7 @@ fault:
 	$(GO) test -count=3 -timeout 20m -run 'TestImportResumesAfterKill' ./mlflowimport/
 	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled|TestPowerLossExactlyOnce|TestWALMarksAndRecovery' ./repo/ ./repo/journal/
 	$(GO) test -count=1 -run 'TestDamagedCacheDetectedAndRepaired' ./cmd/mlgit/
+	$(GO) test -count=5 -run 'TestKillNineWithHistoryInBlobs|TestKillNineDuringCheckpoints' ./server/
 
 # Every fuzz target in the tree (found by scripts/fuzz.sh), FUZZTIME each:
 # make fuzz FUZZTIME=2s; FUZZ=REGEXP runs only the matching "pkg/FuzzName".
