@@ -106,20 +106,8 @@ func TestKillNineDuringCheckpoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
-	t.Setenv("MLGIT_CHILD_CKPT_FILES", "3")
 	e := newEnv(t)
-	run := e.createRun("0")
-	e.s.Close()
-	e.r.Close()
-	acked := map[string]bool{}
-	total := 0
-	for round := 0; round < 5; round++ {
-		cmd, base := startChild(t, e.dir)
-		total += loadUntilKilled(t, cmd, base, run, round, 60+round*40, acked)
-	}
-	cmd, base := startChild(t, e.dir)
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	stored := checkAcked(t, base, run, acked)
+	total, stored, _ := killRounds(t, e, 5, 60, 40)
 	commits, err := exec.Command("git", "-C", e.dir, "rev-list", "--count", "mlgit").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +124,6 @@ func TestKillNineWithHistoryInBlobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts server processes")
 	}
-	t.Setenv("MLGIT_CHILD_CKPT_FILES", "3")
 	e := newEnv(t)
 	_, err := e.r.Update(func(tx *repo.Tx) error {
 		cfg := manifest.NewConfig()
@@ -147,18 +134,7 @@ func TestKillNineWithHistoryInBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := e.createRun("0")
-	e.s.Close()
-	e.r.Close()
-	acked := map[string]bool{}
-	total := 0
-	for round := 0; round < 3; round++ {
-		cmd, base := startChild(t, e.dir)
-		total += loadUntilKilled(t, cmd, base, run, round, 100+round*50, acked)
-	}
-	cmd, base := startChild(t, e.dir)
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	stored := checkAcked(t, base, run, acked)
+	total, stored, run := killRounds(t, e, 3, 100, 50)
 	ptrs, err := exec.Command("git", "-C", e.dir, "ls-tree", "-r", "--name-only", "mlgit", "runs/"+run[:2]+"/"+run+"/metric-blobs").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +146,28 @@ func TestKillNineWithHistoryInBlobs(t *testing.T) {
 		t.Fatalf("git fsck: %v\n%s", err, out)
 	}
 	t.Logf("%d requests acknowledged over 3 kills; all present exactly once (%d points, %d segments in blobs)", total, stored, len(strings.Fields(string(ptrs))))
+}
+
+// killRounds creates a run in e's repository, closes e's server, then
+// rounds times starts a server process with background checkpoints every
+// three journal files, loads it with clients and kills it with SIGKILL
+// after min+round*step acknowledged requests; finally it checks on a last
+// server that every acknowledged write is stored exactly once. It returns
+// the requests acknowledged, the points stored and the run.
+func killRounds(t *testing.T, e *testEnv, rounds, min, step int) (total, stored int, run string) {
+	t.Helper()
+	t.Setenv("MLGIT_CHILD_CKPT_FILES", "3")
+	run = e.createRun("0")
+	e.s.Close()
+	e.r.Close()
+	acked := map[string]bool{}
+	for round := 0; round < rounds; round++ {
+		cmd, base := startChild(t, e.dir)
+		total += loadUntilKilled(t, cmd, base, run, round, min+round*step, acked)
+	}
+	cmd, base := startChild(t, e.dir)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return total, checkAcked(t, base, run, acked), run
 }
 
 // loadUntilKilled runs six clients logging to run (log-metric, and every

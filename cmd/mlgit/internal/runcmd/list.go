@@ -492,6 +492,18 @@ func runRunMetrics(_ context.Context, a *cli.App, o *runMetricsOptions) error {
 	return writeMetricsTable(a.Out, cols)
 }
 
+// widest is the length in decimal of the longest of xs.
+func widest(xs []int64) int {
+	if len(xs) == 0 {
+		return 0
+	}
+	lo, hi := xs[0], xs[0]
+	for _, v := range xs {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return max(digits(lo), digits(hi))
+}
+
 // digits is the length of n in decimal, with its sign.
 func digits(n int64) int {
 	d := 1
@@ -540,26 +552,7 @@ func writeChunks(w io.Writer, n int, format func(b []byte, lo, hi int) []byte) e
 // would (two spaces between columns), without holding a million lines in
 // a tabwriter: the widths come from the columns' ranges.
 func writeMetricsTable(w io.Writer, c *manifest.MetricColumns) error {
-	ws, wt := len("STEP"), len("TIMESTAMP")
-	var lo, hi int64
-	for i, v := range c.Steps {
-		if i == 0 || v < lo {
-			lo = v
-		}
-		if i == 0 || v > hi {
-			hi = v
-		}
-	}
-	ws = max(ws, digits(lo), digits(hi))
-	for i, v := range c.Timestamps {
-		if i == 0 || v < lo {
-			lo = v
-		}
-		if i == 0 || v > hi {
-			hi = v
-		}
-	}
-	wt = max(wt, digits(lo), digits(hi))
+	ws, wt := max(len("STEP"), widest(c.Steps)), max(len("TIMESTAMP"), widest(c.Timestamps))
 	pad := func(b []byte, start, width int) []byte {
 		for i := len(b) - start; i < width+2; i++ {
 			b = append(b, ' ')
