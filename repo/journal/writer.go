@@ -55,6 +55,10 @@ type Writer struct {
 	// wal, when set (StartWAL), acknowledges appends (wal.go).
 	wal *walState
 
+	// tmpMade tells that journal/tmp exists, so that a group does not
+	// stat it.
+	tmpMade atomic.Bool
+
 	// spares are journal files this process's checkpoints consumed,
 	// parked in journal/tmp to be written again: creating a file costs
 	// an inode allocation, which on a busy ext4 costs more than an
@@ -213,7 +217,23 @@ func (g *Writer) AppendPoints(ops []Op, run string, points []manifest.MetricPoin
 	}
 	g.mu.Unlock()
 
-	err = g.writeGroup(batch)
+	// Leadership passes on as soon as the group is durable: with a log
+	// the next group's append and fdatasync then overlap this group's
+	// publication (writeGroupWAL).
+	handed := false
+	handOff := func() {
+		handed = true
+		g.mu.Lock()
+		if len(g.queue) > 0 {
+			next := g.queue[0]
+			next.lead = true
+			close(next.done)
+		} else {
+			g.leading = false
+		}
+		g.mu.Unlock()
+	}
+	err = g.writeGroup(batch, handOff)
 	g.requests.Add(int64(len(batch)))
 	for _, q := range batch {
 		q.err = err
@@ -221,21 +241,16 @@ func (g *Writer) AppendPoints(ops []Op, run string, points []manifest.MetricPoin
 			close(q.done)
 		}
 	}
-
-	g.mu.Lock()
-	if len(g.queue) > 0 {
-		next := g.queue[0]
-		next.lead = true
-		close(next.done)
-	} else {
-		g.leading = false
+	if !handed {
+		handOff()
 	}
-	g.mu.Unlock()
 	return req.err
 }
 
-// writeGroup writes the records of batch as one journal file.
-func (g *Writer) writeGroup(batch []*Request) error {
+// writeGroup writes the records of batch as one journal file. With a log
+// it calls onDurable once the records are durable in the log, before the
+// file is published; without one it does not call it.
+func (g *Writer) writeGroup(batch []*Request, onDurable func()) error {
 	n, size := 0, 0
 	tag := batch[0].Run
 	if len(batch[0].Ops) > 0 {
@@ -262,16 +277,22 @@ func (g *Writer) writeGroup(batch []*Request) error {
 
 	dir := g.dir
 	tmpDir := filepath.Join(dir, "tmp")
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return err
+	if !g.tmpMade.Load() {
+		if err := os.MkdirAll(tmpDir, 0o755); err != nil {
+			return err
+		}
+		g.tmpMade.Store(true)
 	}
 	if w := g.wal; w != nil {
-		return g.writeGroupWAL(w, batch, data, tag)
+		return g.writeGroupWAL(w, batch, data, tag, onDurable)
 	}
 	var rb [4]byte
 	rand.Read(rb[:])
 	name := fmt.Sprintf("%020d-%s-%s.jnl", time.Now().UnixNano(), hex.EncodeToString(rb[:]), tag)
 	tmp, f, err := g.openTemp(tmpDir, name)
+	if errors.Is(err, os.ErrNotExist) {
+		g.tmpMade.Store(false) // the folder was removed: make it again next time
+	}
 	if err != nil {
 		return err
 	}
@@ -319,41 +340,37 @@ func (g *Writer) writeGroup(batch []*Request) error {
 // recycled file may show its old content under the new name: recovery
 // rewrites every file of a dead log from its frames and removes the log's
 // files it has no frame for (RecoverWALs).
-func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag string) error {
+//
+// Once the frame is durable, onDurable hands leadership to the next group,
+// whose append and fdatasync then run while this group's file is
+// published: the log's publication lock (walState.append) keeps files
+// published in the order of their frames, and a checkpoint's RotateWAL
+// waits for the publication in flight.
+func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag string, onDurable func()) error {
 	dir := g.dir
 	var rb [2]byte
 	rand.Read(rb[:])
 	name := fmt.Sprintf("%020d-w%s.%s-%s.jnl", time.Now().UnixNano(), w.id, hex.EncodeToString(rb[:]), tag)
-	publish := func() error {
-		tmp, f, err := g.openTemp(filepath.Join(dir, "tmp"), name)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(data)
-		if err == nil {
-			err = f.Truncate(int64(len(data)))
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("write journal: %w", err)
-		}
-		obs := g.obs
-		if obs != nil {
-			obs.Written(name, int64(len(data)), batch)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			os.Remove(tmp)
-			if obs != nil {
-				obs.Unwritten(name)
-			}
-			return err
-		}
-		return nil
+	if err := w.append(name, data); err != nil {
+		return err
 	}
-	if err := w.append(name, data, publish); err != nil {
+	defer w.pub.Unlock()
+	if onDurable != nil {
+		onDurable()
+	}
+	tmp, err := g.writeTemp(filepath.Join(dir, "tmp"), name, data)
+	if err != nil {
+		return fmt.Errorf("write journal: %w", err)
+	}
+	obs := g.obs
+	if obs != nil {
+		obs.Written(name, int64(len(data)), batch)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		if obs != nil {
+			obs.Unwritten(name)
+		}
 		return err
 	}
 	g.files.Add(1)
@@ -361,6 +378,54 @@ func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag s
 		SyncHook()
 	}
 	return nil
+}
+
+// writeTemp writes data, without fsync, to a spare if there is one, else
+// to a new file tmpDir/name, and returns its path. It uses the system
+// calls directly: a journal file is written once and closed, and an
+// os.File's registration with the poller costs a system call more.
+func (g *Writer) writeTemp(tmpDir, name string, data []byte) (string, error) {
+	g.spareMu.Lock()
+	var spare string
+	if n := len(g.spares); n > 0 {
+		spare = g.spares[n-1]
+		g.spares = g.spares[:n-1]
+	}
+	g.spareMu.Unlock()
+	path, fd, err := spare, -1, error(nil)
+	if spare != "" {
+		fd, err = syscall.Open(spare, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
+	}
+	if spare == "" || err != nil {
+		path = filepath.Join(tmpDir, name)
+		fd, err = syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
+		if errors.Is(err, syscall.ENOENT) {
+			g.tmpMade.Store(false)
+		}
+		if err != nil {
+			return "", &os.PathError{Op: "open", Path: path, Err: err}
+		}
+	}
+	for rest := data; len(rest) > 0 && err == nil; {
+		var n int
+		n, err = syscall.Write(fd, rest)
+		if err == syscall.EINTR {
+			err = nil
+		}
+		rest = rest[n:]
+	}
+	if err == nil {
+		// A spare may have been longer.
+		err = syscall.Ftruncate(fd, int64(len(data)))
+	}
+	if cerr := syscall.Close(fd); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return path, nil
 }
 
 // Retire removes a journal file a checkpoint consumed; an observed Writer
