@@ -366,7 +366,7 @@ func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag s
 	if obs != nil {
 		obs.Written(name, int64(len(data)), batch)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := rename(tmp, filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp)
 		if obs != nil {
 			obs.Unwritten(name)
@@ -376,6 +376,16 @@ func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag s
 	g.files.Add(1)
 	if SyncHook != nil {
 		SyncHook()
+	}
+	return nil
+}
+
+// rename renames a file to a name that is not a folder's. os.Rename
+// first stats the new name, to refuse renaming onto a folder: a system
+// call more per journal file.
+func rename(from, to string) error {
+	if err := syscall.Rename(from, to); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
 	}
 	return nil
 }
@@ -438,7 +448,7 @@ func (g *Writer) Retire(name string) error {
 		if len(g.spares) < g.maxSpares {
 			g.spareSeq++
 			spare := filepath.Join(g.dir, "tmp", fmt.Sprintf("spare-%d-%d", os.Getpid(), g.spareSeq))
-			if err := os.Rename(p, spare); err == nil {
+			if err := rename(p, spare); err == nil {
 				g.spares = append(g.spares, spare)
 				g.spareMu.Unlock()
 				return nil
