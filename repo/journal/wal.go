@@ -52,12 +52,7 @@ type walState struct {
 	id   string
 	lock *os.File
 
-	mu sync.Mutex
-	// pub is held from a frame's fdatasync until its journal file is
-	// published. append takes it under mu, so files are published in
-	// the order of their frames; RotateWAL takes both, so it waits for
-	// the publication in flight.
-	pub   sync.Mutex
+	mu    sync.Mutex
 	gen   int
 	f     *os.File
 	names []string // journal files of the current generation
@@ -122,13 +117,12 @@ func (w *walState) newGen() error {
 	return nil
 }
 
-// append makes one journal file's bytes durable in the log. On success
-// it returns holding w.pub, which the caller releases once it has made
-// the file visible in the journal folder: a checkpoint's RotateWAL waits
-// for that, so a file whose frame is in a generation the checkpoint drops
-// is always among the files it lists and folds (else recovery would find
-// the file without a frame).
-func (w *walState) append(name string, data []byte) error {
+// append makes one journal file's bytes durable in the log, and
+// publish then makes the file visible in the journal folder, still under
+// the log's lock: a checkpoint's RotateWAL waits for it, so a file whose
+// frame is in a generation the checkpoint drops is always among the files
+// it lists and folds (else recovery would find the file without a frame).
+func (w *walState) append(name string, data []byte, publish func() error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	frame := make([]byte, 0, len(name)+32+len(data))
@@ -145,9 +139,7 @@ func (w *walState) append(name string, data []byte) error {
 		return fmt.Errorf("sync journal log: %w", err)
 	}
 	w.names = append(w.names, name)
-	// The previous file is published before this one.
-	w.pub.Lock()
-	return nil
+	return publish()
 }
 
 // StopWAL ends g's log, once every file it acknowledged is durable by
@@ -185,8 +177,6 @@ func (g *Writer) RotateWAL() (*WALGen, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pub.Lock() // the file of the last frame is published
-	defer w.pub.Unlock()
 	if err := w.newGen(); err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func TestWALMarksAndRecovery(t *testing.T) {
 }
 
 // orderObserver records the journal files a Writer publishes, in order,
-// and slows each publication down so that appends overlap it.
+// and slows each publication down so that appends queue up behind it.
 type orderObserver struct {
 	mu    sync.Mutex
 	names []string
@@ -120,10 +120,9 @@ func (o *orderObserver) Written(name string, size int64, reqs []*Request) {
 
 func (o *orderObserver) Unwritten(name string) {}
 
-// TestWALPublishesInFrameOrder: with the next group's append overlapping
-// the publication of the previous group's file, files are still published
-// in the order of their frames, and when RotateWAL returns every file
-// with a frame in an earlier generation is in the folder.
+// TestWALPublishesInFrameOrder: under concurrent appends, journal files
+// are published in the order of their frames, and when RotateWAL returns
+// every file with a frame in an earlier generation is in the folder.
 func TestWALPublishesInFrameOrder(t *testing.T) {
 	dir := t.TempDir()
 	w := NewWriter(dir)

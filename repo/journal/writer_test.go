@@ -27,10 +27,10 @@ func TestGroupFileFormat(t *testing.T) {
 		}
 		reqs = append(reqs, &Request{Ops: ops, n: len(ops), body: body})
 	}
-	if err := w.writeGroup(reqs, nil); err != nil {
+	if err := w.writeGroup(reqs); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.writeGroup(reqs[:1], nil); err != nil {
+	if err := w.writeGroup(reqs[:1]); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.jnl"))
