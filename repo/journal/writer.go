@@ -333,9 +333,9 @@ func (g *Writer) writeGroup(batch []*Request) error {
 // Leadership passes to the next group only once this group's file is
 // published: letting the next group's append and fdatasync overlap the
 // publication shortens a commit cycle a little, but makes groups smaller,
-// and each group costs about five times the system calls of its
-// requests' HTTP exchange (BenchmarkGroupCommitPaced16: 20% more files,
-// 15-30% more CPU per append).
+// and a group's system calls are most of log-metric's CPU (tried with
+// BenchmarkGroupCommitPaced16: about 20% more files, and more CPU per
+// append than the cycle saved).
 func (g *Writer) writeGroupWAL(w *walState, batch []*Request, data []byte, tag string) error {
 	dir := g.dir
 	var rb [2]byte
