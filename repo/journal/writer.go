@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -408,10 +409,14 @@ func (g *Writer) writeTemp(tmpDir, name string, data []byte) (string, error) {
 	for rest := data; len(rest) > 0 && err == nil; {
 		var n int
 		n, err = syscall.Write(fd, rest)
-		if err == syscall.EINTR {
+		switch {
+		case errors.Is(err, syscall.EINTR):
 			err = nil
+		case err == nil && n == 0:
+			err = io.ErrShortWrite
+		case err == nil:
+			rest = rest[n:]
 		}
-		rest = rest[n:]
 	}
 	if err == nil {
 		// A spare may have been longer.
