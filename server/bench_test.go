@@ -30,6 +30,9 @@ import (
 // runs them; docs/server.md records the figures and the exact command.
 //
 //	BenchmarkLogMetric16      log-metric, 16 concurrent clients: p50/p99 ms
+//	BenchmarkLogMetric16Paced the same, each client spending MLflow's
+//	                          client cost between calls: round-trip and
+//	                          server-side p50/p99, beside a trivial handler
 //	BenchmarkLogBatch1000     log-batch of 1,000 metrics, 4 clients: points/s
 //	BenchmarkLogBatchSustained  the same for MLGIT_BENCH_SUSTAIN (e.g. 60s):
 //	                          points/s overall and in the slowest 5 s window
