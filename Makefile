@@ -68,7 +68,7 @@ BENCH_TMPDIR  ?= /var/tmp
 BENCH_FIXTURE ?= /tmp/mlgit-bench/runs-100000
 bench-server:
 	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg), $$(nproc) cores"
-	TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench 'BaselineHandler16|LogMetric16|LogBatch1000$$|CreateRun|SearchRuns10k' -benchtime 5s -count 3 ./server/
+	TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench 'BaselineHandler16|LogMetric16$$|LogMetric16Paced|LogBatch1000$$|CreateRun|SearchRuns10k' -benchtime 5s -count 3 ./server/
 	@echo "load average: $$(cut -d' ' -f1-3 /proc/loadavg)"
 	TMPDIR=$(BENCH_TMPDIR) MLGIT_BENCH_SUSTAIN=60s $(GO) test -run '^$$' -bench 'LogBatchSustained' -benchtime 1x -timeout 10m ./server/
 	TMPDIR=$(BENCH_TMPDIR) $(GO) test -run '^$$' -bench 'ArtifactProxy1GiB' -benchtime 1x -count 3 -timeout 10m ./server/

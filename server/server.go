@@ -372,7 +372,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveGetArtifact(w, r, raw == "/get-artifact")
 		return
 	}
-	if s.ui.Owns(r) {
+	// The UI's routes are all GET (and so HEAD): a POST, the API's
+	// writes, need not be matched against them.
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && s.ui.Owns(r) {
 		s.ui.ServeHTTP(w, r)
 		return
 	}

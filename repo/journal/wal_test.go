@@ -1,11 +1,16 @@
 package journal
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/mlgit/mlgit/manifest"
 )
 
 func walNames(t *testing.T, dir string) []string {
@@ -96,5 +101,85 @@ func TestWALMarksAndRecovery(t *testing.T) {
 	}
 	if !strings.HasSuffix(dead[0].Paths[2], ".lock") {
 		t.Fatalf("lock not last: %v", dead[0].Paths)
+	}
+}
+
+// orderObserver records the journal files a Writer publishes, in order,
+// and slows each publication down so that appends queue up behind it.
+type orderObserver struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (o *orderObserver) Written(name string, size int64, reqs []*Request) {
+	time.Sleep(200 * time.Microsecond)
+	o.mu.Lock()
+	o.names = append(o.names, name)
+	o.mu.Unlock()
+}
+
+func (o *orderObserver) Unwritten(name string) {}
+
+// TestWALPublishesInFrameOrder: under concurrent appends, journal files
+// are published in the order of their frames, and when RotateWAL returns
+// every file with a frame in an earlier generation is in the folder.
+func TestWALPublishesInFrameOrder(t *testing.T) {
+	dir := t.TempDir()
+	w := NewWriter(dir)
+	obs := &orderObserver{}
+	w.SetObserver(obs)
+	if err := w.StartWAL(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.StopWAL()
+	var wg sync.WaitGroup
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			run := strings.Repeat(string(rune('a'+c)), 32)
+			for i := 0; i < 40; i++ {
+				if err := w.AppendPoints(nil, run, []manifest.MetricPoint{{Key: "m", Value: float64(i), Step: int64(i), Timestamp: 1}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(c)
+	}
+	var frames []string
+	for r := 0; r < 5; r++ {
+		time.Sleep(5 * time.Millisecond)
+		if _, err := w.RotateWAL(); err != nil {
+			t.Fatal(err)
+		}
+		// The generation just closed: every frame's file is published.
+		old := filepath.Join(dir, "wal", fmt.Sprintf("%s.%d.wal", w.wal.id, w.wal.gen-1))
+		fs, err := DeadWAL{Paths: []string{old}}.Frames()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fs {
+			if _, err := os.Stat(filepath.Join(dir, f.Name)); err != nil {
+				t.Fatalf("RotateWAL returned before %s, framed in the generation it closed, was published: %v", f.Name, err)
+			}
+			frames = append(frames, f.Name)
+		}
+	}
+	wg.Wait()
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if !sort.StringsAreSorted(obs.names) {
+		t.Fatalf("files published out of order: %v", obs.names)
+	}
+	for i, n := range frames {
+		if obs.names[i] != n {
+			t.Fatalf("publication %d is %s, frame %d is %s", i, obs.names[i], i, n)
+		}
+	}
+	if got := len(walNames(t, dir)); got != len(obs.names) || got == 0 {
+		t.Fatalf("%d journal files, %d published", got, len(obs.names))
+	}
+	if a, f := w.Counts(); a != 320 || f != int64(len(obs.names)) {
+		t.Fatalf("counts: %d appends in %d files, want 320 in %d", a, f, len(obs.names))
 	}
 }
