@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gcstest"
 	"github.com/mlgit/mlgit/internal/gittest"
@@ -19,6 +20,7 @@ import (
 // artifacts and pushes; a second clone pulls the branch and gets the files
 // back from the bucket, verified; a byte damaged in the bucket is caught.
 func TestBlobGCS(t *testing.T) {
+	cloudtest.Use(t) // gs:// and az:// stores are served by mlgit-blob-cloud
 	srv := gcstest.StartServer(t)
 	dir1, id := newArtifactRepo(t)
 	srv.SetEnv(t)
