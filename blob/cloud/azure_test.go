@@ -24,8 +24,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
 	"github.com/mlgit/mlgit/blob"
-	"github.com/mlgit/mlgit/blob/cloud"
 	"github.com/mlgit/mlgit/blob/blobtest"
+	"github.com/mlgit/mlgit/blob/cloud"
 	"github.com/mlgit/mlgit/internal/aztest"
 )
 

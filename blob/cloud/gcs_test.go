@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
-	"github.com/mlgit/mlgit/blob/cloud"
 	"github.com/mlgit/mlgit/blob/blobtest"
+	"github.com/mlgit/mlgit/blob/cloud"
 	"github.com/mlgit/mlgit/internal/gcstest"
 )
 
