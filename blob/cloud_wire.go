@@ -9,7 +9,7 @@ import (
 )
 
 // The protocol between mlgit and mlgit-blob-cloud, the program that serves
-// gs:// and az:// stores (see docs/architecture.md, "Cloud stores").
+// gs:// and az:// stores (docs/architecture.md, "The blob store").
 //
 // mlgit starts the program with the argument "serve" and its own
 // environment (credentials, emulator hosts, proxies). The program listens

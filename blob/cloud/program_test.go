@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -294,5 +295,62 @@ func TestProgramEndsOnClose(t *testing.T) {
 	}
 	if pids := cloudPrograms(t); len(pids) != 0 {
 		t.Fatalf("%s processes %v still run after the last Close", blob.CloudProgram, pids)
+	}
+}
+
+// vmHWM returns the peak resident memory of process pid, from /proc.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// TestProgramStreamsInFlatMemory puts one object far larger than any
+// buffer through mlgit-blob-cloud and reads it back: neither this process's
+// heap nor the program's resident memory grows with the object's size.
+func TestProgramStreamsInFlatMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams hundreds of MiB")
+	}
+	cloudtest.Use(t)
+	srv := gcstest.StartServer(t)
+	st := openProgram(t, srv.URL("flat"))
+	ctx := context.Background()
+	size := int64(gcsStreamMiB()) << 20
+	src := func() io.Reader { return io.LimitReader(rand.NewChaCha8([32]byte{9}), size) }
+	upPeak := peakHeap(t, func() error { return st.Put(ctx, "one/big", src(), size) })
+	downPeak := peakHeap(t, func() error {
+		rc, err := st.Get(ctx, "one/big")
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return equalStreams(rc, src())
+	})
+	pids := cloudPrograms(t)
+	if len(pids) != 1 {
+		t.Fatalf("%d programs, want 1", len(pids))
+	}
+	rss := vmHWM(t, pids[0])
+	t.Logf("%d MiB object through %s: peak heap here %d MiB up, %d MiB down; program's peak RSS %d MiB",
+		size>>20, blob.CloudProgram, upPeak>>20, downPeak>>20, rss>>20)
+	if upPeak > 64<<20 || downPeak > 64<<20 {
+		t.Errorf("peak heap %d MiB up, %d MiB down for a %d MiB object", upPeak>>20, downPeak>>20, size>>20)
+	}
+	if rss > 160<<20 || rss > size/2 {
+		t.Errorf("%s's peak RSS is %d MiB for a %d MiB object", blob.CloudProgram, rss>>20, size>>20)
 	}
 }
