@@ -204,7 +204,9 @@ func (s *cloudStore) Exists(ctx context.Context, keys []string) (map[string]bool
 		return nil, err
 	}
 	for _, k := range keys {
-		out[k] = out[k] // an entry for every key
+		if _, ok := out[k]; !ok {
+			out[k] = false // an entry for every key
+		}
 	}
 	return out, nil
 }

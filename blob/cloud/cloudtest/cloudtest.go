@@ -3,6 +3,7 @@
 package cloudtest
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
@@ -14,8 +15,16 @@ import (
 // Package is what Build builds.
 const Package = "github.com/mlgit/mlgit/cmd/mlgit-blob-cloud"
 
+// Home and cache folders when the test binary started: tests that make HOME
+// hermetic later still build with the user's Go cache.
+var (
+	startHome  = os.Getenv("HOME")
+	startCache = os.Getenv("XDG_CACHE_HOME")
+)
+
 // Build builds mlgit-blob-cloud from this checkout into a temporary folder
-// of t, with the build tags of the test binary, and returns its path.
+// of t, with the build tags of the test binary and the Go cache of the
+// user who started it, and returns its path.
 func Build(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), blob.CloudProgram)
@@ -24,7 +33,9 @@ func Build(t testing.TB) string {
 		args = append(args, "-tags", tags)
 	}
 	args = append(args, "-o", bin, Package)
-	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "HOME="+startHome, "XDG_CACHE_HOME="+startCache)
+	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %v: %v\n%s", args, err, out)
 	}
 	return bin
