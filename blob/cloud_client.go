@@ -30,12 +30,17 @@ import (
 // cloudReadyTimeout bounds the wait for the program's ready line.
 const cloudReadyTimeout = 30 * time.Second
 
-// cloudStore is a Store served by CloudProgram.
+// cloudStore is a Store served by CloudProgram. If the program ends (it
+// crashed, or was killed), the calls in flight fail with ErrUnavailable,
+// and the next call opens the store again in a new program.
 type cloudStore struct {
-	p        *cloudProc
-	id       string
+	rawURL   string
 	location string
 	once     sync.Once
+
+	mu sync.Mutex
+	p  *cloudProc // the program the store is open in
+	id string     // its id there
 }
 
 var _ Store = (*cloudStore)(nil)
@@ -53,7 +58,34 @@ func openCloudStore(ctx context.Context, rawURL, loc string) (Store, error) {
 		p.release()
 		return nil, err
 	}
-	return &cloudStore{p: p, id: ans.Store, location: ans.Location}, nil
+	return &cloudStore{rawURL: rawURL, p: p, id: ans.Store, location: ans.Location}, nil
+}
+
+// conn returns the program serving the store and the query naming the
+// store and key there, opening the store in a new program if its program
+// has ended.
+func (s *cloudStore) conn(ctx context.Context, op, what, key string) (*cloudProc, url.Values, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p.exited() {
+		p, err := cloudProcFor(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s %s: %w", op, what, err)
+		}
+		body, _ := json.Marshal(openRequest{URL: s.rawURL})
+		var ans openAnswer
+		if err := p.callJSON(ctx, op, what, http.MethodPost, "open", nil, body, &ans); err != nil {
+			p.release()
+			return nil, nil, err
+		}
+		s.p.release()
+		s.p, s.id = p, ans.Store
+	}
+	q := url.Values{"store": {s.id}}
+	if key != "" {
+		q.Set("key", key)
+	}
+	return s.p, q, nil
 }
 
 // Location implements Store: the location the store reports in
@@ -67,21 +99,16 @@ func (s *cloudStore) Close() error {
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err = s.p.callJSON(ctx, "close", s.location, http.MethodPost, "close", s.query(""), nil, nil)
-		if s.p.exited() {
+		s.mu.Lock()
+		p, id := s.p, s.id
+		s.mu.Unlock()
+		err = p.callJSON(ctx, "close", s.location, http.MethodPost, "close", url.Values{"store": {id}}, nil, nil)
+		if p.exited() {
 			err = nil // nothing left to release
 		}
-		s.p.release()
+		p.release()
 	})
 	return err
-}
-
-func (s *cloudStore) query(key string) url.Values {
-	q := url.Values{"store": {s.id}}
-	if key != "" {
-		q.Set("key", key)
-	}
-	return q
 }
 
 // Put implements Store. The body streams to the program with the
@@ -103,7 +130,11 @@ func (s *cloudStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		}
 		body = http.NoBody
 	}
-	req, err := s.p.request(ctx, http.MethodPut, "put", s.query(key), body)
+	p, q, err := s.conn(ctx, "put", key, key)
+	if err != nil {
+		return err
+	}
+	req, err := p.request(ctx, http.MethodPut, "put", q, body)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -112,7 +143,7 @@ func (s *cloudStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		// The program may answer without the body (the object exists).
 		req.Header.Set("Expect", "100-continue")
 	}
-	resp, err := s.p.client.Do(req)
+	resp, err := p.client.Do(req)
 	if er.err != nil && !errors.Is(er.err, io.EOF) && (err != nil || resp.StatusCode/100 != 2) {
 		if resp != nil {
 			resp.Body.Close()
@@ -126,7 +157,7 @@ func (s *cloudStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		}
 		return fmt.Errorf("put %s: %w", key, er.err)
 	}
-	return s.p.finish(ctx, "put", key, resp, err, nil)
+	return p.finish(ctx, "put", key, resp, err, nil)
 }
 
 // Get implements Store. The object streams from the program.
@@ -134,11 +165,15 @@ func (s *cloudStore) Get(ctx context.Context, key string) (io.ReadCloser, error)
 	if err := ValidateKey(key); err != nil {
 		return nil, err
 	}
-	resp, err := s.p.do(ctx, "get", key, http.MethodGet, "get", s.query(key), nil)
+	p, q, err := s.conn(ctx, "get", key, key)
 	if err != nil {
 		return nil, err
 	}
-	return &cloudReader{ctx: ctx, p: s.p, key: key, resp: resp}, nil
+	resp, err := p.do(ctx, "get", key, http.MethodGet, "get", q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &cloudReader{ctx: ctx, p: p, key: key, resp: resp}, nil
 }
 
 // cloudReader reads a GET's body and reports the error of the trailer, or
@@ -180,8 +215,12 @@ func (s *cloudStore) Stat(ctx context.Context, key string) (int64, error) {
 	if err := ValidateKey(key); err != nil {
 		return 0, err
 	}
+	p, q, err := s.conn(ctx, "stat", key, key)
+	if err != nil {
+		return 0, err
+	}
 	var ans statAnswer
-	if err := s.p.callJSON(ctx, "stat", key, http.MethodGet, "stat", s.query(key), nil, &ans); err != nil {
+	if err := p.callJSON(ctx, "stat", key, http.MethodGet, "stat", q, nil, &ans); err != nil {
 		return 0, err
 	}
 	return ans.Size, nil
@@ -198,9 +237,13 @@ func (s *cloudStore) Exists(ctx context.Context, keys []string) (map[string]bool
 	if len(keys) == 0 {
 		return map[string]bool{}, ctx.Err()
 	}
+	p, q, err := s.conn(ctx, "exists", s.location, "")
+	if err != nil {
+		return nil, err
+	}
 	body, _ := json.Marshal(keys)
 	out := make(map[string]bool, len(keys))
-	if err := s.p.callJSON(ctx, "exists", s.location, http.MethodPost, "exists", s.query(""), body, &out); err != nil {
+	if err := p.callJSON(ctx, "exists", s.location, http.MethodPost, "exists", q, body, &out); err != nil {
 		return nil, err
 	}
 	for _, k := range keys {
@@ -216,10 +259,13 @@ func (s *cloudStore) List(ctx context.Context, prefix string, fn func(key string
 	if err := validatePrefix(prefix); err != nil {
 		return err
 	}
-	q := s.query("")
-	q.Set("prefix", prefix)
 	what := s.location + " " + prefix
-	resp, err := s.p.do(ctx, "list", what, http.MethodGet, "list", q, nil)
+	p, q, err := s.conn(ctx, "list", what, "")
+	if err != nil {
+		return err
+	}
+	q.Set("prefix", prefix)
+	resp, err := p.do(ctx, "list", what, http.MethodGet, "list", q, nil)
 	if err != nil {
 		return err
 	}
@@ -231,7 +277,7 @@ func (s *cloudStore) List(ctx context.Context, prefix string, fn func(key string
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return s.p.transportErr(ctx, "list", what, err)
+			return p.transportErr(ctx, "list", what, err)
 		}
 		switch {
 		case l.Err != nil:
@@ -250,7 +296,11 @@ func (s *cloudStore) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
-	return s.p.callJSON(ctx, "delete", key, http.MethodPost, "delete", s.query(key), nil, nil)
+	p, q, err := s.conn(ctx, "delete", key, key)
+	if err != nil {
+		return err
+	}
+	return p.callJSON(ctx, "delete", key, http.MethodPost, "delete", q, nil, nil)
 }
 
 // cloudProc is a running CloudProgram.

@@ -26,6 +26,7 @@ import (
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/blob/blobtest"
 	"github.com/mlgit/mlgit/blob/cloud"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/aztest"
 )
 
@@ -106,6 +107,7 @@ func TestAzureBlocksAreCommittedInOrder(t *testing.T) {
 }
 
 func TestAzureOpenStoreFromEnv(t *testing.T) {
+	cloudtest.Use(t) // blob.OpenStore runs mlgit-blob-cloud, which gets this environment
 	srv := aztest.Shared(t)
 	srv.SetEnv(t)
 	ctx := context.Background()

@@ -28,6 +28,7 @@ import (
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/blob/blobtest"
 	"github.com/mlgit/mlgit/blob/cloud"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/gcstest"
 )
 
@@ -92,6 +93,7 @@ func TestGCSPrefixIsolation(t *testing.T) {
 }
 
 func TestGCSOpenStoreFromEnv(t *testing.T) {
+	cloudtest.Use(t) // blob.OpenStore runs mlgit-blob-cloud, which gets this environment
 	srv := gcstest.StartServer(t)
 	ctx := context.Background()
 	// No credentials anywhere: the emulator variable is enough.
@@ -125,6 +127,7 @@ func TestGCSOpenStoreFromEnv(t *testing.T) {
 }
 
 func TestGCSMissingCredentialsFailFast(t *testing.T) {
+	cloudtest.Use(t) // blob.OpenStore runs mlgit-blob-cloud, which gets this environment
 	t.Setenv("STORAGE_EMULATOR_HOST", "")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
