@@ -122,7 +122,8 @@ func (s *cloudStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		return fmt.Errorf("put %s: %w: negative size %d", key, ErrSizeMismatch, size)
 	}
 	er := newExactReader(ctxReader{ctx, r}, size)
-	var body io.Reader = er
+	pb := &putBody{r: er}
+	var body io.Reader = pb
 	if size == 0 {
 		// An empty body goes as none: check here that r is empty.
 		if _, err := er.Read(make([]byte, 1)); err != nil && !errors.Is(err, io.EOF) {
@@ -144,7 +145,7 @@ func (s *cloudStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		req.Header.Set("Expect", "100-continue")
 	}
 	resp, err := p.client.Do(req)
-	if er.err != nil && !errors.Is(er.err, io.EOF) && (err != nil || resp.StatusCode/100 != 2) {
+	if rerr := pb.failed(); rerr != nil && (err != nil || resp.StatusCode/100 != 2) {
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -155,9 +156,36 @@ func (s *cloudStore) Put(ctx context.Context, key string, r io.Reader, size int6
 				return nil
 			}
 		}
-		return fmt.Errorf("put %s: %w", key, er.err)
+		return fmt.Errorf("put %s: %w", key, rerr)
 	}
 	return p.finish(ctx, "put", key, resp, err, nil)
+}
+
+// putBody is the body of a put: it keeps the error of the caller's
+// reader, which the transport may still be reading when the answer is in.
+type putBody struct {
+	r   io.Reader
+	mu  sync.Mutex
+	err error
+}
+
+func (b *putBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// failed returns the reader's error (not io.EOF), or nil.
+func (b *putBody) failed() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
 }
 
 // Get implements Store. The object streams from the program.
