@@ -520,6 +520,14 @@ func startCloudProc(ctx context.Context, env []string) (*cloudProc, error) {
 		return fail(fmt.Sprintf("speaks protocol %s, this mlgit speaks %s; install the %s of this mlgit's version", f[2], cloudProtocol, CloudProgram))
 	}
 	sock := f[3]
+	if dir := filepath.Dir(sock); strings.HasPrefix(filepath.Base(dir), "mlgit-blob-") {
+		// The program removes its folder when it ends; if it is killed,
+		// this process does.
+		go func() {
+			<-p.done
+			_ = os.RemoveAll(dir)
+		}()
+	}
 	p.client = &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer

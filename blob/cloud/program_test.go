@@ -180,10 +180,36 @@ func killPrograms(t *testing.T) {
 		t.Fatalf("no %s process to kill", blob.CloudProgram)
 	}
 	for _, pid := range pids {
+		sockDirs = append(sockDirs, listenDirs(pid)...)
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// sockDirs are the socket folders of the programs killPrograms killed.
+var sockDirs []string
+
+// listenDirs returns the folders of the Unix sockets process pid listens
+// on, from /proc/net/unix and the process's open files.
+func listenDirs(pid int) []string {
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if ino, ok := strings.CutPrefix(l, "socket:["); ok && err == nil {
+			inodes[strings.TrimSuffix(ino, "]")] = true
+		}
+	}
+	b, _ := os.ReadFile("/proc/net/unix")
+	var dirs []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 8 && inodes[f[6]] && strings.Contains(f[7], "mlgit-blob-") {
+			dirs = append(dirs, filepath.Dir(f[7]))
+		}
+	}
+	return dirs
 }
 
 // slowReader delivers r, calling hook once after the first n bytes.
@@ -235,6 +261,9 @@ func TestProgramKilledMidTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	killPrograms(t)
+	if len(sockDirs) == 0 {
+		t.Fatal("found no socket folder of the killed program")
+	}
 	start := time.Now()
 	n, err := io.Copy(io.Discard, rc)
 	rc.Close()
@@ -273,6 +302,12 @@ func TestProgramKilledMidTransfer(t *testing.T) {
 	}
 	if pids := cloudPrograms(t); len(pids) != 0 {
 		t.Fatalf("%s processes %v still run after Close", blob.CloudProgram, pids)
+	}
+	// The killed programs' socket folders are gone too.
+	for _, dir := range sockDirs {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("socket folder %s of a killed program: %v, want it removed", dir, err)
+		}
 	}
 }
 
