@@ -11,9 +11,10 @@
 // # Backends
 //
 // A Store is a flat namespace of immutable objects under slash-path keys:
-// Local (a folder), S3 (an S3-compatible bucket and prefix, via minio-go),
-// GCS (a Google Cloud Storage bucket and prefix, via Google's client) and
-// Mem (tests). OpenStore picks one from a URL. Puts are atomic and
+// Local (a folder), S3 (an S3-compatible bucket and prefix, via minio-go)
+// and Mem (tests); Google Cloud Storage and Azure Blob Storage stores live
+// in package blob/cloud and are served by the program mlgit-blob-cloud.
+// OpenStore picks one from a URL. Puts are atomic and
 // idempotent, an existing object is never rewritten, and every backend passes
 // the one conformance suite in package blobtest.
 //

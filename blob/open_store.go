@@ -29,9 +29,15 @@ import (
 //	abfss://container@account.dfs.core.windows.net[/prefix]
 //	                           the same, in the forms MLflow and Hadoop use
 //
+// gs:// and az:// stores (and the other Azure forms) are served by the
+// program mlgit-blob-cloud (CloudProgram), which OpenStore starts on first
+// use; the store it returns has a Close method that ends the program when
+// no other store uses it. Without the program, OpenStore fails with an
+// error wrapping ErrUnavailable that says how to install it.
+//
 // Errors wrap ErrInvalidURL for URLs it cannot parse, and for S3, GCS and
-// Azure whatever NewS3, NewGCS or NewAzure reports when the bucket or
-// container cannot be reached.
+// Azure whatever NewS3, or cloud.NewGCS or cloud.NewAzure (package
+// blob/cloud) reports when the bucket or container cannot be reached.
 func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 	if rawURL == "" {
 		return nil, fmt.Errorf("%w: empty store URL", ErrInvalidURL)
@@ -69,13 +75,18 @@ func OpenStore(ctx context.Context, rawURL string) (Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewGCS(ctx, cfg)
+		return openCloudStore(ctx, rawURL, "gs://"+cfg.Bucket+"/"+cfg.Prefix)
 	case "az", "azblob", "wasbs", "wasb", "abfss", "abfs":
 		cfg, err := ParseAzureURL(rawURL)
 		if err != nil {
 			return nil, err
 		}
-		return NewAzure(ctx, cfg)
+		// Credentials that cannot work fail here, without the program.
+		auth, err := cfg.ResolveAuth()
+		if err != nil {
+			return nil, err
+		}
+		return openCloudStore(ctx, rawURL, "az://"+cfg.Container+"/"+cfg.Prefix+"?account="+auth.Account)
 	}
 	return nil, fmt.Errorf("%w: %q: unknown scheme %q (want a path, file://, s3://, gs://, az:// or mem://)", ErrInvalidURL, rawURL, scheme)
 }

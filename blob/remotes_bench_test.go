@@ -6,12 +6,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/aztest"
 	"github.com/mlgit/mlgit/internal/gcstest"
 	"github.com/mlgit/mlgit/internal/s3test"
@@ -20,7 +24,8 @@ import (
 // BenchmarkRemotePushPull pushes blobs from a local cache to each kind of
 // blob remote, each on a real server on loopback started by the benchmark
 // (S3: versitygw; Google Cloud Storage: fake-gcs-server; Azure Blob
-// Storage: Azurite), and pulls them back into an empty cache, every chunk
+// Storage: Azurite; both through the program mlgit-blob-cloud, built by
+// the benchmark, as mlgit reaches them), and pulls them back into an empty cache, every chunk
 // verified: blob.Copy with its default parallelism, as mlgit push and pull
 // do. One big file (MLGIT_BENCH_REMOTE_MIB, 1024) and many small ones
 // (MLGIT_BENCH_REMOTE_FILES, 10,000; 200 B to 20 KiB), one fresh prefix per
@@ -76,11 +81,14 @@ func BenchmarkRemotePushPull(b *testing.B) {
 			srv := s3test.StartServer(b)
 			fresh = func(b *testing.B) blob.Store { return newS3(b, srv) }
 		case "gcs":
+			cloudtest.Use(b)
 			srv := gcstest.StartServer(b)
-			fresh = func(b *testing.B) blob.Store { return newGCS(b, srv) }
+			fresh = func(b *testing.B) blob.Store { return openCloud(b, srv.URL(fmt.Sprintf("g%d/repo", prefixSeq.Add(1)))) }
 		case "azure":
+			cloudtest.Use(b)
 			srv := aztest.StartServer(b)
-			fresh = func(b *testing.B) blob.Store { return newAzure(b, srv) }
+			srv.SetEnv(b)
+			fresh = func(b *testing.B) blob.Store { return openCloud(b, srv.URL(fmt.Sprintf("t%d/repo", prefixSeq.Add(1)))) }
 		default:
 			b.Fatalf("MLGIT_BENCH_REMOTES: unknown remote %q (s3, gcs, azure)", kind)
 		}
@@ -159,4 +167,40 @@ func (s *sliceReader) Read(p []byte) (int, error) {
 	n := copy(p, s.b)
 	s.b = s.b[n:]
 	return n, nil
+}
+
+// openCloud opens a gs:// or az:// store through blob.OpenStore (the
+// program mlgit-blob-cloud) and closes it when the benchmark ends.
+func openCloud(b *testing.B, rawURL string) blob.Store {
+	b.Helper()
+	st, err := blob.OpenStore(context.Background(), rawURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.(io.Closer).Close() })
+	return st
+}
+
+// heapPeak samples this process's heap in use until stop is called, which
+// returns the peak. (The heap of mlgit-blob-cloud is its own.)
+func heapPeak() (stop func() uint64) {
+	runtime.GC()
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
 }

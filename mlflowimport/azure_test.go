@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/aztest"
 )
 
@@ -18,6 +19,7 @@ import (
 // the account in the URI is mapped to the emulator by the connection
 // string, as it is to a real account.
 func TestImportArtifactsFromAzure(t *testing.T) {
+	cloudtest.Use(t) // gs:// and az:// stores are served by mlgit-blob-cloud
 	srv := aztest.StartServer(t)
 	srv.SetEnv(t)
 	src := copyFixture(t, fixtures[0].dir)

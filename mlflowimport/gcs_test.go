@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/gcstest"
 )
 
@@ -46,6 +47,7 @@ func writeGCSFileStore(t *testing.T, runID, artifactURI string) string {
 // through STORAGE_EMULATOR_HOST) with the blob store's client, each with
 // its digest; a location in a bucket that does not exist is a clear error.
 func TestImportArtifactsFromGCS(t *testing.T) {
+	cloudtest.Use(t) // gs:// and az:// stores are served by mlgit-blob-cloud
 	srv := gcstest.StartServer(t)
 	srv.SetEnv(t)
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "no-such-key.json"))

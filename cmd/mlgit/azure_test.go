@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/aztest"
 	"github.com/mlgit/mlgit/internal/gittest"
@@ -26,6 +27,7 @@ import (
 // back from Azure, verified; a byte flipped in Azure behind mlgit's back is
 // caught on the next get, and wrong credentials fail quickly and clearly.
 func TestBlobAzureEndToEnd(t *testing.T) {
+	cloudtest.Use(t) // gs:// and az:// stores are served by mlgit-blob-cloud
 	srv := aztest.StartServer(t)
 	dir1, id := newArtifactRepo(t)
 	srv.SetEnv(t)

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/cmd/mlgit/internal/cli"
 	"github.com/mlgit/mlgit/internal/gcstest"
 	"github.com/mlgit/mlgit/internal/gittest"
@@ -19,6 +22,7 @@ import (
 // artifacts and pushes; a second clone pulls the branch and gets the files
 // back from the bucket, verified; a byte damaged in the bucket is caught.
 func TestBlobGCS(t *testing.T) {
+	cloudtest.Use(t) // gs:// and az:// stores are served by mlgit-blob-cloud
 	srv := gcstest.StartServer(t)
 	dir1, id := newArtifactRepo(t)
 	srv.SetEnv(t)
@@ -113,5 +117,70 @@ func TestBlobGCS(t *testing.T) {
 	_, errOut, code = runCLI(t, dir2, "blob", "verify")
 	if code != cli.ExitFailure || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "GOOGLE_APPLICATION_CREDENTIALS") {
 		t.Fatalf("no credentials: exit %d: %s", code, errOut)
+	}
+}
+
+// TestCloudProgramBesideBinary: the built mlgit finds mlgit-blob-cloud in
+// its own folder (as make build and make install place it), with nothing
+// in PATH or MLGIT_BLOB_CLOUD, and pushes to a gs:// remote through it;
+// without the program it fails with exit 1 and says how to install it.
+func TestCloudProgramBesideBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binaries")
+	}
+	// Built first: the repository's hermetic HOME would hide Go's cache.
+	bindir := t.TempDir()
+	mlgit := filepath.Join(bindir, "mlgit")
+	if out, err := exec.Command("go", "build", "-tags", "disable_grpc_modules", "-o", mlgit, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	prog := filepath.Join(bindir, blob.CloudProgram)
+	if err := os.Rename(cloudtest.Build(t), prog); err != nil {
+		t.Fatal(err)
+	}
+	srv := gcstest.StartServer(t)
+	dir, id := newArtifactRepo(t)
+	writeRandom(t, filepath.Join(dir, "w.bin"), 1<<20)
+	mustCLI(t, dir, "run", "artifact", "add", "--run", id, filepath.Join(dir, "w.bin"))
+	mustCLI(t, dir, "run", "end", "--run", id)
+
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + filepath.Dir(git), blob.CloudProgramEnv + "="}
+	env = append(append(env, srv.Env()...), "GOOGLE_APPLICATION_CREDENTIALS="+filepath.Join(t.TempDir(), "none.json"))
+	url := srv.BareURL("beside")
+	run := func(args ...string) (string, string, int) {
+		cmd := exec.Command(mlgit, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	if out, errOut, code := run("blob", "push", "--remote", url); code != 0 {
+		t.Fatalf("blob push through the program beside mlgit: exit %d\n%s%s", code, out, errOut)
+	}
+	files, err := srv.ObjectNames(context.Background(), "beside/files/")
+	if err != nil || len(files) != 1 {
+		t.Fatalf("file objects in the bucket = %v, %v; want 1", files, err)
+	}
+
+	if err := os.Remove(prog); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run("blob", "verify", "--remote", url)
+	want := `install it with "go install github.com/mlgit/mlgit/cmd/mlgit-blob-cloud@latest" (or "make install" in a checkout of mlgit)`
+	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "next to "+mlgit) {
+		t.Fatalf("blob verify without the program: exit %d, stderr %q; want exit 1 and %q", code, errOut, want)
 	}
 }

@@ -1,4 +1,4 @@
-package blob_test
+package cloud_test
 
 import (
 	"bytes"
@@ -25,6 +25,8 @@ import (
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/blob/blobtest"
+	"github.com/mlgit/mlgit/blob/cloud"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/aztest"
 )
 
@@ -32,7 +34,7 @@ func TestMain(m *testing.M) { os.Exit(aztest.Main(m)) }
 
 // newAzure returns an Azure store on srv below a prefix no other test
 // uses, reached through the connection string; edit changes its config.
-func newAzure(t testing.TB, srv *aztest.Server, edit ...func(*blob.AzureConfig)) *blob.Azure {
+func newAzure(t testing.TB, srv *aztest.Server, edit ...func(*blob.AzureConfig)) *cloud.Azure {
 	t.Helper()
 	cfg := blob.AzureConfig{
 		Container:        srv.Container,
@@ -42,7 +44,7 @@ func newAzure(t testing.TB, srv *aztest.Server, edit ...func(*blob.AzureConfig))
 	for _, e := range edit {
 		e(&cfg)
 	}
-	st, err := blob.NewAzure(context.Background(), cfg)
+	st, err := cloud.NewAzure(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +107,7 @@ func TestAzureBlocksAreCommittedInOrder(t *testing.T) {
 }
 
 func TestAzureOpenStoreFromEnv(t *testing.T) {
+	cloudtest.Use(t) // blob.OpenStore runs mlgit-blob-cloud, which gets this environment
 	srv := aztest.Shared(t)
 	srv.SetEnv(t)
 	ctx := context.Background()
@@ -171,7 +174,7 @@ func TestAzureWrongCredentialsFailFast(t *testing.T) {
 	srv := aztest.Shared(t)
 	start := time.Now()
 	wrongKey := strings.Repeat("A", 86) + "=="
-	_, err := blob.NewAzure(context.Background(), blob.AzureConfig{
+	_, err := cloud.NewAzure(context.Background(), blob.AzureConfig{
 		Container: srv.Container, Account: srv.Account, Key: wrongKey, Endpoint: srv.Endpoint,
 	})
 	if !errors.Is(err, blob.ErrAccessDenied) {
@@ -183,13 +186,13 @@ func TestAzureWrongCredentialsFailFast(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("wrong credentials took %v to report", d)
 	}
-	_, err = blob.NewAzure(context.Background(), blob.AzureConfig{
+	_, err = cloud.NewAzure(context.Background(), blob.AzureConfig{
 		Container: "no-such-container", ConnectionString: srv.ConnectionString(),
 	})
 	if !errors.Is(err, blob.ErrNotFound) || !strings.Contains(err.Error(), "no-such-container") {
 		t.Fatalf("NewAzure with a missing container = %v, want ErrNotFound naming it", err)
 	}
-	_, err = blob.NewAzure(context.Background(), blob.AzureConfig{
+	_, err = cloud.NewAzure(context.Background(), blob.AzureConfig{
 		Container: "Bad_Name", ConnectionString: srv.ConnectionString(),
 	})
 	if !errors.Is(err, blob.ErrInvalidURL) {
@@ -206,7 +209,7 @@ func TestAzureUnreachableEndpointFailsFast(t *testing.T) {
 	l.Close()
 	cfg := blob.AzureConfig{Container: "c-1", Account: aztest.Account, Key: aztest.Key, Endpoint: endpoint}
 	start := time.Now()
-	_, err = blob.NewAzure(context.Background(), cfg)
+	_, err = cloud.NewAzure(context.Background(), cfg)
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), endpoint) {
 		t.Fatalf("NewAzure on a closed port = %v, want ErrUnavailable naming %s", err, endpoint)
 	}
@@ -233,7 +236,7 @@ func TestAzureUnreachableEndpointFailsFast(t *testing.T) {
 	cfg.Endpoint = "http://" + ln.Addr().String() + "/devstoreaccount1"
 	cfg.ResponseTimeout = 500 * time.Millisecond
 	start = time.Now()
-	_, err = blob.NewAzure(context.Background(), cfg)
+	_, err = cloud.NewAzure(context.Background(), cfg)
 	if !errors.Is(err, blob.ErrUnavailable) {
 		t.Fatalf("NewAzure on a silent server = %v, want ErrUnavailable", err)
 	}
@@ -657,7 +660,7 @@ func TestAzureTokenCredentialErrorIsClear(t *testing.T) {
 	endpoint := "https://" + l.Addr().String() + "/acct1"
 	l.Close()
 	start := time.Now()
-	_, err = blob.NewAzure(context.Background(), blob.AzureConfig{Container: "models", Account: "acct1", Endpoint: endpoint})
+	_, err = cloud.NewAzure(context.Background(), blob.AzureConfig{Container: "models", Account: "acct1", Endpoint: endpoint})
 	if !errors.Is(err, blob.ErrAccessDenied) || !strings.Contains(err.Error(), "az login") {
 		t.Fatalf("NewAzure with no usable credential = %v, want ErrAccessDenied advising az login", err)
 	}

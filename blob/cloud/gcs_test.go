@@ -1,4 +1,4 @@
-package blob_test
+package cloud_test
 
 import (
 	"bytes"
@@ -27,14 +27,16 @@ import (
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/blob/blobtest"
+	"github.com/mlgit/mlgit/blob/cloud"
+	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/gcstest"
 )
 
 // newGCS returns a GCS store on srv below a prefix no other test uses,
 // reaching the emulator through the endpoint of its config.
-func newGCS(t testing.TB, srv *gcstest.Server) *blob.GCS {
+func newGCS(t testing.TB, srv *gcstest.Server) *cloud.GCS {
 	t.Helper()
-	st, err := blob.NewGCS(context.Background(), blob.GCSConfig{
+	st, err := cloud.NewGCS(context.Background(), blob.GCSConfig{
 		Bucket:   srv.Bucket,
 		Prefix:   fmt.Sprintf("g%d/repo", prefixSeq.Add(1)),
 		Endpoint: srv.Endpoint,
@@ -91,6 +93,7 @@ func TestGCSPrefixIsolation(t *testing.T) {
 }
 
 func TestGCSOpenStoreFromEnv(t *testing.T) {
+	cloudtest.Use(t) // blob.OpenStore runs mlgit-blob-cloud, which gets this environment
 	srv := gcstest.StartServer(t)
 	ctx := context.Background()
 	// No credentials anywhere: the emulator variable is enough.
@@ -124,6 +127,7 @@ func TestGCSOpenStoreFromEnv(t *testing.T) {
 }
 
 func TestGCSMissingCredentialsFailFast(t *testing.T) {
+	cloudtest.Use(t) // blob.OpenStore runs mlgit-blob-cloud, which gets this environment
 	t.Setenv("STORAGE_EMULATOR_HOST", "")
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
@@ -150,7 +154,7 @@ func TestGCSMissingCredentialsFailFast(t *testing.T) {
 
 func TestGCSMissingBucket(t *testing.T) {
 	srv := gcstest.StartServer(t)
-	_, err := blob.NewGCS(context.Background(), blob.GCSConfig{Bucket: "no-such-bucket", Endpoint: srv.Endpoint})
+	_, err := cloud.NewGCS(context.Background(), blob.GCSConfig{Bucket: "no-such-bucket", Endpoint: srv.Endpoint})
 	if !errors.Is(err, blob.ErrNotFound) || !strings.Contains(err.Error(), "no-such-bucket") {
 		t.Fatalf("NewGCS with missing bucket = %v, want ErrNotFound naming it", err)
 	}
@@ -164,7 +168,7 @@ func TestGCSUnreachableEndpointFailsFast(t *testing.T) {
 	endpoint := "http://" + l.Addr().String()
 	l.Close()
 	start := time.Now()
-	_, err = blob.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: endpoint})
+	_, err = cloud.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: endpoint})
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), endpoint) {
 		t.Fatalf("NewGCS on a closed port = %v, want ErrUnavailable naming %s", err, endpoint)
 	}
@@ -188,7 +192,7 @@ func TestGCSUnreachableEndpointFailsFast(t *testing.T) {
 		}
 	}()
 	start = time.Now()
-	_, err = blob.NewGCS(context.Background(), blob.GCSConfig{
+	_, err = cloud.NewGCS(context.Background(), blob.GCSConfig{
 		Bucket: "bucket", Endpoint: "http://" + ln.Addr().String(), ResponseTimeout: 500 * time.Millisecond,
 	})
 	if !errors.Is(err, blob.ErrUnavailable) {
@@ -519,7 +523,7 @@ func TestGCSRefusedCredentials(t *testing.T) {
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", path)
 	start := time.Now()
 	// The endpoint is never reached: the token is fetched first.
-	_, err = blob.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: "https://127.0.0.1:9"})
+	_, err = cloud.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: "https://127.0.0.1:9"})
 	if !errors.Is(err, blob.ErrAccessDenied) || !strings.Contains(err.Error(), "GOOGLE_APPLICATION_CREDENTIALS") {
 		t.Fatalf("NewGCS with a refused key = %v, want ErrAccessDenied with advice", err)
 	}
@@ -573,7 +577,7 @@ func TestGCSRetriesTransientErrors(t *testing.T) {
 	px := httptest.NewServer(flaky)
 	defer px.Close()
 	ctx := context.Background()
-	st, err := blob.NewGCS(ctx, blob.GCSConfig{Bucket: srv.Bucket, Prefix: "flaky", Endpoint: px.URL, MaxAttempts: 5})
+	st, err := cloud.NewGCS(ctx, blob.GCSConfig{Bucket: srv.Bucket, Prefix: "flaky", Endpoint: px.URL, MaxAttempts: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,7 +622,7 @@ func TestGCSRetriesTransientErrors(t *testing.T) {
 	t.Logf("%d failures injected, all retried", flaky.injected.Load())
 
 	// One attempt: the first injected failure is the answer.
-	once, err := blob.NewGCS(ctx, blob.GCSConfig{Bucket: srv.Bucket, Prefix: "flaky", Endpoint: px.URL, MaxAttempts: 1})
+	once, err := cloud.NewGCS(ctx, blob.GCSConfig{Bucket: srv.Bucket, Prefix: "flaky", Endpoint: px.URL, MaxAttempts: 1})
 	if err == nil {
 		defer once.Close()
 		_, err = once.Stat(ctx, "x")

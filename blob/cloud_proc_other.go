@@ -1,0 +1,7 @@
+//go:build !unix
+
+package blob
+
+import "os/exec"
+
+func setCloudProcAttr(*exec.Cmd) {}
