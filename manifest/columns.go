@@ -252,13 +252,18 @@ func appendValuePlanes(b []byte, vs []float64) []byte {
 	start := len(b)
 	b = append(b, make([]byte, 8*n)...)
 	planes := b[start:]
+	var scratch [ColumnBlockPoints]uint64
+	xs := scratch[:n]
 	var prev uint64
 	for i, v := range vs {
 		bits := math.Float64bits(v)
-		x := bits ^ prev
+		xs[i] = bits ^ prev
 		prev = bits
-		for j := 0; j < 8; j++ {
-			planes[j*n+i] = byte(x >> (8 * j))
+	}
+	for j := 0; j < 8; j++ {
+		plane, shift := planes[j*n:(j+1)*n], 8*j
+		for i, x := range xs {
+			plane[i] = byte(x >> shift)
 		}
 	}
 	return b
@@ -361,6 +366,19 @@ func growFloat64(s []float64, n int) []float64 {
 	return s
 }
 
+// varint is binary.Varint(b[off:]) with the one-byte case, which steady
+// steps and times make the usual one, inline.
+func varint(b []byte, off int) (int64, int) {
+	if off < len(b) && b[off] < 0x80 {
+		u := int64(b[off])
+		return (u >> 1) ^ -(u & 1), 1
+	}
+	if off >= len(b) {
+		return 0, 0
+	}
+	return binary.Varint(b[off:])
+}
+
 func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 	n := blk.Points
 	if len(data) < 3*n {
@@ -370,7 +388,7 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 	readDoD := func(out []int64) ([]int64, error) {
 		var prev, delta int64
 		for i := 0; i < n; i++ {
-			v, m := binary.Varint(data[off:])
+			v, m := varint(data, off)
 			if m <= 0 {
 				return out, fmt.Errorf("bad varint at block offset %d", off)
 			}
@@ -406,13 +424,17 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 		if len(data)-off != 8*n {
 			return fmt.Errorf("values take %d bytes, want %d", len(data)-off, 8*n)
 		}
-		planes := data[off:]
-		var prev uint64
-		for i := 0; i < n; i++ {
-			var x uint64
-			for j := 0; j < 8; j++ {
-				x |= uint64(planes[j*n+i]) << (8 * j)
+		// Plane by plane (each a sequential pass), then the running XOR.
+		var scratch [ColumnBlockPoints]uint64
+		xs := scratch[:n]
+		for j := 0; j < 8; j++ {
+			plane, shift := data[off+j*n:off+(j+1)*n], 8*j
+			for i, c := range plane {
+				xs[i] |= uint64(c) << shift
 			}
+		}
+		var prev uint64
+		for _, x := range xs {
 			prev ^= x
 			dst.Values = append(dst.Values, math.Float64frombits(prev))
 		}
@@ -424,7 +446,7 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 		off++
 		var prev int64
 		for i := 0; i < n; i++ {
-			d, m := binary.Varint(data[off:])
+			d, m := varint(data, off)
 			if m <= 0 {
 				return fmt.Errorf("bad value at block offset %d", off)
 			}
