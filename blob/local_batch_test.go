@@ -61,7 +61,7 @@ func verifyVisibleChunks(t *testing.T, st Store) int {
 	t.Helper()
 	n := 0
 	err := st.List(context.Background(), chunkDir, func(key string, _ int64, _ time.Time) error {
-		d, ok := parseShardedKey(chunkDir, key)
+		id, ok := parseShardedKey(chunkDir, key)
 		if !ok {
 			return fmt.Errorf("unexpected key %s", key)
 		}
@@ -79,8 +79,8 @@ func verifyVisibleChunks(t *testing.T, st Store) int {
 		default:
 			return fmt.Errorf("chunk %s: bad header (%d bytes)", key, len(obj))
 		}
-		if Sum(raw) != d {
-			return fmt.Errorf("chunk %s holds bytes hashing to %s", key, Sum(raw))
+		if chunkSum(raw) != ChunkID(id) {
+			return fmt.Errorf("chunk %s holds bytes hashing to %s", key, chunkSum(raw))
 		}
 		n++
 		return nil
