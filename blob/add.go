@@ -318,10 +318,13 @@ func storeChunk(ctx context.Context, st Store, batch *localBatch, data []byte, e
 		return ref, 0, false, nil
 	}
 	key := ChunkKey(ref.ID)
-	if _, err := st.Stat(ctx, key); err == nil {
-		if batch != nil {
-			batch.found(key)
+	if batch != nil {
+		if has, err := batch.has(key); err != nil {
+			return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.ID, err)
+		} else if has {
+			return ref, 0, false, nil
 		}
+	} else if _, err := st.Stat(ctx, key); err == nil {
 		return ref, 0, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.ID, err)

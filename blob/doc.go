@@ -40,7 +40,7 @@
 // A chunk object is one header byte, 0 (raw bytes follow) or 1 (one zstd
 // frame follows), then the payload. zstd is used only when it saves at least
 // 1/32 of the chunk, so incompressible data (most float weights) is stored
-// raw and read back without a decompression step; a few 16 KiB samples are
+// raw and read back without a decompression step; a few 4 KiB samples are
 // compressed first, and a chunk whose samples do not shrink is stored raw
 // without compressing all of it. The two-hex-digit shard
 // folders keep folders small on file systems and give S3 LIST requests

@@ -109,7 +109,7 @@ func compressChunk(dst, raw []byte) ([]byte, bool) {
 const (
 	probeMin     = 256 << 10
 	probeSamples = 4
-	probeSize    = 16 << 10
+	probeSize    = 4 << 10
 )
 
 // compressible guesses cheaply whether compressing raw could save 1/32: it

@@ -127,10 +127,32 @@ func (b *localBatch) failed() error {
 	return b.err
 }
 
+// has reports whether the object key exists, like Local.Stat with one
+// system call; if it does, the batch relies on it (see found).
+func (b *localBatch) has(key string) (bool, error) {
+	path, err := b.l.Path(key)
+	if err != nil {
+		return false, err
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		b.found(key)
+		return true, nil
+	case err == nil:
+		return false, fmt.Errorf("%s: %w: a local store cannot hold both a key and keys below it", key, ErrInvalidKey)
+	case errors.Is(err, fs.ErrNotExist) || isNotDir(err):
+		return false, nil
+	}
+	return false, err
+}
+
 // put writes hdr then body as the object key to a staging file, starts its
-// writeback and queues it to be fsynced and linked into place. Like
-// Local.Put it does nothing if key exists. The bytes are copied to the page
-// cache before put returns, so the caller may reuse hdr and body.
+// writeback and queues it to be fsynced and linked into place. The caller
+// asked has first: an object that appears meanwhile (another add of the
+// same content) is kept, not rewritten, when the staged one is linked. The
+// bytes are copied to the page cache before put returns, so the caller may
+// reuse hdr and body.
 func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) error {
 	if err := b.failed(); err != nil {
 		return err
@@ -141,10 +163,6 @@ func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) erro
 	path, err := b.l.Path(key)
 	if err != nil {
 		return err
-	}
-	if _, err := os.Lstat(path); err == nil {
-		b.found(key)
-		return nil // exists; never rewritten
 	}
 	// The final folder exists before the object is staged, so the link
 	// step has nothing left to fail on but the link itself.
