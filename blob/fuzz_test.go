@@ -56,6 +56,21 @@ func FuzzParseDigest(f *testing.F) {
 	})
 }
 
+func FuzzParseChunkID(f *testing.F) {
+	f.Add("blake3:" + abcB3Hex)
+	f.Add("blake3:" + abcB3Hex[:63] + "G")
+	f.Add("sha256:" + abcHex)
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseChunkID(s)
+		if err != nil {
+			return
+		}
+		if c.String() != s {
+			t.Fatalf("ParseChunkID(%q).String() = %q", s, c.String())
+		}
+	})
+}
+
 // FuzzDecodeChunk feeds arbitrary stored chunk objects to the decoder: it
 // must never accept bytes whose hash does not match, and never panic.
 func FuzzDecodeChunk(f *testing.F) {
