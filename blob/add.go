@@ -179,7 +179,7 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 		hashq   = make(chan job, 64)
 		mu      sync.Mutex
 		refs    []chunkRef
-		seen    = map[Digest]bool{} // chunks this add stored or found
+		seen    = map[ChunkID]bool{} // chunks this add stored or found
 		res     AddResult
 		wg      sync.WaitGroup
 		errOnce sync.Once
@@ -202,7 +202,7 @@ func addStream(ctx context.Context, st Store, r io.Reader, p chunkParams, opts A
 			var enc, frame []byte
 			for j := range jobs {
 				if ctx.Err() == nil {
-					ref, stored, isNew, err := storeChunk(ctx, st, batch, j.data, &enc, &frame, func(d Digest) bool {
+					ref, stored, isNew, err := storeChunk(ctx, st, batch, j.data, &enc, &frame, func(d ChunkID) bool {
 						mu.Lock()
 						defer mu.Unlock()
 						dup := seen[d]
@@ -312,19 +312,22 @@ const addSegments = 3
 // reusable buffers for the compressed and the raw chunk object; dup reports
 // (and records) whether this add already handles the chunk, as happens for
 // repeated content.
-func storeChunk(ctx context.Context, st Store, batch *localBatch, data []byte, enc, frame *[]byte, dup func(Digest) bool) (ref chunkRef, stored int64, isNew bool, err error) {
-	ref = chunkRef{Digest: Sum(data), Size: int64(len(data))}
-	if dup(ref.Digest) {
+func storeChunk(ctx context.Context, st Store, batch *localBatch, data []byte, enc, frame *[]byte, dup func(ChunkID) bool) (ref chunkRef, stored int64, isNew bool, err error) {
+	ref = chunkRef{ID: chunkSum(data), Size: int64(len(data))}
+	if dup(ref.ID) {
 		return ref, 0, false, nil
 	}
-	key := ChunkKey(ref.Digest)
-	if _, err := st.Stat(ctx, key); err == nil {
-		if batch != nil {
-			batch.found(key)
+	key := ChunkKey(ref.ID)
+	if batch != nil {
+		if has, err := batch.has(key); err != nil {
+			return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.ID, err)
+		} else if has {
+			return ref, 0, false, nil
 		}
+	} else if _, err := st.Stat(ctx, key); err == nil {
 		return ref, 0, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.Digest, err)
+		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.ID, err)
 	}
 	var hdr, body []byte
 	if z, ok := compressChunk(*enc, data); ok {
@@ -346,7 +349,7 @@ func storeChunk(ctx context.Context, st Store, batch *localBatch, data []byte, e
 		err = st.Put(ctx, key, bytes.NewReader(obj), size)
 	}
 	if err != nil {
-		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.Digest, err)
+		return ref, 0, false, fmt.Errorf("chunk %s: %w", ref.ID, err)
 	}
 	return ref, size, true, nil
 }

@@ -87,18 +87,18 @@ func Copy(ctx context.Context, src, dst Store, digests []Digest, opts CopyOption
 	}
 	// Which of their chunks does dst lack?
 	var refs []chunkRef
-	seenChunk := map[Digest]bool{}
+	seenChunk := map[ChunkID]bool{}
 	for _, fi := range indexes {
 		for _, c := range fi.Chunks {
-			if !seenChunk[c.Digest] {
-				seenChunk[c.Digest] = true
+			if !seenChunk[c.ID] {
+				seenChunk[c.ID] = true
 				refs = append(refs, c)
 			}
 		}
 	}
 	keys := make([]string, len(refs))
 	for i, c := range refs {
-		keys[i] = ChunkKey(c.Digest)
+		keys[i] = ChunkKey(c.ID)
 	}
 	haveChunk, err := dst.Exists(ctx, keys)
 	if err != nil {
@@ -169,19 +169,19 @@ func Copy(ctx context.Context, src, dst Store, digests []Digest, opts CopyOption
 
 // copyChunk copies one chunk object, verified, and returns its stored size.
 func copyChunk(ctx context.Context, src, dst Store, c chunkRef, bufs *chunkBufs) (int64, error) {
-	key := ChunkKey(c.Digest)
+	key := ChunkKey(c.ID)
 	rc, err := src.Get(ctx, key)
 	if err != nil {
-		return 0, fmt.Errorf("copy chunk %s from %s: %w", c.Digest, src.Location(), err)
+		return 0, fmt.Errorf("copy chunk %s from %s: %w", c.ID, src.Location(), err)
 	}
 	obj, err := readAllLimit(rc, c.Size+1, bufs.obj)
 	rc.Close()
 	bufs.obj = obj
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return 0, fmt.Errorf("copy chunk %s from %s: %w: stored object is larger than %d bytes", c.Digest, src.Location(), ErrCorrupt, c.Size+1)
+			return 0, fmt.Errorf("copy chunk %s from %s: %w: stored object is larger than %d bytes", c.ID, src.Location(), ErrCorrupt, c.Size+1)
 		}
-		return 0, fmt.Errorf("copy chunk %s from %s: %w", c.Digest, src.Location(), err)
+		return 0, fmt.Errorf("copy chunk %s from %s: %w", c.ID, src.Location(), err)
 	}
 	out, err := decodeChunk(bufs.out, obj, c)
 	if err != nil {
@@ -191,7 +191,7 @@ func copyChunk(ctx context.Context, src, dst Store, c chunkRef, bufs *chunkBufs)
 		bufs.out = out
 	}
 	if err := dst.Put(ctx, key, bytes.NewReader(obj), int64(len(obj))); err != nil {
-		return 0, fmt.Errorf("copy chunk %s to %s: %w", c.Digest, dst.Location(), err)
+		return 0, fmt.Errorf("copy chunk %s to %s: %w", c.ID, dst.Location(), err)
 	}
 	return int64(len(obj)), nil
 }

@@ -127,7 +127,7 @@ func TestCopyRefusesCorruptSource(t *testing.T) {
 	src := NewMem("src")
 	d := mustAdd(t, src, randBytes(84, 3<<20))
 	fi, _ := readFileIndex(ctx, src, d)
-	victim := fi.Chunks[0].Digest
+	victim := fi.Chunks[0].ID
 	obj := readObject(t, src, ChunkKey(victim))
 	obj[100] ^= 0xff
 	src.Overwrite(ChunkKey(victim), obj)
@@ -207,14 +207,15 @@ func TestGC(t *testing.T) {
 func TestGCStopsOnUnreadableKeptFile(t *testing.T) {
 	ctx := context.Background()
 	st := NewMem("gc-bad")
-	d := mustAdd(t, st, randBytes(95, 1<<20))
+	data := randBytes(95, 1<<20)
+	d := mustAdd(t, st, data)
 	old := mustAdd(t, st, randBytes(96, 1<<20))
 	st.Overwrite(FileKey(d), []byte("garbage"))
 	_, err := GC(ctx, st, map[Digest]bool{d: true}, time.Now().Add(time.Hour), false)
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("GC with a corrupt kept file object = %v, want ErrCorrupt", err)
 	}
-	if _, err := st.Stat(ctx, ChunkKey(d)); err != nil {
+	if _, err := st.Stat(ctx, ChunkKey(chunkSum(data))); err != nil {
 		t.Fatal("GC deleted chunks although it could not read a kept file object")
 	}
 	_ = old

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+
+	"github.com/zeebo/blake3"
 )
 
 // digestPrefix is the algorithm prefix of a digest's text form.
@@ -29,14 +31,15 @@ func ParseDigest(s string) (Digest, error) {
 	return d, nil
 }
 
-// parseDigestHex parses 64 lowercase hex digits without the prefix.
-func parseDigestHex(s string) (Digest, error) {
-	var d Digest
+// parseHash32 parses 64 lowercase hex digits without a prefix: the hex
+// part of a Digest or a ChunkID.
+func parseHash32(s string) ([32]byte, error) {
+	var d [32]byte
 	if len(s) != 2*len(d) {
-		return Digest{}, fmt.Errorf("%w: %q is not 64 lowercase hex digits", ErrInvalidDigest, s)
+		return d, fmt.Errorf("%w: %q is not 64 lowercase hex digits", ErrInvalidDigest, s)
 	}
 	if err := parseHex(d[:], s); err != nil {
-		return Digest{}, fmt.Errorf("%w: %q: %w", ErrInvalidDigest, s, err)
+		return [32]byte{}, fmt.Errorf("%w: %q: %w", ErrInvalidDigest, s, err)
 	}
 	return d, nil
 }
@@ -99,3 +102,35 @@ func (d *Digest) UnmarshalText(b []byte) error {
 	*d = p
 	return nil
 }
+
+// chunkPrefix is the algorithm prefix of a chunk ID's text form.
+const chunkPrefix = "blake3:"
+
+// ChunkID names one chunk of a stored file: the BLAKE3-256 hash of the
+// chunk's raw (uncompressed) bytes. Files keep SHA-256 names (Digest),
+// which Git LFS and OCI share; chunks are internal to a store, and BLAKE3
+// hashes them several times faster, on the path of every add and every
+// verified read. Like Digest it is a comparable value type.
+type ChunkID [32]byte
+
+// chunkSum returns the ChunkID of the chunk b.
+func chunkSum(b []byte) ChunkID { return ChunkID(blake3.Sum256(b)) }
+
+// ParseChunkID parses the text form "blake3:<64 lowercase hex digits>",
+// with ParseDigest's strictness; the error wraps ErrInvalidDigest.
+func ParseChunkID(s string) (ChunkID, error) {
+	var c ChunkID
+	if len(s) != len(chunkPrefix)+2*len(c) || s[:len(chunkPrefix)] != chunkPrefix {
+		return ChunkID{}, fmt.Errorf("%w: %q is not of the form blake3:<64 lowercase hex digits>", ErrInvalidDigest, s)
+	}
+	if err := parseHex(c[:], s[len(chunkPrefix):]); err != nil {
+		return ChunkID{}, fmt.Errorf("%w: %q: %w", ErrInvalidDigest, s, err)
+	}
+	return c, nil
+}
+
+// String returns the text form "blake3:<hex>".
+func (c ChunkID) String() string { return chunkPrefix + c.Hex() }
+
+// Hex returns the 64 lowercase hex digits without the algorithm prefix.
+func (c ChunkID) Hex() string { return hex.EncodeToString(c[:]) }

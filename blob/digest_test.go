@@ -7,8 +7,11 @@ import (
 	"testing"
 )
 
-// sha256("abc"), a well-known test vector.
-const abcHex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+// sha256("abc") and blake3("abc"), well-known test vectors.
+const (
+	abcHex   = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+	abcB3Hex = "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
+)
 
 func TestDigestForms(t *testing.T) {
 	d := Sum([]byte("abc"))
@@ -28,6 +31,26 @@ func TestDigestForms(t *testing.T) {
 	r, n, err := DigestReader(strings.NewReader("abc"))
 	if err != nil || r != d || n != 3 {
 		t.Fatalf("DigestReader = %v, %d, %v", r, n, err)
+	}
+}
+
+func TestChunkIDForms(t *testing.T) {
+	c := chunkSum([]byte("abc"))
+	if got := c.String(); got != "blake3:"+abcB3Hex {
+		t.Fatalf("String() = %q", got)
+	}
+	if c.Hex() != abcB3Hex {
+		t.Fatalf("Hex() = %q", c.Hex())
+	}
+	p, err := ParseChunkID("blake3:" + abcB3Hex)
+	if err != nil || p != c {
+		t.Fatalf("ParseChunkID = %v, %v", p, err)
+	}
+	for _, s := range []string{"", abcB3Hex, "blake3:", "sha256:" + abcB3Hex, "blake3:" + abcB3Hex[:63],
+		"blake3:" + strings.ToUpper(abcB3Hex), "BLAKE3:" + abcB3Hex, "blake3:" + abcB3Hex + "\n"} {
+		if _, err := ParseChunkID(s); !errors.Is(err, ErrInvalidDigest) {
+			t.Errorf("ParseChunkID(%q) = %v, want ErrInvalidDigest", s, err)
+		}
 	}
 }
 
@@ -70,13 +93,17 @@ func TestDigestJSON(t *testing.T) {
 
 func TestShardedKeys(t *testing.T) {
 	d := Sum([]byte("abc"))
-	if got := ChunkKey(d); got != "chunks/ba/"+abcHex {
+	c := chunkSum([]byte("abc"))
+	if got := ChunkKey(c); got != "chunks/64/"+abcB3Hex {
 		t.Fatalf("ChunkKey = %q", got)
+	}
+	if p, ok := parseShardedKey(chunkDir, ChunkKey(c)); !ok || ChunkID(p) != c {
+		t.Fatalf("parseShardedKey(ChunkKey) = %v, %v", p, ok)
 	}
 	if got := FileKey(d); got != "files/ba/"+abcHex {
 		t.Fatalf("FileKey = %q", got)
 	}
-	if p, ok := parseShardedKey(fileDir, FileKey(d)); !ok || p != d {
+	if p, ok := parseShardedKey(fileDir, FileKey(d)); !ok || Digest(p) != d {
 		t.Fatalf("parseShardedKey(FileKey) = %v, %v", p, ok)
 	}
 	for _, k := range []string{"files/bb/" + abcHex, "files/ba" + abcHex, "chunks/ba/" + abcHex, "files/ba/" + abcHex[:63]} {
@@ -84,7 +111,7 @@ func TestShardedKeys(t *testing.T) {
 			t.Errorf("parseShardedKey(%q) accepted", k)
 		}
 	}
-	if err := ValidateKey(ChunkKey(d)); err != nil {
+	if err := ValidateKey(ChunkKey(c)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -23,20 +23,25 @@
 // Below a store's root (a folder, or the bucket prefix):
 //
 //	files/<hex[0:2]>/<hex>    file object of the file with digest sha256:<hex>
-//	chunks/<hex[0:2]>/<hex>   chunk with digest sha256:<hex> (of its raw bytes)
+//	chunks/<hex[0:2]>/<hex>   chunk with ID blake3:<hex> (of its raw bytes)
 //
 // A file object is a short text listing the file's chunks in order (format
 // documented at fileMagic in format.go):
 //
-//	mlgit blob file v1
+//	mlgit blob file v2
 //	digest sha256:<hex of the whole file>
 //	size <bytes>
-//	chunk sha256:<hex> <bytes>      (one line per chunk)
+//	chunk blake3:<hex> <bytes>      (one line per chunk)
+//
+// Files are named by SHA-256 (Digest), the name Git LFS and OCI use and
+// that manifests record; chunks, which only a store sees, by BLAKE3-256
+// (ChunkID), which hashes several times faster on the path of every add
+// and every verified read.
 //
 // A chunk object is one header byte, 0 (raw bytes follow) or 1 (one zstd
 // frame follows), then the payload. zstd is used only when it saves at least
 // 1/32 of the chunk, so incompressible data (most float weights) is stored
-// raw and read back without a decompression step; a few 16 KiB samples are
+// raw and read back without a decompression step; a few 4 KiB samples are
 // compressed first, and a chunk whose samples do not shrink is stored raw
 // without compressing all of it. The two-hex-digit shard
 // folders keep folders small on file systems and give S3 LIST requests

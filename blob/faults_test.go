@@ -19,8 +19,8 @@ import (
 	"github.com/mlgit/mlgit/internal/s3test"
 )
 
-// chunkKeyOf returns a chunk key of blob d in st and the chunk's digest.
-func chunkKeyOf(t *testing.T, st blob.Store, d blob.Digest, i int) (string, blob.Digest) {
+// chunkKeyOf returns a chunk key of blob d in st and the chunk's ID.
+func chunkKeyOf(t *testing.T, st blob.Store, d blob.Digest, i int) (string, blob.ChunkID) {
 	t.Helper()
 	keys, err := blob.Keys(context.Background(), st, d)
 	if err != nil {
@@ -30,7 +30,7 @@ func chunkKeyOf(t *testing.T, st blob.Store, d blob.Digest, i int) (string, blob
 		t.Fatalf("blob has %d keys", len(keys))
 	}
 	key := keys[1+i]
-	cd, err := blob.ParseDigest("sha256:" + path.Base(key))
+	cd, err := blob.ParseChunkID("blake3:" + path.Base(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func flip(b []byte, i int) []byte {
 	return b
 }
 
-func requireCorrupt(t *testing.T, st blob.Store, d, named blob.Digest) {
+func requireCorrupt(t *testing.T, st blob.Store, d blob.Digest, named blob.ChunkID) {
 	t.Helper()
 	ctx := context.Background()
 	err := blob.Verify(ctx, st, d)

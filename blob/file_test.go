@@ -91,7 +91,7 @@ func TestAddIsIdempotentAndCompresses(t *testing.T) {
 	rnd := randBytes(10, 100<<10)
 	d := mustAdd(t, st, rnd)
 	keys, err := Keys(ctx, st, d)
-	if err != nil || len(keys) != 2 || keys[0] != FileKey(d) || keys[1] != ChunkKey(d) {
+	if err != nil || len(keys) != 2 || keys[0] != FileKey(d) || keys[1] != ChunkKey(chunkSum(rnd)) {
 		t.Fatalf("Keys of a one-chunk file = %v, %v", keys, err)
 	}
 	obj := readObject(t, st, keys[1])
@@ -203,7 +203,7 @@ var corruptions = map[string]func([]byte) []byte{
 // checkCorruptionDetected reads d from st after damage and requires an
 // ErrCorrupt naming the digest both from Open/Read and Verify, and that no
 // read ends in success.
-func checkCorruptionDetected(t *testing.T, st Store, d Digest, named Digest) {
+func checkCorruptionDetected(t *testing.T, st Store, d Digest, named fmt.Stringer) {
 	t.Helper()
 	rc, _, err := Open(context.Background(), st, d)
 	if err == nil {
@@ -235,7 +235,7 @@ func TestCorruptChunkDetected(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				victim := fi.Chunks[len(fi.Chunks)/2].Digest
+				victim := fi.Chunks[len(fi.Chunks)/2].ID
 				key := ChunkKey(victim)
 				if err := st.Overwrite(key, damage(readObject(t, st, key))); err != nil {
 					t.Fatal(err)
@@ -251,7 +251,7 @@ func TestMissingChunkIsClearError(t *testing.T) {
 	st := NewMem("missing")
 	d := mustAdd(t, st, randBytes(51, 3<<20))
 	fi, _ := readFileIndex(ctx, st, d)
-	victim := fi.Chunks[1].Digest
+	victim := fi.Chunks[1].ID
 	st.Delete(ctx, ChunkKey(victim))
 	_, err := readAllBlob(t, st, d)
 	if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNotFound) {

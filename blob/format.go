@@ -13,8 +13,10 @@ import (
 
 // Object layout below a store's root (see doc.go):
 //
-//	chunks/<hex[0:2]>/<hex>   one chunk: a 1-byte header, then the payload
-//	files/<hex[0:2]>/<hex>    one file object: the file's chunk list (text)
+//	chunks/<hex[0:2]>/<hex>   one chunk (hex of its BLAKE3 ChunkID): a 1-byte
+//	                          header, then the payload
+//	files/<hex[0:2]>/<hex>    one file object (hex of the file's SHA-256
+//	                          Digest): the file's chunk list (text)
 const (
 	chunkDir = "chunks/"
 	fileDir  = "files/"
@@ -26,22 +28,23 @@ const (
 	chunkZstd byte = 1 // payload is one zstd frame of the chunk's bytes
 )
 
-// ChunkKey returns the store key of the chunk with digest d.
-func ChunkKey(d Digest) string { h := d.Hex(); return chunkDir + h[:2] + "/" + h }
+// ChunkKey returns the store key of the chunk with ID id.
+func ChunkKey(id ChunkID) string { h := id.Hex(); return chunkDir + h[:2] + "/" + h }
 
 // FileKey returns the store key of the file object of the file with digest d.
 func FileKey(d Digest) string { h := d.Hex(); return fileDir + h[:2] + "/" + h }
 
-// parseShardedKey returns the digest a "<dir><hex[:2]>/<hex>" key names.
-func parseShardedKey(dir, key string) (Digest, bool) {
+// parseShardedKey returns the hash a "<dir><hex[:2]>/<hex>" key names: a
+// Digest below files/, a ChunkID below chunks/.
+func parseShardedKey(dir, key string) ([32]byte, bool) {
 	if len(key) != len(dir)+3+64 || key[:len(dir)] != dir || key[len(dir)+2] != '/' {
-		return Digest{}, false
+		return [32]byte{}, false
 	}
 	h := key[len(dir)+3:]
 	if key[len(dir):len(dir)+2] != h[:2] {
-		return Digest{}, false
+		return [32]byte{}, false
 	}
-	d, err := parseDigestHex(h)
+	d, err := parseHash32(h)
 	return d, err == nil
 }
 
@@ -61,7 +64,7 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 		zstdEnc, err = zstd.NewWriter(nil,
 			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)),
-			zstd.WithEncoderCRC(false), // chunks are verified by SHA-256
+			zstd.WithEncoderCRC(false), // chunks are verified by their BLAKE3 ID
 			zstd.WithZeroFrames(true))
 		if err != nil {
 			panic(err)
@@ -106,7 +109,7 @@ func compressChunk(dst, raw []byte) ([]byte, bool) {
 const (
 	probeMin     = 256 << 10
 	probeSamples = 4
-	probeSize    = 16 << 10
+	probeSize    = 4 << 10
 )
 
 // compressible guesses cheaply whether compressing raw could save 1/32: it
@@ -133,7 +136,7 @@ func compressible(raw []byte) bool {
 }
 
 // decodeChunk decodes a stored chunk into dst (reused) and checks that it has
-// want's size and digest. Errors wrap ErrCorrupt and name the chunk. For a
+// want's size and ID. Errors wrap ErrCorrupt and name the chunk. For a
 // raw chunk the result is obj's payload itself, not a copy: it aliases obj
 // (see keepsDecodeBuffer).
 func decodeChunk(dst, obj []byte, want chunkRef) ([]byte, error) {
@@ -141,8 +144,8 @@ func decodeChunk(dst, obj []byte, want chunkRef) ([]byte, error) {
 	if err != nil {
 		return out, err
 	}
-	if got := Sum(out); got != want.Digest {
-		return nil, fmt.Errorf("chunk %s: %w: content hash is %s", want.Digest, ErrCorrupt, got)
+	if got := chunkSum(out); got != want.ID {
+		return nil, fmt.Errorf("chunk %s: %w: content hash is %s", want.ID, ErrCorrupt, got)
 	}
 	return out, nil
 }
@@ -152,7 +155,7 @@ func decodeChunk(dst, obj []byte, want chunkRef) ([]byte, error) {
 // use it (OpenOptions.WholeFileCheck).
 func decodeChunkData(dst, obj []byte, want chunkRef) ([]byte, error) {
 	if len(obj) == 0 {
-		return nil, fmt.Errorf("chunk %s: %w: empty object", want.Digest, ErrCorrupt)
+		return nil, fmt.Errorf("chunk %s: %w: empty object", want.ID, ErrCorrupt)
 	}
 	var out []byte
 	switch obj[0] {
@@ -163,13 +166,13 @@ func decodeChunkData(dst, obj []byte, want chunkRef) ([]byte, error) {
 		var err error
 		out, err = dec.DecodeAll(obj[1:], dst[:0])
 		if err != nil {
-			return nil, fmt.Errorf("chunk %s: %w: cannot decompress: %v", want.Digest, ErrCorrupt, err)
+			return nil, fmt.Errorf("chunk %s: %w: cannot decompress: %v", want.ID, ErrCorrupt, err)
 		}
 	default:
-		return nil, fmt.Errorf("chunk %s: %w: unknown header byte %#x", want.Digest, ErrCorrupt, obj[0])
+		return nil, fmt.Errorf("chunk %s: %w: unknown header byte %#x", want.ID, ErrCorrupt, obj[0])
 	}
 	if int64(len(out)) != want.Size {
-		return nil, fmt.Errorf("chunk %s: %w: %d bytes, want %d", want.Digest, ErrCorrupt, len(out), want.Size)
+		return nil, fmt.Errorf("chunk %s: %w: %d bytes, want %d", want.ID, ErrCorrupt, len(out), want.Size)
 	}
 	return out, nil
 }
@@ -181,8 +184,8 @@ func keepsDecodeBuffer(obj []byte) bool { return len(obj) > 0 && obj[0] == chunk
 
 // chunkRef names one chunk of a file.
 type chunkRef struct {
-	Digest Digest
-	Size   int64
+	ID   ChunkID
+	Size int64
 }
 
 // fileIndex is the decoded file object: which chunks, in order, make up the
@@ -193,18 +196,20 @@ type fileIndex struct {
 	Chunks []chunkRef
 }
 
-// File object format, version 1. It is text so a person can read it with
+// File object format, version 2. It is text so a person can read it with
 // any S3 browser. It MUST be exactly:
 //
-//	mlgit blob file v1\n
-//	digest sha256:<hex>\n          the whole file's digest
+//	mlgit blob file v2\n
+//	digest sha256:<hex>\n          the whole file's SHA-256 (its Digest)
 //	size <n>\n                     decimal, no sign, no leading zeros
-//	chunk sha256:<hex> <n>\n       once per chunk, in file order
+//	chunk blake3:<hex> <n>\n       once per chunk, in file order: its ChunkID
+//	                               and size
 //
 // Chunk sizes MUST be in [1, MaxChunkSize] and add up to size; an empty file
 // has no chunk lines. Decoders reject anything else (strict: one canonical
-// encoding, so encode(decode(x)) == x).
-const fileMagic = "mlgit blob file v1\n"
+// encoding, so encode(decode(x)) == x), version 1 included (its chunks
+// were named by SHA-256; no store of that version was ever published).
+const fileMagic = "mlgit blob file v2\n"
 
 // maxFileObject bounds a file object's size: about 3.4 million chunks, or
 // 3 TiB of content at the average chunk size.
@@ -212,7 +217,7 @@ const maxFileObject = 256 << 20
 
 func (fi *fileIndex) encode() []byte {
 	var b bytes.Buffer
-	b.Grow(len(fileMagic) + 100 + len(fi.Chunks)*(len("chunk sha256: \n")+64+8))
+	b.Grow(len(fileMagic) + 100 + len(fi.Chunks)*(len("chunk "+chunkPrefix+" \n")+64+8))
 	b.WriteString(fileMagic)
 	b.WriteString("digest ")
 	b.WriteString(fi.Digest.String())
@@ -221,7 +226,7 @@ func (fi *fileIndex) encode() []byte {
 	b.WriteByte('\n')
 	for _, c := range fi.Chunks {
 		b.WriteString("chunk ")
-		b.WriteString(c.Digest.String())
+		b.WriteString(c.ID.String())
 		b.WriteByte(' ')
 		b.WriteString(strconv.FormatInt(c.Size, 10))
 		b.WriteByte('\n')
@@ -278,11 +283,11 @@ func decodeFileIndex(b []byte) (*fileIndex, error) {
 		if !ok {
 			return nil, bad(lineNo+1, "missing final newline")
 		}
-		const pre = "chunk " + digestPrefix
+		const pre = "chunk " + chunkPrefix
 		if len(l) < len(pre)+64+2 || string(l[:len(pre)]) != pre || l[len(pre)+64] != ' ' {
-			return nil, bad(lineNo, "want \"chunk sha256:<hex> <n>\"")
+			return nil, bad(lineNo, "want \"chunk blake3:<hex> <n>\"")
 		}
-		cd, err := parseDigestHex(string(l[len(pre) : len(pre)+64]))
+		cd, err := parseHash32(string(l[len(pre) : len(pre)+64]))
 		if err != nil {
 			return nil, bad(lineNo, "%v", err)
 		}
@@ -297,7 +302,7 @@ func decodeFileIndex(b []byte) (*fileIndex, error) {
 		if sum > fi.Size {
 			return nil, bad(lineNo, "chunk sizes add up to more than size %d", fi.Size)
 		}
-		fi.Chunks = append(fi.Chunks, chunkRef{Digest: cd, Size: n})
+		fi.Chunks = append(fi.Chunks, chunkRef{ID: cd, Size: n})
 	}
 	if sum != fi.Size {
 		return nil, fmt.Errorf("%w: chunk sizes add up to %d, want size %d", errFileFormat, sum, fi.Size)

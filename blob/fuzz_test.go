@@ -7,10 +7,13 @@ import (
 
 func FuzzDecodeFileIndex(f *testing.F) {
 	a := Sum([]byte("a"))
-	b := Sum([]byte("b"))
+	ca, cb := chunkSum([]byte("a")), chunkSum([]byte("b"))
 	f.Add((&fileIndex{Digest: a, Size: 0}).encode())
-	f.Add((&fileIndex{Digest: a, Size: 3, Chunks: []chunkRef{{b, 1}, {a, 2}}}).encode())
+	f.Add((&fileIndex{Digest: a, Size: 3, Chunks: []chunkRef{{cb, 1}, {ca, 2}}}).encode())
 	f.Add([]byte(fileMagic + "digest sha256:" + a.Hex() + "\nsize 01\n"))
+	// Version 1 named chunks by SHA-256; it is not accepted.
+	f.Add([]byte("mlgit blob file v1\ndigest sha256:" + a.Hex() + "\nsize 1\nchunk sha256:" + a.Hex() + " 1\n"))
+	f.Add([]byte(fileMagic + "digest sha256:" + a.Hex() + "\nsize 1\nchunk sha256:" + a.Hex() + " 1\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		fi, err := decodeFileIndex(in)
@@ -53,6 +56,21 @@ func FuzzParseDigest(f *testing.F) {
 	})
 }
 
+func FuzzParseChunkID(f *testing.F) {
+	f.Add("blake3:" + abcB3Hex)
+	f.Add("blake3:" + abcB3Hex[:63] + "G")
+	f.Add("sha256:" + abcHex)
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseChunkID(s)
+		if err != nil {
+			return
+		}
+		if c.String() != s {
+			t.Fatalf("ParseChunkID(%q).String() = %q", s, c.String())
+		}
+	})
+}
+
 // FuzzDecodeChunk feeds arbitrary stored chunk objects to the decoder: it
 // must never accept bytes whose hash does not match, and never panic.
 func FuzzDecodeChunk(f *testing.F) {
@@ -60,13 +78,13 @@ func FuzzDecodeChunk(f *testing.F) {
 	f.Add(encodeChunk(nil, raw), int64(len(raw)))
 	f.Add(encodeChunk(nil, textLike(1, 5000)), int64(5000))
 	f.Add([]byte{chunkZstd, 0x28, 0xb5, 0x2f, 0xfd}, int64(10))
-	want := Sum(raw)
+	want := chunkSum(raw)
 	f.Fuzz(func(t *testing.T, obj []byte, size int64) {
 		if size < 0 || size > MaxChunkSize {
 			return
 		}
-		out, err := decodeChunk(nil, obj, chunkRef{Digest: want, Size: size})
-		if err == nil && (!bytes.Equal(out, raw) || Sum(out) != want) {
+		out, err := decodeChunk(nil, obj, chunkRef{ID: want, Size: size})
+		if err == nil && (!bytes.Equal(out, raw) || chunkSum(out) != want) {
 			t.Fatalf("accepted wrong content %q", out)
 		}
 	})

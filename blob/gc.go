@@ -54,10 +54,11 @@ func GC(ctx context.Context, st Store, keep map[Digest]bool, olderThan time.Time
 	var (
 		live     []Digest // file objects that stay
 		doomed   []obj
-		refChunk = map[Digest]bool{}
+		refChunk = map[ChunkID]bool{}
 	)
 	err := st.List(ctx, fileDir, func(key string, size int64, mod time.Time) error {
-		d, ok := parseShardedKey(fileDir, key)
+		h, ok := parseShardedKey(fileDir, key)
+		d := Digest(h)
 		if !ok {
 			return nil // not ours
 		}
@@ -85,16 +86,16 @@ func GC(ctx context.Context, st Store, keep map[Digest]bool, olderThan time.Time
 			return stats, fmt.Errorf("gc %s: %w", st.Location(), err)
 		}
 		for _, c := range fi.Chunks {
-			refChunk[c.Digest] = true
+			refChunk[c.ID] = true
 		}
 	}
 	var doomedChunks []obj
 	err = st.List(ctx, chunkDir, func(key string, size int64, mod time.Time) error {
-		d, ok := parseShardedKey(chunkDir, key)
+		id, ok := parseShardedKey(chunkDir, key)
 		switch {
 		case !ok:
 			return nil
-		case refChunk[d]:
+		case refChunk[ChunkID(id)]:
 			stats.ChunksKept++
 		case mod.After(olderThan):
 			stats.ChunksKept++

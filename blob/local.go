@@ -35,6 +35,11 @@ type Local struct {
 	// cleanStage runs once per Local: the first batch removes abandoned
 	// staging files (see local_batch.go).
 	cleanStage sync.Once
+	// anonOnce decides once whether batches stage unnamed files (anonOK);
+	// noAnon (tests only) makes them stage named files.
+	anonOnce sync.Once
+	anonOK   bool
+	noAnon   bool
 	// batchHook, if set (tests only), is called at each step of a batch
 	// ("staged", "synced", "linked", "committed"); an error fails the step.
 	batchHook func(event, key string) error

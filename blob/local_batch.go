@@ -21,15 +21,16 @@ import (
 // the add, and every chunk buffer is held until its fsync returns. A
 // localBatch instead:
 //
-//  1. writes each chunk to a staging file below <root>/.staging/ and
-//     starts its writeback at once (sync_file_range(SYNC_FILE_RANGE_WRITE)
+//  1. writes each chunk to a staging file in <root>/.staging/ (on Linux an
+//     unnamed one, O_TMPFILE, where the file system allows: see
+//     createStaged) and starts its writeback at once (sync_file_range(SYNC_FILE_RANGE_WRITE)
 //     on Linux), so the caller's buffer is free as soon as the bytes are in
 //     the page cache;
 //  2. on a few background goroutines, fsyncs each staging file (by then its
 //     data is usually written back, and one journal commit covers all the
 //     files that became ready meanwhile) and only then links it to its
 //     final name, never replacing an object that exists, and removes the
-//     staging name;
+//     staging name if it has one;
 //  3. in commit, waits for step 2 to finish and fsyncs every folder that
 //     received a new name, in parallel.
 //
@@ -39,7 +40,8 @@ import (
 // leaves a visible chunk with unwritten or partly written bytes, which a
 // later add would trust and reuse), and the file object, the add's
 // acknowledgement, becomes visible only once every chunk it lists is
-// durable under its name. A crash can leave staging files behind; they are
+// durable under its name. A crash leaves no unnamed staging file (the file
+// system frees them); it can leave named ones behind; they are
 // not objects (List skips the folder, no key can name it) and are removed
 // by the next batch of any process on the store once older than
 // staleTempAge, and by GC.
@@ -80,7 +82,7 @@ type localBatch struct {
 // stagedObj is a staging file waiting to be fsynced and linked.
 type stagedObj struct {
 	f    *os.File
-	tmp  string // staging path
+	tmp  string // staging path; "" for an unnamed file
 	path string // final path
 	key  string
 }
@@ -127,10 +129,32 @@ func (b *localBatch) failed() error {
 	return b.err
 }
 
+// has reports whether the object key exists, like Local.Stat with one
+// system call; if it does, the batch relies on it (see found).
+func (b *localBatch) has(key string) (bool, error) {
+	path, err := b.l.Path(key)
+	if err != nil {
+		return false, err
+	}
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		b.found(key)
+		return true, nil
+	case err == nil:
+		return false, fmt.Errorf("%s: %w: a local store cannot hold both a key and keys below it", key, ErrInvalidKey)
+	case errors.Is(err, fs.ErrNotExist) || isNotDir(err):
+		return false, nil
+	}
+	return false, err
+}
+
 // put writes hdr then body as the object key to a staging file, starts its
-// writeback and queues it to be fsynced and linked into place. Like
-// Local.Put it does nothing if key exists. The bytes are copied to the page
-// cache before put returns, so the caller may reuse hdr and body.
+// writeback and queues it to be fsynced and linked into place. The caller
+// asked has first: an object that appears meanwhile (another add of the
+// same content) is kept, not rewritten, when the staged one is linked. The
+// bytes are copied to the page cache before put returns, so the caller may
+// reuse hdr and body.
 func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) error {
 	if err := b.failed(); err != nil {
 		return err
@@ -142,16 +166,12 @@ func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) erro
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(path); err == nil {
-		b.found(key)
-		return nil // exists; never rewritten
-	}
 	// The final folder exists before the object is staged, so the link
 	// step has nothing left to fail on but the link itself.
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	f, err := b.createStaged(filepath.Base(path))
+	f, tmp, err := b.createStaged(filepath.Base(path))
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -159,7 +179,9 @@ func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) erro
 	defer func() {
 		if !queued {
 			_ = f.Close()
-			_ = os.Remove(f.Name())
+			if tmp != "" {
+				_ = os.Remove(tmp)
+			}
 		}
 	}()
 	if len(hdr) > 0 {
@@ -175,7 +197,7 @@ func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) erro
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	select {
-	case b.pending <- stagedObj{f: f, tmp: f.Name(), path: path, key: key}:
+	case b.pending <- stagedObj{f: f, tmp: tmp, path: path, key: key}:
 		queued = true
 	case <-ctx.Done():
 		return ctx.Err()
@@ -184,9 +206,62 @@ func (b *localBatch) put(ctx context.Context, key string, hdr, body []byte) erro
 }
 
 // createStaged creates a new staging file for an object named base,
-// read-only from the start (the descriptor returned can still write).
-// The staging folder is made when a create finds it missing.
-func (b *localBatch) createStaged(base string) (*os.File, error) {
+// read-only from the start (the descriptor returned can still write), and
+// returns it with its staging path. Where the file system allows, the file
+// has no name at all (O_TMPFILE, tmp ""): nothing to remove afterwards,
+// nothing left behind by a crash, and no create and unlink in the one
+// staging folder, which every worker and syncer of an add would otherwise
+// contend for. The staging folder is made when a create finds it missing.
+func (b *localBatch) createStaged(base string) (*os.File, string, error) {
+	if b.l.anonStaging(b.stage) {
+		f, err := openAnon(b.stage)
+		if err == nil {
+			return f, "", nil
+		}
+		if !errors.Is(err, errNoAnon) {
+			return nil, "", err
+		}
+	}
+	f, err := b.createNamed(base)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, f.Name(), nil
+}
+
+// errNoAnon says that the file system cannot create unnamed files.
+var errNoAnon = errors.New("unnamed files are not supported here")
+
+// anonStaging reports whether batches on l stage unnamed files: the first
+// call checks, in the staging folder, that one can be created and then
+// linked to a name.
+func (l *Local) anonStaging(stage string) bool {
+	l.anonOnce.Do(func() { l.anonOK = !l.noAnon && probeAnon(stage) })
+	return l.anonOK
+}
+
+// probeAnon creates an unnamed file in stage, links it to a name and
+// removes that name again, and reports whether all of it worked.
+func probeAnon(stage string) bool {
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return false
+	}
+	f, err := openAnon(stage)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	name := filepath.Join(stage, fmt.Sprintf("probe-%016x", rand.Uint64()))
+	if err := linkAnon(f, name); err != nil {
+		return false
+	}
+	_ = os.Remove(name)
+	return true
+}
+
+// createNamed creates a new staging file for an object named base under a
+// unique name in the staging folder.
+func (b *localBatch) createNamed(base string) (*os.File, error) {
 	for made := false; ; {
 		name := filepath.Join(b.stage, fmt.Sprintf("%s-%016x", base, rand.Uint64()))
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
@@ -213,7 +288,9 @@ func (b *localBatch) syncLoop() {
 		b.mu.Unlock()
 		if skip {
 			_ = o.f.Close()
-			_ = os.Remove(o.tmp)
+			if o.tmp != "" {
+				_ = os.Remove(o.tmp)
+			}
 			continue
 		}
 		if err := b.settle(o); err != nil {
@@ -226,12 +303,21 @@ func (b *localBatch) syncLoop() {
 // its final name (never replacing an existing object), then drop the
 // staging name.
 func (b *localBatch) settle(o stagedObj) error {
-	// The staging name goes in every case: after a link the object keeps
-	// its final name (after a rename there is nothing left to remove).
-	defer func() { _ = os.Remove(o.tmp) }()
+	if o.tmp == "" {
+		// Unnamed: linked through its descriptor, which stays open until
+		// then; if it is never linked, closing it frees it.
+		defer o.f.Close()
+	} else {
+		// The staging name goes in every case: after a link the object
+		// keeps its final name (after a rename there is nothing left to
+		// remove).
+		defer func() { _ = os.Remove(o.tmp) }()
+	}
 	err := o.f.Sync()
-	if cerr := o.f.Close(); err == nil {
-		err = cerr
+	if o.tmp != "" {
+		if cerr := o.f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("put %s: sync: %w", o.key, err)
@@ -239,7 +325,13 @@ func (b *localBatch) settle(o stagedObj) error {
 	if err := b.event("synced", o.key); err != nil {
 		return fmt.Errorf("put %s: %w", o.key, err)
 	}
-	if err := os.Link(o.tmp, o.path); err != nil {
+	var err2 error
+	if o.tmp == "" {
+		err2 = linkAnon(o.f, o.path)
+	} else {
+		err2 = os.Link(o.tmp, o.path)
+	}
+	if err := err2; err != nil {
 		switch {
 		case errors.Is(err, fs.ErrExist):
 			// Another add stored the same content first; its object is as
@@ -249,6 +341,8 @@ func (b *localBatch) settle(o stagedObj) error {
 			}
 			b.found(o.key)
 			return nil
+		case o.tmp == "":
+			return fmt.Errorf("put %s: %w", o.key, err)
 		default:
 			// File systems without hard links: rename, having checked
 			// again that the object is not there yet.

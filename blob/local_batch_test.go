@@ -61,7 +61,7 @@ func verifyVisibleChunks(t *testing.T, st Store) int {
 	t.Helper()
 	n := 0
 	err := st.List(context.Background(), chunkDir, func(key string, _ int64, _ time.Time) error {
-		d, ok := parseShardedKey(chunkDir, key)
+		id, ok := parseShardedKey(chunkDir, key)
 		if !ok {
 			return fmt.Errorf("unexpected key %s", key)
 		}
@@ -79,8 +79,8 @@ func verifyVisibleChunks(t *testing.T, st Store) int {
 		default:
 			return fmt.Errorf("chunk %s: bad header (%d bytes)", key, len(obj))
 		}
-		if Sum(raw) != d {
-			return fmt.Errorf("chunk %s holds bytes hashing to %s", key, Sum(raw))
+		if chunkSum(raw) != ChunkID(id) {
+			return fmt.Errorf("chunk %s holds bytes hashing to %s", key, chunkSum(raw))
 		}
 		n++
 		return nil
@@ -187,7 +187,10 @@ func TestBatchDurableBeforeVisible(t *testing.T) {
 // The crash test runs an add in a child process that kills itself with
 // SIGKILL right after the third staging file was fsynced, before its link:
 // a crash between staging and the final name.
-const crashEnv = "MLGIT_BLOB_TEST_CRASH_STORE"
+const (
+	crashEnv      = "MLGIT_BLOB_TEST_CRASH_STORE"
+	crashNamedEnv = "MLGIT_BLOB_TEST_CRASH_NAMED" // "1": stage named files
+)
 
 func crashData() []byte { return randBytes(95, 12<<20) }
 
@@ -197,6 +200,7 @@ func TestBatchCrashHelper(t *testing.T) {
 		t.Skip("helper process of TestBatchCrashLeavesNoVisiblePartialObject")
 	}
 	l := newLocal(t, dir)
+	l.noAnon = os.Getenv(crashNamedEnv) == "1"
 	var mu sync.Mutex
 	n := 0
 	l.batchHook = func(ev, key string) error {
@@ -215,14 +219,27 @@ func TestBatchCrashHelper(t *testing.T) {
 	t.Fatalf("add finished (%v); it should have been killed", err)
 }
 
+// TestBatchCrashLeavesNoVisiblePartialObject kills an add between a
+// chunk's fsync and its link, staging unnamed files (where the file system
+// can) and named ones.
 func TestBatchCrashLeavesNoVisiblePartialObject(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a child process")
 	}
+	t.Run("unnamed", func(t *testing.T) {
+		if !probeAnon(filepath.Join(t.TempDir(), stageDir)) {
+			t.Skip("the file system cannot create unnamed files")
+		}
+		testBatchCrash(t, false)
+	})
+	t.Run("named", func(t *testing.T) { testBatchCrash(t, true) })
+}
+
+func testBatchCrash(t *testing.T, named bool) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBatchCrashHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashNamedEnv+"="+map[bool]string{true: "1"}[named])
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
@@ -237,7 +254,24 @@ func TestBatchCrashLeavesNoVisiblePartialObject(t *testing.T) {
 	// Chunks linked before the crash are whole; the one killed between
 	// fsync and link, and those queued behind it, are not visible.
 	linked := verifyVisibleChunks(t, l)
+	if linked >= len(crashData())/MaxChunkSize {
+		t.Fatalf("%d chunks visible after a crash at the third link", linked)
+	}
 	left := stagedFiles(t, l)
+	if !named {
+		// Unnamed staging files vanish with the process.
+		if len(left) != 0 {
+			t.Fatalf("staging files left by the crash: %v", left)
+		}
+		res, err := AddReader(ctx, l, bytes.NewReader(data), AddOptions{Parallel: 4})
+		if err != nil || res.Digest != d {
+			t.Fatalf("add after the crash = %+v, %v", res, err)
+		}
+		if err := Verify(ctx, l, d); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	if len(left) == 0 {
 		t.Fatal("no staging file left by the crash; the test does not test the crash window")
 	}

@@ -42,11 +42,11 @@ func readFileIndex(ctx context.Context, st Store, d Digest) (*fileIndex, error) 
 // verified against the chunk's digest unless noHash. A missing chunk is
 // reported as ErrCorrupt (the file is damaged).
 func fetchChunk(ctx context.Context, st Store, ref chunkRef, bufs *chunkBufs, noHash bool) ([]byte, error) {
-	key := ChunkKey(ref.Digest)
+	key := ChunkKey(ref.ID)
 	rc, err := st.Get(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("chunk %s is missing (%s): %w", ref.Digest, key, ErrCorrupt)
+			return nil, fmt.Errorf("chunk %s is missing (%s): %w", ref.ID, key, ErrCorrupt)
 		}
 		return nil, err
 	}
@@ -56,9 +56,9 @@ func fetchChunk(ctx context.Context, st Store, ref chunkRef, bufs *chunkBufs, no
 	bufs.obj = obj
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, fmt.Errorf("chunk %s: %w: stored object is larger than %d bytes", ref.Digest, ErrCorrupt, ref.Size+1)
+			return nil, fmt.Errorf("chunk %s: %w: stored object is larger than %d bytes", ref.ID, ErrCorrupt, ref.Size+1)
 		}
-		return nil, fmt.Errorf("chunk %s: %w", ref.Digest, err)
+		return nil, fmt.Errorf("chunk %s: %w", ref.ID, err)
 	}
 	decode := decodeChunk
 	if noHash {
@@ -287,11 +287,11 @@ func Keys(ctx context.Context, st Store, d Digest) ([]string, error) {
 		return nil, err
 	}
 	keys := []string{FileKey(d)}
-	seen := make(map[Digest]bool, len(fi.Chunks))
+	seen := make(map[ChunkID]bool, len(fi.Chunks))
 	for _, c := range fi.Chunks {
-		if !seen[c.Digest] {
-			seen[c.Digest] = true
-			keys = append(keys, ChunkKey(c.Digest))
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			keys = append(keys, ChunkKey(c.ID))
 		}
 	}
 	return keys, nil

@@ -35,7 +35,7 @@ func TestCompressibleProbe(t *testing.T) {
 		if got := enc[0] == chunkZstd; got != c.wantZstd {
 			t.Errorf("%s: stored with header %d, want zstd %v", c.name, enc[0], c.wantZstd)
 		}
-		out, err := decodeChunk(nil, enc, chunkRef{Digest: Sum(c.data), Size: int64(len(c.data))})
+		out, err := decodeChunk(nil, enc, chunkRef{ID: chunkSum(c.data), Size: int64(len(c.data))})
 		if err != nil || !bytes.Equal(out, c.data) {
 			t.Errorf("%s: round trip failed: %v", c.name, err)
 		}

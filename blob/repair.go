@@ -38,18 +38,18 @@ func Repair(ctx context.Context, dst, src Store, ds []Digest) (RepairStats, erro
 	for i, d := range ds {
 		fi := indexes[i]
 		var bad []string
-		seen := map[Digest]bool{}
+		seen := map[ChunkID]bool{}
 		for _, c := range fi.Chunks {
-			if seen[c.Digest] {
+			if seen[c.ID] {
 				continue
 			}
-			seen[c.Digest] = true
+			seen[c.ID] = true
 			ok, err := chunkIntact(ctx, dst, c, bufs)
 			if err != nil {
 				return st, err
 			}
 			if !ok {
-				bad = append(bad, ChunkKey(c.Digest))
+				bad = append(bad, ChunkKey(c.ID))
 			}
 		}
 		mine, err := readFileIndex(ctx, dst, d)
@@ -84,7 +84,7 @@ func Repair(ctx context.Context, dst, src Store, ds []Digest) (RepairStats, erro
 // chunkIntact reports whether st holds chunk c intact (false: missing or
 // damaged); an error only when st itself fails.
 func chunkIntact(ctx context.Context, st Store, c chunkRef, bufs *chunkBufs) (bool, error) {
-	rc, err := st.Get(ctx, ChunkKey(c.Digest))
+	rc, err := st.Get(ctx, ChunkKey(c.ID))
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

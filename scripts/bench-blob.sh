@@ -3,7 +3,8 @@
 # mlgit measured side by side with git lfs and cp in one run, on the same
 # files and the same machine state:
 #
-#   1. mlgit run artifact add  vs  git lfs track + git add  vs  cp (and cp+sync)
+#   1. mlgit run artifact add  vs  git lfs track + git add (and + git commit)
+#      vs  cp (and cp+sync)
 #      of random float32 weights (incompressible) and of a compressible CSV:
 #      throughput, ratios, stored size
 #   2. dedup: a second version with three rewritten regions (10% in total)
@@ -240,7 +241,7 @@ out ""
 
 add_compare() { # NAME FILE EXT
 	local name=$1 file=$2 ext=$3 r
-	local tm=() tr=() tl=() tc=() ts=() cm=() cr=() sm=0 sl=0
+	local tm=() tr=() tl=() tlc=() tc=() ts=() cm=() cr=() sm=0 sl=0
 	for r in $(seq "$ROUNDS"); do
 		local M="$WORK/add-m" L="$WORK/add-l" R="$WORK/add-r"
 		local id; id=$(new_mlgit_repo "$M")
@@ -265,6 +266,10 @@ add_compare() { # NAME FILE EXT
 			settle
 			timed "$WORK/t" sh -c "cd '$L' && git lfs track '*.$ext' >/dev/null && git add .gitattributes 'data.$ext'"
 			tl+=("$(secs "$WORK/t")"); sl=$(du_b "$L/.git/lfs/objects")
+			# The commit that records the pointer (git lfs runs its
+			# pre-commit work here), timed on its own and added.
+			timed "$WORK/t" git -C "$L" commit -q -m data
+			tlc+=("$(awk -v a="${tl[-1]}" -v b="$(secs "$WORK/t")" 'BEGIN {printf "%.2f", a + b}')")
 			rm -rf "$L"
 		fi
 		settle
@@ -273,35 +278,38 @@ add_compare() { # NAME FILE EXT
 		settle
 		timed "$WORK/t" sh -c "cp '$file' '$WORK/cp.out' && sync '$WORK/cp.out'"
 		ts+=("$(secs "$WORK/t")"); rm -f "$WORK/cp.out"
-		local line="$name round $r: mlgit ${tm[-1]}s (CPU ${cm[-1]}s)${REF:+, reference mlgit ${tr[-1]}s (CPU ${cr[-1]}s)}${HAVE_LFS:+, lfs ${tl[-1]}s}, cp ${tc[-1]}s, cp+sync ${ts[-1]}s (load $(cut -d' ' -f1 /proc/loadavg))"
+		local line="$name round $r: mlgit ${tm[-1]}s (CPU ${cm[-1]}s)${REF:+, reference mlgit ${tr[-1]}s (CPU ${cr[-1]}s)}${HAVE_LFS:+, lfs ${tl[-1]}s (with commit ${tlc[-1]}s)}, cp ${tc[-1]}s, cp+sync ${ts[-1]}s (load $(cut -d' ' -f1 /proc/loadavg))"
 		log "  $line"
 		ROUND_LINES+=("$line")
 		[ "$r" = "$ROUNDS" ] || rm -rf "$M"
 	done
-	local m l c s
+	local m l lc c s
 	m=$(printf '%s\n' "${tm[@]}" | median); c=$(printf '%s\n' "${tc[@]}" | median); s=$(printf '%s\n' "${ts[@]}" | median)
-	if [ -n "$HAVE_LFS" ]; then l=$(printf '%s\n' "${tl[@]}" | median); else l=""; fi
-	local lcell="n/a" lratio="n/a" lstored="n/a"
+	if [ -n "$HAVE_LFS" ]; then
+		l=$(printf '%s\n' "${tl[@]}" | median); lc=$(printf '%s\n' "${tlc[@]}" | median)
+	else l="" lc=""; fi
+	local lcell="n/a" lccell="n/a" lratio="n/a" lcratio="n/a" lstored="n/a"
 	if [ -n "$l" ]; then
 		lcell="$l s ($(mbps "$BYTES" "$l") MB/s)"; lratio="$(ratio "$l" "$m")×"; lstored="$(mib "$sl") MiB"
+		lccell="$lc s ($(mbps "$BYTES" "$lc") MB/s)"; lcratio="$(ratio "$lc" "$m")×"
 	fi
-	out "| $name | $m s ($(mbps "$BYTES" "$m") MB/s) | $lcell | $c s ($(mbps "$BYTES" "$c") MB/s) | $s s ($(mbps "$BYTES" "$s") MB/s) | $lratio | $(ratio "$c" "$m")× | $(mib "$sm") MiB | $lstored |"
+	out "| $name | $m s ($(mbps "$BYTES" "$m") MB/s) | $lcell | $lccell | $c s ($(mbps "$BYTES" "$c") MB/s) | $s s ($(mbps "$BYTES" "$s") MB/s) | $lratio | $lcratio | $(ratio "$c" "$m")× | $(mib "$sm") MiB | $lstored |"
 	ADD_RATIO[$name]=${l:+$(ratio "$l" "$m")}
 	ADD_SECS[$name]=$m
 	if [ -n "$REF" ]; then
 		local rm_ mc rc; rm_=$(printf '%s\n' "${tr[@]}" | median)
 		mc=$(printf '%s\n' "${cm[@]}" | median); rc=$(printf '%s\n' "${cr[@]}" | median)
-		REF_LINES+=("| $name | $m s | $rm_ s | $(ratio "$rm_" "$m")× | $mc s | $rc s |")
+		REF_LINES+=("| $name | $m s | $rm_ s | $(ratio "$rm_" "$m")× | $mc s | $rc s |${lc:+ $lc s |}")
 	fi
 }
 declare -A ADD_RATIO ADD_SECS
 ROUND_LINES=() REF_LINES=()
 if want add; then
 log "1. add"
-out "## Add $MIB MiB: mlgit run artifact add vs git lfs track + git add vs cp"
+out "## Add $MIB MiB: mlgit run artifact add vs git lfs track + git add (+ git commit) vs cp"
 out ""
-out "| data | mlgit add | git lfs add | cp | cp + sync | mlgit speed vs lfs | vs cp | mlgit stored | lfs stored |"
-out "|---|---|---|---|---|---|---|---|---|"
+out "| data | mlgit add | git lfs add | git lfs add + commit | cp | cp + sync | mlgit speed vs lfs add | vs lfs add + commit | vs cp | mlgit stored | lfs stored |"
+out "|---|---|---|---|---|---|---|---|---|---|---|"
 [[ "$ADD_DATA" == *" float32 "* ]] && add_compare "float32 weights" "$DATA/weights.bin" bin
 [[ "$ADD_DATA" == *" csv "* ]] && add_compare "CSV" "$DATA/table.csv" csv
 out ""
@@ -310,8 +318,8 @@ out ""
 if [ -n "$REF" ]; then
 	out "### A/B: this mlgit against the reference $("$REF" --version) (same rounds, alternating order)"
 	out ""
-	out "| data | mlgit add | reference add | reference / mlgit | mlgit CPU | reference CPU |"
-	out "|---|---|---|---|---|---|"
+	out "| data | mlgit add | reference add | reference / mlgit | mlgit CPU | reference CPU |${HAVE_LFS:+ git lfs add + commit |}"
+	out "|---|---|---|---|---|---|${HAVE_LFS:+---|}"
 	for x in "${REF_LINES[@]}"; do out "$x"; done
 	out ""
 fi

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +33,11 @@ import (
 // memory figures then), so that -cpuprofile sees the server's side:
 //
 //	MLGIT_BENCH_INPROCESS=1 go test -run '^$' -bench ArtifactProxy1GiB -benchtime 1x -cpuprofile up.prof ./server/
+//
+// MLGIT_BENCH_UPLOAD_PROFILE=<file> (with MLGIT_BENCH_INPROCESS=1) writes a
+// CPU profile of the uploads alone, without the setup and the downloads,
+// and the benchmark then also reports the CPU seconds the process used
+// per upload (upload-cpu-s; the machine has GOMAXPROCS cores for it).
 func BenchmarkArtifactProxy1GiB(b *testing.B) {
 	size := int64(1 << 30)
 	if n, err := strconv.ParseInt(os.Getenv("MLGIT_BENCH_ARTIFACT_MIB"), 10, 64); err == nil && n > 0 {
@@ -60,7 +67,7 @@ func BenchmarkArtifactProxy1GiB(b *testing.B) {
 	id := benchRun(b, base)
 	url := base + "/api/2.0/mlflow-artifacts/artifacts/0/" + id + "/artifacts/model/weights.bin"
 
-	var up, down time.Duration
+	var up, down, upCPU time.Duration
 	var rssBefore, peakUp, peakDown float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -69,6 +76,7 @@ func BenchmarkArtifactProxy1GiB(b *testing.B) {
 		}
 
 		stop := sampleRSS(pid)
+		stopProf := profileUpload(b, os.Getenv("MLGIT_BENCH_UPLOAD_PROFILE"), pid)
 		t0 := time.Now()
 		req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(data))
 		req.Header.Set("Content-Type", "application/octet-stream")
@@ -82,6 +90,7 @@ func BenchmarkArtifactProxy1GiB(b *testing.B) {
 			b.Fatalf("PUT: %s", res.Status)
 		}
 		up += time.Since(t0)
+		upCPU += stopProf()
 		peakUp = max(peakUp, stop())
 
 		stop = sampleRSS(pid)
@@ -102,11 +111,51 @@ func BenchmarkArtifactProxy1GiB(b *testing.B) {
 	mb := float64(size) * float64(b.N) / 1e6
 	b.ReportMetric(mb/up.Seconds(), "upload-MB/s")
 	b.ReportMetric(mb/down.Seconds(), "download-MB/s")
+	if upCPU > 0 {
+		b.ReportMetric(upCPU.Seconds()/float64(b.N), "upload-cpu-s")
+	}
 	if pid != 0 {
 		b.ReportMetric(rssBefore/(1<<20), "rss-before-MiB")
 		b.ReportMetric(peakUp/(1<<20), "peak-rss-upload-MiB")
 		b.ReportMetric(peakDown/(1<<20), "peak-rss-download-MiB")
 	}
+}
+
+// profileUpload starts a CPU profile into file (appending the iteration to
+// the name after the first) when file is set and the server runs in this
+// process; the function returned stops it and returns the CPU time the
+// process used meanwhile.
+func profileUpload(b *testing.B, file string, pid int) func() time.Duration {
+	if file == "" || pid != 0 {
+		return func() time.Duration { return 0 }
+	}
+	if _, err := os.Stat(file); err == nil {
+		file += "." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := processCPU()
+	return func() time.Duration {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return processCPU() - cpu0
+	}
+}
+
+// processCPU returns the user plus system CPU time this process used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // sampleRSS samples the resident memory of process pid every 20 ms until
