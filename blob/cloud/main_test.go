@@ -16,8 +16,8 @@ import (
 // prefixSeq numbers the bucket prefixes of the tests, so no two share one.
 var prefixSeq atomic.Int64
 
-// chunkKeyOf returns a chunk key of blob d in st and the chunk's digest.
-func chunkKeyOf(t *testing.T, st blob.Store, d blob.Digest, i int) (string, blob.Digest) {
+// chunkKeyOf returns a chunk key of blob d in st and the chunk's ID.
+func chunkKeyOf(t *testing.T, st blob.Store, d blob.Digest, i int) (string, blob.ChunkID) {
 	t.Helper()
 	keys, err := blob.Keys(context.Background(), st, d)
 	if err != nil {
@@ -27,7 +27,7 @@ func chunkKeyOf(t *testing.T, st blob.Store, d blob.Digest, i int) (string, blob
 		t.Fatalf("blob has %d keys", len(keys))
 	}
 	key := keys[1+i]
-	cd, err := blob.ParseDigest("sha256:" + path.Base(key))
+	cd, err := blob.ParseChunkID("blake3:" + path.Base(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func flip(b []byte, i int) []byte {
 
 // requireCorrupt checks that Verify and a full read of d fail with
 // ErrCorrupt, Verify naming the digest named.
-func requireCorrupt(t *testing.T, st blob.Store, d, named blob.Digest) {
+func requireCorrupt(t *testing.T, st blob.Store, d blob.Digest, named blob.ChunkID) {
 	t.Helper()
 	ctx := context.Background()
 	err := blob.Verify(ctx, st, d)
