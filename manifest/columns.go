@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // A metric-history blob holds one sealed segment of a run's metric history
@@ -335,13 +338,41 @@ type ColumnKey struct {
 	data   [][]byte
 }
 
-// Decode appends the key's points to dst.
+// Decode appends the key's points to dst. Blocks are independent, so a
+// long history is decoded on every core.
 func (k *ColumnKey) Decode(dst *MetricColumns) error {
-	dst.Steps = growInt64(dst.Steps, k.Points)
-	dst.Timestamps = growInt64(dst.Timestamps, k.Points)
-	dst.Values = growFloat64(dst.Values, k.Points)
-	for i, blk := range k.Blocks {
-		if err := decodeBlock(k.data[i], blk, dst); err != nil {
+	base := len(dst.Values)
+	dst.Steps = growInt64(dst.Steps, k.Points)[:base+k.Points]
+	dst.Timestamps = growInt64(dst.Timestamps, k.Points)[:base+k.Points]
+	dst.Values = growFloat64(dst.Values, k.Points)[:base+k.Points]
+	errs := make([]error, len(k.Blocks))
+	decode := func(i int) {
+		lo := base + i*ColumnBlockPoints
+		hi := lo + k.Blocks[i].Points
+		errs[i] = decodeBlock(k.data[i], k.Blocks[i], dst.Steps[lo:hi], dst.Timestamps[lo:hi], dst.Values[lo:hi])
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(k.Blocks)/8)
+	if workers < 2 {
+		for i := range k.Blocks {
+			decode(i)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(k.Blocks); i = int(next.Add(1) - 1) {
+					decode(i)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for i, err := range errs {
+		if err != nil {
+			dst.Steps, dst.Timestamps, dst.Values = dst.Steps[:base], dst.Timestamps[:base], dst.Values[:base]
 			return fmt.Errorf("%w: metric history blob: key %q block %d: %v", ErrSyntax, k.Key, i+1, err)
 		}
 	}
@@ -379,39 +410,42 @@ func varint(b []byte, off int) (int64, int) {
 	return binary.Varint(b[off:])
 }
 
-func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
+// readDeltaOfDelta fills out from the delta-of-delta varints at data[off:]
+// and returns the offset after them.
+func readDeltaOfDelta(data []byte, off int, out []int64) (int, error) {
+	var prev, delta int64
+	for i := range out {
+		v, m := varint(data, off)
+		if m <= 0 {
+			return off, fmt.Errorf("bad varint at block offset %d", off)
+		}
+		off += m
+		if i == 0 {
+			prev = v
+		} else {
+			delta += v
+			prev += delta
+		}
+		out[i] = prev
+	}
+	return off, nil
+}
+
+// decodeBlock decodes one block of blk.Points points into steps,
+// timestamps and values, each of that length.
+func decodeBlock(data []byte, blk ColumnBlock, steps, times []int64, values []float64) error {
 	n := blk.Points
 	if len(data) < 3*n {
 		return fmt.Errorf("%d bytes cannot hold %d points", len(data), n)
 	}
-	off := 0
-	readDoD := func(out []int64) ([]int64, error) {
-		var prev, delta int64
-		for i := 0; i < n; i++ {
-			v, m := varint(data, off)
-			if m <= 0 {
-				return out, fmt.Errorf("bad varint at block offset %d", off)
-			}
-			off += m
-			if i == 0 {
-				prev = v
-			} else {
-				delta += v
-				prev += delta
-			}
-			out = append(out, prev)
-		}
-		return out, nil
-	}
-	s0 := len(dst.Steps)
-	var err error
-	if dst.Steps, err = readDoD(dst.Steps); err != nil {
+	off, err := readDeltaOfDelta(data, 0, steps)
+	if err != nil {
 		return err
 	}
-	if dst.Steps[s0] != blk.FirstStep || dst.Steps[len(dst.Steps)-1] != blk.LastStep {
+	if steps[0] != blk.FirstStep || steps[n-1] != blk.LastStep {
 		return fmt.Errorf("steps do not match the block header")
 	}
-	if dst.Timestamps, err = readDoD(dst.Timestamps); err != nil {
+	if off, err = readDeltaOfDelta(data, off, times); err != nil {
 		return err
 	}
 	if off == len(data) {
@@ -434,9 +468,9 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 			}
 		}
 		var prev uint64
-		for _, x := range xs {
+		for i, x := range xs {
 			prev ^= x
-			dst.Values = append(dst.Values, math.Float64frombits(prev))
+			values[i] = math.Float64frombits(prev)
 		}
 	case valuesDecimal:
 		if off == len(data) || int(data[off]) >= len(pow10) {
@@ -445,7 +479,7 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 		scale := pow10[data[off]]
 		off++
 		var prev int64
-		for i := 0; i < n; i++ {
+		for i := range values {
 			d, m := varint(data, off)
 			if m <= 0 {
 				return fmt.Errorf("bad value at block offset %d", off)
@@ -455,7 +489,7 @@ func decodeBlock(data []byte, blk ColumnBlock, dst *MetricColumns) error {
 			if prev >= 1<<53 || prev <= -(1<<53) {
 				return fmt.Errorf("value %d out of range", prev)
 			}
-			dst.Values = append(dst.Values, float64(prev)/scale)
+			values[i] = float64(prev) / scale
 		}
 		if off != len(data) {
 			return fmt.Errorf("%d bytes after the values", len(data)-off)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -274,4 +275,39 @@ func BenchmarkDecodeColumns1M(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(pts))*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mpoints/s")
+}
+
+// TestColumnsParallelDecode: a key of many blocks is decoded on several
+// goroutines into the right places, after points already in dst; a
+// damaged block fails the whole key and leaves dst as it was.
+func TestColumnsParallelDecode(t *testing.T) {
+	pts := trainingCurve(20*ColumnBlockPoints + 3)
+	b, _ := EncodeColumns(pts)
+	dst := &MetricColumns{}
+	dst.Add(MetricPoint{Key: "loss", Step: -1, Timestamp: -1, Value: -1})
+	if err := DecodeColumns(b, nil, func(string) *MetricColumns { return dst }); err != nil {
+		t.Fatal(err)
+	}
+	if dst.Len() != len(pts)+1 || dst.Steps[0] != -1 {
+		t.Fatalf("%d points", dst.Len())
+	}
+	for i, p := range pts {
+		if dst.Steps[i+1] != p.Step || dst.Timestamps[i+1] != p.Timestamp || dst.Values[i+1] != p.Value {
+			t.Fatalf("point %d = (%d %d %v), want %+v", i, dst.Steps[i+1], dst.Timestamps[i+1], dst.Values[i+1], p)
+		}
+	}
+	// Damage the value encoding byte of block 11: find it from the end of
+	// block 11's data, whose length the header gives.
+	var k0 *ColumnKey
+	ScanColumns(b, func(k *ColumnKey) error { k0 = k; return nil })
+	blk := k0.data[10]
+	bad := bytes.Clone(b)
+	off := bytes.Index(bad, blk) // the block's data in the blob
+	bad[off+len(blk)-8*ColumnBlockPoints-1] = 7
+	before := &MetricColumns{}
+	before.Add(MetricPoint{Key: "loss", Step: 5, Timestamp: 5, Value: 5})
+	err := DecodeColumns(bad, nil, func(string) *MetricColumns { return before })
+	if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "block 11") || before.Len() != 1 {
+		t.Fatalf("damaged block: %v, %d points left in dst", err, before.Len())
+	}
 }
