@@ -3,7 +3,8 @@
 # one key through `mlgit run log --metrics-from -` (a training curve,
 # float32 values), once with the history kept in Git (no blob remote) and
 # once with it in the blob store (blobs.remote set, so metrics.spillAbove
-# defaults to 100,000 points); for each: logging rate (durable in the
+# defaults to 100,000 points: the first 100,000 stay in Git), and once
+# with all of it in the blob store (metrics.spillAbove 1000); for each: logging rate (durable in the
 # journal when the command returns), the checkpoint that commits it (run
 # end), what the history costs in Git after git gc and in the blob cache,
 # and `mlgit run metrics` of the key (whole process, output discarded).
@@ -31,12 +32,15 @@ work=$(mktemp -d "$BENCH/history.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 echo "== one run, $N points of one key, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
-for mode in git blobs; do
+for mode in git blobs allblobs; do
   d="$work/$mode"
   mkdir -p "$d" && git -C "$d" init -q && "$MLGIT" -C "$d" init >/dev/null
-  if [ "$mode" = blobs ]; then
+  if [ "$mode" != git ]; then
     mkdir -p "$work/remote"
     "$MLGIT" -C "$d" config set blobs.remote "$work/remote" >/dev/null
+  fi
+  if [ "$mode" = allblobs ]; then
+    "$MLGIT" -C "$d" config set metrics.spillAbove 1000 >/dev/null
   fi
   id=$("$MLGIT" -C "$d" run start)
   t0=$(now)
