@@ -219,7 +219,7 @@ func readWholeBlob(ctx context.Context, st blob.Store, d blob.Digest, size int64
 		return nil, err
 	}
 	// Reading to the end makes the reader check the whole file's digest.
-	if _, err := rc.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := rc.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
 		if err == nil {
 			err = fmt.Errorf("blob %s is longer than %d bytes", d, n)
 		}
