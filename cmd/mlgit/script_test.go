@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/hex"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/zeebo/blake3"
 )
 
 func TestMain(m *testing.M) {
@@ -37,6 +41,34 @@ func TestScripts(t *testing.T) {
 			env.Setenv("MLGIT_NO_AUTO_GC", "1")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"chunks-named-by-content": chunksNamedByContent,
+		},
+	})
+}
+
+// chunksNamedByContent DIR: every visible chunk file below DIR/chunks
+// (stored raw: a flag byte, then the bytes) is named by the BLAKE3 of its
+// bytes, so a killed writer left no partial chunk under a final name. A
+// missing DIR has no chunks.
+func chunksNamedByContent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: chunks-named-by-content DIR")
+	}
+	root := filepath.Join(ts.MkAbs(args[0]), "chunks")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		ts.Check(err)
+		if len(data) == 0 {
+			ts.Fatalf("empty chunk %s", p)
+		}
+		if sum := blake3.Sum256(data[1:]); hex.EncodeToString(sum[:]) != d.Name() {
+			ts.Fatalf("chunk %s does not hash to its name", p)
+		}
+		return nil
 	})
 }
 

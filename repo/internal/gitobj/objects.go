@@ -90,8 +90,14 @@ func (db *DB) ReadObject(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error)
 // decoder, neither copied into an object nor cached.
 func (db *DB) ReadObjectOnce(t plumbing.ObjectType, h plumbing.Hash) ([]byte, error) {
 	typ, data, found, err := db.rd.packedRaw(h)
+	if !found && err == nil {
+		// A new object is loose: its content comes straight from the
+		// inflater, not copied into an object and out again.
+		typ, data, err = db.rd.looseRaw(h)
+		found = err == nil
+	}
 	if !found || err != nil {
-		return db.ReadObject(t, h) // loose, moved by a gc, or an error to report as usual
+		return db.ReadObject(t, h) // moved by a gc, missing in a partial clone, or an error to report as usual
 	}
 	if t != plumbing.AnyObject && typ != t {
 		return nil, fmt.Errorf("object %s is a %s, not a %s", h, typ, t)

@@ -149,23 +149,33 @@ func (o *objectReader) packedRaw(h plumbing.Hash) (plumbing.ObjectType, []byte, 
 }
 
 func (o *objectReader) loose(h plumbing.Hash) (plumbing.EncodedObject, error) {
-	hs := h.String()
-	raw, err := os.ReadFile(filepath.Join(o.gitDir, "objects", hs[:2], hs[2:]))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, plumbing.ErrObjectNotFound
-	}
+	t, data, err := o.looseRaw(h)
 	if err != nil {
 		return nil, err
-	}
-	t, data, err := inflateLoose(raw)
-	if err != nil {
-		return nil, fmt.Errorf("read loose object %s: %w", hs, err)
 	}
 	obj := &plumbing.MemoryObject{}
 	obj.SetType(t)
 	obj.SetSize(int64(len(data)))
 	obj.Write(data)
 	return obj, nil
+}
+
+// looseRaw returns loose object h's type and content, or an error
+// wrapping plumbing.ErrObjectNotFound when there is no such file.
+func (o *objectReader) looseRaw(h plumbing.Hash) (plumbing.ObjectType, []byte, error) {
+	hs := h.String()
+	raw, err := os.ReadFile(filepath.Join(o.gitDir, "objects", hs[:2], hs[2:]))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil, plumbing.ErrObjectNotFound
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	t, data, err := inflateLoose(raw)
+	if err != nil {
+		return 0, nil, fmt.Errorf("read loose object %s: %w", hs, err)
+	}
+	return t, data, nil
 }
 
 // inflateLoose decodes a loose object file ("<type> <size>\x00<content>",
