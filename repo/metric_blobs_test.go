@@ -133,3 +133,62 @@ func TestHistoryBlobReads(t *testing.T) {
 		t.Fatalf("the fetched blob is not in the cache: %v", err)
 	}
 }
+
+// TestLongSegmentParsedInPieces: a segment of several MiB is parsed in
+// pieces cut at line ends and joined in order, giving what the one-piece
+// reader gives.
+func TestLongSegmentParsedInPieces(t *testing.T) {
+	text := []byte(strings.Repeat("loss\t1\t2\t0.5\nacc\t1\t2\t0.25\n", 1000))
+	for n := 1; n <= 8; n++ {
+		got := splitLines(text, n, 1000)
+		if len(got) < 1 || len(got) > n || (n > 1 && len(text) >= 2000*n && len(got) != n) {
+			t.Fatalf("splitLines(%d) made %d pieces", n, len(got))
+		}
+		var joined []byte
+		for _, p := range got {
+			if len(p) < 1000 || p[len(p)-1] != '\n' {
+				t.Fatalf("splitLines(%d): a piece of %d bytes", n, len(p))
+			}
+			joined = append(joined, p...)
+		}
+		if string(joined) != string(text) {
+			t.Fatalf("splitLines(%d) lost bytes", n)
+		}
+	}
+	r, _ := newTestRepo(t)
+	run, err := r.CreateRun(RunSpec{Name: "long"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	for s := 0; s < 60_000; s++ {
+		b.Metrics = append(b.Metrics,
+			manifest.MetricPoint{Key: "loss", Step: int64(s), Timestamp: int64(1_700_000_000_000 + s), Value: 1 / float64(s+1)},
+			manifest.MetricPoint{Key: "acc", Step: int64(s), Timestamp: int64(1_700_000_000_000 + s), Value: math.Sqrt(float64(s))})
+	}
+	if _, err := r.LogBatch(run.ID, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	cols, err := r.MetricHistoryColumns(run.ID, func(string) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"loss", "acc"} {
+		pts, err := r.MetricHistory(run.ID, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := cols[key]
+		if len(pts) != 60_000 || c.Len() != len(pts) {
+			t.Fatalf("%s: %d points, %d in columns", key, len(pts), c.Len())
+		}
+		for i, p := range pts {
+			if c.Steps[i] != p.Step || c.Timestamps[i] != p.Timestamp || c.Values[i] != p.Value {
+				t.Fatalf("%s point %d differs", key, i)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -174,12 +175,73 @@ func (r *Repo) parseSegmentPart(h plumbing.Hash, want func(string) bool) segment
 	if err != nil {
 		return segmentPart{err: err}
 	}
+	// A long segment (the text a run keeps in Git before its history
+	// moves to the blob store is up to a few MiB) is parsed in pieces cut
+	// at line ends, one a core, and the pieces' columns joined in order.
+	pieces := splitLines(data, runtime.GOMAXPROCS(0), 1<<20)
+	if len(pieces) == 1 {
+		return parseSegmentText(data, want)
+	}
+	parts := make([]segmentPart, len(pieces))
+	var wg sync.WaitGroup
+	for i, piece := range pieces {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i] = parseSegmentText(piece, want)
+		}()
+	}
+	wg.Wait()
+	for _, p := range parts {
+		if p.err != nil {
+			// Parse it whole again for the error's line number.
+			return parseSegmentText(data, want)
+		}
+	}
+	out := parts[0]
+	for _, p := range parts[1:] {
+		for _, k := range p.keys {
+			src, dst := p.cols[k], out.cols[k]
+			if dst == nil {
+				out.cols[k] = src
+				out.keys = append(out.keys, k)
+				continue
+			}
+			dst.Steps = append(dst.Steps, src.Steps...)
+			dst.Timestamps = append(dst.Timestamps, src.Timestamps...)
+			dst.Values = append(dst.Values, src.Values...)
+		}
+	}
+	return out
+}
+
+// splitLines cuts data into at most n pieces of at least min bytes each,
+// every piece but the last ending with a line feed.
+func splitLines(data []byte, n, min int) [][]byte {
+	var out [][]byte
+	for ; n > 1; n-- {
+		size := len(data) / n
+		if size < min {
+			break
+		}
+		i := bytes.IndexByte(data[size:], '\n')
+		if i < 0 || size+i+1 >= len(data) {
+			break
+		}
+		out = append(out, data[:size+i+1])
+		data = data[size+i+1:]
+	}
+	return append(out, data)
+}
+
+// parseSegmentText parses segment text into columns per key.
+func parseSegmentText(data []byte, want func(string) bool) segmentPart {
 	counts := map[string]int{}
 	manifest.SegmentKeyCounts(data, counts)
 	part := segmentPart{cols: map[string]*MetricColumns{}}
 	var cur *MetricColumns
 	curKey, started := "", false
-	err = manifest.ParseSegmentBytes(data, func(p manifest.MetricPoint) error {
+	err := manifest.ParseSegmentBytes(data, func(p manifest.MetricPoint) error {
 		if !started || p.Key != curKey {
 			started, curKey, cur = true, p.Key, nil
 			if want(p.Key) {
