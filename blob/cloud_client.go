@@ -485,10 +485,15 @@ func startCloudProc(ctx context.Context, env []string) (*cloudProc, error) {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
 		lines <- line
 	}()
-	go func() {
-		p.err = cmd.Wait() // closes stdout once the process has ended
-		close(p.done)
-	}()
+	// Wait closes stdout, so it starts only once the ready line is read
+	// (or the read has ended): a program that prints a line and exits at
+	// once is then seen to print it.
+	wait := func() {
+		go func() {
+			p.err = cmd.Wait()
+			close(p.done)
+		}()
+	}
 	fail := func(why string) (*cloudProc, error) {
 		stdin.Close()
 		_ = cmd.Process.Kill()
@@ -500,12 +505,18 @@ func startCloudProc(ctx context.Context, env []string) (*cloudProc, error) {
 	var line string
 	select {
 	case line = <-lines:
+		wait()
 	case <-ctx.Done():
 		stdin.Close()
 		_ = cmd.Process.Kill()
+		<-lines
+		wait()
 		<-p.done
 		return nil, context.Cause(ctx)
 	case <-timer.C:
+		_ = cmd.Process.Kill()
+		<-lines
+		wait()
 		return fail(fmt.Sprintf("did not get ready within %s", cloudReadyTimeout))
 	}
 	if line == "" {
