@@ -423,60 +423,7 @@ func (s *S3) Stat(ctx context.Context, key string) (int64, error) {
 // a folder holding at least 8 of the keys is answered by one LIST of it, the
 // rest by parallel HEAD requests.
 func (s *S3) Exists(ctx context.Context, keys []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(keys))
-	groups := map[string][]string{}
-	for _, k := range keys {
-		if err := ValidateKey(k); err != nil {
-			return nil, err
-		}
-		out[k] = false
-		dir := ""
-		if i := strings.LastIndexByte(k, '/'); i >= 0 {
-			dir = k[:i+1]
-		}
-		groups[dir] = append(groups[dir], k)
-	}
-	var heads, lists []string
-	for dir, ks := range groups {
-		if len(keys) > s3HeadLimit && len(ks) >= 8 && dir != "" { // never list the whole store
-			lists = append(lists, dir)
-		} else {
-			heads = append(heads, ks...)
-		}
-	}
-	var mu sync.Mutex
-	err := forEach(ctx, len(lists), 4, func(ctx context.Context, i int) error {
-		dir := lists[i]
-		want := map[string]bool{}
-		for _, k := range groups[dir] {
-			want[k] = true
-		}
-		return s.List(ctx, dir, func(key string, _ int64, _ time.Time) error {
-			if want[key] {
-				mu.Lock()
-				out[key] = true
-				mu.Unlock()
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = forEach(ctx, len(heads), 16, func(ctx context.Context, i int) error {
-		_, err := s.Stat(ctx, heads[i])
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		mu.Lock()
-		out[heads[i]] = err == nil
-		mu.Unlock()
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return ExistsByShard(ctx, keys, s.Stat, s.List)
 }
 
 // List implements Store, in lexical key order.

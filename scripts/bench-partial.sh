@@ -61,7 +61,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 
 blobs=""
-[ -d "$fx/blobs" ] && blobs=", history blobs $(du -sh "$fx/blobs" | cut -f1) (past $SPILL points a run)"
+[ -d "$fx/blobs" ] && blobs=", history blobs $(du -sh --apparent-size "$fx/blobs" | cut -f1) (past $SPILL points a run)"
 echo "== partial clones: remote of $RUNS runs x $KEYS metrics x $STEPS steps${SEG:+ in $SEG-byte segments} ($(du -sh "$fx/remote.git" | cut -f1) packed$blobs), file://, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), median of $ROUNDS"
 # measure NAME FILTER: ROUNDS fresh clones; prints one line per step.
 measure() {
