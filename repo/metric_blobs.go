@@ -73,15 +73,21 @@ func (r *Repo) configBlobRemote(ctx context.Context) (blob.Store, error) {
 	if err != nil || cfg.Blobs.Remote == "" {
 		return nil, err
 	}
-	u := cfg.Blobs.Remote
-	if !strings.Contains(u, "://") && !filepath.IsAbs(u) {
-		base := r.WorkTree()
-		if base == "" {
-			base = r.GitDir()
-		}
-		u = filepath.Join(base, u)
+	return blob.OpenStore(ctx, r.BlobRemotePath(cfg.Blobs.Remote))
+}
+
+// BlobRemotePath resolves blobs.remote of mlgit.yaml: a relative folder is
+// relative to the repository's top folder (the Git folder of a bare one);
+// URLs and absolute paths are returned as they are.
+func (r *Repo) BlobRemotePath(u string) string {
+	if strings.Contains(u, "://") || filepath.IsAbs(u) {
+		return u
 	}
-	return blob.OpenStore(ctx, u)
+	base := r.WorkTree()
+	if base == "" {
+		base = r.GitDir()
+	}
+	return filepath.Join(base, u)
 }
 
 // spillThreshold reads metrics.spillAbove (and blobs.remote) from the

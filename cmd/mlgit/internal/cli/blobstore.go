@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/mlgit/mlgit/blob"
 	"github.com/mlgit/mlgit/repo"
@@ -46,14 +44,7 @@ func (a *App) BlobRemoteURL(r *repo.Repo, flag string) (url, from string, err er
 		return "", "", err
 	}
 	if u := cfg.Blobs.Remote; u != "" {
-		if !strings.Contains(u, "://") && !filepath.IsAbs(u) {
-			base := r.WorkTree()
-			if base == "" {
-				base = r.GitDir()
-			}
-			u = filepath.Join(base, u)
-		}
-		return u, "blobs.remote in mlgit.yaml", nil
+		return r.BlobRemotePath(u), "blobs.remote in mlgit.yaml", nil
 	}
 	return "", "", Usagef("no blob remote: pass --remote URL, set MLGIT_BLOB_REMOTE, or mlgit config set blobs.remote URL (a folder, file:///path, s3://, gs:// or az:// URL)")
 }
