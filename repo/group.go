@@ -6,9 +6,11 @@ import "github.com/mlgit/mlgit/repo/internal/live"
 // a checkpoint consumes at its file threshold.
 func maxSpares() int { return 2 * live.FilesFactor * CheckpointMaxFiles }
 
-// initialSpares is how many spares a live Repo makes when it starts (in the
-// background), so that writes have some before the first checkpoint and
-// slack while checkpoints run.
+// initialSpares is how many spares a live Repo makes when it starts, and
+// keeps at least while it runs (journal.Writer.KeepSpares: made again in
+// the background when writes take them below a quarter), so that no write
+// waits for a new inode before the first checkpoint or while checkpoints
+// run.
 const initialSpares = 256
 
 // JournalStats counts this process's journal appends and the files (each
@@ -16,10 +18,13 @@ const initialSpares = 256
 type JournalStats struct {
 	Appends int64
 	Files   int64
+	// Created counts the files writes had to create for want of a spare
+	// (each an inode allocation on the write path).
+	Created int64
 }
 
 // JournalStats returns the group commit counters of this Repo.
 func (r *Repo) JournalStats() JournalStats {
 	appends, files := r.group.Counts()
-	return JournalStats{Appends: appends, Files: files}
+	return JournalStats{Appends: appends, Files: files, Created: r.group.Created()}
 }

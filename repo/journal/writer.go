@@ -52,6 +52,9 @@ type Writer struct {
 	// one fsync of the file and one of the folder).
 	requests atomic.Int64
 	files    atomic.Int64
+	// created counts the journal files a write had to create, for want
+	// of a spare.
+	created atomic.Int64
 
 	// wal, when set (StartWAL), acknowledges appends (wal.go).
 	wal *walState
@@ -68,6 +71,10 @@ type Writer struct {
 	spares    []string
 	spareSeq  int
 	maxSpares int
+	// keep is how many spares KeepSpares keeps at least; refill wakes it
+	// when a write takes the count below a quarter of that.
+	keep   atomic.Int64
+	refill chan struct{}
 }
 
 // Observer learns of the journal files a Writer writes, before any reader
@@ -81,7 +88,7 @@ type Observer interface {
 }
 
 // NewWriter returns a Writer of journal folder dir.
-func NewWriter(dir string) *Writer { return &Writer{dir: dir} }
+func NewWriter(dir string) *Writer { return &Writer{dir: dir, refill: make(chan struct{}, 1)} }
 
 // SetObserver sets (nil: clears) who learns of written files. While a
 // Writer is observed, Retire parks files as spares (SetMaxSpares).
@@ -117,6 +124,42 @@ func (g *Writer) MakeSpares(n int, stop <-chan struct{}) {
 	}
 }
 
+// KeepSpares makes n spares, then, until stop closes, makes more in the
+// background whenever writes have taken the spares below n/4, back up to
+// n. A journal file's name is a new inode when there is no spare, and
+// creating one costs more CPU than the group's fdatasync on ext4 without
+// a journal (the allocator scans the inode table for recently deleted
+// inodes): a write should never wait for it. Between checkpoints a busy
+// store writes a file per group (about a thousand a second), more than it
+// starts with; each checkpoint parks the files it folded as spares again.
+func (g *Writer) KeepSpares(n int, stop <-chan struct{}) {
+	g.keep.Store(int64(n))
+	for {
+		g.spareMu.Lock()
+		want := n - len(g.spares)
+		g.spareMu.Unlock()
+		if want > 0 {
+			g.MakeSpares(want, stop)
+		}
+		select {
+		case <-stop:
+			return
+		case <-g.refill:
+		}
+	}
+}
+
+// tookSpare wakes KeepSpares when the spares left are below a quarter of
+// what it keeps.
+func (g *Writer) tookSpare(left int) {
+	if k := g.keep.Load(); k > 0 && int64(left) < k/4 {
+		select {
+		case g.refill <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Spares returns how many spares this Writer has made or parked, and the
 // ones it holds now.
 func (g *Writer) Spares() (made int, held []string) {
@@ -128,18 +171,13 @@ func (g *Writer) Spares() (made int, held []string) {
 // openTemp opens the temporary file a journal file is written to: a spare
 // if there is one, else a new file.
 func (g *Writer) openTemp(tmpDir, name string) (string, *os.File, error) {
-	g.spareMu.Lock()
-	var spare string
-	if n := len(g.spares); n > 0 {
-		spare = g.spares[n-1]
-		g.spares = g.spares[:n-1]
-	}
-	g.spareMu.Unlock()
+	spare := g.takeSpare()
 	if spare != "" {
 		if f, err := os.OpenFile(spare, os.O_WRONLY, 0); err == nil {
 			return spare, f, nil
 		}
 	}
+	g.created.Add(1)
 	tmp := filepath.Join(tmpDir, name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	return tmp, f, err
@@ -158,9 +196,28 @@ type Request struct {
 	err    error
 }
 
+// takeSpare returns a spare's path, or "" if there is none.
+func (g *Writer) takeSpare() string {
+	g.spareMu.Lock()
+	var spare string
+	n := len(g.spares)
+	if n > 0 {
+		spare = g.spares[n-1]
+		g.spares = g.spares[:n-1]
+		n--
+	}
+	g.spareMu.Unlock()
+	g.tookSpare(n)
+	return spare
+}
+
 // Counts returns how many appends this Writer wrote and to how many files
 // (each one fsync); with concurrent writers files < appends.
 func (g *Writer) Counts() (appends, files int64) { return g.requests.Load(), g.files.Load() }
+
+// Created returns how many journal files writes created for want of a
+// spare.
+func (g *Writer) Created() int64 { return g.created.Load() }
 
 // Append makes ops durable: it writes them, possibly together with the
 // records of concurrent callers, to a new journal file through a temporary
@@ -385,18 +442,13 @@ func rename(from, to string) error {
 // calls directly: a journal file is written once and closed, and an
 // os.File's registration with the poller costs a system call more.
 func (g *Writer) writeTemp(tmpDir, name string, data []byte) (string, error) {
-	g.spareMu.Lock()
-	var spare string
-	if n := len(g.spares); n > 0 {
-		spare = g.spares[n-1]
-		g.spares = g.spares[:n-1]
-	}
-	g.spareMu.Unlock()
+	spare := g.takeSpare()
 	path, fd, err := spare, -1, error(nil)
 	if spare != "" {
 		fd, err = syscall.Open(spare, syscall.O_WRONLY|syscall.O_CLOEXEC, 0)
 	}
 	if spare == "" || err != nil {
+		g.created.Add(1)
 		path = filepath.Join(tmpDir, name)
 		fd, err = syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, 0o644)
 		if errors.Is(err, syscall.ENOENT) {

@@ -35,7 +35,8 @@ type Store struct {
 	// there while a checkpoint is between moving the branch and removing
 	// the files it folded.
 	PendingLock, CheckpointLock, Intent string
-	// Spares is how many spare journal files to make at start.
+	// Spares is how many spare journal files to keep at least (made at
+	// start, then made again in the background as writes use them).
 	Spares int
 	// Writer appends the journal; the view observes it.
 	Writer *journal.Writer
@@ -70,7 +71,7 @@ var ErrNoRun = errors.New("run does not exist")
 // it observe the writer and start its checkpointer.
 func Start(s Store) (*View, error) {
 	v := &View{s: s, own: map[string]*ownFile{}, byName: map[string]*journal.File{}, runs: map[string]*Run{},
-		exps: map[string]*manifest.Experiment{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		exps: map[string]*manifest.Experiment{}, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), kept: make(chan struct{})}
 	v.syncCond = sync.NewCond(&v.syncMu)
 	if err := os.MkdirAll(filepath.Join(s.JournalDir, "tmp"), 0o755); err != nil {
 		return nil, err
@@ -89,6 +90,10 @@ func Start(s Store) (*View, error) {
 func (v *View) Begin() {
 	v.s.Writer.SetObserver(v)
 	go v.checkpointer()
+	go func() {
+		defer close(v.kept)
+		v.s.Writer.KeepSpares(v.s.Spares, v.stop)
+	}()
 }
 
 // Stop stops the background checkpoints and the watch; it does not
@@ -96,6 +101,7 @@ func (v *View) Begin() {
 func (v *View) Stop() {
 	close(v.stop)
 	<-v.done
+	<-v.kept
 	v.s.Writer.SetObserver(nil)
 	v.w.Close()
 }
@@ -154,6 +160,7 @@ type View struct {
 	soon atomic.Bool
 	stop chan struct{}
 	done chan struct{}
+	kept chan struct{} // closed when KeepSpares has returned
 }
 
 type ownFile struct {
@@ -176,7 +183,6 @@ const maxLiveRuns = 20000
 // checkpointer runs the checkpoints that writes ask for.
 func (v *View) checkpointer() {
 	defer close(v.done)
-	v.s.Writer.MakeSpares(v.s.Spares, v.stop)
 	for {
 		select {
 		case <-v.stop:
