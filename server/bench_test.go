@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mlgit/mlgit/internal/benchfix"
+	"github.com/mlgit/mlgit/internal/durable"
 	"github.com/mlgit/mlgit/internal/gittest"
 	"github.com/mlgit/mlgit/repo"
 )
@@ -244,7 +245,9 @@ func BenchmarkLogMetric16(b *testing.B) {
 // the round-trip p50/p99 the client sees, the server-side p50/p99 (from
 // the handler's entry to the response written: serverTimer), req/s, the
 // process's CPU per request, and the mean client cost actually spent
-// (think-ms: a 1 ms sleep oversleeps a little).
+// (think-ms: a 1 ms sleep oversleeps a little). MLGIT_BENCH_FSYNC=off
+// makes no durability point sync (the server's phase only): what a
+// request costs beside the disk.
 func BenchmarkLogMetric16Paced(b *testing.B) {
 	think := callCost(b)
 	// b.ResetTimer deletes reported metrics: each phase's are reported
@@ -279,6 +282,12 @@ func BenchmarkLogMetric16Paced(b *testing.B) {
 		func(int64) []byte { return baselineBody }, "base-", nil)
 
 	s := benchServer(b)
+	if v := os.Getenv("MLGIT_BENCH_FSYNC"); v == "off" {
+		// What a request costs beside the disk: nothing is durable.
+		defer durable.DisableForBenchmark()()
+	} else if v != "" && v != "on" {
+		b.Fatalf("MLGIT_BENCH_FSYNC=%q: want on or off", v)
+	}
 	var id string
 	var st0 repo.JournalStats
 	run(s, func(base string) string { return base + "/api/2.0/mlflow/runs/log-metric" },

@@ -10,6 +10,7 @@ package durable
 import (
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Kind says what a durability point made durable.
@@ -38,8 +39,24 @@ func notify(k Kind, path string) {
 	}
 }
 
+// off, set by DisableForBenchmark, turns every durability point into a
+// no-op.
+var off atomic.Bool
+
+// DisableForBenchmark turns every durability point into a no-op until the
+// returned function is called: for benchmarks that measure what a write
+// costs beside the disk (nothing is durable meanwhile). No command or
+// server calls it.
+func DisableForBenchmark() (restore func()) {
+	off.Store(true)
+	return func() { off.Store(false) }
+}
+
 // Sync fsyncs f.
 func Sync(f *os.File) error {
+	if off.Load() {
+		return nil
+	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
@@ -49,6 +66,9 @@ func Sync(f *os.File) error {
 
 // Datasync fdatasyncs f: its content and size, not its other metadata.
 func Datasync(f *os.File) error {
+	if off.Load() {
+		return nil
+	}
 	if err := datasync(f); err != nil {
 		return err
 	}
@@ -59,6 +79,9 @@ func Datasync(f *os.File) error {
 // SyncDir fsyncs folder dir, making the entries created, renamed or
 // removed in it durable.
 func SyncDir(dir string) error {
+	if off.Load() {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -75,6 +98,9 @@ func SyncDir(dir string) error {
 // durable: syncfs(2) on Linux, one call however many files were written
 // (a checkpoint's loose objects); sync(2) elsewhere.
 func SyncFS(path string) error {
+	if off.Load() {
+		return nil
+	}
 	if err := syncFS(path); err != nil {
 		return err
 	}
