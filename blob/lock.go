@@ -25,7 +25,11 @@ import (
 // sees the other's lock (the stores are read-after-write consistent) and
 // backs off. A lock is kept fresh by rewriting it every LockRefresh; one
 // the store last saw written more than LockStale ago belongs to a client
-// that died, and is ignored and removed.
+// that died, and is ignored and removed. Ages are read on the store's
+// clock: the modification time the store gives this client's own lock
+// object, written just before, is its "now", so a client whose clock is
+// off by more than LockStale neither takes a live lock for dead nor
+// waits forever for a dead one.
 
 const lockDir = "locks/"
 
@@ -121,9 +125,16 @@ func (l *StoreLock) conflicts(ctx context.Context) ([]string, error) {
 	}
 	newest := map[string]entry{}
 	var stale []string
+	l.mu.Lock()
+	own := l.key
+	l.mu.Unlock()
+	var storeNow time.Time // the store's time of own, if listed
 	err := l.st.List(ctx, lockDir, func(key string, _ int64, mod time.Time) error {
 		name := strings.TrimPrefix(key, lockDir)
 		id, _, ok := strings.Cut(name, "-")
+		if key == own {
+			storeNow = mod
+		}
 		if !ok || id == l.id {
 			return nil
 		}
@@ -140,9 +151,15 @@ func (l *StoreLock) conflicts(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	age := time.Since
+	if !storeNow.IsZero() {
+		// Listed a moment after it was written: the store's clock now,
+		// give or take the listing's time.
+		age = func(t time.Time) time.Duration { return storeNow.Sub(t) }
+	}
 	var holders []string
 	for _, e := range newest {
-		if time.Since(e.mod) > LockStale {
+		if age(e.mod) > LockStale {
 			stale = append(stale, e.key)
 			continue
 		}

@@ -105,6 +105,59 @@ func TestLockStaleAndRefresh(t *testing.T) {
 	l.Unlock()
 }
 
+// skewedStore is a real store whose clock, as its listings report it, is
+// off from this machine's by skew.
+type skewedStore struct {
+	Store
+	skew time.Duration
+}
+
+func (s skewedStore) List(ctx context.Context, prefix string, fn func(key string, size int64, mod time.Time) error) error {
+	return s.Store.List(ctx, prefix, func(key string, size int64, mod time.Time) error {
+		return fn(key, size, mod.Add(s.skew))
+	})
+}
+
+// TestLockAgesOnTheStoresClock: a lock's age is read on the store's clock,
+// not this machine's. A store two hours behind does not make a live lock
+// look stale (gc would then delete chunks a running push relies on), and
+// a store two hours ahead does not keep a dead lock alive.
+func TestLockAgesOnTheStoresClock(t *testing.T) {
+	oldS := LockStale
+	LockStale = 300 * time.Millisecond
+	defer func() { LockStale = oldS }()
+	ctx := context.Background()
+	for _, skew := range []time.Duration{-2 * time.Hour, 2 * time.Hour} {
+		local, err := NewLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := skewedStore{local, skew}
+		push, err := Lock(ctx, st, false, "push")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Lock(ctx, st, true, "gc"); !errors.Is(err, ErrLocked) {
+			t.Fatalf("store clock off by %v: gc took the lock of a running push: %v", skew, err)
+		}
+		if n := len(lockKeys(t, st)); n != 1 {
+			t.Fatalf("store clock off by %v: %d lock objects, want the push's alone", skew, n)
+		}
+		// The push dies: its lock is no longer refreshed.
+		close(push.stop)
+		<-push.done
+		time.Sleep(400 * time.Millisecond)
+		gc, err := Lock(ctx, st, true, "gc")
+		if err != nil {
+			t.Fatalf("store clock off by %v: a dead lock still blocks: %v", skew, err)
+		}
+		if keys := lockKeys(t, st); len(keys) != 1 || strings.HasPrefix(keys[0], lockDir+push.id) {
+			t.Fatalf("store clock off by %v: the dead lock was not removed: %v", skew, keys)
+		}
+		gc.Unlock()
+	}
+}
+
 // TestLockRace: of many clients that try at once, exclusive holders never
 // overlap with any other holder.
 func TestLockRace(t *testing.T) {
