@@ -447,9 +447,12 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		if err := gitobj.WriteFileRename(r.intentPath(), []byte(intent)); err != nil {
 			return err
 		}
+		mark := gitobj.UnsyncedMark(r.gitDir)
 		if err := durable.SyncFS(r.gitDir); err != nil {
 			return err
 		}
+		// The ref move need not fsync the commit's objects one by one.
+		gitobj.SyncedUpTo(r.gitDir, mark)
 		// The files of write-ahead logs are durable now: if one is gone
 		// after a power loss, this mark says it was folded.
 		return journal.MarkFolded(r.journalDir(), names)

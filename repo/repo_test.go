@@ -14,7 +14,7 @@ import (
 	"github.com/mlgit/mlgit/repo/internal/layout"
 )
 
-func newTestRepo(t *testing.T) (*Repo, string) {
+func newTestRepo(t testing.TB) (*Repo, string) {
 	t.Helper()
 	gittest.Setenv(t)
 	dir := gittest.NewRepo(t)

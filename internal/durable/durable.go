@@ -26,8 +26,10 @@ const (
 )
 
 // Hook, when set (tests), is called after each durability point with the
-// kind and the absolute path of what was synced. Code paths a test
-// observes must not run concurrently with other writers of the tree.
+// kind and the absolute path of what was synced, possibly from several
+// goroutines at once (a ref move fsyncs its objects in parallel). Code
+// paths a test observes must not run concurrently with other writers of
+// the tree.
 var Hook func(kind Kind, path string)
 
 func notify(k Kind, path string) {

@@ -161,13 +161,17 @@ var zlibPool = sync.Pool{New: func() any {
 
 // WriteObject writes a loose object (zlib at BestSpeed: git gc
 // recompresses everything into packs later) through a temporary file and a
-// rename; an object that exists is not rewritten.
+// rename, without fsync; an object that exists is not rewritten. The next
+// ref move makes it durable first (SyncObjects).
 func (db *DB) WriteObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, error) {
 	h := plumbing.ComputeHash(t, data)
 	hs := h.String()
 	dir := filepath.Join(db.gitDir, "objects", hs[:2])
 	path := filepath.Join(dir, hs[2:])
-	if _, err := os.Stat(path); err == nil {
+	// An empty file is what a power loss leaves of an object whose name
+	// was durable before its content: it is written again.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		noteUnsynced(db.gitDir, path)
 		return h, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -193,6 +197,7 @@ func (db *DB) WriteObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, er
 		os.Remove(f.Name())
 		return h, err
 	}
+	noteUnsynced(db.gitDir, path)
 	return h, nil
 }
 

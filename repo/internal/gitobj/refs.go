@@ -84,6 +84,10 @@ const LockTimeout = 10 * time.Second
 // It returns ErrCASMismatch when the ref moved, so the caller can re-apply
 // its change to the new tip. A reflog line is appended as git does.
 func (rf Refs) CAS(name string, old, new plumbing.Hash, who, msg string) error {
+	// The objects the ref names are durable before the ref is.
+	if err := SyncObjects(rf.gitDir); err != nil {
+		return err
+	}
 	f, lock, err := rf.lockRef(name)
 	if err != nil {
 		return err
