@@ -117,7 +117,12 @@ func SyncObjects(gitDir string) error {
 			ds = append(ds, d)
 		}
 		ds = append(ds, filepath.Join(gitDir, "objects"))
-		err = syncAll(ds, durable.SyncDir)
+		err = syncAll(ds, func(d string) error {
+			if err := durable.SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			return nil // git gc packed its objects and removed it
+		})
 	}
 	if err != nil {
 		// Noted again: the next ref move tries them again.

@@ -61,6 +61,16 @@ func TestSyncObjects(t *testing.T) {
 	if err := SyncObjects(gitDir); err != nil || len(points) != 3 {
 		t.Fatalf("an existing object rewritten: points %v (%v)", points, err)
 	}
+	// git gc packs the objects and removes their folder meanwhile: the
+	// next ref move is not refused for it.
+	write("d")
+	hd := plumbing.ComputeHash(plumbing.BlobObject, []byte("d")).String()
+	if err := os.RemoveAll(filepath.Join(gitDir, "objects", hd[:2])); err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncObjects(gitDir); err != nil {
+		t.Fatalf("objects packed and pruned meanwhile: %v", err)
+	}
 	// An empty object file (what a power loss leaves of an object whose
 	// name was durable before its content) is written again.
 	p := filepath.Join(gitDir, "objects", hs[:2], hs[2:])
