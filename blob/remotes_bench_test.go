@@ -6,15 +6,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mlgit/mlgit/blob"
+	"github.com/mlgit/mlgit/blob/blobtest"
 	"github.com/mlgit/mlgit/blob/cloud/cloudtest"
 	"github.com/mlgit/mlgit/internal/aztest"
 	"github.com/mlgit/mlgit/internal/gcstest"
@@ -116,7 +114,7 @@ func benchPushPull(b *testing.B, fresh func(*testing.B) blob.Store, local blob.S
 		if err != nil {
 			b.Fatal(err)
 		}
-		stop := heapPeak()
+		stop := blobtest.HeapPeak() // this process only: the heap of mlgit-blob-cloud is its own
 		b.StartTimer()
 		start := time.Now()
 		if _, err := blob.Copy(ctx, local, remote, ds, blob.CopyOptions{}); err != nil {
@@ -179,28 +177,4 @@ func openCloud(b *testing.B, rawURL string) blob.Store {
 	}
 	b.Cleanup(func() { st.(io.Closer).Close() })
 	return st
-}
-
-// heapPeak samples this process's heap in use until stop is called, which
-// returns the peak. (The heap of mlgit-blob-cloud is its own.)
-func heapPeak() (stop func() uint64) {
-	runtime.GC()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	})
-	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
 }

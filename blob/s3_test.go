@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,15 +124,9 @@ func TestS3WrongCredentialsFailFast(t *testing.T) {
 }
 
 func TestS3UnreachableEndpointFailsFast(t *testing.T) {
-	// A port nobody listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := "http://" + l.Addr().String()
-	l.Close()
+	endpoint := blobtest.ClosedEndpoint(t)
 	start := time.Now()
-	_, err = blob.NewS3(context.Background(), blob.S3Config{
+	_, err := blob.NewS3(context.Background(), blob.S3Config{
 		Bucket: "bucket", Endpoint: endpoint, PathStyle: true, AccessKey: "a", SecretKey: "s",
 	})
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), endpoint) {
@@ -145,23 +138,10 @@ func TestS3UnreachableEndpointFailsFast(t *testing.T) {
 	t.Logf("unreachable endpoint reported after %v: %v", time.Since(start).Round(time.Millisecond), err)
 
 	// A server that accepts connections but never answers must not hang.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := blobtest.SilentEndpoint(t)
 	start = time.Now()
 	_, err = blob.NewS3(context.Background(), blob.S3Config{
-		Bucket: "bucket", Endpoint: "http://" + ln.Addr().String(), PathStyle: true, AccessKey: "a", SecretKey: "s",
+		Bucket: "bucket", Endpoint: silent, PathStyle: true, AccessKey: "a", SecretKey: "s",
 		ResponseTimeout: 500 * time.Millisecond,
 	})
 	if !errors.Is(err, blob.ErrUnavailable) {

@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,15 +200,10 @@ func TestAzureWrongCredentialsFailFast(t *testing.T) {
 }
 
 func TestAzureUnreachableEndpointFailsFast(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := "http://" + l.Addr().String() + "/devstoreaccount1"
-	l.Close()
+	endpoint := blobtest.ClosedEndpoint(t) + "/devstoreaccount1"
 	cfg := blob.AzureConfig{Container: "c-1", Account: aztest.Account, Key: aztest.Key, Endpoint: endpoint}
 	start := time.Now()
-	_, err = cloud.NewAzure(context.Background(), cfg)
+	_, err := cloud.NewAzure(context.Background(), cfg)
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), endpoint) {
 		t.Fatalf("NewAzure on a closed port = %v, want ErrUnavailable naming %s", err, endpoint)
 	}
@@ -219,21 +213,7 @@ func TestAzureUnreachableEndpointFailsFast(t *testing.T) {
 	t.Logf("unreachable endpoint reported after %v: %v", time.Since(start).Round(time.Millisecond), err)
 
 	// A server that accepts connections but never answers must not hang.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	cfg.Endpoint = "http://" + ln.Addr().String() + "/devstoreaccount1"
+	cfg.Endpoint = blobtest.SilentEndpoint(t) + "/devstoreaccount1"
 	cfg.ResponseTimeout = 500 * time.Millisecond
 	start = time.Now()
 	_, err = cloud.NewAzure(context.Background(), cfg)
@@ -385,30 +365,15 @@ func TestAzureFlippedByteDetected(t *testing.T) {
 	srv := aztest.Shared(t)
 	st := newAzure(t, srv)
 	ctx := context.Background()
-	d, _, err := blob.Add(ctx, st, bytes.NewReader(blobtest.Data(2, 3<<20)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := blob.Verify(ctx, st, d); err != nil {
-		t.Fatal(err)
-	}
-	key, cd := chunkKeyOf(t, st, d, 0)
-	rc, err := st.Get(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(rc)
-	rc.Close()
 	// Overwrite behind Put's back with the raw client.
-	bad := flip(b, len(b)-1)
-	if _, err := st.Client().NewBlockBlobClient(st.BlobName(key)).Upload(ctx, streaming.NopCloser(bytes.NewReader(bad)), nil); err != nil {
-		t.Fatal(err)
-	}
-	requireCorrupt(t, st, d, cd)
+	d, key := blobtest.FlippedChunkDetected(t, st, func(key string, bad []byte) error {
+		_, err := st.Client().NewBlockBlobClient(st.BlobName(key)).Upload(ctx, streaming.NopCloser(bytes.NewReader(bad)), nil)
+		return err
+	})
 	if err := st.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	err = blob.Verify(ctx, st, d)
+	err := blob.Verify(ctx, st, d)
 	if !errors.Is(err, blob.ErrCorrupt) || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("Verify with a deleted chunk = %v", err)
 	}
@@ -467,30 +432,6 @@ func streamMiB() int64 {
 	return 192
 }
 
-// heapPeak samples the heap in use until stop is called, which returns
-// the peak.
-func heapPeak() (stop func() uint64) {
-	runtime.GC()
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse > peak.Load() {
-				peak.Store(ms.HeapInuse)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	})
-	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
-}
-
 // TestAzureLargeObjectStreamsInFlatMemory puts one large object from a
 // stream that is never held in memory (block uploads) and reads it back
 // through a hash; the heap stays far below the object's size both ways.
@@ -503,14 +444,14 @@ func TestAzureLargeObjectStreamsInFlatMemory(t *testing.T) {
 	want := sha256.New()
 	io.Copy(want, src())
 
-	stop := heapPeak()
+	stop := blobtest.HeapPeak()
 	start := time.Now()
 	if err := st.Put(ctx, "large/object", src(), size); err != nil {
 		t.Fatal(err)
 	}
 	up, upTime := stop(), time.Since(start)
 
-	stop = heapPeak()
+	stop = blobtest.HeapPeak()
 	start = time.Now()
 	rc, err := st.Get(ctx, "large/object")
 	if err != nil {
@@ -540,13 +481,13 @@ func TestAzureFileStreamsInFlatMemory(t *testing.T) {
 	st := newAzure(t, srv)
 	ctx := context.Background()
 	size := streamMiB() << 20
-	stop := heapPeak()
+	stop := blobtest.HeapPeak()
 	res, err := blob.AddReader(ctx, st, io.LimitReader(rand.NewChaCha8([32]byte{8}), size), blob.AddOptions{})
 	add := stop()
 	if err != nil || res.Size != size {
 		t.Fatalf("AddReader = %+v, %v", res, err)
 	}
-	stop = heapPeak()
+	stop = blobtest.HeapPeak()
 	err = blob.Verify(ctx, st, res.Digest)
 	get := stop()
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -161,14 +160,9 @@ func TestGCSMissingBucket(t *testing.T) {
 }
 
 func TestGCSUnreachableEndpointFailsFast(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := "http://" + l.Addr().String()
-	l.Close()
+	endpoint := blobtest.ClosedEndpoint(t)
 	start := time.Now()
-	_, err = cloud.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: endpoint})
+	_, err := cloud.NewGCS(context.Background(), blob.GCSConfig{Bucket: "bucket", Endpoint: endpoint})
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), endpoint) {
 		t.Fatalf("NewGCS on a closed port = %v, want ErrUnavailable naming %s", err, endpoint)
 	}
@@ -177,23 +171,10 @@ func TestGCSUnreachableEndpointFailsFast(t *testing.T) {
 	}
 
 	// A server that accepts connections but never answers must not hang.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := blobtest.SilentEndpoint(t)
 	start = time.Now()
 	_, err = cloud.NewGCS(context.Background(), blob.GCSConfig{
-		Bucket: "bucket", Endpoint: "http://" + ln.Addr().String(), ResponseTimeout: 500 * time.Millisecond,
+		Bucket: "bucket", Endpoint: silent, ResponseTimeout: 500 * time.Millisecond,
 	})
 	if !errors.Is(err, blob.ErrUnavailable) {
 		t.Fatalf("NewGCS on a silent server = %v, want ErrUnavailable", err)
@@ -249,24 +230,11 @@ func TestGCSFaults(t *testing.T) {
 
 	t.Run("FlippedByteViaRawPut", func(t *testing.T) {
 		st := newGCS(t, srv)
-		d, _, err := blob.Add(ctx, st, bytes.NewReader(blobtest.Data(2, 3<<20)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := blob.Verify(ctx, st, d); err != nil {
-			t.Fatal(err)
-		}
-		key, cd := chunkKeyOf(t, st, d, 0)
-		b, err := srv.GetObject(ctx, st.ObjectName(key))
-		if err != nil {
-			t.Fatal(err)
-		}
 		// Overwrite behind Put's back (the emulator stores a matching CRC32C,
 		// so only the content address catches it).
-		if err := srv.PutObject(ctx, st.ObjectName(key), flip(b, len(b)-1)); err != nil {
-			t.Fatal(err)
-		}
-		requireCorrupt(t, st, d, cd)
+		blobtest.FlippedChunkDetected(t, st, func(key string, bad []byte) error {
+			return srv.PutObject(ctx, st.ObjectName(key), bad)
+		})
 	})
 
 	t.Run("MissingChunk", func(t *testing.T) {
@@ -275,7 +243,7 @@ func TestGCSFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, cd := chunkKeyOf(t, st, d, 1)
+		key, cd := blobtest.ChunkKey(t, st, d, 1)
 		if err := st.Delete(ctx, key); err != nil {
 			t.Fatal(err)
 		}
@@ -289,24 +257,7 @@ func TestGCSFaults(t *testing.T) {
 	})
 
 	t.Run("InterruptedUploadResumes", func(t *testing.T) {
-		st := newGCS(t, srv)
-		data := blobtest.Data(4, 9<<20)
-		boom := errors.New("killed")
-		_, _, err := blob.Add(ctx, st, io.MultiReader(bytes.NewReader(data[:6<<20]), &errAfter{boom}))
-		if !errors.Is(err, boom) {
-			t.Fatalf("Add = %v, want %v", err, boom)
-		}
-		d := blob.Sum(data)
-		if has, err := blob.Has(ctx, st, []blob.Digest{d}); err != nil || has[d] {
-			t.Fatalf("Has after killed upload = %v, %v", has, err)
-		}
-		res, err := blob.AddReader(ctx, st, bytes.NewReader(data), blob.AddOptions{})
-		if err != nil || res.Digest != d || res.NewChunks == res.Chunks {
-			t.Fatalf("re-run = %+v, %v; want it to reuse chunks", res, err)
-		}
-		if err := blob.Verify(ctx, st, d); err != nil {
-			t.Fatal(err)
-		}
+		blobtest.InterruptedAddResumes(t, newGCS(t, srv))
 	})
 
 	t.Run("LargeObjectInPieces", func(t *testing.T) {
@@ -315,7 +266,7 @@ func TestGCSFaults(t *testing.T) {
 		st := newGCS(t, srv)
 		data := blobtest.Data(5, 40<<20+5)
 		boom := errors.New("reader died")
-		err := st.Put(ctx, "big", io.MultiReader(bytes.NewReader(data[:20<<20]), &errAfter{boom}), int64(len(data)))
+		err := st.Put(ctx, "big", io.MultiReader(bytes.NewReader(data[:20<<20]), blobtest.FailingReader(boom)), int64(len(data)))
 		if !errors.Is(err, boom) {
 			t.Fatalf("Put with failing reader = %v, want %v", err, boom)
 		}
@@ -337,43 +288,8 @@ func TestGCSFaults(t *testing.T) {
 	})
 
 	t.Run("CopyLocalToGCSAndBack", func(t *testing.T) {
-		local, _ := blob.NewLocal(t.TempDir())
 		remote := newGCS(t, srv)
-		var ds []blob.Digest
-		for i := range 3 {
-			d, _, err := blob.Add(ctx, local, bytes.NewReader(blobtest.Data(uint64(10+i), (i+1)<<20)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ds = append(ds, d)
-		}
-		stats, err := blob.Copy(ctx, local, remote, ds, blob.CopyOptions{Parallel: 4})
-		if err != nil || stats.Files != 3 {
-			t.Fatalf("push = %+v, %v", stats, err)
-		}
-		back, _ := blob.NewLocal(t.TempDir())
-		stats, err = blob.Copy(ctx, remote, back, ds, blob.CopyOptions{})
-		if err != nil || stats.Files != 3 {
-			t.Fatalf("pull = %+v, %v", stats, err)
-		}
-		for i, d := range ds {
-			rc, n, err := blob.Open(ctx, back, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil || n != int64((i+1)<<20) || !bytes.Equal(got, blobtest.Data(uint64(10+i), (i+1)<<20)) {
-				t.Fatalf("blob %d after round trip through GCS: %v", i, err)
-			}
-		}
-		gs, err := blob.GC(ctx, remote, map[blob.Digest]bool{ds[0]: true}, time.Now().Add(time.Minute), false)
-		if err != nil || gs.FilesDeleted != 2 || gs.FilesKept != 1 {
-			t.Fatalf("GC on GCS = %+v, %v", gs, err)
-		}
-		if err := blob.Verify(ctx, remote, ds[0]); err != nil {
-			t.Fatal(err)
-		}
+		ds := blobtest.CopyRoundTrip(t, remote)
 		if err := blob.Verify(ctx, remote, ds[1]); !errors.Is(err, blob.ErrNotFound) {
 			t.Fatalf("Verify of a collected blob = %v, want ErrNotFound", err)
 		}
@@ -458,7 +374,7 @@ func TestGCSStreamMemoryIsFlat(t *testing.T) {
 // peakHeap runs fn and returns the largest heap in use while it ran.
 func peakHeap(t *testing.T, fn func() error) uint64 {
 	t.Helper()
-	stop := heapPeak()
+	stop := blobtest.HeapPeak()
 	err := fn()
 	peak := stop()
 	if err != nil {

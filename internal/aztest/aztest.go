@@ -5,12 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +15,9 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/mlgit/mlgit/internal/goinstall"
+	"github.com/mlgit/mlgit/internal/testserver"
 )
 
 // Version is the npm package azurite that StartServer installs when no
@@ -72,13 +72,7 @@ func CacheDir() string {
 // when the CI environment variable is set.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("aztest: %v", err)
-		}
-		t.Skipf("aztest: skipping, no Azure Storage emulator: %v (set CI=1 to make this a failure)", err)
-	}
+	bin := testserver.Binary(t, "aztest", "Azure Storage emulator", Binary)
 	s, stop, err := startRetry(bin, t.TempDir())
 	if err != nil {
 		t.Fatalf("aztest: %v", err)
@@ -90,19 +84,19 @@ func StartServer(t testing.TB) *Server {
 // startRetry starts a server over dir, trying other ports if the free
 // port found is taken before the server binds it.
 func startRetry(bin, dir string) (*Server, func(), error) {
-	var lastErr error
-	for i := range 3 {
-		sub := filepath.Join(dir, fmt.Sprint(i))
+	attempt := 0
+	r, err := testserver.Retry(func() (*started, error) {
+		sub := filepath.Join(dir, fmt.Sprint(attempt))
+		attempt++
 		if err := os.Mkdir(sub, 0o755); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		s, stop, err := start(bin, sub)
-		if err == nil {
-			return s, stop, nil
-		}
-		lastErr = err
+		return start(bin, sub)
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, lastErr
+	return r.s, r.stop, nil
 }
 
 var shared struct {
@@ -119,13 +113,7 @@ var shared struct {
 // are as for StartServer.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("aztest: %v", err)
-		}
-		t.Skipf("aztest: skipping, no Azure Storage emulator: %v (set CI=1 to make this a failure)", err)
-	}
+	bin := testserver.Binary(t, "aztest", "Azure Storage emulator", Binary)
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.s == nil && shared.err == nil {
@@ -167,20 +155,13 @@ func Main(m *testing.M) int {
 	return code
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+var binary = sync.OnceValues(findOrInstall)
 
 // Binary returns the path of an azurite-blob executable: MLGIT_AZURITE if
 // set, else one in PATH, else the one in CacheDir, installing it there with
 // "npm install azurite@Version" if there is none. Concurrent test processes
 // are serialized by a file lock, so only one of them installs it.
-func Binary() (string, error) {
-	binOnce.Do(func() { binPath, binErr = findOrInstall() })
-	return binPath, binErr
-}
+func Binary() (string, error) { return binary() }
 
 func findOrInstall() (string, error) {
 	if p := os.Getenv("MLGIT_AZURITE"); p != "" {
@@ -239,7 +220,7 @@ func findOrInstall() (string, error) {
 	if err := cmd.Run(); err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("azurite-blob is not installed and \"npm install azurite@%s\" failed: %w\n%s",
-			Version, err, tail(out.String(), 2000))
+			Version, err, goinstall.Tail(out.String(), 2000))
 	}
 	if !isExecutable(filepath.Join(tmp, "node_modules", ".bin", "azurite-blob")) {
 		return "", fmt.Errorf("npm install azurite@%s did not produce node_modules/.bin/azurite-blob in %s", Version, tmp)
@@ -258,32 +239,17 @@ func isExecutable(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
+// started is a server with the function that stops it.
+type started struct {
+	s    *Server
+	stop func()
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// start starts a server over dir.
+func start(bin, dir string) (*started, error) {
+	data, port, err := testserver.Prepare(dir, "data")
 	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// start starts a server over dir and returns it with the function that
-// stops it.
-func start(bin, dir string) (*Server, func(), error) {
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		return nil, nil, err
-	}
-	port, err := freePort()
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	s := &Server{
 		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d/%s", port, Account),
@@ -292,97 +258,39 @@ func start(bin, dir string) (*Server, func(), error) {
 		Key:       Key,
 		Dir:       data,
 	}
-	logPath := filepath.Join(dir, "azurite.log")
-	logFile, err := os.Create(logPath)
+	proc, err := testserver.Start(testserver.Program{
+		Name: "azurite-blob",
+		Bin:  bin,
+		Args: []string{
+			"--blobHost", "127.0.0.1",
+			"--blobPort", fmt.Sprint(port),
+			"--location", data,
+			"--skipApiVersionCheck", // the Go SDK may speak a newer API version
+			"--loose",
+			"--disableTelemetry", // no traffic beyond this machine
+			"--silent",
+		},
+		Dir: dir,
+		// Custom accounts, OAuth, certificates.
+		DropEnv:  []string{"AZURITE_"},
+		ReadyURL: s.Endpoint + "?comp=list", // any answer (403 without credentials) means it serves
+		Timeout:  60 * time.Second,          // node loads slowly on a busy machine
+	})
 	if err != nil {
-		return nil, nil, err
-	}
-	cmd := exec.Command(bin,
-		"--blobHost", "127.0.0.1",
-		"--blobPort", fmt.Sprint(port),
-		"--location", data,
-		"--skipApiVersionCheck", // the Go SDK may speak a newer API version
-		"--loose",
-		"--disableTelemetry", // no traffic beyond this machine
-		"--silent")
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = cleanEnv()
-	// Its own process group, killed with the test process should that
-	// end without stopping it. The kernel sends that signal when the
-	// thread that started the process ends, so the start and the wait
-	// happen on one locked thread, which lives as long as the server.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var exitErr error
-	exited := make(chan struct{})
-	startErr := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		defer close(exited)
-		defer logFile.Close()
-		if err := cmd.Start(); err != nil {
-			exitErr = err
-			startErr <- err
-			return
-		}
-		startErr <- nil
-		exitErr = cmd.Wait()
-	}()
-	if err := <-startErr; err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	stop := func() {
-		// The whole process group: npm's launcher scripts may fork node.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-exited
-	}
-	logTail := func() string {
-		b, _ := os.ReadFile(logPath)
-		return tail(string(b), 2000)
-	}
-	deadline := time.Now().Add(60 * time.Second) // node loads slowly on a busy machine
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(s.Endpoint + "?comp=list")
-		if err == nil {
-			resp.Body.Close()
-			break // any answer (403 without credentials) means it serves
-		}
-		select {
-		case <-exited:
-			return nil, nil, fmt.Errorf("azurite-blob exited before serving: %v\n%s", exitErr, logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, nil, fmt.Errorf("azurite-blob did not answer on %s within 60s\n%s", s.Endpoint, logTail())
-		}
+		return nil, err
 	}
 	cc, err := s.Client()
 	if err != nil {
-		stop()
-		return nil, nil, err
+		proc.Stop()
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := cc.Create(ctx, nil); err != nil {
-		stop()
-		return nil, nil, fmt.Errorf("create container %s at %s: %v\n%s", s.Container, s.Endpoint, err, logTail())
+		proc.Stop()
+		return nil, fmt.Errorf("create container %s at %s: %v\n%s", s.Container, s.Endpoint, err, proc.LogTail())
 	}
-	return s, stop, nil
-}
-
-// cleanEnv is the environment without variables that would configure
-// Azurite behind the flags' back (custom accounts, OAuth, certificates).
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AZURITE_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	return &started{s, proc.Stop}, nil
 }
 
 // ConnectionString is the development account's connection string for

@@ -7,19 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mlgit/mlgit/internal/goinstall"
+	"github.com/mlgit/mlgit/internal/testserver"
 )
 
 // Version is the fake-gcs-server release StartServer installs when none is
@@ -48,23 +44,12 @@ type Server struct {
 // failed when the CI environment variable is set.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
+	bin := testserver.Binary(t, "gcstest", "GCS emulator", Binary)
+	s, err := testserver.Retry(func() (*Server, error) { return start(t, bin) })
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("gcstest: %v", err)
-		}
-		t.Skipf("gcstest: skipping, no GCS emulator: %v (set CI=1 to make this a failure)", err)
+		t.Fatalf("gcstest: %v", err)
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken between probe and bind
-		s, err := start(t, bin)
-		if err == nil {
-			return s
-		}
-		lastErr = err
-	}
-	t.Fatalf("gcstest: %v", lastErr)
-	return nil
+	return s
 }
 
 // URL returns the mlgit store URL of prefix in the server's bucket,
@@ -176,95 +161,44 @@ func (s *Server) do(req *http.Request, out io.Writer) error {
 	return err
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+var binary = sync.OnceValues(func() (string, error) { return goinstall.Binary("fake-gcs-server", Package, Version) })
 
 // Binary returns the path of a fake-gcs-server binary, installing it with
 // "go install Package@Version" if there is none. Concurrent test processes
 // are serialized by a file lock, so only one of them builds it.
-func Binary() (string, error) {
-	binOnce.Do(func() { binPath, binErr = goinstall.Binary("fake-gcs-server", Package, Version) })
-	return binPath, binErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func Binary() (string, error) { return binary() }
 
 func start(t testing.TB, bin string) (*Server, error) {
 	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return nil, err
-	}
-	port, err := freePort()
+	root, port, err := testserver.Prepare(dir, "root")
 	if err != nil {
 		return nil, err
 	}
 	host := fmt.Sprintf("127.0.0.1:%d", port)
 	s := &Server{Endpoint: "http://" + host, Host: host, Bucket: "mlgit-test", Dir: root}
-	logPath := filepath.Join(dir, "fake-gcs-server.log")
-	logFile, err := os.Create(logPath)
+	proc, err := testserver.Start(testserver.Program{
+		Name: "fake-gcs-server",
+		Bin:  bin,
+		Args: []string{
+			"-scheme", "http",
+			"-host", "127.0.0.1",
+			"-port", fmt.Sprint(port),
+			"-public-host", host,
+			"-external-url", s.Endpoint,
+			"-backend", "filesystem",
+			"-filesystem-root", root,
+			"-log-level", "warn",
+		},
+		Dir:         dir,
+		DropEnv:     []string{"FAKE_GCS_"},
+		ReadyURL:    s.Endpoint + "/storage/v1/b",
+		ReadyStatus: http.StatusOK,
+		Timeout:     20 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin,
-		"-scheme", "http",
-		"-host", "127.0.0.1",
-		"-port", fmt.Sprint(port),
-		"-public-host", host,
-		"-external-url", s.Endpoint,
-		"-backend", "filesystem",
-		"-filesystem-root", root,
-		"-log-level", "warn")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = cleanEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	logTail := func() string {
-		b, _ := os.ReadFile(logPath)
-		return goinstall.Tail(string(b), 2000)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(s.Endpoint + "/storage/v1/b")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			stop()
-			return nil, fmt.Errorf("fake-gcs-server exited before serving: %v\n%s", err, logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("fake-gcs-server did not answer on %s within 20s\n%s", s.Endpoint, logTail())
-		}
-	}
-	t.Cleanup(stop)
+	t.Cleanup(proc.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	body, _ := json.Marshal(map[string]string{"name": s.Bucket})
@@ -274,20 +208,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if err := s.do(req, nil); err != nil {
-		return nil, fmt.Errorf("create bucket %s on %s: %v\n%s", s.Bucket, s.Endpoint, err, logTail())
+		return nil, fmt.Errorf("create bucket %s on %s: %v\n%s", s.Bucket, s.Endpoint, err, proc.LogTail())
 	}
 	return s, nil
-}
-
-// cleanEnv is the environment without variables that would configure
-// fake-gcs-server behind the flags' back.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "FAKE_GCS_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }

@@ -3,18 +3,13 @@ package s3test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mlgit/mlgit/internal/goinstall"
+	"github.com/mlgit/mlgit/internal/testserver"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -54,55 +49,24 @@ func Start(t testing.TB) (endpoint, bucket, accessKey, secretKey string) {
 // variable is set.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
+	bin := testserver.Binary(t, "s3test", "S3 test server", Binary)
+	s, err := testserver.Retry(func() (*Server, error) { return start(t, bin) })
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("s3test: %v", err)
-		}
-		t.Skipf("s3test: skipping, no S3 test server: %v (set CI=1 to make this a failure)", err)
+		t.Fatalf("s3test: %v", err)
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken between probe and bind
-		s, err := start(t, bin)
-		if err == nil {
-			return s
-		}
-		lastErr = err
-	}
-	t.Fatalf("s3test: %v", lastErr)
-	return nil
+	return s
 }
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
+var binary = sync.OnceValues(func() (string, error) { return goinstall.Binary("versitygw", Package, Version) })
 
 // Binary returns the path of a versitygw binary, installing it with
 // "go install Package@Version" if there is none. Concurrent test processes
 // are serialized by a file lock, so only one of them builds it.
-func Binary() (string, error) {
-	binOnce.Do(func() { binPath, binErr = goinstall.Binary("versitygw", Package, Version) })
-	return binPath, binErr
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func Binary() (string, error) { return binary() }
 
 func start(t testing.TB, bin string) (*Server, error) {
 	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	if err := os.Mkdir(root, 0o755); err != nil {
-		return nil, err
-	}
-	port, err := freePort()
+	root, port, err := testserver.Prepare(dir, "root")
 	if err != nil {
 		return nil, err
 	}
@@ -113,55 +77,25 @@ func start(t testing.TB, bin string) (*Server, error) {
 		SecretKey: "mlgittestsecret0123456789",
 		Dir:       root,
 	}
-	logPath := filepath.Join(dir, "versitygw.log")
-	logFile, err := os.Create(logPath)
+	proc, err := testserver.Start(testserver.Program{
+		Name: "versitygw",
+		Bin:  bin,
+		Args: []string{
+			"--port", fmt.Sprintf("127.0.0.1:%d", port),
+			"--access", s.AccessKey, "--secret", s.SecretKey,
+			"--region", "us-east-1",
+			"--quiet",
+			"posix", root,
+		},
+		Dir:      dir,
+		DropEnv:  []string{"VGW_", "ROOT_"},
+		ReadyURL: s.Endpoint + "/", // any answer (403 without credentials) means it serves
+		Timeout:  20 * time.Second,
+	})
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin,
-		"--port", fmt.Sprintf("127.0.0.1:%d", port),
-		"--access", s.AccessKey, "--secret", s.SecretKey,
-		"--region", "us-east-1",
-		"--quiet",
-		"posix", root)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = cleanEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); logFile.Close() }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	logTail := func() string {
-		b, _ := os.ReadFile(logPath)
-		return goinstall.Tail(string(b), 2000)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(s.Endpoint + "/")
-		if err == nil {
-			resp.Body.Close()
-			break // any answer (403 without credentials) means it serves
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			stop()
-			return nil, fmt.Errorf("versitygw exited before serving: %w\n%s", err, logTail())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("versitygw did not answer on %s within 20s\n%s", s.Endpoint, logTail())
-		}
-	}
-	t.Cleanup(stop)
+	t.Cleanup(proc.Stop)
 	mc, err := s.Client()
 	if err != nil {
 		return nil, err
@@ -169,22 +103,9 @@ func start(t testing.TB, bin string) (*Server, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := mc.MakeBucket(ctx, s.Bucket, minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
-		return nil, fmt.Errorf("create bucket %s on %s: %v\n%s", s.Bucket, s.Endpoint, err, logTail())
+		return nil, fmt.Errorf("create bucket %s on %s: %v\n%s", s.Bucket, s.Endpoint, err, proc.LogTail())
 	}
 	return s, nil
-}
-
-// cleanEnv is the environment without variables that would configure
-// versitygw behind the flags' back.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "VGW_") || strings.HasPrefix(kv, "ROOT_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
 }
 
 // Client returns a plain minio client for the server with its root
