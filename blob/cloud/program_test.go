@@ -175,16 +175,25 @@ func cloudPrograms(t *testing.T) []int {
 
 func killPrograms(t *testing.T) {
 	t.Helper()
+	if err := killProgramsErr(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// killProgramsErr is killPrograms for a goroutine other than the test's
+// (t.Fatal must not be called there): it returns what went wrong.
+func killProgramsErr(t *testing.T) error {
 	pids := cloudPrograms(t)
 	if len(pids) == 0 {
-		t.Fatalf("no %s process to kill", blob.CloudProgram)
+		return fmt.Errorf("no %s process to kill", blob.CloudProgram)
 	}
 	for _, pid := range pids {
 		sockDirs = append(sockDirs, listenDirs(pid)...)
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
 
 // sockDirs are the socket folders of the programs killPrograms killed.
@@ -216,13 +225,17 @@ func listenDirs(pid int) []string {
 type slowReader struct {
 	r    io.Reader
 	n    int
-	hook func()
+	hook func() error // runs in the transport's goroutine
+	err  error        // what hook returned
 }
 
 func (s *slowReader) Read(p []byte) (int, error) {
 	if s.n <= 0 && s.hook != nil {
-		s.hook()
+		s.err = s.hook()
 		s.hook = nil
+		if s.err != nil {
+			return 0, s.err
+		}
 	}
 	if s.n > 0 && len(p) > s.n {
 		p = p[:s.n]
@@ -282,8 +295,11 @@ func TestProgramKilledMidTransfer(t *testing.T) {
 	}
 
 	// A write, killed after 4 MiB of 24 were sent.
-	r := &slowReader{r: bytes.NewReader(data), n: 4 << 20, hook: func() { killPrograms(t) }}
+	r := &slowReader{r: bytes.NewReader(data), n: 4 << 20, hook: func() error { return killProgramsErr(t) }}
 	err = st.Put(ctx, "partial", r, int64(len(data)))
+	if r.err != nil {
+		t.Fatalf("killing the program mid-write: %v", r.err)
+	}
 	if !errors.Is(err, blob.ErrUnavailable) || !strings.Contains(err.Error(), blob.CloudProgram) {
 		t.Fatalf("Put while the program died = %v, want ErrUnavailable naming %s", err, blob.CloudProgram)
 	}
