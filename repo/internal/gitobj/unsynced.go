@@ -83,6 +83,11 @@ func SyncedUpTo(gitDir string, mark uint64) {
 	}
 }
 
+// syncFSAbove is how many noted objects SyncObjects fsyncs one by one;
+// above, it makes the whole file system durable at once (syncfs), as a
+// checkpoint does.
+const syncFSAbove = 256
+
 // syncParallel bounds the fsyncs SyncObjects runs at once: the device
 // merges the cache flushes of concurrent fsyncs.
 const syncParallel = 16
@@ -100,6 +105,15 @@ func SyncObjects(gitDir string) error {
 	s.mu.Unlock()
 	if len(taken) == 0 {
 		return nil
+	}
+	if len(taken) > syncFSAbove {
+		// An import's batch: one syncfs costs less than thousands of
+		// fsyncs.
+		err := durable.SyncFS(gitDir)
+		if err != nil {
+			s.renote(taken)
+		}
+		return err
 	}
 	// The files first, then their names: a name durable before its
 	// content would leave an empty object after a power loss, which Git
@@ -125,16 +139,21 @@ func SyncObjects(gitDir string) error {
 		})
 	}
 	if err != nil {
-		// Noted again: the next ref move tries them again.
-		s.mu.Lock()
-		for p, seq := range taken {
-			if _, ok := s.paths[p]; !ok {
-				s.paths[p] = seq
-			}
-		}
-		s.mu.Unlock()
+		s.renote(taken)
 	}
 	return err
+}
+
+// renote notes again the objects a failed SyncObjects took: the next ref
+// move tries them again.
+func (s *unsyncedSet) renote(taken map[string]uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, seq := range taken {
+		if _, ok := s.paths[p]; !ok {
+			s.paths[p] = seq
+		}
+	}
 }
 
 func syncFile(p string) error {

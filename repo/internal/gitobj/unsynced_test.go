@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,14 @@ func TestSyncObjects(t *testing.T) {
 	}
 	if err := SyncObjects(gitDir); err != nil {
 		t.Fatalf("objects packed and pruned meanwhile: %v", err)
+	}
+	// Many objects (an import's batch): one syncfs.
+	points = nil
+	for i := 0; i <= syncFSAbove; i++ {
+		write("many " + strconv.Itoa(i))
+	}
+	if err := SyncObjects(gitDir); err != nil || len(points) != 1 || points[0] != "." {
+		t.Fatalf("%d objects: durability points %v (%v), want one syncfs", syncFSAbove+1, points, err)
 	}
 	// An empty object file (what a power loss leaves of an object whose
 	// name was durable before its content) is written again.
