@@ -31,7 +31,8 @@ import (
 //
 //	<id>.lock          flock-ed by the owner for its lifetime: a lock that
 //	                   can be taken means the owner is gone
-//	<id>.<gen>.wal     frames "W<TAB>name<TAB>length\n" + a journal file's bytes
+//	<id>.<gen>.wal     "mlgit-wal v1 <id>.<gen>\n", then frames
+//	                   "W<TAB>name<TAB>length\n" + a journal file's bytes
 //
 //	<id>.folded.<nanos>  names of the log's journal files a checkpoint
 //	                   folded, written durably after the checkpoint's
@@ -95,16 +96,30 @@ func (g *Writer) StartWAL() error {
 	return nil
 }
 
-// newGen opens the next generation's file, its name durable before any
-// frame is acknowledged in it.
+// walMagic starts a log file, followed by the file's own <id>.<gen> and a
+// line feed. A power loss can leave a new file's durable name pointing at
+// an inode whose durable content is an older, deleted file's (a file
+// system without a journal reuses inodes; so does the crash simulation):
+// recovery trusts a file only if it names itself.
+const walMagic = "mlgit-wal v1 "
+
+// newGen opens the next generation's file, its header and its name
+// durable before any frame is acknowledged in it.
 func (w *walState) newGen() error {
 	w.gen++
-	p := filepath.Join(w.dir, fmt.Sprintf("%s.%d.wal", w.id, w.gen))
+	self := fmt.Sprintf("%s.%d", w.id, w.gen)
+	p := filepath.Join(w.dir, self+".wal")
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	if err := durable.SyncDir(w.dir); err != nil {
+	if _, err = f.WriteString(walMagic + self + "\n"); err == nil {
+		err = durable.Datasync(f)
+	}
+	if err == nil {
+		err = durable.SyncDir(w.dir)
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(p)
 		return err
@@ -400,6 +415,8 @@ func genOf(name string) int {
 
 // Frames returns the journal files a dead log holds, in write order, up to
 // its first torn or damaged frame (an append that was never acknowledged).
+// A generation file whose header names another file is skipped; one
+// without a header (written before logs had one) is read from its start.
 func (d DeadWAL) Frames() ([]WALFrame, error) {
 	var out []WALFrame
 	for _, p := range d.Paths {
@@ -409,6 +426,13 @@ func (d DeadWAL) Frames() ([]WALFrame, error) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return nil, err
+		}
+		if rest, ok := bytes.CutPrefix(data, []byte(walMagic)); ok {
+			self, body, _ := bytes.Cut(rest, []byte("\n"))
+			if string(self)+".wal" != filepath.Base(p) {
+				continue // another (deleted) log's content under this name
+			}
+			data = body
 		}
 		for len(data) > 0 {
 			nl := bytes.IndexByte(data, '\n')

@@ -183,3 +183,48 @@ func TestWALPublishesInFrameOrder(t *testing.T) {
 		t.Fatalf("counts: %d appends in %d files, want 320 in %d", a, f, len(obs.names))
 	}
 }
+
+// TestWALHeaderNamesItsFile: a log file whose header names another file
+// (a reused inode showing a deleted generation's content after a power
+// loss) holds no frames; a file without a header is read from its start.
+func TestWALHeaderNamesItsFile(t *testing.T) {
+	dir := t.TempDir()
+	w := NewWriter(dir)
+	if err := w.StartWAL(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append([]Op{{Op: OpTag, Run: "r1", Key: "k", Value: "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	gen1 := filepath.Join(dir, "wal", w.wal.id+".1.wal")
+	data, err := os.ReadFile(gen1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := walMagic + w.wal.id + ".1\n"; !strings.HasPrefix(string(data), want) {
+		t.Fatalf("log starts %q, want %q", data[:min(len(data), 40)], want)
+	}
+	frames, err := DeadWAL{Paths: []string{gen1}}.Frames()
+	if err != nil || len(frames) != 1 {
+		t.Fatalf("own file: %d frames, %v", len(frames), err)
+	}
+	// The same bytes under generation 2's name: another file's content.
+	gen2 := filepath.Join(dir, "wal", w.wal.id+".2.wal")
+	if err := os.WriteFile(gen2, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if frames, err := (DeadWAL{Paths: []string{gen2}}).Frames(); err != nil || len(frames) != 0 {
+		t.Fatalf("a file naming another: %d frames, %v; want none", len(frames), err)
+	}
+	// Without a header: frames from the start.
+	legacy := filepath.Join(dir, "wal", w.wal.id+".3.wal")
+	if err := os.WriteFile(legacy, data[len(walMagic+w.wal.id+".1\n"):], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := (DeadWAL{Paths: []string{legacy}}).Frames(); err != nil || len(got) != 1 || got[0].Name != frames[0].Name {
+		t.Fatalf("a file without a header: %d frames, %v", len(got), err)
+	}
+	if err := w.StopWAL(); err != nil {
+		t.Fatal(err)
+	}
+}
