@@ -139,7 +139,7 @@ golangci-lint:
 fault:
 	MLGIT_FAULT_KILLS=20 $(GO) test -count=1 -timeout 20m -run 'TestServerKill9|TestSyncSurvivesDroppedConnections|TestSyncOverSSH|TestDiskFull' -v ./cmd/mlgit/
 	$(GO) test -count=3 -timeout 20m -run 'TestImportResumesAfterKill' ./mlflowimport/
-	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled|TestPowerLossExactlyOnce|TestWALMarksAndRecovery' ./repo/ ./repo/journal/
+	$(GO) test -count=1 -run 'TestTornJournalFile|TestCheckpointSkipsTornJournalFile|TestDeleteRunArtifactsJournaled|TestPowerLossExactlyOnce|TestPowerLossRegistryAndExperiments|TestWALMarksAndRecovery|TestWALHeaderNamesItsFile' ./repo/ ./repo/journal/
 	$(GO) test -count=1 -run 'TestDamagedCacheDetectedAndRepaired' ./cmd/mlgit/
 	$(GO) test -count=5 -run 'TestKillNineWithHistoryInBlobs|TestKillNineDuringCheckpoints' ./server/
 

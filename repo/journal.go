@@ -432,11 +432,15 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 		return err
 	}, func(commit, parent plumbing.Hash) error {
 		// Exactly once across a power loss: the intent and the commit's
-		// objects are durable (one syncfs) before the ref moves, the ref
-		// move is durable (CAS syncs its folder) before the folded files
-		// are removed, and their removal is durable before the intent
-		// goes. Whatever survives a loss, recoverIntent then knows whether
-		// the files' records are on the branch.
+		// objects are durable before the ref moves, the ref move is
+		// durable (CAS syncs its folder) before the folded files are
+		// removed, and their removal is durable before the intent goes.
+		// Whatever survives a loss, recoverIntent then knows whether the
+		// files' records are on the branch. Only what the commit needs is
+		// synced, not the file system: the files of a write-ahead log
+		// need not be durable (their frames are, and the intent names
+		// them until they are gone), and an unrelated writer's gigabytes
+		// on the same disk do not hold the pending lock.
 		if pl == nil {
 			var err error
 			if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
@@ -444,18 +448,10 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 			}
 		}
 		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
-		if err := gitobj.WriteFileRename(r.intentPath(), []byte(intent)); err != nil {
+		if err := gitobj.WriteFileAtomic(r.intentPath(), []byte(intent)); err != nil {
 			return err
 		}
-		mark := gitobj.UnsyncedMark(r.gitDir)
-		if err := durable.SyncFS(r.gitDir); err != nil {
-			return err
-		}
-		// The ref move need not fsync the commit's objects one by one.
-		gitobj.SyncedUpTo(r.gitDir, mark)
-		// The files of write-ahead logs are durable now: if one is gone
-		// after a power loss, this mark says it was folded.
-		return journal.MarkFolded(r.journalDir(), names)
+		return gitobj.SyncObjects(r.gitDir)
 	})
 	if err != nil {
 		return res, err
@@ -464,11 +460,20 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 	res.Warnings = append(res.Warnings, stats.warnings...)
 	if !commit.IsZero() {
 		res.Commit = commit.String()
+		// The commit holds the files' records: once the intent is gone,
+		// this mark tells a recovery not to restore the log's files from
+		// their frames.
+		if err := journal.MarkFolded(r.journalDir(), names); err != nil {
+			return res, err
+		}
 	}
 	if pl == nil { // nothing committed: the records changed nothing
 		if pl, err = gitobj.LockFile(r.pendingLockPath(), true, true, gitobj.LockTimeout); err != nil {
 			return res, err
 		}
+		// No intent covers the files: the mark alone says they were
+		// folded, so they must be durable as marked (a recycled file
+		// must not show another file's records after a loss).
 		if err := durable.SyncFS(r.gitDir); err != nil {
 			return res, err
 		}
