@@ -35,14 +35,16 @@ import (
 //	                   "W<TAB>name<TAB>length\n" + a journal file's bytes
 //
 //	<id>.folded.<nanos>  names of the log's journal files a checkpoint
-//	                   folded, written durably after the checkpoint's
-//	                   syncfs and before its branch moves (MarkFolded)
+//	                   folded, written durably once its branch move is
+//	                   durable and before its intent goes (MarkFolded)
 //
 // The journal files of a log are named <nanos>-w<id>.<random>-<tag>.jnl.
 // Any checkpoint folds them like any other file; it marks those it folds.
 // After a power loss, recovery restores from a dead log each file that is
-// missing or damaged unless a mark names it: a marked file was durable
-// (the syncfs came first), so if it is gone it was folded. The owner's
+// missing or damaged unless a mark, or an intent whose commit reached the
+// branch, names it: such a file's records are on the branch. A file
+// neither names is restored from its frame, whatever the loss left of it
+// (the files of a log are never fsynced: their frames are). The owner's
 // checkpoints start a new generation first (RotateWAL) and, once their
 // commit is durable, delete the older generations and the marks that name
 // none of the current generation's files (DropOldWALs), which bounds both.
@@ -240,8 +242,9 @@ func (g *Writer) DropOldWALs(gen *WALGen) error {
 }
 
 // MarkFolded records durably, for each log, the names of its journal
-// files among names (those a checkpoint is folding): call it after the
-// checkpoint's syncfs and before its branch moves.
+// files among names (those a checkpoint folded): call it once the
+// checkpoint's branch move is durable, before its intent is removed (or,
+// when it committed nothing, once the files are durable).
 func MarkFolded(journalDir string, names []string) error {
 	by := map[string][]string{}
 	for _, n := range names {

@@ -25,8 +25,7 @@ type unsyncedSet struct {
 	syncing sync.Mutex
 
 	mu    sync.Mutex
-	paths map[string]uint64 // object file → the note's sequence number
-	seq   uint64
+	paths map[string]bool // object files
 }
 
 var unsynced struct {
@@ -45,7 +44,7 @@ func unsyncedOf(gitDir string) *unsyncedSet {
 	}
 	s := unsynced.sets[gitDir]
 	if s == nil {
-		s = &unsyncedSet{paths: map[string]uint64{}}
+		s = &unsyncedSet{paths: map[string]bool{}}
 		unsynced.sets[gitDir] = s
 	}
 	return s
@@ -55,32 +54,8 @@ func unsyncedOf(gitDir string) *unsyncedSet {
 func noteUnsynced(gitDir, path string) {
 	s := unsyncedOf(gitDir)
 	s.mu.Lock()
-	s.seq++
-	s.paths[path] = s.seq
+	s.paths[path] = true
 	s.mu.Unlock()
-}
-
-// UnsyncedMark returns a mark of the objects of gitDir noted so far, for
-// SyncedUpTo after a syncfs.
-func UnsyncedMark(gitDir string) uint64 {
-	s := unsyncedOf(gitDir)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.seq
-}
-
-// SyncedUpTo forgets the objects noted up to mark: a syncfs of the file
-// system that holds gitDir, started after UnsyncedMark returned mark,
-// made them durable.
-func SyncedUpTo(gitDir string, mark uint64) {
-	s := unsyncedOf(gitDir)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for p, seq := range s.paths {
-		if seq <= mark {
-			delete(s.paths, p)
-		}
-	}
 }
 
 // syncFSAbove is how many noted objects SyncObjects fsyncs one by one;
@@ -101,7 +76,7 @@ func SyncObjects(gitDir string) error {
 	defer s.syncing.Unlock()
 	s.mu.Lock()
 	taken := s.paths
-	s.paths = map[string]uint64{}
+	s.paths = map[string]bool{}
 	s.mu.Unlock()
 	if len(taken) == 0 {
 		return nil
@@ -146,13 +121,11 @@ func SyncObjects(gitDir string) error {
 
 // renote notes again the objects a failed SyncObjects took: the next ref
 // move tries them again.
-func (s *unsyncedSet) renote(taken map[string]uint64) {
+func (s *unsyncedSet) renote(taken map[string]bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for p, seq := range taken {
-		if _, ok := s.paths[p]; !ok {
-			s.paths[p] = seq
-		}
+	for p := range taken {
+		s.paths[p] = true
 	}
 }
 
