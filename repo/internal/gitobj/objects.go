@@ -25,6 +25,9 @@ import (
 type DB struct {
 	gitDir string
 	rd     *objectReader
+	// peeled caches Peel's answers by tag object: objects never change,
+	// and the registry peels every tag of a model on each write.
+	peeled peelCache
 }
 
 // Open returns the object database of gitDir.

@@ -3,14 +3,52 @@ package gitobj
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
+// peelCache maps tag objects to what Peel found, up to maxPeeled entries
+// (then it starts again).
+type peelCache struct {
+	mu sync.Mutex
+	m  map[plumbing.Hash]peelResult
+}
+
+type peelResult struct {
+	target plumbing.Hash
+	tag    object.Tag
+}
+
+const maxPeeled = 1 << 17
+
 // Peel returns the commit a ref value points at through annotated tags,
-// and the decoded tag object when the value is one.
+// and the decoded tag object when the value is one (a copy the caller may
+// keep).
 func (db *DB) Peel(h plumbing.Hash) (plumbing.Hash, *object.Tag, error) {
+	c := &db.peeled
+	c.mu.Lock()
+	r, ok := c.m[h]
+	c.mu.Unlock()
+	if ok {
+		t := r.tag
+		return r.target, &t, nil
+	}
+	target, first, err := db.peel(h)
+	if err != nil || first == nil {
+		return target, first, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxPeeled {
+		c.m = make(map[plumbing.Hash]peelResult)
+	}
+	c.m[h] = peelResult{target: target, tag: *first}
+	c.mu.Unlock()
+	return target, first, nil
+}
+
+func (db *DB) peel(h plumbing.Hash) (plumbing.Hash, *object.Tag, error) {
 	var first *object.Tag
 	for depth := 0; depth < 8; depth++ {
 		obj, err := db.EncodedObject(plumbing.AnyObject, h)
