@@ -104,3 +104,25 @@ func ExistsByShard(ctx context.Context, keys []string,
 	}
 	return out, nil
 }
+
+// MapErrReader returns rc whose read errors other than io.EOF go through
+// wrap: a store's streaming GET reports a failure mid-body in its own
+// terms (ErrUnavailable, ErrNotFound, the key), not the SDK's.
+func MapErrReader(rc io.ReadCloser, wrap func(error) error) io.ReadCloser {
+	return &mapErrReader{rc: rc, wrap: wrap}
+}
+
+type mapErrReader struct {
+	rc   io.ReadCloser
+	wrap func(error) error
+}
+
+func (r *mapErrReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = r.wrap(err)
+	}
+	return n, err
+}
+
+func (r *mapErrReader) Close() error { return r.rc.Close() }

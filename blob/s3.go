@@ -386,26 +386,8 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		obj.Close()
 		return nil, s.wrapErr(ctx, "get", key, err)
 	}
-	return &s3Reader{obj: obj, s: s, key: key, ctx: ctx}, nil
+	return MapErrReader(obj, func(err error) error { return s.wrapErr(ctx, "read", key, err) }), nil
 }
-
-// s3Reader maps errors of a streaming GET.
-type s3Reader struct {
-	ctx context.Context
-	obj *minio.Object
-	s   *S3
-	key string
-}
-
-func (r *s3Reader) Read(p []byte) (int, error) {
-	n, err := r.obj.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = r.s.wrapErr(r.ctx, "read", r.key, err)
-	}
-	return n, err
-}
-
-func (r *s3Reader) Close() error { return r.obj.Close() }
 
 // Stat implements Store.
 func (s *S3) Stat(ctx context.Context, key string) (int64, error) {

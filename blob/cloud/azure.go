@@ -92,7 +92,7 @@ func NewAzure(ctx context.Context, cfg blob.AzureConfig) (*Azure, error) {
 	}
 	opts := &container.ClientOptions{}
 	opts.Retry = policy.RetryOptions{MaxRetries: int32(s.retries)}
-	opts.Transport = azureHTTPClient(cfg)
+	opts.Transport = httpClient(cfg.DialTimeout, cfg.ResponseTimeout)
 	opts.Telemetry.Disabled = true
 	containerURL := endpoint + "/" + cfg.Container
 	switch auth.Mode {
@@ -142,29 +142,6 @@ func NewAzure(ctx context.Context, cfg blob.AzureConfig) (*Azure, error) {
 		return nil, s.wrapErr(ctx, "open", "", err)
 	}
 	return s, nil
-}
-
-// azureHTTPClient is the client's transport: bounded connect and
-// response-header waits, enough idle connections for parallel transfers.
-func azureHTTPClient(cfg blob.AzureConfig) *http.Client {
-	dial := cfg.DialTimeout
-	if dial <= 0 {
-		dial = 5 * time.Second
-	}
-	respTimeout := cfg.ResponseTimeout
-	if respTimeout <= 0 {
-		respTimeout = 60 * time.Second
-	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: respTimeout,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-	}}
 }
 
 // azureCredential marks the errors of getting a token, so they are
@@ -433,26 +410,8 @@ func (s *Azure) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, s.wrapErr(ctx, "get", key, err)
 	}
 	rr := resp.NewRetryReader(ctx, &azblobpkg.RetryReaderOptions{MaxRetries: int32(s.retries)})
-	return &azureReader{rc: rr, s: s, key: key, ctx: ctx}, nil
+	return blob.MapErrReader(rr, func(err error) error { return s.wrapErr(ctx, "read", key, err) }), nil
 }
-
-// azureReader maps errors of a streaming GET.
-type azureReader struct {
-	ctx context.Context
-	rc  io.ReadCloser
-	s   *Azure
-	key string
-}
-
-func (r *azureReader) Read(p []byte) (int, error) {
-	n, err := r.rc.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = r.s.wrapErr(r.ctx, "read", r.key, err)
-	}
-	return n, err
-}
-
-func (r *azureReader) Close() error { return r.rc.Close() }
 
 // Stat implements Store.
 func (s *Azure) Stat(ctx context.Context, key string) (int64, error) {

@@ -95,7 +95,7 @@ func NewGCS(ctx context.Context, cfg blob.GCSConfig) (*GCS, error) {
 		opts = append(opts, option.WithEndpoint(g.endpoint+"/storage/v1/"), storage.WithJSONReads())
 		if eu.Scheme == "http" {
 			g.emulated = true
-			opts = append(opts, option.WithoutAuthentication(), option.WithHTTPClient(gcsHTTPClient(cfg)))
+			opts = append(opts, option.WithoutAuthentication(), option.WithHTTPClient(httpClient(cfg.DialTimeout, cfg.ResponseTimeout)))
 		}
 	}
 	client, err := storage.NewClient(ctx, opts...)
@@ -123,30 +123,6 @@ func NewGCS(ctx context.Context, cfg blob.GCSConfig) (*GCS, error) {
 const gcsCredentialAdvice = "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file or run " +
 	"\"gcloud auth application-default login\" (or set STORAGE_EMULATOR_HOST for an emulator), " +
 	"and check the bucket's permissions"
-
-// gcsHTTPClient is the HTTP client for endpoints without credentials, with
-// bounded connect and response waits and enough idle connections for
-// parallel transfers.
-func gcsHTTPClient(cfg blob.GCSConfig) *http.Client {
-	dial := cfg.DialTimeout
-	if dial <= 0 {
-		dial = 5 * time.Second
-	}
-	resp := cfg.ResponseTimeout
-	if resp <= 0 {
-		resp = 60 * time.Second
-	}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: resp,
-		ExpectContinueTimeout: time.Second,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
-	}}
-}
 
 // probe lists one object below the prefix: it needs the bucket, the
 // credentials and the list permission that GC and Exists use anyway.
@@ -306,26 +282,8 @@ func (g *GCS) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, g.wrapErr(ctx, "get", key, err)
 	}
-	return &gcsReader{rd: rd, g: g, key: key, ctx: ctx}, nil
+	return blob.MapErrReader(rd, func(err error) error { return g.wrapErr(ctx, "read", key, err) }), nil
 }
-
-// gcsReader maps errors of a streaming read.
-type gcsReader struct {
-	ctx context.Context
-	rd  *storage.Reader
-	g   *GCS
-	key string
-}
-
-func (r *gcsReader) Read(p []byte) (int, error) {
-	n, err := r.rd.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = r.g.wrapErr(r.ctx, "read", r.key, err)
-	}
-	return n, err
-}
-
-func (r *gcsReader) Close() error { return r.rd.Close() }
 
 // Stat implements Store.
 func (g *GCS) Stat(ctx context.Context, key string) (int64, error) {
