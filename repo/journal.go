@@ -448,10 +448,8 @@ func (r *Repo) checkpointLocked() (CheckpointResult, error) {
 			}
 		}
 		intent := commit.String() + "\n" + parent.String() + "\n" + strings.Join(names, "\n") + "\n"
-		if err := gitobj.WriteFileAtomic(r.intentPath(), []byte(intent)); err != nil {
-			return err
-		}
-		return gitobj.SyncObjects(r.gitDir)
+		// The ref move (Refs.CAS) makes the commit's objects durable.
+		return gitobj.WriteFileAtomic(r.intentPath(), []byte(intent))
 	})
 	if err != nil {
 		return res, err

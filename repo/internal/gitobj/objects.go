@@ -28,11 +28,14 @@ type DB struct {
 	// peeled caches Peel's answers by tag object: objects never change,
 	// and the registry peels every tag of a model on each write.
 	peeled peelCache
+	// unsynced notes the loose objects written and not yet durable (the
+	// set of gitDir, shared by every DB of this process on it).
+	unsynced *unsyncedSet
 }
 
 // Open returns the object database of gitDir.
 func Open(gitDir string) *DB {
-	return &DB{gitDir: gitDir, rd: newObjectReader(gitDir)}
+	return &DB{gitDir: gitDir, rd: newObjectReader(gitDir), unsynced: unsyncedOf(gitDir)}
 }
 
 // Fork returns a DB on the same Git directory with its own reader and
@@ -174,7 +177,7 @@ func (db *DB) WriteObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, er
 	// An empty file is what a power loss leaves of an object whose name
 	// was durable before its content: it is written again.
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
-		noteUnsynced(db.gitDir, path)
+		db.unsynced.note(path)
 		return h, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -200,7 +203,7 @@ func (db *DB) WriteObject(t plumbing.ObjectType, data []byte) (plumbing.Hash, er
 		os.Remove(f.Name())
 		return h, err
 	}
-	noteUnsynced(db.gitDir, path)
+	db.unsynced.note(path)
 	return h, nil
 }
 

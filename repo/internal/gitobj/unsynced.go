@@ -50,9 +50,8 @@ func unsyncedOf(gitDir string) *unsyncedSet {
 	return s
 }
 
-// noteUnsynced notes an object file of gitDir that may not be durable.
-func noteUnsynced(gitDir, path string) {
-	s := unsyncedOf(gitDir)
+// note notes an object file that may not be durable.
+func (s *unsyncedSet) note(path string) {
 	s.mu.Lock()
 	s.paths[path] = true
 	s.mu.Unlock()
