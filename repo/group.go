@@ -21,10 +21,13 @@ type JournalStats struct {
 	// Created counts the files writes had to create for want of a spare
 	// (each an inode allocation on the write path).
 	Created int64
+	// Solo counts the groups of a single request (no other writer
+	// queued while the one before was written).
+	Solo int64
 }
 
 // JournalStats returns the group commit counters of this Repo.
 func (r *Repo) JournalStats() JournalStats {
 	appends, files := r.group.Counts()
-	return JournalStats{Appends: appends, Files: files, Created: r.group.Created()}
+	return JournalStats{Appends: appends, Files: files, Created: r.group.Created(), Solo: r.group.Solo()}
 }

@@ -304,11 +304,13 @@ func BenchmarkLogMetric16Paced(b *testing.B) {
 		f()
 	}
 	if st := s.r.JournalStats(); st.Files > st0.Files {
-		// How many paced requests share a group, and how many groups
-		// had to create their file (an inode allocation) for want of a
-		// spare.
-		b.ReportMetric(float64(st.Appends-st0.Appends)/float64(st.Files-st0.Files), "writes/fsync")
-		b.ReportMetric(100*float64(st.Created-st0.Created)/float64(st.Files-st0.Files), "created-%")
+		// How many paced requests share a group, how many groups hold
+		// one request, and how many had to create their file (an inode
+		// allocation) for want of a spare.
+		files := float64(st.Files - st0.Files)
+		b.ReportMetric(float64(st.Appends-st0.Appends)/files, "writes/fsync")
+		b.ReportMetric(100*float64(st.Solo-st0.Solo)/files, "solo-%")
+		b.ReportMetric(100*float64(st.Created-st0.Created)/files, "created-%")
 	}
 }
 

@@ -81,6 +81,9 @@ func TestKeepSparesRefills(t *testing.T) {
 			t.Fatalf("a write created journal file inode %d instead of using a spare", ino)
 		}
 	}
+	if n := w.Solo(); n != 13 {
+		t.Fatalf("%d groups of one request, want 13 (one writer)", n)
+	}
 	if c := w.Created(); c != 0 {
 		t.Fatalf("writes created %d files", c)
 	}

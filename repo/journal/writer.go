@@ -55,6 +55,8 @@ type Writer struct {
 	// created counts the journal files a write had to create, for want
 	// of a spare.
 	created atomic.Int64
+	// solo counts the groups of a single request.
+	solo atomic.Int64
 
 	// wal, when set (StartWAL), acknowledges appends (wal.go).
 	wal *walState
@@ -219,6 +221,9 @@ func (g *Writer) Counts() (appends, files int64) { return g.requests.Load(), g.f
 // spare.
 func (g *Writer) Created() int64 { return g.created.Load() }
 
+// Solo returns how many groups held a single request.
+func (g *Writer) Solo() int64 { return g.solo.Load() }
+
 // Append makes ops durable: it writes them, possibly together with the
 // records of concurrent callers, to a new journal file through a temporary
 // name, fsyncs, renames and fsyncs the folder. When it returns nil the ops
@@ -275,6 +280,9 @@ func (g *Writer) AppendPoints(ops []Op, run string, points []manifest.MetricPoin
 	}
 	g.mu.Unlock()
 
+	if len(batch) == 1 {
+		g.solo.Add(1)
+	}
 	err = g.writeGroup(batch)
 	g.requests.Add(int64(len(batch)))
 	for _, q := range batch {
